@@ -1,0 +1,42 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck contracts pytest schema bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Migrate, seed a demo bank if the database is empty, serve GraphiQL on http://127.0.0.1:8000/graphql
+demo: install
+	$(BIN)/quanjing demo
+
+## Exactly what CI runs: lint, types, layer contracts, the whole test suite
+test: install lint typecheck contracts pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+contracts: install
+	$(BIN)/lint-imports
+
+pytest: install
+	$(BIN)/pytest
+
+## Rewrite schema.graphql after a schema change (a test fails while it is stale)
+schema: install
+	$(BIN)/quanjing export-schema --output schema.graphql
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

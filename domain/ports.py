@@ -1,0 +1,95 @@
+"""Ports the domain and the schema depend on; adapters in `api/` implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from domain.customers.model import (
+    ContactPoint,
+    CorporateContact,
+    Customer,
+    DocumentType,
+    IdentityDocument,
+)
+from domain.interactions import TimelinePage, TimelineRequest
+from domain.organisation import Branch, RelationshipManager
+from domain.products import Holding, Product
+from domain.relationships import Relationship, StateChange
+from domain.search import CustomerPage, SearchTerms
+
+DocumentKey = tuple[DocumentType, str]
+
+
+class ProfileReader(Protocol):
+    """Batch reads behind the consolidated profile: one call per key shape, never per item."""
+
+    async def customers_by_id(self, ids: Sequence[int]) -> Mapping[int, Customer]:
+        """Customers by primary key; missing ids are absent from the mapping."""
+        ...
+
+    async def customer_ids_by_document(
+        self, keys: Sequence[DocumentKey]
+    ) -> Mapping[DocumentKey, int]:
+        """Customer ids by normalized (document type, number)."""
+        ...
+
+    async def contact_points_by_customer(
+        self, ids: Sequence[int]
+    ) -> Mapping[int, Sequence[ContactPoint]]:
+        """Contact points per customer, preferred first."""
+        ...
+
+    async def documents_by_customer(
+        self, ids: Sequence[int]
+    ) -> Mapping[int, Sequence[IdentityDocument]]:
+        """Identity documents per customer."""
+        ...
+
+    async def corporate_contacts_by_customer(
+        self, ids: Sequence[int]
+    ) -> Mapping[int, Sequence[CorporateContact]]:
+        """People acting for each corporate customer."""
+        ...
+
+    async def subsidiaries_by_parent(self, ids: Sequence[int]) -> Mapping[int, Sequence[Customer]]:
+        """Corporate customers whose parent is each given customer."""
+        ...
+
+    async def products_by_id(self, ids: Sequence[int]) -> Mapping[int, Product]:
+        """Catalog products by primary key."""
+        ...
+
+    async def branches_by_id(self, ids: Sequence[int]) -> Mapping[int, Branch]:
+        """Branches by primary key."""
+        ...
+
+    async def relationship_managers_by_id(
+        self, ids: Sequence[int]
+    ) -> Mapping[int, RelationshipManager]:
+        """Relationship managers by primary key."""
+        ...
+
+    async def relationships_by_customer(self, ids: Sequence[int]) -> Mapping[int, Relationship]:
+        """The current relationship state per customer."""
+        ...
+
+    async def state_history_by_customer(
+        self, ids: Sequence[int]
+    ) -> Mapping[int, Sequence[StateChange]]:
+        """Every state change per customer, newest first."""
+        ...
+
+    async def holdings_by_customer(self, ids: Sequence[int]) -> Mapping[int, Sequence[Holding]]:
+        """Holdings per customer, with their products, open ones first."""
+        ...
+
+    async def timeline_pages(self, requests: Sequence[TimelineRequest]) -> Sequence[TimelinePage]:
+        """One page per request, in the order of the requests."""
+        ...
+
+    async def search_customers(
+        self, terms: SearchTerms | None, first: int, after: int | None
+    ) -> CustomerPage:
+        """Customers matching any of the terms (all when None), by id, after the given id."""
+        ...

@@ -1,0 +1,33 @@
+"""The GraphQL schema: types, queries and their descriptions. No SQL, no sessions."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+
+from schema import enums  # noqa: F401  # registers the domain enums with strawberry
+from schema.customers.queries import CustomerQueries
+from schema.customers.types import Customer
+from schema.node_query import NodeQueries
+from schema.organisation.types import Branch, RelationshipManager
+from schema.products.types import Product
+
+
+@strawberry.type(description="Read the consolidated customer view.")
+class Query(CustomerQueries, NodeQueries):
+    pass
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        types=[Customer, Branch, RelationshipManager, Product],
+        # Passed as classes: strawberry builds one instance per operation, so no state leaks
+        # between requests; the caches themselves are shared module-level LRUs.
+        extensions=[ParserCache, ValidationCache],
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,94 @@
+"""The per-request context: ports and DataLoaders, never a live database session."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from domain.customers.model import ContactPoint, CorporateContact, Customer, IdentityDocument
+from domain.interactions import TimelinePage, TimelineRequest
+from domain.organisation import Branch, RelationshipManager
+from domain.ports import DocumentKey, ProfileReader
+from domain.products import Holding, Product
+from domain.relationships import Relationship, StateChange
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def _one(fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]]) -> DataLoader[K, V | None]:
+    async def load(keys: list[K]) -> list[V | None]:
+        found = await fetch(keys)
+        return [found.get(key) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _many(
+    fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, Sequence[V]]]],
+) -> DataLoader[K, Sequence[V]]:
+    async def load(keys: list[K]) -> list[Sequence[V]]:
+        found = await fetch(keys)
+        return [found.get(key, ()) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+@dataclass(frozen=True, slots=True)
+class Loaders:
+    """One DataLoader per key shape, named `<noun>_by_<key>`; built fresh for every request
+    so one caller's cached rows can never reach another caller."""
+
+    customer_by_id: DataLoader[int, Customer | None]
+    customer_id_by_document: DataLoader[DocumentKey, int | None]
+    contact_points_by_customer: DataLoader[int, Sequence[ContactPoint]]
+    documents_by_customer: DataLoader[int, Sequence[IdentityDocument]]
+    corporate_contacts_by_customer: DataLoader[int, Sequence[CorporateContact]]
+    subsidiaries_by_parent: DataLoader[int, Sequence[Customer]]
+    branch_by_id: DataLoader[int, Branch | None]
+    relationship_manager_by_id: DataLoader[int, RelationshipManager | None]
+    product_by_id: DataLoader[int, Product | None]
+    relationship_by_customer: DataLoader[int, Relationship | None]
+    state_history_by_customer: DataLoader[int, Sequence[StateChange]]
+    holdings_by_customer: DataLoader[int, Sequence[Holding]]
+    timeline_page_by_request: DataLoader[TimelineRequest, TimelinePage]
+
+
+def build_loaders(reader: ProfileReader) -> Loaders:
+    async def timeline(keys: list[TimelineRequest]) -> list[TimelinePage]:
+        return list(await reader.timeline_pages(keys))
+
+    return Loaders(
+        customer_by_id=_one(reader.customers_by_id),
+        customer_id_by_document=_one(reader.customer_ids_by_document),
+        contact_points_by_customer=_many(reader.contact_points_by_customer),
+        documents_by_customer=_many(reader.documents_by_customer),
+        corporate_contacts_by_customer=_many(reader.corporate_contacts_by_customer),
+        subsidiaries_by_parent=_many(reader.subsidiaries_by_parent),
+        branch_by_id=_one(reader.branches_by_id),
+        relationship_manager_by_id=_one(reader.relationship_managers_by_id),
+        product_by_id=_one(reader.products_by_id),
+        relationship_by_customer=_one(reader.relationships_by_customer),
+        state_history_by_customer=_many(reader.state_history_by_customer),
+        holdings_by_customer=_many(reader.holdings_by_customer),
+        timeline_page_by_request=DataLoader(load_fn=timeline),
+    )
+
+
+@dataclass(slots=True)
+class Context:
+    """What every resolver may use; the API layer builds one per request."""
+
+    reader: ProfileReader
+    correlation_id: str
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = build_loaders(self.reader)
+
+
+Info = strawberry.Info[Context, None]

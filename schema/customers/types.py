@@ -1,0 +1,291 @@
+"""The consolidated customer profile as GraphQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime
+
+import strawberry
+
+from domain.customers.model import (
+    AssetBand,
+    BusinessScale,
+    ContactKind,
+    CreditStatus,
+    CustomerKind,
+    DocumentType,
+    Gender,
+    IncomeBand,
+    LifecycleStage,
+    OwnershipType,
+    PreferredChannel,
+)
+from domain.customers.model import ContactPoint as ContactPointModel
+from domain.customers.model import Customer as CustomerModel
+from domain.customers.model import IdentityDocument as IdentityDocumentModel
+from domain.errors import DomainError
+from domain.interactions import Channel, TimelineRequest
+from domain.products import summarize_holdings
+from domain.relationships import RelationshipState
+from schema.context import Info
+from schema.errors import UserFacingError
+from schema.ids import encode_id
+from schema.interactions.types import (
+    Interaction,
+    InteractionConnection,
+    InteractionEdge,
+    parse_timeline_cursor,
+    timeline_cursor,
+)
+from schema.node import Node
+from schema.organisation.types import Branch, RelationshipManager
+from schema.pagination import PageInfo, check_first
+from schema.products.types import HoldingPortfolio
+from schema.relationships.types import Relationship, StateChange
+
+
+@strawberry.type(description="A phone, e-mail address or postal address.")
+class ContactPoint:
+    kind: ContactKind = strawberry.field(description="Phone, e-mail or address.")
+    value: str = strawberry.field(description="Phone in E.164, e-mail, or the address text.")
+    label: str | None = strawberry.field(description="Home, work, registered…")
+    is_preferred: bool = strawberry.field(description="The one to use first for this kind.")
+    verified: bool = strawberry.field(description="Confirmed by the customer.")
+
+    @classmethod
+    def from_domain(cls, point: ContactPointModel) -> ContactPoint:
+        return cls(
+            kind=point.kind,
+            value=point.value,
+            label=point.label,
+            is_preferred=point.is_preferred,
+            verified=point.verified,
+        )
+
+
+@strawberry.type(description="An identity document on file.")
+class IdentityDocument:
+    type: DocumentType = strawberry.field(description="Document type.")
+    number: str = strawberry.field(description="Document number, normalized.")
+    issuing_country: str = strawberry.field(description="ISO 3166 alpha-2 issuer.")
+    expires_on: date | None = strawberry.field(description="Expiry date, if any.")
+
+    @classmethod
+    def from_domain(cls, doc: IdentityDocumentModel) -> IdentityDocument:
+        return cls(
+            type=doc.type,
+            number=doc.number,
+            issuing_country=doc.issuing_country,
+            expires_on=doc.expires_on,
+        )
+
+
+@strawberry.type(description="What the bank knows of a natural person (自然人).")
+class PersonalDetails:
+    gender: Gender | None = strawberry.field(description="Gender.")
+    birth_date: date | None = strawberry.field(description="Date of birth.")
+    occupation: str | None = strawberry.field(description="Occupation.")
+    employer: str | None = strawberry.field(description="Employer.")
+    income_band: IncomeBand | None = strawberry.field(description="Declared income band.")
+    asset_band: AssetBand | None = strawberry.field(description="Declared asset band.")
+    credit_status: CreditStatus = strawberry.field(description="Credit standing.")
+
+
+@strawberry.type(description="A person acting for a corporate customer.")
+class CorporateContact:
+    role: str = strawberry.field(description="Role: finance officer, authorised signatory…")
+    person_id: strawberry.Private[int]
+
+    @strawberry.field(description="The person, who is a customer too.")
+    async def person(self, info: Info) -> Customer | None:
+        return await load_customer(info, self.person_id)
+
+
+@strawberry.type(description="What the bank knows of a company or institution (公司/机构).")
+class CorporateDetails:
+    registered_name: str = strawberry.field(description="Registered name.")
+    ownership_type: OwnershipType | None = strawberry.field(description="产权成分.")
+    business_scale: BusinessScale | None = strawberry.field(description="Size class.")
+    industry: str | None = strawberry.field(description="Industry.")
+    lifecycle_stage: LifecycleStage | None = strawberry.field(description="Life-cycle stage.")
+    asset_structure: str | None = strawberry.field(description="Asset structure.")
+    liability_sources: str | None = strawberry.field(description="Sources of liabilities.")
+    financing_modes: str | None = strawberry.field(description="How it finances itself.")
+    credit_record: str | None = strawberry.field(description="Credit record summary.")
+    customer_id: strawberry.Private[int]
+    legal_representative_id: strawberry.Private[int | None]
+    parent_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The legal representative (法定代表人), a personal customer.")
+    async def legal_representative(self, info: Info) -> Customer | None:
+        if self.legal_representative_id is None:
+            return None
+        return await load_customer(info, self.legal_representative_id)
+
+    @strawberry.field(description="Parent company within a group (集团客户), if any.")
+    async def parent(self, info: Info) -> Customer | None:
+        if self.parent_id is None:
+            return None
+        return await load_customer(info, self.parent_id)
+
+    @strawberry.field(description="Subsidiaries that name this customer as their parent.")
+    async def subsidiaries(self, info: Info) -> list[Customer]:
+        found = await info.context.loaders.subsidiaries_by_parent.load(self.customer_id)
+        return [Customer.from_domain(c) for c in found]
+
+    @strawberry.field(description="People who act for the company.")
+    async def contacts(self, info: Info) -> list[CorporateContact]:
+        found = await info.context.loaders.corporate_contacts_by_customer.load(self.customer_id)
+        return [CorporateContact(role=c.role, person_id=c.person_id) for c in found]
+
+
+@strawberry.type(description="The consolidated customer profile (客户全景视图).")
+class Customer(Node):
+    code: str = strawberry.field(description="The bank's customer number.")
+    kind: CustomerKind = strawberry.field(description="Personal or corporate.")
+    display_name: str = strawberry.field(description="Full name or registered name.")
+    personal: PersonalDetails | None = strawberry.field(description="Set for personal customers.")
+    corporate: CorporateDetails | None = strawberry.field(
+        description="Set for corporate customers."
+    )
+    preferred_channel: PreferredChannel | None = strawberry.field(
+        description="Channel the customer prefers."
+    )
+    preferred_language: str | None = strawberry.field(description="BCP 47 language tag.")
+    created_at: datetime = strawberry.field(description="When the record was created.")
+    updated_at: datetime = strawberry.field(description="When the record last changed.")
+    pk: strawberry.Private[int]
+    home_branch_id: strawberry.Private[int | None]
+    relationship_manager_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_domain(cls, customer: CustomerModel) -> Customer:
+        personal = corporate = None
+        if customer.personal is not None:
+            p = customer.personal
+            personal = PersonalDetails(
+                gender=p.gender,
+                birth_date=p.birth_date,
+                occupation=p.occupation,
+                employer=p.employer,
+                income_band=p.income_band,
+                asset_band=p.asset_band,
+                credit_status=p.credit_status,
+            )
+        if customer.corporate is not None:
+            c = customer.corporate
+            corporate = CorporateDetails(
+                registered_name=c.registered_name,
+                ownership_type=c.ownership_type,
+                business_scale=c.business_scale,
+                industry=c.industry,
+                lifecycle_stage=c.lifecycle_stage,
+                asset_structure=c.asset_structure,
+                liability_sources=c.liability_sources,
+                financing_modes=c.financing_modes,
+                credit_record=c.credit_record,
+                customer_id=customer.id,
+                legal_representative_id=c.legal_representative_id,
+                parent_id=c.parent_id,
+            )
+        return cls(
+            id=strawberry.ID(encode_id("Customer", customer.id)),
+            code=customer.code,
+            kind=customer.kind,
+            display_name=customer.display_name,
+            personal=personal,
+            corporate=corporate,
+            preferred_channel=customer.preferred_channel,
+            preferred_language=customer.preferred_language,
+            created_at=customer.created_at,
+            updated_at=customer.updated_at,
+            pk=customer.id,
+            home_branch_id=customer.home_branch_id,
+            relationship_manager_id=customer.relationship_manager_id,
+        )
+
+    @strawberry.field(description="Phones, e-mails and addresses, preferred first per kind.")
+    async def contact_points(
+        self, info: Info, kind: ContactKind | None = None
+    ) -> list[ContactPoint]:
+        found = await info.context.loaders.contact_points_by_customer.load(self.pk)
+        return [ContactPoint.from_domain(p) for p in found if kind is None or p.kind is kind]
+
+    @strawberry.field(description="Identity documents on file.")
+    async def documents(self, info: Info) -> list[IdentityDocument]:
+        found = await info.context.loaders.documents_by_customer.load(self.pk)
+        return [IdentityDocument.from_domain(d) for d in found]
+
+    @strawberry.field(description="The branch that owns the relationship.")
+    async def home_branch(self, info: Info) -> Branch | None:
+        if self.home_branch_id is None:
+            return None
+        found = await info.context.loaders.branch_by_id.load(self.home_branch_id)
+        return None if found is None else Branch.from_domain(found)
+
+    @strawberry.field(description="The accountable relationship manager, if one is assigned.")
+    async def relationship_manager(self, info: Info) -> RelationshipManager | None:
+        if self.relationship_manager_id is None:
+            return None
+        found = await info.context.loaders.relationship_manager_by_id.load(
+            self.relationship_manager_id
+        )
+        return None if found is None else RelationshipManager.from_domain(found)
+
+    @strawberry.field(description="Relationship state on the normal→watch→doubtful→exit ladder.")
+    async def relationship(self, info: Info) -> Relationship:
+        loaders = info.context.loaders
+        current, history = await asyncio.gather(
+            loaders.relationship_by_customer.load(self.pk),
+            loaders.state_history_by_customer.load(self.pk),
+        )
+        # A customer never classified is normal since onboarding.
+        state = RelationshipState.NORMAL if current is None else current.state
+        since = self.created_at if current is None else current.since
+        return Relationship(
+            state=state, since=since, history=[StateChange.from_domain(c) for c in history]
+        )
+
+    @strawberry.field(description="Products held, with totals per currency and product spread.")
+    async def holdings(self, info: Info, include_closed: bool = False) -> HoldingPortfolio:
+        found = list(await info.context.loaders.holdings_by_customer.load(self.pk))
+        return HoldingPortfolio.build(
+            found, summarize_holdings(found), include_closed=include_closed
+        )
+
+    @strawberry.field(description="The cross-channel timeline, newest first (ties by id).")
+    async def interactions(
+        self,
+        info: Info,
+        first: int,
+        after: str | None = None,
+        channels: list[Channel] | None = None,
+    ) -> InteractionConnection:
+        try:
+            check_first(first)
+            position = None if after is None else parse_timeline_cursor(after)
+        except DomainError as exc:
+            raise UserFacingError(exc) from exc
+        request = TimelineRequest(
+            customer_id=self.pk,
+            first=first,
+            after=position,
+            channels=frozenset(channels) if channels else None,
+        )
+        page = await info.context.loaders.timeline_page_by_request.load(request)
+        edges = [
+            InteractionEdge(cursor=timeline_cursor(i), node=Interaction.from_domain(i))
+            for i in page.items
+        ]
+        return InteractionConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+
+async def load_customer(info: Info, pk: int) -> Customer | None:
+    found = await info.context.loaders.customer_by_id.load(pk)
+    return None if found is None else Customer.from_domain(found)

@@ -1,0 +1,44 @@
+"""Domain enums exposed to GraphQL under their domain names."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.customers.model import (
+    AssetBand,
+    BusinessScale,
+    ContactKind,
+    CreditStatus,
+    CustomerKind,
+    DocumentType,
+    Gender,
+    IncomeBand,
+    LifecycleStage,
+    OwnershipType,
+    PreferredChannel,
+)
+from domain.interactions import Channel, InteractionKind, InteractionOutcome
+from domain.organisation import BranchKind, RmGrade
+from domain.products import HoldingStatus, ProductAudience, ProductCategory
+from domain.relationships import RelationshipState
+
+strawberry.enum(CustomerKind, description="Natural person (自然人) or company/institution.")
+strawberry.enum(Gender, description="Gender as recorded at onboarding.")
+strawberry.enum(IncomeBand, description="Declared monthly income band, CNY.")
+strawberry.enum(AssetBand, description="Declared financial assets band, CNY.")
+strawberry.enum(CreditStatus, description="Credit standing from the credit bureau check.")
+strawberry.enum(OwnershipType, description="Ownership type of an enterprise (产权成分).")
+strawberry.enum(BusinessScale, description="Enterprise size class.")
+strawberry.enum(LifecycleStage, description="Enterprise life-cycle stage.")
+strawberry.enum(PreferredChannel, description="The channel the customer prefers to be served on.")
+strawberry.enum(ContactKind, description="Kind of contact point.")
+strawberry.enum(DocumentType, description="Kind of identity document.")
+strawberry.enum(Channel, description="A channel through which the bank and customer interact.")
+strawberry.enum(InteractionKind, description="What an interaction was about.")
+strawberry.enum(InteractionOutcome, description="How an interaction ended.")
+strawberry.enum(BranchKind, description="Level of an organisational unit.")
+strawberry.enum(RmGrade, description="Relationship manager grade, junior to principal.")
+strawberry.enum(ProductCategory, description="Product family in the catalog.")
+strawberry.enum(ProductAudience, description="Which customers a product is offered to.")
+strawberry.enum(HoldingStatus, description="Lifecycle status of a holding.")
+strawberry.enum(RelationshipState, description="Relationship classification ladder.")

@@ -1,0 +1,41 @@
+"""Expected failures as schema types: an `Error` interface with a stable `code`."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+
+from domain.errors import DomainError, InvalidInput, NotFound
+
+
+@strawberry.interface(description="An expected failure a client can act on.")
+class Error:
+    code: str = strawberry.field(description="Stable machine-readable error code.")
+    message: str = strawberry.field(description="Human-readable explanation, safe to show.")
+
+
+@strawberry.type(description="The requested object does not exist or is not visible to you.")
+class NotFoundError(Error):
+    @classmethod
+    def from_domain(cls, error: NotFound) -> NotFoundError:
+        return cls(code=error.code, message=error.message)
+
+
+@strawberry.type(description="An argument failed validation; `field` names which one.")
+class InvalidInputError(Error):
+    field: str = strawberry.field(description="The argument or input path that is invalid.")
+
+    @classmethod
+    def from_domain(cls, error: InvalidInput) -> InvalidInputError:
+        return cls(code=error.code, message=error.message, field=error.field)
+
+
+class UserFacingError(GraphQLError):
+    """A GraphQL error whose message and code may reach the client unmasked; used where the
+    schema cannot return an error type (lists, connections)."""
+
+    def __init__(self, error: DomainError) -> None:
+        extensions: dict[str, object] = {"code": error.code}
+        if isinstance(error, InvalidInput):
+            extensions["field"] = error.field
+        super().__init__(error.message, extensions=extensions, original_error=error)

@@ -1,0 +1,32 @@
+"""Opaque global ids (Relay): base64url of "<TypeName>:<primary key>"."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from domain.errors import InvalidInput
+
+
+def encode_id(type_name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def decode_id(global_id: str, *, field: str = "id") -> tuple[str, int]:
+    """Split a global id into its type name and primary key, or raise InvalidInput."""
+    try:
+        padded = global_id + "=" * (-len(global_id) % 4)
+        type_name, _, raw_pk = base64.urlsafe_b64decode(padded).decode().partition(":")
+        pk = int(raw_pk)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInput(field, "not a valid id") from exc
+    if not type_name or pk <= 0:
+        raise InvalidInput(field, "not a valid id")
+    return type_name, pk
+
+
+def decode_typed_id(global_id: str, expected: str, *, field: str = "id") -> int:
+    type_name, pk = decode_id(global_id, field=field)
+    if type_name != expected:
+        raise InvalidInput(field, f"the id is not a {expected} id")
+    return pk

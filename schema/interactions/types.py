@@ -1,0 +1,83 @@
+"""The cross-channel timeline as GraphQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from domain.errors import InvalidInput
+from domain.interactions import Channel, InteractionKind, InteractionOutcome, TimelinePosition
+from domain.interactions import Interaction as InteractionModel
+from schema.context import Info
+from schema.ids import encode_id
+from schema.organisation.types import Branch
+from schema.pagination import PageInfo, decode_cursor, encode_cursor
+
+
+@strawberry.type(description="One contact between the bank and the customer, on any channel.")
+class Interaction:
+    id: strawberry.ID = strawberry.field(description="Opaque global id of the interaction.")
+    channel: Channel = strawberry.field(description="Where it happened.")
+    kind: InteractionKind = strawberry.field(description="What it was about.")
+    occurred_at: datetime = strawberry.field(description="When it happened.")
+    staff_code: str | None = strawberry.field(description="Staff member who served, if any.")
+    cost: Decimal | None = strawberry.field(
+        description="Recorded cost to serve, CNY; null when none was recorded."
+    )
+    outcome: InteractionOutcome | None = strawberry.field(description="How it ended.")
+    summary: str | None = strawberry.field(description="What was said or done.")
+    satisfaction: int | None = strawberry.field(description="Customer rating 1-5, if given.")
+    branch_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_domain(cls, interaction: InteractionModel) -> Interaction:
+        return cls(
+            id=strawberry.ID(encode_id("Interaction", interaction.id)),
+            channel=interaction.channel,
+            kind=interaction.kind,
+            occurred_at=interaction.occurred_at,
+            staff_code=interaction.staff_code,
+            cost=interaction.cost,
+            outcome=interaction.outcome,
+            summary=interaction.summary,
+            satisfaction=interaction.satisfaction,
+            branch_id=interaction.branch_id,
+        )
+
+    @strawberry.field(description="Branch or place where it happened, if any.")
+    async def branch(self, info: Info) -> Branch | None:
+        if self.branch_id is None:
+            return None
+        found = await info.context.loaders.branch_by_id.load(self.branch_id)
+        return None if found is None else Branch.from_domain(found)
+
+
+@strawberry.type(description="An interaction and its position in the timeline.")
+class InteractionEdge:
+    cursor: str = strawberry.field(description="Opaque position; page after it with `after`.")
+    node: Interaction = strawberry.field(description="The interaction.")
+
+
+@strawberry.type(description="A page of the timeline, newest first.")
+class InteractionConnection:
+    edges: list[InteractionEdge] = strawberry.field(description="Interactions on this page.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+
+
+def timeline_cursor(interaction: InteractionModel) -> str:
+    return encode_cursor(f"{interaction.occurred_at.isoformat()}|{interaction.id}")
+
+
+def parse_timeline_cursor(cursor: str) -> TimelinePosition:
+    raw = decode_cursor(cursor)
+    stamp, _, raw_id = raw.partition("|")
+    try:
+        occurred_at = datetime.fromisoformat(stamp)
+        pk = int(raw_id)
+    except ValueError as exc:
+        raise InvalidInput("after", "not a valid cursor") from exc
+    if occurred_at.tzinfo is None:
+        raise InvalidInput("after", "not a valid cursor")
+    return TimelinePosition(occurred_at=occurred_at, id=pk)

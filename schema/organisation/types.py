@@ -1,0 +1,64 @@
+"""The bank's organisation as GraphQL: branches and relationship managers."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.organisation import Branch as BranchModel
+from domain.organisation import BranchKind, RmGrade
+from domain.organisation import RelationshipManager as RelationshipManagerModel
+from schema.context import Info
+from schema.ids import encode_id
+from schema.node import Node
+
+
+@strawberry.type(description="An organisational unit: head office, branch or sub-branch.")
+class Branch(Node):
+    code: str = strawberry.field(description="The bank's branch code.")
+    name: str = strawberry.field(description="Branch name.")
+    city: str = strawberry.field(description="City the branch is in.")
+    kind: BranchKind = strawberry.field(description="Head office, branch or sub-branch.")
+    parent_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_domain(cls, branch: BranchModel) -> Branch:
+        return cls(
+            id=strawberry.ID(encode_id("Branch", branch.id)),
+            code=branch.code,
+            name=branch.name,
+            city=branch.city,
+            kind=branch.kind,
+            parent_id=branch.parent_id,
+        )
+
+    @strawberry.field(description="The unit this one reports to; null for the head office.")
+    async def parent(self, info: Info) -> Branch | None:
+        if self.parent_id is None:
+            return None
+        found = await info.context.loaders.branch_by_id.load(self.parent_id)
+        return None if found is None else Branch.from_domain(found)
+
+
+@strawberry.type(description="A relationship manager (客户经理) accountable for customers.")
+class RelationshipManager(Node):
+    employee_no: str = strawberry.field(description="Staff number.")
+    name: str = strawberry.field(description="Full name.")
+    grade: RmGrade = strawberry.field(description="Grade; senior grades serve key customers.")
+    active: bool = strawberry.field(description="False once the RM has left or is suspended.")
+    branch_id: strawberry.Private[int]
+
+    @classmethod
+    def from_domain(cls, rm: RelationshipManagerModel) -> RelationshipManager:
+        return cls(
+            id=strawberry.ID(encode_id("RelationshipManager", rm.id)),
+            employee_no=rm.employee_no,
+            name=rm.name,
+            grade=rm.grade,
+            active=rm.active,
+            branch_id=rm.branch_id,
+        )
+
+    @strawberry.field(description="The branch the RM is attached to.")
+    async def branch(self, info: Info) -> Branch | None:
+        found = await info.context.loaders.branch_by_id.load(self.branch_id)
+        return None if found is None else Branch.from_domain(found)

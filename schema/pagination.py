@@ -1,0 +1,36 @@
+"""Relay connection plumbing shared by every list that pages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import strawberry
+
+from domain.errors import InvalidInput
+
+MAX_PAGE_SIZE = 100
+
+
+@strawberry.type(description="Where a page ends and whether more follow.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="True when another page follows.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last edge; pass it as `after` for the next page."
+    )
+
+
+def check_first(first: int) -> None:
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise InvalidInput("first", f"first must be between 1 and {MAX_PAGE_SIZE}")
+
+
+def encode_cursor(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, field: str = "after") -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInput(field, "not a valid cursor") from exc

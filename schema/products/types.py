@@ -1,0 +1,110 @@
+"""Products and holdings as GraphQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import strawberry
+
+from domain.products import CurrencyTotals as CurrencyTotalsModel
+from domain.products import Holding as HoldingModel
+from domain.products import HoldingsSummary, HoldingStatus, ProductAudience, ProductCategory
+from domain.products import Product as ProductModel
+from schema.ids import encode_id
+from schema.node import Node
+
+
+@strawberry.type(description="A product in the bank's catalog.")
+class Product(Node):
+    code: str = strawberry.field(description="Product code.")
+    name: str = strawberry.field(description="Product name as shown to customers.")
+    category: ProductCategory = strawberry.field(description="Product family.")
+    audience: ProductAudience = strawberry.field(description="Personal, corporate or both.")
+    currency: str = strawberry.field(description="Default ISO 4217 currency.")
+
+    @classmethod
+    def from_domain(cls, product: ProductModel) -> Product:
+        return cls(
+            id=strawberry.ID(encode_id("Product", product.id)),
+            code=product.code,
+            name=product.name,
+            category=product.category,
+            audience=product.audience,
+            currency=product.currency,
+        )
+
+
+@strawberry.type(description="One product held by the customer: an account, card, loan, policy.")
+class Holding:
+    id: strawberry.ID = strawberry.field(description="Opaque global id of the holding.")
+    product: Product = strawberry.field(description="The product held.")
+    account_number: str = strawberry.field(description="Account, card or contract number.")
+    currency: str = strawberry.field(description="ISO 4217 currency of the balance.")
+    balance: Decimal = strawberry.field(
+        description="Balance: deposited or invested amount, or amount owed for loans and cards."
+    )
+    credit_limit: Decimal | None = strawberry.field(description="Credit limit, where one applies.")
+    status: HoldingStatus = strawberry.field(description="Active, dormant or closed.")
+    opened_on: date = strawberry.field(description="Date the holding was opened.")
+    closed_on: date | None = strawberry.field(description="Date it was closed, if it was.")
+
+    @classmethod
+    def from_domain(cls, holding: HoldingModel) -> Holding:
+        return cls(
+            id=strawberry.ID(encode_id("Holding", holding.id)),
+            product=Product.from_domain(holding.product),
+            account_number=holding.account_number,
+            currency=holding.currency,
+            balance=holding.balance,
+            credit_limit=holding.credit_limit,
+            status=holding.status,
+            opened_on=holding.opened_on,
+            closed_on=holding.closed_on,
+        )
+
+
+@strawberry.type(description="Totals over open holdings in one currency (no FX conversion).")
+class CurrencyTotals:
+    currency: str = strawberry.field(description="ISO 4217 currency.")
+    deposits: Decimal = strawberry.field(
+        description="Demand and time deposits, debit-card and cash-management balances."
+    )
+    loans: Decimal = strawberry.field(description="Loan and credit-card amounts owed.")
+    assets_under_management: Decimal = strawberry.field(
+        description="Deposits plus wealth and insurance holdings."
+    )
+
+    @classmethod
+    def from_domain(cls, totals: CurrencyTotalsModel) -> CurrencyTotals:
+        return cls(
+            currency=totals.currency,
+            deposits=totals.deposits,
+            loans=totals.loans,
+            assets_under_management=totals.assets_under_management,
+        )
+
+
+@strawberry.type(description="What the customer holds, with totals; product spread is first-class.")
+class HoldingPortfolio:
+    items: list[Holding] = strawberry.field(description="Holdings, open ones first.")
+    totals: list[CurrencyTotals] = strawberry.field(description="Totals per currency.")
+    product_count: int = strawberry.field(description="Distinct products held (open holdings).")
+    categories_held: list[ProductCategory] = strawberry.field(
+        description="Distinct product categories held (open holdings)."
+    )
+
+    @classmethod
+    def build(
+        cls, holdings: list[HoldingModel], summary: HoldingsSummary, *, include_closed: bool
+    ) -> HoldingPortfolio:
+        return cls(
+            items=[
+                Holding.from_domain(h)
+                for h in holdings
+                if include_closed or h.status is not HoldingStatus.CLOSED
+            ],
+            totals=[CurrencyTotals.from_domain(t) for t in summary.totals],
+            product_count=summary.product_count,
+            categories_held=list(summary.categories_held),
+        )

@@ -1,0 +1,78 @@
+"""Real servers for the whole suite: an embedded PostgreSQL and Redis in a temporary home,
+migrated once, with a small deterministic demo bank seeded once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.app import Resources, create_app
+from api.cli import migrate
+from api.db.engine import create_engine
+from api.embedded import Endpoints, Infrastructure
+from api.seed import seed
+from api.settings import Settings
+from tests.statements import StatementCounter
+
+SEEDED_CUSTOMERS = 300
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    home: Path = tmp_path_factory.mktemp("home")
+    # Tests always run on their own embedded servers, whatever the shell has configured.
+    return replace(
+        Settings.from_env({}), home=home, database_url=None, redis_url=None, db_pool_size=5
+    )
+
+
+@pytest.fixture(scope="session")
+def endpoints(settings: Settings) -> Iterator[Endpoints]:
+    with Infrastructure(settings) as found:
+        migrate(found.database_url)
+        yield found
+
+
+@pytest_asyncio.fixture(scope="session")
+async def seeded(endpoints: Endpoints) -> int:
+    report = await seed(endpoints.database_url, customers=SEEDED_CUSTOMERS, seed=7)
+    return report.customers
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(endpoints: Endpoints, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    created = create_engine(endpoints.database_url, settings)
+    yield created
+    await created.dispose()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def redis_client(endpoints: Endpoints) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(endpoints.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def statements(engine: AsyncEngine) -> StatementCounter:
+    counter = StatementCounter()
+    event.listen(engine.sync_engine, "before_cursor_execute", counter.record)
+    return counter
+
+
+@pytest_asyncio.fixture(scope="session")
+async def client(
+    settings: Settings, engine: AsyncEngine, redis_client: aioredis.Redis, seeded: int
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, Resources(engine=engine, redis=redis_client))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://quanjing.test") as c:
+        yield c

@@ -1,0 +1,141 @@
+"""Crafted customers for tests, inserted through the same tables the service reads."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.db.tables import (
+    BranchRow,
+    ContactPointRow,
+    CustomerRow,
+    HoldingRow,
+    IdentityDocumentRow,
+    InteractionRow,
+    ProductRow,
+    RelationshipManagerRow,
+    RelationshipStateRow,
+    StateChangeRow,
+)
+from api.seed import resident_id
+
+_counter = itertools.count(1)
+NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Made:
+    id: int
+    resident_id: str
+    phone: str
+    code: str
+
+
+async def make_customer(
+    engine: AsyncEngine,
+    *,
+    name: str = "测试客户",
+    interactions: int = 0,
+    holdings: int = 2,
+    same_timestamp: bool = False,
+) -> Made:
+    """A personal customer with a resident ID, a phone, holdings and `interactions` contacts.
+
+    Birth dates after 2010 keep the ID numbers apart from the seeded bank (born ≤ 2004).
+    """
+    n = next(_counter)
+    birth = date(2010, 1, 1) + timedelta(days=n)
+    rid = resident_id("110105", birth, n % 1000)
+    phone = f"+86139{70_000_000 + n:08d}"
+    code = f"P{900_000_000 + n}"
+    async with engine.begin() as conn:
+        branch_id = await conn.scalar(select(BranchRow.id).where(BranchRow.kind == "sub_branch"))
+        rm_id = await conn.scalar(
+            select(RelationshipManagerRow.id).order_by(RelationshipManagerRow.id)
+        )
+        cid = await conn.scalar(
+            insert(CustomerRow)
+            .values(
+                code=code,
+                kind="personal",
+                display_name=name,
+                home_branch_id=branch_id,
+                relationship_manager_id=rm_id,
+                gender="female",
+                birth_date=birth,
+                credit_status="good",
+            )
+            .returning(CustomerRow.id)
+        )
+        assert cid is not None
+        await conn.execute(
+            insert(IdentityDocumentRow).values(customer_id=cid, type="resident_id", number=rid)
+        )
+        await conn.execute(
+            insert(ContactPointRow).values(
+                customer_id=cid, kind="phone", value=phone, is_preferred=True
+            )
+        )
+        products = (await conn.scalars(select(ProductRow.id).order_by(ProductRow.id))).all()
+        for h in range(holdings):
+            await conn.execute(
+                insert(HoldingRow).values(
+                    customer_id=cid,
+                    product_id=products[h % len(products)],
+                    account_number=f"T{cid}-{h}",
+                    currency="CNY",
+                    balance=Decimal("1000.00"),
+                    status="active",
+                    opened_on=date(2020, 1, 1),
+                )
+            )
+        await conn.execute(
+            insert(RelationshipStateRow).values(
+                customer_id=cid, state="watch", since=NOW, version=2
+            )
+        )
+        await conn.execute(
+            insert(StateChangeRow).values(
+                [
+                    {
+                        "customer_id": cid,
+                        "from_state": None,
+                        "to_state": "normal",
+                        "reason_code": "ONBOARDED",
+                        "actor": "system",
+                        "occurred_at": NOW - timedelta(days=9),
+                    },
+                    {
+                        "customer_id": cid,
+                        "from_state": "normal",
+                        "to_state": "watch",
+                        "reason_code": "BALANCE_DROP",
+                        "actor": "RM00001",
+                        "occurred_at": NOW,
+                    },
+                ]
+            )
+        )
+        if interactions:
+            await conn.execute(
+                insert(InteractionRow).values(
+                    [
+                        {
+                            "customer_id": cid,
+                            "channel": "counter" if i % 2 else "mobile_app",
+                            "kind": "inquiry",
+                            "branch_id": branch_id if i % 2 else None,
+                            "occurred_at": NOW if same_timestamp else NOW - timedelta(minutes=i),
+                            "cost": None if i % 2 else Decimal("18.00"),
+                            "summary": f"第{i}次咨询",
+                        }
+                        for i in range(interactions)
+                    ]
+                )
+            )
+    return Made(id=cid, resident_id=rid, phone=phone, code=code)
