@@ -95,9 +95,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=not settings.is_production,
     )
-    if resources is not None:
-        graphql.reader = SqlProfileReader(resources.engine)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
@@ -106,3 +104,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         middleware=[Middleware(CorrelationIdMiddleware)],
         lifespan=lifespan,
     )
+    if resources is not None:
+        # Handed-in resources (tests over ASGITransport, which runs no lifespan) are usable
+        # at once.
+        app.state.resources = resources
+        graphql.reader = SqlProfileReader(resources.engine)
+    return app

@@ -50,7 +50,8 @@ class CorrelationIdMiddleware:
 
 class CorrelationIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.correlation_id = _current.get()
+        if not hasattr(record, "correlation_id"):
+            record.correlation_id = _current.get()
         return True
 
 

@@ -30,7 +30,8 @@ INTERNAL_MESSAGE = "Internal server error. Quote the correlation id when reporti
 def _is_user_facing(error: GraphQLError) -> bool:
     if error.original_error is None:
         return True  # syntax and validation errors: about the query text, safe to return
-    return isinstance(error, UserFacingError) or isinstance(error.original_error, DomainError)
+    # Resolvers raise UserFacingError; graphql-core wraps it in a located GraphQLError.
+    return isinstance(error.original_error, UserFacingError | DomainError)
 
 
 def mask_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
@@ -46,6 +47,7 @@ def mask_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
         "unexpected error at %s",
         ".".join(map(str, error.path or ())) or "<operation>",
         exc_info=error.original_error,
+        extra={"correlation_id": correlation_id},
     )
     masked = StrawberryGraphQLError(
         INTERNAL_MESSAGE,

@@ -201,6 +201,15 @@ KIND_WEIGHTS = (
 )
 
 
+# Surnames are far from uniform (王, 李, 张 are each about 7% of the population): weight by
+# rank so searches by a common surname behave as they would in a real bank.
+SURNAME_WEIGHTS = [1 / (rank + 1) for rank in range(len(SURNAMES))]
+
+
+def surname(rng: random.Random) -> str:
+    return rng.choices(SURNAMES, weights=SURNAME_WEIGHTS)[0]
+
+
 @functools.cache
 def _region_valid(region: str, year: int) -> bool:
     body = f"{region}{year}0615001"
@@ -289,7 +298,7 @@ class DemoBank:
         for i in range(1, rm_count + 1):
             branch_id, _ = self.sub_branches[i % len(self.sub_branches)]
             grade = _weighted(self.rng, ((1, 40), (2, 35), (3, 20), (4, 5)))
-            name = self.rng.choice(SURNAMES) + "".join(self.rng.choices(GIVEN, k=2))
+            name = surname(self.rng) + "".join(self.rng.choices(GIVEN, k=2))
             self.managers.append((i, f"RM{i:05d}", name, grade, branch_id, True))
             self.managers_by_branch.setdefault(branch_id, []).append(i)
 
@@ -300,7 +309,7 @@ class DemoBank:
         _, regions, districts = CITIES[city]
         district = rng.randrange(len(regions))
         seq = rng.randrange(0, 500) * 2 + (1 if gender is Gender.MALE else 0)
-        name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2))))
+        name = surname(rng) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2))))
         phone = "+86" + rng.choice(MOBILE_PREFIXES) + f"{(cid * 7919) % 100_000_000:08d}"
         return {
             "row": (

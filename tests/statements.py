@@ -17,7 +17,8 @@ class StatementCounter:
 
     @contextlib.contextmanager
     def capture(self) -> Iterator[list[str]]:
-        self.statements = captured = []
+        captured: list[str] = []
+        self.statements = captured
         try:
             yield captured
         finally:

@@ -75,8 +75,9 @@ async def test_the_profile_costs_the_same_statements_for_small_and_large_custome
     assert data["customer"]["__typename"] == "Customer"
     # One batch per loader per level of the query, never one per item: the customer; its
     # documents, contact points, home branch, RM, state, history, holdings and timeline; then
-    # the parent branch, the RM's branch and the interactions' branches in at most 2 batches.
-    assert len(sent) == EXPECTED_PROFILE_STATEMENTS, "\n\n".join(sent)
+    # the parent branch, the RM's branch and the interactions' branches, which share a batch
+    # or take two depending on which database answers first.
+    assert len(sent) <= PROFILE_STATEMENT_BOUND, "\n\n".join(sent)
 
 
-EXPECTED_PROFILE_STATEMENTS = 11
+PROFILE_STATEMENT_BOUND = 11

@@ -1,0 +1,92 @@
+"""Errors: typed where the client can act, masked with a correlation id everywhere else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import httpx
+import pytest
+
+from domain.customers.model import Customer
+from schema.ids import encode_id
+from tests.graphql import gql, gql_data
+
+PROFILE = """query ($id: ID!) { customer(id: $id) { __typename
+  ... on Customer { displayName } ... on Error { code message }
+  ... on InvalidInputError { field } } }"""
+
+
+async def test_an_unknown_customer_is_a_not_found_error(client: httpx.AsyncClient) -> None:
+    data = await gql_data(client, PROFILE, {"id": encode_id("Customer", 987654321)})
+    assert data["customer"]["__typename"] == "NotFoundError"
+    assert data["customer"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("bad_id", ["not-an-id", encode_id("Branch", 1)])
+async def test_a_malformed_or_foreign_id_is_invalid_input(
+    client: httpx.AsyncClient, bad_id: str
+) -> None:
+    data = await gql_data(client, PROFILE, {"id": bad_id})
+    assert data["customer"]["__typename"] == "InvalidInputError"
+    assert data["customer"]["field"] == "id"
+
+
+@pytest.mark.parametrize(
+    "body", [b"[1, 2", b'"just a string"', b"42", b"null", b"[]", b'[{"query": "{ __typename }"}]']
+)
+async def test_a_body_that_is_not_a_json_object_is_a_400(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    response = await client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+
+
+async def test_a_query_with_a_syntax_error_says_so_with_a_code(client: httpx.AsyncClient) -> None:
+    body = await gql(client, "{ customers(first: 1) { edges ")
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "Syntax Error" in error["message"]
+
+
+class ExplodingReader:
+    """A ProfileReader whose database is on fire."""
+
+    def __getattr__(self, name: str) -> object:
+        async def fail(*args: object) -> Mapping[int, Sequence[Customer]]:
+            raise RuntimeError("connection to server at 10.0.0.5 port 5432 failed: secret detail")
+
+        return fail
+
+
+async def test_an_unexpected_failure_is_masked_and_logged_with_its_correlation_id(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graphql_app = next(r.app for r in client._transport.app.routes if r.path == "/graphql")  # type: ignore[attr-defined]
+    monkeypatch.setattr(graphql_app, "reader", ExplodingReader())
+    with caplog.at_level(logging.ERROR, logger="api.graphql_view"):
+        response = await client.post(
+            "/graphql",
+            json={"query": PROFILE, "variables": {"id": encode_id("Customer", 1)}},
+            headers={"x-request-id": "test-correlation-0001"},
+        )
+    assert response.headers["x-request-id"] == "test-correlation-0001"
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {
+        "code": "INTERNAL_SERVER_ERROR",
+        "correlationId": "test-correlation-0001",
+    }
+    assert "secret" not in response.text
+    assert "10.0.0.5" not in response.text
+    (record,) = [r for r in caplog.records if r.name == "api.graphql_view"]
+    assert record.correlation_id == "test-correlation-0001"  # type: ignore[attr-defined]
+    assert "secret detail" in str(record.exc_info)
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "database": "ok", "redis": "ok"}

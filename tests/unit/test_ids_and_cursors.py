@@ -1,0 +1,53 @@
+"""Global ids and cursors are opaque, round-trip, and refuse garbage with a typed error."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from domain.errors import InvalidInput
+from domain.interactions import Channel, Interaction, InteractionKind
+from schema.ids import decode_id, decode_typed_id, encode_id
+from schema.interactions.types import parse_timeline_cursor, timeline_cursor
+
+
+def test_a_global_id_round_trips() -> None:
+    assert decode_id(encode_id("Customer", 42)) == ("Customer", 42)
+    assert decode_typed_id(encode_id("Branch", 7), "Branch") == 7
+
+
+@pytest.mark.parametrize("garbage", ["", "!!!", "Q3VzdG9tZXI6", "Q3VzdG9tZXI6LTE", "bm9wZQ"])
+def test_a_malformed_global_id_is_invalid_input(garbage: str) -> None:
+    with pytest.raises(InvalidInput):
+        decode_id(garbage)
+
+
+def test_an_id_of_another_type_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="not a Customer id"):
+        decode_typed_id(encode_id("Branch", 1), "Customer")
+
+
+def test_a_timeline_cursor_round_trips() -> None:
+    moment = datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC)
+    interaction = Interaction(
+        id=9,
+        customer_id=1,
+        channel=Channel.COUNTER,
+        kind=InteractionKind.INQUIRY,
+        occurred_at=moment,
+        branch_id=None,
+        staff_code=None,
+        cost=None,
+        outcome=None,
+        summary=None,
+        satisfaction=None,
+    )
+    position = parse_timeline_cursor(timeline_cursor(interaction))
+    assert (position.occurred_at, position.id) == (moment, 9)
+
+
+@pytest.mark.parametrize("garbage", ["???", "eA", "MjAyNnwx"])
+def test_a_malformed_timeline_cursor_is_invalid_input(garbage: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_timeline_cursor(garbage)
