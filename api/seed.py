@@ -270,6 +270,7 @@ class DemoBank:
         self.products = [(i + 1, *row) for i, row in enumerate(CATALOG)]
         self.personal_ids: list[int] = []
         self.corporate_ids: list[int] = []
+        self._issued: set[str] = set()
         self._holding_id = 0
         self._interaction_id = 0
         self._change_id = 0
@@ -301,6 +302,19 @@ class DemoBank:
             name = surname(self.rng) + "".join(self.rng.choices(GIVEN, k=2))
             self.managers.append((i, f"RM{i:05d}", name, grade, branch_id, True))
             self.managers_by_branch.setdefault(branch_id, []).append(i)
+
+    def _unique_resident_id(self, region: str, birth: date, seq: int) -> str:
+        # Real numbers are unique by construction (the sequence is allotted per region and
+        # day); random draws are not, so step to the next free sequence of the same parity.
+        while True:
+            number = resident_id(region, birth, seq)
+            if number not in self._issued:
+                self._issued.add(number)
+                return number
+            seq += 2
+            if seq > 999:
+                seq -= 1000
+                birth += timedelta(days=1)
 
     def _personal(self, cid: int, branch_id: int, city: str) -> dict[str, Any]:
         rng = self.rng
@@ -355,7 +369,11 @@ class DemoBank:
                 None,
                 None,
             ),
-            "document": ("resident_id", resident_id(regions[district], birth, seq), "CN"),
+            "document": (
+                "resident_id",
+                self._unique_resident_id(regions[district], birth, seq),
+                "CN",
+            ),
             "phone": phone,
             "email": f"p{cid}@mail.example.cn" if rng.random() < 0.5 else None,
             "address": f"{city}市{districts[district]}{rng.choice(STREETS)}{rng.randrange(1, 999)}号",
