@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx
 import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,13 +17,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.auth import JwksCache, TokenVerifier
+from api.authentication import AuthenticationMiddleware
 from api.correlation import CorrelationIdMiddleware
+from api.counter_sessions import RedisCounterSessionStore
+from api.db.audit_log import SqlAuditLog
 from api.db.engine import create_engine
 from api.db.profile_reader import SqlProfileReader
 from api.embedded import Infrastructure
-from api.graphql_view import GraphQLEndpoint
+from api.graphql_view import GraphQLEndpoint, Ports
+from api.request_limits import RequestLimitsMiddleware
 from api.settings import Settings
-from schema import schema
+from schema import production_schema, schema
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,7 @@ class Resources:
 
     engine: AsyncEngine
     redis: aioredis.Redis
+    http: httpx.AsyncClient | None = None
 
 
 @contextlib.asynccontextmanager
@@ -42,11 +49,25 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     with Infrastructure(settings) as endpoints:
         engine = create_engine(endpoints.database_url, settings)
         client = aioredis.from_url(endpoints.redis_url)
+        http = httpx.AsyncClient()
         try:
-            yield Resources(engine=engine, redis=client)
+            yield Resources(engine=engine, redis=client, http=http)
         finally:
+            await http.aclose()
             await client.aclose()
             await engine.dispose()
+
+
+def build_ports(settings: Settings, resources: Resources) -> Ports:
+    return Ports(
+        reader=SqlProfileReader(resources.engine),
+        counter_sessions=RedisCounterSessionStore(
+            resources.redis,
+            idle_seconds=settings.counter_session_idle_seconds,
+            absolute_seconds=settings.counter_session_absolute_seconds,
+        ),
+        audit_log=SqlAuditLog(resources.engine),
+    )
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -71,42 +92,59 @@ async def readyz(request: Request) -> JSONResponse:
         checks["redis"] = "unreachable"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
-        {"status": "ready" if ready else "unavailable", **checks}, status_code=200 if ready else 503
+        {"status": "ready" if ready else "unavailable", **checks},
+        status_code=200 if ready else 503,
     )
 
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    graphql = GraphQLEndpoint(
+        production_schema if settings.is_production else schema,
+        graphql_ide=None if settings.is_production else "graphiql",
+        allow_queries_via_get=not settings.is_production,
+    )
+    jwks: JwksCache | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if resources is not None:
-            app.state.resources = resources
-            graphql.reader = SqlProfileReader(resources.engine)
             yield
             return
         async with open_resources(settings) as owned:
             app.state.resources = owned
-            graphql.reader = SqlProfileReader(owned.engine)
+            graphql.ports = build_ports(settings, owned)
+            if jwks is not None:
+                assert owned.http is not None
+                jwks.client = owned.http
             yield
 
-    graphql = GraphQLEndpoint(
-        schema,
-        graphql_ide=None if settings.is_production else "graphiql",
-        allow_queries_via_get=not settings.is_production,
-    )
+    if settings.jwks_url is not None:
+        # The HTTP client is the lifespan's (or the test's); no request is served before.
+        jwks = JwksCache(settings.jwks_url, resources.http if resources else None)
+    verifier = TokenVerifier(settings, jwks)
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
         ],
-        middleware=[Middleware(CorrelationIdMiddleware)],
+        middleware=[
+            Middleware(CorrelationIdMiddleware),
+            Middleware(
+                RequestLimitsMiddleware,
+                max_body_bytes=settings.max_body_bytes,
+                timeout_seconds=settings.request_timeout_seconds,
+            ),
+            Middleware(
+                AuthenticationMiddleware, verifier=verifier, ide_open=not settings.is_production
+            ),
+        ],
         lifespan=lifespan,
     )
     if resources is not None:
         # Handed-in resources (tests over ASGITransport, which runs no lifespan) are usable
         # at once.
         app.state.resources = resources
-        graphql.reader = SqlProfileReader(resources.engine)
+        graphql.ports = build_ports(settings, resources)
     return app

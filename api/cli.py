@@ -96,7 +96,17 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         if asyncio.run(customer_count(endpoints.database_url)) == 0:
             log.info("empty database: seeding a demo bank of %d customers", args.customers)
             _seed(endpoints.database_url, args.customers, args.seed, reset=False)
+        from api.auth import mint_development_token
+        from domain.access.principal import Role
+
+        token = mint_development_token(settings, role=Role.AGENT, subject="demo-agent")
         log.info("GraphiQL at http://%s:%d/graphql", args.host, args.port)
+        log.info(
+            "a call-center agent token for the headers pane:\n"
+            '{"Authorization": "Bearer %s"}\n'
+            "(more: .venv/bin/quanjing token --role rm --rm 1 --sub rm1)",
+            token,
+        )
         _serve(settings, endpoints, args.host, args.port, 1)
     return 0
 
@@ -109,6 +119,27 @@ def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         Path(args.output).write_text(text, encoding="utf-8")
+    return 0
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    from api.auth import mint_development_token
+    from domain.access.principal import Role
+
+    if settings.is_production:
+        print("quanjing: tokens come from the identity provider in production", file=sys.stderr)
+        return 2
+    token = mint_development_token(
+        settings,
+        role=Role(args.role),
+        subject=args.sub,
+        ttl_seconds=args.ttl,
+        cid=args.customer,
+        rm=args.rm,
+        branch=args.branch,
+        client_id=args.client_id,
+    )
+    print(token)
     return 0
 
 
@@ -138,6 +169,18 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=settings.demo_customers)
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(handler=cmd_demo)
+
+    from domain.access.principal import Role
+
+    token = sub.add_parser("token", help="mint a development token (HS256) for a role")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--sub", required=True, help="subject: staff number, user or client id")
+    token.add_argument("--customer", type=int, help="customer id (role customer)")
+    token.add_argument("--rm", type=int, help="relationship manager id (role rm)")
+    token.add_argument("--branch", help="branch code of staff")
+    token.add_argument("--client-id", help="client id (role integration)")
+    token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 h)")
+    token.set_defaults(handler=cmd_token)
 
     export = sub.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--output", "-o", default="-", help="file to write (default stdout)")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -17,6 +19,9 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.correlation import current_correlation_id
+from domain.access.audit import AuditEntry, AuditLog
+from domain.access.counter_sessions import CounterSessionStore
+from domain.access.principal import Principal
 from domain.errors import DomainError
 from domain.ports import ProfileReader
 from schema.context import Context
@@ -57,15 +62,65 @@ def mask_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
     return dict(masked.formatted)
 
 
+@dataclass(slots=True)
+class Ports:
+    """The adapters a request context is built from; set by the application's lifespan."""
+
+    reader: ProfileReader
+    counter_sessions: CounterSessionStore
+    audit_log: AuditLog
+
+
+def _header(request: Request | WebSocket, name: str, limit: int) -> str:
+    value = request.headers.get(name, "").strip()
+    return value[:limit] if value else "unspecified"
+
+
 class GraphQLEndpoint(GraphQL[Context, None]):
-    reader: ProfileReader | None = None  # set by the application's lifespan
+    ports: Ports | None = None
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        if self.reader is None:
+        if self.ports is None:
             raise RuntimeError("the GraphQL endpoint is used before the lifespan started")
-        return Context(reader=self.reader, correlation_id=current_correlation_id())
+        principal: Principal = request.scope["state"]["principal"]
+        context = Context(
+            reader=self.ports.reader,
+            principal=principal,
+            counter_sessions=self.ports.counter_sessions,
+            audit_log=self.ports.audit_log,
+            correlation_id=current_correlation_id(),
+            channel=_header(request, "x-channel", 40),
+            purpose=_header(request, "x-purpose", 80),
+        )
+        request.state.graphql_context = context
+        return context
+
+    async def _audit(self, request: Request, result: ExecutionResult) -> bool:
+        """Write the read audit for this operation; False if it could not be written."""
+        context: Context | None = getattr(request.state, "graphql_context", None)
+        if context is None or not (context.audit.seen or context.audit.denied):
+            return True
+        returned = bool(context.audit.seen) and result.data is not None
+        entry = AuditEntry(
+            occurred_at=datetime.now(UTC),
+            correlation_id=context.correlation_id,
+            subject=context.principal.subject,
+            role=context.principal.role.value,
+            channel=context.channel,
+            purpose=context.purpose,
+            operation=getattr(result, "operation_name", None),
+            customer_ids=tuple(sorted(set(context.audit.seen) | context.audit.denied)),
+            fields=context.audit.fields() if returned else (),
+            outcome="returned" if returned else "denied",
+        )
+        try:
+            await context.audit_log.record(entry)
+        except Exception:
+            log.exception("the read audit could not be written; the data is withheld")
+            return False
+        return True
 
     def decode_json(self, data: str | bytes) -> object:
         decoded = orjson.loads(data)
@@ -81,9 +136,23 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
+        correlation_id = current_correlation_id()
+        if not await self._audit(request, result):
+            # No audit, no data: personal data never leaves without its record.
+            return {
+                "data": None,
+                "errors": [
+                    {
+                        "message": "The request could not be completed. Quote the correlation id.",
+                        "extensions": {
+                            "code": "AUDIT_UNAVAILABLE",
+                            "correlationId": correlation_id,
+                        },
+                    }
+                ],
+            }
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
-            correlation_id = current_correlation_id()
             response["errors"] = [mask_error(e, correlation_id) for e in result.errors]
         if result.extensions:
             response["extensions"] = result.extensions

@@ -40,6 +40,15 @@ class Settings:
     db_pool_size: int
     db_statement_timeout_ms: int
     demo_customers: int
+    jwt_secret: str | None
+    jwt_issuer: str
+    jwt_audience: str
+    jwks_url: str | None
+    jwt_algorithms: tuple[str, ...]
+    counter_session_idle_seconds: int
+    counter_session_absolute_seconds: int
+    request_timeout_seconds: int
+    max_body_bytes: int
 
     @property
     def is_production(self) -> bool:
@@ -53,6 +62,11 @@ class Settings:
             raise SettingsError(
                 f"QUANJING_ENV must be 'development' or 'production', got {environment!r}"
             )
+        if environment == "production" and not env.get("QUANJING_JWKS_URL"):
+            raise SettingsError(
+                "QUANJING_JWKS_URL is required in production: tokens are verified against "
+                "the identity provider's public keys (RS256/ES256)"
+            )
         return cls(
             home=Path(env.get("QUANJING_HOME") or ".quanjing").expanduser().resolve(),
             environment=environment,  # type: ignore[arg-type]  # checked just above
@@ -62,4 +76,21 @@ class Settings:
             db_pool_size=_int(env, "QUANJING_DB_POOL_SIZE", 10, minimum=1),
             db_statement_timeout_ms=_int(env, "QUANJING_DB_STATEMENT_TIMEOUT_MS", 5000, minimum=1),
             demo_customers=_int(env, "QUANJING_DEMO_CUSTOMERS", 2000, minimum=1),
+            jwt_secret=env.get("QUANJING_JWT_SECRET") or None,
+            jwt_issuer=env.get("QUANJING_JWT_ISSUER", "quanjing-dev"),
+            jwt_audience=env.get("QUANJING_JWT_AUDIENCE", "quanjing"),
+            jwks_url=env.get("QUANJING_JWKS_URL") or None,
+            jwt_algorithms=tuple(
+                a.strip()
+                for a in env.get("QUANJING_JWT_ALGORITHMS", "RS256,ES256").split(",")
+                if a.strip()
+            ),
+            counter_session_idle_seconds=_int(
+                env, "QUANJING_COUNTER_SESSION_IDLE_SECONDS", 600, minimum=1
+            ),
+            counter_session_absolute_seconds=_int(
+                env, "QUANJING_COUNTER_SESSION_ABSOLUTE_SECONDS", 1800, minimum=1
+            ),
+            request_timeout_seconds=_int(env, "QUANJING_REQUEST_TIMEOUT_SECONDS", 15, minimum=1),
+            max_body_bytes=_int(env, "QUANJING_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
         )

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema import enums  # noqa: F401  # registers the domain enums with strawberry
+from schema.access_queries import AccessMutations, AccessQueries
+from schema.audit_fields import AuditFieldsExtension
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
 from schema.node_query import NodeQueries
@@ -17,7 +30,12 @@ from schema.products.types import Product
 
 
 @strawberry.type(description="Read the consolidated customer view.")
-class Query(CustomerQueries, NodeQueries):
+class Query(CustomerQueries, NodeQueries, AccessQueries):
+    pass
+
+
+@strawberry.type(description="Change what quanjing knows.")
+class Mutation(AccessMutations):
     pass
 
 
@@ -30,15 +48,31 @@ class QuanjingSchema(strawberry.Schema):
         return None
 
 
-def build_schema() -> strawberry.Schema:
+MAX_DEPTH = 10
+MAX_ALIASES = 15
+MAX_TOKENS = 2000
+
+
+def build_schema(*, production: bool = False) -> strawberry.Schema:
+    # Limits keep one request from taking the service down; production also hides the schema.
+    # Factories, not instances: strawberry builds fresh extension objects per operation.
+    limits: list[Callable[[], SchemaExtension]] = [
+        functools.partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+        functools.partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        functools.partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+    ]
+    if production:
+        limits.append(DisableIntrospection)
     return QuanjingSchema(
         query=Query,
+        mutation=Mutation,
         types=[Customer, Branch, RelationshipManager, Product],
         # Passed as classes: strawberry builds one instance per operation, so no state leaks
         # between requests; the caches themselves are shared module-level LRUs.
-        extensions=[ParserCache, ValidationCache],
-        config=StrawberryConfig(auto_camel_case=True),
+        extensions=[ParserCache, ValidationCache, AuditFieldsExtension, *limits],
+        config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=production),
     )
 
 
 schema = build_schema()
+production_schema = build_schema(production=True)

@@ -9,6 +9,10 @@ from typing import TypeVar
 import strawberry
 from strawberry.dataloader import DataLoader
 
+from domain.access.audit import AuditLog, field_label, summarize_fields
+from domain.access.counter_sessions import CounterSessionStore
+from domain.access.policy import Visibility
+from domain.access.principal import Principal
 from domain.customers.model import ContactPoint, CorporateContact, Customer, IdentityDocument
 from domain.interactions import TimelinePage, TimelineRequest
 from domain.organisation import Branch, RelationshipManager
@@ -80,15 +84,43 @@ def build_loaders(reader: ProfileReader) -> Loaders:
 
 
 @dataclass(slots=True)
+class AuditCollector:
+    """What this operation showed of whom; the API layer turns it into one audit record."""
+
+    seen: dict[int, Visibility] = field(default_factory=dict)
+    denied: set[int] = field(default_factory=set)
+    selected: frozenset[tuple[str, str]] = frozenset()
+
+    def fields(self) -> tuple[str, ...]:
+        labels = [
+            field_label(type_name, name, visibility.outcome(type_name, name).value)
+            for visibility in set(self.seen.values())
+            for type_name, name in self.selected
+            if visibility.shows(type_name, name)
+        ]
+        return summarize_fields(labels)
+
+
+@dataclass(slots=True)
 class Context:
     """What every resolver may use; the API layer builds one per request."""
 
     reader: ProfileReader
+    principal: Principal
+    counter_sessions: CounterSessionStore
+    audit_log: AuditLog
     correlation_id: str
+    channel: str = "unspecified"
+    purpose: str = "unspecified"
     loaders: Loaders = field(init=False)
+    audit: AuditCollector = field(init=False)
+    # Teller sessions checked in this request, so each customer costs one Redis call at most.
+    sessions_checked: dict[int, bool] = field(init=False)
 
     def __post_init__(self) -> None:
         self.loaders = build_loaders(self.reader)
+        self.audit = AuditCollector()
+        self.sessions_checked = {}
 
 
 Info = strawberry.Info[Context, None]

@@ -30,6 +30,13 @@ class InvalidInputError(Error):
         return cls(code=error.code, message=error.message, field=error.field)
 
 
+@strawberry.type(description="Your role may not do this.")
+class ForbiddenError(Error):
+    @classmethod
+    def from_domain(cls, error: DomainError) -> ForbiddenError:
+        return cls(code=error.code, message=error.message)
+
+
 class UserFacingError(GraphQLError):
     """A GraphQL error whose message and code may reach the client unmasked; used where the
     schema cannot return an error type (lists, connections)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from domain.errors import InvalidInput
+from schema.access import may_use
 from schema.context import Info
 from schema.customers.types import load_customer
 from schema.ids import decode_id
@@ -20,6 +21,8 @@ class NodeQueries:
         "exist or the id is malformed."
     )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        if not may_use(info, "node"):
+            return None
         try:
             type_name, pk = decode_id(id)
         except InvalidInput:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import pytest
@@ -13,13 +14,16 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
 from api.app import Resources, create_app
+from api.auth import mint_development_token
 from api.cli import migrate
 from api.db.engine import create_engine
 from api.embedded import Endpoints, Infrastructure
 from api.seed import seed
 from api.settings import Settings
+from domain.access.principal import Role
 from tests.statements import StatementCounter
 
 SEEDED_CUSTOMERS = 300
@@ -68,11 +72,38 @@ def statements(engine: AsyncEngine) -> StatementCounter:
     return counter
 
 
+class Minter(Protocol):
+    def __call__(self, role: Role, subject: str = ..., **claims: object) -> str: ...
+
+
+@pytest.fixture(scope="session")
+def mint(settings: Settings) -> Minter:
+    def make(role: Role, subject: str = "tester", **claims: object) -> str:
+        return mint_development_token(settings, role=role, subject=subject, **claims)
+
+    return make
+
+
 @pytest_asyncio.fixture(scope="session")
-async def client(
+async def app(
     settings: Settings, engine: AsyncEngine, redis_client: aioredis.Redis, seeded: int
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, Resources(engine=engine, redis=redis_client))
+) -> Starlette:
+    return create_app(settings, Resources(engine=engine, redis=redis_client))
+
+
+@pytest_asyncio.fixture(scope="session")
+async def anonymous(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://quanjing.test") as c:
+        yield c
+
+
+@pytest_asyncio.fixture(scope="session")
+async def client(app: Starlette, mint: Minter) -> AsyncIterator[httpx.AsyncClient]:
+    """A relationship manager whose portfolio holds every customer the factories make."""
+    transport = httpx.ASGITransport(app=app)
+    headers = {"authorization": f"Bearer {mint(Role.RELATIONSHIP_MANAGER, 'rm1', rm=1)}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://quanjing.test", headers=headers
+    ) as c:
         yield c

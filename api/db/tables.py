@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from domain.customers.model import (
@@ -312,3 +313,24 @@ class StateChangeRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(100))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRecordRow(Base):
+    """Append-only: a trigger refuses UPDATE, DELETE and TRUNCATE, whoever asks."""
+
+    __tablename__ = "audit_records"
+    __table_args__ = (
+        Index("ix_audit_records_customer_ids", "customer_ids", postgresql_using="gin"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    correlation_id: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(40))
+    purpose: Mapped[str] = mapped_column(String(80))
+    operation: Mapped[str | None] = mapped_column(String(200))
+    customer_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    fields: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    outcome: Mapped[str] = mapped_column(String(10))

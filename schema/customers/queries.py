@@ -1,4 +1,4 @@
-"""Customer lookups: by id, by identity document, and search."""
+"""Customer lookups: by id, by identity document, search, and the customer's own profile."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from domain.customers.documents import normalize_document_number
 from domain.customers.model import DocumentType
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.search import interpret_search
+from schema.access import Forbidden, require
 from schema.context import Info
-from schema.customers.types import Customer, load_customer
-from schema.errors import InvalidInputError, NotFoundError, UserFacingError
+from schema.customers.types import Customer, load_customer, present
+from schema.errors import ForbiddenError, InvalidInputError, NotFoundError, UserFacingError
 from schema.ids import decode_typed_id
 from schema.pagination import PageInfo, check_first, decode_cursor, encode_cursor
 
 CustomerResult = Annotated[
-    Customer | NotFoundError | InvalidInputError,
+    Customer | NotFoundError | InvalidInputError | ForbiddenError,
     strawberry.union("CustomerResult", description="The customer, or why it cannot be returned."),
 ]
 
@@ -35,6 +36,8 @@ class CustomerConnection:
 
 
 async def _found(info: Info, pk: int, key: str) -> CustomerResult:
+    # A customer the caller may not read is reported exactly like one that does not exist:
+    # the answer must not reveal who is a customer of the bank.
     customer = await load_customer(info, pk)
     if customer is None:
         return NotFoundError.from_domain(NotFound("customer", key))
@@ -46,10 +49,25 @@ class CustomerQueries:
     @strawberry.field(description="The consolidated profile of one customer, by global id.")
     async def customer(self, info: Info, id: strawberry.ID) -> CustomerResult:
         try:
+            require(info, "customer")
             pk = decode_typed_id(id, "Customer")
+        except Forbidden as exc:
+            return ForbiddenError.from_domain(exc)
         except InvalidInput as exc:
             return InvalidInputError.from_domain(exc)
         return await _found(info, pk, id)
+
+    @strawberry.field(
+        description="The signed-in customer's own profile; the id comes from the token."
+    )
+    async def me(self, info: Info) -> CustomerResult:
+        try:
+            require(info, "me")
+        except Forbidden as exc:
+            return ForbiddenError.from_domain(exc)
+        own = info.context.principal.customer_id
+        assert own is not None  # customer tokens always carry it (checked at sign-in)
+        return await _found(info, own, "me")
 
     @strawberry.field(
         description="The customer holding an identity document; the number is validated "
@@ -59,7 +77,10 @@ class CustomerQueries:
         self, info: Info, type: DocumentType, number: str
     ) -> CustomerResult:
         try:
+            require(info, "customerByDocument")
             normalized = normalize_document_number(type, number)
+        except Forbidden as exc:
+            return ForbiddenError.from_domain(exc)
         except InvalidInput as exc:
             return InvalidInputError.from_domain(exc)
         pk = await info.context.loaders.customer_id_by_document.load((type, normalized))
@@ -75,21 +96,23 @@ class CustomerQueries:
         self, info: Info, first: int, search: str | None = None, after: str | None = None
     ) -> CustomerConnection:
         try:
+            require(info, "customers")
             check_first(first)
             after_pk = None if after is None else _customer_cursor(after)
             terms = interpret_search(search) if search is not None else None
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         page = await info.context.reader.search_customers(terms, first, after_pk)
-        edges = [
-            CustomerEdge(cursor=encode_cursor(f"c|{c.id}"), node=Customer.from_domain(c))
-            for c in page.items
-        ]
+        edges = []
+        for found in page.items:
+            customer = await present(info, found)
+            if customer is not None:
+                edges.append(CustomerEdge(cursor=encode_cursor(f"c|{found.id}"), node=customer))
         return CustomerConnection(
             edges=edges,
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
-                end_cursor=edges[-1].cursor if edges else None,
+                end_cursor=encode_cursor(f"c|{page.items[-1].id}") if page.items else None,
             ),
         )
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import date, datetime
 
 import strawberry
 
+from domain.access.masking import mask_document
+from domain.access.policy import Visibility
 from domain.customers.model import (
     AssetBand,
     BusinessScale,
@@ -27,6 +30,7 @@ from domain.errors import DomainError
 from domain.interactions import Channel, TimelineRequest
 from domain.products import summarize_holdings
 from domain.relationships import RelationshipState
+from schema.access import visible
 from schema.context import Info
 from schema.errors import UserFacingError
 from schema.ids import encode_id
@@ -47,16 +51,18 @@ from schema.relationships.types import Relationship, StateChange
 @strawberry.type(description="A phone, e-mail address or postal address.")
 class ContactPoint:
     kind: ContactKind = strawberry.field(description="Phone, e-mail or address.")
-    value: str = strawberry.field(description="Phone in E.164, e-mail, or the address text.")
+    value: str | None = strawberry.field(
+        description="Phone in E.164, e-mail, or the address text; masked or null by role."
+    )
     label: str | None = strawberry.field(description="Home, work, registered…")
     is_preferred: bool = strawberry.field(description="The one to use first for this kind.")
     verified: bool = strawberry.field(description="Confirmed by the customer.")
 
     @classmethod
-    def from_domain(cls, point: ContactPointModel) -> ContactPoint:
+    def from_domain(cls, point: ContactPointModel, view: Visibility) -> ContactPoint:
         return cls(
             kind=point.kind,
-            value=point.value,
+            value=view.apply("ContactPoint", "value", point.value),
             label=point.label,
             is_preferred=point.is_preferred,
             verified=point.verified,
@@ -66,15 +72,22 @@ class ContactPoint:
 @strawberry.type(description="An identity document on file.")
 class IdentityDocument:
     type: DocumentType = strawberry.field(description="Document type.")
-    number: str = strawberry.field(description="Document number, normalized.")
+    number: str | None = strawberry.field(
+        description="Document number, normalized; masked (110***********1234) or null by role."
+    )
     issuing_country: str = strawberry.field(description="ISO 3166 alpha-2 issuer.")
     expires_on: date | None = strawberry.field(description="Expiry date, if any.")
 
     @classmethod
-    def from_domain(cls, doc: IdentityDocumentModel) -> IdentityDocument:
+    def from_domain(cls, doc: IdentityDocumentModel, view: Visibility) -> IdentityDocument:
         return cls(
             type=doc.type,
-            number=doc.number,
+            number=view.apply(
+                "IdentityDocument",
+                "number",
+                doc.number,
+                mask=lambda n: mask_document(doc.type.value, n),
+            ),
             issuing_country=doc.issuing_country,
             expires_on=doc.expires_on,
         )
@@ -88,7 +101,7 @@ class PersonalDetails:
     employer: str | None = strawberry.field(description="Employer.")
     income_band: IncomeBand | None = strawberry.field(description="Declared income band.")
     asset_band: AssetBand | None = strawberry.field(description="Declared asset band.")
-    credit_status: CreditStatus = strawberry.field(description="Credit standing.")
+    credit_status: CreditStatus | None = strawberry.field(description="Credit standing.")
 
 
 @strawberry.type(description="A person acting for a corporate customer.")
@@ -97,7 +110,7 @@ class CorporateContact:
     person_id: strawberry.Private[int]
 
     @strawberry.field(description="The person, who is a customer too.")
-    async def person(self, info: Info) -> Customer | None:
+    async def person(self, info: Info) -> Customer | None:  # the row rule applies
         return await load_customer(info, self.person_id)
 
 
@@ -131,7 +144,8 @@ class CorporateDetails:
     @strawberry.field(description="Subsidiaries that name this customer as their parent.")
     async def subsidiaries(self, info: Info) -> list[Customer]:
         found = await info.context.loaders.subsidiaries_by_parent.load(self.customer_id)
-        return [Customer.from_domain(c) for c in found]
+        presented = [await present(info, c) for c in found]
+        return [c for c in presented if c is not None]
 
     @strawberry.field(description="People who act for the company.")
     async def contacts(self, info: Info) -> list[CorporateContact]:
@@ -157,20 +171,22 @@ class Customer(Node):
     pk: strawberry.Private[int]
     home_branch_id: strawberry.Private[int | None]
     relationship_manager_id: strawberry.Private[int | None]
+    view: strawberry.Private[Visibility]
 
     @classmethod
-    def from_domain(cls, customer: CustomerModel) -> Customer:
+    def from_domain(cls, customer: CustomerModel, view: Visibility) -> Customer:
         personal = corporate = None
         if customer.personal is not None:
             p = customer.personal
+            shown = functools.partial(view.shows, "PersonalDetails")
             personal = PersonalDetails(
-                gender=p.gender,
-                birth_date=p.birth_date,
-                occupation=p.occupation,
-                employer=p.employer,
-                income_band=p.income_band,
-                asset_band=p.asset_band,
-                credit_status=p.credit_status,
+                gender=p.gender if shown("gender") else None,
+                birth_date=p.birth_date if shown("birthDate") else None,
+                occupation=p.occupation if shown("occupation") else None,
+                employer=p.employer if shown("employer") else None,
+                income_band=p.income_band if shown("incomeBand") else None,
+                asset_band=p.asset_band if shown("assetBand") else None,
+                credit_status=p.credit_status if shown("creditStatus") else None,
             )
         if customer.corporate is not None:
             c = customer.corporate
@@ -202,6 +218,7 @@ class Customer(Node):
             pk=customer.id,
             home_branch_id=customer.home_branch_id,
             relationship_manager_id=customer.relationship_manager_id,
+            view=view,
         )
 
     @strawberry.field(description="Phones, e-mails and addresses, preferred first per kind.")
@@ -209,12 +226,14 @@ class Customer(Node):
         self, info: Info, kind: ContactKind | None = None
     ) -> list[ContactPoint]:
         found = await info.context.loaders.contact_points_by_customer.load(self.pk)
-        return [ContactPoint.from_domain(p) for p in found if kind is None or p.kind is kind]
+        return [
+            ContactPoint.from_domain(p, self.view) for p in found if kind is None or p.kind is kind
+        ]
 
     @strawberry.field(description="Identity documents on file.")
     async def documents(self, info: Info) -> list[IdentityDocument]:
         found = await info.context.loaders.documents_by_customer.load(self.pk)
-        return [IdentityDocument.from_domain(d) for d in found]
+        return [IdentityDocument.from_domain(d, self.view) for d in found]
 
     @strawberry.field(description="The branch that owns the relationship.")
     async def home_branch(self, info: Info) -> Branch | None:
@@ -250,7 +269,7 @@ class Customer(Node):
     async def holdings(self, info: Info, include_closed: bool = False) -> HoldingPortfolio:
         found = list(await info.context.loaders.holdings_by_customer.load(self.pk))
         return HoldingPortfolio.build(
-            found, summarize_holdings(found), include_closed=include_closed
+            found, summarize_holdings(found), self.view, include_closed=include_closed
         )
 
     @strawberry.field(description="The cross-channel timeline, newest first (ties by id).")
@@ -274,7 +293,7 @@ class Customer(Node):
         )
         page = await info.context.loaders.timeline_page_by_request.load(request)
         edges = [
-            InteractionEdge(cursor=timeline_cursor(i), node=Interaction.from_domain(i))
+            InteractionEdge(cursor=timeline_cursor(i), node=Interaction.from_domain(i, self.view))
             for i in page.items
         ]
         return InteractionConnection(
@@ -286,6 +305,12 @@ class Customer(Node):
         )
 
 
+async def present(info: Info, customer: CustomerModel) -> Customer | None:
+    """The customer as this caller may see it, or None when the row rule denies it."""
+    view = await visible(info, customer)
+    return None if view is None else Customer.from_domain(customer, view)
+
+
 async def load_customer(info: Info, pk: int) -> Customer | None:
     found = await info.context.loaders.customer_by_id.load(pk)
-    return None if found is None else Customer.from_domain(found)
+    return None if found is None else await present(info, found)

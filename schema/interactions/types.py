@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import strawberry
 
+from domain.access.policy import Visibility
 from domain.errors import InvalidInput
 from domain.interactions import Channel, InteractionKind, InteractionOutcome, TimelinePosition
 from domain.interactions import Interaction as InteractionModel
@@ -32,14 +33,14 @@ class Interaction:
     branch_id: strawberry.Private[int | None]
 
     @classmethod
-    def from_domain(cls, interaction: InteractionModel) -> Interaction:
+    def from_domain(cls, interaction: InteractionModel, view: Visibility) -> Interaction:
         return cls(
             id=strawberry.ID(encode_id("Interaction", interaction.id)),
             channel=interaction.channel,
             kind=interaction.kind,
             occurred_at=interaction.occurred_at,
-            staff_code=interaction.staff_code,
-            cost=interaction.cost,
+            staff_code=interaction.staff_code if view.shows("Interaction", "staffCode") else None,
+            cost=interaction.cost if view.shows("Interaction", "cost") else None,
             outcome=interaction.outcome,
             summary=interaction.summary,
             satisfaction=interaction.satisfaction,

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import strawberry
 
+from domain.access.policy import Visibility
 from domain.products import CurrencyTotals as CurrencyTotalsModel
 from domain.products import Holding as HoldingModel
 from domain.products import HoldingsSummary, HoldingStatus, ProductAudience, ProductCategory
@@ -39,7 +40,9 @@ class Product(Node):
 class Holding:
     id: strawberry.ID = strawberry.field(description="Opaque global id of the holding.")
     product: Product = strawberry.field(description="The product held.")
-    account_number: str = strawberry.field(description="Account, card or contract number.")
+    account_number: str | None = strawberry.field(
+        description="Account, card or contract number; masked to the last 4 or null by role."
+    )
     currency: str = strawberry.field(description="ISO 4217 currency of the balance.")
     balance: Decimal = strawberry.field(
         description="Balance: deposited or invested amount, or amount owed for loans and cards."
@@ -50,11 +53,11 @@ class Holding:
     closed_on: date | None = strawberry.field(description="Date it was closed, if it was.")
 
     @classmethod
-    def from_domain(cls, holding: HoldingModel) -> Holding:
+    def from_domain(cls, holding: HoldingModel, view: Visibility) -> Holding:
         return cls(
             id=strawberry.ID(encode_id("Holding", holding.id)),
             product=Product.from_domain(holding.product),
-            account_number=holding.account_number,
+            account_number=view.apply("Holding", "accountNumber", holding.account_number),
             currency=holding.currency,
             balance=holding.balance,
             credit_limit=holding.credit_limit,
@@ -96,11 +99,16 @@ class HoldingPortfolio:
 
     @classmethod
     def build(
-        cls, holdings: list[HoldingModel], summary: HoldingsSummary, *, include_closed: bool
+        cls,
+        holdings: list[HoldingModel],
+        summary: HoldingsSummary,
+        view: Visibility,
+        *,
+        include_closed: bool,
     ) -> HoldingPortfolio:
         return cls(
             items=[
-                Holding.from_domain(h)
+                Holding.from_domain(h, view)
                 for h in holdings
                 if include_closed or h.status is not HoldingStatus.CLOSED
             ],

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from domain.customers.model import Customer
 from schema.ids import encode_id
@@ -62,10 +63,13 @@ class ExplodingReader:
 
 
 async def test_an_unexpected_failure_is_masked_and_logged_with_its_correlation_id(
-    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient,
+    app: Starlette,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    graphql_app = next(r.app for r in client._transport.app.routes if r.path == "/graphql")  # type: ignore[attr-defined]
-    monkeypatch.setattr(graphql_app, "reader", ExplodingReader())
+    graphql_app = next(r.app for r in app.routes if getattr(r, "path", "") == "/graphql")  # type: ignore[attr-defined]
+    monkeypatch.setattr(graphql_app.ports, "reader", ExplodingReader())
     with caplog.at_level(logging.ERROR, logger="api.graphql_view"):
         response = await client.post(
             "/graphql",

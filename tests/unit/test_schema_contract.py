@@ -57,6 +57,7 @@ def test_the_schema_uses_unions_and_enums_the_clients_rely_on() -> None:
         "Customer",
         "NotFoundError",
         "InvalidInputError",
+        "ForbiddenError",
     }
     assert isinstance(types["Channel"], GraphQLEnumType)
     assert set(types["Channel"].values) >= {

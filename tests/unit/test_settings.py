@@ -25,6 +25,7 @@ def test_urls_and_home_are_read_from_the_environment(tmp_path: Path) -> None:
             "REDIS_URL": "redis://cache.example:6379/0",
             "QUANJING_HOME": str(tmp_path),
             "QUANJING_ENV": "production",
+            "QUANJING_JWKS_URL": "https://idp.example/.well-known/jwks.json",
         }
     )
     assert settings.database_url == "postgresql://db.example/quanjing"

@@ -1,0 +1,189 @@
+"""Bearer tokens (JWT) → Principal.
+
+Development: HS256 with a shared secret (`QUANJING_JWT_SECRET`, or one generated once under
+`$QUANJING_HOME`) so `quanjing token` can mint tokens the local server accepts. Production:
+RS256/ES256 only, verified against the identity provider's JWKS, fetched with httpx, cached,
+and refetched (at most once a minute) when a token names a key id we do not know.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+
+from api.settings import Settings
+from domain.access.principal import Principal, Role
+
+
+class AuthError(Exception):
+    """A token problem the client can fix; `code` goes into the 401 body."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def development_secret(settings: Settings) -> str:
+    """The HS256 secret of a development install: configured, or created once and kept."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    path: Path = settings.home / "jwt-secret"
+    if not path.exists():
+        settings.home.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    try:
+        role = Role(str(claims.get("role")))
+    except ValueError as exc:
+        raise AuthError("TOKEN_INVALID", "the token has no known role") from exc
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise AuthError("TOKEN_INVALID", "the token has no subject")
+
+    def optional_int(name: str) -> int | None:
+        value = claims.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+            raise AuthError("TOKEN_INVALID", f"the token's {name} claim is not an id")
+        return int(value)
+
+    principal = Principal(
+        subject=subject,
+        role=role,
+        branch=claims.get("branch") if isinstance(claims.get("branch"), str) else None,
+        customer_id=optional_int("cid"),
+        rm_id=optional_int("rm"),
+        client_id=claims.get("client_id") if isinstance(claims.get("client_id"), str) else None,
+    )
+    if role is Role.CUSTOMER and principal.customer_id is None:
+        raise AuthError("TOKEN_INVALID", "a customer token must carry the customer id (cid)")
+    return principal
+
+
+@dataclass
+class _KeySet:
+    keys: dict[str, Any]
+    fetched_at: float
+
+
+class JwksCache:
+    """The identity provider's signing keys, by key id."""
+
+    REFRESH_AFTER = 3600.0
+    MIN_REFETCH_INTERVAL = 60.0
+
+    def __init__(self, url: str, client: httpx.AsyncClient | None = None) -> None:
+        self.url = url
+        self.client = client
+        self._set: _KeySet | None = None
+        self._lock = asyncio.Lock()
+
+    async def _fetch(self) -> _KeySet:
+        if self.client is None:
+            raise RuntimeError("the JWKS cache has no HTTP client (set by the lifespan)")
+        response = await self.client.get(self.url, timeout=5.0)
+        response.raise_for_status()
+        jwk_set = jwt.PyJWKSet.from_dict(response.json())
+        keys = {k.key_id: k.key for k in jwk_set.keys if k.key_id}
+        return _KeySet(keys=keys, fetched_at=time.monotonic())
+
+    async def key(self, kid: str) -> Any:
+        async with self._lock:
+            now = time.monotonic()
+            stale = self._set is None or now - self._set.fetched_at > self.REFRESH_AFTER
+            unknown = self._set is not None and kid not in self._set.keys
+            may_refetch = (
+                self._set is None or now - self._set.fetched_at > self.MIN_REFETCH_INTERVAL
+            )
+            if stale or (unknown and may_refetch):
+                try:
+                    self._set = await self._fetch()
+                except (httpx.HTTPError, jwt.PyJWKError, ValueError) as exc:
+                    if self._set is None:
+                        raise AuthError(
+                            "TOKEN_UNVERIFIABLE", "signing keys are unavailable"
+                        ) from exc
+            assert self._set is not None
+            found = self._set.keys.get(kid)
+        if found is None:
+            raise AuthError("TOKEN_INVALID", "the token is signed with an unknown key")
+        return found
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings, jwks: JwksCache | None) -> None:
+        self.settings = settings
+        self.jwks = jwks
+        self._secret = None if jwks is not None else development_secret(settings)
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthError("TOKEN_INVALID", "the token is malformed") from exc
+        if self.jwks is not None:
+            # Asymmetric only: an HS256 token "signed" with the public key must not pass.
+            algorithms = list(self.settings.jwt_algorithms)
+            kid = header.get("kid")
+            if not isinstance(kid, str):
+                raise AuthError("TOKEN_INVALID", "the token names no key id")
+            key: Any = await self.jwks.key(kid)
+        else:
+            algorithms = ["HS256"]
+            key = self._secret
+        if header.get("alg") not in algorithms:
+            raise AuthError("TOKEN_INVALID", "the token's algorithm is not accepted")
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=algorithms,
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+                leeway=30,
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError("TOKEN_EXPIRED", "the token has expired") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise AuthError("TOKEN_INVALID", "the token is not meant for this service") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise AuthError("TOKEN_INVALID", "the token comes from an unknown issuer") from exc
+        except jwt.PyJWTError as exc:
+            raise AuthError("TOKEN_INVALID", "the token's signature or claims are invalid") from exc
+        return principal_from_claims(claims)
+
+
+def mint_development_token(
+    settings: Settings,
+    *,
+    role: Role,
+    subject: str,
+    ttl_seconds: int = 8 * 3600,
+    **claims: Any,
+) -> str:
+    """A token the development server accepts (`quanjing token`)."""
+    now = int(time.time())
+    payload = {
+        "sub": subject,
+        "role": role.value,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + ttl_seconds,
+        **{k: v for k, v in claims.items() if v is not None},
+    }
+    return jwt.encode(payload, development_secret(settings), algorithm="HS256")

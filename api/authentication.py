@@ -1,0 +1,78 @@
+"""Deny by default: every route but the health probes needs a valid bearer token."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.auth import AuthError, TokenVerifier
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+async def send_json(
+    send: Send, status: int, body: object, headers: list[tuple[bytes, bytes]]
+) -> None:
+    payload = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class AuthenticationMiddleware:
+    """Puts the Principal in `scope["state"]["principal"]`, or answers 401 with a code."""
+
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier, *, ide_open: bool) -> None:
+        self.app = app
+        self.verifier = verifier
+        # Development only: the GraphiQL page itself (a GET with no query) carries no data,
+        # and a browser cannot add a header to it; queries from it still need a token.
+        self.ide_open = ide_open
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if (
+            self.ide_open
+            and scope["type"] == "http"
+            and scope["method"] == "GET"
+            and b"query=" not in scope.get("query_string", b"")
+        ):
+            await self.app(scope, receive, send)
+            return
+        authorization = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), ""
+        )
+        scheme, _, token = authorization.partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not token.strip():
+                raise AuthError("TOKEN_MISSING", "send an Authorization: Bearer <token> header")
+            principal = await self.verifier.verify(token.strip())
+        except AuthError as exc:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 4401, "reason": exc.code})
+                return
+            await send_json(
+                send,
+                401,
+                {"error": {"code": exc.code, "message": exc.message}},
+                [
+                    (
+                        b"www-authenticate",
+                        f'Bearer error="invalid_token", error_description="{exc.code}"'.encode(),
+                    )
+                ],
+            )
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)

@@ -1,0 +1,62 @@
+"""Counter sessions in Redis: the key's TTL is the idle timeout, never past the absolute end."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import redis.asyncio as aioredis
+
+from domain.access.counter_sessions import CounterSession
+
+PREFIX = "qj:counter-session"
+
+
+class RedisCounterSessionStore:
+    def __init__(self, client: aioredis.Redis, *, idle_seconds: int, absolute_seconds: int) -> None:
+        self.client = client
+        self.idle = idle_seconds
+        self.absolute = absolute_seconds
+
+    @staticmethod
+    def _key(teller: str, customer_id: int) -> str:
+        return f"{PREFIX}:{teller}:{customer_id}"
+
+    def _session(
+        self, teller: str, customer_id: int, opened: datetime, ends: datetime, now: datetime
+    ) -> CounterSession:
+        return CounterSession(
+            teller=teller,
+            customer_id=customer_id,
+            opened_at=opened,
+            idle_expires_at=min(ends, now + timedelta(seconds=self.idle)),
+            expires_at=ends,
+        )
+
+    async def open(self, teller: str, customer_id: int) -> CounterSession:
+        now = datetime.now(UTC)
+        ends = now + timedelta(seconds=self.absolute)
+        value = orjson.dumps({"opened": now.isoformat(), "ends": ends.isoformat()})
+        ttl_ms = min(self.idle, self.absolute) * 1000
+        await self.client.set(self._key(teller, customer_id), value, px=ttl_ms)
+        return self._session(teller, customer_id, now, ends, now)
+
+    async def touch(self, teller: str, customer_id: int) -> CounterSession | None:
+        key = self._key(teller, customer_id)
+        # GETEX reads and extends the idle timeout in one atomic step.
+        raw = await self.client.getex(key, px=self.idle * 1000)
+        if raw is None:
+            return None
+        data = orjson.loads(raw)
+        now = datetime.now(UTC)
+        ends = datetime.fromisoformat(data["ends"])
+        remaining_ms = int((ends - now).total_seconds() * 1000)
+        if remaining_ms <= 0:
+            await self.client.delete(key)
+            return None
+        if remaining_ms < self.idle * 1000:
+            await self.client.pexpire(key, remaining_ms)  # never outlive the absolute limit
+        return self._session(teller, customer_id, datetime.fromisoformat(data["opened"]), ends, now)
+
+    async def close(self, teller: str, customer_id: int) -> bool:
+        return bool(await self.client.delete(self._key(teller, customer_id)))

@@ -1,0 +1,72 @@
+"""Authorization in the schema: who may call which root field, and the one place a customer
+record becomes visible to a caller (row rule, relation, masking, audit)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from domain.access.policy import Visibility, may_read_customer, relation_of, visibility_for
+from domain.access.principal import Role
+from domain.customers.model import Customer as CustomerModel
+from domain.errors import DomainError
+from schema.context import Info
+
+
+class Forbidden(DomainError):
+    """The caller's role may not do this."""
+
+    code = "FORBIDDEN"
+
+
+STAFF_READERS = frozenset(
+    {Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN}
+)
+
+# Every root field and the roles that may call it; a test fails when a root field is missing
+# here, so a new field is denied until someone decides who may use it.
+ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
+    "customer": STAFF_READERS | {Role.CUSTOMER},
+    "customerByDocument": STAFF_READERS,
+    "customers": STAFF_READERS,
+    "node": STAFF_READERS | {Role.CUSTOMER},
+    "me": frozenset({Role.CUSTOMER}),
+    "auditTrail": frozenset({Role.COMPLIANCE}),
+    "openCounterSession": frozenset({Role.TELLER}),
+    "closeCounterSession": frozenset({Role.TELLER}),
+}
+
+
+def require(info: Info, root_field: str) -> None:
+    """Raise Forbidden unless the caller's role may use `root_field`."""
+    allowed: Iterable[Role] = ROOT_PERMISSIONS.get(root_field, frozenset())
+    if info.context.principal.role not in allowed:
+        raise Forbidden(f"the {info.context.principal.role.value} role may not use {root_field}")
+
+
+def may_use(info: Info, root_field: str) -> bool:
+    return info.context.principal.role in ROOT_PERMISSIONS.get(root_field, frozenset())
+
+
+async def in_counter_session(info: Info, customer_id: int) -> bool:
+    context = info.context
+    if customer_id not in context.sessions_checked:
+        session = await context.counter_sessions.touch(context.principal.subject, customer_id)
+        context.sessions_checked[customer_id] = session is not None
+    return context.sessions_checked[customer_id]
+
+
+async def visible(info: Info, customer: CustomerModel) -> Visibility | None:
+    """The Visibility of `customer` for this caller, or None when the row rule denies it.
+
+    Every path to a customer's data (root fields, node, nested edges) goes through here.
+    """
+    context = info.context
+    principal = context.principal
+    if not may_read_customer(principal, customer.id):
+        context.audit.denied.add(customer.id)
+        return None
+    session = principal.role is Role.TELLER and await in_counter_session(info, customer.id)
+    relation = relation_of(principal, customer.id, customer.relationship_manager_id, session)
+    visibility = visibility_for(principal, relation)
+    context.audit.seen[customer.id] = visibility
+    return visibility
