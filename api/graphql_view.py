@@ -110,7 +110,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             role=context.principal.role.value,
             channel=context.channel,
             purpose=context.purpose,
-            operation=getattr(result, "operation_name", None),
+            operation=context.audit.operation,
             customer_ids=tuple(sorted(set(context.audit.seen) | context.audit.denied)),
             fields=context.audit.fields() if returned else (),
             outcome="returned" if returned else "denied",

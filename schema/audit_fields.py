@@ -17,6 +17,7 @@ from graphql import (
     TypeInfoVisitor,
     Visitor,
     get_named_type,
+    is_leaf_type,
     print_ast,
     visit,
 )
@@ -36,7 +37,10 @@ class _Collector(Visitor):
         if parent is None:
             return
         name = get_named_type(parent).name
-        if name in FIELD_POLICIES and not node.name.value.startswith("__"):
+        field_type = self.type_info.get_type()
+        # Values only (scalars, enums): an edge to another type is audited by its own fields.
+        leaf = field_type is not None and is_leaf_type(get_named_type(field_type))
+        if leaf and name in FIELD_POLICIES and not node.name.value.startswith("__"):
             self.found.add((name, node.name.value))
 
 
@@ -63,6 +67,7 @@ class AuditFieldsExtension(SchemaExtension):
         context = self.execution_context.context
         document = self.execution_context.graphql_document
         if document is not None and hasattr(context, "audit"):
+            context.audit.operation = self.execution_context.operation_name
             context.audit.selected = personal_fields(
                 self.execution_context.schema._schema, document, self.execution_context.query
             )

@@ -90,6 +90,7 @@ class AuditCollector:
     seen: dict[int, Visibility] = field(default_factory=dict)
     denied: set[int] = field(default_factory=set)
     selected: frozenset[tuple[str, str]] = frozenset()
+    operation: str | None = None
 
     def fields(self) -> tuple[str, ...]:
         labels = [

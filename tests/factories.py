@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -34,6 +35,7 @@ class Made:
     resident_id: str
     phone: str
     code: str
+    raw: dict[str, Any] = field(default_factory=dict)  # a clear profile, where a test needs one
 
 
 async def make_customer(

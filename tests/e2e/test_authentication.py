@@ -1,0 +1,175 @@
+"""Who is calling: bearer tokens, checked before anything else runs."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.app import Resources, create_app
+from api.auth import development_secret
+from api.settings import Settings
+from domain.access.principal import Role
+from tests.conftest import Minter
+
+QUERY = {"query": "{ customers(first: 1) { edges { node { id } } } }"}
+
+
+async def _post(client: httpx.AsyncClient, token: str | None) -> httpx.Response:
+    headers = {} if token is None else {"authorization": f"Bearer {token}"}
+    return await client.post("/graphql", json=QUERY, headers=headers)
+
+
+def _claims(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": "agent-7",
+        "role": "agent",
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + 600,
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+async def test_without_a_token_only_the_health_probes_answer(anonymous: httpx.AsyncClient) -> None:
+    assert (await anonymous.get("/healthz")).status_code == 200
+    assert (await anonymous.get("/readyz")).status_code == 200
+    response = await _post(anonymous, None)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "TOKEN_MISSING"
+    assert "Bearer" in response.headers["www-authenticate"]
+
+
+async def test_a_valid_token_is_served(anonymous: httpx.AsyncClient, mint: Minter) -> None:
+    response = await _post(anonymous, mint(Role.AGENT, "agent-7"))
+    assert response.status_code == 200
+    assert "errors" not in response.json()
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("expired", "TOKEN_EXPIRED"),
+        ("wrong_audience", "TOKEN_INVALID"),
+        ("wrong_issuer", "TOKEN_INVALID"),
+        ("wrong_signature", "TOKEN_INVALID"),
+        ("alg_none", "TOKEN_INVALID"),
+        ("unknown_role", "TOKEN_INVALID"),
+        ("customer_without_cid", "TOKEN_INVALID"),
+        ("garbage", "TOKEN_INVALID"),
+    ],
+)
+async def test_a_bad_development_token_is_refused_with_a_code(
+    anonymous: httpx.AsyncClient, settings: Settings, case: str, code: str
+) -> None:
+    secret = development_secret(settings)
+    token = {
+        "expired": lambda: jwt.encode(_claims(settings, exp=int(time.time()) - 3600), secret),
+        "wrong_audience": lambda: jwt.encode(_claims(settings, aud="another-service"), secret),
+        "wrong_issuer": lambda: jwt.encode(_claims(settings, iss="someone-else"), secret),
+        "wrong_signature": lambda: jwt.encode(_claims(settings), "not-the-secret-" * 3),
+        "alg_none": lambda: jwt.encode(_claims(settings), None, algorithm="none"),
+        "unknown_role": lambda: jwt.encode(_claims(settings, role="superuser"), secret),
+        "customer_without_cid": lambda: jwt.encode(_claims(settings, role="customer"), secret),
+        "garbage": lambda: "not.a.token",
+    }[case]()
+    response = await _post(anonymous, token)
+    assert response.status_code == 401, case
+    assert response.json()["error"]["code"] == code
+
+
+class _Jwks(BaseHTTPRequestHandler):
+    body = b"{}"
+    hits = 0
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def identity_provider() -> Iterator[tuple[str, Any, Any]]:
+    """A real HTTP server on 127.0.0.1 publishing an RSA and an EC signing key."""
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    keys = []
+    for kid, key, alg in (("rsa-1", rsa_key, "RS256"), ("ec-1", ec_key, "ES256")):
+        jwk = json.loads(jwt.algorithms.get_default_algorithms()[alg].to_jwk(key.public_key()))
+        keys.append({**jwk, "kid": kid, "alg": alg, "use": "sig"})
+    _Jwks.body = json.dumps({"keys": keys}).encode()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Jwks)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/jwks.json", rsa_key, ec_key
+    server.shutdown()
+    server.server_close()
+
+
+async def test_production_tokens_are_verified_against_the_jwks(
+    identity_provider: tuple[str, Any, Any],
+    settings: Settings,
+    engine: AsyncEngine,
+    redis_client: Any,
+    seeded: int,
+) -> None:
+    url, rsa_key, ec_key = identity_provider
+    production = replace(
+        settings,
+        environment="production",
+        jwks_url=url,
+        jwt_issuer="https://idp.bank",
+        jwt_audience="quanjing",
+    )
+    async with httpx.AsyncClient() as http:
+        app = create_app(production, Resources(engine=engine, redis=redis_client, http=http))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://q.test") as client:
+            claims = _claims(production)
+            rs = jwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
+            es = jwt.encode(claims, ec_key, algorithm="ES256", headers={"kid": "ec-1"})
+            assert (await _post(client, rs)).status_code == 200
+            assert (await _post(client, es)).status_code == 200
+            hits = _Jwks.hits
+            assert (await _post(client, rs)).status_code == 200
+            assert _Jwks.hits == hits, "the key set is cached"
+
+            unknown = jwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": "rsa-9"})
+            refused = await _post(client, unknown)
+            assert refused.status_code == 401
+            assert refused.json()["error"]["code"] == "TOKEN_INVALID"
+
+            # An HS256 token signed with a guessable secret must not pass in production.
+            hs = jwt.encode(claims, "s" * 40, algorithm="HS256", headers={"kid": "rsa-1"})
+            assert (await _post(client, hs)).status_code == 401
+            none = jwt.encode(claims, None, algorithm="none", headers={"kid": "rsa-1"})
+            assert (await _post(client, none)).status_code == 401
+            expired = jwt.encode(
+                {**claims, "exp": int(time.time()) - 3600},
+                rsa_key,
+                algorithm="RS256",
+                headers={"kid": "rsa-1"},
+            )
+            assert (await _post(client, expired)).json()["error"]["code"] == "TOKEN_EXPIRED"
+            other_aud = jwt.encode(
+                {**claims, "aud": "payments"}, rsa_key, algorithm="RS256", headers={"kid": "rsa-1"}
+            )
+            assert (await _post(client, other_aud)).status_code == 401
