@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -73,12 +73,12 @@ def statements(engine: AsyncEngine) -> StatementCounter:
 
 
 class Minter(Protocol):
-    def __call__(self, role: Role, subject: str = ..., **claims: object) -> str: ...
+    def __call__(self, role: Role, subject: str = ..., **claims: Any) -> str: ...
 
 
 @pytest.fixture(scope="session")
 def mint(settings: Settings) -> Minter:
-    def make(role: Role, subject: str = "tester", **claims: object) -> str:
+    def make(role: Role, subject: str = "tester", **claims: Any) -> str:
         return mint_development_token(settings, role=role, subject=subject, **claims)
 
     return make
