@@ -26,6 +26,7 @@ from api.db.engine import create_engine
 from api.db.profile_reader import SqlProfileReader
 from api.embedded import Infrastructure
 from api.graphql_view import GraphQLEndpoint, Ports
+from api.rate_limits import RedisTokenBuckets
 from api.request_limits import RequestLimitsMiddleware
 from api.settings import Settings
 from schema import production_schema, schema
@@ -67,6 +68,9 @@ def build_ports(settings: Settings, resources: Resources) -> Ports:
             absolute_seconds=settings.counter_session_absolute_seconds,
         ),
         audit_log=SqlAuditLog(resources.engine),
+        rate_limiter=RedisTokenBuckets(
+            resources.redis, settings.rate_capacity, settings.rate_refill_per_second
+        ),
     )
 
 

@@ -22,6 +22,7 @@ from api.correlation import current_correlation_id
 from domain.access.audit import AuditEntry, AuditLog
 from domain.access.counter_sessions import CounterSessionStore
 from domain.access.principal import Principal
+from domain.access.rate_limits import RateLimiter
 from domain.errors import DomainError
 from domain.ports import ProfileReader
 from schema.context import Context
@@ -69,6 +70,7 @@ class Ports:
     reader: ProfileReader
     counter_sessions: CounterSessionStore
     audit_log: AuditLog
+    rate_limiter: RateLimiter | None = None
 
 
 def _header(request: Request | WebSocket, name: str, limit: int) -> str:
@@ -90,6 +92,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             principal=principal,
             counter_sessions=self.ports.counter_sessions,
             audit_log=self.ports.audit_log,
+            rate_limiter=self.ports.rate_limiter,
             correlation_id=current_correlation_id(),
             channel=_header(request, "x-channel", 40),
             purpose=_header(request, "x-purpose", 80),

@@ -49,6 +49,8 @@ class Settings:
     counter_session_absolute_seconds: int
     request_timeout_seconds: int
     max_body_bytes: int
+    rate_capacity: int
+    rate_refill_per_second: int
 
     @property
     def is_production(self) -> bool:
@@ -93,4 +95,8 @@ class Settings:
             ),
             request_timeout_seconds=_int(env, "QUANJING_REQUEST_TIMEOUT_SECONDS", 15, minimum=1),
             max_body_bytes=_int(env, "QUANJING_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
+            # Cost units (one per field, lists times `first`): the README's call-center profile
+            # costs 248, so a desk may open 2 profiles a second sustained, 20 in a burst.
+            rate_capacity=_int(env, "QUANJING_RATE_CAPACITY", 5000, minimum=1),
+            rate_refill_per_second=_int(env, "QUANJING_RATE_REFILL_PER_SECOND", 500, minimum=1),
         )

@@ -27,6 +27,7 @@ from schema.customers.types import Customer
 from schema.node_query import NodeQueries
 from schema.organisation.types import Branch, RelationshipManager
 from schema.products.types import Product
+from schema.query_cost import RateLimitExtension
 
 
 @strawberry.type(description="Read the consolidated customer view.")
@@ -69,7 +70,13 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
         types=[Customer, Branch, RelationshipManager, Product],
         # Passed as classes: strawberry builds one instance per operation, so no state leaks
         # between requests; the caches themselves are shared module-level LRUs.
-        extensions=[ParserCache, ValidationCache, AuditFieldsExtension, *limits],
+        extensions=[
+            ParserCache,
+            ValidationCache,
+            *limits,
+            RateLimitExtension,
+            AuditFieldsExtension,
+        ],
         config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=production),
     )
 

@@ -13,6 +13,7 @@ from domain.access.audit import AuditLog, field_label, summarize_fields
 from domain.access.counter_sessions import CounterSessionStore
 from domain.access.policy import Visibility
 from domain.access.principal import Principal
+from domain.access.rate_limits import RateLimiter
 from domain.customers.model import ContactPoint, CorporateContact, Customer, IdentityDocument
 from domain.interactions import TimelinePage, TimelineRequest
 from domain.organisation import Branch, RelationshipManager
@@ -111,6 +112,7 @@ class Context:
     counter_sessions: CounterSessionStore
     audit_log: AuditLog
     correlation_id: str
+    rate_limiter: RateLimiter | None = None
     channel: str = "unspecified"
     purpose: str = "unspecified"
     loaders: Loaders = field(init=False)

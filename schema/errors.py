@@ -45,4 +45,7 @@ class UserFacingError(GraphQLError):
         extensions: dict[str, object] = {"code": error.code}
         if isinstance(error, InvalidInput):
             extensions["field"] = error.field
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            extensions["retryAfter"] = retry_after
         super().__init__(error.message, extensions=extensions, original_error=error)

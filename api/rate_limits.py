@@ -1,0 +1,55 @@
+"""The token bucket in Redis: one atomic Lua script, so concurrent requests cannot both spend
+the same tokens (no read-then-write race). Falls back to in-process buckets when Redis fails."""
+
+from __future__ import annotations
+
+import logging
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from domain.access.rate_limits import LocalTokenBuckets
+
+log = logging.getLogger(__name__)
+
+# KEYS[1] bucket; ARGV: capacity, refill per second, cost. Time comes from the Redis server,
+# so workers with skewed clocks share one notion of "now".
+TOKEN_BUCKET = """
+local capacity = tonumber(ARGV[1])
+local refill = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or capacity
+local ts = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - ts) * refill)
+local retry = 0
+if cost <= tokens then
+  tokens = tokens - cost
+else
+  retry = (cost - tokens) / refill
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / refill * 1000) + 1000)
+return tostring(retry)
+"""
+
+
+class RedisTokenBuckets:
+    def __init__(self, client: aioredis.Redis, capacity: float, refill_per_second: float) -> None:
+        self.capacity = capacity
+        self.refill = refill_per_second
+        self._script = client.register_script(TOKEN_BUCKET)
+        self._fallback = LocalTokenBuckets(capacity, refill_per_second)
+
+    async def acquire(self, key: str, cost: float) -> float | None:
+        try:
+            raw = await self._script(
+                keys=[f"qj:rate:{key}"], args=[self.capacity, self.refill, cost]
+            )
+        except (RedisError, OSError):
+            log.warning("rate limiter: Redis unreachable, using in-process buckets")
+            return self._fallback.take(key, cost)
+        retry = float(raw)
+        return None if retry <= 0 else round(retry, 3)

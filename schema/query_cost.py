@@ -1,0 +1,94 @@
+"""What an operation costs, before it runs: fields selected, lists weighted by `first`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+)
+from strawberry.extensions import SchemaExtension
+
+from domain.errors import DomainError
+from schema.errors import UserFacingError
+
+
+class RateLimited(DomainError):
+    code = "RATE_LIMITED"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many requests; retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
+
+def _first(node: FieldNode, variables: Mapping[str, Any]) -> int:
+    for argument in node.arguments or ():
+        if argument.name.value != "first":
+            continue
+        value = argument.value
+        if isinstance(value, IntValueNode):
+            return max(1, int(value.value))
+        if isinstance(value, VariableNode):
+            raw = variables.get(value.name.value)
+            return max(1, raw) if isinstance(raw, int) else 1
+    return 1
+
+
+def selection_cost(
+    selection_set: SelectionSetNode | None,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+    seen: frozenset[str] = frozenset(),
+) -> int:
+    """1 per field; a field with `first: N` costs N times what it selects."""
+    if selection_set is None:
+        return 0
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            inner = selection_cost(selection.selection_set, fragments, variables, seen)
+            total += 1 + _first(selection, variables) * inner
+        elif isinstance(selection, InlineFragmentNode):
+            total += selection_cost(selection.selection_set, fragments, variables, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in fragments and name not in seen:  # validation rejects cycles anyway
+                total += selection_cost(
+                    fragments[name].selection_set, fragments, variables, seen | {name}
+                )
+    return total
+
+
+class RateLimitExtension(SchemaExtension):
+    """Charges the caller's bucket with the operation's cost before it executes."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        ec = self.execution_context
+        context = ec.context
+        document = ec.graphql_document
+        limiter = getattr(context, "rate_limiter", None)
+        if document is not None and limiter is not None:
+            fragments = {
+                d.name.value: d
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            cost = sum(
+                selection_cost(d.selection_set, fragments, ec.variables or {})
+                for d in document.definitions
+                if isinstance(d, OperationDefinitionNode)
+            )
+            retry = await limiter.acquire(
+                f"{context.principal.role}:{context.principal.subject}", float(cost)
+            )
+            if retry is not None:
+                raise UserFacingError(RateLimited(retry))
+        yield
