@@ -24,6 +24,7 @@ from api.counter_sessions import RedisCounterSessionStore
 from api.db.audit_log import SqlAuditLog
 from api.db.engine import create_engine
 from api.db.profile_reader import SqlProfileReader
+from api.document_crypto import DocumentCrypto
 from api.embedded import Infrastructure
 from api.graphql_view import GraphQLEndpoint, Ports
 from api.rate_limits import RedisTokenBuckets
@@ -61,7 +62,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
 
 def build_ports(settings: Settings, resources: Resources) -> Ports:
     return Ports(
-        reader=SqlProfileReader(resources.engine),
+        reader=SqlProfileReader(resources.engine, DocumentCrypto.from_settings(settings)),
         counter_sessions=RedisCounterSessionStore(
             resources.redis,
             idle_seconds=settings.counter_session_idle_seconds,

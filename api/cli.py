@@ -68,10 +68,16 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _seed(database_url: str, customers: int, seed_value: int, reset: bool) -> None:
+def _seed(
+    settings: Settings, database_url: str, customers: int, seed_value: int, reset: bool
+) -> None:
+    from api.document_crypto import DocumentCrypto
     from api.seed import seed
 
-    report = asyncio.run(seed(database_url, customers=customers, seed=seed_value, reset=reset))
+    crypto = DocumentCrypto.from_settings(settings)
+    report = asyncio.run(
+        seed(database_url, crypto=crypto, customers=customers, seed=seed_value, reset=reset)
+    )
     log.info(
         "seeded %d customers, %d holdings, %d interactions in %.1f s",
         report.customers,
@@ -84,7 +90,7 @@ def _seed(database_url: str, customers: int, seed_value: int, reset: bool) -> No
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
     with Infrastructure(settings, redis=False) as endpoints:
         migrate(endpoints.database_url)
-        _seed(endpoints.database_url, args.customers, args.seed, args.reset)
+        _seed(settings, endpoints.database_url, args.customers, args.seed, args.reset)
     return 0
 
 
@@ -95,7 +101,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         migrate(endpoints.database_url)
         if asyncio.run(customer_count(endpoints.database_url)) == 0:
             log.info("empty database: seeding a demo bank of %d customers", args.customers)
-            _seed(endpoints.database_url, args.customers, args.seed, reset=False)
+            _seed(settings, endpoints.database_url, args.customers, args.seed, reset=False)
         from api.auth import mint_development_token
         from domain.access.principal import Role
 
@@ -119,6 +125,17 @@ def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         Path(args.output).write_text(text, encoding="utf-8")
+    return 0
+
+
+def cmd_rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from api.document_crypto import DocumentCrypto
+    from api.key_rotation import rotate_document_keys
+
+    crypto = DocumentCrypto.from_settings(settings)
+    with Infrastructure(settings, redis=False) as endpoints:
+        count = asyncio.run(rotate_document_keys(endpoints.database_url, crypto))
+    log.info("re-encrypted %d document numbers under key %s", count, crypto.active)
     return 0
 
 
@@ -181,6 +198,11 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     token.add_argument("--client-id", help="client id (role integration)")
     token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 h)")
     token.set_defaults(handler=cmd_token)
+
+    rotate = sub.add_parser(
+        "rotate-keys", help="re-encrypt document numbers under the first QUANJING_DATA_KEYS key"
+    )
+    rotate.set_defaults(handler=cmd_rotate_keys)
 
     export = sub.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--output", "-o", default="-", help="file to write (default stdout)")

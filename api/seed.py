@@ -17,6 +17,7 @@ import asyncpg
 from stdnum.cn import ric, uscc
 
 from api.db.engine import async_url
+from api.document_crypto import DocumentCrypto
 from domain.customers.model import (
     AssetBand,
     BusinessScale,
@@ -257,9 +258,15 @@ class DemoBank:
     """Generates rows deterministically from one seed."""
 
     def __init__(
-        self, seed: int, customers: int, interactions_per_customer: float, now: datetime
+        self,
+        seed: int,
+        customers: int,
+        interactions_per_customer: float,
+        now: datetime,
+        crypto: DocumentCrypto,
     ) -> None:
         self.rng = random.Random(seed)
+        self.crypto = crypto
         self.total = customers
         self.interaction_mean = interactions_per_customer
         self.now = now
@@ -457,7 +464,11 @@ class DemoBank:
             created = self.now - timedelta(days=rng.randrange(30, 20 * 365))
             out["customers"].append((*row, created, created))
             (self.corporate_ids if corporate else self.personal_ids).append(cid)
-            out["documents"].append((cid, *data["document"]))
+            doc_type, number, country = data["document"]
+            sealed = self.crypto.seal(doc_type, number)
+            out["documents"].append(
+                (cid, doc_type, sealed.ciphertext, sealed.key_id, sealed.lookup, country)
+            )
             out["contact_points"].append((cid, "phone", data["phone"], "mobile", True, True))
             if data["email"]:
                 out["contact_points"].append(
@@ -634,7 +645,14 @@ CUSTOMER_COLUMNS = (
 )
 COLUMNS: dict[str, tuple[str, ...]] = {
     "customers": CUSTOMER_COLUMNS,
-    "identity_documents": ("customer_id", "type", "number", "issuing_country"),
+    "identity_documents": (
+        "customer_id",
+        "type",
+        "number_ciphertext",
+        "number_key_id",
+        "number_hmac",
+        "issuing_country",
+    ),
     "contact_points": ("customer_id", "kind", "value", "label", "is_preferred", "verified"),
     "corporate_contacts": ("corporate_id", "person_id", "role"),
     "holdings": (
@@ -708,6 +726,7 @@ def _batches(total: int, size: int) -> Iterator[tuple[int, int]]:
 async def seed(
     database_url: str,
     *,
+    crypto: DocumentCrypto,
     customers: int,
     seed: int = 42,
     interactions_per_customer: float = 12.0,
@@ -733,6 +752,7 @@ async def seed(
             customers,
             interactions_per_customer,
             now or datetime.now(UTC).replace(microsecond=0),
+            crypto,
         )
         bank.organisation()
         report = SeedReport()

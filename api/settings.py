@@ -49,6 +49,8 @@ class Settings:
     counter_session_absolute_seconds: int
     request_timeout_seconds: int
     max_body_bytes: int
+    data_keys: str | None
+    lookup_key: str | None
     rate_capacity: int
     rate_refill_per_second: int
 
@@ -68,6 +70,13 @@ class Settings:
             raise SettingsError(
                 "QUANJING_JWKS_URL is required in production: tokens are verified against "
                 "the identity provider's public keys (RS256/ES256)"
+            )
+        if environment == "production" and not (
+            env.get("QUANJING_DATA_KEYS") and env.get("QUANJING_LOOKUP_KEY")
+        ):
+            raise SettingsError(
+                "QUANJING_DATA_KEYS and QUANJING_LOOKUP_KEY are required in production: "
+                "identity document numbers are encrypted at rest"
             )
         return cls(
             home=Path(env.get("QUANJING_HOME") or ".quanjing").expanduser().resolve(),
@@ -97,6 +106,8 @@ class Settings:
             max_body_bytes=_int(env, "QUANJING_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
             # Cost units (one per field, lists times `first`): the README's call-center profile
             # costs 248, so a desk may open 2 profiles a second sustained, 20 in a burst.
+            data_keys=env.get("QUANJING_DATA_KEYS") or None,
+            lookup_key=env.get("QUANJING_LOOKUP_KEY") or None,
             rate_capacity=_int(env, "QUANJING_RATE_CAPACITY", 5000, minimum=1),
             rate_refill_per_second=_int(env, "QUANJING_RATE_REFILL_PER_SECOND", 500, minimum=1),
         )

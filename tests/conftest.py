@@ -20,10 +20,12 @@ from api.app import Resources, create_app
 from api.auth import mint_development_token
 from api.cli import migrate
 from api.db.engine import create_engine
+from api.document_crypto import DocumentCrypto
 from api.embedded import Endpoints, Infrastructure
 from api.seed import seed
 from api.settings import Settings
 from domain.access.principal import Role
+from tests import factories
 from tests.statements import StatementCounter
 
 SEEDED_CUSTOMERS = 300
@@ -39,6 +41,16 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def crypto(settings: Settings) -> DocumentCrypto:
+    return DocumentCrypto.from_settings(settings)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _factories_seal_with_the_test_keys(crypto: DocumentCrypto) -> None:
+    factories.CRYPTO = crypto
+
+
+@pytest.fixture(scope="session")
 def endpoints(settings: Settings) -> Iterator[Endpoints]:
     with Infrastructure(settings) as found:
         migrate(found.database_url)
@@ -46,8 +58,8 @@ def endpoints(settings: Settings) -> Iterator[Endpoints]:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def seeded(endpoints: Endpoints) -> int:
-    report = await seed(endpoints.database_url, customers=SEEDED_CUSTOMERS, seed=7)
+async def seeded(endpoints: Endpoints, crypto: DocumentCrypto) -> int:
+    report = await seed(endpoints.database_url, crypto=crypto, customers=SEEDED_CUSTOMERS, seed=7)
     return report.customers
 
 
@@ -107,3 +119,15 @@ async def client(app: Starlette, mint: Minter) -> AsyncIterator[httpx.AsyncClien
         transport=transport, base_url="http://quanjing.test", headers=headers
     ) as c:
         yield c
+
+
+def as_production(settings: Settings, **changes: Any) -> Settings:
+    """Production mode with the keys the test bank was sealed with (production takes keys
+    from the environment, never from files)."""
+    return replace(
+        settings,
+        environment="production",
+        data_keys=(settings.home / "data-keys").read_text().strip(),
+        lookup_key=(settings.home / "lookup-key").read_text().strip(),
+        **changes,
+    )

@@ -23,9 +23,11 @@ from api.db.tables import (
     RelationshipStateRow,
     StateChangeRow,
 )
+from api.document_crypto import DocumentCrypto
 from api.seed import resident_id
 
 _counter = itertools.count(1)
+CRYPTO: DocumentCrypto | None = None  # set once per session by conftest, from the test keys
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
@@ -75,8 +77,16 @@ async def make_customer(
             .returning(CustomerRow.id)
         )
         assert cid is not None
+        assert CRYPTO is not None
+        sealed = CRYPTO.seal("resident_id", rid)
         await conn.execute(
-            insert(IdentityDocumentRow).values(customer_id=cid, type="resident_id", number=rid)
+            insert(IdentityDocumentRow).values(
+                customer_id=cid,
+                type="resident_id",
+                number_ciphertext=sealed.ciphertext,
+                number_key_id=sealed.key_id,
+                number_hmac=sealed.lookup,
+            )
         )
         await conn.execute(
             insert(ContactPointRow).values(

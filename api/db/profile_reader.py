@@ -37,6 +37,7 @@ from api.db.tables import (
     RelationshipStateRow,
     StateChangeRow,
 )
+from api.document_crypto import DocumentCrypto
 from domain.customers.model import (
     AssetBand,
     BusinessScale,
@@ -169,8 +170,9 @@ def _ids(values: Sequence[int]) -> Any:
 class SqlProfileReader:
     """Reads run on an AUTOCOMMIT connection: a read pays for no BEGIN/COMMIT round trips."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, crypto: DocumentCrypto) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._crypto = crypto
 
     async def _rows(self, stmt: Select[Any]) -> Sequence[Row[Any]]:
         async with self._engine.connect() as conn:
@@ -185,12 +187,14 @@ class SqlProfileReader:
     async def customer_ids_by_document(
         self, keys: Sequence[DocumentKey]
     ) -> Mapping[DocumentKey, int]:
-        stmt = select(documents.c.type, documents.c.number, documents.c.customer_id).where(
-            tuple_(documents.c.type, documents.c.number).in_([(t.value, n) for t, n in keys])
+        # Exact lookup through the keyed hash: the index never sees a clear number.
+        by_hash = {self._crypto.lookup_hash(t.value, n): (t, n) for t, n in keys}
+        stmt = select(documents.c.type, documents.c.number_hmac, documents.c.customer_id).where(
+            tuple_(documents.c.type, documents.c.number_hmac).in_(
+                [(t.value, h) for h, (t, _) in by_hash.items()]
+            )
         )
-        return {
-            (DocumentType(row.type), row.number): row.customer_id for row in await self._rows(stmt)
-        }
+        return {by_hash[row.number_hmac]: row.customer_id for row in await self._rows(stmt)}
 
     async def contact_points_by_customer(
         self, ids: Sequence[int]
@@ -232,7 +236,7 @@ class SqlProfileReader:
                     id=row.id,
                     customer_id=row.customer_id,
                     type=DocumentType(row.type),
-                    number=row.number,
+                    number=self._crypto.open(row.type, row.number_key_id, row.number_ciphertext),
                     issuing_country=row.issuing_country,
                     expires_on=row.expires_on,
                 )
@@ -440,8 +444,7 @@ class SqlProfileReader:
         items = tuple(customer_from_row(row) for row in rows[:first])
         return CustomerPage(items=items, has_next_page=len(rows) > first)
 
-    @staticmethod
-    def _matching_ids(terms: SearchTerms) -> Select[Any] | None:
+    def _matching_ids(self, terms: SearchTerms) -> Select[Any] | None:
         matches: list[Select[Any]] = []
         if terms.code is not None:
             matches.append(select(customers.c.id).where(customers.c.code == terms.code))
@@ -462,7 +465,10 @@ class SqlProfileReader:
                 select(documents.c.customer_id).where(
                     or_(
                         *[
-                            and_(documents.c.type == t.value, documents.c.number == n)
+                            and_(
+                                documents.c.type == t.value,
+                                documents.c.number_hmac == self._crypto.lookup_hash(t.value, n),
+                            )
                             for t, n in terms.documents
                         ]
                     )

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -203,16 +204,20 @@ class ContactPointRow(Base):
 
 
 class IdentityDocumentRow(Base):
+    """The number is stored encrypted (AES-GCM) with a keyed hash (HMAC) for exact lookup."""
+
     __tablename__ = "identity_documents"
     __table_args__ = (
         one_of("type", DocumentType),
-        Index("uq_identity_documents_type_number", "type", "number", unique=True),
+        Index("uq_identity_documents_type_number_hmac", "type", "number_hmac", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     type: Mapped[str] = mapped_column(String(20))
-    number: Mapped[str] = mapped_column(String(40))
+    number_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    number_key_id: Mapped[str] = mapped_column(String(20))
+    number_hmac: Mapped[bytes] = mapped_column(LargeBinary)
     issuing_country: Mapped[str] = mapped_column(String(2), server_default=text("'CN'"))
     expires_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = _now()

@@ -7,7 +7,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -21,7 +20,7 @@ from api.app import Resources, create_app
 from api.auth import development_secret
 from api.settings import Settings
 from domain.access.principal import Role
-from tests.conftest import Minter
+from tests.conftest import Minter, as_production
 
 QUERY = {"query": "{ customers(first: 1) { edges { node { id } } } }"}
 
@@ -144,12 +143,8 @@ async def test_production_tokens_are_verified_against_the_jwks(
     seeded: int,
 ) -> None:
     url, rsa_key, ec_key = identity_provider
-    production = replace(
-        settings,
-        environment="production",
-        jwks_url=url,
-        jwt_issuer="https://idp.bank",
-        jwt_audience="quanjing",
+    production = as_production(
+        settings, jwks_url=url, jwt_issuer="https://idp.bank", jwt_audience="quanjing"
     )
     async with httpx.AsyncClient() as http:
         app = create_app(production, Resources(engine=engine, redis=redis_client, http=http))

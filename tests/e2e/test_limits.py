@@ -21,7 +21,7 @@ from domain.access.principal import Role
 from schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.ids import encode_id
 from schema.query_cost import selection_cost
-from tests.conftest import Minter
+from tests.conftest import Minter, as_production
 from tests.graphql import gql
 
 
@@ -188,9 +188,7 @@ async def production(
 ) -> AsyncIterator[httpx.AsyncClient]:
     # Production verifies JWKS tokens; for these checks the development verifier stands in,
     # what is tested is the schema and HTTP behaviour of production mode.
-    app = create_app(
-        replace(settings, environment="production"), Resources(engine=engine, redis=redis_client)
-    )
+    app = create_app(as_production(settings), Resources(engine=engine, redis=redis_client))
     async with await _client(app, mint(Role.AGENT, "prod")) as client:
         yield client
 

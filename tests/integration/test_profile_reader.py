@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.profile_reader import SqlProfileReader
+from api.document_crypto import DocumentCrypto
 from domain.customers.model import DocumentType
 from domain.interactions import Channel, TimelinePosition, TimelineRequest
 from domain.search import interpret_search
@@ -13,9 +14,9 @@ from tests.statements import StatementCounter
 
 
 async def test_one_batch_reads_many_customers_in_one_statement(
-    engine: AsyncEngine, statements: StatementCounter, seeded: int
+    engine: AsyncEngine, crypto: DocumentCrypto, statements: StatementCounter, seeded: int
 ) -> None:
-    reader = SqlProfileReader(engine)
+    reader = SqlProfileReader(engine, crypto)
     with statements.capture() as sent:
         found = await reader.customers_by_id(list(range(1, 101)))
         holdings = await reader.holdings_by_customer(list(range(1, 101)))
@@ -25,10 +26,10 @@ async def test_one_batch_reads_many_customers_in_one_statement(
 
 
 async def test_timeline_pages_cover_every_interaction_once_even_with_equal_timestamps(
-    engine: AsyncEngine, seeded: int
+    engine: AsyncEngine, crypto: DocumentCrypto, seeded: int
 ) -> None:
     made = await make_customer(engine, interactions=45, same_timestamp=True)
-    reader = SqlProfileReader(engine)
+    reader = SqlProfileReader(engine, crypto)
     seen: list[int] = []
     after: TimelinePosition | None = None
     while True:
@@ -43,11 +44,11 @@ async def test_timeline_pages_cover_every_interaction_once_even_with_equal_times
 
 
 async def test_timeline_requests_for_several_customers_share_one_statement(
-    engine: AsyncEngine, statements: StatementCounter, seeded: int
+    engine: AsyncEngine, crypto: DocumentCrypto, statements: StatementCounter, seeded: int
 ) -> None:
     a = await make_customer(engine, interactions=5)
     b = await make_customer(engine, interactions=30)
-    reader = SqlProfileReader(engine)
+    reader = SqlProfileReader(engine, crypto)
     with statements.capture() as sent:
         pa, pb = await reader.timeline_pages(
             [TimelineRequest(a.id, 20, None, None), TimelineRequest(b.id, 20, None, None)]
@@ -57,9 +58,11 @@ async def test_timeline_requests_for_several_customers_share_one_statement(
     assert (len(pb.items), pb.has_next_page) == (20, True)
 
 
-async def test_the_timeline_filters_by_channel(engine: AsyncEngine, seeded: int) -> None:
+async def test_the_timeline_filters_by_channel(
+    engine: AsyncEngine, crypto: DocumentCrypto, seeded: int
+) -> None:
     made = await make_customer(engine, interactions=10)
-    reader = SqlProfileReader(engine)
+    reader = SqlProfileReader(engine, crypto)
     (page,) = await reader.timeline_pages(
         [TimelineRequest(made.id, 20, None, frozenset({Channel.COUNTER}))]
     )
@@ -68,17 +71,19 @@ async def test_the_timeline_filters_by_channel(engine: AsyncEngine, seeded: int)
 
 
 async def test_search_finds_a_customer_by_phone_document_code_and_partial_name(
-    engine: AsyncEngine, seeded: int
+    engine: AsyncEngine, crypto: DocumentCrypto, seeded: int
 ) -> None:
     made = await make_customer(engine, name="欧阳全景测试")
-    reader = SqlProfileReader(engine)
+    reader = SqlProfileReader(engine, crypto)
     for text in (made.phone.removeprefix("+86"), made.resident_id, made.code, "全景测"):
         page = await reader.search_customers(interpret_search(text), 10, None)
         assert made.id in [c.id for c in page.items], text
 
 
-async def test_search_pages_by_id_without_gaps(engine: AsyncEngine, seeded: int) -> None:
-    reader = SqlProfileReader(engine)
+async def test_search_pages_by_id_without_gaps(
+    engine: AsyncEngine, crypto: DocumentCrypto, seeded: int
+) -> None:
+    reader = SqlProfileReader(engine, crypto)
     first = await reader.search_customers(None, 7, None)
     second = await reader.search_customers(None, 7, first.items[-1].id)
     ids = [c.id for c in first.items + second.items]
@@ -87,9 +92,11 @@ async def test_search_pages_by_id_without_gaps(engine: AsyncEngine, seeded: int)
     assert first.has_next_page
 
 
-async def test_documents_resolve_to_their_customer(engine: AsyncEngine, seeded: int) -> None:
+async def test_documents_resolve_to_their_customer(
+    engine: AsyncEngine, crypto: DocumentCrypto, seeded: int
+) -> None:
     made = await make_customer(engine)
-    reader = SqlProfileReader(engine)
+    reader = SqlProfileReader(engine, crypto)
     found = await reader.customer_ids_by_document(
         [(DocumentType.RESIDENT_ID, made.resident_id), (DocumentType.PASSPORT, "E00000000")]
     )

@@ -26,6 +26,8 @@ def test_urls_and_home_are_read_from_the_environment(tmp_path: Path) -> None:
             "QUANJING_HOME": str(tmp_path),
             "QUANJING_ENV": "production",
             "QUANJING_JWKS_URL": "https://idp.example/.well-known/jwks.json",
+            "QUANJING_DATA_KEYS": "k1:" + "A" * 43 + "=",
+            "QUANJING_LOOKUP_KEY": "B" * 43 + "=",
         }
     )
     assert settings.database_url == "postgresql://db.example/quanjing"

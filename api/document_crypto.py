@@ -1,0 +1,98 @@
+"""Identity document numbers at rest: AES-256-GCM ciphertext plus an HMAC-SHA256 lookup hash.
+
+The ciphertext protects a stolen backup or a careless SELECT; the keyed hash lets an exact
+lookup (counter, search) use a btree index without decrypting anything. Keys come from
+settings: `QUANJING_DATA_KEYS` ("kid:base64key,…", the first encrypts, all decrypt) and
+`QUANJING_LOOKUP_KEY`. A development install generates both once under `$QUANJING_HOME`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from api.settings import Settings, SettingsError
+
+NONCE_BYTES = 12
+
+
+def _decode_key(kid: str, encoded: str) -> bytes:
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except ValueError as exc:
+        raise SettingsError(f"data key {kid!r} is not base64") from exc
+    if len(key) != 32:
+        raise SettingsError(f"data key {kid!r} must be 32 bytes (AES-256), got {len(key)}")
+    return key
+
+
+def parse_data_keys(spec: str) -> dict[str, bytes]:
+    """ "k2:BASE64,k1:BASE64" → {"k2": …, "k1": …}, in order (the first is active)."""
+    keys: dict[str, bytes] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        kid, sep, encoded = item.partition(":")
+        if not sep or not kid:
+            raise SettingsError("QUANJING_DATA_KEYS entries are kid:base64key")
+        keys[kid] = _decode_key(kid, encoded)
+    if not keys:
+        raise SettingsError("QUANJING_DATA_KEYS holds no key")
+    return keys
+
+
+def _development_file(home: Path, name: str, make: str) -> str:
+    path = home / name
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(make, encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    ciphertext: bytes
+    key_id: str
+    lookup: bytes
+
+
+class DocumentCrypto:
+    def __init__(self, data_keys: dict[str, bytes], lookup_key: bytes) -> None:
+        self.keys = {kid: AESGCM(key) for kid, key in data_keys.items()}
+        self.active = next(iter(data_keys))
+        self.lookup_key = lookup_key
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DocumentCrypto:
+        spec = settings.data_keys
+        lookup = settings.lookup_key
+        if (spec is None or lookup is None) and settings.is_production:
+            raise SettingsError(
+                "QUANJING_DATA_KEYS and QUANJING_LOOKUP_KEY are required in production"
+            )
+        if spec is None:
+            fresh = base64.b64encode(secrets.token_bytes(32)).decode()
+            spec = _development_file(settings.home, "data-keys", f"dev1:{fresh}")
+        if lookup is None:
+            lookup = _development_file(
+                settings.home, "lookup-key", base64.b64encode(secrets.token_bytes(32)).decode()
+            )
+        return cls(parse_data_keys(spec), _decode_key("lookup", lookup))
+
+    def lookup_hash(self, doc_type: str, number: str) -> bytes:
+        return hmac.new(self.lookup_key, f"{doc_type}:{number}".encode(), hashlib.sha256).digest()
+
+    def seal(self, doc_type: str, number: str) -> Sealed:
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        # The document type is authenticated data: a ciphertext moved to another type fails.
+        ciphertext = self.keys[self.active].encrypt(nonce, number.encode(), doc_type.encode())
+        return Sealed(nonce + ciphertext, self.active, self.lookup_hash(doc_type, number))
+
+    def open(self, doc_type: str, key_id: str, sealed: bytes) -> str:
+        nonce, ciphertext = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
+        return self.keys[key_id].decrypt(nonce, ciphertext, doc_type.encode()).decode()
