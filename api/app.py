@@ -23,6 +23,7 @@ from api.correlation import CorrelationIdMiddleware
 from api.counter_sessions import RedisCounterSessionStore
 from api.db.audit_log import SqlAuditLog
 from api.db.engine import create_engine
+from api.db.privacy import SqlConsentBook, SqlPrivacyStore
 from api.db.profile_reader import SqlProfileReader
 from api.document_crypto import DocumentCrypto
 from api.embedded import Infrastructure
@@ -69,6 +70,8 @@ def build_ports(settings: Settings, resources: Resources) -> Ports:
             absolute_seconds=settings.counter_session_absolute_seconds,
         ),
         audit_log=SqlAuditLog(resources.engine),
+        consent_book=SqlConsentBook(resources.engine),
+        privacy=SqlPrivacyStore(resources.engine),
         rate_limiter=RedisTokenBuckets(
             resources.redis, settings.rate_capacity, settings.rate_refill_per_second
         ),

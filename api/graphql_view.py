@@ -25,6 +25,8 @@ from domain.access.principal import Principal
 from domain.access.rate_limits import RateLimiter
 from domain.errors import DomainError
 from domain.ports import ProfileReader
+from domain.privacy.consents import ConsentBook
+from domain.privacy.erasure import PrivacyStore
 from schema.context import Context
 from schema.errors import UserFacingError
 
@@ -70,6 +72,8 @@ class Ports:
     reader: ProfileReader
     counter_sessions: CounterSessionStore
     audit_log: AuditLog
+    consent_book: ConsentBook
+    privacy: PrivacyStore
     rate_limiter: RateLimiter | None = None
 
 
@@ -92,6 +96,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             principal=principal,
             counter_sessions=self.ports.counter_sessions,
             audit_log=self.ports.audit_log,
+            consent_book=self.ports.consent_book,
+            privacy=self.ports.privacy,
             rate_limiter=self.ports.rate_limiter,
             correlation_id=current_correlation_id(),
             channel=_header(request, "x-channel", 40),

@@ -26,6 +26,7 @@ from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
 from schema.node_query import NodeQueries
 from schema.organisation.types import Branch, RelationshipManager
+from schema.privacy import PrivacyMutations
 from schema.products.types import Product
 from schema.query_cost import RateLimitExtension
 
@@ -36,7 +37,7 @@ class Query(CustomerQueries, NodeQueries, AccessQueries):
 
 
 @strawberry.type(description="Change what quanjing knows.")
-class Mutation(AccessMutations):
+class Mutation(AccessMutations, PrivacyMutations):
     pass
 
 

@@ -33,6 +33,9 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "auditTrail": frozenset({Role.COMPLIANCE}),
     "openCounterSession": frozenset({Role.TELLER}),
     "closeCounterSession": frozenset({Role.TELLER}),
+    "setConsent": frozenset({Role.CUSTOMER, Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
+    "placeLegalHold": frozenset({Role.COMPLIANCE}),
+    "eraseCustomerPersonalData": frozenset({Role.COMPLIANCE}),
 }
 
 

@@ -18,6 +18,8 @@ from domain.customers.model import ContactPoint, CorporateContact, Customer, Ide
 from domain.interactions import TimelinePage, TimelineRequest
 from domain.organisation import Branch, RelationshipManager
 from domain.ports import DocumentKey, ProfileReader
+from domain.privacy.consents import Consent, ConsentBook
+from domain.privacy.erasure import PrivacyStore
 from domain.products import Holding, Product
 from domain.relationships import Relationship, StateChange
 
@@ -61,9 +63,10 @@ class Loaders:
     state_history_by_customer: DataLoader[int, Sequence[StateChange]]
     holdings_by_customer: DataLoader[int, Sequence[Holding]]
     timeline_page_by_request: DataLoader[TimelineRequest, TimelinePage]
+    consents_by_customer: DataLoader[int, Sequence[Consent]]
 
 
-def build_loaders(reader: ProfileReader) -> Loaders:
+def build_loaders(reader: ProfileReader, consent_book: ConsentBook) -> Loaders:
     async def timeline(keys: list[TimelineRequest]) -> list[TimelinePage]:
         return list(await reader.timeline_pages(keys))
 
@@ -81,6 +84,7 @@ def build_loaders(reader: ProfileReader) -> Loaders:
         state_history_by_customer=_many(reader.state_history_by_customer),
         holdings_by_customer=_many(reader.holdings_by_customer),
         timeline_page_by_request=DataLoader(load_fn=timeline),
+        consents_by_customer=_many(consent_book.current),
     )
 
 
@@ -111,6 +115,8 @@ class Context:
     principal: Principal
     counter_sessions: CounterSessionStore
     audit_log: AuditLog
+    consent_book: ConsentBook
+    privacy: PrivacyStore
     correlation_id: str
     rate_limiter: RateLimiter | None = None
     channel: str = "unspecified"
@@ -121,7 +127,7 @@ class Context:
     sessions_checked: dict[int, bool] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = build_loaders(self.reader)
+        self.loaders = build_loaders(self.reader, self.consent_book)
         self.audit = AuditCollector()
         self.sessions_checked = {}
 

@@ -47,6 +47,8 @@ from domain.customers.model import (
 )
 from domain.interactions import Channel, InteractionKind, InteractionOutcome
 from domain.organisation import BranchKind
+from domain.privacy.consents import ConsentChannel, ConsentPurpose
+from domain.privacy.erasure import DataCategory
 from domain.products import HoldingStatus, ProductAudience, ProductCategory
 from domain.relationships import RelationshipState
 
@@ -163,6 +165,8 @@ class CustomerRow(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+    # Set when the customer's personal data was erased (the row stays for the bank's books).
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     home_branch: Mapped[BranchRow | None] = relationship(lazy="raise")
     relationship_manager: Mapped[RelationshipManagerRow | None] = relationship(lazy="raise")
@@ -339,3 +343,37 @@ class AuditRecordRow(Base):
     customer_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
     fields: Mapped[list[str]] = mapped_column(ARRAY(Text))
     outcome: Mapped[str] = mapped_column(String(10))
+
+
+class ConsentRow(Base):
+    """Every version is kept: the history is the evidence of lawful processing."""
+
+    __tablename__ = "consents"
+    __table_args__ = (
+        one_of("purpose", ConsentPurpose),
+        one_of("channel", ConsentChannel),
+        Index("uq_consents_version", "customer_id", "purpose", "channel", "version", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+
+
+class LegalHoldRow(Base):
+    __tablename__ = "legal_holds"
+    __table_args__ = (one_of("category", DataCategory),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    category: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    until: Mapped[date] = mapped_column(Date)
+    placed_by: Mapped[str] = mapped_column(String(200))
+    placed_at: Mapped[datetime] = _now()

@@ -139,6 +139,16 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "relationship": PUBLIC,
         "holdings": PUBLIC,
         "interactions": PUBLIC,
+        "consents": PUBLIC,
+    },
+    "Consent": {
+        "purpose": PUBLIC,
+        "channel": PUBLIC,
+        "granted": PUBLIC,
+        "version": PUBLIC,
+        "recordedAt": PUBLIC,
+        "source": PUBLIC,
+        "actor": INTERNAL,
     },
     "PersonalDetails": {
         "gender": PUBLIC,

@@ -44,6 +44,7 @@ from schema.interactions.types import (
 from schema.node import Node
 from schema.organisation.types import Branch, RelationshipManager
 from schema.pagination import PageInfo, check_first
+from schema.privacy import Consent
 from schema.products.types import HoldingPortfolio
 from schema.relationships.types import Relationship, StateChange
 
@@ -271,6 +272,12 @@ class Customer(Node):
         return HoldingPortfolio.build(
             found, summarize_holdings(found), self.view, include_closed=include_closed
         )
+
+    @strawberry.field(description="Current consents per purpose and channel (opt-in).")
+    async def consents(self, info: Info) -> list[Consent]:
+        found = await info.context.loaders.consents_by_customer.load(self.pk)
+        show_actor = self.view.shows("Consent", "actor")
+        return [Consent.from_domain(c, show_actor=show_actor) for c in found]
 
     @strawberry.field(description="The cross-channel timeline, newest first (ties by id).")
     async def interactions(

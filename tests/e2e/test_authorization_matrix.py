@@ -31,9 +31,14 @@ query ($id: ID!) {
       documents { type number }
       holdings { items { accountNumber } }
       interactions(first: 2) { edges { node { staffCode cost summary } } }
+      consents { purpose actor }
     }
   }
 }
+"""
+
+SET_CONSENT = """
+mutation ($input: SetConsentInput!) { setConsent(input: $input) { __typename } }
 """
 
 OPEN_SESSION = """
@@ -72,6 +77,10 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("Interaction", "staffCode"): Probe(
         read=lambda c: c["interactions"]["edges"][0]["node"]["staffCode"],
         clear=lambda m: m.raw["interactions"]["edges"][0]["node"]["staffCode"],
+    ),
+    ("Consent", "actor"): Probe(
+        read=lambda c: c["consents"][0]["actor"],
+        clear=lambda m: m.raw["consents"][0]["actor"],
     ),
     ("Interaction", "cost"): Probe(
         read=lambda c: c["interactions"]["edges"][0]["node"]["cost"],
@@ -118,6 +127,19 @@ def _masked(type_name: str, field: str, clear: str) -> str:
 @pytest.fixture(scope="module")
 async def subject(engine: AsyncEngine, client: httpx.AsyncClient) -> Made:
     made = await make_customer(engine, name="矩阵客户", interactions=4)
+    consent = await gql_data(
+        client,
+        SET_CONSENT,
+        {
+            "input": {
+                "customerId": encode_id("Customer", made.id),
+                "purpose": "MARKETING",
+                "channel": "SMS",
+                "granted": True,
+            }
+        },
+    )
+    assert consent["setConsent"]["__typename"] == "Consent"
     # The clear view, as its own RM (the default test client) sees it.
     raw = (await gql_data(client, PROFILE, {"id": encode_id("Customer", made.id)}))["customer"]
     assert raw["documents"][0]["number"] == made.resident_id

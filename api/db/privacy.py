@@ -1,0 +1,202 @@
+"""Consents and erasure on PostgreSQL. Each write is one transaction: all of it or none."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+
+from sqlalchemy import BigInteger, delete, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.db.tables import (
+    ConsentRow,
+    ContactPointRow,
+    CustomerRow,
+    IdentityDocumentRow,
+    InteractionRow,
+    LegalHoldRow,
+)
+from domain.privacy.consents import Consent, ConsentChannel, ConsentPurpose
+from domain.privacy.erasure import DataCategory, ErasureSubject, LegalHold
+
+ERASED_NAME = "已删除客户"  # "erased customer": the row stays for the bank's books
+
+
+def _consent(row: ConsentRow) -> Consent:
+    return Consent(
+        customer_id=row.customer_id,
+        purpose=ConsentPurpose(row.purpose),
+        channel=ConsentChannel(row.channel),
+        granted=row.granted,
+        version=row.version,
+        recorded_at=row.recorded_at,
+        source=row.source,
+        actor=row.actor,
+    )
+
+
+class SqlConsentBook:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def current(self, customer_ids: Sequence[int]) -> Mapping[int, Sequence[Consent]]:
+        c = ConsentRow.__table__.c
+        stmt = (
+            select(ConsentRow)
+            .where(c.customer_id == func.any(literal(list(customer_ids), ARRAY(BigInteger))))
+            .ext(distinct_on(c.customer_id, c.purpose, c.channel))
+            .order_by(c.customer_id, c.purpose, c.channel, c.version.desc())
+        )
+        out: dict[int, list[Consent]] = defaultdict(list)
+        async with self._engine.connect() as conn:
+            for row in (await conn.execute(stmt)).all():
+                out[row.customer_id].append(_consent(row))  # type: ignore[arg-type]
+        return out
+
+    async def record(
+        self,
+        customer_id: int,
+        purpose: ConsentPurpose,
+        channel: ConsentChannel,
+        granted: bool,
+        source: str,
+        actor: str,
+    ) -> Consent:
+        c = ConsentRow.__table__.c
+        async with self._engine.begin() as conn:
+            # Serialize versions per customer: two changes at once get versions n and n+1,
+            # never the same number twice (the unique index is the backstop).
+            await conn.execute(
+                select(CustomerRow.id).where(CustomerRow.id == customer_id).with_for_update()
+            )
+            latest = await conn.scalar(
+                select(func.max(c.version)).where(
+                    c.customer_id == customer_id,
+                    c.purpose == purpose.value,
+                    c.channel == channel.value,
+                )
+            )
+            row = (
+                await conn.execute(
+                    insert(ConsentRow)
+                    .values(
+                        customer_id=customer_id,
+                        purpose=purpose.value,
+                        channel=channel.value,
+                        granted=granted,
+                        version=(latest or 0) + 1,
+                        recorded_at=datetime.now(UTC),
+                        source=source,
+                        actor=actor,
+                    )
+                    .returning(ConsentRow)
+                )
+            ).one()
+        return _consent(row)  # type: ignore[arg-type]
+
+
+class SqlPrivacyStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def subject(self, customer_id: int) -> ErasureSubject | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(CustomerRow.id, CustomerRow.kind, CustomerRow.erased_at).where(
+                        CustomerRow.id == customer_id
+                    )
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        return ErasureSubject(row.id, row.kind == "personal", row.erased_at)
+
+    async def holds(self, customer_id: int) -> Sequence[LegalHold]:
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(LegalHoldRow)
+                    .where(LegalHoldRow.customer_id == customer_id)
+                    .order_by(LegalHoldRow.id)
+                )
+            ).all()
+        return [
+            LegalHold(
+                id=r.id,
+                customer_id=r.customer_id,
+                category=None if r.category is None else DataCategory(r.category),
+                reason=r.reason,
+                until=r.until,
+            )
+            for r in rows
+        ]
+
+    async def erase(self, customer_id: int, categories: Sequence[DataCategory]) -> None:
+        async with self._engine.begin() as conn:
+            if DataCategory.PROFILE in categories:
+                await conn.execute(
+                    update(CustomerRow)
+                    .where(CustomerRow.id == customer_id)
+                    .values(
+                        display_name=ERASED_NAME,
+                        gender=None,
+                        birth_date=None,
+                        occupation=None,
+                        employer=None,
+                        income_band=None,
+                        asset_band=None,
+                        credit_status=None,
+                        preferred_channel=None,
+                        preferred_language=None,
+                        erased_at=func.coalesce(CustomerRow.erased_at, func.now()),
+                        updated_at=func.now(),
+                    )
+                )
+            else:
+                await conn.execute(
+                    update(CustomerRow)
+                    .where(CustomerRow.id == customer_id)
+                    .values(erased_at=func.coalesce(CustomerRow.erased_at, func.now()))
+                )
+            if DataCategory.CONTACT_POINTS in categories:
+                await conn.execute(
+                    delete(ContactPointRow).where(ContactPointRow.customer_id == customer_id)
+                )
+            if DataCategory.DOCUMENTS in categories:
+                await conn.execute(
+                    delete(IdentityDocumentRow).where(
+                        IdentityDocumentRow.customer_id == customer_id
+                    )
+                )
+            if DataCategory.INTERACTIONS in categories:
+                await conn.execute(
+                    update(InteractionRow)
+                    .where(InteractionRow.customer_id == customer_id)
+                    .values(summary=None)
+                )
+
+    async def place_hold(
+        self,
+        customer_id: int,
+        category: DataCategory | None,
+        reason: str,
+        until: date,
+        placed_by: str,
+    ) -> LegalHold:
+        async with self._engine.begin() as conn:
+            hold_id = await conn.scalar(
+                insert(LegalHoldRow)
+                .values(
+                    customer_id=customer_id,
+                    category=None if category is None else category.value,
+                    reason=reason,
+                    until=until,
+                    placed_by=placed_by,
+                )
+                .returning(LegalHoldRow.id)
+            )
+        assert hold_id is not None
+        return LegalHold(hold_id, customer_id, category, reason, until)
