@@ -34,9 +34,10 @@ contracts: install
 pytest: install
 	$(BIN)/pytest
 
-## Rewrite schema.graphql after a schema change (a test fails while it is stale)
+## Rewrite schema.graphql and the generated tables of docs/security.md (tests fail while stale)
 schema: install
 	$(BIN)/quanjing export-schema --output schema.graphql
+	$(BIN)/quanjing security-doc docs/security.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

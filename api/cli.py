@@ -117,6 +117,14 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_security_doc(settings: Settings, args: argparse.Namespace) -> int:
+    from api.security_doc import rewrite
+
+    changed = rewrite(Path(args.path))
+    log.info("%s %s", args.path, "updated" if changed else "already current")
+    return 0
+
+
 def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from schema import schema
 
@@ -203,6 +211,10 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         "rotate-keys", help="re-encrypt document numbers under the first QUANJING_DATA_KEYS key"
     )
     rotate.set_defaults(handler=cmd_rotate_keys)
+
+    doc = sub.add_parser("security-doc", help="regenerate the policy tables of docs/security.md")
+    doc.add_argument("path", nargs="?", default="docs/security.md")
+    doc.set_defaults(handler=cmd_security_doc)
 
     export = sub.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--output", "-o", default="-", help="file to write (default stdout)")
