@@ -15,8 +15,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
+from api.activity_feed import RedisActivityFeed
 from api.auth import JwksCache, TokenVerifier
 from api.authentication import AuthenticationMiddleware
 from api.correlation import CorrelationIdMiddleware
@@ -25,9 +26,11 @@ from api.db.audit_log import SqlAuditLog
 from api.db.engine import create_engine
 from api.db.privacy import SqlConsentBook, SqlPrivacyStore
 from api.db.profile_reader import SqlProfileReader
+from api.db.recording_uow import SqlRecordingUnitOfWork
 from api.document_crypto import DocumentCrypto
 from api.embedded import Infrastructure
 from api.graphql_view import GraphQLEndpoint, Ports
+from api.outbox_relay import OutboxRelay
 from api.rate_limits import RedisTokenBuckets
 from api.request_limits import RequestLimitsMiddleware
 from api.settings import Settings
@@ -61,8 +64,11 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             await engine.dispose()
 
 
-def build_ports(settings: Settings, resources: Resources) -> Ports:
+def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) -> Ports:
     return Ports(
+        recording=lambda: SqlRecordingUnitOfWork(resources.engine, on_commit=relay.wake),
+        activity=RedisActivityFeed(resources.redis),
+        idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         reader=SqlProfileReader(resources.engine, DocumentCrypto.from_settings(settings)),
         counter_sessions=RedisCounterSessionStore(
             resources.redis,
@@ -109,6 +115,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     settings = settings or Settings.from_env()
     graphql = GraphQLEndpoint(
         production_schema if settings.is_production else schema,
+        verifier=None,
         graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=not settings.is_production,
     )
@@ -121,21 +128,28 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             return
         async with open_resources(settings) as owned:
             app.state.resources = owned
-            graphql.ports = build_ports(settings, owned)
+            relay = app.state.relay = OutboxRelay(owned.engine, owned.redis)
+            graphql.ports = build_ports(settings, owned, relay)
             if jwks is not None:
                 assert owned.http is not None
                 jwks.client = owned.http
-            yield
+            relay.start()
+            try:
+                yield
+            finally:
+                await relay.stop()
 
     if settings.jwks_url is not None:
         # The HTTP client is the lifespan's (or the test's); no request is served before.
         jwks = JwksCache(settings.jwks_url, resources.http if resources else None)
     verifier = TokenVerifier(settings, jwks)
+    graphql.verifier = verifier
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
         ],
         middleware=[
             Middleware(CorrelationIdMiddleware),
@@ -153,6 +167,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     if resources is not None:
         # Handed-in resources (tests over ASGITransport, which runs no lifespan) are usable
         # at once.
+        # The relay is created, not started: whoever hands in resources runs its loop.
         app.state.resources = resources
-        graphql.ports = build_ports(settings, resources)
+        app.state.relay = OutboxRelay(resources.engine, resources.redis)
+        graphql.ports = build_ports(settings, resources, app.state.relay)
     return app

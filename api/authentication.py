@@ -53,6 +53,11 @@ class AuthenticationMiddleware:
         authorization = next(
             (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), ""
         )
+        if scope["type"] == "websocket" and not authorization:
+            # Browsers cannot set headers on a websocket: the token then comes in the
+            # graphql-transport-ws connection_init payload, checked before any subscription.
+            await self.app(scope, receive, send)
+            return
         scheme, _, token = authorization.partition(" ")
         try:
             if scheme.lower() != "bearer" or not token.strip():

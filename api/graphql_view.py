@@ -14,19 +14,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import StrawberryGraphQLError
+from strawberry.exceptions import ConnectionRejectionError, StrawberryGraphQLError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
+from api.auth import AuthError, TokenVerifier
 from api.correlation import current_correlation_id
 from domain.access.audit import AuditEntry, AuditLog
 from domain.access.counter_sessions import CounterSessionStore
-from domain.access.principal import Principal
+from domain.access.principal import Principal, Role
 from domain.access.rate_limits import RateLimiter
+from domain.activity import ActivityFeed
 from domain.errors import DomainError
 from domain.ports import ProfileReader
 from domain.privacy.consents import ConsentBook
 from domain.privacy.erasure import PrivacyStore
+from domain.recording import UnitOfWorkFactory
 from schema.context import Context
 from schema.errors import UserFacingError
 
@@ -74,6 +78,9 @@ class Ports:
     audit_log: AuditLog
     consent_book: ConsentBook
     privacy: PrivacyStore
+    recording: UnitOfWorkFactory
+    activity: ActivityFeed
+    idempotency_ttl_seconds: int
     rate_limiter: RateLimiter | None = None
 
 
@@ -82,15 +89,39 @@ def _header(request: Request | WebSocket, name: str, limit: int) -> str:
     return value[:limit] if value else "unspecified"
 
 
+# Held by a websocket context until connection_init proves who is there; a connection that
+# never does is closed (4403) before it can subscribe, so this principal is never served.
+ACK: UnsetType = UNSET  # connection_ack without a payload
+UNAUTHENTICATED = Principal(subject="unauthenticated", role=Role.CUSTOMER, customer_id=0)
+
+
 class GraphQLEndpoint(GraphQL[Context, None]):
     ports: Ports | None = None
+
+    def __init__(self, *args: Any, verifier: TokenVerifier | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.verifier = verifier
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        if context.principal is not UNAUTHENTICATED:
+            return ACK  # authenticated by the handshake's Authorization header
+        params = getattr(context, "connection_params", None) or {}
+        raw = params.get("authorization") or params.get("Authorization") or ""
+        scheme, _, token = str(raw).partition(" ")
+        if self.verifier is None or scheme.lower() != "bearer" or not token.strip():
+            raise ConnectionRejectionError({"code": "TOKEN_MISSING"})
+        try:
+            context.principal = await self.verifier.verify(token.strip())
+        except AuthError as exc:
+            raise ConnectionRejectionError({"code": exc.code}) from exc
+        return ACK
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         if self.ports is None:
             raise RuntimeError("the GraphQL endpoint is used before the lifespan started")
-        principal: Principal = request.scope["state"]["principal"]
+        principal: Principal = request.scope.get("state", {}).get("principal", UNAUTHENTICATED)
         context = Context(
             reader=self.ports.reader,
             principal=principal,
@@ -98,6 +129,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             audit_log=self.ports.audit_log,
             consent_book=self.ports.consent_book,
             privacy=self.ports.privacy,
+            recording=self.ports.recording,
+            activity=self.ports.activity,
+            idempotency_ttl_seconds=self.ports.idempotency_ttl_seconds,
             rate_limiter=self.ports.rate_limiter,
             correlation_id=current_correlation_id(),
             channel=_header(request, "x-channel", 40),

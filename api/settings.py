@@ -52,6 +52,7 @@ class Settings:
     data_keys: str | None
     lookup_key: str | None
     rate_capacity: int
+    idempotency_ttl_seconds: int
     rate_refill_per_second: int
 
     @property
@@ -108,6 +109,9 @@ class Settings:
             # costs 248, so a desk may open 2 profiles a second sustained, 20 in a burst.
             data_keys=env.get("QUANJING_DATA_KEYS") or None,
             lookup_key=env.get("QUANJING_LOOKUP_KEY") or None,
+            idempotency_ttl_seconds=_int(
+                env, "QUANJING_IDEMPOTENCY_TTL_SECONDS", 7 * 24 * 3600, minimum=60
+            ),
             rate_capacity=_int(env, "QUANJING_RATE_CAPACITY", 5000, minimum=1),
             rate_refill_per_second=_int(env, "QUANJING_RATE_REFILL_PER_SECOND", 500, minimum=1),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from domain.customers.model import (
@@ -12,11 +13,18 @@ from domain.customers.model import (
     DocumentType,
     IdentityDocument,
 )
-from domain.interactions import TimelinePage, TimelineRequest
+from domain.interactions import (
+    ChannelUse,
+    Interaction,
+    TimelineFilter,
+    TimelinePage,
+    TimelineRequest,
+)
 from domain.organisation import Branch, RelationshipManager
 from domain.products import Holding, Product
 from domain.relationships import Relationship, StateChange
 from domain.search import CustomerPage, SearchTerms
+from domain.tasks import Task, TaskOwner, TaskStatus
 
 DocumentKey = tuple[DocumentType, str]
 
@@ -86,6 +94,36 @@ class ProfileReader(Protocol):
 
     async def timeline_pages(self, requests: Sequence[TimelineRequest]) -> Sequence[TimelinePage]:
         """One page per request, in the order of the requests."""
+        ...
+
+    async def channel_mix(
+        self, keys: Sequence[tuple[int, TimelineFilter]]
+    ) -> Mapping[tuple[int, TimelineFilter], Sequence[ChannelUse]]:
+        """Interaction counts and recorded cost per channel, per customer and period."""
+        ...
+
+    async def interactions_by_id(self, ids: Sequence[int]) -> Mapping[int, Interaction]:
+        """Interactions by primary key."""
+        ...
+
+    async def open_tasks_by_customer(self, ids: Sequence[int]) -> Mapping[int, Sequence[Task]]:
+        """Open tasks per customer, soonest due first."""
+        ...
+
+    async def tasks_by_id(self, ids: Sequence[int]) -> Mapping[int, Task]:
+        """Tasks by primary key."""
+        ...
+
+    async def tasks_for_owners(
+        self,
+        owners: Sequence[TaskOwner],
+        status: TaskStatus | None,
+        overdue_at: datetime | None,
+        first: int,
+        after_id: int | None,
+    ) -> tuple[Sequence[Task], bool]:
+        """Tasks of any of the owners, by due date then id; overdue_at keeps open tasks due
+        before that moment. Returns the page and whether more follow."""
         ...
 
     async def search_customers(

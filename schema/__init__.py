@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 
 from schema import enums  # noqa: F401  # registers the domain enums with strawberry
 from schema.access_queries import AccessMutations, AccessQueries
+from schema.activity import ActivitySubscriptions
 from schema.audit_fields import AuditFieldsExtension
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
@@ -29,15 +30,17 @@ from schema.organisation.types import Branch, RelationshipManager
 from schema.privacy import PrivacyMutations
 from schema.products.types import Product
 from schema.query_cost import RateLimitExtension
+from schema.recording import RecordingMutations
+from schema.tasks import TaskMutations, TaskQueries
 
 
 @strawberry.type(description="Read the consolidated customer view.")
-class Query(CustomerQueries, NodeQueries, AccessQueries):
+class Query(CustomerQueries, NodeQueries, AccessQueries, TaskQueries):
     pass
 
 
 @strawberry.type(description="Change what quanjing knows.")
-class Mutation(AccessMutations, PrivacyMutations):
+class Mutation(AccessMutations, PrivacyMutations, RecordingMutations, TaskMutations):
     pass
 
 
@@ -55,6 +58,11 @@ MAX_ALIASES = 15
 MAX_TOKENS = 2000
 
 
+@strawberry.type(description="Live updates.")
+class Subscription(ActivitySubscriptions):
+    pass
+
+
 def build_schema(*, production: bool = False) -> strawberry.Schema:
     # Limits keep one request from taking the service down; production also hides the schema.
     # Factories, not instances: strawberry builds fresh extension objects per operation.
@@ -68,6 +76,7 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
     return QuanjingSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Customer, Branch, RelationshipManager, Product],
         # Passed as classes: strawberry builds one instance per operation, so no state leaks
         # between requests; the caches themselves are shared module-level LRUs.

@@ -35,6 +35,15 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "closeCounterSession": frozenset({Role.TELLER}),
     "setConsent": frozenset({Role.CUSTOMER, Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
     "placeLegalHold": frozenset({Role.COMPLIANCE}),
+    "recordInteraction": frozenset(
+        {Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER, Role.INTEGRATION}
+    ),
+    "recordFundMovement": frozenset({Role.INTEGRATION}),
+    "upsertHolding": frozenset({Role.INTEGRATION}),
+    "createTask": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
+    "completeTask": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
+    "myTasks": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
+    "customerActivity": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
     "eraseCustomerPersonalData": frozenset({Role.COMPLIANCE}),
 }
 

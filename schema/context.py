@@ -14,14 +14,23 @@ from domain.access.counter_sessions import CounterSessionStore
 from domain.access.policy import Visibility
 from domain.access.principal import Principal
 from domain.access.rate_limits import RateLimiter
+from domain.activity import ActivityFeed
 from domain.customers.model import ContactPoint, CorporateContact, Customer, IdentityDocument
-from domain.interactions import TimelinePage, TimelineRequest
+from domain.interactions import (
+    ChannelUse,
+    Interaction,
+    TimelineFilter,
+    TimelinePage,
+    TimelineRequest,
+)
 from domain.organisation import Branch, RelationshipManager
 from domain.ports import DocumentKey, ProfileReader
 from domain.privacy.consents import Consent, ConsentBook
 from domain.privacy.erasure import PrivacyStore
 from domain.products import Holding, Product
+from domain.recording import UnitOfWorkFactory
 from domain.relationships import Relationship, StateChange
+from domain.tasks import Task
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -64,6 +73,9 @@ class Loaders:
     holdings_by_customer: DataLoader[int, Sequence[Holding]]
     timeline_page_by_request: DataLoader[TimelineRequest, TimelinePage]
     consents_by_customer: DataLoader[int, Sequence[Consent]]
+    channel_mix_by_customer: DataLoader[tuple[int, TimelineFilter], Sequence[ChannelUse]]
+    open_tasks_by_customer: DataLoader[int, Sequence[Task]]
+    interaction_by_id: DataLoader[int, Interaction | None]
 
 
 def build_loaders(reader: ProfileReader, consent_book: ConsentBook) -> Loaders:
@@ -85,6 +97,9 @@ def build_loaders(reader: ProfileReader, consent_book: ConsentBook) -> Loaders:
         holdings_by_customer=_many(reader.holdings_by_customer),
         timeline_page_by_request=DataLoader(load_fn=timeline),
         consents_by_customer=_many(consent_book.current),
+        channel_mix_by_customer=_many(reader.channel_mix),
+        open_tasks_by_customer=_many(reader.open_tasks_by_customer),
+        interaction_by_id=_one(reader.interactions_by_id),
     )
 
 
@@ -117,7 +132,12 @@ class Context:
     audit_log: AuditLog
     consent_book: ConsentBook
     privacy: PrivacyStore
+    recording: UnitOfWorkFactory
+    activity: ActivityFeed
     correlation_id: str
+    idempotency_ttl_seconds: int = 7 * 24 * 3600
+    # Set by strawberry on a websocket's connection_init (graphql-transport-ws).
+    connection_params: dict[str, object] | None = None
     rate_limiter: RateLimiter | None = None
     channel: str = "unspecified"
     purpose: str = "unspecified"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -24,6 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.recording_uow import task_from_row
 from api.db.tables import (
     BranchRow,
     ContactPointRow,
@@ -36,6 +38,7 @@ from api.db.tables import (
     RelationshipManagerRow,
     RelationshipStateRow,
     StateChangeRow,
+    TaskRow,
 )
 from api.document_crypto import DocumentCrypto
 from domain.customers.model import (
@@ -59,9 +62,11 @@ from domain.customers.model import (
 )
 from domain.interactions import (
     Channel,
+    ChannelUse,
     Interaction,
     InteractionKind,
     InteractionOutcome,
+    TimelineFilter,
     TimelinePage,
     TimelineRequest,
 )
@@ -70,6 +75,7 @@ from domain.ports import DocumentKey
 from domain.products import Holding, HoldingStatus, Product, ProductAudience, ProductCategory
 from domain.relationships import Relationship, RelationshipState, StateChange
 from domain.search import CustomerPage, SearchTerms
+from domain.tasks import Task, TaskOwner, TaskStatus
 
 customers = CustomerRow.__table__
 contact_points = ContactPointRow.__table__
@@ -159,6 +165,24 @@ def _product(row: Row[Any], pk: int, code: str, name: str, currency: str) -> Pro
         audience=ProductAudience(row.audience),
         currency=currency,
     )
+
+
+def _filter_conditions(wanted: TimelineFilter) -> list[Any]:
+    c = interactions.c
+    conditions: list[Any] = []
+    if wanted.channels:
+        conditions.append(c.channel.in_(sorted(ch.value for ch in wanted.channels)))
+    if wanted.kinds:
+        conditions.append(c.kind.in_(sorted(k.value for k in wanted.kinds)))
+    if wanted.since is not None:
+        conditions.append(c.occurred_at >= wanted.since)
+    if wanted.until is not None:
+        conditions.append(c.occurred_at < wanted.until)
+    if wanted.staff_code is not None:
+        conditions.append(c.staff_code == wanted.staff_code)
+    if wanted.branch_id is not None:
+        conditions.append(c.branch_id == wanted.branch_id)
+    return conditions
 
 
 def _ids(values: Sequence[int]) -> Any:
@@ -385,9 +409,9 @@ class SqlProfileReader:
         # timeline index per customer, LIMIT first + 1 to learn whether a next page exists.
         groups: dict[tuple[Any, ...], list[TimelineRequest]] = defaultdict(list)
         for request in requests:
-            groups[(request.first, request.after, request.channels)].append(request)
+            groups[(request.first, request.after, request.filter)].append(request)
         found: dict[tuple[Any, ...], list[Interaction]] = {}
-        for (first, after, channels), members in groups.items():
+        for (first, after, wanted_filter), members in groups.items():
             wanted = (
                 func.unnest(_ids([m.customer_id for m in members]))
                 .table_valued("customer_id")
@@ -402,8 +426,7 @@ class SqlProfileReader:
                         func.cast(after.id, BigInteger),
                     )
                 )
-            if channels:
-                conditions.append(interactions.c.channel.in_(sorted(c.value for c in channels)))
+            conditions.extend(_filter_conditions(wanted_filter))
             page = (
                 select(interactions)
                 .where(and_(*conditions))
@@ -413,13 +436,13 @@ class SqlProfileReader:
             )
             stmt = select(page).select_from(wanted).join(page, true())
             for row in await self._rows(stmt):
-                found.setdefault((first, after, channels, row.customer_id), []).append(
+                found.setdefault((first, after, wanted_filter, row.customer_id), []).append(
                     _interaction(row)
                 )
         pages = []
         for request in requests:
             rows = found.get(
-                (request.first, request.after, request.channels, request.customer_id), []
+                (request.first, request.after, request.filter, request.customer_id), []
             )
             pages.append(
                 TimelinePage(
@@ -427,6 +450,81 @@ class SqlProfileReader:
                 )
             )
         return pages
+
+    async def channel_mix(
+        self, keys: Sequence[tuple[int, TimelineFilter]]
+    ) -> Mapping[tuple[int, TimelineFilter], Sequence[ChannelUse]]:
+        # One statement per distinct period; customers of the same period share it.
+        groups: dict[TimelineFilter, list[int]] = defaultdict(list)
+        for customer_id, period in keys:
+            groups[period].append(customer_id)
+        out: dict[tuple[int, TimelineFilter], list[ChannelUse]] = defaultdict(list)
+        c = interactions.c
+        for period, ids in groups.items():
+            stmt = (
+                select(
+                    c.customer_id,
+                    c.channel,
+                    func.count().label("n"),
+                    func.coalesce(func.sum(c.cost), 0).label("cost"),
+                )
+                .where(c.customer_id == func.any(_ids(ids)), *_filter_conditions(period))
+                .group_by(c.customer_id, c.channel)
+                .order_by(c.customer_id, func.count().desc(), c.channel)
+            )
+            for row in await self._rows(stmt):
+                out[(row.customer_id, period)].append(
+                    ChannelUse(channel=Channel(row.channel), count=row.n, cost=row.cost)
+                )
+        return out
+
+    async def interactions_by_id(self, ids: Sequence[int]) -> Mapping[int, Interaction]:
+        rows = await self._rows(
+            select(interactions).where(interactions.c.id == func.any(_ids(ids)))
+        )
+        return {row.id: _interaction(row) for row in rows}
+
+    async def open_tasks_by_customer(self, ids: Sequence[int]) -> Mapping[int, Sequence[Task]]:
+        t = TaskRow.__table__.c
+        stmt = (
+            select(TaskRow.__table__)
+            .where(t.customer_id == func.any(_ids(ids)), t.status == TaskStatus.OPEN.value)
+            .order_by(t.due_at, t.id)
+        )
+        out: dict[int, list[Task]] = defaultdict(list)
+        for row in await self._rows(stmt):
+            out[row.customer_id].append(task_from_row(row))
+        return out
+
+    async def tasks_by_id(self, ids: Sequence[int]) -> Mapping[int, Task]:
+        rows = await self._rows(
+            select(TaskRow.__table__).where(TaskRow.__table__.c.id == func.any(_ids(ids)))
+        )
+        return {row.id: task_from_row(row) for row in rows}
+
+    async def tasks_for_owners(
+        self,
+        owners: Sequence[TaskOwner],
+        status: TaskStatus | None,
+        overdue_at: datetime | None,
+        first: int,
+        after_id: int | None,
+    ) -> tuple[Sequence[Task], bool]:
+        t = TaskRow.__table__.c
+        stmt = select(TaskRow.__table__).where(
+            or_(*[and_(t.owner_kind == o.kind.value, t.owner_ref == o.ref) for o in owners])
+        )
+        if status is not None:
+            stmt = stmt.where(t.status == status.value)
+        if overdue_at is not None:
+            stmt = stmt.where(t.status == TaskStatus.OPEN.value, t.due_at < overdue_at)
+        if after_id is not None:
+            # Keyset on (due_at, id) through the cursor's task.
+            anchor = select(t.due_at).where(t.id == after_id).scalar_subquery()
+            stmt = stmt.where(tuple_(t.due_at, t.id) > tuple_(anchor, after_id))
+        stmt = stmt.order_by(t.due_at, t.id).limit(first + 1)
+        rows = await self._rows(stmt)
+        return [task_from_row(r) for r in rows[:first]], len(rows) > first
 
     async def search_customers(
         self, terms: SearchTerms | None, first: int, after: int | None

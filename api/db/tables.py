@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -29,7 +30,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from domain.customers.model import (
@@ -45,12 +46,14 @@ from domain.customers.model import (
     OwnershipType,
     PreferredChannel,
 )
+from domain.fund_movements import CounterpartyKind, MovementDirection
 from domain.interactions import Channel, InteractionKind, InteractionOutcome
 from domain.organisation import BranchKind
 from domain.privacy.consents import ConsentChannel, ConsentPurpose
 from domain.privacy.erasure import DataCategory
 from domain.products import HoldingStatus, ProductAudience, ProductCategory
 from domain.relationships import RelationshipState
+from domain.tasks import OwnerKind, TaskKind, TaskStatus
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -293,6 +296,11 @@ class InteractionRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(12))
     summary: Mapped[str | None] = mapped_column(Text)
     satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    offers: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    products_discussed: Mapped[list[int]] = mapped_column(
+        ARRAY(BigInteger), server_default=text("'{}'")
+    )
+    recorded_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = _now()
 
 
@@ -377,3 +385,90 @@ class LegalHoldRow(Base):
     until: Mapped[date] = mapped_column(Date)
     placed_by: Mapped[str] = mapped_column(String(200))
     placed_at: Mapped[datetime] = _now()
+
+
+class IdempotencyKeyRow(Base):
+    """Stripe-style idempotency: one row per (caller, key); the unique key makes concurrent
+    first attempts wait for each other, so exactly one write happens."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_expires_at", "expires_at"),)
+
+    scope: Mapped[str] = mapped_column(String(250), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(50))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FundMovementRow(Base):
+    __tablename__ = "fund_movements"
+    __table_args__ = (
+        one_of("direction", MovementDirection),
+        one_of("counterparty_kind", CounterpartyKind),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_fund_movements_customer_booked", "customer_id", text("booked_at DESC")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    holding_id: Mapped[int] = mapped_column(ForeignKey("holdings.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    direction: Mapped[str] = mapped_column(String(6))
+    counterparty_kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    booked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The source system's reference: the feed is idempotent on it.
+    external_ref: Mapped[str] = mapped_column(String(100), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = _now()
+
+
+class TaskRow(Base):
+    """Complaints, service requests and follow-ups (回访): an owner, a due date, a result."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        one_of("kind", TaskKind),
+        one_of("status", TaskStatus),
+        one_of("owner_kind", OwnerKind),
+        CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction"),
+        Index("ix_tasks_owner_status_due", "owner_kind", "owner_ref", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12))
+    title: Mapped[str] = mapped_column(String(200))
+    owner_kind: Mapped[str] = mapped_column(String(10))
+    owner_ref: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    source_interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
+    result: Mapped[str | None] = mapped_column(Text)
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    result_interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+
+class OutboxRow(Base):
+    """Events written in the same transaction as the change; a relay publishes them after
+    commit, so a rolled-back write is never announced and a Redis outage only delays."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    topic: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -140,7 +140,10 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "holdings": PUBLIC,
         "interactions": PUBLIC,
         "consents": PUBLIC,
+        "channelMix": PUBLIC,
+        "openTasks": PUBLIC,
     },
+    "ChannelUse": {"channel": PUBLIC, "count": PUBLIC, "cost": INTERNAL},
     "Consent": {
         "purpose": PUBLIC,
         "channel": PUBLIC,

@@ -27,7 +27,7 @@ from domain.customers.model import ContactPoint as ContactPointModel
 from domain.customers.model import Customer as CustomerModel
 from domain.customers.model import IdentityDocument as IdentityDocumentModel
 from domain.errors import DomainError
-from domain.interactions import Channel, TimelineRequest
+from domain.interactions import Channel, InteractionKind, TimelineRequest
 from domain.products import summarize_holdings
 from domain.relationships import RelationshipState
 from schema.access import visible
@@ -35,11 +35,13 @@ from schema.context import Info
 from schema.errors import UserFacingError
 from schema.ids import encode_id
 from schema.interactions.types import (
+    ChannelUse,
     Interaction,
     InteractionConnection,
     InteractionEdge,
     parse_timeline_cursor,
     timeline_cursor,
+    timeline_filter,
 )
 from schema.node import Node
 from schema.organisation.types import Branch, RelationshipManager
@@ -47,6 +49,7 @@ from schema.pagination import PageInfo, check_first
 from schema.privacy import Consent
 from schema.products.types import HoldingPortfolio
 from schema.relationships.types import Relationship, StateChange
+from schema.tasks import Task
 
 
 @strawberry.type(description="A phone, e-mail address or postal address.")
@@ -273,6 +276,29 @@ class Customer(Node):
             found, summarize_holdings(found), self.view, include_closed=include_closed
         )
 
+    @strawberry.field(
+        description="Interactions and their recorded cost per channel over a period "
+        "(since inclusive, until exclusive; all time when both are left out)."
+    )
+    async def channel_mix(
+        self, info: Info, since: datetime | None = None, until: datetime | None = None
+    ) -> list[ChannelUse]:
+        try:
+            period = timeline_filter(None, None, since, until, None, None)
+        except DomainError as exc:
+            raise UserFacingError(exc) from exc
+        found = await info.context.loaders.channel_mix_by_customer.load((self.pk, period))
+        show_cost = self.view.shows("ChannelUse", "cost")
+        return [
+            ChannelUse(channel=u.channel, count=u.count, cost=u.cost if show_cost else None)
+            for u in found
+        ]
+
+    @strawberry.field(description="Open complaints, service requests and follow-ups.")
+    async def open_tasks(self, info: Info) -> list[Task]:
+        found = await info.context.loaders.open_tasks_by_customer.load(self.pk)
+        return [Task.from_domain(t) for t in found]
+
     @strawberry.field(description="Current consents per purpose and channel (opt-in).")
     async def consents(self, info: Info) -> list[Consent]:
         found = await info.context.loaders.consents_by_customer.load(self.pk)
@@ -286,18 +312,19 @@ class Customer(Node):
         first: int,
         after: str | None = None,
         channels: list[Channel] | None = None,
+        kinds: list[InteractionKind] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        staff_code: str | None = None,
+        branch_id: strawberry.ID | None = None,
     ) -> InteractionConnection:
         try:
             check_first(first)
             position = None if after is None else parse_timeline_cursor(after)
+            wanted = timeline_filter(channels, kinds, since, until, staff_code, branch_id)
         except DomainError as exc:
             raise UserFacingError(exc) from exc
-        request = TimelineRequest(
-            customer_id=self.pk,
-            first=first,
-            after=position,
-            channels=frozenset(channels) if channels else None,
-        )
+        request = TimelineRequest(customer_id=self.pk, first=first, after=position, filter=wanted)
         page = await info.context.loaders.timeline_page_by_request.load(request)
         edges = [
             InteractionEdge(cursor=timeline_cursor(i), node=Interaction.from_domain(i, self.view))

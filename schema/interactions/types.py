@@ -9,10 +9,16 @@ import strawberry
 
 from domain.access.policy import Visibility
 from domain.errors import InvalidInput
-from domain.interactions import Channel, InteractionKind, InteractionOutcome, TimelinePosition
+from domain.interactions import (
+    Channel,
+    InteractionKind,
+    InteractionOutcome,
+    TimelineFilter,
+    TimelinePosition,
+)
 from domain.interactions import Interaction as InteractionModel
 from schema.context import Info
-from schema.ids import encode_id
+from schema.ids import decode_typed_id, encode_id
 from schema.organisation.types import Branch
 from schema.pagination import PageInfo, decode_cursor, encode_cursor
 
@@ -65,6 +71,42 @@ class InteractionEdge:
 class InteractionConnection:
     edges: list[InteractionEdge] = strawberry.field(description="Interactions on this page.")
     page_info: PageInfo = strawberry.field(description="Paging information.")
+
+
+@strawberry.type(description="How much one channel was used, and what it cost to serve.")
+class ChannelUse:
+    channel: Channel = strawberry.field(description="The channel.")
+    count: int = strawberry.field(description="Interactions on the channel.")
+    cost: Decimal | None = strawberry.field(
+        description="Sum of recorded costs to serve, CNY (interactions without a recorded "
+        "cost count as 0); hidden from customers."
+    )
+
+
+def timeline_filter(
+    channels: list[Channel] | None,
+    kinds: list[InteractionKind] | None,
+    since: datetime | None,
+    until: datetime | None,
+    staff_code: str | None,
+    branch_id: str | None,
+) -> TimelineFilter:
+    """The timeline arguments as a domain filter; refuses what cannot match anything sane."""
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput(name, "the time needs a time zone")
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("until", "until must be after since")
+    return TimelineFilter(
+        channels=frozenset(channels) if channels else None,
+        kinds=frozenset(kinds) if kinds else None,
+        since=since,
+        until=until,
+        staff_code=staff_code.strip() if staff_code else None,
+        branch_id=None
+        if branch_id is None
+        else decode_typed_id(branch_id, "Branch", field="branchId"),
+    )
 
 
 def timeline_cursor(interaction: InteractionModel) -> str:

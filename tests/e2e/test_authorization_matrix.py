@@ -32,6 +32,7 @@ query ($id: ID!) {
       holdings { items { accountNumber } }
       interactions(first: 2) { edges { node { staffCode cost summary } } }
       consents { purpose actor }
+      channelMix { channel cost }
     }
   }
 }
@@ -77,6 +78,10 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("Interaction", "staffCode"): Probe(
         read=lambda c: c["interactions"]["edges"][0]["node"]["staffCode"],
         clear=lambda m: m.raw["interactions"]["edges"][0]["node"]["staffCode"],
+    ),
+    ("ChannelUse", "cost"): Probe(
+        read=lambda c: c["channelMix"][0]["cost"],
+        clear=lambda m: m.raw["channelMix"][0]["cost"],
     ),
     ("Consent", "actor"): Probe(
         read=lambda c: c["consents"][0]["actor"],

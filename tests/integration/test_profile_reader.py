@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.db.profile_reader import SqlProfileReader
 from api.document_crypto import DocumentCrypto
 from domain.customers.model import DocumentType
-from domain.interactions import Channel, TimelinePosition, TimelineRequest
+from domain.interactions import Channel, TimelineFilter, TimelinePosition, TimelineRequest
 from domain.search import interpret_search
 from tests.factories import make_customer
 from tests.statements import StatementCounter
@@ -33,7 +33,7 @@ async def test_timeline_pages_cover_every_interaction_once_even_with_equal_times
     seen: list[int] = []
     after: TimelinePosition | None = None
     while True:
-        (page,) = await reader.timeline_pages([TimelineRequest(made.id, 10, after, None)])
+        (page,) = await reader.timeline_pages([TimelineRequest(made.id, 10, after)])
         seen.extend(i.id for i in page.items)
         if not page.has_next_page:
             break
@@ -51,7 +51,7 @@ async def test_timeline_requests_for_several_customers_share_one_statement(
     reader = SqlProfileReader(engine, crypto)
     with statements.capture() as sent:
         pa, pb = await reader.timeline_pages(
-            [TimelineRequest(a.id, 20, None, None), TimelineRequest(b.id, 20, None, None)]
+            [TimelineRequest(a.id, 20, None), TimelineRequest(b.id, 20, None)]
         )
     assert len(sent) == 1
     assert (len(pa.items), pa.has_next_page) == (5, False)
@@ -64,7 +64,7 @@ async def test_the_timeline_filters_by_channel(
     made = await make_customer(engine, interactions=10)
     reader = SqlProfileReader(engine, crypto)
     (page,) = await reader.timeline_pages(
-        [TimelineRequest(made.id, 20, None, frozenset({Channel.COUNTER}))]
+        [TimelineRequest(made.id, 20, None, TimelineFilter(channels=frozenset({Channel.COUNTER})))]
     )
     assert len(page.items) == 5
     assert {i.channel for i in page.items} == {Channel.COUNTER}

@@ -38,6 +38,7 @@ def test_types_that_reach_personal_data_are_covered() -> None:
         "InteractionConnection",
         "CustomerEdge",
         "CustomerConnection",
+        "RecordInteractionPayload",
     }
     for name, graphql_type in schema._schema.type_map.items():
         if not isinstance(graphql_type, GraphQLObjectType) or name.startswith("__"):
@@ -51,6 +52,10 @@ def test_types_that_reach_personal_data_are_covered() -> None:
 
 
 def test_every_root_field_declares_who_may_call_it() -> None:
-    roots = [schema._schema.query_type, schema._schema.mutation_type]
+    roots = [
+        schema._schema.query_type,
+        schema._schema.mutation_type,
+        schema._schema.subscription_type,
+    ]
     fields = {f for root in roots if root is not None for f in root.fields}
     assert fields == set(ROOT_PERMISSIONS)

@@ -1,0 +1,325 @@
+"""SqlRecordingUnitOfWork: one PostgreSQL transaction per write use case."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import BigInteger, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from api.db.tables import (
+    BranchRow,
+    CustomerRow,
+    FundMovementRow,
+    HoldingRow,
+    IdempotencyKeyRow,
+    InteractionRow,
+    OutboxRow,
+    ProductRow,
+    TaskRow,
+)
+from domain.errors import InvalidInput, NotFound
+from domain.fund_movements import NewFundMovement
+from domain.interactions import NewInteraction
+from domain.recording import (
+    HoldingChange,
+    HoldingUpserted,
+    IdempotencyClaim,
+    PriorRequest,
+)
+from domain.tasks import NewTask, OwnerKind, Task, TaskKind, TaskOwner, TaskStatus
+
+
+def task_from_row(row: Any) -> Task:
+    return Task(
+        id=row.id,
+        customer_id=row.customer_id,
+        kind=TaskKind(row.kind),
+        status=TaskStatus(row.status),
+        title=row.title,
+        owner=TaskOwner(OwnerKind(row.owner_kind), row.owner_ref),
+        due_at=row.due_at,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        source_interaction_id=row.source_interaction_id,
+        result=row.result,
+        satisfaction=row.satisfaction,
+        result_interaction_id=row.result_interaction_id,
+        completed_at=row.completed_at,
+    )
+
+
+class SqlRecordingUnitOfWork:
+    def __init__(self, engine: AsyncEngine, on_commit: Any = None) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        self._committed = False
+        self._emitted = False
+        self._on_commit = on_commit  # wakes the outbox relay so events leave at once
+
+    async def __aenter__(self) -> SqlRecordingUnitOfWork:
+        self._conn = await self._engine.connect()
+        await self._conn.begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        try:
+            if not self._committed:
+                await self._conn.rollback()  # the default: nothing half-written stays
+        finally:
+            await self._conn.close()
+            self._conn = None
+        if self._committed and self._emitted and self._on_commit is not None:
+            self._on_commit()
+
+    @property
+    def conn(self) -> AsyncConnection:
+        assert self._conn is not None, "use the unit of work inside `async with`"
+        return self._conn
+
+    async def commit(self) -> None:
+        await self.conn.commit()
+        self._committed = True
+
+    async def claim_key(
+        self, claim: IdempotencyClaim, operation: str, fingerprint: str
+    ) -> PriorRequest | None:
+        now = datetime.now(UTC)
+        k = IdempotencyKeyRow.__table__.c
+        stmt = (
+            pg_insert(IdempotencyKeyRow)
+            .values(
+                scope=claim.scope,
+                key=claim.key,
+                operation=operation,
+                request_hash=fingerprint,
+                expires_at=now + claim.ttl,
+            )
+            # An expired key may be claimed afresh; a live one is left as it is. A concurrent
+            # first attempt holds the row's index entry: this INSERT waits for it to finish.
+            .on_conflict_do_update(
+                index_elements=[k.scope, k.key],
+                set_={
+                    "operation": operation,
+                    "request_hash": fingerprint,
+                    "response": None,
+                    "created_at": now,
+                    "expires_at": now + claim.ttl,
+                },
+                where=k.expires_at < now,
+            )
+            .returning(k.scope)
+        )
+        if (await self.conn.execute(stmt)).first() is not None:
+            return None
+        row = (
+            await self.conn.execute(
+                select(k.request_hash, k.response, k.operation).where(
+                    k.scope == claim.scope, k.key == claim.key
+                )
+            )
+        ).one()
+        fingerprint_seen = row.request_hash if row.operation == operation else "other-operation"
+        return PriorRequest(fingerprint=fingerprint_seen, response=row.response)
+
+    async def store_response(self, claim: IdempotencyClaim, response: dict[str, Any]) -> None:
+        await self.conn.execute(
+            update(IdempotencyKeyRow)
+            .where(IdempotencyKeyRow.scope == claim.scope, IdempotencyKeyRow.key == claim.key)
+            .values(response=response)
+        )
+
+    async def customer_rm(self, customer_id: int) -> int | None:
+        # FOR SHARE: the customer cannot be erased or deleted under the write.
+        row = (
+            await self.conn.execute(
+                select(CustomerRow.relationship_manager_id)
+                .where(CustomerRow.id == customer_id)
+                .with_for_update(read=True)
+            )
+        ).first()
+        if row is None:
+            raise NotFound("customer", str(customer_id))
+        rm_id: int | None = row[0]
+        return rm_id
+
+    async def unknown_products(self, ids: Sequence[int]) -> set[int]:
+        if not ids:
+            return set()
+        found = await self.conn.scalars(
+            select(ProductRow.id).where(
+                ProductRow.id == func.any(literal(list(ids), ARRAY(BigInteger)))
+            )
+        )
+        return set(ids) - set(found)
+
+    async def branch_exists(self, branch_id: int) -> bool:
+        return (
+            await self.conn.scalar(select(BranchRow.id).where(BranchRow.id == branch_id))
+            is not None
+        )
+
+    async def add_interaction(self, interaction: NewInteraction, recorded_by: str) -> int:
+        new_id: int | None = await self.conn.scalar(
+            insert(InteractionRow)
+            .values(
+                customer_id=interaction.customer_id,
+                channel=interaction.channel.value,
+                kind=interaction.kind.value,
+                occurred_at=interaction.occurred_at,
+                branch_id=interaction.branch_id,
+                staff_code=interaction.staff_code,
+                cost=interaction.cost,
+                outcome=None if interaction.outcome is None else interaction.outcome.value,
+                summary=interaction.summary,
+                satisfaction=interaction.satisfaction,
+                offers=list(interaction.offers),
+                products_discussed=list(interaction.products_discussed),
+                recorded_by=recorded_by,
+            )
+            .returning(InteractionRow.id)
+        )
+        assert new_id is not None
+        return new_id
+
+    async def add_task(self, task: NewTask, created_by: str) -> int:
+        new_id: int | None = await self.conn.scalar(
+            insert(TaskRow)
+            .values(
+                customer_id=task.customer_id,
+                kind=task.kind.value,
+                status=TaskStatus.OPEN.value,
+                title=task.title,
+                owner_kind=task.owner.kind.value,
+                owner_ref=task.owner.ref,
+                due_at=task.due_at,
+                created_by=created_by,
+                source_interaction_id=task.source_interaction_id,
+            )
+            .returning(TaskRow.id)
+        )
+        assert new_id is not None
+        return new_id
+
+    async def task_for_update(self, task_id: int) -> Task | None:
+        row = (
+            await self.conn.execute(
+                select(TaskRow.__table__).where(TaskRow.id == task_id).with_for_update()
+            )
+        ).first()
+        return None if row is None else task_from_row(row)
+
+    async def complete_task(
+        self, task_id: int, result: str, satisfaction: int | None, result_interaction_id: int
+    ) -> None:
+        await self.conn.execute(
+            update(TaskRow)
+            .where(TaskRow.id == task_id)
+            .values(
+                status=TaskStatus.DONE.value,
+                result=result,
+                satisfaction=satisfaction,
+                result_interaction_id=result_interaction_id,
+                completed_at=func.now(),
+            )
+        )
+
+    async def holding_owner(self, holding_id: int) -> tuple[int, str] | None:
+        row = (
+            await self.conn.execute(
+                select(HoldingRow.customer_id, HoldingRow.currency).where(
+                    HoldingRow.id == holding_id
+                )
+            )
+        ).first()
+        return None if row is None else (row.customer_id, row.currency)
+
+    async def add_fund_movement(
+        self, customer_id: int, movement: NewFundMovement, fingerprint: str, source: str
+    ) -> tuple[int, str | None]:
+        m = FundMovementRow.__table__.c
+        inserted = await self.conn.scalar(
+            pg_insert(FundMovementRow)
+            .values(
+                holding_id=movement.holding_id,
+                customer_id=customer_id,
+                amount=movement.amount,
+                currency=movement.currency,
+                direction=movement.direction.value,
+                counterparty_kind=movement.counterparty_kind.value,
+                channel=movement.channel.value,
+                booked_at=movement.booked_at,
+                external_ref=movement.external_ref,
+                request_hash=fingerprint,
+                source=source,
+            )
+            .on_conflict_do_nothing(index_elements=[m.external_ref])
+            .returning(m.id)
+        )
+        if inserted is not None:
+            return inserted, None
+        prior = (
+            await self.conn.execute(
+                select(m.id, m.request_hash).where(m.external_ref == movement.external_ref)
+            )
+        ).one()
+        return prior.id, prior.request_hash
+
+    async def upsert_holding(self, change: HoldingChange) -> HoldingUpserted:
+        product_id = await self.conn.scalar(
+            select(ProductRow.id).where(ProductRow.code == change.product_code)
+        )
+        if product_id is None:
+            raise InvalidInput("productCode", f"unknown product {change.product_code}")
+        h = HoldingRow.__table__.c
+        # Lock an existing row so two feed records for one holding apply one after the other.
+        current = (
+            await self.conn.execute(
+                select(HoldingRow.__table__)
+                .where(h.source_ref == change.source_ref)
+                .with_for_update()
+            )
+        ).first()
+        values = {
+            "customer_id": change.customer_id,
+            "product_id": product_id,
+            "account_number": change.account_number,
+            "currency": change.currency,
+            "balance": change.balance,
+            "credit_limit": change.credit_limit,
+            "status": change.status.value,
+            "opened_on": change.opened_on,
+            "closed_on": change.closed_on,
+        }
+        if current is None:
+            new_id: int | None = await self.conn.scalar(
+                insert(HoldingRow).values(source_ref=change.source_ref, **values).returning(h.id)
+            )
+            assert new_id is not None
+            return HoldingUpserted(
+                new_id, "closed" if change.status.value == "closed" else "opened"
+            )
+        if current.customer_id != change.customer_id:
+            raise InvalidInput("customerId", "the source reference belongs to another customer")
+        if all(getattr(current, k) == v for k, v in values.items()):
+            return HoldingUpserted(current.id, "unchanged")
+        await self.conn.execute(update(HoldingRow).where(h.id == current.id).values(**values))
+        closing = change.status.value == "closed" and current.status != "closed"
+        return HoldingUpserted(current.id, "closed" if closing else "changed")
+
+    async def emit(self, customer_id: int, topic: str, payload: dict[str, Any]) -> None:
+        await self.conn.execute(
+            insert(OutboxRow).values(customer_id=customer_id, topic=topic, payload=payload)
+        )
+        self._emitted = True

@@ -1,0 +1,133 @@
+"""Relays outbox events to Redis after commit: pub/sub for live subscribers, and a stream
+(`qj:events`) for workers. At-least-once: a crash between publish and marking republishes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from sqlalchemy import BigInteger, delete, func, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.db.tables import IdempotencyKeyRow, OutboxRow
+
+log = logging.getLogger(__name__)
+
+STREAM = "qj:events"
+STREAM_MAXLEN = 1_000_000
+
+
+def activity_channel(customer_id: int) -> str:
+    return f"qj:activity:{customer_id}"
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        redis: aioredis.Redis,
+        *,
+        batch: int = 500,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.redis = redis
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_housekeeping = 0.0
+
+    def wake(self) -> None:
+        """Called after a commit that emitted events: publish now, not at the next poll."""
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; raises if Redis fails (the rows stay unpublished)."""
+        o = OutboxRow.__table__.c
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(o.id, o.customer_id, o.topic, o.payload, o.created_at)
+                    .where(o.published_at.is_(None))
+                    .order_by(o.id)
+                    .limit(self.batch)
+                    # Several workers relay at once without publishing a row twice.
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            pipe = self.redis.pipeline(transaction=False)
+            for row in rows:
+                message = orjson.dumps(
+                    {
+                        "id": row.id,
+                        "customerId": row.customer_id,
+                        "topic": row.topic,
+                        "occurredAt": row.created_at.isoformat(),
+                        "payload": row.payload,
+                    }
+                )
+                pipe.publish(activity_channel(row.customer_id), message)
+                pipe.xadd(STREAM, {"event": message}, maxlen=STREAM_MAXLEN, approximate=True)
+            await pipe.execute()
+            await conn.execute(
+                update(OutboxRow)
+                .where(o.id == func.any(literal([r.id for r in rows], ARRAY(BigInteger))))
+                .values(published_at=datetime.now(UTC))
+            )
+        return len(rows)
+
+    async def housekeeping(self) -> None:
+        """Forget expired idempotency keys and announced events older than a week."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(IdempotencyKeyRow).where(IdempotencyKeyRow.expires_at < func.now())
+            )
+            await conn.execute(
+                delete(OutboxRow).where(
+                    OutboxRow.published_at < datetime.now(UTC) - timedelta(days=7)
+                )
+            )
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                while await self.publish_pending() == self.batch:
+                    pass  # a backlog: keep going without waiting
+                backoff = 0.2
+                loop = asyncio.get_running_loop()
+                if loop.time() - self._last_housekeeping > 300:
+                    self._last_housekeeping = loop.time()
+                    await self.housekeeping()
+            except (RedisError, OSError):
+                # Redis is down: events wait in the outbox; retry with growing pauses.
+                log.warning("outbox relay: Redis unavailable, retrying in %.1f s", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                await asyncio.sleep(1.0)
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

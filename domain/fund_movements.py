@@ -1,0 +1,79 @@
+"""Fund movements (资金流动) from core banking: the feed event detection watches.
+
+Balances are not derived from movements here: core banking is the ledger, and holding
+balances arrive through the holdings feed (`upsertHolding`). A movement is an event about a
+holding, recorded once per external reference.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from domain.errors import InvalidInput
+from domain.interactions import Channel
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_AMOUNT = Decimal("1e15")
+
+
+class MovementDirection(enum.StrEnum):
+    CREDIT = "credit"  # money in
+    DEBIT = "debit"  # money out
+
+
+class CounterpartyKind(enum.StrEnum):
+    OWN_ACCOUNT = "own_account"
+    PERSON = "person"
+    COMPANY = "company"
+    OTHER_BANK = "other_bank"
+    MERCHANT = "merchant"
+    GOVERNMENT = "government"
+    CASH = "cash"
+
+
+@dataclass(frozen=True, slots=True)
+class NewFundMovement:
+    holding_id: int
+    amount: Decimal
+    currency: str
+    direction: MovementDirection
+    counterparty_kind: CounterpartyKind
+    channel: Channel
+    booked_at: datetime
+    external_ref: str
+
+
+def validate_fund_movement(
+    movement: NewFundMovement, now: datetime, skew: timedelta
+) -> NewFundMovement:
+    try:
+        amount = Decimal(movement.amount)
+    except InvalidOperation as exc:
+        raise InvalidInput("amount", "the amount is not a number") from exc
+    if not amount.is_finite() or amount <= 0:
+        raise InvalidInput("amount", "the amount must be positive; the direction gives the sign")
+    if amount >= MAX_AMOUNT or amount != amount.quantize(Decimal("0.01")):
+        raise InvalidInput("amount", "the amount must have at most 2 decimals and 15 digits")
+    if not _CURRENCY.fullmatch(movement.currency):
+        raise InvalidInput("currency", "the currency is an ISO 4217 code such as CNY")
+    if movement.booked_at.tzinfo is None:
+        raise InvalidInput("bookedAt", "the booking time needs a time zone")
+    if movement.booked_at > now + skew:
+        raise InvalidInput("bookedAt", "the booking time is in the future")
+    ref = movement.external_ref.strip()
+    if not ref or len(ref) > 100:
+        raise InvalidInput("externalRef", "the external reference is 1 to 100 characters")
+    return NewFundMovement(
+        movement.holding_id,
+        amount,
+        movement.currency,
+        movement.direction,
+        movement.counterparty_kind,
+        movement.channel,
+        movement.booked_at,
+        ref,
+    )

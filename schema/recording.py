@@ -1,0 +1,306 @@
+"""Writes from the channels: interactions, fund movements and the holdings feed."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated
+
+import strawberry
+
+from domain.access.principal import Role
+from domain.errors import DomainError, InvalidInput, NotFound
+from domain.fund_movements import CounterpartyKind, MovementDirection, NewFundMovement
+from domain.idempotency import IdempotencyKeyReused, validate_key
+from domain.interactions import Channel, InteractionKind, InteractionOutcome, NewInteraction
+from domain.products import HoldingStatus
+from domain.recording import (
+    HoldingChange,
+    IdempotencyClaim,
+    record_fund_movement,
+    record_interaction,
+    upsert_holding,
+)
+from schema.access import in_counter_session, require, visible
+from schema.context import Info
+from schema.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
+from schema.ids import decode_typed_id, encode_id
+from schema.interactions.types import Interaction
+from schema.tasks import Task
+
+strawberry.enum(MovementDirection, description="Money in (credit) or out (debit).")
+strawberry.enum(CounterpartyKind, description="Who is on the other side of a movement.")
+
+
+@strawberry.type(description="This idempotency key was already used for a different request.")
+class IdempotencyKeyReusedError(Error):
+    pass
+
+
+@strawberry.type(description="The teller's counter session with this customer has expired.")
+class CounterSessionExpiredError(Error):
+    pass
+
+
+class CounterSessionExpired(DomainError):
+    code = "COUNTER_SESSION_EXPIRED"
+
+
+@strawberry.input(description="What happened with a customer, on any channel.")
+class RecordInteractionInput:
+    customer_id: strawberry.ID = strawberry.field(description="The customer.")
+    channel: Channel = strawberry.field(description="Where it happened.")
+    kind: InteractionKind = strawberry.field(description="What it was about.")
+    occurred_at: datetime = strawberry.field(description="When (not in the future).")
+    branch_id: strawberry.ID | None = strawberry.field(default=None, description="Branch/place.")
+    staff_code: str | None = strawberry.field(default=None, description="Who served.")
+    cost: Decimal | None = strawberry.field(default=None, description="Cost to serve, CNY, ≥ 0.")
+    outcome: InteractionOutcome | None = strawberry.field(default=None, description="Outcome.")
+    summary: str | None = strawberry.field(default=None, description="What was said or done.")
+    offers: list[str] = strawberry.field(default_factory=list, description="Offers made.")
+    products_discussed: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="Products discussed (Product ids)."
+    )
+    satisfaction: int | None = strawberry.field(default=None, description="Rating 1-5.")
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Retry-safe key (required for integrations): the same key and request "
+        "replay the first response; the same key with another request is refused.",
+    )
+
+
+@strawberry.type(description="The interaction recorded (or replayed), and any task it opened.")
+class RecordInteractionPayload:
+    interaction_id: strawberry.ID = strawberry.field(description="The interaction's id.")
+    interaction: Interaction | None = strawberry.field(
+        description="The interaction as you may see it; null for callers who read no profiles."
+    )
+    task: Task | None = strawberry.field(
+        description="The task a complaint or service request opened."
+    )
+    replayed: bool = strawberry.field(description="True when this answers a retried request.")
+
+
+RecordInteractionResult = Annotated[
+    RecordInteractionPayload
+    | InvalidInputError
+    | NotFoundError
+    | ForbiddenError
+    | IdempotencyKeyReusedError
+    | CounterSessionExpiredError,
+    strawberry.union("RecordInteractionResult", description="Recorded, or why not."),
+]
+
+
+@strawberry.input(description="A movement of funds on a holding, from core banking.")
+class RecordFundMovementInput:
+    holding_id: strawberry.ID = strawberry.field(description="The account (Holding id).")
+    amount: Decimal = strawberry.field(description="Amount, positive; direction gives the sign.")
+    currency: str = strawberry.field(description="ISO 4217; must match the holding.")
+    direction: MovementDirection = strawberry.field(description="Credit or debit.")
+    counterparty_kind: CounterpartyKind = strawberry.field(description="Who is on the other side.")
+    channel: Channel = strawberry.field(description="Where it was initiated.")
+    booked_at: datetime = strawberry.field(description="Booking time.")
+    external_ref: str = strawberry.field(
+        description="The source system's reference: the feed is idempotent on it."
+    )
+
+
+@strawberry.type(description="The movement recorded, or found recorded before.")
+class RecordFundMovementPayload:
+    movement_id: strawberry.ID = strawberry.field(description="The movement's id.")
+    replayed: bool = strawberry.field(description="True when the reference was seen before.")
+
+
+RecordFundMovementResult = Annotated[
+    RecordFundMovementPayload | InvalidInputError | ForbiddenError | IdempotencyKeyReusedError,
+    strawberry.union("RecordFundMovementResult", description="Recorded, or why not."),
+]
+
+
+@strawberry.input(description="One record of the holdings feed: open, change or close.")
+class UpsertHoldingInput:
+    source_ref: str = strawberry.field(description="The source system's id of the holding.")
+    customer_id: strawberry.ID = strawberry.field(description="The holder.")
+    product_code: str = strawberry.field(description="Catalog product code.")
+    account_number: str = strawberry.field(description="Account, card or contract number.")
+    currency: str = strawberry.field(description="ISO 4217 currency.")
+    balance: Decimal = strawberry.field(description="Balance per core banking.")
+    credit_limit: Decimal | None = strawberry.field(default=None, description="Credit limit.")
+    status: HoldingStatus = strawberry.field(description="Active, dormant or closed.")
+    opened_on: date = strawberry.field(description="Opening date.")
+    closed_on: date | None = strawberry.field(default=None, description="Closing date.")
+
+
+@strawberry.type(description="What the feed record did.")
+class UpsertHoldingPayload:
+    holding_id: strawberry.ID = strawberry.field(description="The holding's id.")
+    change: str = strawberry.field(description="opened, changed, closed or unchanged.")
+
+
+UpsertHoldingResult = Annotated[
+    UpsertHoldingPayload | InvalidInputError | NotFoundError | ForbiddenError,
+    strawberry.union("UpsertHoldingResult", description="Applied, or why not."),
+]
+
+
+def _scope(info: Info) -> str:
+    principal = info.context.principal
+    return f"{principal.role.value}:{principal.client_id or principal.subject}"
+
+
+def _error(exc: DomainError) -> Error:
+    match exc:
+        case NotFound():
+            return NotFoundError.from_domain(exc)
+        case InvalidInput():
+            return InvalidInputError.from_domain(exc)
+        case IdempotencyKeyReused():
+            return IdempotencyKeyReusedError(code=exc.code, message=exc.message)
+        case CounterSessionExpired():
+            return CounterSessionExpiredError(code=exc.code, message=exc.message)
+        case _:
+            return ForbiddenError.from_domain(exc)
+
+
+@strawberry.type
+class RecordingMutations:
+    @strawberry.mutation(description="Record an interaction from any channel.")
+    async def record_interaction(
+        self, info: Info, input: RecordInteractionInput
+    ) -> RecordInteractionResult:
+        context = info.context
+        principal = context.principal
+        now = datetime.now(UTC)
+        try:
+            require(info, "recordInteraction")
+            pk = decode_typed_id(input.customer_id, "Customer", field="customerId")
+            claim = None
+            if input.idempotency_key is not None:
+                claim = IdempotencyClaim(
+                    _scope(info),
+                    validate_key(input.idempotency_key),
+                    timedelta(seconds=context.idempotency_ttl_seconds),
+                )
+            elif principal.role is Role.INTEGRATION:
+                raise InvalidInput("idempotencyKey", "integrations must send an idempotency key")
+            if (
+                principal.role is Role.TELLER
+                and input.channel is Channel.COUNTER
+                and not await in_counter_session(info, pk)
+            ):
+                raise CounterSessionExpired(
+                    "no verified counter session with this customer; verify the document again"
+                )
+            draft = NewInteraction(
+                customer_id=pk,
+                channel=input.channel,
+                kind=input.kind,
+                occurred_at=input.occurred_at,
+                branch_id=None
+                if input.branch_id is None
+                else decode_typed_id(input.branch_id, "Branch", field="branchId"),
+                staff_code=input.staff_code,
+                cost=input.cost,
+                outcome=input.outcome,
+                summary=input.summary,
+                offers=tuple(input.offers),
+                products_discussed=tuple(
+                    decode_typed_id(p, "Product", field="productsDiscussed")
+                    for p in input.products_discussed
+                ),
+                satisfaction=input.satisfaction,
+            )
+            recorded = await record_interaction(
+                context.recording, draft, principal.subject, claim, now
+            )
+        except DomainError as exc:
+            return _error(exc)  # type: ignore[return-value]
+        interaction = None
+        customer = await context.loaders.customer_by_id.load(pk)
+        view = None if customer is None else await visible(info, customer)
+        if view is not None:
+            found = await context.loaders.interaction_by_id.load(recorded.interaction_id)
+            interaction = None if found is None else Interaction.from_domain(found, view)
+        task = None
+        if recorded.task_id is not None:
+            found_task = (await context.reader.tasks_by_id([recorded.task_id])).get(
+                recorded.task_id
+            )
+            task = None if found_task is None else Task.from_domain(found_task)
+        return RecordInteractionPayload(
+            interaction_id=strawberry.ID(encode_id("Interaction", recorded.interaction_id)),
+            interaction=interaction,
+            task=task,
+            replayed=recorded.replayed,
+        )
+
+    @strawberry.mutation(description="Record a fund movement (integrations; idempotent).")
+    async def record_fund_movement(
+        self, info: Info, input: RecordFundMovementInput
+    ) -> RecordFundMovementResult:
+        try:
+            require(info, "recordFundMovement")
+            draft = NewFundMovement(
+                holding_id=decode_typed_id(input.holding_id, "Holding", field="holdingId"),
+                amount=input.amount,
+                currency=input.currency,
+                direction=input.direction,
+                counterparty_kind=input.counterparty_kind,
+                channel=input.channel,
+                booked_at=input.booked_at,
+                external_ref=input.external_ref,
+            )
+            movement_id, replayed = await record_fund_movement(
+                info.context.recording, draft, _scope(info), datetime.now(UTC)
+            )
+        except DomainError as exc:
+            return _error(exc)  # type: ignore[return-value]
+        return RecordFundMovementPayload(
+            movement_id=strawberry.ID(encode_id("FundMovement", movement_id)), replayed=replayed
+        )
+
+    @strawberry.mutation(description="Apply one holdings-feed record (integrations; idempotent).")
+    async def upsert_holding(self, info: Info, input: UpsertHoldingInput) -> UpsertHoldingResult:
+        try:
+            require(info, "upsertHolding")
+            change = validate_holding_change(input)
+            result = await upsert_holding(info.context.recording, change)
+        except DomainError as exc:
+            return _error(exc)  # type: ignore[return-value]
+        return UpsertHoldingPayload(
+            holding_id=strawberry.ID(encode_id("Holding", result.holding_id)),
+            change=result.change,
+        )
+
+
+def validate_holding_change(input: UpsertHoldingInput) -> HoldingChange:
+    ref = input.source_ref.strip()
+    if not ref or len(ref) > 64:
+        raise InvalidInput("sourceRef", "the source reference is 1 to 64 characters")
+    account = input.account_number.strip()
+    if not account or len(account) > 34:
+        raise InvalidInput("accountNumber", "the account number is 1 to 34 characters")
+    if len(input.currency) != 3 or not input.currency.isalpha() or not input.currency.isupper():
+        raise InvalidInput("currency", "the currency is an ISO 4217 code such as CNY")
+    if input.credit_limit is not None and input.credit_limit < 0:
+        raise InvalidInput("creditLimit", "a credit limit cannot be negative")
+    if (input.status is HoldingStatus.CLOSED) != (input.closed_on is not None):
+        raise InvalidInput("closedOn", "a closed holding has a closing date, an open one none")
+    if input.closed_on is not None and input.closed_on < input.opened_on:
+        raise InvalidInput("closedOn", "a holding cannot close before it opened")
+    for name, value in (("balance", input.balance), ("creditLimit", input.credit_limit)):
+        if value is not None and (not value.is_finite() or abs(value) >= Decimal("1e18")):
+            raise InvalidInput(name, "the amount is out of range")
+    return HoldingChange(
+        source_ref=ref,
+        customer_id=decode_typed_id(input.customer_id, "Customer", field="customerId"),
+        product_code=input.product_code.strip(),
+        account_number=account,
+        currency=input.currency,
+        balance=input.balance,
+        credit_limit=input.credit_limit,
+        status=input.status,
+        opened_on=input.opened_on,
+        closed_on=input.closed_on,
+    )

@@ -1,0 +1,223 @@
+"""Tasks in GraphQL: complaints, service requests and follow-ups with an owner and a due date."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import strawberry
+
+from domain.access.principal import Role
+from domain.errors import DomainError, InvalidInput
+from domain.interactions import Channel
+from domain.recording import complete_task, open_task
+from domain.tasks import (
+    CALL_CENTER_QUEUE,
+    OwnerKind,
+    TaskKind,
+    TaskOwner,
+    TaskStatus,
+    may_work_on,
+    validate_due,
+    validate_title,
+)
+from domain.tasks import Task as TaskModel
+from schema.access import Forbidden, require
+from schema.context import Info
+from schema.errors import ForbiddenError, InvalidInputError, NotFoundError, UserFacingError
+from schema.ids import decode_typed_id, encode_id
+from schema.pagination import PageInfo, check_first, decode_cursor, encode_cursor
+
+strawberry.enum(TaskKind, description="What a task is about.")
+strawberry.enum(TaskStatus, description="Where a task stands.")
+strawberry.enum(OwnerKind, description="Who owns a task: a person, an RM, or a queue.")
+
+
+@strawberry.type(description="A complaint, service request or follow-up (回访) to be done.")
+class Task:
+    id: strawberry.ID = strawberry.field(description="Opaque global id of the task.")
+    customer_id: strawberry.ID = strawberry.field(description="The customer it is about.")
+    kind: TaskKind = strawberry.field(description="Complaint, service request, follow-up…")
+    status: TaskStatus = strawberry.field(description="Open, done or cancelled.")
+    title: str = strawberry.field(description="What is to be done.")
+    owner_kind: OwnerKind = strawberry.field(description="Staff member, RM or queue.")
+    owner: str = strawberry.field(description="Staff subject, RM id or queue name.")
+    due_at: datetime = strawberry.field(description="When it must be done.")
+    overdue: bool = strawberry.field(description="Open and past its due date.")
+    created_at: datetime = strawberry.field(description="When it was opened.")
+    result: str | None = strawberry.field(description="What came of it, once done.")
+    satisfaction: int | None = strawberry.field(description="Customer rating 1-5, once done.")
+    completed_at: datetime | None = strawberry.field(description="When it was done.")
+
+    @classmethod
+    def from_domain(cls, task: TaskModel) -> Task:
+        return cls(
+            id=strawberry.ID(encode_id("Task", task.id)),
+            customer_id=strawberry.ID(encode_id("Customer", task.customer_id)),
+            kind=task.kind,
+            status=task.status,
+            title=task.title,
+            owner_kind=task.owner.kind,
+            owner=task.owner.ref,
+            due_at=task.due_at,
+            overdue=task.is_overdue(datetime.now(UTC)),
+            created_at=task.created_at,
+            result=task.result,
+            satisfaction=task.satisfaction,
+            completed_at=task.completed_at,
+        )
+
+
+@strawberry.type(description="A page of tasks, soonest due first.")
+class TaskConnection:
+    nodes: list[Task] = strawberry.field(description="Tasks on this page.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+
+
+def my_owners(info: Info) -> list[TaskOwner]:
+    """The task owners the signed-in staff member answers for."""
+    principal = info.context.principal
+    owners = [TaskOwner(OwnerKind.STAFF, principal.subject)]
+    if principal.rm_id is not None:
+        owners.append(TaskOwner(OwnerKind.RM, str(principal.rm_id)))
+    if principal.role is Role.AGENT:
+        owners.append(TaskOwner(OwnerKind.QUEUE, CALL_CENTER_QUEUE))
+    return owners
+
+
+@strawberry.input(description="Open a task on its own, e.g. a follow-up instruction.")
+class CreateTaskInput:
+    customer_id: strawberry.ID = strawberry.field(description="The customer it is about.")
+    kind: TaskKind = strawberry.field(description="What kind of task.")
+    title: str = strawberry.field(description="What is to be done (≤ 200 characters).")
+    due_at: datetime | None = strawberry.field(
+        default=None, description="When it must be done; a default per kind otherwise."
+    )
+    owner_kind: OwnerKind | None = strawberry.field(
+        default=None, description="Who owns it; the customer's RM (or the queue) otherwise."
+    )
+    owner: str | None = strawberry.field(
+        default=None, description="Staff subject, RM id or queue name, with ownerKind."
+    )
+
+
+@strawberry.input(description="Record the result of a task; it goes onto the timeline.")
+class CompleteTaskInput:
+    task_id: strawberry.ID = strawberry.field(description="The task.")
+    result: str = strawberry.field(description="What came of it (≤ 2000 characters).")
+    satisfaction: int | None = strawberry.field(default=None, description="Customer rating 1-5.")
+    channel: Channel = strawberry.field(
+        default=Channel.CALL_CENTER, description="How the follow-up was made."
+    )
+
+
+TaskResult = Annotated[
+    Task | NotFoundError | InvalidInputError | ForbiddenError,
+    strawberry.union("TaskResult", description="The task, or why not."),
+]
+
+
+def _error(exc: DomainError) -> NotFoundError | InvalidInputError | ForbiddenError:
+    from domain.errors import NotFound
+
+    if isinstance(exc, NotFound):
+        return NotFoundError.from_domain(exc)
+    if isinstance(exc, InvalidInput):
+        return InvalidInputError.from_domain(exc)
+    return ForbiddenError.from_domain(exc)
+
+
+async def _reload(info: Info, task_id: int) -> Task:
+    (task,) = (await info.context.reader.tasks_by_id([task_id])).values()
+    return Task.from_domain(task)
+
+
+@strawberry.type
+class TaskQueries:
+    @strawberry.field(description="Tasks of the signed-in staff member (and their queue).")
+    async def my_tasks(
+        self,
+        info: Info,
+        first: int,
+        status: TaskStatus | None = TaskStatus.OPEN,
+        overdue: bool = False,
+        after: str | None = None,
+    ) -> TaskConnection:
+        try:
+            require(info, "myTasks")
+            check_first(first)
+            after_id = None
+            if after is not None:
+                raw = decode_cursor(after)
+                if not raw.isdigit():
+                    raise InvalidInput("after", "not a valid cursor")
+                after_id = int(raw)
+        except DomainError as exc:
+            raise UserFacingError(exc) from exc
+        tasks, more = await info.context.reader.tasks_for_owners(
+            my_owners(info), status, datetime.now(UTC) if overdue else None, first, after_id
+        )
+        return TaskConnection(
+            nodes=[Task.from_domain(t) for t in tasks],
+            page_info=PageInfo(
+                has_next_page=more,
+                end_cursor=encode_cursor(str(tasks[-1].id)) if tasks else None,
+            ),
+        )
+
+
+@strawberry.type
+class TaskMutations:
+    @strawberry.mutation(description="Open a task, e.g. a follow-up instruction (回访).")
+    async def create_task(self, info: Info, input: CreateTaskInput) -> TaskResult:
+        now = datetime.now(UTC)
+        try:
+            require(info, "createTask")
+            pk = decode_typed_id(input.customer_id, "Customer", field="customerId")
+            title = validate_title(input.title)
+            due = None if input.due_at is None else validate_due(input.due_at, now)
+            owner = None
+            if input.owner_kind is not None:
+                if not input.owner:
+                    raise InvalidInput("owner", "name the owner of that kind")
+                owner = TaskOwner(input.owner_kind, input.owner.strip())
+            task_id = await open_task(
+                info.context.recording,
+                pk,
+                input.kind,
+                title,
+                owner,
+                due,
+                info.context.principal.subject,
+                now,
+            )
+        except DomainError as exc:
+            return _error(exc)
+        return await _reload(info, task_id)
+
+    @strawberry.mutation(
+        description="Record a task's result: the task is done and the result is written to "
+        "the customer's timeline as a follow-up interaction."
+    )
+    async def complete_task(self, info: Info, input: CompleteTaskInput) -> TaskResult:
+        principal = info.context.principal
+        try:
+            require(info, "completeTask")
+            task_id = decode_typed_id(input.task_id, "Task", field="taskId")
+            await complete_task(
+                info.context.recording,
+                task_id,
+                input.result,
+                input.satisfaction,
+                input.channel,
+                principal.subject,
+                lambda t: may_work_on(
+                    t, principal.subject, principal.rm_id, principal.role is Role.AGENT
+                ),
+                datetime.now(UTC),
+            )
+        except Forbidden as exc:
+            return ForbiddenError.from_domain(exc)
+        except DomainError as exc:
+            return _error(exc)
+        return await _reload(info, task_id)
