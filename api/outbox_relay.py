@@ -20,6 +20,7 @@ from api.db.tables import IdempotencyKeyRow, OutboxRow
 log = logging.getLogger(__name__)
 
 STREAM = "qj:events"
+BACKGROUND_COMPONENT = "outbox-relay"
 STREAM_MAXLEN = 1_000_000
 
 
@@ -36,7 +37,8 @@ class OutboxRelay:
         batch: int = 500,
         poll_seconds: float = 1.0,
     ) -> None:
-        self.engine = engine
+        # Tagged, so per-request statement counts (tests, metrics) can tell the relay apart.
+        self.engine = engine.execution_options(component=BACKGROUND_COMPONENT)
         self.redis = redis
         self.batch = batch
         self.poll_seconds = poll_seconds

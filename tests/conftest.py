@@ -109,8 +109,11 @@ def mint(settings: Settings) -> Minter:
 @pytest_asyncio.fixture(scope="session")
 async def app(
     settings: Settings, engine: AsyncEngine, redis_client: aioredis.Redis, seeded: int
-) -> Starlette:
-    return create_app(settings, Resources(engine=engine, redis=redis_client))
+) -> AsyncIterator[Starlette]:
+    created = create_app(settings, Resources(engine=engine, redis=redis_client))
+    created.state.relay.start()  # the lifespan would; ASGITransport runs none
+    yield created
+    await created.state.relay.stop()
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -139,9 +139,11 @@ async def make_customer(
                     [
                         {
                             "customer_id": cid,
-                            "channel": "counter" if i % 2 else "mobile_app",
+                            # Even: at the counter, staffed and costed; odd: in the app.
+                            "channel": "mobile_app" if i % 2 else "counter",
                             "kind": "inquiry",
-                            "branch_id": branch_id if i % 2 else None,
+                            "branch_id": None if i % 2 else branch_id,
+                            "staff_code": None if i % 2 else f"S{i:04d}",
                             "occurred_at": NOW if same_timestamp else NOW - timedelta(minutes=i),
                             "cost": None if i % 2 else Decimal("18.00"),
                             "summary": f"第{i}次咨询",

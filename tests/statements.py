@@ -6,12 +6,25 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from api.outbox_relay import BACKGROUND_COMPONENT as BACKGROUND
+
 
 class StatementCounter:
     def __init__(self) -> None:
         self.statements: list[str] | None = None
 
-    def record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    def record(
+        self,
+        conn: Any,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> None:
+        # The outbox relay works in the background on the same engine: not the request's cost.
+        if context is not None and context.execution_options.get("component") == BACKGROUND:
+            return
         if self.statements is not None:
             self.statements.append(statement)
 

@@ -1,0 +1,217 @@
+"""Live updates over a real websocket, from the outbox through real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import redis.asyncio as aioredis
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from websockets.asyncio.client import ClientConnection, connect
+
+from api.db.recording_uow import SqlRecordingUnitOfWork
+from api.embedded import EmbeddedRedis, Endpoints
+from api.outbox_relay import STREAM, OutboxRelay
+from api.seed import asyncpg_dsn
+from domain.access.principal import Role
+from domain.interactions import Channel, InteractionKind, NewInteraction
+from schema.ids import encode_id
+from tests.conftest import Minter
+from tests.factories import make_customer
+
+SUBSCRIBE = """subscription ($id: ID!) { customerActivity(customerId: $id) {
+  sequence customerId topic payload } }"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+async def server(app: Starlette) -> AsyncIterator[str]:
+    """The test application behind a real uvicorn server on 127.0.0.1."""
+    port = _free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        ws="websockets-sansio",
+    )
+    instance = uvicorn.Server(config)
+    task = asyncio.create_task(instance.serve())
+    while not instance.started:  # uvicorn offers a flag, not an event
+        if task.done():
+            task.result()  # raises what stopped the server from starting
+            raise RuntimeError("uvicorn exited before it started")
+        await asyncio.sleep(0.02)
+    yield f"127.0.0.1:{port}"
+    instance.should_exit = True
+    await task
+
+
+async def _subscribe(server: str, token: str, customer_id: int) -> ClientConnection:
+    ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    await ws.send(
+        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+    )
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    await ws.send(
+        json.dumps(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {
+                    "query": SUBSCRIBE,
+                    "variables": {"id": encode_id("Customer", customer_id)},
+                },
+            }
+        )
+    )
+    await asyncio.sleep(0.5)  # let the server subscribe to Redis before anything happens
+    return ws
+
+
+async def _next_events(ws: ClientConnection, within: float) -> list[dict[str, Any]]:
+    events = []
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                message = json.loads(await ws.recv())
+                assert message["type"] == "next", message
+                events.append(message["payload"]["data"]["customerActivity"])
+    except TimeoutError:
+        pass
+    return events
+
+
+def _interaction(customer_id: int) -> NewInteraction:
+    return NewInteraction(
+        customer_id=customer_id,
+        channel=Channel.CALL_CENTER,
+        kind=InteractionKind.INQUIRY,
+        occurred_at=datetime.now(UTC),
+        branch_id=None,
+        staff_code=None,
+        cost=None,
+        outcome=None,
+        summary="回滚",
+        offers=(),
+        products_discussed=(),
+        satisfaction=None,
+    )
+
+
+async def test_a_committed_write_is_announced_within_a_second_and_a_rolled_back_one_never(
+    server: str, engine: AsyncEngine, mint: Minter
+) -> None:
+    made = await make_customer(engine)
+    agent = mint(Role.AGENT, "desk-1")
+    ws = await _subscribe(server, agent, made.id)
+    try:
+        # A write that rolls back after emitting its event: the event goes with it.
+        async with SqlRecordingUnitOfWork(engine) as uow:
+            await uow.add_interaction(_interaction(made.id), "desk-1")
+            await uow.emit(made.id, "interaction.recorded", {"interactionId": -1})
+        started = asyncio.get_running_loop().time()
+        async with httpx.AsyncClient(base_url=f"http://{server}") as http:
+            response = await http.post(
+                "/graphql",
+                headers={"authorization": f"Bearer {agent}"},
+                json={
+                    "query": """mutation ($input: RecordInteractionInput!) {
+                recordInteraction(input: $input) { ... on RecordInteractionPayload {
+                interactionId } } }""",
+                    "variables": {
+                        "input": {
+                            "customerId": encode_id("Customer", made.id),
+                            "channel": "CALL_CENTER",
+                            "kind": "COMPLAINT",
+                            "occurredAt": datetime.now(UTC).isoformat(),
+                        }
+                    },
+                },
+            )
+        interaction_id = response.json()["data"]["recordInteraction"]["interactionId"]
+        first = await _next_events(ws, within=1.0)
+        assert asyncio.get_running_loop().time() - started < 1.5
+        assert [e["topic"] for e in first] == ["interaction.recorded", "task.opened"]
+        assert first[0]["payload"]["interactionId"] == int(
+            __import__("schema.ids", fromlist=["decode_id"]).decode_id(interaction_id)[1]
+        )
+        assert first[0]["sequence"] < first[1]["sequence"]
+        assert await _next_events(ws, within=0.5) == []  # and nothing from the rollback
+    finally:
+        await ws.close()
+
+
+async def test_a_websocket_without_a_valid_token_is_refused(server: str) -> None:
+    ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": "Bearer x"}}))
+    with pytest.raises(Exception, match="4403"):
+        await ws.recv()
+
+
+async def test_the_relay_catches_up_after_redis_comes_back(
+    app: Starlette, engine: AsyncEngine, endpoints: Endpoints, tmp_path: Path
+) -> None:
+    made = await make_customer(engine)
+    await app.state.relay.stop()  # this test's relay, on its own Redis, does the publishing
+    own_redis = EmbeddedRedis(tmp_path)
+    port = _free_port()
+    client = aioredis.from_url(own_redis.start(port=port), socket_connect_timeout=0.5)
+    relay = OutboxRelay(engine, client, poll_seconds=0.2)
+    relay.start()
+    try:
+        own_redis.stop()  # Redis goes away…
+        async with SqlRecordingUnitOfWork(engine, on_commit=relay.wake) as uow:
+            for n in range(3):
+                await uow.add_interaction(_interaction(made.id), "relay-test")
+                await uow.emit(made.id, "interaction.recorded", {"n": n})
+            await uow.commit()
+        await asyncio.sleep(1.0)  # …the relay retries and the events wait in the outbox
+        conn = await asyncpg.connect(asyncpg_dsn(endpoints.database_url))
+        try:
+            waiting = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE customer_id = $1 AND published_at IS NULL",
+                made.id,
+            )
+            assert waiting == 3
+            own_redis.start(port=port)  # …and comes back
+            published: list[dict[str, Any]] = []
+            for _ in range(100):
+                entries = await client.xrange(STREAM)
+                published = [json.loads(e[b"event"]) for _, e in entries]
+                published = [p for p in published if p["customerId"] == made.id]
+                if len(published) == 3:
+                    break
+                await asyncio.sleep(0.1)
+            assert [p["payload"]["n"] for p in published] == [0, 1, 2]
+            assert (
+                await conn.fetchval(
+                    "SELECT count(*) FROM outbox WHERE customer_id = $1 AND published_at IS NULL",
+                    made.id,
+                )
+                == 0
+            )
+        finally:
+            await conn.close()
+    finally:
+        await relay.stop()
+        await client.aclose()
+        own_redis.stop()
+        app.state.relay.start()
