@@ -194,8 +194,8 @@ async def test_the_relay_catches_up_after_redis_comes_back(
             own_redis.start(port=port)  # …and comes back
             published: list[dict[str, Any]] = []
             for _ in range(100):
-                entries = await client.xrange(STREAM)
-                published = [json.loads(e[b"event"]) for _, e in entries]
+                entries = await client.xrange(STREAM) or []
+                published = [json.loads(e[b"event"]) for _, e in entries if e is not None]
                 published = [p for p in published if p["customerId"] == made.id]
                 if len(published) == 3:
                     break
