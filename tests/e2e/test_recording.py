@@ -389,3 +389,20 @@ async def test_the_holdings_feed_opens_changes_replays_and_closes(
     assert bad["field"] == "closedOn"
     unknown = await apply({**record, "sourceRef": "X-1", "productCode": "NOPE"})
     assert unknown["field"] == "productCode"
+
+
+async def test_housekeeping_forgets_expired_idempotency_keys(
+    app: Any, endpoints: Endpoints
+) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(endpoints.database_url))
+    try:
+        await conn.execute(
+            "INSERT INTO idempotency_keys (scope, key, operation, request_hash, expires_at) "
+            "VALUES ('t', 'expired-1', 'x', 'h', now() - interval '1 second'), "
+            "('t', 'live-1', 'x', 'h', now() + interval '1 day')"
+        )
+        await app.state.relay.housekeeping()
+        keys = await conn.fetch("SELECT key FROM idempotency_keys WHERE scope = 't'")
+    finally:
+        await conn.close()
+    assert [k["key"] for k in keys] == ["live-1"]
