@@ -41,3 +41,8 @@ schema: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+## Benchmarks (not part of the test suite): quanjing vs the hand-written baseline, side by side.
+## BENCH_ARGS="--quick" for a 2,000-customer smoke run.
+bench: install
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)

@@ -85,7 +85,9 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             redis_url=env.get("REDIS_URL") or None,
             log_level=env.get("QUANJING_LOG_LEVEL", "INFO").upper(),
-            db_pool_size=_int(env, "QUANJING_DB_POOL_SIZE", 10, minimum=1),
+            # DataLoader batches of one request run concurrently, each on its own connection
+            # (up to ~10 for a full profile): a pool smaller than that churns connections.
+            db_pool_size=_int(env, "QUANJING_DB_POOL_SIZE", 30, minimum=1),
             db_statement_timeout_ms=_int(env, "QUANJING_DB_STATEMENT_TIMEOUT_MS", 5000, minimum=1),
             demo_customers=_int(env, "QUANJING_DEMO_CUSTOMERS", 2000, minimum=1),
             jwt_secret=env.get("QUANJING_JWT_SECRET") or None,

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
@@ -25,6 +19,7 @@ from schema.activity import ActivitySubscriptions
 from schema.audit_fields import AuditFieldsExtension
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
+from schema.limits import OperationLimits
 from schema.node_query import NodeQueries
 from schema.organisation.types import Branch, RelationshipManager
 from schema.privacy import PrivacyMutations
@@ -53,11 +48,6 @@ class QuanjingSchema(strawberry.Schema):
         return None
 
 
-MAX_DEPTH = 10
-MAX_ALIASES = 15
-MAX_TOKENS = 2000
-
-
 @strawberry.type(description="Live updates.")
 class Subscription(ActivitySubscriptions):
     pass
@@ -65,12 +55,7 @@ class Subscription(ActivitySubscriptions):
 
 def build_schema(*, production: bool = False) -> strawberry.Schema:
     # Limits keep one request from taking the service down; production also hides the schema.
-    # Factories, not instances: strawberry builds fresh extension objects per operation.
-    limits: list[Callable[[], SchemaExtension]] = [
-        functools.partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
-        functools.partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
-        functools.partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-    ]
+    limits: list[type[SchemaExtension]] = [OperationLimits]
     if production:
         limits.append(DisableIntrospection)
     return QuanjingSchema(

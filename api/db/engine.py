@@ -27,7 +27,7 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
     return create_async_engine(
         async_url(url),
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        max_overflow=max(5, settings.db_pool_size // 3),
         pool_pre_ping=False,  # a dead connection surfaces as an error and is replaced; no extra round trip
         connect_args={
             "server_settings": {

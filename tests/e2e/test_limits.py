@@ -18,8 +18,8 @@ from api.app import Resources, create_app
 from api.rate_limits import RedisTokenBuckets
 from api.settings import Settings
 from domain.access.principal import Role
-from schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.ids import encode_id
+from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.query_cost import selection_cost
 from tests.conftest import Minter, as_production
 from tests.graphql import gql

@@ -16,6 +16,7 @@ def test_defaults_are_development_with_embedded_servers_under_dot_quanjing() -> 
     assert settings.redis_url is None
     assert settings.home == Path(".quanjing").resolve()
     assert settings.demo_customers == 2000
+    assert settings.db_pool_size == 30
 
 
 def test_urls_and_home_are_read_from_the_environment(tmp_path: Path) -> None:

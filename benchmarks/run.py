@@ -1,0 +1,374 @@
+"""`make bench`: build the dataset, start the real servers, drive them side by side, report.
+
+    python -m benchmarks [--customers 100000] [--duration 10] [--concurrency 1,8,32]
+                         [--workers 1,2] [--ops profile,self_view,search,record] [--quick]
+
+Results go to benchmarks/results/latest.json and docs/benchmarks.md (regenerated). Ratios are
+measured in the same run on the same machine; absolute numbers vary with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import psutil
+
+from api.auth import mint_development_token
+from api.document_crypto import DocumentCrypto
+from api.embedded import EmbeddedPostgres, EmbeddedRedis
+from api.seed import asyncpg_dsn
+from api.settings import Settings
+from benchmarks.dataset import enable_statement_stats, ensure, preload_statement_stats
+from benchmarks.load import drive, percentile
+from benchmarks.report import write_report
+from domain.access.principal import Role
+from schema.ids import encode_id
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
+
+PROFILE = """query Profile($id: ID!) { customer(id: $id) { ... on Customer {
+  id code displayName kind
+  contactPoints { kind value isPreferred }
+  documents { type number }
+  relationshipManager { name grade }
+  relationship { state since }
+  holdings { productCount categoriesHeld
+    totals { currency deposits loans assetsUnderManagement }
+    items { accountNumber balance status product { name category } } }
+  interactions(first: 20) { edges { node { id occurredAt channel kind summary cost } } }
+  openTasks { id kind dueAt } } } }"""
+SELF_VIEW = """{ me { ... on Customer { displayName
+  contactPoints { kind value isPreferred }
+  holdings { totals { currency deposits loans assetsUnderManagement }
+    items { accountNumber balance status product { name category } } }
+  interactions(first: 10) { edges { node { occurredAt channel kind summary } } } } } }"""
+SEARCH = """query Find($s: String!) { customers(search: $s, first: 10) {
+  edges { node { id code displayName } } } }"""
+RECORD = """mutation Record($input: RecordInteractionInput!) { recordInteraction(input: $input) {
+  __typename ... on RecordInteractionPayload { interactionId replayed } } }"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], port: int) -> Iterator[psutil.Process]:
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(300):
+            try:
+                if httpx.post(f"http://127.0.0.1:{port}/", timeout=0.5).status_code:
+                    break
+            except httpx.HTTPError:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{command[:4]} exited with {process.returncode}") from None
+                time.sleep(0.1)
+        yield psutil.Process(process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+async def samples(url: str, crypto: DocumentCrypto, count: int) -> dict[str, list[Any]]:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        ids = [
+            r[0]
+            for r in await conn.fetch("SELECT id FROM customers ORDER BY random() LIMIT $1", count)
+        ]
+        phones = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT value FROM contact_points WHERE kind = 'phone' ORDER BY random() LIMIT $1",
+                count,
+            )
+        ]
+        docs = [
+            crypto.open(r[0], r[1], r[2])
+            for r in await conn.fetch(
+                "SELECT type, number_key_id, number_ciphertext FROM identity_documents "
+                "ORDER BY random() LIMIT $1",
+                count,
+            )
+        ]
+    finally:
+        await conn.close()
+    return {"ids": ids, "phones": phones, "documents": docs}
+
+
+async def statements(url: str, reset: bool) -> int:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        if reset:
+            await conn.execute("SELECT pg_stat_statements_reset()")
+            return 0
+        value = await conn.fetchval(
+            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query NOT ILIKE "
+            "'%pg_stat_statements%' AND query NOT ILIKE '%FROM outbox%' "
+            "AND query NOT ILIKE '%UPDATE outbox%' AND query NOT ILIKE '%DELETE FROM%'"
+        )
+        return int(value)
+    finally:
+        await conn.close()
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    with Path("/proc/cpuinfo").open(encoding="utf-8") as info:
+        for line in info:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--interactions-per-customer", type=float, default=20.0)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--ops", default="profile,self_view,search,record")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="2,000 customers, 3 s runs, concurrency 1 and 8, one worker",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.customers, args.duration, args.concurrency, args.workers = 2000, 3.0, "1,8", "1"
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    worker_counts = [int(w) for w in args.workers.split(",")]
+    ops = args.ops.split(",")
+
+    home = Path(os.environ.get("QUANJING_BENCH_HOME", ROOT / ".quanjing-bench")).resolve()
+    settings = replace(Settings.from_env({}), home=home)
+    postgres = EmbeddedPostgres(home)
+    url = postgres.start()
+    if not asyncio.run(enable_statement_stats(url)):
+        preload_statement_stats(postgres)
+        postgres.stop()
+        url = postgres.start()
+        asyncio.run(enable_statement_stats(url))
+    redis = EmbeddedRedis(home)
+    redis_url = redis.start()
+    try:
+        dataset = ensure(url, settings, args.customers, args.interactions_per_customer)
+        print(f"dataset: {dataset}", flush=True)
+        crypto = DocumentCrypto.from_settings(settings)
+        sample = asyncio.run(samples(url, crypto, 2000))
+        agent = mint_development_token(settings, role=Role.AGENT, subject="bench-agent")
+        customer_tokens = [
+            mint_development_token(settings, role=Role.CUSTOMER, subject=f"c{c}", cid=c)
+            for c in sample["ids"][:500]
+        ]
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "REDIS_URL": redis_url,
+            "QUANJING_HOME": str(home),
+            "QUANJING_LOG_LEVEL": "WARNING",
+            "QUANJING_RATE_CAPACITY": str(10**9),
+            "QUANJING_RATE_REFILL_PER_SECOND": str(10**9),
+        }
+        auth = {"Authorization": f"Bearer {agent}"}
+
+        factories: dict[str, Any] = {
+            "profile": lambda rng: (
+                "/graphql",
+                orjson.dumps(
+                    {
+                        "query": PROFILE,
+                        "variables": {"id": encode_id("Customer", rng.choice(sample["ids"]))},
+                    }
+                ),
+                auth,
+            ),
+            "self_view": lambda rng: (
+                "/graphql",
+                orjson.dumps({"query": SELF_VIEW}),
+                {"Authorization": f"Bearer {rng.choice(customer_tokens)}"},
+            ),
+            "search": lambda rng: (
+                "/graphql",
+                orjson.dumps(
+                    {
+                        "query": SEARCH,
+                        "variables": {
+                            "s": rng.choice(
+                                sample["phones"] if rng.random() < 0.5 else sample["documents"]
+                            )
+                        },
+                    }
+                ),
+                auth,
+            ),
+            "record": lambda rng: (
+                "/graphql",
+                orjson.dumps(
+                    {
+                        "query": RECORD,
+                        "variables": {
+                            "input": {
+                                "customerId": encode_id("Customer", rng.choice(sample["ids"])),
+                                "channel": "CALL_CENTER",
+                                "kind": "INQUIRY",
+                                "occurredAt": datetime.now(UTC).isoformat(),
+                                "summary": "benchmark",
+                                "idempotencyKey": uuid.uuid4().hex,
+                            }
+                        },
+                    }
+                ),
+                auth,
+            ),
+        }
+
+        def baseline_factory(rng: random.Random) -> tuple[str, bytes, dict[str, str]]:
+            return "/profile", orjson.dumps({"id": rng.choice(sample["ids"])}), {}
+
+        def ok(status: int, payload: bytes) -> bool:
+            return status == 200 and b'"errors"' not in payload
+
+        runs: list[dict[str, Any]] = []
+        for workers in worker_counts:
+            q_port, b_port = free_port(), free_port()
+            with (
+                server(
+                    [
+                        sys.executable,
+                        "-m",
+                        "api.cli",
+                        "serve",
+                        "--port",
+                        str(q_port),
+                        "--workers",
+                        str(workers),
+                    ],
+                    env,
+                    q_port,
+                ) as quanjing,
+                server(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "benchmarks.baseline:app",
+                        "--port",
+                        str(b_port),
+                        "--workers",
+                        str(workers),
+                        "--log-level",
+                        "warning",
+                        "--no-access-log",
+                    ],
+                    env,
+                    b_port,
+                ) as baseline,
+            ):
+                for concurrency in concurrencies:
+                    plan = [(op, "quanjing", q_port, quanjing, factories[op]) for op in ops]
+                    if "profile" in ops:
+                        plan.insert(1, ("profile", "baseline", b_port, baseline, baseline_factory))
+                    for op, target, port, process, factory in plan:
+                        asyncio.run(drive("127.0.0.1", port, factory, concurrency, 1.0, ok))  # warm
+                        asyncio.run(statements(url, reset=True))
+                        cpu_before = cpu_seconds(process)
+                        outcome, wall = asyncio.run(
+                            drive("127.0.0.1", port, factory, concurrency, args.duration, ok)
+                        )
+                        cpu = cpu_seconds(process) - cpu_before
+                        sent = asyncio.run(statements(url, reset=False))
+                        run = {
+                            "op": op,
+                            "target": target,
+                            "workers": workers,
+                            "concurrency": concurrency,
+                            "requests": outcome.requests,
+                            "errors": outcome.errors,
+                            "seconds": round(wall, 2),
+                            "throughput": round(outcome.requests / wall, 1),
+                            "p50_ms": round(percentile(outcome.latencies, 50) * 1000, 2),
+                            "p95_ms": round(percentile(outcome.latencies, 95) * 1000, 2),
+                            "p99_ms": round(percentile(outcome.latencies, 99) * 1000, 2),
+                            "statements_per_request": round(sent / max(1, outcome.requests), 2),
+                            "server_cpu_ms_per_request": round(
+                                cpu * 1000 / max(1, outcome.requests), 2
+                            ),
+                        }
+                        runs.append(run)
+                        print(json.dumps(run), flush=True)
+        result = {
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "dataset": {
+                "customers": dataset.customers,
+                "holdings": dataset.holdings,
+                "interactions": dataset.interactions,
+                "load_seconds": None
+                if dataset.load_seconds is None
+                else round(dataset.load_seconds, 1),
+            },
+            "duration_seconds": args.duration,
+            "runs": runs,
+        }
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_report(result, ROOT / "docs" / "benchmarks.md")
+        print(f"wrote {RESULTS.relative_to(ROOT)} and docs/benchmarks.md")
+    finally:
+        redis.stop()
+        postgres.stop()
+    return 0
