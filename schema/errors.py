@@ -37,6 +37,15 @@ class ForbiddenError(Error):
         return cls(code=error.code, message=error.message)
 
 
+def error_type(exc: DomainError) -> NotFoundError | InvalidInputError | ForbiddenError:
+    """The schema type of an expected failure; anything not named is a refusal."""
+    if isinstance(exc, NotFound):
+        return NotFoundError.from_domain(exc)
+    if isinstance(exc, InvalidInput):
+        return InvalidInputError.from_domain(exc)
+    return ForbiddenError.from_domain(exc)
+
+
 class UserFacingError(GraphQLError):
     """A GraphQL error whose message and code may reach the client unmasked; used where the
     schema cannot return an error type (lists, connections)."""

@@ -16,7 +16,7 @@ from domain.privacy.consents import ConsentChannel, ConsentPurpose
 from domain.privacy.erasure import DataCategory, erase_personal_data, validate_hold
 from schema.access import Forbidden, require
 from schema.context import Info
-from schema.errors import ForbiddenError, InvalidInputError, NotFoundError
+from schema.errors import ForbiddenError, InvalidInputError, NotFoundError, error_type
 from schema.ids import decode_typed_id, encode_id
 
 strawberry.enum(ConsentPurpose, description="What the customer's data may be used for.")
@@ -108,14 +108,6 @@ EraseResult = Annotated[
 ]
 
 
-def _error(exc: DomainError) -> NotFoundError | InvalidInputError | ForbiddenError:
-    if isinstance(exc, NotFound):
-        return NotFoundError.from_domain(exc)
-    if isinstance(exc, InvalidInput):
-        return InvalidInputError.from_domain(exc)
-    return ForbiddenError.from_domain(exc)
-
-
 @strawberry.type
 class PrivacyMutations:
     @strawberry.mutation(description="Give or withdraw consent for a purpose and channel.")
@@ -138,7 +130,7 @@ class PrivacyMutations:
             if await info.context.loaders.customer_by_id.load(pk) is None:
                 raise NotFound("customer", str(input.customer_id or "me"))
         except DomainError as exc:
-            return _error(exc)
+            return error_type(exc)
         consent = await info.context.consent_book.record(
             pk,
             input.purpose,
@@ -162,7 +154,7 @@ class PrivacyMutations:
             if await info.context.privacy.subject(pk) is None:
                 raise NotFound("customer", input.customer_id)
         except DomainError as exc:
-            return _error(exc)
+            return error_type(exc)
         hold = await info.context.privacy.place_hold(
             pk, input.category, reason, input.until, info.context.principal.subject
         )
@@ -182,7 +174,7 @@ class PrivacyMutations:
             pk = decode_typed_id(customer_id, "Customer", field="customerId")
             report = await erase_personal_data(context.privacy, pk, datetime.now(UTC).date())
         except DomainError as exc:
-            return _error(exc)
+            return error_type(exc)
         await context.audit_log.record(
             AuditEntry(
                 occurred_at=datetime.now(UTC),

@@ -9,7 +9,7 @@ from typing import Annotated
 import strawberry
 
 from domain.access.principal import Role
-from domain.errors import DomainError, InvalidInput, NotFound
+from domain.errors import DomainError, InvalidInput
 from domain.fund_movements import CounterpartyKind, MovementDirection, NewFundMovement
 from domain.idempotency import IdempotencyKeyReused, validate_key
 from domain.interactions import Channel, InteractionKind, InteractionOutcome, NewInteraction
@@ -23,7 +23,7 @@ from domain.recording import (
 )
 from schema.access import in_counter_session, require, visible
 from schema.context import Info
-from schema.errors import Error, ForbiddenError, InvalidInputError, NotFoundError
+from schema.errors import Error, ForbiddenError, InvalidInputError, NotFoundError, error_type
 from schema.ids import decode_typed_id, encode_id
 from schema.interactions.types import Interaction
 from schema.tasks import Task
@@ -151,16 +151,12 @@ def _scope(info: Info) -> str:
 
 def _error(exc: DomainError) -> Error:
     match exc:
-        case NotFound():
-            return NotFoundError.from_domain(exc)
-        case InvalidInput():
-            return InvalidInputError.from_domain(exc)
         case IdempotencyKeyReused():
             return IdempotencyKeyReusedError(code=exc.code, message=exc.message)
         case CounterSessionExpired():
             return CounterSessionExpiredError(code=exc.code, message=exc.message)
         case _:
-            return ForbiddenError.from_domain(exc)
+            return error_type(exc)
 
 
 @strawberry.type

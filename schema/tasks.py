@@ -24,7 +24,13 @@ from domain.tasks import (
 from domain.tasks import Task as TaskModel
 from schema.access import Forbidden, require
 from schema.context import Info
-from schema.errors import ForbiddenError, InvalidInputError, NotFoundError, UserFacingError
+from schema.errors import (
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    UserFacingError,
+    error_type,
+)
 from schema.ids import decode_typed_id, encode_id
 from schema.pagination import PageInfo, check_first, decode_cursor, encode_cursor
 
@@ -117,16 +123,6 @@ TaskResult = Annotated[
 ]
 
 
-def _error(exc: DomainError) -> NotFoundError | InvalidInputError | ForbiddenError:
-    from domain.errors import NotFound
-
-    if isinstance(exc, NotFound):
-        return NotFoundError.from_domain(exc)
-    if isinstance(exc, InvalidInput):
-        return InvalidInputError.from_domain(exc)
-    return ForbiddenError.from_domain(exc)
-
-
 async def _reload(info: Info, task_id: int) -> Task:
     (task,) = (await info.context.reader.tasks_by_id([task_id])).values()
     return Task.from_domain(task)
@@ -192,7 +188,7 @@ class TaskMutations:
                 now,
             )
         except DomainError as exc:
-            return _error(exc)
+            return error_type(exc)
         return await _reload(info, task_id)
 
     @strawberry.mutation(
@@ -219,5 +215,5 @@ class TaskMutations:
         except Forbidden as exc:
             return ForbiddenError.from_domain(exc)
         except DomainError as exc:
-            return _error(exc)
+            return error_type(exc)
         return await _reload(info, task_id)

@@ -15,6 +15,7 @@ from api.cli import alembic_config
 from api.db.tables import Base
 from api.embedded import Endpoints
 from api.seed import asyncpg_dsn
+from tests.scratch import scratch_database
 
 
 def test_alembic_check_finds_no_drift_between_models_and_migrations(endpoints: Endpoints) -> None:
@@ -27,16 +28,6 @@ def test_migration_files_have_dated_names() -> None:
         assert revision.path is not None
         name = revision.path.rsplit("/", 1)[-1]
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}-\d{4}_[a-z0-9_]+\.py", name), name
-
-
-async def _with_scratch_database(endpoints: Endpoints, name: str) -> str:
-    admin = await asyncpg.connect(asyncpg_dsn(endpoints.database_url))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return endpoints.database_url.replace("/quanjing?", f"/{name}?", 1)
 
 
 async def _tables(url: str) -> set[str]:
@@ -52,7 +43,7 @@ async def _tables(url: str) -> set[str]:
 
 
 def test_every_migration_upgrades_and_downgrades_cleanly(endpoints: Endpoints) -> None:
-    url = asyncio.run(_with_scratch_database(endpoints, "quanjing_roundtrip"))
+    url = asyncio.run(scratch_database(endpoints, "quanjing_roundtrip"))
     config = alembic_config(url)
     command.upgrade(config, "head")
     assert asyncio.run(_tables(url)) == set(Base.metadata.tables)

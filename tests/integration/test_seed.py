@@ -13,18 +13,13 @@ from api.cli import migrate
 from api.document_crypto import DocumentCrypto
 from api.embedded import Endpoints
 from api.seed import asyncpg_dsn, seed
+from tests.scratch import scratch_database
 
 PINNED_NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 async def _fresh(endpoints: Endpoints, name: str) -> str:
-    admin = await asyncpg.connect(asyncpg_dsn(endpoints.database_url))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = endpoints.database_url.replace("/quanjing?", f"/{name}?", 1)
+    url = await scratch_database(endpoints, name)
     # alembic runs its own event loop: give it a thread of its own.
     await asyncio.to_thread(migrate, url)
     return url
