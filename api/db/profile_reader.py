@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Select,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -185,6 +186,20 @@ def _filter_conditions(wanted: TimelineFilter) -> list[Any]:
     return conditions
 
 
+# The batch key of every static read: one array parameter, bound at execution.
+IDS = bindparam("ids", type_=ARRAY(BigInteger))
+_STATEMENTS: dict[str, Select[Any]] = {}
+
+
+def _static(name: str, build: Callable[[], Select[Any]]) -> Select[Any]:
+    """Build a read's statement once per process: no Select construction, cache-key
+    generation or result-metadata work per request, only parameters change."""
+    stmt = _STATEMENTS.get(name)
+    if stmt is None:
+        stmt = _STATEMENTS[name] = build()
+    return stmt
+
+
 def _ids(values: Sequence[int]) -> Any:
     # One array parameter instead of N placeholders: one statement shape for every batch size,
     # so asyncpg's prepared-statement cache hits.
@@ -198,14 +213,21 @@ class SqlProfileReader:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._crypto = crypto
 
-    async def _rows(self, stmt: Select[Any]) -> Sequence[Row[Any]]:
+    async def _rows(
+        self, stmt: Select[Any], ids: Sequence[int] | None = None
+    ) -> Sequence[Row[Any]]:
         async with self._engine.connect() as conn:
-            result = await conn.execute(stmt)
+            result = await conn.execute(stmt, None if ids is None else {"ids": list(ids)})
             rows: Sequence[Row[Any]] = result.all()
             return rows
 
     async def customers_by_id(self, ids: Sequence[int]) -> Mapping[int, Customer]:
-        rows = await self._rows(select(customers).where(customers.c.id == func.any(_ids(ids))))
+        rows = await self._rows(
+            _static(
+                "customers_by_id", lambda: select(customers).where(customers.c.id == func.any(IDS))
+            ),
+            ids,
+        )
         return {row.id: customer_from_row(row) for row in rows}
 
     async def customer_ids_by_document(
@@ -223,15 +245,18 @@ class SqlProfileReader:
     async def contact_points_by_customer(
         self, ids: Sequence[int]
     ) -> Mapping[int, Sequence[ContactPoint]]:
-        stmt = (
-            select(contact_points)
-            .where(contact_points.c.customer_id == func.any(_ids(ids)))
-            .order_by(
-                contact_points.c.kind, contact_points.c.is_preferred.desc(), contact_points.c.id
-            )
+        stmt = _static(
+            "contact_points_by_customer",
+            lambda: (
+                select(contact_points)
+                .where(contact_points.c.customer_id == func.any(IDS))
+                .order_by(
+                    contact_points.c.kind, contact_points.c.is_preferred.desc(), contact_points.c.id
+                )
+            ),
         )
         out: dict[int, list[ContactPoint]] = defaultdict(list)
-        for row in await self._rows(stmt):
+        for row in await self._rows(stmt, ids):
             out[row.customer_id].append(
                 ContactPoint(
                     id=row.id,
@@ -248,13 +273,16 @@ class SqlProfileReader:
     async def documents_by_customer(
         self, ids: Sequence[int]
     ) -> Mapping[int, Sequence[IdentityDocument]]:
-        stmt = (
-            select(documents)
-            .where(documents.c.customer_id == func.any(_ids(ids)))
-            .order_by(documents.c.id)
+        stmt = _static(
+            "documents_by_customer",
+            lambda: (
+                select(documents)
+                .where(documents.c.customer_id == func.any(IDS))
+                .order_by(documents.c.id)
+            ),
         )
         out: dict[int, list[IdentityDocument]] = defaultdict(list)
-        for row in await self._rows(stmt):
+        for row in await self._rows(stmt, ids):
             out[row.customer_id].append(
                 IdentityDocument(
                     id=row.id,
@@ -270,13 +298,16 @@ class SqlProfileReader:
     async def corporate_contacts_by_customer(
         self, ids: Sequence[int]
     ) -> Mapping[int, Sequence[CorporateContact]]:
-        stmt = (
-            select(corporate_contacts)
-            .where(corporate_contacts.c.corporate_id == func.any(_ids(ids)))
-            .order_by(corporate_contacts.c.role, corporate_contacts.c.person_id)
+        stmt = _static(
+            "corporate_contacts_by_customer",
+            lambda: (
+                select(corporate_contacts)
+                .where(corporate_contacts.c.corporate_id == func.any(IDS))
+                .order_by(corporate_contacts.c.role, corporate_contacts.c.person_id)
+            ),
         )
         out: dict[int, list[CorporateContact]] = defaultdict(list)
-        for row in await self._rows(stmt):
+        for row in await self._rows(stmt, ids):
             out[row.corporate_id].append(
                 CorporateContact(
                     corporate_id=row.corporate_id, person_id=row.person_id, role=row.role
@@ -285,22 +316,35 @@ class SqlProfileReader:
         return out
 
     async def subsidiaries_by_parent(self, ids: Sequence[int]) -> Mapping[int, Sequence[Customer]]:
-        stmt = (
-            select(customers)
-            .where(customers.c.parent_id == func.any(_ids(ids)))
-            .order_by(customers.c.id)
+        stmt = _static(
+            "subsidiaries_by_parent",
+            lambda: (
+                select(customers)
+                .where(customers.c.parent_id == func.any(IDS))
+                .order_by(customers.c.id)
+            ),
         )
         out: dict[int, list[Customer]] = defaultdict(list)
-        for row in await self._rows(stmt):
+        for row in await self._rows(stmt, ids):
             out[row.parent_id].append(customer_from_row(row))
         return out
 
     async def products_by_id(self, ids: Sequence[int]) -> Mapping[int, Product]:
-        rows = await self._rows(select(products).where(products.c.id == func.any(_ids(ids))))
+        rows = await self._rows(
+            _static(
+                "products_by_id", lambda: select(products).where(products.c.id == func.any(IDS))
+            ),
+            ids,
+        )
         return {row.id: _product(row, row.id, row.code, row.name, row.currency) for row in rows}
 
     async def branches_by_id(self, ids: Sequence[int]) -> Mapping[int, Branch]:
-        rows = await self._rows(select(branches).where(branches.c.id == func.any(_ids(ids))))
+        rows = await self._rows(
+            _static(
+                "branches_by_id", lambda: select(branches).where(branches.c.id == func.any(IDS))
+            ),
+            ids,
+        )
         return {
             row.id: Branch(
                 id=row.id,
@@ -316,7 +360,13 @@ class SqlProfileReader:
     async def relationship_managers_by_id(
         self, ids: Sequence[int]
     ) -> Mapping[int, RelationshipManager]:
-        rows = await self._rows(select(managers).where(managers.c.id == func.any(_ids(ids))))
+        rows = await self._rows(
+            _static(
+                "relationship_managers_by_id",
+                lambda: select(managers).where(managers.c.id == func.any(IDS)),
+            ),
+            ids,
+        )
         return {
             row.id: RelationshipManager(
                 id=row.id,
@@ -330,7 +380,13 @@ class SqlProfileReader:
         }
 
     async def relationships_by_customer(self, ids: Sequence[int]) -> Mapping[int, Relationship]:
-        rows = await self._rows(select(states).where(states.c.customer_id == func.any(_ids(ids))))
+        rows = await self._rows(
+            _static(
+                "relationships_by_customer",
+                lambda: select(states).where(states.c.customer_id == func.any(IDS)),
+            ),
+            ids,
+        )
         return {
             row.customer_id: Relationship(
                 customer_id=row.customer_id,
@@ -344,13 +400,16 @@ class SqlProfileReader:
     async def state_history_by_customer(
         self, ids: Sequence[int]
     ) -> Mapping[int, Sequence[StateChange]]:
-        stmt = (
-            select(state_changes)
-            .where(state_changes.c.customer_id == func.any(_ids(ids)))
-            .order_by(state_changes.c.occurred_at.desc(), state_changes.c.id.desc())
+        stmt = _static(
+            "state_history_by_customer",
+            lambda: (
+                select(state_changes)
+                .where(state_changes.c.customer_id == func.any(IDS))
+                .order_by(state_changes.c.occurred_at.desc(), state_changes.c.id.desc())
+            ),
         )
         out: dict[int, list[StateChange]] = defaultdict(list)
-        for row in await self._rows(stmt):
+        for row in await self._rows(stmt, ids):
             out[row.customer_id].append(
                 StateChange(
                     id=row.id,
@@ -366,25 +425,28 @@ class SqlProfileReader:
         return out
 
     async def holdings_by_customer(self, ids: Sequence[int]) -> Mapping[int, Sequence[Holding]]:
-        stmt = (
-            select(
-                holdings,
-                products.c.code.label("product_code"),
-                products.c.name.label("product_name"),
-                products.c.category,
-                products.c.audience,
-                products.c.currency.label("product_currency"),
-            )
-            .join(products, products.c.id == holdings.c.product_id)
-            .where(holdings.c.customer_id == func.any(_ids(ids)))
-            .order_by(
-                case((holdings.c.status == HoldingStatus.CLOSED.value, 1), else_=0),
-                holdings.c.opened_on,
-                holdings.c.id,
-            )
+        stmt = _static(
+            "holdings_by_customer",
+            lambda: (
+                select(
+                    holdings,
+                    products.c.code.label("product_code"),
+                    products.c.name.label("product_name"),
+                    products.c.category,
+                    products.c.audience,
+                    products.c.currency.label("product_currency"),
+                )
+                .join(products, products.c.id == holdings.c.product_id)
+                .where(holdings.c.customer_id == func.any(IDS))
+                .order_by(
+                    case((holdings.c.status == HoldingStatus.CLOSED.value, 1), else_=0),
+                    holdings.c.opened_on,
+                    holdings.c.id,
+                )
+            ),
         )
         out: dict[int, list[Holding]] = defaultdict(list)
-        for row in await self._rows(stmt):
+        for row in await self._rows(stmt, ids):
             product = _product(
                 row, row.product_id, row.product_code, row.product_name, row.product_currency
             )
@@ -480,25 +542,36 @@ class SqlProfileReader:
 
     async def interactions_by_id(self, ids: Sequence[int]) -> Mapping[int, Interaction]:
         rows = await self._rows(
-            select(interactions).where(interactions.c.id == func.any(_ids(ids)))
+            _static(
+                "interactions_by_id",
+                lambda: select(interactions).where(interactions.c.id == func.any(IDS)),
+            ),
+            ids,
         )
         return {row.id: _interaction(row) for row in rows}
 
     async def open_tasks_by_customer(self, ids: Sequence[int]) -> Mapping[int, Sequence[Task]]:
         t = TaskRow.__table__.c
-        stmt = (
-            select(TaskRow.__table__)
-            .where(t.customer_id == func.any(_ids(ids)), t.status == TaskStatus.OPEN.value)
-            .order_by(t.due_at, t.id)
+        stmt = _static(
+            "open_tasks_by_customer",
+            lambda: (
+                select(TaskRow.__table__)
+                .where(t.customer_id == func.any(IDS), t.status == TaskStatus.OPEN.value)
+                .order_by(t.due_at, t.id)
+            ),
         )
         out: dict[int, list[Task]] = defaultdict(list)
-        for row in await self._rows(stmt):
+        for row in await self._rows(stmt, ids):
             out[row.customer_id].append(task_from_row(row))
         return out
 
     async def tasks_by_id(self, ids: Sequence[int]) -> Mapping[int, Task]:
         rows = await self._rows(
-            select(TaskRow.__table__).where(TaskRow.__table__.c.id == func.any(_ids(ids)))
+            _static(
+                "tasks_by_id",
+                lambda: select(TaskRow.__table__).where(TaskRow.__table__.c.id == func.any(IDS)),
+            ),
+            ids,
         )
         return {row.id: task_from_row(row) for row in rows}
 
