@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
@@ -24,7 +25,7 @@ from domain.privacy.erasure import DataCategory, ErasureSubject, LegalHold
 ERASED_NAME = "已删除客户"  # "erased customer": the row stays for the bank's books
 
 
-def _consent(row: ConsentRow) -> Consent:
+def _consent(row: Any) -> Consent:  # a Row of consents (attribute access by column)
     return Consent(
         customer_id=row.customer_id,
         purpose=ConsentPurpose(row.purpose),
@@ -52,7 +53,7 @@ class SqlConsentBook:
         out: dict[int, list[Consent]] = defaultdict(list)
         async with self._engine.connect() as conn:
             for row in (await conn.execute(stmt)).all():
-                out[row.customer_id].append(_consent(row))  # type: ignore[arg-type]
+                out[row.customer_id].append(_consent(row))
         return out
 
     async def record(
@@ -94,7 +95,7 @@ class SqlConsentBook:
                     .returning(ConsentRow)
                 )
             ).one()
-        return _consent(row)  # type: ignore[arg-type]
+        return _consent(row)
 
 
 class SqlPrivacyStore:
