@@ -30,7 +30,7 @@ DOCS = """query ($id: ID!) { customer(id: $id) { ... on Customer { documents { n
 def short_sessions(
     settings: Settings, engine: AsyncEngine, redis_client: aioredis.Redis, seeded: int
 ) -> Starlette:
-    quick = replace(settings, counter_session_idle_seconds=1, counter_session_absolute_seconds=3)
+    quick = replace(settings, counter_session_idle_seconds=2, counter_session_absolute_seconds=5)
     return create_app(quick, Resources(engine=engine, redis=redis_client))
 
 
@@ -66,12 +66,12 @@ async def test_a_teller_sees_clear_data_only_inside_a_verified_session(
         assert await _number(client, made, teller) == made.resident_id
         # Another teller has no session with this customer.
         assert await _number(client, made, mint(Role.TELLER, "teller-2")) != made.resident_id
-        # Used every half second, the session outlives its 1 s idle timeout…
-        for _ in range(4):
+        # Used every half second, the session outlives its 2 s idle timeout…
+        for _ in range(7):
             await asyncio.sleep(0.5)
             assert await _number(client, made, teller) == made.resident_id
-        # …but never its 3 s absolute limit: then it is gone from Redis.
-        await asyncio.sleep(1.2)
+        # …but never its 5 s absolute limit: then it is gone from Redis.
+        await asyncio.sleep(2.0)
         assert await _number(client, made, teller) != made.resident_id
         assert await redis_client.keys(f"qj:counter-session:teller-1:{made.id}") == []
 
@@ -84,7 +84,7 @@ async def test_an_idle_session_expires_and_a_closed_one_ends(
     transport = httpx.ASGITransport(app=short_sessions)
     async with httpx.AsyncClient(transport=transport, base_url="http://q.test") as client:
         await gql_data(client, OPEN, _input(made), token=teller)
-        await asyncio.sleep(1.3)
+        await asyncio.sleep(2.3)
         assert await _number(client, made, teller) != made.resident_id
         await gql_data(client, OPEN, _input(made), token=teller)
         closed = await gql_data(client, CLOSE, {"id": encode_id("Customer", made.id)}, token=teller)
