@@ -27,6 +27,7 @@ from api.db.engine import create_engine
 from api.db.privacy import SqlConsentBook, SqlPrivacyStore
 from api.db.profile_reader import SqlProfileReader
 from api.db.recording_uow import SqlRecordingUnitOfWork
+from api.db.relationship_uow import SqlRelationshipUnitOfWork
 from api.document_crypto import DocumentCrypto
 from api.embedded import Infrastructure
 from api.graphql_view import GraphQLEndpoint, Ports
@@ -67,6 +68,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
 def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) -> Ports:
     return Ports(
         recording=lambda: SqlRecordingUnitOfWork(resources.engine, on_commit=relay.wake),
+        relationships=lambda: SqlRelationshipUnitOfWork(resources.engine, on_commit=relay.wake),
         activity=RedisActivityFeed(resources.redis),
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         reader=SqlProfileReader(resources.engine, DocumentCrypto.from_settings(settings)),

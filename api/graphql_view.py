@@ -31,6 +31,7 @@ from domain.ports import ProfileReader
 from domain.privacy.consents import ConsentBook
 from domain.privacy.erasure import PrivacyStore
 from domain.recording import UnitOfWorkFactory
+from domain.relationship_changes import Factory as RelationshipFactory
 from schema.context import Context
 from schema.errors import UserFacingError
 
@@ -79,6 +80,7 @@ class Ports:
     consent_book: ConsentBook
     privacy: PrivacyStore
     recording: UnitOfWorkFactory
+    relationships: RelationshipFactory
     activity: ActivityFeed
     idempotency_ttl_seconds: int
     rate_limiter: RateLimiter | None = None
@@ -130,6 +132,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             consent_book=self.ports.consent_book,
             privacy=self.ports.privacy,
             recording=self.ports.recording,
+            relationships=self.ports.relationships,
             activity=self.ports.activity,
             idempotency_ttl_seconds=self.ports.idempotency_ttl_seconds,
             rate_limiter=self.ports.rate_limiter,

@@ -22,7 +22,7 @@ from domain.interactions import (
 )
 from domain.organisation import Branch, RelationshipManager
 from domain.products import Holding, Product
-from domain.relationships import Relationship, StateChange
+from domain.relationships import Proposal, Relationship, StateChange
 from domain.search import CustomerPage, SearchTerms
 from domain.tasks import Task, TaskOwner, TaskStatus
 
@@ -104,6 +104,14 @@ class ProfileReader(Protocol):
 
     async def interactions_by_id(self, ids: Sequence[int]) -> Mapping[int, Interaction]:
         """Interactions by primary key."""
+        ...
+
+    async def pending_proposals_by_customer(self, ids: Sequence[int]) -> Mapping[int, Proposal]:
+        """The proposal waiting for a decision, per customer."""
+        ...
+
+    async def proposals_by_id(self, ids: Sequence[int]) -> Mapping[int, Proposal]:
+        """Proposals by primary key."""
         ...
 
     async def open_tasks_by_customer(self, ids: Sequence[int]) -> Mapping[int, Sequence[Task]]:

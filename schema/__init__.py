@@ -26,6 +26,7 @@ from schema.privacy import PrivacyMutations
 from schema.products.types import Product
 from schema.query_cost import RateLimitExtension
 from schema.recording import RecordingMutations
+from schema.relationships.mutations import RelationshipMutations
 from schema.tasks import TaskMutations, TaskQueries
 
 
@@ -35,7 +36,9 @@ class Query(CustomerQueries, NodeQueries, AccessQueries, TaskQueries):
 
 
 @strawberry.type(description="Change what quanjing knows.")
-class Mutation(AccessMutations, PrivacyMutations, RecordingMutations, TaskMutations):
+class Mutation(
+    AccessMutations, PrivacyMutations, RecordingMutations, TaskMutations, RelationshipMutations
+):
     pass
 
 

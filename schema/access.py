@@ -44,6 +44,10 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "completeTask": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
     "myTasks": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
     "customerActivity": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
+    "changeRelationshipState": frozenset({Role.RELATIONSHIP_MANAGER, Role.APPROVER}),
+    "proposeStateChange": frozenset({Role.RELATIONSHIP_MANAGER, Role.APPROVER}),
+    "approveStateChange": frozenset({Role.APPROVER}),
+    "rejectStateChange": frozenset({Role.APPROVER}),
     "eraseCustomerPersonalData": frozenset({Role.COMPLIANCE}),
 }
 

@@ -29,7 +29,8 @@ from domain.privacy.consents import Consent, ConsentBook
 from domain.privacy.erasure import PrivacyStore
 from domain.products import Holding, Product
 from domain.recording import UnitOfWorkFactory
-from domain.relationships import Relationship, StateChange
+from domain.relationship_changes import Factory as RelationshipFactory
+from domain.relationships import Proposal, Relationship, StateChange
 from domain.tasks import Task
 
 K = TypeVar("K", bound=Hashable)
@@ -75,6 +76,7 @@ class Loaders:
     consents_by_customer: DataLoader[int, Sequence[Consent]]
     channel_mix_by_customer: DataLoader[tuple[int, TimelineFilter], Sequence[ChannelUse]]
     open_tasks_by_customer: DataLoader[int, Sequence[Task]]
+    pending_proposal_by_customer: DataLoader[int, Proposal | None]
     interaction_by_id: DataLoader[int, Interaction | None]
 
 
@@ -99,6 +101,7 @@ def build_loaders(reader: ProfileReader, consent_book: ConsentBook) -> Loaders:
         consents_by_customer=_many(consent_book.current),
         channel_mix_by_customer=_many(reader.channel_mix),
         open_tasks_by_customer=_many(reader.open_tasks_by_customer),
+        pending_proposal_by_customer=_one(reader.pending_proposals_by_customer),
         interaction_by_id=_one(reader.interactions_by_id),
     )
 
@@ -133,6 +136,7 @@ class Context:
     consent_book: ConsentBook
     privacy: PrivacyStore
     recording: UnitOfWorkFactory
+    relationships: RelationshipFactory
     activity: ActivityFeed
     correlation_id: str
     idempotency_ttl_seconds: int = 7 * 24 * 3600

@@ -20,7 +20,7 @@ from domain.customers.model import (
 from domain.interactions import Channel, InteractionKind, InteractionOutcome
 from domain.organisation import BranchKind, RmGrade
 from domain.products import HoldingStatus, ProductAudience, ProductCategory
-from domain.relationships import RelationshipState
+from domain.relationships import ProposalStatus, ReasonCode, RelationshipState
 
 strawberry.enum(CustomerKind, description="Natural person (自然人) or company/institution.")
 strawberry.enum(Gender, description="Gender as recorded at onboarding.")
@@ -42,3 +42,5 @@ strawberry.enum(ProductCategory, description="Product family in the catalog.")
 strawberry.enum(ProductAudience, description="Which customers a product is offered to.")
 strawberry.enum(HoldingStatus, description="Lifecycle status of a holding.")
 strawberry.enum(RelationshipState, description="Relationship classification ladder.")
+strawberry.enum(ReasonCode, description="Why a relationship moves on the ladder.")
+strawberry.enum(ProposalStatus, description="Where a proposal stands.")

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.recording_uow import task_from_row
+from api.db.relationship_uow import proposal_from_row
 from api.db.tables import (
     BranchRow,
     ContactPointRow,
@@ -38,6 +39,7 @@ from api.db.tables import (
     ProductRow,
     RelationshipManagerRow,
     RelationshipStateRow,
+    StateChangeProposalRow,
     StateChangeRow,
     TaskRow,
 )
@@ -74,7 +76,13 @@ from domain.interactions import (
 from domain.organisation import Branch, BranchKind, RelationshipManager, RmGrade
 from domain.ports import DocumentKey
 from domain.products import Holding, HoldingStatus, Product, ProductAudience, ProductCategory
-from domain.relationships import Relationship, RelationshipState, StateChange
+from domain.relationships import (
+    Proposal,
+    ProposalStatus,
+    Relationship,
+    RelationshipState,
+    StateChange,
+)
 from domain.search import CustomerPage, SearchTerms
 from domain.tasks import Task, TaskOwner, TaskStatus
 
@@ -549,6 +557,24 @@ class SqlProfileReader:
             ids,
         )
         return {row.id: _interaction(row) for row in rows}
+
+    async def pending_proposals_by_customer(self, ids: Sequence[int]) -> Mapping[int, Proposal]:
+        p = StateChangeProposalRow.__table__.c
+        stmt = _static(
+            "pending_proposals_by_customer",
+            lambda: select(StateChangeProposalRow.__table__).where(
+                p.customer_id == func.any(IDS), p.status == ProposalStatus.PENDING.value
+            ),
+        )
+        return {row.customer_id: proposal_from_row(row) for row in await self._rows(stmt, ids)}
+
+    async def proposals_by_id(self, ids: Sequence[int]) -> Mapping[int, Proposal]:
+        p = StateChangeProposalRow.__table__.c
+        stmt = _static(
+            "proposals_by_id",
+            lambda: select(StateChangeProposalRow.__table__).where(p.id == func.any(IDS)),
+        )
+        return {row.id: proposal_from_row(row) for row in await self._rows(stmt, ids)}
 
     async def open_tasks_by_customer(self, ids: Sequence[int]) -> Mapping[int, Sequence[Task]]:
         t = TaskRow.__table__.c

@@ -52,7 +52,7 @@ from domain.organisation import BranchKind
 from domain.privacy.consents import ConsentChannel, ConsentPurpose
 from domain.privacy.erasure import DataCategory
 from domain.products import HoldingStatus, ProductAudience, ProductCategory
-from domain.relationships import RelationshipState
+from domain.relationships import ProposalStatus, ReasonCode, RelationshipState
 from domain.tasks import OwnerKind, TaskKind, TaskStatus
 
 NAMING_CONVENTION = {
@@ -472,3 +472,37 @@ class OutboxRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _now()
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class StateChangeProposalRow(Base):
+    """Maker-checker: a move proposed by one principal, decided by another."""
+
+    __tablename__ = "state_change_proposals"
+    __table_args__ = (
+        one_of("from_state", RelationshipState),
+        one_of("to_state", RelationshipState),
+        one_of("reason_code", ReasonCode),
+        one_of("status", ProposalStatus),
+        # At most one proposal per customer waits for a decision.
+        Index(
+            "uq_state_change_proposals_pending",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    from_state: Mapped[str] = mapped_column(String(10))
+    to_state: Mapped[str] = mapped_column(String(10))
+    reason_code: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+    proposed_by: Mapped[str] = mapped_column(String(200))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    base_version: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)

@@ -136,7 +136,7 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "documents": PUBLIC,
         "homeBranch": PUBLIC,
         "relationshipManager": PUBLIC,
-        "relationship": PUBLIC,
+        "relationship": INTERNAL,
         "holdings": PUBLIC,
         "interactions": PUBLIC,
         "consents": PUBLIC,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from datetime import date, datetime
 
@@ -29,7 +28,6 @@ from domain.customers.model import IdentityDocument as IdentityDocumentModel
 from domain.errors import DomainError
 from domain.interactions import Channel, InteractionKind, TimelineRequest
 from domain.products import summarize_holdings
-from domain.relationships import RelationshipState
 from schema.access import visible
 from schema.context import Info
 from schema.errors import UserFacingError
@@ -48,7 +46,7 @@ from schema.organisation.types import Branch, RelationshipManager
 from schema.pagination import PageInfo, check_first
 from schema.privacy import Consent
 from schema.products.types import HoldingPortfolio
-from schema.relationships.types import Relationship, StateChange
+from schema.relationships.types import Relationship, load_relationship
 from schema.tasks import Task
 
 
@@ -255,19 +253,14 @@ class Customer(Node):
         )
         return None if found is None else RelationshipManager.from_domain(found)
 
-    @strawberry.field(description="Relationship state on the normal→watch→doubtful→exit ladder.")
-    async def relationship(self, info: Info) -> Relationship:
-        loaders = info.context.loaders
-        current, history = await asyncio.gather(
-            loaders.relationship_by_customer.load(self.pk),
-            loaders.state_history_by_customer.load(self.pk),
-        )
-        # A customer never classified is normal since onboarding.
-        state = RelationshipState.NORMAL if current is None else current.state
-        since = self.created_at if current is None else current.since
-        return Relationship(
-            state=state, since=since, history=[StateChange.from_domain(c) for c in history]
-        )
+    @strawberry.field(
+        description="Relationship state on the normal→watch→doubtful→exit ladder (the bank's "
+        "internal assessment: not shown to the customer)."
+    )
+    async def relationship(self, info: Info) -> Relationship | None:
+        if not self.view.shows("Customer", "relationship"):
+            return None
+        return await load_relationship(info, self.pk, created_at=self.created_at)
 
     @strawberry.field(description="Products held, with totals per currency and product spread.")
     async def holdings(self, info: Info, include_closed: bool = False) -> HoldingPortfolio:

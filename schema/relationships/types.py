@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+from datetime import UTC, datetime
 
 import strawberry
 
-from domain.relationships import RelationshipState
+from domain.relationships import Proposal, ProposalStatus, ReasonCode, RelationshipState
 from domain.relationships import StateChange as StateChangeModel
+from schema.context import Info
+from schema.ids import encode_id
 
 
 @strawberry.type(description="One move on the relationship ladder.")
@@ -33,8 +36,78 @@ class StateChange:
         )
 
 
+@strawberry.type(description="A proposed move waiting for an approver (maker-checker).")
+class StateChangeProposal:
+    id: strawberry.ID = strawberry.field(description="Opaque id of the proposal.")
+    from_state: RelationshipState = strawberry.field(description="State when proposed.")
+    to_state: RelationshipState = strawberry.field(description="Proposed state.")
+    reason_code: ReasonCode = strawberry.field(description="Why.")
+    note: str | None = strawberry.field(description="Justification.")
+    proposed_by: str = strawberry.field(description="The maker.")
+    proposed_at: datetime = strawberry.field(description="When it was proposed.")
+    deadline: datetime = strawberry.field(description="When a decision is due.")
+    overdue: bool = strawberry.field(description="Still pending past its deadline.")
+    status: ProposalStatus = strawberry.field(description="Pending, approved or rejected.")
+    decided_by: str | None = strawberry.field(description="The checker, once decided.")
+
+    @classmethod
+    def from_domain(cls, proposal: Proposal) -> StateChangeProposal:
+        return cls(
+            id=strawberry.ID(encode_id("Proposal", proposal.id)),
+            from_state=proposal.from_state,
+            to_state=proposal.to_state,
+            reason_code=proposal.reason_code,
+            note=proposal.note,
+            proposed_by=proposal.proposed_by,
+            proposed_at=proposal.proposed_at,
+            deadline=proposal.deadline,
+            overdue=proposal.is_overdue(datetime.now(UTC)),
+            status=proposal.status,
+            decided_by=proposal.decided_by,
+        )
+
+
 @strawberry.type(description="The relationship's classification (正常/关注/可疑/退出).")
 class Relationship:
     state: RelationshipState = strawberry.field(description="Current state.")
     since: datetime = strawberry.field(description="When the current state took effect.")
+    version: int = strawberry.field(
+        description="Changes so far; send it as expectedVersion when moving the state."
+    )
     history: list[StateChange] = strawberry.field(description="Every move, newest first.")
+    pending_proposal: StateChangeProposal | None = strawberry.field(
+        description="The proposal waiting for a decision, if any."
+    )
+
+
+async def load_relationship(
+    info: Info, customer_id: int, *, created_at: datetime | None = None, fresh: bool = False
+) -> Relationship:
+    """The relationship through the request's loaders (or read afresh after a write)."""
+    loaders = info.context.loaders
+    if fresh:
+        for loader in (
+            loaders.relationship_by_customer,
+            loaders.state_history_by_customer,
+            loaders.pending_proposal_by_customer,
+        ):
+            loader.clear_all()  # a mutation's own request: read what it just wrote
+    current, history, proposal = await asyncio.gather(
+        loaders.relationship_by_customer.load(customer_id),
+        loaders.state_history_by_customer.load(customer_id),
+        loaders.pending_proposal_by_customer.load(customer_id),
+    )
+    if current is None:
+        # A customer never classified is normal since onboarding, at version 0.
+        customer = await loaders.customer_by_id.load(customer_id)
+        since = created_at or (customer.created_at if customer else datetime.now(UTC))
+        state, version = RelationshipState.NORMAL, 0
+    else:
+        state, since, version = current.state, current.since, current.version
+    return Relationship(
+        state=state,
+        since=since,
+        version=version,
+        history=[StateChange.from_domain(c) for c in history],
+        pending_proposal=None if proposal is None else StateChangeProposal.from_domain(proposal),
+    )

@@ -33,6 +33,7 @@ query ($id: ID!) {
       interactions(first: 2) { edges { node { staffCode cost summary } } }
       consents { purpose actor }
       channelMix { channel cost }
+      relationship { state version }
     }
   }
 }
@@ -82,6 +83,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("ChannelUse", "cost"): Probe(
         read=lambda c: c["channelMix"][0]["cost"],
         clear=lambda m: m.raw["channelMix"][0]["cost"],
+    ),
+    ("Customer", "relationship"): Probe(
+        read=lambda c: c["relationship"], clear=lambda m: m.raw["relationship"]
     ),
     ("Consent", "actor"): Probe(
         read=lambda c: c["consents"][0]["actor"],

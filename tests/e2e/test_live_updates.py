@@ -95,8 +95,9 @@ async def _next_events(ws: ClientConnection, within: float) -> list[dict[str, An
             while True:
                 message = json.loads(await ws.recv())
                 assert message["type"] == "next", message
-                events.append({**message["payload"]["data"]["customerActivity"],
-                               "_at": loop.time()})
+                events.append(
+                    {**message["payload"]["data"]["customerActivity"], "_at": loop.time()}
+                )
     except TimeoutError:
         pass
     return events
