@@ -34,6 +34,7 @@ from domain.recording import UnitOfWorkFactory
 from domain.relationship_changes import Factory as RelationshipFactory
 from schema.context import Context
 from schema.errors import UserFacingError
+from schema.persisted import registry
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,21 @@ def _header(request: Request | WebSocket, name: str, limit: int) -> str:
 # never does is closed (4403) before it can subscribe, so this principal is never served.
 ACK: UnsetType = UNSET  # connection_ack without a payload
 UNAUTHENTICATED = Principal(subject="unauthenticated", role=Role.CUSTOMER, customer_id=0)
+
+
+def resolve_persisted(body: dict[str, object]) -> None:
+    """Put the registered text in place of a persisted operation's id (in place)."""
+    extensions = body.get("extensions")
+    apq = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+    digest = body.get("id") or (apq.get("sha256Hash") if isinstance(apq, dict) else None)
+    if digest is None:
+        return
+    operation = registry().get(str(digest))
+    if operation is None:
+        raise HTTPException(400, "PERSISTED_QUERY_NOT_FOUND: unknown operation id")
+    if body.get("query") not in (None, operation.query):
+        raise HTTPException(400, "PERSISTED_QUERY_MISMATCH: the text does not match its id")
+    body["query"] = operation.query
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
@@ -174,6 +190,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         # a server failure. Lists are left to the batching check, which refuses them.
         if not isinstance(decoded, dict | list):
             raise HTTPException(400, "The request body must be a JSON object")
+        if isinstance(decoded, dict):
+            resolve_persisted(decoded)
         return decoded
 
     def encode_json(self, data: object) -> bytes:

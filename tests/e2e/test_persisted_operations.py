@@ -1,0 +1,66 @@
+"""Registered operations: valid against the schema, addressable by sha256, same answers."""
+
+from __future__ import annotations
+
+import hashlib
+
+import httpx
+import pytest
+from graphql import parse, validate
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schema import schema
+from schema.ids import encode_id
+from schema.persisted import registry
+from tests.factories import make_customer
+
+
+def test_the_channels_operations_are_registered_and_valid() -> None:
+    names = {op.name for op in registry().values()}
+    assert {"call_center_profile", "self_view", "customer_search", "record_interaction"} <= names
+    for digest, operation in registry().items():
+        assert hashlib.sha256(operation.query.encode()).hexdigest() == digest
+        assert validate(schema._schema, parse(operation.query)) == [], operation.name
+
+
+def _profile() -> str:
+    return next(op.sha256 for op in registry().values() if op.name == "call_center_profile")
+
+
+async def test_an_operation_by_id_answers_exactly_as_by_text(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    made = await make_customer(engine, interactions=3)
+    variables = {"id": encode_id("Customer", made.id)}
+    by_text = await client.post(
+        "/graphql", json={"query": registry()[_profile()].query, "variables": variables}
+    )
+    by_id = await client.post("/graphql", json={"id": _profile(), "variables": variables})
+    by_apq = await client.post(
+        "/graphql",
+        json={
+            "variables": variables,
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": _profile()}},
+        },
+    )
+    assert by_text.status_code == by_id.status_code == by_apq.status_code == 200
+    assert "errors" not in by_id.json()
+    assert by_id.json() == by_text.json() == by_apq.json()
+    assert by_id.json()["data"]["customer"]["documents"][0]["number"] == made.resident_id
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"id": "0" * 64}, "PERSISTED_QUERY_NOT_FOUND"),
+        ({"id": "__profile__", "query": "{ __typename }"}, "PERSISTED_QUERY_MISMATCH"),
+    ],
+)
+async def test_an_unknown_or_mismatched_operation_is_a_400(
+    client: httpx.AsyncClient, body: dict[str, str], reason: str
+) -> None:
+    if body["id"] == "__profile__":
+        body = {**body, "id": _profile()}
+    response = await client.post("/graphql", json=body)
+    assert response.status_code == 400
+    assert reason in response.text
