@@ -190,9 +190,15 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         # a server failure. Lists are left to the batching check, which refuses them.
         if not isinstance(decoded, dict | list):
             raise HTTPException(400, "The request body must be a JSON object")
-        if isinstance(decoded, dict):
-            resolve_persisted(decoded)
         return decoded
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # HTTP bodies only: websocket messages (which carry an "id" of their own) are decoded
+        # by decode_json directly and never name a persisted operation.
+        body = super().parse_json(data)
+        if isinstance(body, dict):
+            resolve_persisted(body)
+        return body
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
