@@ -23,6 +23,7 @@ from api.authentication import AuthenticationMiddleware
 from api.correlation import CorrelationIdMiddleware
 from api.counter_sessions import RedisCounterSessionStore
 from api.db.audit_log import SqlAuditLog
+from api.db.detection_rules import SqlDetectionRuleStore
 from api.db.engine import create_engine
 from api.db.privacy import SqlConsentBook, SqlPrivacyStore
 from api.db.profile_reader import SqlProfileReader
@@ -69,6 +70,7 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
     return Ports(
         recording=lambda: SqlRecordingUnitOfWork(resources.engine, on_commit=relay.wake),
         relationships=lambda: SqlRelationshipUnitOfWork(resources.engine, on_commit=relay.wake),
+        detection_rules=SqlDetectionRuleStore(resources.engine),
         activity=RedisActivityFeed(resources.redis),
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         reader=SqlProfileReader(resources.engine, DocumentCrypto.from_settings(settings)),

@@ -26,6 +26,7 @@ from domain.access.counter_sessions import CounterSessionStore
 from domain.access.principal import Principal, Role
 from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
+from domain.detection.rules import DetectionRuleStore
 from domain.errors import DomainError
 from domain.ports import ProfileReader
 from domain.privacy.consents import ConsentBook
@@ -82,6 +83,7 @@ class Ports:
     privacy: PrivacyStore
     recording: UnitOfWorkFactory
     relationships: RelationshipFactory
+    detection_rules: DetectionRuleStore
     activity: ActivityFeed
     idempotency_ttl_seconds: int
     rate_limiter: RateLimiter | None = None
@@ -149,6 +151,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             privacy=self.ports.privacy,
             recording=self.ports.recording,
             relationships=self.ports.relationships,
+            detection_rules=self.ports.detection_rules,
             activity=self.ports.activity,
             idempotency_ttl_seconds=self.ports.idempotency_ttl_seconds,
             rate_limiter=self.ports.rate_limiter,

@@ -19,6 +19,7 @@ from schema.activity import ActivitySubscriptions
 from schema.audit_fields import AuditFieldsExtension
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
+from schema.detection import DetectionMutations, DetectionQueries
 from schema.limits import OperationLimits
 from schema.node_query import NodeQueries
 from schema.organisation.types import Branch, RelationshipManager
@@ -31,13 +32,18 @@ from schema.tasks import TaskMutations, TaskQueries
 
 
 @strawberry.type(description="Read the consolidated customer view.")
-class Query(CustomerQueries, NodeQueries, AccessQueries, TaskQueries):
+class Query(CustomerQueries, NodeQueries, AccessQueries, TaskQueries, DetectionQueries):
     pass
 
 
 @strawberry.type(description="Change what quanjing knows.")
 class Mutation(
-    AccessMutations, PrivacyMutations, RecordingMutations, TaskMutations, RelationshipMutations
+    AccessMutations,
+    PrivacyMutations,
+    RecordingMutations,
+    TaskMutations,
+    RelationshipMutations,
+    DetectionMutations,
 ):
     pass
 

@@ -47,6 +47,8 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "changeRelationshipState": frozenset({Role.RELATIONSHIP_MANAGER, Role.APPROVER}),
     "proposeStateChange": frozenset({Role.RELATIONSHIP_MANAGER, Role.APPROVER}),
     "approveStateChange": frozenset({Role.APPROVER}),
+    "detectionRules": STAFF_READERS,
+    "updateDetectionRule": frozenset({Role.ADMIN}),
     "rejectStateChange": frozenset({Role.APPROVER}),
     "eraseCustomerPersonalData": frozenset({Role.COMPLIANCE}),
 }

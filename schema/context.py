@@ -16,6 +16,7 @@ from domain.access.principal import Principal
 from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
 from domain.customers.model import ContactPoint, CorporateContact, Customer, IdentityDocument
+from domain.detection.rules import DetectionRuleStore
 from domain.interactions import (
     ChannelUse,
     Interaction,
@@ -137,6 +138,7 @@ class Context:
     privacy: PrivacyStore
     recording: UnitOfWorkFactory
     relationships: RelationshipFactory
+    detection_rules: DetectionRuleStore
     activity: ActivityFeed
     correlation_id: str
     idempotency_ttl_seconds: int = 7 * 24 * 3600

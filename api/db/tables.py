@@ -46,6 +46,7 @@ from domain.customers.model import (
     OwnershipType,
     PreferredChannel,
 )
+from domain.detection.rules import RuleKind, Severity
 from domain.fund_movements import CounterpartyKind, MovementDirection
 from domain.interactions import Channel, InteractionKind, InteractionOutcome
 from domain.organisation import BranchKind
@@ -506,3 +507,18 @@ class StateChangeProposalRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class DetectionRuleRow(Base):
+    """Rules are data: switched on and off, re-tuned, without a deployment."""
+
+    __tablename__ = "detection_rules"
+    __table_args__ = (one_of("kind", RuleKind), one_of("severity", Severity))
+
+    kind: Mapped[str] = mapped_column(String(30), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    severity: Mapped[str] = mapped_column(String(10))
+    cooldown_hours: Mapped[int] = mapped_column(BigInteger)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = _now()
