@@ -43,7 +43,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("kind", name=op.f("pk_detection_rules")),
     )
-    # Seed the documented defaults (domain/detection/default_rules.json).
+    # Seed the documented defaults (domain/detection/default_rules.json). The file is read at
+    # migration time on purpose: a fresh database gets the defaults as documented now; existing
+    # databases keep their tuned rules (this runs once).
     table = sa.table(
         "detection_rules",
         sa.column("kind", sa.String),
