@@ -8,7 +8,7 @@ import math
 import random
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -239,7 +239,6 @@ class SeedReport:
     holdings: int = 0
     interactions: int = 0
     seconds: float = 0.0
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 def _weighted(rng: random.Random, pairs: Sequence[tuple[Any, int]]) -> Any:

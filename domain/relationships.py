@@ -55,13 +55,6 @@ class ReasonCode(enum.StrEnum):
     OTHER = "OTHER"
 
 
-LEVEL = {
-    RelationshipState.NORMAL: 0,
-    RelationshipState.WATCH: 1,
-    RelationshipState.DOUBTFUL: 2,
-    RelationshipState.EXIT: 3,
-}
-
 # One step at a time, like loan classification; exit is left only by re-entry to normal.
 ALLOWED_MOVES = frozenset(
     {

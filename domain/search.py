@@ -10,7 +10,6 @@ from domain.customers.documents import normalize_document_number
 from domain.customers.model import Customer, DocumentType
 from domain.errors import InvalidInput
 
-MIN_NAME_LENGTH = 1
 MAX_SEARCH_LENGTH = 100
 _CODE = re.compile(r"^[PC]\d{6,12}$")
 

@@ -18,11 +18,6 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
-STAFF_ROLES = frozenset(
-    {Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN}
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Principal:
     """An authenticated caller. `customer_id` is set for customers (from the token, never
