@@ -23,12 +23,14 @@ from api.authentication import AuthenticationMiddleware
 from api.correlation import CorrelationIdMiddleware
 from api.counter_sessions import RedisCounterSessionStore
 from api.db.audit_log import SqlAuditLog
+from api.db.detection import SqlAlertReader, SqlAlertUnitOfWork
 from api.db.detection_rules import SqlDetectionRuleStore
 from api.db.engine import create_engine
 from api.db.privacy import SqlConsentBook, SqlPrivacyStore
 from api.db.profile_reader import SqlProfileReader
 from api.db.recording_uow import SqlRecordingUnitOfWork
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
+from api.db.webhooks import SqlWebhookStore
 from api.document_crypto import DocumentCrypto
 from api.embedded import Infrastructure
 from api.graphql_view import GraphQLEndpoint, Ports
@@ -67,13 +69,19 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
 
 
 def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) -> Ports:
+    crypto = DocumentCrypto.from_settings(settings)
     return Ports(
         recording=lambda: SqlRecordingUnitOfWork(resources.engine, on_commit=relay.wake),
         relationships=lambda: SqlRelationshipUnitOfWork(resources.engine, on_commit=relay.wake),
         detection_rules=SqlDetectionRuleStore(resources.engine),
+        alerts=SqlAlertReader(resources.engine),
+        alert_changes=lambda: SqlAlertUnitOfWork(resources.engine, on_commit=relay.wake),
+        webhooks=SqlWebhookStore(resources.engine, crypto),
+        # Development and tests deliver to local receivers over plain HTTP; production never.
+        webhooks_require_https=settings.is_production,
         activity=RedisActivityFeed(resources.redis),
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
-        reader=SqlProfileReader(resources.engine, DocumentCrypto.from_settings(settings)),
+        reader=SqlProfileReader(resources.engine, crypto),
         counter_sessions=RedisCounterSessionStore(
             resources.redis,
             idle_seconds=settings.counter_session_idle_seconds,
@@ -132,16 +140,24 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             return
         async with open_resources(settings) as owned:
             app.state.resources = owned
-            relay = app.state.relay = OutboxRelay(owned.engine, owned.redis)
+            assert owned.http is not None
+            worker = None
+            if settings.run_worker:
+                from api.worker import Worker
+
+                worker = Worker(settings, owned.engine, owned.redis, owned.http)
+            relay = app.state.relay = (
+                worker.relay if worker else OutboxRelay(owned.engine, owned.redis)
+            )
             graphql.ports = build_ports(settings, owned, relay)
             if jwks is not None:
-                assert owned.http is not None
                 jwks.client = owned.http
-            relay.start()
+            # The worker relays the outbox itself; a plain web process relays on its own.
+            worker.start() if worker else relay.start()
             try:
                 yield
             finally:
-                await relay.stop()
+                await (worker.stop() if worker else relay.stop())
 
     if settings.jwks_url is not None:
         # The HTTP client is the lifespan's (or the test's); no request is served before.

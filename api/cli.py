@@ -114,7 +114,55 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
             "(more: .venv/bin/quanjing token --role rm --rm 1 --sub rm1)",
             token,
         )
+        # One process for the demo: detection and webhooks run inside the web server.
+        os.environ["QUANJING_RUN_WORKER"] = "1"
         _serve(settings, endpoints, args.host, args.port, 1)
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+
+    from api.app import open_resources
+    from api.worker import Worker
+
+    async def run() -> None:
+        async with open_resources(settings) as resources:
+            assert resources.http is not None
+            worker = Worker(
+                settings, resources.engine, resources.redis, resources.http, consumer=args.consumer
+            )
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            worker.start()
+            log.info("worker %s: detecting, delivering webhooks, relaying events", worker.consumer)
+            await stop.wait()
+            await worker.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_detect(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from api.app import open_resources
+    from api.worker import Detection
+
+    async def run() -> None:
+        async with open_resources(settings) as resources:
+            report = await Detection(resources.engine).scheduled(args.as_of)
+        print(
+            f"as of {args.as_of}: {report.findings} findings, {len(report.alerts)} new alerts, "
+            f"{report.duplicates} seen before, {report.cooled_down} in cooldown, "
+            f"{len(report.proposals)} escalation proposals"
+        )
+
+    if args.as_of is None:
+        args.as_of = dt.datetime.now(dt.UTC).date()
+    asyncio.run(run())
     return 0
 
 
@@ -195,6 +243,20 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=settings.demo_customers)
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(handler=cmd_demo)
+
+    worker = sub.add_parser(
+        "worker", help="run event detection, webhook deliveries and the outbox relay"
+    )
+    worker.add_argument("--consumer", help="consumer name in the stream group (default host-pid)")
+    worker.set_defaults(handler=cmd_worker)
+
+    import datetime as dt
+
+    detect = sub.add_parser("detect", help="run the time-based detection rules for a date")
+    detect.add_argument(
+        "--as-of", type=dt.date.fromisoformat, help="the date, YYYY-MM-DD (default today, UTC)"
+    )
+    detect.set_defaults(handler=cmd_detect)
 
     from domain.access.principal import Role
 

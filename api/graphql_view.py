@@ -26,6 +26,8 @@ from domain.access.counter_sessions import CounterSessionStore
 from domain.access.principal import Principal, Role
 from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
+from domain.detection.alerts import AlertReader
+from domain.detection.handling import AlertFactory
 from domain.detection.rules import DetectionRuleStore
 from domain.errors import DomainError
 from domain.ports import ProfileReader
@@ -33,6 +35,7 @@ from domain.privacy.consents import ConsentBook
 from domain.privacy.erasure import PrivacyStore
 from domain.recording import UnitOfWorkFactory
 from domain.relationship_changes import Factory as RelationshipFactory
+from domain.webhooks import WebhookStore
 from schema.context import Context
 from schema.errors import UserFacingError
 from schema.persisted import registry
@@ -84,9 +87,13 @@ class Ports:
     recording: UnitOfWorkFactory
     relationships: RelationshipFactory
     detection_rules: DetectionRuleStore
+    alerts: AlertReader
+    alert_changes: AlertFactory
+    webhooks: WebhookStore
     activity: ActivityFeed
     idempotency_ttl_seconds: int
     rate_limiter: RateLimiter | None = None
+    webhooks_require_https: bool = True
 
 
 def _header(request: Request | WebSocket, name: str, limit: int) -> str:
@@ -152,6 +159,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             recording=self.ports.recording,
             relationships=self.ports.relationships,
             detection_rules=self.ports.detection_rules,
+            alerts=self.ports.alerts,
+            alert_changes=self.ports.alert_changes,
+            webhooks=self.ports.webhooks,
+            webhooks_require_https=self.ports.webhooks_require_https,
             activity=self.ports.activity,
             idempotency_ttl_seconds=self.ports.idempotency_ttl_seconds,
             rate_limiter=self.ports.rate_limiter,

@@ -54,6 +54,11 @@ class Settings:
     rate_capacity: int
     idempotency_ttl_seconds: int
     rate_refill_per_second: int
+    webhook_max_attempts: int = 8
+    webhook_backoff_seconds: int = 30
+    webhook_timeout_seconds: int = 10
+    worker_claim_idle_seconds: int = 60
+    run_worker: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -116,4 +121,14 @@ class Settings:
             ),
             rate_capacity=_int(env, "QUANJING_RATE_CAPACITY", 5000, minimum=1),
             rate_refill_per_second=_int(env, "QUANJING_RATE_REFILL_PER_SECOND", 500, minimum=1),
+            # Deliveries: 30 s, 1 min, 2 min… between attempts; dead-lettered after the 8th.
+            webhook_max_attempts=_int(env, "QUANJING_WEBHOOK_MAX_ATTEMPTS", 8, minimum=1),
+            webhook_backoff_seconds=_int(env, "QUANJING_WEBHOOK_BACKOFF_SECONDS", 30, minimum=1),
+            webhook_timeout_seconds=_int(env, "QUANJING_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),
+            # A worker that died leaves its events pending; others take them after this long.
+            worker_claim_idle_seconds=_int(
+                env, "QUANJING_WORKER_CLAIM_IDLE_SECONDS", 60, minimum=1
+            ),
+            # The demo runs the worker inside the web process; production runs `quanjing worker`.
+            run_worker=env.get("QUANJING_RUN_WORKER", "") in ("1", "true", "yes"),
         )

@@ -112,6 +112,10 @@ class RecordingUnitOfWork(Protocol):
         self, task_id: int, result: str, satisfaction: int | None, result_interaction_id: int
     ) -> None: ...
 
+    async def close_alerts_for_task(self, task_id: int) -> list[int]:
+        """Close the alerts this task answers; their ids."""
+        ...
+
     async def holding_owner(self, holding_id: int) -> tuple[int, str] | None:
         """(customer id, currency) of a holding, or None."""
         ...
@@ -258,6 +262,11 @@ async def complete_task(
         await uow.emit(
             task.customer_id, "task.completed", {"taskId": task_id, "interactionId": interaction_id}
         )
+        # A contact task opened by an alert answers it: done, the alert is closed.
+        for alert_id in await uow.close_alerts_for_task(task_id):
+            await uow.emit(
+                task.customer_id, "alert.closed", {"alertId": alert_id, "taskId": task_id}
+            )
         await uow.emit(
             task.customer_id,
             "interaction.recorded",

@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext
 from schema import enums  # noqa: F401  # registers the domain enums with strawberry
 from schema.access_queries import AccessMutations, AccessQueries
 from schema.activity import ActivitySubscriptions
+from schema.alerts import AlertMutations, AlertQueries
 from schema.audit_fields import AuditFieldsExtension
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
@@ -29,10 +30,19 @@ from schema.query_cost import RateLimitExtension
 from schema.recording import RecordingMutations
 from schema.relationships.mutations import RelationshipMutations
 from schema.tasks import TaskMutations, TaskQueries
+from schema.webhooks import WebhookMutations, WebhookQueries
 
 
 @strawberry.type(description="Read the consolidated customer view.")
-class Query(CustomerQueries, NodeQueries, AccessQueries, TaskQueries, DetectionQueries):
+class Query(
+    CustomerQueries,
+    NodeQueries,
+    AccessQueries,
+    TaskQueries,
+    DetectionQueries,
+    AlertQueries,
+    WebhookQueries,
+):
     pass
 
 
@@ -44,6 +54,8 @@ class Mutation(
     TaskMutations,
     RelationshipMutations,
     DetectionMutations,
+    AlertMutations,
+    WebhookMutations,
 ):
     pass
 

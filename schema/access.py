@@ -50,6 +50,15 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "detectionRules": STAFF_READERS,
     "updateDetectionRule": frozenset({Role.ADMIN}),
     "rejectStateChange": frozenset({Role.APPROVER}),
+    "alerts": frozenset(
+        {Role.AGENT, Role.RELATIONSHIP_MANAGER, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN}
+    ),
+    "acknowledgeAlert": frozenset({Role.AGENT, Role.RELATIONSHIP_MANAGER, Role.APPROVER}),
+    "webhookSubscriptions": frozenset({Role.ADMIN}),
+    "webhookEventTypes": frozenset({Role.ADMIN}),
+    "createWebhookSubscription": frozenset({Role.ADMIN}),
+    "updateWebhookSubscription": frozenset({Role.ADMIN}),
+    "retryWebhookDelivery": frozenset({Role.ADMIN}),
     "eraseCustomerPersonalData": frozenset({Role.COMPLIANCE}),
 }
 

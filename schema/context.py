@@ -16,6 +16,8 @@ from domain.access.principal import Principal
 from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
 from domain.customers.model import ContactPoint, CorporateContact, Customer, IdentityDocument
+from domain.detection.alerts import Alert, AlertReader
+from domain.detection.handling import AlertFactory
 from domain.detection.rules import DetectionRuleStore
 from domain.interactions import (
     ChannelUse,
@@ -33,6 +35,7 @@ from domain.recording import UnitOfWorkFactory
 from domain.relationship_changes import Factory as RelationshipFactory
 from domain.relationships import Proposal, Relationship, StateChange
 from domain.tasks import Task
+from domain.webhooks import WebhookStore
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -79,9 +82,11 @@ class Loaders:
     open_tasks_by_customer: DataLoader[int, Sequence[Task]]
     pending_proposal_by_customer: DataLoader[int, Proposal | None]
     interaction_by_id: DataLoader[int, Interaction | None]
+    open_alerts_by_customer: DataLoader[int, Sequence[Alert]]
+    task_by_id: DataLoader[int, Task | None]
 
 
-def build_loaders(reader: ProfileReader, consent_book: ConsentBook) -> Loaders:
+def build_loaders(reader: ProfileReader, consent_book: ConsentBook, alerts: AlertReader) -> Loaders:
     async def timeline(keys: list[TimelineRequest]) -> list[TimelinePage]:
         return list(await reader.timeline_pages(keys))
 
@@ -104,6 +109,8 @@ def build_loaders(reader: ProfileReader, consent_book: ConsentBook) -> Loaders:
         open_tasks_by_customer=_many(reader.open_tasks_by_customer),
         pending_proposal_by_customer=_one(reader.pending_proposals_by_customer),
         interaction_by_id=_one(reader.interactions_by_id),
+        open_alerts_by_customer=_many(alerts.alerts_by_customer),
+        task_by_id=_one(reader.tasks_by_id),
     )
 
 
@@ -139,12 +146,16 @@ class Context:
     recording: UnitOfWorkFactory
     relationships: RelationshipFactory
     detection_rules: DetectionRuleStore
+    alerts: AlertReader
+    alert_changes: AlertFactory
+    webhooks: WebhookStore
     activity: ActivityFeed
     correlation_id: str
     idempotency_ttl_seconds: int = 7 * 24 * 3600
     # Set by strawberry on a websocket's connection_init (graphql-transport-ws).
     connection_params: dict[str, object] | None = None
     rate_limiter: RateLimiter | None = None
+    webhooks_require_https: bool = True
     channel: str = "unspecified"
     purpose: str = "unspecified"
     loaders: Loaders = field(init=False)
@@ -153,7 +164,7 @@ class Context:
     sessions_checked: dict[int, bool] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = build_loaders(self.reader, self.consent_book)
+        self.loaders = build_loaders(self.reader, self.consent_book, self.alerts)
         self.audit = AuditCollector()
         self.sessions_checked = {}
 

@@ -21,9 +21,6 @@ from schema.errors import (
     error_type,
 )
 
-strawberry.enum(RuleKind, description="What a detection rule watches.")
-strawberry.enum(Severity, description="How urgent an alert of the rule is.")
-
 
 @strawberry.type(description="A detection rule: data, not code.")
 class DetectionRule:

@@ -17,6 +17,8 @@ from domain.customers.model import (
     OwnershipType,
     PreferredChannel,
 )
+from domain.detection.alerts import AlertStatus
+from domain.detection.rules import RuleKind, Severity
 from domain.interactions import Channel, InteractionKind, InteractionOutcome
 from domain.organisation import BranchKind, RmGrade
 from domain.products import HoldingStatus, ProductAudience, ProductCategory
@@ -44,3 +46,6 @@ strawberry.enum(HoldingStatus, description="Lifecycle status of a holding.")
 strawberry.enum(RelationshipState, description="Relationship classification ladder.")
 strawberry.enum(ReasonCode, description="Why a relationship moves on the ladder.")
 strawberry.enum(ProposalStatus, description="Where a proposal stands.")
+strawberry.enum(RuleKind, description="What a detection rule watches.")
+strawberry.enum(Severity, description="How urgent an alert of the rule is.")
+strawberry.enum(AlertStatus, description="Where an alert stands.")

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.db.tables import (
+    AlertRow,
     BranchRow,
     CustomerRow,
     FundMovementRow,
@@ -23,6 +24,7 @@ from api.db.tables import (
     ProductRow,
     TaskRow,
 )
+from domain.detection.alerts import AlertStatus
 from domain.errors import InvalidInput, NotFound
 from domain.fund_movements import NewFundMovement
 from domain.interactions import NewInteraction
@@ -234,6 +236,15 @@ class SqlRecordingUnitOfWork:
                 completed_at=func.now(),
             )
         )
+
+    async def close_alerts_for_task(self, task_id: int) -> list[int]:
+        closed = await self.conn.scalars(
+            update(AlertRow)
+            .where(AlertRow.task_id == task_id, AlertRow.status != AlertStatus.CLOSED.value)
+            .values(status=AlertStatus.CLOSED.value, closed_at=func.now())
+            .returning(AlertRow.id)
+        )
+        return list(closed)
 
     async def holding_owner(self, holding_id: int) -> tuple[int, str] | None:
         row = (

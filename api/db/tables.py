@@ -27,6 +27,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -46,6 +47,7 @@ from domain.customers.model import (
     OwnershipType,
     PreferredChannel,
 )
+from domain.detection.alerts import AlertStatus
 from domain.detection.rules import RuleKind, Severity
 from domain.fund_movements import CounterpartyKind, MovementDirection
 from domain.interactions import Channel, InteractionKind, InteractionOutcome
@@ -55,6 +57,7 @@ from domain.privacy.erasure import DataCategory
 from domain.products import HoldingStatus, ProductAudience, ProductCategory
 from domain.relationships import ProposalStatus, ReasonCode, RelationshipState
 from domain.tasks import OwnerKind, TaskKind, TaskStatus
+from domain.webhooks import DeliveryStatus
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -522,3 +525,86 @@ class DetectionRuleRow(Base):
     thresholds: Mapped[dict[str, Any]] = mapped_column(JSONB)
     updated_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = _now()
+
+
+class AlertRow(Base):
+    """A fired rule: evidence, severity, and the contact task that answers it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        one_of("rule", RuleKind),
+        one_of("severity", Severity),
+        one_of("status", AlertStatus),
+        # Cooldown checks and a customer's alerts, newest first.
+        Index("ix_alerts_customer_rule_fired", "customer_id", "rule", text("fired_at DESC")),
+        Index("ix_alerts_open", "id", postgresql_where=text("status <> 'closed'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    rule: Mapped[str] = mapped_column(String(30))
+    severity: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12))
+    # The event that fired it: the same event never alerts twice, however often delivered.
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), index=True)
+    fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookSubscriptionRow(Base):
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # The signing secret, AES-GCM sealed like document numbers: a database dump alone
+    # cannot forge our signatures.
+    secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    secret_key_id: Mapped[str] = mapped_column(String(20))
+    event_types: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    description: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now()
+
+
+class WebhookDeliveryRow(Base):
+    """One event for one subscription, attempted until delivered or dead."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        one_of("status", DeliveryStatus),
+        # An event redelivered to the worker fans out once.
+        UniqueConstraint("subscription_id", "event_id", name="uq_webhook_deliveries_event"),
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id"))
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    event_type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = _now()
+
+
+class WebhookAttemptRow(Base):
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    error: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[int] = mapped_column(BigInteger)

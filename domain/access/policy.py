@@ -142,6 +142,7 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "consents": PUBLIC,
         "channelMix": PUBLIC,
         "openTasks": PUBLIC,
+        "alerts": INTERNAL,
     },
     "ChannelUse": {"channel": PUBLIC, "count": PUBLIC, "cost": INTERNAL},
     "Consent": {

@@ -30,6 +30,7 @@ from domain.errors import DomainError
 from domain.interactions import Channel, InteractionKind, TimelineRequest
 from domain.products import summarize_holdings
 from schema.access import visible
+from schema.alerts import Alert
 from schema.context import Info
 from schema.errors import UserFacingError
 from schema.ids import encode_id
@@ -293,6 +294,16 @@ class Customer(Node):
     async def open_tasks(self, info: Info) -> list[Task]:
         found = await info.context.loaders.open_tasks_by_customer.load(self.pk)
         return [Task.from_domain(t) for t in found]
+
+    @strawberry.field(
+        description="Alerts not yet closed, newest first (the bank's own assessment: not "
+        "shown to the customer)."
+    )
+    async def alerts(self, info: Info) -> list[Alert] | None:
+        if not self.view.shows("Customer", "alerts"):
+            return None
+        found = await info.context.loaders.open_alerts_by_customer.load(self.pk)
+        return [Alert.from_domain(a) for a in found]
 
     @strawberry.field(description="Current consents per purpose and channel (opt-in).")
     async def consents(self, info: Info) -> list[Consent]:

@@ -34,6 +34,7 @@ query ($id: ID!) {
       consents { purpose actor }
       channelMix { channel cost }
       relationship { state version }
+      alerts { rule severity }
     }
   }
 }
@@ -87,6 +88,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("Customer", "relationship"): Probe(
         read=lambda c: c["relationship"], clear=lambda m: m.raw["relationship"]
     ),
+    ("Customer", "alerts"): Probe(read=lambda c: c["alerts"], clear=lambda m: m.raw["alerts"]),
     ("Consent", "actor"): Probe(
         read=lambda c: c["consents"][0]["actor"],
         clear=lambda m: m.raw["consents"][0]["actor"],

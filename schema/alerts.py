@@ -1,0 +1,183 @@
+"""Alerts in GraphQL: what detection found, for the RM (or the call-center queue) to act on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from domain.detection.alerts import Alert as AlertModel
+from domain.detection.alerts import AlertFilter, AlertStatus, alert_scope
+from domain.detection.handling import acknowledge_alert
+from domain.detection.rules import RuleKind, Severity
+from domain.errors import DomainError, InvalidInput
+from schema.access import require
+from schema.context import Info
+from schema.errors import (
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    UserFacingError,
+    error_type,
+)
+from schema.ids import decode_typed_id, encode_id
+from schema.pagination import PageInfo, check_first, decode_cursor, encode_cursor
+from schema.tasks import Task
+
+if TYPE_CHECKING:
+    from schema.customers.types import Customer
+
+
+@strawberry.type(description="A detection rule that fired for a customer, with its evidence.")
+class Alert:
+    id: strawberry.ID = strawberry.field(description="Opaque global id of the alert.")
+    customer_id: strawberry.ID = strawberry.field(description="The customer it is about.")
+    rule: RuleKind = strawberry.field(description="The rule that fired.")
+    severity: Severity = strawberry.field(description="How urgent it is.")
+    status: AlertStatus = strawberry.field(description="Open, acknowledged or closed.")
+    evidence: JSON = strawberry.field(
+        description="What fired it: the movement, holding or interaction and the numbers "
+        "compared with the rule's thresholds."
+    )
+    fired_at: datetime = strawberry.field(description="When it was raised.")
+    acknowledged_by: str | None = strawberry.field(description="Who acknowledged it.")
+    acknowledged_at: datetime | None = strawberry.field(description="When it was acknowledged.")
+    closed_at: datetime | None = strawberry.field(
+        description="When its contact task was completed."
+    )
+    pk: strawberry.Private[int]
+    customer_pk: strawberry.Private[int]
+    task_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def from_domain(cls, alert: AlertModel) -> Alert:
+        return cls(
+            id=strawberry.ID(encode_id("Alert", alert.id)),
+            customer_id=strawberry.ID(encode_id("Customer", alert.customer_id)),
+            rule=alert.rule,
+            severity=alert.severity,
+            status=alert.status,
+            evidence=JSON(dict(alert.evidence)),
+            fired_at=alert.fired_at,
+            acknowledged_by=alert.acknowledged_by,
+            acknowledged_at=alert.acknowledged_at,
+            closed_at=alert.closed_at,
+            pk=alert.id,
+            customer_pk=alert.customer_id,
+            task_pk=alert.task_id,
+        )
+
+    @strawberry.field(description="The contact task the alert opened.")
+    async def task(self, info: Info) -> Task | None:
+        if self.task_pk is None:
+            return None
+        found = await info.context.loaders.task_by_id.load(self.task_pk)
+        return None if found is None else Task.from_domain(found)
+
+    @strawberry.field(
+        description="The customer, as the caller may see them (masked and audited like "
+        "every other path to a customer)."
+    )
+    async def customer(
+        self, info: Info
+    ) -> Annotated[Customer, strawberry.lazy("schema.customers.types")] | None:
+        from schema.customers.types import load_customer
+
+        return await load_customer(info, self.customer_pk)
+
+
+@strawberry.type(description="A page of alerts, newest first.")
+class AlertConnection:
+    nodes: list[Alert] = strawberry.field(description="Alerts on this page.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+
+
+@strawberry.input(description="Which alerts to list; every field narrows the list.")
+class AlertFilterInput:
+    statuses: list[AlertStatus] | None = strawberry.field(
+        default=None, description="Only these statuses (open and acknowledged when left out)."
+    )
+    severities: list[Severity] | None = strawberry.field(
+        default=None, description="Only these severities."
+    )
+    rules: list[RuleKind] | None = strawberry.field(default=None, description="Only these rules.")
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this customer's alerts."
+    )
+
+
+AcknowledgeAlertResult = Annotated[
+    Alert | NotFoundError | InvalidInputError | ForbiddenError,
+    strawberry.union("AcknowledgeAlertResult", description="The alert, or why not."),
+]
+
+
+def _filter(info: Info, wanted: AlertFilterInput | None) -> AlertFilter:
+    scope = alert_scope(info.context.principal)  # the caller's row rule, always applied
+    wanted = wanted or AlertFilterInput()
+    return AlertFilter(
+        statuses=frozenset(wanted.statuses or (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)),
+        severities=frozenset(wanted.severities or ()),
+        rules=frozenset(wanted.rules or ()),
+        customer_id=None
+        if wanted.customer_id is None
+        else decode_typed_id(wanted.customer_id, "Customer", field="customerId"),
+        rm_id=scope.rm_id,
+        unassigned_only=scope.unassigned_only,
+    )
+
+
+@strawberry.type
+class AlertQueries:
+    @strawberry.field(
+        description="Alerts the caller handles: an RM their portfolio's, the call center "
+        "those of customers without an RM, approvers and compliance all."
+    )
+    async def alerts(
+        self,
+        info: Info,
+        first: int,
+        filter: AlertFilterInput | None = None,
+        after: str | None = None,
+    ) -> AlertConnection:
+        try:
+            require(info, "alerts")
+            check_first(first)
+            after_id = None
+            if after is not None:
+                raw = decode_cursor(after)
+                if not raw.isdigit():
+                    raise InvalidInput("after", "not a valid cursor")
+                after_id = int(raw)
+            wanted = _filter(info, filter)
+        except DomainError as exc:
+            raise UserFacingError(exc) from exc
+        found = await info.context.alerts.alerts(wanted, first + 1, after_id)
+        page = found[:first]
+        return AlertConnection(
+            nodes=[Alert.from_domain(a) for a in page],
+            page_info=PageInfo(
+                has_next_page=len(found) > first,
+                end_cursor=encode_cursor(str(page[-1].id)) if page else None,
+            ),
+        )
+
+
+@strawberry.type
+class AlertMutations:
+    @strawberry.mutation(
+        description="Acknowledge an open alert: someone has seen it. Its contact task stays "
+        "open; completing the task closes the alert."
+    )
+    async def acknowledge_alert(self, info: Info, id: strawberry.ID) -> AcknowledgeAlertResult:
+        try:
+            require(info, "acknowledgeAlert")
+            pk = decode_typed_id(id, "Alert")
+            alert = await acknowledge_alert(
+                info.context.alert_changes, pk, info.context.principal, datetime.now(UTC)
+            )
+        except DomainError as exc:
+            return error_type(exc)
+        return Alert.from_domain(alert)
