@@ -82,15 +82,24 @@ class Worker:
         http: httpx.AsyncClient,
         *,
         consumer: str | None = None,
+        group: str = GROUP,
+        start_id: str = "0",
         batch: int = 500,
         block_ms: int = 1000,
+        claim_idle_ms: int | None = None,
         schedule: bool = True,
     ) -> None:
         self.redis = redis
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.group = group
+        # Where a new group starts: "0" (the stream's start: a group created after events
+        # arrived still sees them) or "$" (only what arrives from now on).
+        self.start_id = start_id
         self.batch = batch
         self.block_ms = block_ms
-        self.claim_idle_ms = settings.worker_claim_idle_seconds * 1000
+        self.claim_idle_ms = (
+            settings.worker_claim_idle_seconds * 1000 if claim_idle_ms is None else claim_idle_ms
+        )
         self.schedule = schedule
         self.relay = OutboxRelay(engine, redis)
         self.detection = Detection(engine.execution_options(component="worker"), self.relay)
@@ -107,8 +116,7 @@ class Worker:
 
     async def ensure_group(self) -> None:
         try:
-            # From the stream's start: a group created after events arrived still sees them.
-            await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+            await self.redis.xgroup_create(STREAM, self.group, id=self.start_id, mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -116,13 +124,13 @@ class Worker:
     async def read(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
         """Messages abandoned by a dead consumer first, then new ones."""
         claimed: Any = await self.redis.xautoclaim(
-            STREAM, GROUP, self.consumer, self.claim_idle_ms, start_id="0-0", count=self.batch
+            STREAM, self.group, self.consumer, self.claim_idle_ms, start_id="0-0", count=self.batch
         )
         messages = [m for m in claimed[1] if m[1]]  # a trimmed message comes back empty
         if messages:
             return messages
         answer: Any = await self.redis.xreadgroup(
-            GROUP, self.consumer, {STREAM: ">"}, count=self.batch, block=self.block_ms
+            self.group, self.consumer, {STREAM: ">"}, count=self.batch, block=self.block_ms
         )
         return [m for _, batch in answer for m in batch] if answer else []
 
@@ -137,7 +145,7 @@ class Worker:
         report = await self.detection.events(events)
         await self.webhooks.fan_out(events)
         if messages:
-            await self.redis.xack(STREAM, GROUP, *[m for m, _ in messages])
+            await self.redis.xack(STREAM, self.group, *[m for m, _ in messages])
         return report
 
     async def process_once(self) -> DetectionReport:

@@ -12,7 +12,7 @@ from domain.errors import DomainError, NotFound
 from schema.access import require, visible
 from schema.context import Info
 from schema.errors import UserFacingError
-from schema.ids import decode_typed_id, encode_id
+from schema.ids import decode_typed_id, encode_id, with_global_ids
 
 
 @strawberry.type(
@@ -55,5 +55,5 @@ class ActivitySubscriptions:
                 customer_id=strawberry.ID(encode_id("Customer", pk)),
                 topic=event.topic,
                 occurred_at=event.occurred_at,
-                payload=JSON(event.payload),
+                payload=JSON(with_global_ids(event.payload)),
             )

@@ -22,7 +22,7 @@ from schema.errors import (
     UserFacingError,
     error_type,
 )
-from schema.ids import decode_typed_id, encode_id
+from schema.ids import decode_typed_id, encode_id, with_global_ids
 from schema.pagination import PageInfo, check_first, decode_cursor, encode_cursor
 from schema.tasks import Task
 
@@ -59,7 +59,7 @@ class Alert:
             rule=alert.rule,
             severity=alert.severity,
             status=alert.status,
-            evidence=JSON(dict(alert.evidence)),
+            evidence=JSON(with_global_ids(alert.evidence)),
             fired_at=alert.fired_at,
             acknowledged_by=alert.acknowledged_by,
             acknowledged_at=alert.acknowledged_at,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
+from typing import Any
 
 from domain.errors import InvalidInput
 
@@ -30,3 +32,25 @@ def decode_typed_id(global_id: str, expected: str, *, field: str = "id") -> int:
     if type_name != expected:
         raise InvalidInput(field, f"the id is not a {expected} id")
     return pk
+
+
+# Ids inside event payloads and alert evidence, by key: clients see the same opaque global ids
+# there as everywhere else in the API, so `node(id:)` and the mutations accept them.
+ID_KEYS = {
+    "customerId": "Customer",
+    "interactionId": "Interaction",
+    "taskId": "Task",
+    "movementId": "FundMovement",
+    "holdingId": "Holding",
+    "alertId": "Alert",
+    "proposalId": "Proposal",
+}
+
+
+def with_global_ids(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: encode_id(ID_KEYS[key], value)
+        if key in ID_KEYS and isinstance(value, int) and not isinstance(value, bool)
+        else value
+        for key, value in payload.items()
+    }

@@ -31,8 +31,8 @@ _MOVEMENTS = text(
     WITH m AS (
         SELECT fm.id, fm.customer_id, fm.holding_id, fm.amount, fm.currency, fm.direction,
                fm.booked_at, c.kind, p.category = ANY(:deposits) AS deposit_holding,
-               CASE WHEN c.kind = 'corporate' THEN :lookback_c ELSE :lookback_p END AS lookback,
-               CASE WHEN c.kind = 'corporate' THEN :window_c ELSE :window_p END AS window_days
+               CASE WHEN c.kind = 'corporate' THEN CAST(:lookback_c AS int) ELSE CAST(:lookback_p AS int) END AS lookback,
+               CASE WHEN c.kind = 'corporate' THEN CAST(:window_c AS int) ELSE CAST(:window_p AS int) END AS window_days
         FROM fund_movements fm
         JOIN customers c ON c.id = fm.customer_id AND c.erased_at IS NULL
         JOIN holdings h ON h.id = fm.holding_id
@@ -100,7 +100,7 @@ _SILENT = text(
     ) last
     WHERE c.erased_at IS NULL
       AND coalesce(last.at, c.created_at) <= :now - make_interval(
-          days => CASE WHEN c.kind = 'corporate' THEN :days_c ELSE :days_p END)
+          days => CASE WHEN c.kind = 'corporate' THEN CAST(:days_c AS int) ELSE CAST(:days_p AS int) END)
     """
 )
 
@@ -287,15 +287,23 @@ class SqlAlertUnitOfWork(SqlRecordingUnitOfWork):
         )
         return {r.id: r.relationship_manager_id for r in rows}
 
-    async def last_alerts(self, ids: Sequence[int]) -> Mapping[tuple[int, RuleKind], datetime]:
+    async def last_alerts(
+        self, ids: Sequence[int]
+    ) -> Mapping[tuple[int, RuleKind, Severity], datetime]:
         rows = await self.conn.execute(
             text(
-                "SELECT customer_id, rule, max(fired_at) AS at FROM alerts "
-                "WHERE customer_id = ANY(:ids) GROUP BY customer_id, rule"
+                "SELECT customer_id, rule, severity, max(fired_at) AS at FROM alerts "
+                "WHERE customer_id = ANY(:ids) GROUP BY customer_id, rule, severity"
             ).bindparams(_IDS),
             {"ids": list(ids)},
         )
-        return {(r.customer_id, RuleKind(r.rule)): r.at for r in rows}
+        return {(r.customer_id, RuleKind(r.rule), Severity(r.severity)): r.at for r in rows}
+
+    async def known_keys(self, keys: Sequence[str]) -> set[str]:
+        found = await self.conn.scalars(
+            select(_alerts.dedupe_key).where(_alerts.dedupe_key.in_(list(keys)))
+        )
+        return set(found)
 
     async def add_alert(self, finding: Finding, fired_at: datetime) -> int | None:
         new_id: int | None = await self.conn.scalar(

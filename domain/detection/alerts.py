@@ -87,6 +87,9 @@ def alert_scope(principal: Principal) -> AlertFilter:
             return AlertFilter()
 
 
+SEVERITY_ORDER = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2}
+
+
 def in_cooldown(last_fired: datetime | None, cooldown_hours: int, now: datetime) -> bool:
     """A rule stays quiet for a customer for its cooldown after the last alert it raised."""
     return last_fired is not None and now - last_fired < timedelta(hours=cooldown_hours)

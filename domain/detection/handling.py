@@ -19,6 +19,7 @@ from domain.detection.alerts import (
     DETECTOR,
     ESCALATE_AFTER,
     ESCALATION_WINDOW,
+    SEVERITY_ORDER,
     Alert,
     AlertStatus,
     Finding,
@@ -92,8 +93,14 @@ class AlertUnitOfWork(Protocol):
         """Lock the customers (serialises cooldown checks across workers); their RM ids."""
         ...
 
-    async def last_alerts(self, ids: Sequence[int]) -> Mapping[tuple[int, RuleKind], datetime]:
-        """When each (customer, rule) last raised an alert."""
+    async def last_alerts(
+        self, ids: Sequence[int]
+    ) -> Mapping[tuple[int, RuleKind, Severity], datetime]:
+        """When each (customer, rule, severity) last raised an alert."""
+        ...
+
+    async def known_keys(self, keys: Sequence[str]) -> set[str]:
+        """The dedupe keys among `keys` that have raised an alert before."""
         ...
 
     async def add_alert(self, finding: Finding, fired_at: datetime) -> int | None:
@@ -160,18 +167,33 @@ async def raise_alerts(
     async with alerts() as uow:
         rm_ids = await uow.lock_customers(customers)
         last = dict(await uow.last_alerts(customers))
+        seen = await uow.known_keys([f.dedupe_key for f in ordered])
         for finding in ordered:
             if finding.customer_id not in rm_ids:
                 continue  # erased or gone since the event: nobody to contact
-            key = (finding.customer_id, finding.rule)
-            if in_cooldown(last.get(key), rules[finding.rule].cooldown_hours, now):
+            if finding.dedupe_key in seen:
+                report.duplicates += 1
+                continue
+            # A rule's cooldown silences repeats of the same or lower severity; something more
+            # severe (the last product of a kind closing, after another closure) gets through.
+            latest = max(
+                (
+                    at
+                    for (customer, rule, severity), at in last.items()
+                    if customer == finding.customer_id
+                    and rule is finding.rule
+                    and SEVERITY_ORDER[severity] >= SEVERITY_ORDER[finding.severity]
+                ),
+                default=None,
+            )
+            if in_cooldown(latest, rules[finding.rule].cooldown_hours, now):
                 report.cooled_down += 1
                 continue
             alert_id = await uow.add_alert(finding, now)
             if alert_id is None:
                 report.duplicates += 1
                 continue
-            last[key] = now
+            last[(finding.customer_id, finding.rule, finding.severity)] = now
             task_id = await uow.add_task(
                 NewTask(
                     customer_id=finding.customer_id,
