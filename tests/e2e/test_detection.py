@@ -222,7 +222,7 @@ async def test_the_same_event_never_alerts_twice_and_a_rule_cools_down(
     assert len(first.alerts) == 1
 
     # The same stream message delivered again (at-least-once): its dedupe key is taken.
-    messages = await redis_client.xrevrange(STREAM, count=200)
+    messages: Any = await redis_client.xrevrange(STREAM, count=200)
     mine = [
         (message_id, fields)
         for message_id, fields in messages
