@@ -99,7 +99,7 @@ _SILENT = text(
         SELECT max(i.occurred_at) AS at FROM interactions i WHERE i.customer_id = c.id
     ) last
     WHERE c.erased_at IS NULL
-      AND coalesce(last.at, c.created_at) <= :now - make_interval(
+      AND coalesce(last.at, c.created_at) <= CAST(:now AS timestamptz) - make_interval(
           days => CASE WHEN c.kind = 'corporate' THEN CAST(:days_c AS int) ELSE CAST(:days_p AS int) END)
     """
 )

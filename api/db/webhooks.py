@@ -23,6 +23,7 @@ from domain.webhooks import (
     next_attempt,
     payload,
 )
+from schema.ids import with_global_ids
 
 SECRET_CONTEXT = "webhook-secret"  # the AES-GCM associated data: a sealed secret is only that
 _subs = WebhookSubscriptionRow.__table__.c
@@ -209,7 +210,7 @@ class SqlWebhookStore:
                 "payload": payload(
                     e.topic,
                     e.occurred_at,
-                    {"eventId": e.id, "customerId": e.customer_id, **e.payload},
+                    with_global_ids({"customerId": e.customer_id, **e.payload}),
                 ),
                 "status": DeliveryStatus.PENDING.value,
                 "next_attempt_at": func.now(),

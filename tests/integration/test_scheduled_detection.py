@@ -1,0 +1,131 @@
+"""`quanjing detect --as-of`: the time-based rules over a whole (scratch) bank, run twice."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from api.cli import main, migrate
+from api.db.engine import create_engine
+from api.document_crypto import DocumentCrypto
+from api.embedded import Endpoints
+from api.seed import asyncpg_dsn, seed
+from api.settings import Settings
+from api.worker import Detection
+from tests.scratch import scratch_database
+
+
+async def _craft(url: str, today: date) -> dict[str, int]:
+    """Pick seeded customers and give each the history one rule is about."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    now = datetime.now(UTC)
+    try:
+        people = [
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM customers WHERE kind = 'personal' ORDER BY id LIMIT 6"
+            )
+        ]
+        company = await conn.fetchval(
+            "SELECT id FROM customers WHERE kind = 'corporate' ORDER BY id LIMIT 1"
+        )
+        names = ["silent", "recent", "birthday", "no_consent", "withdrawn", "quiet_unknown"]
+        chosen = dict(zip(names, people, strict=True)) | {"declining": company}
+        # Nobody else in this bank is silent, has an occasion soon, or is declining.
+        # (Dates relative to today, so no occasion falls in the window whenever this runs.)
+        far = today + timedelta(days=100)
+        await conn.execute(
+            "UPDATE customers SET created_at = $2, lifecycle_stage = NULL, "
+            "birth_date = CASE WHEN kind = 'personal' THEN $1::date END",
+            date(1980, far.month, min(far.day, 28)),
+            now - timedelta(days=200),
+        )
+        await conn.execute(
+            "INSERT INTO interactions (customer_id, channel, kind, occurred_at) "
+            "SELECT id, 'mobile_app', 'inquiry', $1 FROM customers",
+            now - timedelta(days=1),
+        )
+        for name, days in (("silent", 200), ("recent", 179)):
+            await conn.execute("DELETE FROM interactions WHERE customer_id = $1", chosen[name])
+            await conn.execute(
+                "INSERT INTO interactions (customer_id, channel, kind, occurred_at) "
+                "VALUES ($1, 'counter', 'inquiry', $2)",
+                chosen[name],
+                now - timedelta(days=days),
+            )
+        birthday = date(1985, (today + timedelta(days=3)).month, (today + timedelta(days=3)).day)
+        for name in ("birthday", "no_consent", "withdrawn"):
+            await conn.execute(
+                "UPDATE customers SET birth_date = $2 WHERE id = $1", chosen[name], birthday
+            )
+        consent = (
+            "INSERT INTO consents (customer_id, purpose, channel, granted, version, "
+            "recorded_at, source, actor) VALUES ($1, 'marketing', $2, $3, $4, now(), "
+            "'mobile_app', 'customer')"
+        )
+        await conn.execute(consent, chosen["birthday"], "all", True, 1)
+        await conn.execute(consent, chosen["withdrawn"], "all", True, 1)
+        await conn.execute(consent, chosen["withdrawn"], "rm_visit", False, 2)
+        await conn.execute(
+            "UPDATE customers SET lifecycle_stage = 'decline', industry = '纺织' WHERE id = $1",
+            chosen["declining"],
+        )
+        # A customer that never interacted counts from onboarding: long enough ago here.
+        await conn.execute(
+            "DELETE FROM interactions WHERE customer_id = $1", chosen["quiet_unknown"]
+        )
+    finally:
+        await conn.close()
+    return chosen
+
+
+async def _alerts(url: str) -> list[tuple[int, str, str]]:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        rows = await conn.fetch(
+            "SELECT a.customer_id, a.rule, t.kind FROM alerts a JOIN tasks t ON t.id = a.task_id "
+            "ORDER BY a.customer_id, a.rule"
+        )
+        return [(r["customer_id"], r["rule"], r["kind"]) for r in rows]
+    finally:
+        await conn.close()
+
+
+async def test_detect_as_of_a_date_alerts_once_for_time_based_rules(
+    endpoints: Endpoints,
+    crypto: DocumentCrypto,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = await scratch_database(endpoints, "quanjing_detect")
+    await asyncio.to_thread(migrate, url)
+    await seed(url, crypto=crypto, customers=60, seed=5)
+    today = datetime.now(UTC).date()
+    chosen = await _craft(url, today)
+
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("REDIS_URL", endpoints.redis_url)
+    monkeypatch.setenv("QUANJING_HOME", str(settings.home))
+    code = await asyncio.to_thread(main, ["detect", "--as-of", today.isoformat()])
+    assert code == 0
+
+    assert await _alerts(url) == sorted(
+        [
+            (chosen["silent"], "silence", "contact"),
+            (chosen["quiet_unknown"], "silence", "contact"),
+            (chosen["birthday"], "birthday", "contact"),
+            (chosen["declining"], "industry_decline", "contact"),
+        ]
+    )
+
+    # The same date again (a second worker, a rerun after a crash): nothing new.
+    engine = create_engine(url, settings)
+    try:
+        again = await Detection(engine).scheduled(today)
+    finally:
+        await engine.dispose()
+    assert again.alerts == []
+    assert again.duplicates == 4
