@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck contracts pytest schema bench clean
+.PHONY: install demo test lint typecheck contracts pytest schema bench bench-detector clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,6 @@ clean:
 ## BENCH_ARGS="--quick" for a 2,000-customer smoke run.
 bench: install
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+bench-detector: install
+	$(BIN)/python -m benchmarks.detector $(BENCH_ARGS)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+DETECTOR_RESULTS = Path(__file__).resolve().parent / "results" / "detector.json"
 
 HEADER = """# Benchmarks
 
@@ -97,7 +100,31 @@ def render(result: dict[str, Any]) -> str:
                 f"- {op}: {cell['throughput']:.0f} req/s, p99 {cell['p99_ms']:.1f} ms "
                 f"at {d['customers']:,} customers (goal: {goal_text})"
             )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _detector()) + "\n"
+
+
+def _detector() -> list[str]:
+    """The detector's figures (`make bench-detector`), measured separately."""
+    if not DETECTOR_RESULTS.exists():
+        return []
+    r = json.loads(DETECTOR_RESULTS.read_text(encoding="utf-8"))
+    m, d = r["machine"], r["dataset"]
+    return [
+        "",
+        "## Event detection (`make bench-detector`)",
+        "",
+        f"- measured {r['measured_at']} on {m['cpu']}, {m['cores']} cores; "
+        f"{d['customers']:,} customers, {r['history_movements']:,} movements of history",
+        f"- {r['events']:,} fund-movement events on the stream "
+        f"({r.get('large_share', 0.005):.1%} of them large), batches of {r['batch']}, "
+        "one worker process",
+        f"- detector: **{r['events_per_second']:,.0f} events/s** (goal ≥ 2,000), "
+        f"{r['alerts']} alerts raised; worker CPU {r['worker_cpu_ms_per_event']:.3f} ms/event, "
+        f"PostgreSQL CPU {r['postgres_cpu_ms_per_event']:.3f} ms/event",
+        f"- floor (a consumer group that only reads and acknowledges, same run): "
+        f"{r['floor_events_per_second']:,.0f} events/s; detector ÷ floor = "
+        f"{r['events_per_second'] / r['floor_events_per_second']:.2f}",
+    ]
 
 
 def write_report(result: dict[str, Any], path: Path) -> None:

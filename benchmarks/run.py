@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     worker_counts = [int(w) for w in args.workers.split(",")]
     ops = args.ops.split(",")
 
-    home = Path(os.environ.get("QUANJING_BENCH_HOME", ROOT / ".quanjing-bench")).resolve()
+    home = Path(os.environ.get("QUANJING_BENCH_HOME") or ROOT / ".quanjing-bench").resolve()
     settings = replace(Settings.from_env({}), home=home)
     postgres = EmbeddedPostgres(home)
     url = postgres.start()

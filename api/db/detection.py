@@ -7,18 +7,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, select, text, update
+from sqlalchemy import BigInteger, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.recording_uow import SqlRecordingUnitOfWork
-from api.db.tables import AlertRow, CustomerRow, RelationshipStateRow
+from api.db.tables import AlertRow, CustomerRow, OutboxRow, RelationshipStateRow, TaskRow
 from domain.detection import detector
 from domain.detection.alerts import Alert, AlertFilter, AlertStatus, Finding
 from domain.detection.rules import RuleKind, Severity
 from domain.fund_movements import MovementDirection
 from domain.products import DEPOSIT_CATEGORIES
+from domain.tasks import NewTask, TaskStatus
 
 _IDS = bindparam("ids", type_=ARRAY(BigInteger))
 _DEPOSITS = [c.value for c in DEPOSIT_CATEGORIES]
@@ -305,27 +306,75 @@ class SqlAlertUnitOfWork(SqlRecordingUnitOfWork):
         )
         return set(found)
 
-    async def add_alert(self, finding: Finding, fired_at: datetime) -> int | None:
-        new_id: int | None = await self.conn.scalar(
+    async def _next_ids(self, table: str, count: int) -> list[int]:
+        # Ids drawn up front tie each alert to its task without relying on RETURNING order.
+        rows = await self.conn.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+            ),
+            {"table": table, "n": count},
+        )
+        return [r[0] for r in rows]
+
+    async def open_alerts(
+        self, alerts: Sequence[tuple[Finding, NewTask]], actor: str, fired_at: datetime
+    ) -> list[tuple[int, int]]:
+        if not alerts:
+            return []
+        task_ids = await self._next_ids("tasks", len(alerts))
+        alert_ids = await self._next_ids("alerts", len(alerts))
+        await self.conn.execute(
+            insert(TaskRow),
+            [
+                {
+                    "id": task_id,
+                    "customer_id": task.customer_id,
+                    "kind": task.kind.value,
+                    "status": TaskStatus.OPEN.value,
+                    "title": task.title,
+                    "owner_kind": task.owner.kind.value,
+                    "owner_ref": task.owner.ref,
+                    "due_at": task.due_at,
+                    "created_by": actor,
+                    "source_interaction_id": task.source_interaction_id,
+                }
+                for task_id, (_, task) in zip(task_ids, alerts, strict=True)
+            ],
+        )
+        inserted = await self.conn.execute(
             pg_insert(AlertRow)
             .values(
-                customer_id=finding.customer_id,
-                rule=finding.rule.value,
-                severity=finding.severity.value,
-                status=AlertStatus.OPEN.value,
-                dedupe_key=finding.dedupe_key,
-                evidence=dict(finding.evidence),
-                fired_at=fired_at,
+                [
+                    {
+                        "id": alert_id,
+                        "customer_id": finding.customer_id,
+                        "rule": finding.rule.value,
+                        "severity": finding.severity.value,
+                        "status": AlertStatus.OPEN.value,
+                        "dedupe_key": finding.dedupe_key,
+                        "evidence": dict(finding.evidence),
+                        "task_id": task_id,
+                        "fired_at": fired_at,
+                    }
+                    for alert_id, task_id, (finding, _) in zip(
+                        alert_ids, task_ids, alerts, strict=True
+                    )
+                ]
             )
             .on_conflict_do_nothing(index_elements=[_alerts.dedupe_key])
             .returning(_alerts.id)
         )
-        return new_id
+        if len(inserted.all()) != len(alerts):
+            raise RuntimeError("an alert's dedupe key was taken concurrently; retry the batch")
+        return list(zip(alert_ids, task_ids, strict=True))
 
-    async def link_task(self, alert_id: int, task_id: int) -> None:
-        await self.conn.execute(
-            update(AlertRow).where(_alerts.id == alert_id).values(task_id=task_id)
-        )
+    async def emit_many(self, events: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
+        if events:
+            await self.conn.execute(
+                insert(OutboxRow),
+                [{"customer_id": c, "topic": t, "payload": p} for c, t, p in events],
+            )
+            self._emitted = True
 
     async def high_alerts_since_last_proposal(
         self, ids: Sequence[int], since: datetime

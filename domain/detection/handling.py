@@ -103,15 +103,17 @@ class AlertUnitOfWork(Protocol):
         """The dedupe keys among `keys` that have raised an alert before."""
         ...
 
-    async def add_alert(self, finding: Finding, fired_at: datetime) -> int | None:
-        """The new alert's id, or None when its dedupe key was seen before."""
+    async def open_alerts(
+        self, alerts: Sequence[tuple[Finding, NewTask]], actor: str, fired_at: datetime
+    ) -> list[tuple[int, int]]:
+        """Insert each alert with its contact task; (alert id, task id) in the same order.
+        Raises if a dedupe key was taken meanwhile (the caller holds the customers' locks,
+        so only a bug gets there; the batch is then retried)."""
         ...
 
-    async def add_task(self, task: NewTask, created_by: str) -> int: ...
-
-    async def link_task(self, alert_id: int, task_id: int) -> None: ...
-
     async def emit(self, customer_id: int, topic: str, payload: dict[str, Any]) -> None: ...
+
+    async def emit_many(self, events: Sequence[tuple[int, str, dict[str, Any]]]) -> None: ...
 
     async def high_alerts_since_last_proposal(
         self, ids: Sequence[int], since: datetime
@@ -164,6 +166,7 @@ async def raise_alerts(
     ordered = sorted(findings, key=lambda f: (f.customer_id, f.observed_at, f.dedupe_key))
     customers = sorted({f.customer_id for f in ordered})
     escalate: set[int] = set()
+    chosen: list[tuple[Finding, NewTask]] = []
     async with alerts() as uow:
         rm_ids = await uow.lock_customers(customers)
         last = dict(await uow.last_alerts(customers))
@@ -179,49 +182,53 @@ async def raise_alerts(
             latest = max(
                 (
                     at
-                    for (customer, rule, severity), at in last.items()
-                    if customer == finding.customer_id
-                    and rule is finding.rule
-                    and SEVERITY_ORDER[severity] >= SEVERITY_ORDER[finding.severity]
+                    for severity in Severity
+                    if SEVERITY_ORDER[severity] >= SEVERITY_ORDER[finding.severity]
+                    and (at := last.get((finding.customer_id, finding.rule, severity)))
                 ),
                 default=None,
             )
             if in_cooldown(latest, rules[finding.rule].cooldown_hours, now):
                 report.cooled_down += 1
                 continue
-            alert_id = await uow.add_alert(finding, now)
-            if alert_id is None:
-                report.duplicates += 1
-                continue
             last[(finding.customer_id, finding.rule, finding.severity)] = now
-            task_id = await uow.add_task(
-                NewTask(
-                    customer_id=finding.customer_id,
-                    kind=TaskKind.CONTACT,
-                    title=contact_title(finding),
-                    owner=default_owner(rm_ids[finding.customer_id]),
-                    due_at=now + DUE_AFTER[TaskKind.CONTACT],
-                    source_interaction_id=None,
-                ),
-                DETECTOR,
+            chosen.append(
+                (
+                    finding,
+                    NewTask(
+                        customer_id=finding.customer_id,
+                        kind=TaskKind.CONTACT,
+                        title=contact_title(finding),
+                        owner=default_owner(rm_ids[finding.customer_id]),
+                        due_at=now + DUE_AFTER[TaskKind.CONTACT],
+                        source_interaction_id=None,
+                    ),
+                )
             )
-            await uow.link_task(alert_id, task_id)
-            await uow.emit(
-                finding.customer_id,
-                "alert.opened",
-                {
-                    "alertId": alert_id,
-                    "rule": finding.rule.value,
-                    "severity": finding.severity.value,
-                    "taskId": task_id,
-                },
+        # Written set-based: a burst of findings (a scheduled run, a feed catching up) costs
+        # a few statements per batch, not a few per alert.
+        opened = await uow.open_alerts(chosen, DETECTOR, now)
+        events: list[tuple[int, str, dict[str, Any]]] = []
+        for (finding, _), (alert_id, task_id) in zip(chosen, opened, strict=True):
+            events.append(
+                (
+                    finding.customer_id,
+                    "alert.opened",
+                    {
+                        "alertId": alert_id,
+                        "rule": finding.rule.value,
+                        "severity": finding.severity.value,
+                        "taskId": task_id,
+                    },
+                )
             )
-            await uow.emit(
-                finding.customer_id, "task.opened", {"taskId": task_id, "kind": TaskKind.CONTACT}
+            events.append(
+                (finding.customer_id, "task.opened", {"taskId": task_id, "kind": TaskKind.CONTACT})
             )
             report.alerts.append(alert_id)
             if finding.severity is Severity.HIGH:
                 escalate.add(finding.customer_id)
+        await uow.emit_many(events)
         candidates = await uow.high_alerts_since_last_proposal(
             sorted(escalate), now - ESCALATION_WINDOW
         )
