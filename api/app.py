@@ -153,11 +153,17 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             if jwks is not None:
                 jwks.client = owned.http
             # The worker relays the outbox itself; a plain web process relays on its own.
-            worker.start() if worker else relay.start()
+            if worker is not None:
+                worker.start()
+            else:
+                relay.start()
             try:
                 yield
             finally:
-                await (worker.stop() if worker else relay.stop())
+                if worker is not None:
+                    await worker.stop()
+                else:
+                    await relay.stop()
 
     if settings.jwks_url is not None:
         # The HTTP client is the lifespan's (or the test's); no request is served before.

@@ -152,8 +152,11 @@ def cmd_detect(settings: Settings, args: argparse.Namespace) -> int:
     from api.worker import Detection
 
     async def run() -> None:
+        # A past date is judged as of the end of that day (a backfill); today, as of now.
+        end_of_day = dt.datetime.combine(args.as_of, dt.time.max, dt.UTC)
+        now = min(dt.datetime.now(dt.UTC), end_of_day)
         async with open_resources(settings) as resources:
-            report = await Detection(resources.engine).scheduled(args.as_of)
+            report = await Detection(resources.engine).scheduled(args.as_of, now)
         print(
             f"as of {args.as_of}: {report.findings} findings, {len(report.alerts)} new alerts, "
             f"{report.duplicates} seen before, {report.cooled_down} in cooldown, "

@@ -438,3 +438,43 @@ async def test_closing_the_last_product_of_a_category_alerts_one_level_higher(
     await holding("E", "DEP-CUR", "ACTIVE")
     await holding("E", "DEP-CUR", "CLOSED")
     assert (await drain(worker, expected_alerts=1, seconds=2.0)).cooled_down == 1
+
+
+async def test_the_running_worker_loop_detects_without_being_driven(
+    anonymous: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    mint: Minter,
+    settings: Settings,
+    redis_client: aioredis.Redis,
+    http: httpx.AsyncClient,
+) -> None:
+    running = make_worker(settings, engine, redis_client, http, f"loop-{uuid.uuid4().hex[:8]}")
+    await running.ensure_group()
+    running.start()
+    try:
+        made = await make_customer(engine)
+        recorded = await gql_data(
+            anonymous,
+            RECORD,
+            {
+                "input": {
+                    "customerId": encode_id("Customer", made.id),
+                    "channel": "MOBILE_APP",
+                    "kind": "COMPLAINT",
+                    "occurredAt": datetime.now(UTC).isoformat(),
+                    "summary": "app 无法登录",
+                }
+            },
+            token=mint(Role.AGENT, "agent-8"),
+        )
+        assert recorded["recordInteraction"]["__typename"] == "RecordInteractionPayload"
+        found: list[dict[str, Any]] = []
+        for _ in range(50):
+            found = await _alerts_of(client, made.id)
+            if found:
+                break
+            await asyncio.sleep(0.2)
+        assert [a["rule"] for a in found] == ["COMPLAINT"]
+    finally:
+        await running.stop()
