@@ -70,6 +70,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
 
 def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) -> Ports:
     crypto = DocumentCrypto.from_settings(settings)
+    reader = SqlProfileReader(resources.engine, crypto)
     return Ports(
         recording=lambda: SqlRecordingUnitOfWork(resources.engine, on_commit=relay.wake),
         relationships=lambda: SqlRelationshipUnitOfWork(resources.engine, on_commit=relay.wake),
@@ -81,7 +82,8 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
         webhooks_require_https=settings.is_production,
         activity=RedisActivityFeed(resources.redis),
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
-        reader=SqlProfileReader(resources.engine, crypto),
+        reader=reader,
+        snapshots=reader,
         counter_sessions=RedisCounterSessionStore(
             resources.redis,
             idle_seconds=settings.counter_session_idle_seconds,

@@ -8,19 +8,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, StrawberryGraphQLError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import AuthError, TokenVerifier
 from api.correlation import current_correlation_id
+from api.db.profile_reader import SqlProfileReader
+from api.fast_path import customer_of, fast_paths, prime_profile
 from domain.access.audit import AuditEntry, AuditLog
 from domain.access.counter_sessions import CounterSessionStore
 from domain.access.principal import Principal, Role
@@ -94,6 +96,8 @@ class Ports:
     idempotency_ttl_seconds: int
     rate_limiter: RateLimiter | None = None
     webhooks_require_https: bool = True
+    # The concrete reader, for the fast path of registered operations (None: no fast path).
+    snapshots: SqlProfileReader | None = None
 
 
 def _header(request: Request | WebSocket, name: str, limit: int) -> str:
@@ -128,6 +132,26 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     def __init__(self, *args: Any, verifier: TokenVerifier | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.verifier = verifier
+        self.fast_paths = fast_paths()
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        fast = self.fast_paths.get(request_data.query or "")
+        snapshots = self.ports.snapshots if self.ports is not None else None
+        if fast is not None and snapshots is not None and request_adapter.method == "POST":
+            customer_id = customer_of(request_data.variables, context)
+            if customer_id is not None:
+                await prime_profile(snapshots, context, customer_id, fast.timeline_first)
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         if context.principal is not UNAUTHENTICATED:

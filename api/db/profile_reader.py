@@ -5,7 +5,9 @@ from __future__ import annotations
 import enum
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -18,6 +20,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     true,
     tuple_,
     union,
@@ -106,7 +109,7 @@ def _opt(enum_type: type[E], value: Any) -> E | None:
     return None if value is None else enum_type(value)
 
 
-def customer_from_row(row: Row[Any]) -> Customer:
+def customer_from_row(row: Any) -> Customer:
     kind = CustomerKind(row.kind)
     personal = corporate = None
     if kind is CustomerKind.PERSONAL:
@@ -149,7 +152,7 @@ def customer_from_row(row: Row[Any]) -> Customer:
     )
 
 
-def _interaction(row: Row[Any]) -> Interaction:
+def _interaction(row: Any) -> Interaction:
     return Interaction(
         id=row.id,
         customer_id=row.customer_id,
@@ -165,7 +168,7 @@ def _interaction(row: Row[Any]) -> Interaction:
     )
 
 
-def _product(row: Row[Any], pk: int, code: str, name: str, currency: str) -> Product:
+def _product(row: Any, pk: int, code: str, name: str, currency: str) -> Product:
     return Product(
         id=pk,
         code=code,
@@ -173,6 +176,66 @@ def _product(row: Row[Any], pk: int, code: str, name: str, currency: str) -> Pro
         category=ProductCategory(row.category),
         audience=ProductAudience(row.audience),
         currency=currency,
+    )
+
+
+def _contact_point(row: Any) -> ContactPoint:
+    return ContactPoint(
+        id=row.id,
+        customer_id=row.customer_id,
+        kind=ContactKind(row.kind),
+        value=row.value,
+        label=row.label,
+        is_preferred=row.is_preferred,
+        verified=row.verified,
+    )
+
+
+def _branch(row: Any) -> Branch:
+    return Branch(
+        id=row.id,
+        code=row.code,
+        name=row.name,
+        city=row.city,
+        kind=BranchKind(row.kind),
+        parent_id=row.parent_id,
+    )
+
+
+def _manager(row: Any) -> RelationshipManager:
+    return RelationshipManager(
+        id=row.id,
+        employee_no=row.employee_no,
+        name=row.name,
+        grade=RmGrade(row.grade),
+        branch_id=row.branch_id,
+        active=row.active,
+    )
+
+
+def _relationship(row: Any) -> Relationship:
+    return Relationship(
+        customer_id=row.customer_id,
+        state=RelationshipState(row.state),
+        since=row.since,
+        version=row.version,
+    )
+
+
+def _holding(row: Any) -> Holding:
+    return Holding(
+        id=row.id,
+        customer_id=row.customer_id,
+        product=_product(
+            row, row.product_id, row.product_code, row.product_name, row.product_currency
+        ),
+        account_number=row.account_number,
+        currency=row.currency,
+        balance=row.balance,
+        credit_limit=row.credit_limit,
+        status=HoldingStatus(row.status),
+        opened_on=row.opened_on,
+        closed_on=row.closed_on,
     )
 
 
@@ -214,6 +277,80 @@ def _ids(values: Sequence[int]) -> Any:
     return literal(list(values), ARRAY(BigInteger))
 
 
+def _columns(table: Any, alias: str) -> str:
+    return ", ".join(f"{alias}.{c.name}" for c in table.columns)
+
+
+def _names(table: Any) -> tuple[str, ...]:
+    return tuple(c.name for c in table.columns)
+
+
+_HOLDING_EXTRA = ("product_code", "product_name", "category", "audience", "product_currency")
+proposals = StateChangeProposalRow.__table__
+tasks = TaskRow.__table__
+
+# The call-center profile in one statement: each part is the same rows, in the same order, as
+# the loader that would otherwise fetch it, as an array of records (asyncpg decodes them to
+# native types), and all parts come from one snapshot of the database.
+_SNAPSHOT = text(
+    f"""
+    SELECT
+      ARRAY(SELECT ROW({_columns(customers, "c")}) FROM customers c WHERE c.id = :cid)
+        AS customer,
+      ARRAY(SELECT ROW({_columns(contact_points, "x")}) FROM contact_points x
+            WHERE x.customer_id = :cid ORDER BY x.kind, x.is_preferred DESC, x.id)
+        AS contact_points,
+      ARRAY(SELECT ROW({_columns(documents, "x")}) FROM identity_documents x
+            WHERE x.customer_id = :cid ORDER BY x.id)
+        AS documents,
+      ARRAY(SELECT ROW({_columns(branches, "b")}) FROM branches b
+            WHERE b.id = (SELECT home_branch_id FROM customers WHERE id = :cid))
+        AS branch,
+      ARRAY(SELECT ROW({_columns(managers, "m")}) FROM relationship_managers m
+            WHERE m.id = (SELECT relationship_manager_id FROM customers WHERE id = :cid))
+        AS manager,
+      ARRAY(SELECT ROW({_columns(states, "s")}) FROM relationship_states s
+            WHERE s.customer_id = :cid)
+        AS relationship,
+      ARRAY(SELECT ROW({_columns(proposals, "p")}) FROM state_change_proposals p
+            WHERE p.customer_id = :cid AND p.status = 'pending')
+        AS proposal,
+      ARRAY(SELECT ROW({_columns(holdings, "h")}, p.code, p.name, p.category, p.audience,
+                       p.currency)
+            FROM holdings h JOIN products p ON p.id = h.product_id
+            WHERE h.customer_id = :cid
+            ORDER BY CASE WHEN h.status = 'closed' THEN 1 ELSE 0 END, h.opened_on, h.id)
+        AS holdings,
+      ARRAY(SELECT ROW({_columns(interactions, "i")}) FROM interactions i
+            WHERE i.customer_id = :cid ORDER BY i.occurred_at DESC, i.id DESC LIMIT :page)
+        AS interactions,
+      ARRAY(SELECT ROW({_columns(tasks, "t")}) FROM tasks t
+            WHERE t.customer_id = :cid AND t.status = 'open' ORDER BY t.due_at, t.id)
+        AS tasks
+    """
+)
+
+
+def _rows_of(names: tuple[str, ...], records: Sequence[Any]) -> list[SimpleNamespace]:
+    return [SimpleNamespace(**dict(zip(names, record, strict=True))) for record in records]
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSnapshot:
+    """Everything the call-center profile shows of one customer, read at one instant."""
+
+    customer: Customer | None
+    contact_points: list[ContactPoint]
+    documents: list[IdentityDocument]
+    branch: Branch | None
+    manager: RelationshipManager | None
+    relationship: Relationship | None
+    pending_proposal: Proposal | None
+    holdings: list[Holding]
+    timeline: TimelinePage
+    open_tasks: list[Task]
+
+
 class SqlProfileReader:
     """Reads run on an AUTOCOMMIT connection: a read pays for no BEGIN/COMMIT round trips."""
 
@@ -228,6 +365,38 @@ class SqlProfileReader:
             result = await conn.execute(stmt, None if ids is None else {"ids": list(ids)})
             rows: Sequence[Row[Any]] = result.all()
             return rows
+
+    async def profile_snapshot(self, customer_id: int, timeline_first: int) -> ProfileSnapshot:
+        """The call-center profile's rows in one statement (the fast path primes the loaders
+        with them, so the resolvers, masking and audit run unchanged)."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(_SNAPSHOT, {"cid": customer_id, "page": timeline_first + 1})
+            ).one()
+        found = [customer_from_row(r) for r in _rows_of(_names(customers), row.customer)]
+        branch = [_branch(r) for r in _rows_of(_names(branches), row.branch)]
+        manager = [_manager(r) for r in _rows_of(_names(managers), row.manager)]
+        relationship = [_relationship(r) for r in _rows_of(_names(states), row.relationship)]
+        proposal = [proposal_from_row(r) for r in _rows_of(_names(proposals), row.proposal)]
+        page = [_interaction(r) for r in _rows_of(_names(interactions), row.interactions)]
+        return ProfileSnapshot(
+            customer=found[0] if found else None,
+            contact_points=[
+                _contact_point(r) for r in _rows_of(_names(contact_points), row.contact_points)
+            ],
+            documents=[self._document(r) for r in _rows_of(_names(documents), row.documents)],
+            branch=branch[0] if branch else None,
+            manager=manager[0] if manager else None,
+            relationship=relationship[0] if relationship else None,
+            pending_proposal=proposal[0] if proposal else None,
+            holdings=[
+                _holding(r) for r in _rows_of(_names(holdings) + _HOLDING_EXTRA, row.holdings)
+            ],
+            timeline=TimelinePage(
+                items=tuple(page[:timeline_first]), has_next_page=len(page) > timeline_first
+            ),
+            open_tasks=[task_from_row(r) for r in _rows_of(_names(tasks), row.tasks)],
+        )
 
     async def customers_by_id(self, ids: Sequence[int]) -> Mapping[int, Customer]:
         rows = await self._rows(
@@ -265,17 +434,7 @@ class SqlProfileReader:
         )
         out: dict[int, list[ContactPoint]] = defaultdict(list)
         for row in await self._rows(stmt, ids):
-            out[row.customer_id].append(
-                ContactPoint(
-                    id=row.id,
-                    customer_id=row.customer_id,
-                    kind=ContactKind(row.kind),
-                    value=row.value,
-                    label=row.label,
-                    is_preferred=row.is_preferred,
-                    verified=row.verified,
-                )
-            )
+            out[row.customer_id].append(_contact_point(row))
         return out
 
     async def documents_by_customer(
@@ -291,17 +450,18 @@ class SqlProfileReader:
         )
         out: dict[int, list[IdentityDocument]] = defaultdict(list)
         for row in await self._rows(stmt, ids):
-            out[row.customer_id].append(
-                IdentityDocument(
-                    id=row.id,
-                    customer_id=row.customer_id,
-                    type=DocumentType(row.type),
-                    number=self._crypto.open(row.type, row.number_key_id, row.number_ciphertext),
-                    issuing_country=row.issuing_country,
-                    expires_on=row.expires_on,
-                )
-            )
+            out[row.customer_id].append(self._document(row))
         return out
+
+    def _document(self, row: Any) -> IdentityDocument:
+        return IdentityDocument(
+            id=row.id,
+            customer_id=row.customer_id,
+            type=DocumentType(row.type),
+            number=self._crypto.open(row.type, row.number_key_id, row.number_ciphertext),
+            issuing_country=row.issuing_country,
+            expires_on=row.expires_on,
+        )
 
     async def corporate_contacts_by_customer(
         self, ids: Sequence[int]
@@ -353,17 +513,7 @@ class SqlProfileReader:
             ),
             ids,
         )
-        return {
-            row.id: Branch(
-                id=row.id,
-                code=row.code,
-                name=row.name,
-                city=row.city,
-                kind=BranchKind(row.kind),
-                parent_id=row.parent_id,
-            )
-            for row in rows
-        }
+        return {row.id: _branch(row) for row in rows}
 
     async def relationship_managers_by_id(
         self, ids: Sequence[int]
@@ -375,17 +525,7 @@ class SqlProfileReader:
             ),
             ids,
         )
-        return {
-            row.id: RelationshipManager(
-                id=row.id,
-                employee_no=row.employee_no,
-                name=row.name,
-                grade=RmGrade(row.grade),
-                branch_id=row.branch_id,
-                active=row.active,
-            )
-            for row in rows
-        }
+        return {row.id: _manager(row) for row in rows}
 
     async def relationships_by_customer(self, ids: Sequence[int]) -> Mapping[int, Relationship]:
         rows = await self._rows(
@@ -395,15 +535,7 @@ class SqlProfileReader:
             ),
             ids,
         )
-        return {
-            row.customer_id: Relationship(
-                customer_id=row.customer_id,
-                state=RelationshipState(row.state),
-                since=row.since,
-                version=row.version,
-            )
-            for row in rows
-        }
+        return {row.customer_id: _relationship(row) for row in rows}
 
     async def state_history_by_customer(
         self, ids: Sequence[int]
@@ -455,23 +587,7 @@ class SqlProfileReader:
         )
         out: dict[int, list[Holding]] = defaultdict(list)
         for row in await self._rows(stmt, ids):
-            product = _product(
-                row, row.product_id, row.product_code, row.product_name, row.product_currency
-            )
-            out[row.customer_id].append(
-                Holding(
-                    id=row.id,
-                    customer_id=row.customer_id,
-                    product=product,
-                    account_number=row.account_number,
-                    currency=row.currency,
-                    balance=row.balance,
-                    credit_limit=row.credit_limit,
-                    status=HoldingStatus(row.status),
-                    opened_on=row.opened_on,
-                    closed_on=row.closed_on,
-                )
-            )
+            out[row.customer_id].append(_holding(row))
         return out
 
     async def timeline_pages(self, requests: Sequence[TimelineRequest]) -> Sequence[TimelinePage]:

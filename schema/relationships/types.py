@@ -74,10 +74,16 @@ class Relationship:
     version: int = strawberry.field(
         description="Changes so far; send it as expectedVersion when moving the state."
     )
-    history: list[StateChange] = strawberry.field(description="Every move, newest first.")
     pending_proposal: StateChangeProposal | None = strawberry.field(
         description="The proposal waiting for a decision, if any."
     )
+    customer_pk: strawberry.Private[int]
+
+    @strawberry.field(description="Every move, newest first.")
+    async def history(self, info: Info) -> list[StateChange]:
+        # Read only when asked for: most screens show the state, not how it got there.
+        found = await info.context.loaders.state_history_by_customer.load(self.customer_pk)
+        return [StateChange.from_domain(c) for c in found]
 
 
 async def load_relationship(
@@ -92,9 +98,8 @@ async def load_relationship(
             loaders.pending_proposal_by_customer,
         ):
             loader.clear_all()  # a mutation's own request: read what it just wrote
-    current, history, proposal = await asyncio.gather(
+    current, proposal = await asyncio.gather(
         loaders.relationship_by_customer.load(customer_id),
-        loaders.state_history_by_customer.load(customer_id),
         loaders.pending_proposal_by_customer.load(customer_id),
     )
     if current is None:
@@ -108,6 +113,6 @@ async def load_relationship(
         state=state,
         since=since,
         version=version,
-        history=[StateChange.from_domain(c) for c in history],
         pending_proposal=None if proposal is None else StateChangeProposal.from_domain(proposal),
+        customer_pk=customer_id,
     )

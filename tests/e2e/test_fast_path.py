@@ -1,0 +1,199 @@
+"""The fast path of the registered call-center profile: two statements, the same answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.access.principal import Role
+from schema.ids import encode_id
+from schema.persisted import registry
+from tests.conftest import Minter
+from tests.factories import Made, make_customer
+from tests.graphql import gql_data
+from tests.statements import StatementCounter
+
+PROFILE = next(op for op in registry().values() if op.name == "call_center_profile")
+# The same text with a comment in front: not the registered text, so plain execution.
+PLAIN = "# plain execution\n" + PROFILE.query
+
+
+async def _fast(client: httpx.AsyncClient, customer_id: int, token: str | None = None) -> Any:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    response = await client.post(
+        "/graphql",
+        json={"id": PROFILE.sha256, "variables": {"id": encode_id("Customer", customer_id)}},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _plain(client: httpx.AsyncClient, customer_id: int, token: str | None = None) -> Any:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    response = await client.post(
+        "/graphql",
+        json={"query": PLAIN, "variables": {"id": encode_id("Customer", customer_id)}},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("interaction_count", [0, 1, 300])
+async def test_the_registered_profile_costs_two_statements_whatever_the_list_sizes(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    statements: StatementCounter,
+    interaction_count: int,
+) -> None:
+    made = await make_customer(engine, interactions=interaction_count, holdings=6)
+    with statements.capture() as sent:
+        body = await _fast(client, made.id)
+    assert body["data"]["customer"]["__typename"] == "Customer"
+    assert len(body["data"]["customer"]["interactions"]["edges"]) == min(interaction_count, 20)
+    # The profile in one read, and the read audit's INSERT.
+    assert len(sent) == 2, "\n\n".join(sent)
+    assert sent[1].lstrip().upper().startswith("INSERT INTO AUDIT_RECORDS")
+
+
+async def _crafted(engine: AsyncEngine, client: httpx.AsyncClient) -> list[Made]:
+    """Customers that exercise every part of the profile, beside the seeded ones."""
+    rich = await make_customer(engine, interactions=25, holdings=5)
+    proposal = await gql_data(
+        client,
+        """mutation ($input: StateChangeInput!) { proposeStateChange(input: $input) {
+          __typename } }""",
+        {
+            "input": {
+                "customerId": encode_id("Customer", rich.id),
+                "toState": "DOUBTFUL",
+                "reasonCode": "COMPLAINTS",
+                "note": "多次投诉",
+                "expectedVersion": 2,
+            }
+        },
+    )
+    assert proposal["proposeStateChange"]["__typename"] == "StateChangeProposal"
+    task = await gql_data(
+        client,
+        """mutation ($input: CreateTaskInput!) { createTask(input: $input) { __typename } }""",
+        {
+            "input": {
+                "customerId": encode_id("Customer", rich.id),
+                "kind": "FOLLOW_UP",
+                "title": "回访理财到期",
+                "dueAt": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+            }
+        },
+    )
+    assert task["createTask"]["__typename"] == "Task"
+    orphan = await make_customer(engine, interactions=2, holdings=0)
+    async with engine.begin() as conn:
+        # No RM, no home branch, never classified: the parts that are absent.
+        await conn.execute(
+            text(
+                "UPDATE customers SET relationship_manager_id = NULL, home_branch_id = NULL "
+                "WHERE id = :id"
+            ),
+            {"id": orphan.id},
+        )
+        await conn.execute(
+            text("DELETE FROM relationship_state_changes WHERE customer_id = :id"),
+            {"id": orphan.id},
+        )
+        await conn.execute(
+            text("DELETE FROM relationship_states WHERE customer_id = :id"), {"id": orphan.id}
+        )
+    return [rich, orphan]
+
+
+async def test_the_fast_path_answers_exactly_as_plain_execution_for_every_role(
+    anonymous: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    mint: Minter,
+) -> None:
+    crafted = await _crafted(engine, client)
+    async with engine.connect() as conn:
+        seeded = (
+            await conn.execute(
+                text(
+                    "(SELECT id, relationship_manager_id FROM customers WHERE kind = 'personal' "
+                    " ORDER BY id LIMIT 12) UNION ALL "
+                    "(SELECT id, relationship_manager_id FROM customers WHERE kind = 'corporate' "
+                    " ORDER BY id LIMIT 4)"
+                )
+            )
+        ).all()
+    subjects = [(c.id, 1) for c in crafted] + [
+        (row.id, row.relationship_manager_id) for row in seeded
+    ]
+    compared = 0
+    for customer_id, rm_id in subjects:
+        tokens = {
+            "agent": mint(Role.AGENT, f"agent-diff-{customer_id}"),
+            "teller": mint(Role.TELLER, f"teller-diff-{customer_id}"),
+            "rm-own": mint(Role.RELATIONSHIP_MANAGER, f"rm-diff-{customer_id}", rm=rm_id or 1),
+            "rm-other": mint(
+                Role.RELATIONSHIP_MANAGER, f"rm-other-{customer_id}", rm=(rm_id or 1) + 1
+            ),
+            "approver": mint(Role.APPROVER, f"approver-diff-{customer_id}"),
+            "compliance": mint(Role.COMPLIANCE, f"compliance-diff-{customer_id}"),
+            "admin": mint(Role.ADMIN, f"admin-diff-{customer_id}"),
+            "customer-own": mint(Role.CUSTOMER, f"self-{customer_id}", cid=customer_id),
+            "customer-other": mint(
+                Role.CUSTOMER, f"other-{customer_id}", cid=customer_id + 10_000_000
+            ),
+            "analyst": mint(Role.ANALYST, f"analyst-diff-{customer_id}"),
+            "integration": mint(Role.INTEGRATION, f"core-{customer_id}", client_id="core"),
+        }
+        for role, token in tokens.items():
+            fast = await _fast(anonymous, customer_id, token)
+            plain = await _plain(anonymous, customer_id, token)
+            assert fast == plain, f"customer {customer_id} as {role}"
+            compared += 1
+    assert compared == len(subjects) * 11
+    # And for an id that is no customer, or not a customer id at all.
+    for bad in (encode_id("Customer", 987_654_321), encode_id("Branch", 1), "garbage"):
+        fast = await anonymous.post(
+            "/graphql",
+            json={"id": PROFILE.sha256, "variables": {"id": bad}},
+            headers={"authorization": f"Bearer {mint(Role.AGENT, 'a')}"},
+        )
+        plain = await anonymous.post(
+            "/graphql",
+            json={"query": PLAIN, "variables": {"id": bad}},
+            headers={"authorization": f"Bearer {mint(Role.AGENT, 'a')}"},
+        )
+        assert fast.json() == plain.json()
+
+
+async def test_the_fast_path_writes_the_same_read_audit(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    made = await make_customer(engine, interactions=3)
+
+    async def last_audit() -> tuple[Any, ...]:
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT customer_ids, fields, outcome, role, subject FROM audit_records "
+                        "ORDER BY id DESC LIMIT 1"
+                    )
+                )
+            ).one()
+        return tuple(row)
+
+    await _fast(client, made.id)
+    fast = await last_audit()
+    await _plain(client, made.id)
+    plain = await last_audit()
+    assert fast == plain
+    assert fast[0] == [made.id]
