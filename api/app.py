@@ -37,6 +37,7 @@ from api.graphql_view import GraphQLEndpoint, Ports
 from api.outbox_relay import OutboxRelay
 from api.rate_limits import RedisTokenBuckets
 from api.request_limits import RequestLimitsMiddleware
+from api.response_cache import ResponseCache
 from api.settings import Settings
 from schema import production_schema, schema
 
@@ -84,6 +85,11 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         reader=reader,
         snapshots=reader,
+        response_cache=ResponseCache(
+            resources.redis, resources.engine, settings.response_cache_ttl_seconds
+        )
+        if settings.response_cache_ttl_seconds > 0
+        else None,
         counter_sessions=RedisCounterSessionStore(
             resources.redis,
             idle_seconds=settings.counter_session_idle_seconds,

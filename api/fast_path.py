@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from strawberry.types import ExecutionResult
+
 from api.db.profile_reader import ProfileSnapshot, SqlProfileReader
 from domain.errors import DomainError
 from domain.interactions import TimelineFilter, TimelineRequest
@@ -78,3 +80,9 @@ async def prime_profile(
     )
     loaders.open_tasks_by_customer.prime(customer_id, snapshot.open_tasks)
     return snapshot
+
+
+def cacheable(result: ExecutionResult, context: Context) -> bool:
+    """An answer worth keeping: data shown to the caller, no error, nobody denied."""
+    audit = context.audit
+    return not result.errors and result.data is not None and bool(audit.seen) and not audit.denied

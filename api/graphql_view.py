@@ -22,7 +22,8 @@ from strawberry.types.unset import UNSET, UnsetType
 from api.auth import AuthError, TokenVerifier
 from api.correlation import current_correlation_id
 from api.db.profile_reader import SqlProfileReader
-from api.fast_path import customer_of, fast_paths, prime_profile
+from api.fast_path import cacheable, customer_of, fast_paths, prime_profile
+from api.response_cache import CachedAnswer, ResponseCache, operation_cost
 from domain.access.audit import AuditEntry, AuditLog
 from domain.access.counter_sessions import CounterSessionStore
 from domain.access.principal import Principal, Role
@@ -98,6 +99,7 @@ class Ports:
     webhooks_require_https: bool = True
     # The concrete reader, for the fast path of registered operations (None: no fast path).
     snapshots: SqlProfileReader | None = None
+    response_cache: ResponseCache | None = None
 
 
 def _header(request: Request | WebSocket, name: str, limit: int) -> str:
@@ -144,14 +146,69 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         fast = self.fast_paths.get(request_data.query or "")
-        snapshots = self.ports.snapshots if self.ports is not None else None
-        if fast is not None and snapshots is not None and request_adapter.method == "POST":
-            customer_id = customer_of(request_data.variables, context)
-            if customer_id is not None:
-                await prime_profile(snapshots, context, customer_id, fast.timeline_first)
-        return await super().execute_single(
+        ports = self.ports
+        usable = fast is not None and ports is not None and ports.snapshots is not None
+        # POST only: a GET (development) is plain execution.
+        customer_id = (
+            customer_of(request_data.variables, context)
+            if usable and request_adapter.method == "POST"
+            else None
+        )
+        if fast is None or ports is None or ports.snapshots is None or customer_id is None:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        variables = request_data.variables or {}
+        cache = ports.response_cache
+        key = None
+        if cache is not None:
+            key = await cache.key(fast.name, variables, customer_id, context)
+            answer = await cache.get(key)
+            if answer is not None and await self._serve_cached(
+                cache, answer, context, customer_id, request_data.query or "", variables
+            ):
+                return ExecutionResult(data=answer.data, errors=None)
+        snapshot = await prime_profile(ports.snapshots, context, customer_id, fast.timeline_first)
+        result = await super().execute_single(
             request, request_adapter, sub_response, context, root_value, request_data
         )
+        audit = context.audit
+        if cache is not None and key is not None and cacheable(result, context):
+            await cache.put(
+                key,
+                CachedAnswer(
+                    data=dict(result.data or {}),
+                    version=snapshot.version,
+                    reference_version=snapshot.reference_version,
+                    operation=audit.operation,
+                    customer_ids=sorted(audit.seen),
+                    fields=list(audit.fields()),
+                    outcome="returned",
+                ),
+            )
+        return result
+
+    async def _serve_cached(
+        self,
+        cache: ResponseCache,
+        answer: CachedAnswer,
+        context: Context,
+        customer_id: int,
+        query: str,
+        variables: dict[str, Any],
+    ) -> bool:
+        """Charge the rate limit and write the read audit, if the answer is still current."""
+        limiter = context.rate_limiter
+        if limiter is not None:
+            cost = float(operation_cost(query, variables))
+            key = f"{context.principal.role}:{context.principal.subject}"
+            if await limiter.acquire(key, cost) is not None:
+                return False  # the plain path answers RATE_LIMITED
+        try:
+            return await cache.serve(answer, context, customer_id)
+        except Exception:
+            log.exception("a cached answer could not be audited; answering afresh")
+            return False
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         if context.principal is not UNAUTHENTICATED:

@@ -59,6 +59,7 @@ class Settings:
     webhook_timeout_seconds: int = 10
     worker_claim_idle_seconds: int = 60
     run_worker: bool = False
+    response_cache_ttl_seconds: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -131,4 +132,6 @@ class Settings:
             ),
             # The demo runs the worker inside the web process; production runs `quanjing worker`.
             run_worker=env.get("QUANJING_RUN_WORKER", "") in ("1", "true", "yes"),
+            # 0 turns the response cache of registered profile operations off.
+            response_cache_ttl_seconds=_int(env, "QUANJING_RESPONSE_CACHE_TTL_SECONDS", 30),
         )

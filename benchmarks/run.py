@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -42,8 +43,10 @@ from benchmarks.load import drive, percentile
 from benchmarks.report import write_report
 from domain.access.principal import Role
 from schema.ids import encode_id
+from schema.persisted import registry
 
 ROOT = Path(__file__).resolve().parents[1]
+HOT_SET = 200  # customers the cached-profile run reads again and again
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 
 PROFILE = """query Profile($id: ID!) { customer(id: $id) { ... on Customer {
@@ -136,9 +139,11 @@ async def samples(url: str, crypto: DocumentCrypto, count: int) -> dict[str, lis
                 count,
             )
         ]
+        # Every customer once, shuffled: the uncached fast path never asks for one twice.
+        everyone = [r[0] for r in await conn.fetch("SELECT id FROM customers ORDER BY random()")]
     finally:
         await conn.close()
-    return {"ids": ids, "phones": phones, "documents": docs}
+    return {"ids": ids, "phones": phones, "documents": docs, "everyone": everyone}
 
 
 async def statements(url: str, reset: bool) -> int:
@@ -180,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--ops", default="profile,self_view,search,record")
+    parser.add_argument(
+        "--ops", default="profile,profile_fast,profile_cached,self_view,search,record"
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -225,7 +232,23 @@ def main(argv: list[str] | None = None) -> int:
         }
         auth = {"Authorization": f"Bearer {agent}"}
 
+        profile_sha = next(
+            op.sha256 for op in registry().values() if op.name == "call_center_profile"
+        )
+        unique = itertools.cycle(sample["everyone"])
+        hot = sample["ids"][:HOT_SET]
+
+        def persisted(customer_id: int) -> bytes:
+            return orjson.dumps(
+                {"id": profile_sha, "variables": {"id": encode_id("Customer", customer_id)}}
+            )
+
         factories: dict[str, Any] = {
+            # The registered operation, a different customer every time: the fast path with
+            # every lookup a cache miss.
+            "profile_fast": lambda rng: ("/graphql", persisted(next(unique)), auth),
+            # The registered operation over a hot set the warm-up has cached.
+            "profile_cached": lambda rng: ("/graphql", persisted(rng.choice(hot)), auth),
             "profile": lambda rng: (
                 "/graphql",
                 orjson.dumps(
@@ -320,8 +343,8 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 for concurrency in concurrencies:
                     plan = [(op, "quanjing", q_port, quanjing, factories[op]) for op in ops]
-                    if "profile" in ops:
-                        plan.insert(1, ("profile", "baseline", b_port, baseline, baseline_factory))
+                    if {"profile", "profile_fast", "profile_cached"} & set(ops):
+                        plan.insert(0, ("profile", "baseline", b_port, baseline, baseline_factory))
                     for op, target, port, process, factory in plan:
                         asyncio.run(drive("127.0.0.1", port, factory, concurrency, 1.0, ok))  # warm
                         asyncio.run(statements(url, reset=True))

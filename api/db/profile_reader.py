@@ -277,12 +277,14 @@ def _ids(values: Sequence[int]) -> Any:
     return literal(list(values), ARRAY(BigInteger))
 
 
-def _columns(table: Any, alias: str) -> str:
-    return ", ".join(f"{alias}.{c.name}" for c in table.columns)
-
-
 def _names(table: Any) -> tuple[str, ...]:
-    return tuple(c.name for c in table.columns)
+    # Array columns stay out: asyncpg decodes arrays inside anonymous records only once it
+    # has met the array type on that connection, and the profile shows none of them.
+    return tuple(c.name for c in table.columns if not isinstance(c.type, ARRAY))
+
+
+def _columns(table: Any, alias: str) -> str:
+    return ", ".join(f"{alias}.{name}" for name in _names(table))
 
 
 _HOLDING_EXTRA = ("product_code", "product_name", "category", "audience", "product_currency")
@@ -326,7 +328,10 @@ _SNAPSHOT = text(
         AS interactions,
       ARRAY(SELECT ROW({_columns(tasks, "t")}) FROM tasks t
             WHERE t.customer_id = :cid AND t.status = 'open' ORDER BY t.due_at, t.id)
-        AS tasks
+        AS tasks,
+      coalesce((SELECT version FROM profile_versions WHERE customer_id = :cid), 0) AS version,
+      coalesce((SELECT version FROM profile_versions WHERE customer_id = 0), 0)
+        AS reference_version
     """
 )
 
@@ -349,6 +354,9 @@ class ProfileSnapshot:
     holdings: list[Holding]
     timeline: TimelinePage
     open_tasks: list[Task]
+    # The change counters read in the same snapshot: what a cached answer is valid for.
+    version: int
+    reference_version: int
 
 
 class SqlProfileReader:
@@ -396,6 +404,8 @@ class SqlProfileReader:
                 items=tuple(page[:timeline_first]), has_next_page=len(page) > timeline_first
             ),
             open_tasks=[task_from_row(r) for r in _rows_of(_names(tasks), row.tasks)],
+            version=row.version,
+            reference_version=row.reference_version,
         )
 
     async def customers_by_id(self, ids: Sequence[int]) -> Mapping[int, Customer]:

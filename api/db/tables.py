@@ -608,3 +608,14 @@ class WebhookAttemptRow(Base):
     status_code: Mapped[int | None] = mapped_column(SmallInteger)
     error: Mapped[str | None] = mapped_column(String(500))
     duration_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProfileVersionRow(Base):
+    """A counter per customer, bumped by triggers in the same transaction as every change to
+    what a profile shows; customer_id 0 counts changes to branches, RMs and products. The
+    response cache serves an answer only while its counter is unchanged."""
+
+    __tablename__ = "profile_versions"
+
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)

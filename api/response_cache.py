@@ -1,0 +1,148 @@
+"""The response cache of fast-path operations, in Redis, never stale after a committed write.
+
+An answer is stored under the operation, its variables and the caller's visibility scope
+(role, plus what decides the caller's relation to a customer: the RM id, the customer id, a
+teller's live counter session), tagged with the customer's change counter and the reference
+data counter read in the same snapshot as the data (api/db/profile_reader.py). Triggers bump
+the counters in the same transaction as every write (migration profile_versions).
+
+A hit costs one SQL statement: the read audit's INSERT, made conditional on both counters still
+being what the answer was built from. A committed write has bumped a counter, so the INSERT
+inserts nothing and the request takes the fast path instead: after a committed write no caller
+gets the old answer. Entries also expire after QUANJING_RESPONSE_CACHE_TTL_SECONDS, which bounds
+how long time-derived flags (a task becoming overdue) may lag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.access.principal import Role
+from schema.context import Context
+from schema.query_cost import selection_cost
+
+log = logging.getLogger(__name__)
+
+_SERVE = text(
+    """
+    INSERT INTO audit_records (occurred_at, correlation_id, subject, role, channel, purpose,
+                               operation, customer_ids, fields, outcome)
+    SELECT :occurred_at, :correlation_id, :subject, :role, :channel, :purpose, :operation,
+           CAST(:customer_ids AS bigint[]), CAST(:fields AS text[]), :outcome
+    WHERE coalesce((SELECT version FROM profile_versions WHERE customer_id = :cid), 0) = :version
+      AND coalesce((SELECT version FROM profile_versions WHERE customer_id = 0), 0) = :reference
+    RETURNING id
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAnswer:
+    data: dict[str, Any]
+    version: int
+    reference_version: int
+    # The read audit the first answer wrote: a hit writes the same record for its caller.
+    operation: str | None
+    customer_ids: list[int]
+    fields: list[str]
+    outcome: str
+
+
+@cache
+def _cost_parts(query: str) -> tuple[list[OperationDefinitionNode], dict[str, Any]]:
+    document = parse(query)
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return operations, fragments
+
+
+def operation_cost(query: str, variables: dict[str, Any]) -> int:
+    """What the rate limiter charges for the operation (schema/query_cost.py)."""
+    operations, fragments = _cost_parts(query)
+    return sum(selection_cost(o.selection_set, fragments, variables) for o in operations)
+
+
+class ResponseCache:
+    def __init__(self, redis: aioredis.Redis, engine: AsyncEngine, ttl_seconds: int) -> None:
+        self.redis = redis
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.ttl = ttl_seconds
+
+    async def key(
+        self, operation: str, variables: dict[str, Any], customer_id: int, context: Context
+    ) -> str:
+        principal = context.principal
+        scope = [principal.role.value]
+        if principal.role is Role.RELATIONSHIP_MANAGER:
+            scope.append(f"rm{principal.rm_id}")
+        elif principal.role is Role.CUSTOMER:
+            scope.append(f"c{principal.customer_id}")
+        elif principal.role is Role.TELLER:
+            # The same check (and refresh) the resolvers make; remembered for this request.
+            session = await context.counter_sessions.touch(principal.subject, customer_id)
+            context.sessions_checked[customer_id] = session is not None
+            scope.append("session" if session is not None else "no-session")
+        digest = hashlib.sha256(orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return f"qj:rc:{operation}:{customer_id}:{digest[:32]}:{':'.join(scope)}"
+
+    async def get(self, key: str) -> CachedAnswer | None:
+        try:
+            raw = await self.redis.get(key)
+        except RedisError:
+            log.warning("response cache unavailable; answering without it")
+            return None
+        return None if raw is None else CachedAnswer(**orjson.loads(raw))
+
+    async def serve(self, answer: CachedAnswer, context: Context, customer_id: int) -> bool:
+        """Write the caller's read audit if the answer is still current; True when served."""
+        async with self.engine.connect() as conn:
+            served = await conn.scalar(
+                _SERVE,
+                {
+                    "occurred_at": datetime.now(UTC),
+                    "correlation_id": context.correlation_id,
+                    "subject": context.principal.subject,
+                    "role": context.principal.role.value,
+                    "channel": context.channel,
+                    "purpose": context.purpose,
+                    "operation": answer.operation,
+                    "customer_ids": answer.customer_ids,
+                    "fields": answer.fields,
+                    "outcome": answer.outcome,
+                    "cid": customer_id,
+                    "version": answer.version,
+                    "reference": answer.reference_version,
+                },
+            )
+        return served is not None
+
+    async def put(self, key: str, answer: CachedAnswer) -> None:
+        payload = orjson.dumps(
+            {
+                "data": answer.data,
+                "version": answer.version,
+                "reference_version": answer.reference_version,
+                "operation": answer.operation,
+                "customer_ids": answer.customer_ids,
+                "fields": answer.fields,
+                "outcome": answer.outcome,
+            }
+        )
+        try:
+            await self.redis.set(key, payload, ex=self.ttl)
+        except RedisError:
+            log.warning("response cache unavailable; the answer is not kept")
