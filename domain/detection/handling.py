@@ -271,6 +271,21 @@ async def _propose(
     return proposal.id
 
 
+def _ids(events: Sequence[Event], topic: str, key: str) -> list[int]:
+    """The ids named by events of a topic. An event without a usable id is logged and left
+    out: retrying cannot mend it, and it must not hold up the rest of its batch."""
+    found = []
+    for event in events:
+        if event.topic != topic:
+            continue
+        value = event.payload.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            found.append(value)
+        else:
+            log.error("event %s (%s) has no usable %s; not detected", event.id, topic, key)
+    return found
+
+
 def _rule_map(rules: Sequence[DetectionRule]) -> dict[RuleKind, DetectionRule]:
     return {r.kind: r for r in rules}
 
@@ -286,15 +301,13 @@ async def detect_events(
     """Apply the event-driven rules to a batch of outbox events."""
     rules = _rule_map(await store.rules())
     findings: list[Finding] = []
-    movement_ids = [
-        int(e.payload["movementId"]) for e in events if e.topic == "fund_movement.recorded"
-    ]
-    closed = [int(e.payload["holdingId"]) for e in events if e.topic == "holding.closed"]
-    complaints = [
-        int(e.payload["interactionId"])
-        for e in events
-        if e.topic == "interaction.recorded" and e.payload.get("kind") == "complaint"
-    ]
+    movement_ids = _ids(events, "fund_movement.recorded", "movementId")
+    closed = _ids(events, "holding.closed", "holdingId")
+    complaints = _ids(
+        [e for e in events if e.payload.get("kind") == "complaint"],
+        "interaction.recorded",
+        "interactionId",
+    )
     large = detector.enabled(rules, RuleKind.LARGE_FUND_MOVEMENT)
     drop = detector.enabled(rules, RuleKind.BALANCE_DROP)
     if movement_ids and (large or drop):

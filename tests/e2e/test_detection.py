@@ -4,6 +4,7 @@ the worker's consumer group, alerts and contact tasks — and back out through G
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -478,3 +479,30 @@ async def test_the_running_worker_loop_detects_without_being_driven(
         assert [a["rule"] for a in found] == ["COMPLAINT"]
     finally:
         await running.stop()
+
+
+async def test_a_malformed_event_is_dropped_without_holding_up_its_batch(
+    anonymous: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    mint: Minter,
+    worker: Worker,
+    redis_client: aioredis.Redis,
+) -> None:
+    made = await make_customer(engine)
+    holding = await _deposit_holding(engine, made.id)
+    broken = {
+        "id": 10**15,
+        "customerId": made.id,
+        "topic": "fund_movement.recorded",
+        "occurredAt": datetime.now(UTC).isoformat(),
+        "payload": {"movementId": "not-an-id"},
+    }
+    await redis_client.xadd(STREAM, {"event": json.dumps(broken)})
+    await redis_client.xadd(STREAM, {"event": b"not json at all"})
+    core = mint(Role.INTEGRATION, "core", client_id="core-banking")
+    await _move(anonymous, core, holding, "990000.00", "CREDIT", datetime.now(UTC))
+    report = await drain(worker, expected_alerts=1)
+    assert len(report.alerts) == 1  # the good event in the same stream still alerted
+    assert [a["rule"] for a in await _alerts_of(client, made.id)] == ["LARGE_FUND_MOVEMENT"]
+    assert (await redis_client.xpending(STREAM, worker.group))["pending"] == 0
