@@ -205,10 +205,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             if await limiter.acquire(key, cost) is not None:
                 return False  # the plain path answers RATE_LIMITED
         try:
-            return await cache.serve(answer, context, customer_id)
+            served = await cache.serve(answer, context, customer_id)
         except Exception:
             log.exception("a cached answer could not be audited; answering afresh")
-            return False
+            served = False
+        if not served and limiter is not None:
+            context.rate_limiter = None  # already charged: the fresh answer is not charged again
+        return served
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         if context.principal is not UNAUTHENTICATED:

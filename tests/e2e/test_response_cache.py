@@ -172,3 +172,35 @@ async def test_reads_racing_writes_never_see_an_answer_older_than_the_last_commi
     finally:
         stop.set()
         await asyncio.gather(*background)
+
+
+async def test_a_stale_answer_is_charged_to_the_rate_limit_once(
+    app: Any, anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+) -> None:
+    endpoint = next(r for r in app.routes if getattr(r, "path", None) == "/graphql").app
+    real = endpoint.ports.rate_limiter
+    charged: list[float] = []
+
+    class Counting:
+        async def acquire(self, key: str, cost: float) -> float | None:
+            if key.endswith(":cache-charge"):
+                charged.append(cost)
+            result: float | None = await real.acquire(key, cost)
+            return result
+
+    made = await make_customer(engine, interactions=1)
+    agent = mint(Role.AGENT, "cache-charge")
+    endpoint.ports.rate_limiter = Counting()
+    try:
+        await _profile(anonymous, made.id, agent)  # miss: charged by the schema extension
+        await _profile(anonymous, made.id, agent)  # hit: charged by the cache path
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE customers SET display_name = display_name WHERE id = :id"),
+                {"id": made.id},
+            )
+        await _profile(anonymous, made.id, agent)  # stale: charged once, answered afresh
+    finally:
+        endpoint.ports.rate_limiter = real
+    assert len(charged) == 3
+    assert len(set(charged)) == 1  # the same cost on every path
