@@ -20,7 +20,7 @@ from schema.errors import (
     UserFacingError,
 )
 from schema.ids import decode_typed_id, encode_id
-from schema.pagination import PageInfo, check_first, decode_cursor, encode_cursor
+from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
 
 
 @strawberry.type(description="A verified counter session: the teller sees this customer in clear.")
@@ -97,12 +97,7 @@ class AccessQueries:
             require(info, "auditTrail")
             check_first(first)
             pk = decode_typed_id(customer_id, "Customer", field="customerId")
-            before = None
-            if after is not None:
-                raw = decode_cursor(after)
-                if not raw.isdigit():
-                    raise InvalidInput("after", "not a valid cursor")
-                before = int(raw)
+            before = decode_id_cursor(after)
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         page = await info.context.audit_log.trail(pk, first, before)

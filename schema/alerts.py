@@ -12,7 +12,7 @@ from domain.detection.alerts import Alert as AlertModel
 from domain.detection.alerts import AlertFilter, AlertStatus, alert_scope
 from domain.detection.handling import acknowledge_alert
 from domain.detection.rules import RuleKind, Severity
-from domain.errors import DomainError, InvalidInput
+from domain.errors import DomainError
 from schema.access import require
 from schema.context import Info
 from schema.errors import (
@@ -23,7 +23,7 @@ from schema.errors import (
     error_type,
 )
 from schema.ids import decode_typed_id, encode_id, with_global_ids
-from schema.pagination import PageInfo, check_first, decode_cursor, encode_cursor
+from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
 from schema.tasks import Task
 
 if TYPE_CHECKING:
@@ -145,12 +145,7 @@ class AlertQueries:
         try:
             require(info, "alerts")
             check_first(first)
-            after_id = None
-            if after is not None:
-                raw = decode_cursor(after)
-                if not raw.isdigit():
-                    raise InvalidInput("after", "not a valid cursor")
-                after_id = int(raw)
+            after_id = decode_id_cursor(after)
             wanted = _filter(info, filter)
         except DomainError as exc:
             raise UserFacingError(exc) from exc

@@ -34,3 +34,13 @@ def decode_cursor(cursor: str, *, field: str = "after") -> str:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise InvalidInput(field, "not a valid cursor") from exc
+
+
+def decode_id_cursor(after: str | None) -> int | None:
+    """The id an `after` cursor of an id-ordered list carries (None without a cursor)."""
+    if after is None:
+        return None
+    raw = decode_cursor(after)
+    if not raw.isdigit():
+        raise InvalidInput("after", "not a valid cursor")
+    return int(raw)

@@ -32,7 +32,7 @@ from schema.errors import (
     error_type,
 )
 from schema.ids import decode_typed_id, encode_id
-from schema.pagination import PageInfo, check_first, decode_cursor, encode_cursor
+from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
 
 strawberry.enum(TaskKind, description="What a task is about.")
 strawberry.enum(TaskStatus, description="Where a task stands.")
@@ -142,12 +142,7 @@ class TaskQueries:
         try:
             require(info, "myTasks")
             check_first(first)
-            after_id = None
-            if after is not None:
-                raw = decode_cursor(after)
-                if not raw.isdigit():
-                    raise InvalidInput("after", "not a valid cursor")
-                after_id = int(raw)
+            after_id = decode_id_cursor(after)
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         tasks, more = await info.context.reader.tasks_for_owners(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from domain.errors import DomainError, InvalidInput, NotFound
+from domain.errors import DomainError, NotFound
 from domain.webhooks import (
     EVENT_TYPES,
     DeliveryStatus,
@@ -29,7 +29,7 @@ from schema.errors import (
     error_type,
 )
 from schema.ids import decode_typed_id, encode_id
-from schema.pagination import PageInfo, check_first, decode_cursor, encode_cursor
+from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
 
 strawberry.enum(DeliveryStatus, description="Where a webhook delivery stands.")
 
@@ -132,12 +132,7 @@ class WebhookSubscription:
     ) -> WebhookDeliveryConnection:
         try:
             check_first(first)
-            after_id = None
-            if after is not None:
-                raw = decode_cursor(after)
-                if not raw.isdigit():
-                    raise InvalidInput("after", "not a valid cursor")
-                after_id = int(raw)
+            after_id = decode_id_cursor(after)
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         found = await info.context.webhooks.deliveries(self.pk, status, first + 1, after_id)
