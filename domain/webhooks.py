@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import enum
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -157,7 +157,7 @@ class WebhookStore(Protocol):
         """Newest first, ids below `after` when given."""
         ...
 
-    async def attempts(self, delivery_ids: Sequence[int]) -> dict[int, list[Attempt]]: ...
+    async def attempts(self, delivery_ids: Sequence[int]) -> Mapping[int, Sequence[Attempt]]: ...
 
     async def retry(self, delivery_id: int) -> Delivery | None:
         """Send a dead (or pending) delivery again now, with a fresh attempt budget."""

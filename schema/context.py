@@ -35,7 +35,7 @@ from domain.recording import UnitOfWorkFactory
 from domain.relationship_changes import Factory as RelationshipFactory
 from domain.relationships import Proposal, Relationship, StateChange
 from domain.tasks import Task
-from domain.webhooks import WebhookStore
+from domain.webhooks import Attempt, WebhookStore
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -84,9 +84,12 @@ class Loaders:
     interaction_by_id: DataLoader[int, Interaction | None]
     open_alerts_by_customer: DataLoader[int, Sequence[Alert]]
     task_by_id: DataLoader[int, Task | None]
+    webhook_attempts_by_delivery: DataLoader[int, Sequence[Attempt]]
 
 
-def build_loaders(reader: ProfileReader, consent_book: ConsentBook, alerts: AlertReader) -> Loaders:
+def build_loaders(
+    reader: ProfileReader, consent_book: ConsentBook, alerts: AlertReader, webhooks: WebhookStore
+) -> Loaders:
     async def timeline(keys: list[TimelineRequest]) -> list[TimelinePage]:
         return list(await reader.timeline_pages(keys))
 
@@ -111,6 +114,7 @@ def build_loaders(reader: ProfileReader, consent_book: ConsentBook, alerts: Aler
         interaction_by_id=_one(reader.interactions_by_id),
         open_alerts_by_customer=_many(alerts.alerts_by_customer),
         task_by_id=_one(reader.tasks_by_id),
+        webhook_attempts_by_delivery=_many(webhooks.attempts),
     )
 
 
@@ -164,7 +168,7 @@ class Context:
     sessions_checked: dict[int, bool] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = build_loaders(self.reader, self.consent_book, self.alerts)
+        self.loaders = build_loaders(self.reader, self.consent_book, self.alerts, self.webhooks)
         self.audit = AuditCollector()
         self.sessions_checked = {}
 

@@ -88,8 +88,8 @@ class WebhookDelivery:
 
     @strawberry.field(description="Every attempt, oldest first.")
     async def attempt_log(self, info: Info) -> list[WebhookAttempt]:
-        found = await info.context.webhooks.attempts([self.pk])
-        return [WebhookAttempt.from_domain(a) for a in found.get(self.pk, [])]
+        found = await info.context.loaders.webhook_attempts_by_delivery.load(self.pk)
+        return [WebhookAttempt.from_domain(a) for a in found]
 
 
 @strawberry.type(description="A page of deliveries, newest first.")
