@@ -169,6 +169,38 @@ def cmd_detect(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(settings: Settings, args: argparse.Namespace) -> int:
+    from decimal import Decimal
+
+    from api.app import open_resources
+    from api.db.value_store import SqlValueStore
+    from domain.errors import InvalidInput
+    from domain.value.contribution import format_period, parse_period
+    from domain.value.tiers import check_high_share
+
+    try:
+        period = parse_period(args.period)
+        share = settings.high_value_share if args.high_share is None else Decimal(args.high_share)
+        check_high_share(share)
+    except (InvalidInput, ArithmeticError) as exc:
+        print(f"quanjing score: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        async with open_resources(settings) as resources:
+            summary = await SqlValueStore(resources.engine).score(period, share)
+        tiers = ", ".join(f"{tier.value} {n:,}" for tier, n in summary.tiers.items())
+        cutoff = "none" if summary.cutoff is None else f"{summary.cutoff:,.2f} CNY"
+        print(
+            f"scored {summary.customers:,} customers for {format_period(period)} in "
+            f"{summary.seconds:.1f} s; high-value cut-off (top {share * 100:.4g} %) {cutoff}; "
+            f"{tiers}"
+        )
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_security_doc(settings: Settings, args: argparse.Namespace) -> int:
     from api.security_doc import rewrite
 
@@ -260,6 +292,15 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         "--as-of", type=dt.date.fromisoformat, help="the date, YYYY-MM-DD (default today, UTC)"
     )
     detect.set_defaults(handler=cmd_detect)
+
+    score = sub.add_parser(
+        "score", help="score every customer's contribution and value tier for a month"
+    )
+    score.add_argument("--period", required=True, help="the month, YYYY-MM")
+    score.add_argument(
+        "--high-share", help="top share of customers that is high value (default 0.20)"
+    )
+    score.set_defaults(handler=cmd_score)
 
     from domain.access.principal import Role
 

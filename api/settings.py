@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +26,17 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _share(env: Mapping[str, str], name: str, default: str) -> Decimal:
+    raw = env.get(name) or default
+    try:
+        value = Decimal(raw)
+    except ArithmeticError as exc:
+        raise SettingsError(f"{name} must be a fraction such as 0.20, got {raw!r}") from exc
+    if not value.is_finite() or not 0 < value < 1:
+        raise SettingsError(f"{name} must be above 0 and below 1, got {raw!r}")
     return value
 
 
@@ -60,6 +72,8 @@ class Settings:
     worker_claim_idle_seconds: int = 60
     run_worker: bool = False
     response_cache_ttl_seconds: int = 30
+    high_value_share: Decimal = Decimal("0.20")
+    high_value_min_rm_grade: int = 3
 
     @property
     def is_production(self) -> bool:
@@ -134,4 +148,8 @@ class Settings:
             run_worker=env.get("QUANJING_RUN_WORKER", "") in ("1", "true", "yes"),
             # 0 turns the response cache of registered profile operations off.
             response_cache_ttl_seconds=_int(env, "QUANJING_RESPONSE_CACHE_TTL_SECONDS", 30),
+            # The top share of customers by contribution that is high value (when scoring).
+            high_value_share=_share(env, "QUANJING_HIGH_VALUE_SHARE", "0.20"),
+            # High-value customers are served by an RM of at least this grade (1–4).
+            high_value_min_rm_grade=_int(env, "QUANJING_HIGH_VALUE_MIN_RM_GRADE", 3, minimum=1),
         )

@@ -28,12 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.db.detection import SqlAlertUnitOfWork, SqlDetectionFacts
 from api.db.detection_rules import SqlDetectionRuleStore
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
+from api.db.value_store import SqlValueStore
 from api.db.webhooks import SqlWebhookStore
 from api.document_crypto import DocumentCrypto
 from api.outbox_relay import STREAM, OutboxRelay
 from api.settings import Settings
 from api.webhook_dispatcher import WebhookDispatcher
 from domain.detection.handling import DetectionReport, Event, detect_events, detect_scheduled
+from domain.value.scoring import rescore_events
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,7 @@ class Worker:
         self.relay = OutboxRelay(engine, redis)
         self.detection = Detection(engine.execution_options(component="worker"), self.relay)
         self.webhooks = SqlWebhookStore(engine, DocumentCrypto.from_settings(settings))
+        self.values = SqlValueStore(engine.execution_options(component="worker"))
         self.dispatcher = WebhookDispatcher(
             self.webhooks,
             http,
@@ -143,6 +146,7 @@ class Worker:
                 # Not ours to fix by retrying: log it and let it go.
                 log.error("dropping malformed stream message %r", message_id)
         report = await self.detection.events(events)
+        await rescore_events(events, self.values)
         await self.webhooks.fan_out(events)
         if messages:
             await self.redis.xack(STREAM, self.group, *[m for m, _ in messages])

@@ -33,6 +33,7 @@ class CounterpartyKind(enum.StrEnum):
     MERCHANT = "merchant"
     GOVERNMENT = "government"
     CASH = "cash"
+    BANK_FEE = "bank_fee"  # a fee the bank charged: fee revenue in the customer's contribution
 
 
 @dataclass(frozen=True, slots=True)

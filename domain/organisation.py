@@ -12,6 +12,15 @@ class BranchKind(enum.StrEnum):
     SUB_BRANCH = "sub_branch"
 
 
+class ClaimStatus(enum.StrEnum):
+    """A branch's claim to own a customer (several sub-branches chasing one customer)."""
+
+    OPEN = "open"
+    GRANTED = "granted"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
 class RmGrade(enum.IntEnum):
     """Relationship manager grade; senior grades serve high-value customers."""
 

@@ -51,12 +51,13 @@ from domain.detection.alerts import AlertStatus
 from domain.detection.rules import RuleKind, Severity
 from domain.fund_movements import CounterpartyKind, MovementDirection
 from domain.interactions import Channel, InteractionKind, InteractionOutcome
-from domain.organisation import BranchKind
+from domain.organisation import BranchKind, ClaimStatus
 from domain.privacy.consents import ConsentChannel, ConsentPurpose
 from domain.privacy.erasure import DataCategory
 from domain.products import HoldingStatus, ProductAudience, ProductCategory
 from domain.relationships import ProposalStatus, ReasonCode, RelationshipState
 from domain.tasks import OwnerKind, TaskKind, TaskStatus
+from domain.value.tiers import ValueTier
 from domain.webhooks import DeliveryStatus
 
 NAMING_CONVENTION = {
@@ -619,3 +620,173 @@ class ProfileVersionRow(Base):
 
     customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+class CategoryValueRateRow(Base):
+    """Yearly margin and monthly servicing cost per product category (docs/value.md)."""
+
+    __tablename__ = "category_value_rates"
+    __table_args__ = (one_of("category", ProductCategory),)
+
+    category: Mapped[str] = mapped_column(String(20), primary_key=True)
+    margin_rate: Mapped[Decimal] = mapped_column(Numeric(8, 6))
+    servicing_cost: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = _now()
+
+
+class ProductValueRateRow(Base):
+    """A product's own rates; a NULL column falls back to the category's."""
+
+    __tablename__ = "product_value_rates"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    margin_rate: Mapped[Decimal | None] = mapped_column(Numeric(8, 6))
+    servicing_cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = _now()
+
+
+class ChannelCostRow(Base):
+    """Cost of one interaction in a channel when none was recorded."""
+
+    __tablename__ = "channel_costs"
+    __table_args__ = (one_of("channel", Channel),)
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    unit_cost: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = _now()
+
+
+class ValuePeriodRow(Base):
+    """One full scoring of a month: how many customers, and the high-value cut-off."""
+
+    __tablename__ = "value_periods"
+
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    customers: Mapped[int] = mapped_column(BigInteger)
+    high_share: Mapped[Decimal] = mapped_column(Numeric(6, 4))
+    high_cutoff: Mapped[Decimal | None] = mapped_column(Numeric(20, 2))
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CustomerValueRow(Base):
+    """A customer's contribution and tier for one month (totals of the lines below)."""
+
+    __tablename__ = "customer_values"
+    __table_args__ = (
+        one_of("tier", ValueTier),
+        Index("ix_customer_values_customer_period", "customer_id", text("period DESC")),
+    )
+
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    margin_revenue: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    fee_revenue: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    interaction_cost: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    servicing_cost: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    contribution: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    previous: Mapped[Decimal | None] = mapped_column(Numeric(20, 2))
+    prior: Mapped[Decimal | None] = mapped_column(Numeric(20, 2))
+    corporate_growth: Mapped[bool] = mapped_column(Boolean)
+    tier: Mapped[str] = mapped_column(String(10))
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ValueProductLineRow(Base):
+    __tablename__ = "value_product_lines"
+
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    product_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    holdings: Mapped[int] = mapped_column(SmallInteger)
+    average_balance: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    margin_rate: Mapped[Decimal] = mapped_column(Numeric(8, 6))
+    margin_revenue: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    fee_revenue: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    servicing_cost: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+
+
+class ValueChannelLineRow(Base):
+    __tablename__ = "value_channel_lines"
+
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    interactions: Mapped[int] = mapped_column(BigInteger)
+    recorded_cost: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    defaulted: Mapped[int] = mapped_column(BigInteger)
+    unit_cost: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    cost: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+
+
+class RmAssignmentRow(Base):
+    """Every change of a customer's primary RM, on the customer's timeline."""
+
+    __tablename__ = "rm_assignments"
+    __table_args__ = (
+        Index("ix_rm_assignments_customer_occurred", "customer_id", text("occurred_at DESC")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    from_rm_id: Mapped[int | None] = mapped_column(ForeignKey("relationship_managers.id"))
+    to_rm_id: Mapped[int] = mapped_column(ForeignKey("relationship_managers.id"))
+    reason: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RmTeamMemberRow(Base):
+    """RMs who serve a key customer beside the primary RM."""
+
+    __tablename__ = "rm_team_members"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    rm_id: Mapped[int] = mapped_column(
+        ForeignKey("relationship_managers.id"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(60))
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime] = _now()
+
+
+class OwnershipClaimRow(Base):
+    """A branch's claim to own a customer; two open claims (or one against the home branch)
+    are a conflict for an approver to resolve."""
+
+    __tablename__ = "ownership_claims"
+    __table_args__ = (
+        one_of("status", ClaimStatus),
+        Index(
+            "uq_ownership_claims_open",
+            "customer_id",
+            "branch_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    note: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(10))
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SegmentRow(Base):
+    """A saved rule-based segment; members are computed by compiling the rule to SQL."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str | None] = mapped_column(String(500))
+    rule: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now()

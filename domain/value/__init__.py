@@ -1,0 +1,1 @@
+"""Customer value: contribution (revenue − cost to serve), the four value tiers, segments."""
