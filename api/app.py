@@ -30,6 +30,7 @@ from api.db.privacy import SqlConsentBook, SqlPrivacyStore
 from api.db.profile_reader import SqlProfileReader
 from api.db.recording_uow import SqlRecordingUnitOfWork
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
+from api.db.value_store import SqlValueStore
 from api.db.webhooks import SqlWebhookStore
 from api.document_crypto import DocumentCrypto
 from api.embedded import Infrastructure
@@ -82,6 +83,7 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
         # Development and tests deliver to local receivers over plain HTTP; production never.
         webhooks_require_https=settings.is_production,
         activity=RedisActivityFeed(resources.redis),
+        values=SqlValueStore(resources.engine),
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         reader=reader,
         snapshots=reader,

@@ -38,6 +38,7 @@ from domain.privacy.consents import ConsentBook
 from domain.privacy.erasure import PrivacyStore
 from domain.recording import UnitOfWorkFactory
 from domain.relationship_changes import Factory as RelationshipFactory
+from domain.value.contribution import ValueStore
 from domain.webhooks import WebhookStore
 from schema.context import Context
 from schema.errors import UserFacingError
@@ -94,6 +95,7 @@ class Ports:
     alert_changes: AlertFactory
     webhooks: WebhookStore
     activity: ActivityFeed
+    values: ValueStore
     idempotency_ttl_seconds: int
     rate_limiter: RateLimiter | None = None
     webhooks_require_https: bool = True
@@ -248,6 +250,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             webhooks=self.ports.webhooks,
             webhooks_require_https=self.ports.webhooks_require_https,
             activity=self.ports.activity,
+            values=self.ports.values,
             idempotency_ttl_seconds=self.ports.idempotency_ttl_seconds,
             rate_limiter=self.ports.rate_limiter,
             correlation_id=current_correlation_id(),

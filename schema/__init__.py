@@ -30,6 +30,7 @@ from schema.query_cost import RateLimitExtension
 from schema.recording import RecordingMutations
 from schema.relationships.mutations import RelationshipMutations
 from schema.tasks import TaskMutations, TaskQueries
+from schema.value import ValueMutations, ValueQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
 
 
@@ -42,6 +43,7 @@ class Query(
     DetectionQueries,
     AlertQueries,
     WebhookQueries,
+    ValueQueries,
 ):
     pass
 
@@ -56,6 +58,7 @@ class Mutation(
     DetectionMutations,
     AlertMutations,
     WebhookMutations,
+    ValueMutations,
 ):
     pass
 

@@ -60,6 +60,8 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "updateWebhookSubscription": frozenset({Role.ADMIN}),
     "retryWebhookDelivery": frozenset({Role.ADMIN}),
     "eraseCustomerPersonalData": frozenset({Role.COMPLIANCE}),
+    "valueRates": frozenset({Role.ANALYST, Role.ADMIN, Role.APPROVER}),
+    "setValueRate": frozenset({Role.ADMIN}),
 }
 
 

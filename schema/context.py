@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TypeVar
 
 import strawberry
@@ -35,6 +36,8 @@ from domain.recording import UnitOfWorkFactory
 from domain.relationship_changes import Factory as RelationshipFactory
 from domain.relationships import Proposal, Relationship, StateChange
 from domain.tasks import Task
+from domain.value.contribution import CustomerValue, ValueStore
+from domain.value.tiers import Cutoff
 from domain.webhooks import Attempt, WebhookStore
 
 K = TypeVar("K", bound=Hashable)
@@ -85,13 +88,29 @@ class Loaders:
     open_alerts_by_customer: DataLoader[int, Sequence[Alert]]
     task_by_id: DataLoader[int, Task | None]
     webhook_attempts_by_delivery: DataLoader[int, Sequence[Attempt]]
+    # (customer, month); a None month is the latest scored.
+    value_by_customer: DataLoader[tuple[int, date | None], CustomerValue | None]
+    value_cutoff_by_period: DataLoader[date, Cutoff | None]
 
 
 def build_loaders(
-    reader: ProfileReader, consent_book: ConsentBook, alerts: AlertReader, webhooks: WebhookStore
+    reader: ProfileReader,
+    consent_book: ConsentBook,
+    alerts: AlertReader,
+    webhooks: WebhookStore,
+    values: ValueStore,
 ) -> Loaders:
     async def timeline(keys: list[TimelineRequest]) -> list[TimelinePage]:
         return list(await reader.timeline_pages(keys))
+
+    async def customer_values(
+        keys: list[tuple[int, date | None]],
+    ) -> list[CustomerValue | None]:
+        by_period: dict[date | None, list[int]] = {}
+        for customer_id, period in keys:
+            by_period.setdefault(period, []).append(customer_id)
+        found = {period: await values.values(ids, period) for period, ids in by_period.items()}
+        return [found[period].get(customer_id) for customer_id, period in keys]
 
     return Loaders(
         customer_by_id=_one(reader.customers_by_id),
@@ -115,6 +134,8 @@ def build_loaders(
         open_alerts_by_customer=_many(alerts.alerts_by_customer),
         task_by_id=_one(reader.tasks_by_id),
         webhook_attempts_by_delivery=_many(webhooks.attempts),
+        value_by_customer=DataLoader(load_fn=customer_values),
+        value_cutoff_by_period=_one(values.cutoffs),
     )
 
 
@@ -154,6 +175,7 @@ class Context:
     alert_changes: AlertFactory
     webhooks: WebhookStore
     activity: ActivityFeed
+    values: ValueStore
     correlation_id: str
     idempotency_ttl_seconds: int = 7 * 24 * 3600
     # Set by strawberry on a websocket's connection_init (graphql-transport-ws).
@@ -168,7 +190,9 @@ class Context:
     sessions_checked: dict[int, bool] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = build_loaders(self.reader, self.consent_book, self.alerts, self.webhooks)
+        self.loaders = build_loaders(
+            self.reader, self.consent_book, self.alerts, self.webhooks, self.values
+        )
         self.audit = AuditCollector()
         self.sessions_checked = {}
 

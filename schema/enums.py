@@ -20,9 +20,10 @@ from domain.customers.model import (
 from domain.detection.alerts import AlertStatus
 from domain.detection.rules import RuleKind, Severity
 from domain.interactions import Channel, InteractionKind, InteractionOutcome
-from domain.organisation import BranchKind, RmGrade
+from domain.organisation import BranchKind, ClaimStatus, RmGrade
 from domain.products import HoldingStatus, ProductAudience, ProductCategory
 from domain.relationships import ProposalStatus, ReasonCode, RelationshipState
+from domain.value.tiers import TierRule, Trend, ValueTier
 
 strawberry.enum(CustomerKind, description="Natural person (自然人) or company/institution.")
 strawberry.enum(Gender, description="Gender as recorded at onboarding.")
@@ -49,3 +50,9 @@ strawberry.enum(ProposalStatus, description="Where a proposal stands.")
 strawberry.enum(RuleKind, description="What a detection rule watches.")
 strawberry.enum(Severity, description="How urgent an alert of the rule is.")
 strawberry.enum(AlertStatus, description="Where an alert stands.")
+strawberry.enum(
+    ValueTier, description="Value tier by contribution: negative, low, potential, high."
+)
+strawberry.enum(TierRule, description="The rule that placed a customer in a value tier.")
+strawberry.enum(Trend, description="Contribution compared with the month before.")
+strawberry.enum(ClaimStatus, description="Where a branch's claim to own a customer stands.")

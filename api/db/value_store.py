@@ -20,8 +20,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.errors import NotFound
 from domain.interactions import Channel
-from domain.products import LOAN_CATEGORIES
+from domain.products import LOAN_CATEGORIES, ProductCategory
 from domain.value.contribution import (
     ChannelLine,
     CustomerValue,
@@ -29,6 +30,7 @@ from domain.value.contribution import (
     ScoreSummary,
     shift_period,
 )
+from domain.value.rates import CategoryRate, ChannelCost, ProductRate, RateBook, RateChange
 from domain.value.tiers import Cutoff, ValueTier, cutoff_rank
 
 _LOANS = ", ".join(f"'{c.value}'" for c in sorted(LOAN_CATEGORIES))
@@ -394,3 +396,96 @@ class SqlValueStore:
                 )
                 for r in rows
             ]
+
+    async def cutoffs(self, periods: Sequence[date]) -> dict[date, Cutoff]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT * FROM value_periods WHERE period = ANY(:periods)"),
+                {"periods": list(periods)},
+            )
+            return {
+                r.period: Cutoff(
+                    period=r.period,
+                    customers=r.customers,
+                    high_share=r.high_share,
+                    contribution=r.high_cutoff,
+                )
+                for r in rows
+            }
+
+    async def rates(self) -> RateBook:
+        async with self._engine.connect() as conn:
+            return await self._rates(conn)
+
+    @staticmethod
+    async def _rates(conn: AsyncConnection) -> RateBook:
+        categories = await conn.execute(text("SELECT * FROM category_value_rates"))
+        products = await conn.execute(text("SELECT * FROM product_value_rates ORDER BY product_id"))
+        channels = await conn.execute(text("SELECT * FROM channel_costs"))
+        by_category = {ProductCategory(r.category): r for r in categories}
+        by_channel = {Channel(r.channel): r for r in channels}
+        return RateBook(
+            categories=tuple(
+                CategoryRate(c, by_category[c].margin_rate, by_category[c].servicing_cost)
+                for c in ProductCategory
+                if c in by_category
+            ),
+            products=tuple(
+                ProductRate(r.product_id, r.margin_rate, r.servicing_cost) for r in products
+            ),
+            channels=tuple(
+                ChannelCost(c, by_channel[c].unit_cost) for c in Channel if c in by_channel
+            ),
+        )
+
+    async def set_rate(self, change: RateChange, actor: str) -> RateBook:
+        async with self._engine.begin() as conn:
+            if change.channel is not None:
+                await conn.execute(
+                    text(
+                        "INSERT INTO channel_costs (channel, unit_cost, updated_by) "
+                        "VALUES (:key, :cost, :actor) ON CONFLICT (channel) DO UPDATE SET "
+                        "unit_cost = excluded.unit_cost, updated_by = excluded.updated_by, "
+                        "updated_at = now()"
+                    ),
+                    {"key": change.channel.value, "cost": change.unit_cost, "actor": actor},
+                )
+            elif change.category is not None:
+                await conn.execute(
+                    text(
+                        "INSERT INTO category_value_rates (category, margin_rate, servicing_cost, "
+                        "updated_by) VALUES (:key, :margin, :servicing, :actor) "
+                        "ON CONFLICT (category) DO UPDATE SET margin_rate = excluded.margin_rate, "
+                        "servicing_cost = excluded.servicing_cost, "
+                        "updated_by = excluded.updated_by, updated_at = now()"
+                    ),
+                    {
+                        "key": change.category.value,
+                        "margin": change.margin_rate,
+                        "servicing": change.servicing_cost,
+                        "actor": actor,
+                    },
+                )
+            else:
+                exists = await conn.scalar(
+                    text("SELECT 1 FROM products WHERE id = :id"), {"id": change.product_id}
+                )
+                if exists is None:
+                    raise NotFound("Product", str(change.product_id))
+                await conn.execute(
+                    text(
+                        "INSERT INTO product_value_rates (product_id, margin_rate, servicing_cost, "
+                        "updated_by) VALUES (:id, :margin, :servicing, :actor) "
+                        "ON CONFLICT (product_id) DO UPDATE SET "
+                        "margin_rate = excluded.margin_rate, "
+                        "servicing_cost = excluded.servicing_cost, "
+                        "updated_by = excluded.updated_by, updated_at = now()"
+                    ),
+                    {
+                        "id": change.product_id,
+                        "margin": change.margin_rate,
+                        "servicing": change.servicing_cost,
+                        "actor": actor,
+                    },
+                )
+            return await self._rates(conn)

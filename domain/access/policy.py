@@ -103,6 +103,21 @@ PERSONAL_HIDDEN = _policy(
 )
 # The bank's own operational data about a contact: staff see it, the customer does not.
 INTERNAL = _policy(staff=Rule.CLEAR, customer=Rule.HIDDEN)
+# What the customer is worth to the bank: their RM, approvers, compliance and admins; not the
+# customer, and not front-line staff serving someone else's customer.
+VALUE = FieldPolicy(
+    rules={
+        Role.CUSTOMER: Rule.HIDDEN,
+        Role.AGENT: Rule.HIDDEN,
+        Role.TELLER: Rule.HIDDEN,
+        Role.RELATIONSHIP_MANAGER: Rule.CLEAR_IF_RELATED_ELSE_HIDDEN,
+        Role.APPROVER: Rule.CLEAR,
+        Role.COMPLIANCE: Rule.CLEAR,
+        Role.ADMIN: Rule.CLEAR,
+        Role.ANALYST: Rule.HIDDEN,
+        Role.INTEGRATION: Rule.HIDDEN,
+    }
+)
 
 
 def personal(mask: Masker) -> FieldPolicy:
@@ -143,6 +158,7 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "channelMix": PUBLIC,
         "openTasks": PUBLIC,
         "alerts": INTERNAL,
+        "value": VALUE,
     },
     "ChannelUse": {"channel": PUBLIC, "count": PUBLIC, "cost": INTERNAL},
     "Consent": {

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from domain.errors import InvalidInput
 from domain.interactions import Channel
+from domain.value.rates import RateBook, RateChange
 from domain.value.tiers import Cutoff, TierFacts, Trend, ValueTier, trend
 
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
@@ -133,3 +134,11 @@ class ValueStore(Protocol):
     async def product_lines(self, customer_id: int, period: date) -> list[ProductLine]: ...
 
     async def channel_lines(self, customer_id: int, period: date) -> list[ChannelLine]: ...
+
+    async def cutoffs(self, periods: Sequence[date]) -> dict[date, Cutoff]: ...
+
+    async def rates(self) -> RateBook: ...
+
+    async def set_rate(self, change: RateChange, actor: str) -> RateBook:
+        """Apply the change (NotFound for an unknown product) and return the book."""
+        ...

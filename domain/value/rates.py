@@ -106,3 +106,39 @@ def check_cost(value: Decimal | None, field: str) -> None:
         raise InvalidInput(field, f"a cost is between 0 and {MAX_UNIT_COST} CNY")
     if value != value.quantize(Decimal("0.01")):
         raise InvalidInput(field, "a cost has at most 2 decimals")
+
+
+@dataclass(frozen=True, slots=True)
+class RateChange:
+    """One edit of the rate book; exactly one target is set."""
+
+    category: ProductCategory | None
+    product_id: int | None
+    channel: Channel | None
+    margin_rate: Decimal | None
+    servicing_cost: Decimal | None
+    unit_cost: Decimal | None
+
+
+def rate_change(
+    *,
+    category: ProductCategory | None,
+    product_id: int | None,
+    channel: Channel | None,
+    margin_rate: Decimal | None,
+    servicing_cost: Decimal | None,
+    unit_cost: Decimal | None,
+) -> RateChange:
+    """Check that the figures fit the target: a category needs both of its rates, a channel
+    its unit cost; a product may leave either rate to its category."""
+    if channel is not None:
+        if unit_cost is None:
+            raise InvalidInput("input.unitCost", "a channel's unit cost is required")
+        if margin_rate is not None or servicing_cost is not None:
+            raise InvalidInput("input", "a channel has a unit cost only")
+    else:
+        if unit_cost is not None:
+            raise InvalidInput("input.unitCost", "only a channel has a unit cost")
+        if category is not None and (margin_rate is None or servicing_cost is None):
+            raise InvalidInput("input", "a category needs marginRate and servicingCost")
+    return RateChange(category, product_id, channel, margin_rate, servicing_cost, unit_cost)

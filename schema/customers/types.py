@@ -50,6 +50,7 @@ from schema.privacy import Consent
 from schema.products.types import HoldingPortfolio
 from schema.relationships.types import Relationship, load_relationship
 from schema.tasks import Task
+from schema.value import CustomerValue, load_value
 
 
 @strawberry.type(description="A phone, e-mail address or postal address.")
@@ -304,6 +305,18 @@ class Customer(Node):
             return None
         found = await info.context.loaders.open_alerts_by_customer.load(self.pk)
         return [Alert.from_domain(a) for a in found]
+
+    @strawberry.field(
+        description="Contribution and value tier for a month (YYYY-MM; the latest scored month "
+        "when left out); null if not scored or not visible to the caller."
+    )
+    async def value(self, info: Info, period: str | None = None) -> CustomerValue | None:
+        if not self.view.shows("Customer", "value"):
+            return None
+        try:
+            return await load_value(info, self.pk, period)
+        except DomainError as exc:
+            raise UserFacingError(exc) from exc
 
     @strawberry.field(description="Current consents per purpose and channel (opt-in).")
     async def consents(self, info: Info) -> list[Consent]:

@@ -1,0 +1,133 @@
+"""Customer value over GraphQL: who sees it, what it says, and the rate book."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.db.value_store import SqlValueStore
+from domain.access.principal import Role
+from schema.ids import encode_id
+from tests.conftest import Minter
+from tests.factories import make_customer
+from tests.graphql import gql, gql_data
+
+VALUE = """
+query Value($id: ID!, $period: String) {
+  customer(id: $id) {
+    ... on Customer { value(period: $period) {
+      period revenue cost contribution marginRevenue feeRevenue interactionCost servicingCost
+      tier trend
+      reasons { rule message }
+      products { product { code } holdings averageBalance marginRate marginRevenue servicingCost }
+      channels { channel interactions defaulted unitCost cost }
+    } }
+  }
+}
+"""
+
+
+async def test_the_rm_reads_contribution_with_reasons_and_lines(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+) -> None:
+    made = await make_customer(engine, interactions=5, holdings=3)
+    await SqlValueStore(engine).score(date(2026, 11, 1), Decimal("0.2"))
+    gid = encode_id("Customer", made.id)
+    value = (await gql_data(client, VALUE, {"id": gid, "period": "2026-11"}))["customer"]["value"]
+    assert value["period"] == "2026-11"
+    revenue, cost = Decimal(value["revenue"]), Decimal(value["cost"])
+    assert Decimal(value["contribution"]) == revenue - cost
+    assert revenue == Decimal(value["marginRevenue"]) + Decimal(value["feeRevenue"])
+    assert sum(Decimal(p["marginRevenue"]) for p in value["products"]) == Decimal(
+        value["marginRevenue"]
+    )
+    assert sum(Decimal(c["cost"]) for c in value["channels"]) == Decimal(value["interactionCost"])
+    assert sum(c["interactions"] for c in value["channels"]) == 5
+    assert value["reasons"]
+    assert value["reasons"][0]["message"]
+    assert value["trend"] == "NEW"
+    # Without a period: the latest scored month.
+    latest = (await gql_data(client, VALUE, {"id": gid}))["customer"]["value"]
+    assert latest["period"] == "2026-11"
+
+    # Not their customer, not the agent's business, never the customer's own.
+    for token in (
+        mint(Role.RELATIONSHIP_MANAGER, "rm2", rm=2),
+        mint(Role.AGENT, "agent-1"),
+        mint(Role.CUSTOMER, f"c{made.id}", cid=made.id),
+    ):
+        other = await gql_data(anonymous, VALUE, {"id": gid, "period": "2026-11"}, token=token)
+        assert other["customer"]["value"] is None
+    approver = await gql_data(
+        anonymous, VALUE, {"id": gid, "period": "2026-11"}, token=mint(Role.APPROVER, "ap")
+    )
+    assert approver["customer"]["value"]["contribution"] == value["contribution"]
+
+    # A month never scored is null; a malformed one is a typed error.
+    never = await gql_data(client, VALUE, {"id": gid, "period": "1999-01"})
+    assert never["customer"]["value"] is None
+    bad = await gql(client, VALUE, {"id": gid, "period": "2026-13"})
+    assert bad["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+SET_RATE = """
+mutation Set($input: ValueRateInput!) {
+  setValueRate(input: $input) {
+    __typename
+    ... on ValueRates { channels { channel unitCost } categories { category marginRate } }
+    ... on Error { code message }
+    ... on InvalidInputError { field }
+  }
+}
+"""
+
+
+async def test_an_admin_changes_a_rate_and_bad_changes_are_refused(
+    anonymous: httpx.AsyncClient, mint: Minter
+) -> None:
+    admin = mint(Role.ADMIN, "admin-1")
+    changed = (
+        await gql_data(
+            anonymous, SET_RATE, {"input": {"channel": "COUNTER", "unitCost": "26.50"}}, token=admin
+        )
+    )["setValueRate"]
+    assert {"channel": "COUNTER", "unitCost": "26.50"} in changed["channels"]
+    for wrong, field in (
+        ({"channel": "COUNTER", "category": "LOAN", "unitCost": "1"}, "input"),
+        ({"channel": "COUNTER"}, "input.unitCost"),
+        ({"category": "LOAN", "marginRate": "0.02"}, "input"),
+        ({"category": "LOAN", "marginRate": "3", "servicingCost": "1"}, "input.marginRate"),
+        ({"channel": "SMS", "unitCost": "-1"}, "input.unitCost"),
+    ):
+        refused = (await gql_data(anonymous, SET_RATE, {"input": wrong}, token=admin))[
+            "setValueRate"
+        ]
+        assert refused["__typename"] == "InvalidInputError", wrong
+        assert refused["field"] == field
+    unknown = (
+        await gql_data(
+            anonymous,
+            SET_RATE,
+            {"input": {"productId": encode_id("Product", 999_999), "marginRate": "0.01"}},
+            token=admin,
+        )
+    )["setValueRate"]
+    assert unknown["__typename"] == "NotFoundError"
+    forbidden = (
+        await gql_data(
+            anonymous,
+            SET_RATE,
+            {"input": {"channel": "COUNTER", "unitCost": "1.00"}},
+            token=mint(Role.RELATIONSHIP_MANAGER, "rm1", rm=1),
+        )
+    )["setValueRate"]
+    assert forbidden["__typename"] == "ForbiddenError"
+    restored = (
+        await gql_data(
+            anonymous, SET_RATE, {"input": {"channel": "COUNTER", "unitCost": "25.00"}}, token=admin
+        )
+    )["setValueRate"]
+    assert {"channel": "COUNTER", "unitCost": "25.00"} in restored["channels"]
