@@ -22,10 +22,12 @@ from api.auth import JwksCache, TokenVerifier
 from api.authentication import AuthenticationMiddleware
 from api.correlation import CorrelationIdMiddleware
 from api.counter_sessions import RedisCounterSessionStore
+from api.db.assignment_uow import SqlAssignmentUnitOfWork
 from api.db.audit_log import SqlAuditLog
 from api.db.detection import SqlAlertReader, SqlAlertUnitOfWork
 from api.db.detection_rules import SqlDetectionRuleStore
 from api.db.engine import create_engine
+from api.db.ownership import SqlOwnershipReader
 from api.db.privacy import SqlConsentBook, SqlPrivacyStore
 from api.db.profile_reader import SqlProfileReader
 from api.db.recording_uow import SqlRecordingUnitOfWork
@@ -84,6 +86,9 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
         webhooks_require_https=settings.is_production,
         activity=RedisActivityFeed(resources.redis),
         values=SqlValueStore(resources.engine),
+        ownership=SqlOwnershipReader(resources.engine),
+        assignments=lambda: SqlAssignmentUnitOfWork(resources.engine, on_commit=relay.wake),
+        min_rm_grade=settings.high_value_min_rm_grade,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         reader=reader,
         snapshots=reader,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,7 @@ from domain.access.counter_sessions import CounterSessionStore
 from domain.access.principal import Principal, Role
 from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
+from domain.assignment import AssignmentUnitOfWork, OwnershipReader
 from domain.detection.alerts import AlertReader
 from domain.detection.handling import AlertFactory
 from domain.detection.rules import DetectionRuleStore
@@ -96,7 +98,10 @@ class Ports:
     webhooks: WebhookStore
     activity: ActivityFeed
     values: ValueStore
+    ownership: OwnershipReader
+    assignments: Callable[[], AssignmentUnitOfWork]
     idempotency_ttl_seconds: int
+    min_rm_grade: int
     rate_limiter: RateLimiter | None = None
     webhooks_require_https: bool = True
     # The concrete reader, for the fast path of registered operations (None: no fast path).
@@ -251,6 +256,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             webhooks_require_https=self.ports.webhooks_require_https,
             activity=self.ports.activity,
             values=self.ports.values,
+            ownership=self.ports.ownership,
+            assignments=self.ports.assignments,
+            min_rm_grade=self.ports.min_rm_grade,
             idempotency_ttl_seconds=self.ports.idempotency_ttl_seconds,
             rate_limiter=self.ports.rate_limiter,
             correlation_id=current_correlation_id(),

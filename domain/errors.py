@@ -34,3 +34,9 @@ class InvalidInput(DomainError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class RuleViolation(DomainError):
+    """The request is well-formed but a business rule refuses it; `code` names the rule."""
+
+    code = "RULE_VIOLATION"

@@ -24,6 +24,7 @@ from schema.detection import DetectionMutations, DetectionQueries
 from schema.limits import OperationLimits
 from schema.node_query import NodeQueries
 from schema.organisation.types import Branch, RelationshipManager
+from schema.ownership import OwnershipMutations, OwnershipQueries
 from schema.privacy import PrivacyMutations
 from schema.products.types import Product
 from schema.query_cost import RateLimitExtension
@@ -44,6 +45,7 @@ class Query(
     AlertQueries,
     WebhookQueries,
     ValueQueries,
+    OwnershipQueries,
 ):
     pass
 
@@ -59,6 +61,7 @@ class Mutation(
     AlertMutations,
     WebhookMutations,
     ValueMutations,
+    OwnershipMutations,
 ):
     pass
 

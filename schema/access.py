@@ -62,6 +62,14 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "eraseCustomerPersonalData": frozenset({Role.COMPLIANCE}),
     "valueRates": frozenset({Role.ANALYST, Role.ADMIN, Role.APPROVER}),
     "setValueRate": frozenset({Role.ADMIN}),
+    "relationshipManager": STAFF_READERS | {Role.ANALYST},
+    "assignmentViolations": frozenset({Role.APPROVER, Role.ADMIN, Role.COMPLIANCE}),
+    "ownershipConflicts": frozenset({Role.APPROVER, Role.ADMIN}),
+    "assignRelationshipManager": frozenset({Role.APPROVER, Role.ADMIN}),
+    "reassignPortfolio": frozenset({Role.APPROVER, Role.ADMIN}),
+    "setRelationshipTeam": frozenset({Role.APPROVER, Role.ADMIN}),
+    "claimCustomerOwnership": frozenset({Role.RELATIONSHIP_MANAGER, Role.APPROVER, Role.ADMIN}),
+    "resolveOwnershipConflict": frozenset({Role.APPROVER, Role.ADMIN}),
 }
 
 

@@ -16,6 +16,7 @@ from domain.access.policy import Visibility
 from domain.access.principal import Principal
 from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
+from domain.assignment import AssignmentUnitOfWork, OwnershipReader, RmAssignment, TeamMember
 from domain.customers.model import ContactPoint, CorporateContact, Customer, IdentityDocument
 from domain.detection.alerts import Alert, AlertReader
 from domain.detection.handling import AlertFactory
@@ -91,6 +92,8 @@ class Loaders:
     # (customer, month); a None month is the latest scored.
     value_by_customer: DataLoader[tuple[int, date | None], CustomerValue | None]
     value_cutoff_by_period: DataLoader[date, Cutoff | None]
+    rm_assignments_by_customer: DataLoader[int, Sequence[RmAssignment]]
+    team_by_customer: DataLoader[int, Sequence[TeamMember]]
 
 
 def build_loaders(
@@ -99,6 +102,7 @@ def build_loaders(
     alerts: AlertReader,
     webhooks: WebhookStore,
     values: ValueStore,
+    ownership: OwnershipReader,
 ) -> Loaders:
     async def timeline(keys: list[TimelineRequest]) -> list[TimelinePage]:
         return list(await reader.timeline_pages(keys))
@@ -136,6 +140,8 @@ def build_loaders(
         webhook_attempts_by_delivery=_many(webhooks.attempts),
         value_by_customer=DataLoader(load_fn=customer_values),
         value_cutoff_by_period=_one(values.cutoffs),
+        rm_assignments_by_customer=_many(ownership.assignments),
+        team_by_customer=_many(ownership.teams),
     )
 
 
@@ -176,6 +182,8 @@ class Context:
     webhooks: WebhookStore
     activity: ActivityFeed
     values: ValueStore
+    ownership: OwnershipReader
+    assignments: Callable[[], AssignmentUnitOfWork]
     correlation_id: str
     idempotency_ttl_seconds: int = 7 * 24 * 3600
     # Set by strawberry on a websocket's connection_init (graphql-transport-ws).
@@ -183,6 +191,7 @@ class Context:
     rate_limiter: RateLimiter | None = None
     webhooks_require_https: bool = True
     channel: str = "unspecified"
+    min_rm_grade: int = 3  # high-value customers need an RM of at least this grade
     purpose: str = "unspecified"
     loaders: Loaders = field(init=False)
     audit: AuditCollector = field(init=False)
@@ -191,7 +200,7 @@ class Context:
 
     def __post_init__(self) -> None:
         self.loaders = build_loaders(
-            self.reader, self.consent_book, self.alerts, self.webhooks, self.values
+            self.reader, self.consent_book, self.alerts, self.webhooks, self.values, self.ownership
         )
         self.audit = AuditCollector()
         self.sessions_checked = {}

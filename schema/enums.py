@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from domain.assignment import ViolationKind
 from domain.customers.model import (
     AssetBand,
     BusinessScale,
@@ -55,4 +56,5 @@ strawberry.enum(
 )
 strawberry.enum(TierRule, description="The rule that placed a customer in a value tier.")
 strawberry.enum(Trend, description="Contribution compared with the month before.")
+strawberry.enum(ViolationKind, description="How a customer's RM assignment breaks the rules.")
 strawberry.enum(ClaimStatus, description="Where a branch's claim to own a customer stands.")

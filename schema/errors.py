@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
-from domain.errors import DomainError, InvalidInput, NotFound
+from domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
 
 
 @strawberry.interface(description="An expected failure a client can act on.")
@@ -35,6 +35,25 @@ class ForbiddenError(Error):
     @classmethod
     def from_domain(cls, error: DomainError) -> ForbiddenError:
         return cls(code=error.code, message=error.message)
+
+
+@strawberry.type(
+    description="The request is well-formed but a business rule refuses it; `code` names the "
+    "rule (e.g. RM_GRADE_TOO_LOW, RM_INACTIVE, ALREADY_OWNER, CLAIM_EXISTS)."
+)
+class RuleViolationError(Error):
+    @classmethod
+    def from_domain(cls, error: DomainError) -> RuleViolationError:
+        return cls(code=error.code, message=error.message)
+
+
+def rule_error_type(
+    exc: DomainError,
+) -> NotFoundError | InvalidInputError | ForbiddenError | RuleViolationError:
+    """`error_type` for mutations whose results can also be refused by a business rule."""
+    if isinstance(exc, RuleViolation):
+        return RuleViolationError.from_domain(exc)
+    return error_type(exc)
 
 
 def error_type(exc: DomainError) -> NotFoundError | InvalidInputError | ForbiddenError:

@@ -191,7 +191,7 @@ def _contact_point(row: Any) -> ContactPoint:
     )
 
 
-def _branch(row: Any) -> Branch:
+def branch_from_row(row: Any) -> Branch:
     return Branch(
         id=row.id,
         code=row.code,
@@ -202,7 +202,7 @@ def _branch(row: Any) -> Branch:
     )
 
 
-def _manager(row: Any) -> RelationshipManager:
+def manager_from_row(row: Any) -> RelationshipManager:
     return RelationshipManager(
         id=row.id,
         employee_no=row.employee_no,
@@ -382,8 +382,8 @@ class SqlProfileReader:
                 await conn.execute(_SNAPSHOT, {"cid": customer_id, "page": timeline_first + 1})
             ).one()
         found = [customer_from_row(r) for r in _rows_of(_names(customers), row.customer)]
-        branch = [_branch(r) for r in _rows_of(_names(branches), row.branch)]
-        manager = [_manager(r) for r in _rows_of(_names(managers), row.manager)]
+        branch = [branch_from_row(r) for r in _rows_of(_names(branches), row.branch)]
+        manager = [manager_from_row(r) for r in _rows_of(_names(managers), row.manager)]
         relationship = [_relationship(r) for r in _rows_of(_names(states), row.relationship)]
         proposal = [proposal_from_row(r) for r in _rows_of(_names(proposals), row.proposal)]
         page = [_interaction(r) for r in _rows_of(_names(interactions), row.interactions)]
@@ -523,7 +523,7 @@ class SqlProfileReader:
             ),
             ids,
         )
-        return {row.id: _branch(row) for row in rows}
+        return {row.id: branch_from_row(row) for row in rows}
 
     async def relationship_managers_by_id(
         self, ids: Sequence[int]
@@ -535,7 +535,7 @@ class SqlProfileReader:
             ),
             ids,
         )
-        return {row.id: _manager(row) for row in rows}
+        return {row.id: manager_from_row(row) for row in rows}
 
     async def relationships_by_customer(self, ids: Sequence[int]) -> Mapping[int, Relationship]:
         rows = await self._rows(

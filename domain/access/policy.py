@@ -159,6 +159,8 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "openTasks": PUBLIC,
         "alerts": INTERNAL,
         "value": VALUE,
+        "relationshipManagerHistory": INTERNAL,
+        "relationshipTeam": INTERNAL,
     },
     "ChannelUse": {"channel": PUBLIC, "count": PUBLIC, "cost": INTERNAL},
     "Consent": {

@@ -45,6 +45,7 @@ from schema.interactions.types import (
 )
 from schema.node import Node
 from schema.organisation.types import Branch, RelationshipManager
+from schema.ownership import RmAssignment, TeamMember
 from schema.pagination import PageInfo, check_first
 from schema.privacy import Consent
 from schema.products.types import HoldingPortfolio
@@ -317,6 +318,22 @@ class Customer(Node):
             return await load_value(info, self.pk, period)
         except DomainError as exc:
             raise UserFacingError(exc) from exc
+
+    @strawberry.field(
+        description="Every change of the primary RM, newest first (the bank's own record)."
+    )
+    async def relationship_manager_history(self, info: Info) -> list[RmAssignment] | None:
+        if not self.view.shows("Customer", "relationshipManagerHistory"):
+            return None
+        found = await info.context.loaders.rm_assignments_by_customer.load(self.pk)
+        return [RmAssignment.from_domain(a) for a in found]
+
+    @strawberry.field(description="RMs serving a key customer beside the primary RM.")
+    async def relationship_team(self, info: Info) -> list[TeamMember] | None:
+        if not self.view.shows("Customer", "relationshipTeam"):
+            return None
+        found = await info.context.loaders.team_by_customer.load(self.pk)
+        return [TeamMember.from_domain(m) for m in found]
 
     @strawberry.field(description="Current consents per purpose and channel (opt-in).")
     async def consents(self, info: Info) -> list[Consent]:

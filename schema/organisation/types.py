@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 
 from domain.organisation import Branch as BranchModel
@@ -10,6 +12,9 @@ from domain.organisation import RelationshipManager as RelationshipManagerModel
 from schema.context import Info
 from schema.ids import encode_id
 from schema.node import Node
+
+if TYPE_CHECKING:
+    from schema.ownership import Portfolio
 
 
 @strawberry.type(description="An organisational unit: head office, branch or sub-branch.")
@@ -46,6 +51,7 @@ class RelationshipManager(Node):
     grade: RmGrade = strawberry.field(description="Grade; senior grades serve key customers.")
     active: bool = strawberry.field(description="False once the RM has left or is suspended.")
     branch_id: strawberry.Private[int]
+    pk: strawberry.Private[int]
 
     @classmethod
     def from_domain(cls, rm: RelationshipManagerModel) -> RelationshipManager:
@@ -56,7 +62,19 @@ class RelationshipManager(Node):
             grade=rm.grade,
             active=rm.active,
             branch_id=rm.branch_id,
+            pk=rm.id,
         )
+
+    @strawberry.field(
+        description="The RM's book: customers, totals, contribution, tier mix, open alerts and "
+        "tasks. The RM themself, approvers, compliance and admins; null for anyone else."
+    )
+    async def portfolio(
+        self, info: Info
+    ) -> Annotated[Portfolio, strawberry.lazy("schema.ownership")] | None:
+        from schema.ownership import load_portfolio
+
+        return await load_portfolio(info, self.pk)
 
     @strawberry.field(description="The branch the RM is attached to.")
     async def branch(self, info: Info) -> Branch | None:

@@ -39,8 +39,12 @@ def test_types_that_reach_personal_data_are_covered() -> None:
         "CustomerEdge",
         "CustomerConnection",
         "RecordInteractionPayload",
-        # Reaches its customer through load_customer: the row rule, masking and audit apply.
+        # Reach their customers through load_customer: the row rule, masking and audit apply.
         "Alert",
+        "PortfolioCustomers",
+        "AssignmentViolation",
+        "OwnershipConflict",
+        "SegmentMember",
     }
     for name, graphql_type in schema._schema.type_map.items():
         if not isinstance(graphql_type, GraphQLObjectType) or name.startswith("__"):
