@@ -32,6 +32,7 @@ from api.db.privacy import SqlConsentBook, SqlPrivacyStore
 from api.db.profile_reader import SqlProfileReader
 from api.db.recording_uow import SqlRecordingUnitOfWork
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
+from api.db.value_report import SqlValueReports
 from api.db.value_store import SqlValueStore
 from api.db.webhooks import SqlWebhookStore
 from api.document_crypto import DocumentCrypto
@@ -87,6 +88,7 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
         activity=RedisActivityFeed(resources.redis),
         values=SqlValueStore(resources.engine),
         ownership=SqlOwnershipReader(resources.engine),
+        value_reports=SqlValueReports(resources.engine),
         assignments=lambda: SqlAssignmentUnitOfWork(resources.engine, on_commit=relay.wake),
         min_rm_grade=settings.high_value_min_rm_grade,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,

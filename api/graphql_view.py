@@ -41,6 +41,7 @@ from domain.privacy.erasure import PrivacyStore
 from domain.recording import UnitOfWorkFactory
 from domain.relationship_changes import Factory as RelationshipFactory
 from domain.value.contribution import ValueStore
+from domain.value.report import ValueReports
 from domain.webhooks import WebhookStore
 from schema.context import Context
 from schema.errors import UserFacingError
@@ -99,6 +100,7 @@ class Ports:
     activity: ActivityFeed
     values: ValueStore
     ownership: OwnershipReader
+    value_reports: ValueReports
     assignments: Callable[[], AssignmentUnitOfWork]
     idempotency_ttl_seconds: int
     min_rm_grade: int
@@ -257,6 +259,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             activity=self.ports.activity,
             values=self.ports.values,
             ownership=self.ports.ownership,
+            value_reports=self.ports.value_reports,
             assignments=self.ports.assignments,
             min_rm_grade=self.ports.min_rm_grade,
             idempotency_ttl_seconds=self.ports.idempotency_ttl_seconds,

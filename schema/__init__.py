@@ -32,6 +32,7 @@ from schema.recording import RecordingMutations
 from schema.relationships.mutations import RelationshipMutations
 from schema.tasks import TaskMutations, TaskQueries
 from schema.value import ValueMutations, ValueQueries
+from schema.value_report import ValueReportQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
 
 
@@ -46,6 +47,7 @@ class Query(
     WebhookQueries,
     ValueQueries,
     OwnershipQueries,
+    ValueReportQueries,
 ):
     pass
 

@@ -63,6 +63,7 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "valueRates": frozenset({Role.ANALYST, Role.ADMIN, Role.APPROVER}),
     "setValueRate": frozenset({Role.ADMIN}),
     "relationshipManager": STAFF_READERS | {Role.ANALYST},
+    "valueReport": frozenset({Role.ANALYST, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN}),
     "assignmentViolations": frozenset({Role.APPROVER, Role.ADMIN, Role.COMPLIANCE}),
     "ownershipConflicts": frozenset({Role.APPROVER, Role.ADMIN}),
     "assignRelationshipManager": frozenset({Role.APPROVER, Role.ADMIN}),

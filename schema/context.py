@@ -38,6 +38,7 @@ from domain.relationship_changes import Factory as RelationshipFactory
 from domain.relationships import Proposal, Relationship, StateChange
 from domain.tasks import Task
 from domain.value.contribution import CustomerValue, ValueStore
+from domain.value.report import ValueReports
 from domain.value.tiers import Cutoff
 from domain.webhooks import Attempt, WebhookStore
 
@@ -183,6 +184,7 @@ class Context:
     activity: ActivityFeed
     values: ValueStore
     ownership: OwnershipReader
+    value_reports: ValueReports
     assignments: Callable[[], AssignmentUnitOfWork]
     correlation_id: str
     idempotency_ttl_seconds: int = 7 * 24 * 3600

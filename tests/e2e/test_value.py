@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.value_store import SqlValueStore
@@ -131,3 +132,58 @@ async def test_an_admin_changes_a_rate_and_bad_changes_are_refused(
         )
     )["setValueRate"]
     assert {"channel": "COUNTER", "unitCost": "25.00"} in restored["channels"]
+
+
+REPORT = """
+query R($period: String!, $branch: ID, $earlier: String) {
+  valueReport(period: $period, branchId: $branch, comparedTo: $earlier) {
+    period customers contribution comparedTo newCustomers departedCustomers
+    pareto { topShare customers contribution shareOfTotal }
+    tiers { tier customers contribution revenue cost }
+    migration { fromTier toTier customers }
+    negativeValueChannels { channel interactions cost share }
+    suggestions { fromChannel toChannel monthlySaving message }
+    branch { id }
+  }
+}
+"""
+
+
+async def test_analysts_read_the_value_report_and_it_matches_the_scores(
+    anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+) -> None:
+    store = SqlValueStore(engine)
+    await store.score(date(2026, 10, 1), Decimal("0.2"))
+    await store.score(date(2026, 11, 1), Decimal("0.2"))
+    analyst = mint(Role.ANALYST, "analyst-1")
+    report = (
+        await gql_data(
+            anonymous, REPORT, {"period": "2026-11", "earlier": "2026-10"}, token=analyst
+        )
+    )["valueReport"]
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) AS n, sum(contribution) AS total FROM customer_values "
+                    "WHERE period = '2026-11-01'"
+                )
+            )
+        ).one()
+    assert (report["customers"], Decimal(report["contribution"])) == (row.n, row.total)
+    assert sum(t["customers"] for t in report["tiers"]) == row.n
+    assert sum(m["customers"] for m in report["migration"]) + report["newCustomers"] == row.n
+    assert [p["topShare"] for p in report["pareto"]] == ["0.01", "0.05", "0.10", "0.20"]
+    shares = [Decimal(p["contribution"]) for p in report["pareto"]]
+    assert shares == sorted(shares)
+    if report["negativeValueChannels"]:
+        total_share = sum(Decimal(c["share"]) for c in report["negativeValueChannels"])
+        assert abs(total_share - 1) < Decimal("0.001")
+
+    for token in (mint(Role.RELATIONSHIP_MANAGER, "rm1", rm=1), mint(Role.AGENT, "ag")):
+        denied = await gql(anonymous, REPORT, {"period": "2026-11"}, token=token)
+        assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    never = await gql_data(anonymous, REPORT, {"period": "1990-01"}, token=analyst)
+    assert never["valueReport"] is None
+    bad = await gql(anonymous, REPORT, {"period": "2026-11", "earlier": "Nov"}, token=analyst)
+    assert bad["errors"][0]["extensions"]["field"] == "comparedTo"

@@ -15,10 +15,12 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli import migrate
 from api.db.engine import create_engine
+from api.db.value_report import SqlValueReports
 from api.db.value_store import SqlValueStore
 from api.embedded import Endpoints
 from api.seed import asyncpg_dsn
@@ -274,3 +276,77 @@ async def test_an_event_rescores_only_its_customer_against_the_stored_cutoff(ban
     }
     # A month never fully scored waits for its first full run.
     assert await store.rescore(date(2026, 12, 1), [bank.ids["H"]]) == 0
+
+
+async def test_the_value_report_adds_up_to_the_customer_figures(bank: Bank) -> None:
+    store = SqlValueStore(bank.engine)
+    await _score_three_months(store)
+    reports = SqlValueReports(bank.engine)
+    report = await reports.report(OCT, None, SEP)
+    assert report is not None
+    values = await store.values(list(bank.ids.values()), OCT)
+    total = sum((v.contribution for v in values.values()), Decimal(0))
+    assert report.contribution == total == Decimal("537.65")
+    assert report.customers == 8
+    # Top 1 %, 5 % and 10 % of 8 customers is one customer (B); the top 20 % is two (B, A).
+    assert [(p.customers, p.contribution, p.share_of_total) for p in report.pareto] == [
+        (1, Decimal("403.25"), Decimal("0.7500")),
+        (1, Decimal("403.25"), Decimal("0.7500")),
+        (1, Decimal("403.25"), Decimal("0.7500")),
+        (2, Decimal("526.60"), Decimal("0.9794")),
+    ]
+    tiers = {t.tier: (t.customers, t.contribution) for t in report.tiers}
+    assert tiers == {
+        ValueTier.NEGATIVE: (1, Decimal("-50.75")),
+        ValueTier.LOW: (3, Decimal("31.00")),
+        ValueTier.POTENTIAL: (2, Decimal("30.80")),
+        ValueTier.HIGH: (2, Decimal("526.60")),
+    }
+    assert sum(t.customers for t in report.tiers) == report.customers
+    assert sum((t.contribution for t in report.tiers), Decimal(0)) == report.contribution
+    for t in report.tiers:
+        assert t.revenue - t.cost == t.contribution
+    # September → October: F rose into potential; everyone else kept their tier.
+    matrix = {(m.from_tier, m.to_tier): m.customers for m in report.migration}
+    assert matrix == {
+        (ValueTier.NEGATIVE, ValueTier.NEGATIVE): 1,
+        (ValueTier.LOW, ValueTier.LOW): 3,
+        (ValueTier.LOW, ValueTier.POTENTIAL): 1,
+        (ValueTier.POTENTIAL, ValueTier.POTENTIAL): 1,
+        (ValueTier.HIGH, ValueTier.HIGH): 2,
+    }
+    assert sum(matrix.values()) == report.customers
+    assert (report.new_customers, report.departed_customers) == (0, 0)
+    # C, the one negative customer, cost 50.00 at the counter: the mobile app would cost 0.40.
+    [counter] = report.negative_channels
+    assert (counter.channel, counter.interactions, counter.cost, counter.share) == (
+        Channel.COUNTER,
+        2,
+        Decimal("50.00"),
+        Decimal("1.0000"),
+    )
+    [suggestion] = report.suggestions
+    assert (suggestion.to_channel, suggestion.monthly_saving) == (
+        Channel.MOBILE_APP,
+        Decimal("49.60"),
+    )
+
+    # The branch holds everyone; a branch without customers reports zeros, not a division.
+    async with bank.engine.connect() as conn:
+        branch = await conn.scalar(text("SELECT id FROM branches"))
+        empty = await conn.scalar(
+            text(
+                "INSERT INTO branches (code, name, city, kind, parent_id) "
+                "VALUES ('B2', '二支行', '北京', 'sub_branch', :p) RETURNING id"
+            ),
+            {"p": branch},
+        )
+        await conn.commit()
+    scoped = await reports.report(OCT, branch, None)
+    assert scoped is not None
+    assert (scoped.customers, scoped.contribution) == (8, Decimal("537.65"))
+    nobody = await reports.report(OCT, empty, None)
+    assert nobody is not None
+    assert nobody.customers == 0
+    assert all(p.share_of_total is None for p in nobody.pareto)
+    assert await reports.report(date(2030, 1, 1), None, None) is None
