@@ -177,7 +177,9 @@ async def test_analysts_read_the_value_report_and_it_matches_the_scores(
     shares = [Decimal(p["contribution"]) for p in report["pareto"]]
     assert shares == sorted(shares)
     if report["negativeValueChannels"]:
-        total_share = sum(Decimal(c["share"]) for c in report["negativeValueChannels"])
+        total_share = sum(
+            (Decimal(c["share"]) for c in report["negativeValueChannels"]), Decimal(0)
+        )
         assert abs(total_share - 1) < Decimal("0.001")
 
     for token in (mint(Role.RELATIONSHIP_MANAGER, "rm1", rm=1), mint(Role.AGENT, "ag")):
