@@ -27,11 +27,13 @@ from api.db.audit_log import SqlAuditLog
 from api.db.detection import SqlAlertReader, SqlAlertUnitOfWork
 from api.db.detection_rules import SqlDetectionRuleStore
 from api.db.engine import create_engine
+from api.db.offers import SqlOfferSource
 from api.db.ownership import SqlOwnershipReader
 from api.db.privacy import SqlConsentBook, SqlPrivacyStore
 from api.db.profile_reader import SqlProfileReader
 from api.db.recording_uow import SqlRecordingUnitOfWork
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
+from api.db.segments import SqlSegmentStore
 from api.db.value_report import SqlValueReports
 from api.db.value_store import SqlValueStore
 from api.db.webhooks import SqlWebhookStore
@@ -89,6 +91,8 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
         values=SqlValueStore(resources.engine),
         ownership=SqlOwnershipReader(resources.engine),
         value_reports=SqlValueReports(resources.engine),
+        segments=SqlSegmentStore(resources.engine),
+        offers=SqlOfferSource(resources.engine),
         assignments=lambda: SqlAssignmentUnitOfWork(resources.engine, on_commit=relay.wake),
         min_rm_grade=settings.high_value_min_rm_grade,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,

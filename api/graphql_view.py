@@ -41,7 +41,9 @@ from domain.privacy.erasure import PrivacyStore
 from domain.recording import UnitOfWorkFactory
 from domain.relationship_changes import Factory as RelationshipFactory
 from domain.value.contribution import ValueStore
+from domain.value.offers import OfferSource
 from domain.value.report import ValueReports
+from domain.value.segments import SegmentStore
 from domain.webhooks import WebhookStore
 from schema.context import Context
 from schema.errors import UserFacingError
@@ -101,6 +103,8 @@ class Ports:
     values: ValueStore
     ownership: OwnershipReader
     value_reports: ValueReports
+    segments: SegmentStore
+    offers: OfferSource
     assignments: Callable[[], AssignmentUnitOfWork]
     idempotency_ttl_seconds: int
     min_rm_grade: int
@@ -260,6 +264,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             values=self.ports.values,
             ownership=self.ports.ownership,
             value_reports=self.ports.value_reports,
+            segments=self.ports.segments,
+            offers=self.ports.offers,
             assignments=self.ports.assignments,
             min_rm_grade=self.ports.min_rm_grade,
             idempotency_ttl_seconds=self.ports.idempotency_ttl_seconds,

@@ -30,6 +30,7 @@ from schema.products.types import Product
 from schema.query_cost import RateLimitExtension
 from schema.recording import RecordingMutations
 from schema.relationships.mutations import RelationshipMutations
+from schema.segments import SegmentMutations, SegmentQueries
 from schema.tasks import TaskMutations, TaskQueries
 from schema.value import ValueMutations, ValueQueries
 from schema.value_report import ValueReportQueries
@@ -48,6 +49,7 @@ class Query(
     ValueQueries,
     OwnershipQueries,
     ValueReportQueries,
+    SegmentQueries,
 ):
     pass
 
@@ -64,6 +66,7 @@ class Mutation(
     WebhookMutations,
     ValueMutations,
     OwnershipMutations,
+    SegmentMutations,
 ):
     pass
 

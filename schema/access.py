@@ -63,6 +63,13 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "valueRates": frozenset({Role.ANALYST, Role.ADMIN, Role.APPROVER}),
     "setValueRate": frozenset({Role.ADMIN}),
     "relationshipManager": STAFF_READERS | {Role.ANALYST},
+    "segmentPreview": frozenset(
+        {Role.ANALYST, Role.RELATIONSHIP_MANAGER, Role.APPROVER, Role.ADMIN}
+    ),
+    "segment": frozenset({Role.ANALYST, Role.RELATIONSHIP_MANAGER, Role.APPROVER, Role.ADMIN}),
+    "segments": frozenset({Role.ANALYST, Role.RELATIONSHIP_MANAGER, Role.APPROVER, Role.ADMIN}),
+    "createSegment": frozenset({Role.ANALYST, Role.ADMIN}),
+    "deleteSegment": frozenset({Role.ANALYST, Role.ADMIN}),
     "valueReport": frozenset({Role.ANALYST, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN}),
     "assignmentViolations": frozenset({Role.APPROVER, Role.ADMIN, Role.COMPLIANCE}),
     "ownershipConflicts": frozenset({Role.APPROVER, Role.ADMIN}),

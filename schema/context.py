@@ -38,7 +38,9 @@ from domain.relationship_changes import Factory as RelationshipFactory
 from domain.relationships import Proposal, Relationship, StateChange
 from domain.tasks import Task
 from domain.value.contribution import CustomerValue, ValueStore
+from domain.value.offers import OfferSource
 from domain.value.report import ValueReports
+from domain.value.segments import SegmentStore
 from domain.value.tiers import Cutoff
 from domain.webhooks import Attempt, WebhookStore
 
@@ -185,6 +187,8 @@ class Context:
     values: ValueStore
     ownership: OwnershipReader
     value_reports: ValueReports
+    segments: SegmentStore
+    offers: OfferSource
     assignments: Callable[[], AssignmentUnitOfWork]
     correlation_id: str
     idempotency_ttl_seconds: int = 7 * 24 * 3600

@@ -24,6 +24,7 @@ from domain.interactions import Channel, InteractionKind, InteractionOutcome
 from domain.organisation import BranchKind, ClaimStatus, RmGrade
 from domain.products import HoldingStatus, ProductAudience, ProductCategory
 from domain.relationships import ProposalStatus, ReasonCode, RelationshipState
+from domain.value.segments import BalanceMeasure
 from domain.value.tiers import TierRule, Trend, ValueTier
 
 strawberry.enum(CustomerKind, description="Natural person (自然人) or company/institution.")
@@ -57,4 +58,5 @@ strawberry.enum(
 strawberry.enum(TierRule, description="The rule that placed a customer in a value tier.")
 strawberry.enum(Trend, description="Contribution compared with the month before.")
 strawberry.enum(ViolationKind, description="How a customer's RM assignment breaks the rules.")
+strawberry.enum(BalanceMeasure, description="Which balance a segment clause sums.")
 strawberry.enum(ClaimStatus, description="Where a branch's claim to own a customer stands.")

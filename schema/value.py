@@ -14,6 +14,7 @@ from domain.products import ProductCategory
 from domain.value import rates as value_rates
 from domain.value.contribution import ChannelLine, ProductLine, format_period, parse_period
 from domain.value.contribution import CustomerValue as CustomerValueModel
+from domain.value.offers import Offer
 from domain.value.tiers import TierRule, Trend, ValueTier, classify
 from schema.access import require
 from schema.context import Info
@@ -145,6 +146,22 @@ class CustomerValue:
             scored_at=value.scored_at.isoformat(),
             model=value,
         )
+
+
+@strawberry.type(description="A product to offer, and why.")
+class ProductOffer:
+    peer_share: Decimal = strawberry.field(description="Share of peers holding it (0–1).")
+    reason: str = strawberry.field(description="Who the peers are and how many hold it.")
+    product_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The product.")
+    async def product(self, info: Info) -> Product | None:
+        found = await info.context.loaders.product_by_id.load(self.product_pk)
+        return None if found is None else Product.from_domain(found)
+
+    @classmethod
+    def from_domain(cls, offer: Offer) -> ProductOffer:
+        return cls(peer_share=offer.peer_share, reason=offer.reason, product_pk=offer.product_id)
 
 
 async def load_value(info: Info, customer_id: int, period: str | None) -> CustomerValue | None:

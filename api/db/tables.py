@@ -790,3 +790,17 @@ class SegmentRow(Base):
     rule: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = _now()
+
+
+class ValuePeerProductRow(Base):
+    """How many customers of a peer group (kind × tier) hold each product, per scored month:
+    what next-best-product offers are ranked by."""
+
+    __tablename__ = "value_peer_products"
+
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(10), primary_key=True)
+    product_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    holders: Mapped[int] = mapped_column(BigInteger)
+    peers: Mapped[int] = mapped_column(BigInteger)

@@ -147,6 +147,26 @@ LEFT JOIN customer_values prior
     ON prior.period = CAST(:prior AS date) AND prior.customer_id = t.customer_id
 """
 
+# Per peer group (customer kind × tier), how many customers hold each product: a snapshot
+# of the full scoring that next-best-product offers are ranked by.
+_PEER_PRODUCTS = """
+INSERT INTO value_peer_products (period, kind, tier, product_id, holders, peers)
+WITH peers AS (
+    SELECT v.customer_id, c.kind, v.tier
+    FROM customer_values v JOIN customers c ON c.id = v.customer_id
+    WHERE v.period = :period
+), sizes AS (
+    SELECT kind, tier, count(*) AS n FROM peers GROUP BY kind, tier
+), held AS (
+    SELECT DISTINCT h.customer_id, h.product_id FROM holdings h WHERE h.status <> 'closed'
+)
+SELECT CAST(:period AS date), pr.kind, pr.tier, held.product_id, count(*), s.n
+FROM peers pr
+JOIN held ON held.customer_id = pr.customer_id
+JOIN sizes s ON s.kind = pr.kind AND s.tier = pr.tier
+GROUP BY pr.kind, pr.tier, held.product_id, s.n
+"""
+
 _TABLES = ("value_product_lines", "value_channel_lines", "customer_values")
 
 
@@ -269,6 +289,10 @@ class SqlValueStore:
                 ),
                 {"period": period, "customers": customers, "share": high_share, "cutoff": cutoff},
             )
+            await conn.execute(
+                text("DELETE FROM value_peer_products WHERE period = :period"), {"period": period}
+            )
+            await conn.execute(text(_PEER_PRODUCTS), {"period": period})
             tiers = await self._tier_counts(conn, period)
         return ScoreSummary(
             period=period,

@@ -161,6 +161,7 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "value": VALUE,
         "relationshipManagerHistory": INTERNAL,
         "relationshipTeam": INTERNAL,
+        "nextBestProducts": INTERNAL,
     },
     "ChannelUse": {"channel": PUBLIC, "count": PUBLIC, "cost": INTERNAL},
     "Consent": {

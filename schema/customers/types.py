@@ -26,9 +26,11 @@ from domain.customers.model import (
 from domain.customers.model import ContactPoint as ContactPointModel
 from domain.customers.model import Customer as CustomerModel
 from domain.customers.model import IdentityDocument as IdentityDocumentModel
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidInput
 from domain.interactions import Channel, InteractionKind, TimelineRequest
+from domain.privacy.consents import ConsentChannel, ConsentPurpose, allows
 from domain.products import summarize_holdings
+from domain.value.offers import MAX_OFFERS
 from schema.access import visible
 from schema.alerts import Alert
 from schema.context import Info
@@ -51,7 +53,7 @@ from schema.privacy import Consent
 from schema.products.types import HoldingPortfolio
 from schema.relationships.types import Relationship, load_relationship
 from schema.tasks import Task
-from schema.value import CustomerValue, load_value
+from schema.value import CustomerValue, ProductOffer, load_value
 
 
 @strawberry.type(description="A phone, e-mail address or postal address.")
@@ -334,6 +336,22 @@ class Customer(Node):
             return None
         found = await info.context.loaders.team_by_customer.load(self.pk)
         return [TeamMember.from_domain(m) for m in found]
+
+    @strawberry.field(
+        description="Products to offer: offered to the customer's kind, not held, ranked by "
+        "the share of peers (same kind and value tier) holding them. Empty without the "
+        "customer's marketing consent or before a month was scored."
+    )
+    async def next_best_products(self, info: Info, first: int = 5) -> list[ProductOffer] | None:
+        if not self.view.shows("Customer", "nextBestProducts"):
+            return None
+        if not 1 <= first <= MAX_OFFERS:
+            raise UserFacingError(InvalidInput("first", f"between 1 and {MAX_OFFERS}"))
+        consents = await info.context.loaders.consents_by_customer.load(self.pk)
+        if not allows(consents, ConsentPurpose.MARKETING, ConsentChannel.ALL):
+            return []
+        found = await info.context.offers.offers(self.pk, first)
+        return [ProductOffer.from_domain(o) for o in found]
 
     @strawberry.field(description="Current consents per purpose and channel (opt-in).")
     async def consents(self, info: Info) -> list[Consent]:

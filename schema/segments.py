@@ -1,0 +1,380 @@
+"""Segments and next best products in GraphQL: rules in, counts and members out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from domain.customers.model import CustomerKind
+from domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
+from domain.interactions import Channel
+from domain.products import ProductCategory
+from domain.relationships import RelationshipState
+from domain.value.segments import (
+    BalanceMeasure,
+    Clause,
+    ClauseKind,
+    Member,
+    SegmentRule,
+    check_name,
+    describe,
+    to_json,
+    validate,
+)
+from domain.value.segments import Segment as SegmentModel
+from domain.value.tiers import ValueTier
+from schema.access import require
+from schema.context import Info
+from schema.errors import (
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    RuleViolationError,
+    UserFacingError,
+    rule_error_type,
+)
+from schema.ids import decode_typed_id, encode_id
+from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    from schema.customers.types import Customer
+
+# What a member's figure for a clause reveals, as the field whose policy decides who sees it.
+WITNESS_POLICY: dict[ClauseKind, tuple[str, str]] = {
+    ClauseKind.TIER: ("Customer", "value"),
+    ClauseKind.HOLDS: ("Customer", "holdings"),
+    ClauseKind.NOT_HOLDS: ("Customer", "holdings"),
+    ClauseKind.BALANCE: ("Customer", "holdings"),
+    ClauseKind.CHANNEL_USE: ("Customer", "channelMix"),
+    ClauseKind.BRANCH: ("Customer", "homeBranch"),
+    ClauseKind.REGION: ("Customer", "homeBranch"),
+    ClauseKind.INDUSTRY: ("Customer", "corporate"),
+    ClauseKind.AGE: ("PersonalDetails", "birthDate"),
+    ClauseKind.RELATIONSHIP_STATE: ("Customer", "relationship"),
+    ClauseKind.CUSTOMER_KIND: ("Customer", "kind"),
+}
+
+
+class SegmentNameTaken(RuleViolation):
+    code = "SEGMENT_NAME_TAKEN"
+
+
+@strawberry.input(description="Products by code, by category, or both (any of them matches).")
+class ProductSelectionInput:
+    product_codes: list[str] | None = strawberry.field(default=None, description="Codes.")
+    categories: list[ProductCategory] | None = strawberry.field(
+        default=None, description="Categories."
+    )
+
+
+@strawberry.input(description="A balance range over open holdings (amounts at face value).")
+class BalanceRangeInput:
+    measure: BalanceMeasure = strawberry.field(description="Deposits, loans or AUM.")
+    minimum: Decimal | None = strawberry.field(default=None, description="At least, CNY.")
+    maximum: Decimal | None = strawberry.field(default=None, description="At most, CNY.")
+
+
+@strawberry.input(description="Contacts in a channel over recent days.")
+class ChannelUseInput:
+    channel: Channel = strawberry.field(description="The channel.")
+    min_interactions: int = strawberry.field(description="At least this many contacts.")
+    within_days: int = strawberry.field(description="In the last this many days.")
+
+
+@strawberry.input(description="An age band in whole years (personal customers).")
+class AgeBandInput:
+    min_age: int | None = strawberry.field(default=None, description="At least.")
+    max_age: int | None = strawberry.field(default=None, description="At most.")
+
+
+@strawberry.input(description="One condition: set exactly one field.")
+class SegmentClauseInput:
+    tiers: list[ValueTier] | None = strawberry.field(
+        default=None, description="Value tier in the latest scored month is one of these."
+    )
+    holds: ProductSelectionInput | None = strawberry.field(
+        default=None, description="Holds at least one of these products (open holdings)."
+    )
+    not_holds: ProductSelectionInput | None = strawberry.field(
+        default=None, description="Holds none of these products."
+    )
+    balance: BalanceRangeInput | None = strawberry.field(
+        default=None, description="Total balance within a range."
+    )
+    channel_use: ChannelUseInput | None = strawberry.field(
+        default=None, description="Uses a channel at least so often."
+    )
+    branch_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Home branch is one of these or below them."
+    )
+    cities: list[str] | None = strawberry.field(
+        default=None, description="Home branch is in one of these cities (region)."
+    )
+    industries: list[str] | None = strawberry.field(
+        default=None, description="Industry is one of these (corporate customers)."
+    )
+    age_band: AgeBandInput | None = strawberry.field(default=None, description="Age band.")
+    relationship_states: list[RelationshipState] | None = strawberry.field(
+        default=None, description="Relationship state is one of these."
+    )
+    customer_kinds: list[CustomerKind] | None = strawberry.field(
+        default=None, description="Personal or corporate."
+    )
+
+
+@strawberry.input(description="A segment rule: every clause must hold.")
+class SegmentRuleInput:
+    clauses: list[SegmentClauseInput] = strawberry.field(description="The conditions, all of them.")
+
+
+def _clause(given: SegmentClauseInput, at: str) -> Clause:
+    set_fields = [name for name, value in vars(given).items() if value is not None]
+    if len(set_fields) != 1:
+        raise InvalidInput(at, "set exactly one condition in each clause")
+    if given.tiers is not None:
+        return Clause(ClauseKind.TIER, tiers=tuple(given.tiers))
+    for kind, chosen in ((ClauseKind.HOLDS, given.holds), (ClauseKind.NOT_HOLDS, given.not_holds)):
+        if chosen is not None:
+            return Clause(
+                kind,
+                product_codes=tuple(c.strip() for c in chosen.product_codes or ()),
+                categories=tuple(chosen.categories or ()),
+            )
+    if given.balance is not None:
+        return Clause(
+            ClauseKind.BALANCE,
+            measure=given.balance.measure,
+            minimum=given.balance.minimum,
+            maximum=given.balance.maximum,
+        )
+    if given.channel_use is not None:
+        return Clause(
+            ClauseKind.CHANNEL_USE,
+            channel=given.channel_use.channel,
+            min_interactions=given.channel_use.min_interactions,
+            within_days=given.channel_use.within_days,
+        )
+    if given.branch_ids is not None:
+        ids = tuple(decode_typed_id(b, "Branch", field=f"{at}.branchIds") for b in given.branch_ids)
+        return Clause(ClauseKind.BRANCH, branch_ids=ids)
+    if given.cities is not None:
+        return Clause(ClauseKind.REGION, cities=tuple(x.strip() for x in given.cities))
+    if given.industries is not None:
+        return Clause(ClauseKind.INDUSTRY, industries=tuple(x.strip() for x in given.industries))
+    if given.age_band is not None:
+        return Clause(
+            ClauseKind.AGE, min_age=given.age_band.min_age, max_age=given.age_band.max_age
+        )
+    if given.relationship_states is not None:
+        return Clause(ClauseKind.RELATIONSHIP_STATE, states=tuple(given.relationship_states))
+    assert given.customer_kinds is not None
+    return Clause(ClauseKind.CUSTOMER_KIND, kinds=tuple(given.customer_kinds))
+
+
+def to_rule(given: SegmentRuleInput) -> SegmentRule:
+    rule = SegmentRule(tuple(_clause(c, f"rule.clauses[{n}]") for n, c in enumerate(given.clauses)))
+    return validate(rule)
+
+
+@strawberry.type(description="How many customers a rule matches, before it is saved.")
+class SegmentPreview:
+    count: int = strawberry.field(description="Customers matching every clause now.")
+    conditions: list[str] = strawberry.field(description="The clauses in words.")
+
+
+@strawberry.type(description="Why a member matches one clause.")
+class SegmentReason:
+    clause: int = strawberry.field(description="Index of the clause in the rule.")
+    condition: str = strawberry.field(description="The clause in words.")
+    value: str | None = strawberry.field(
+        description="The member's own figure (balance, age, tier…); null where the caller "
+        "may not see that data."
+    )
+
+
+@strawberry.type(description="A customer in a segment, and why.")
+class SegmentMember:
+    reasons: list[SegmentReason] = strawberry.field(description="One per clause.")
+    customer: CustomerRef | None = strawberry.field(
+        description="The customer as the caller may see them (null where the row rule denies)."
+    )
+
+
+CustomerRef = Annotated["Customer", strawberry.lazy("schema.customers.types")]
+
+
+@strawberry.type(description="A page of segment members, in customer id order.")
+class SegmentMemberConnection:
+    nodes: list[SegmentMember] = strawberry.field(description="Members on this page.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+
+
+async def _member(info: Info, rule: SegmentRule, member: Member) -> SegmentMember:
+    from schema.customers.types import load_customer
+
+    customer = await load_customer(info, member.customer_id)
+    reasons = []
+    for n, (clause, value) in enumerate(zip(rule.clauses, member.values, strict=True)):
+        type_name, field = WITNESS_POLICY[clause.kind]
+        shown = customer is not None and customer.view.shows(type_name, field)
+        if shown and clause.kind is ClauseKind.BRANCH and value is not None:
+            value = encode_id("Branch", int(value))
+        reasons.append(
+            SegmentReason(clause=n, condition=describe(clause), value=value if shown else None)
+        )
+    return SegmentMember(reasons=reasons, customer=customer)
+
+
+async def members_page(
+    info: Info, rule: SegmentRule, first: int, after: str | None
+) -> SegmentMemberConnection:
+    try:
+        check_first(first)
+        after_id = decode_id_cursor(after)
+    except DomainError as exc:
+        raise UserFacingError(exc) from exc
+    found = await info.context.segments.members(rule, first + 1, after_id)
+    page = found[:first]
+    return SegmentMemberConnection(
+        nodes=[await _member(info, rule, m) for m in page],
+        page_info=PageInfo(
+            has_next_page=len(found) > first,
+            end_cursor=encode_cursor(str(page[-1].customer_id)) if page else None,
+        ),
+    )
+
+
+@strawberry.type(description="A saved rule-based segment.")
+class Segment:
+    id: strawberry.ID = strawberry.field(description="Opaque global id of the segment.")
+    name: str = strawberry.field(description="Unique name.")
+    description: str | None = strawberry.field(description="What it is for.")
+    conditions: list[str] = strawberry.field(description="The clauses in words.")
+    rule: JSON = strawberry.field(description="The rule as stored.")
+    created_by: str = strawberry.field(description="Who saved it.")
+    created_at: datetime = strawberry.field(description="When.")
+    model: strawberry.Private[SegmentModel]
+
+    @strawberry.field(description="Customers matching it now.")
+    async def member_count(self, info: Info) -> int:
+        return await info.context.segments.count(self.model.rule)
+
+    @strawberry.field(description="The members, a page at a time, each saying why it matches.")
+    async def members(
+        self, info: Info, first: int, after: str | None = None
+    ) -> SegmentMemberConnection:
+        return await members_page(info, self.model.rule, first, after)
+
+    @classmethod
+    def from_domain(cls, s: SegmentModel) -> Segment:
+        return cls(
+            id=strawberry.ID(encode_id("Segment", s.id)),
+            name=s.name,
+            description=s.description,
+            conditions=[describe(c) for c in s.rule.clauses],
+            rule=JSON(to_json(s.rule)),
+            created_by=s.created_by,
+            created_at=s.created_at,
+            model=s,
+        )
+
+
+@strawberry.type(description="A page of saved segments.")
+class SegmentConnection:
+    nodes: list[Segment] = strawberry.field(description="Segments on this page.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+
+
+CreateSegmentResult = Annotated[
+    Segment | InvalidInputError | ForbiddenError | NotFoundError | RuleViolationError,
+    strawberry.union("CreateSegmentResult", description="The saved segment, or why not."),
+]
+DeleteSegmentResult = Annotated[
+    Segment | InvalidInputError | ForbiddenError | NotFoundError | RuleViolationError,
+    strawberry.union("DeleteSegmentResult", description="The deleted segment, or why not."),
+]
+
+
+@strawberry.type
+class SegmentQueries:
+    @strawberry.field(description="Count the customers a rule matches, without saving it.")
+    async def segment_preview(self, info: Info, rule: SegmentRuleInput) -> SegmentPreview:
+        try:
+            require(info, "segmentPreview")
+            compiled = to_rule(rule)
+        except DomainError as exc:
+            raise UserFacingError(exc) from exc
+        return SegmentPreview(
+            count=await info.context.segments.count(compiled),
+            conditions=[describe(c) for c in compiled.clauses],
+        )
+
+    @strawberry.field(description="A saved segment; null if there is none with this id.")
+    async def segment(self, info: Info, id: strawberry.ID) -> Segment | None:
+        try:
+            require(info, "segment")
+            pk = decode_typed_id(id, "Segment")
+        except DomainError as exc:
+            raise UserFacingError(exc) from exc
+        found = await info.context.segments.get(pk)
+        return None if found is None else Segment.from_domain(found)
+
+    @strawberry.field(description="Saved segments, oldest first.")
+    async def segments(self, info: Info, first: int, after: str | None = None) -> SegmentConnection:
+        try:
+            require(info, "segments")
+            check_first(first)
+            after_id = decode_id_cursor(after)
+        except DomainError as exc:
+            raise UserFacingError(exc) from exc
+        found = await info.context.segments.list(first + 1, after_id)
+        page = found[:first]
+        return SegmentConnection(
+            nodes=[Segment.from_domain(s) for s in page],
+            page_info=PageInfo(
+                has_next_page=len(found) > first,
+                end_cursor=encode_cursor(str(page[-1].id)) if page else None,
+            ),
+        )
+
+
+@strawberry.type
+class SegmentMutations:
+    @strawberry.mutation(description="Save a rule as a named segment.")
+    async def create_segment(
+        self,
+        info: Info,
+        name: str,
+        rule: SegmentRuleInput,
+        description: str | None = None,
+    ) -> CreateSegmentResult:
+        try:
+            require(info, "createSegment")
+            cleaned = check_name(name)
+            if description is not None and len(description) > 500:
+                raise InvalidInput("description", "at most 500 characters")
+            compiled = to_rule(rule)
+            saved = await info.context.segments.save(
+                cleaned, description, compiled, info.context.principal.subject
+            )
+            if saved is None:
+                raise SegmentNameTaken(f"a segment named {cleaned!r} exists")
+        except DomainError as exc:
+            return rule_error_type(exc)
+        return Segment.from_domain(saved)
+
+    @strawberry.mutation(description="Delete a saved segment.")
+    async def delete_segment(self, info: Info, id: strawberry.ID) -> DeleteSegmentResult:
+        try:
+            require(info, "deleteSegment")
+            pk = decode_typed_id(id, "Segment")
+            found = await info.context.segments.get(pk)
+            if found is None or not await info.context.segments.delete(pk):
+                raise NotFound("Segment", id)
+        except DomainError as exc:
+            return rule_error_type(exc)
+        return Segment.from_domain(found)

@@ -1,0 +1,214 @@
+"""Segments against hand-picked customers, and next best products."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.db.value_store import SqlValueStore
+from domain.access.principal import Role
+from schema.ids import encode_id
+from tests.conftest import Minter
+from tests.factories import make_customer
+from tests.graphql import gql, gql_data
+
+INDUSTRY = "测试行业-分群"
+
+
+async def _sql(engine: AsyncEngine, sql: str, **params: Any) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text(sql), params)
+
+
+async def _usd_deposit(engine: AsyncEngine, customer_id: int, balance: str) -> None:
+    await _sql(
+        engine,
+        "INSERT INTO holdings (customer_id, product_id, account_number, currency, balance, status, "
+        "opened_on) SELECT :c, id, :acct, 'USD', :b, 'active', '2024-01-01' FROM products "
+        "WHERE code = 'DEP-USD'",
+        c=customer_id,
+        acct=f"USD-{customer_id}",
+        b=Decimal(balance),
+    )
+
+
+PREVIEW = """
+query P($rule: SegmentRuleInput!) { segmentPreview(rule: $rule) { count conditions } }
+"""
+
+CREATE = """
+mutation C($name: String!, $rule: SegmentRuleInput!) {
+  createSegment(name: $name, rule: $rule, description: "hand-picked") {
+    __typename
+    ... on Segment { id name conditions memberCount }
+    ... on InvalidInputError { field }
+    ... on Error { code }
+  }
+}
+"""
+
+MEMBERS = """
+query M($id: ID!) {
+  segment(id: $id) {
+    name memberCount
+    members(first: 10) {
+      nodes { customer { ... on Customer { id } } reasons { clause condition value } }
+      pageInfo { hasNextPage }
+    }
+  }
+}
+"""
+
+RULE = {
+    "clauses": [
+        {"industries": [INDUSTRY]},
+        {"balance": {"measure": "DEPOSITS", "minimum": "2000"}},
+        {"holds": {"productCodes": ["DEP-USD"]}},
+        {"ageBand": {"maxAge": 30}},
+        {"customerKinds": ["PERSONAL"]},
+    ]
+}
+
+
+async def test_a_segment_matches_exactly_the_hand_picked_customers_and_says_why(
+    anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+) -> None:
+    a, b, c = [await make_customer(engine, holdings=1) for _ in range(3)]
+    await _sql(
+        engine,
+        "UPDATE customers SET industry = :i WHERE id = ANY(:ids)",
+        i=INDUSTRY,
+        ids=[a.id, b.id],
+    )
+    await _usd_deposit(engine, a.id, "6000.00")
+    await _usd_deposit(engine, c.id, "6000.00")
+    analyst = mint(Role.ANALYST, "analyst-2")
+
+    preview = (await gql_data(anonymous, PREVIEW, {"rule": RULE}, token=analyst))["segmentPreview"]
+    assert preview["count"] == 1
+    assert len(preview["conditions"]) == 5
+    only_b = {"clauses": [{"industries": [INDUSTRY]}, {"notHolds": {"productCodes": ["DEP-USD"]}}]}
+    assert (await gql_data(anonymous, PREVIEW, {"rule": only_b}, token=analyst))["segmentPreview"][
+        "count"
+    ] == 1
+
+    saved = (await gql_data(anonymous, CREATE, {"name": "分群-测试", "rule": RULE}, token=analyst))[
+        "createSegment"
+    ]
+    assert (saved["__typename"], saved["memberCount"]) == ("Segment", 1)
+    again = (await gql_data(anonymous, CREATE, {"name": "分群-测试", "rule": RULE}, token=analyst))[
+        "createSegment"
+    ]
+    assert again["code"] == "SEGMENT_NAME_TAKEN"
+
+    # The RM whose portfolio holds them sees who and why, figures included.
+    rm = mint(Role.RELATIONSHIP_MANAGER, "rm1", rm=1)
+    segment = (await gql_data(anonymous, MEMBERS, {"id": saved["id"]}, token=rm))["segment"]
+    [member] = segment["members"]["nodes"]
+    assert member["customer"]["id"] == encode_id("Customer", a.id)
+    values = [r["value"] for r in member["reasons"]]
+    assert values[0] == INDUSTRY
+    assert Decimal(values[1]) == Decimal("7000.00")  # 1,000 CNY + 6,000 USD at face value
+    assert values[2] == "DEP-USD"
+    assert int(values[3]) <= 30
+    assert values[4] == "personal"
+    # An analyst sees that a member exists, not who or their figures.
+    anonymous_view = (await gql_data(anonymous, MEMBERS, {"id": saved["id"]}, token=analyst))[
+        "segment"
+    ]
+    [hidden] = anonymous_view["members"]["nodes"]
+    assert hidden["customer"] is None
+    assert {r["value"] for r in hidden["reasons"]} == {None}
+
+
+async def test_bad_rules_name_the_bad_clause(anonymous: httpx.AsyncClient, mint: Minter) -> None:
+    analyst = mint(Role.ANALYST, "analyst-3")
+    for rule, field in (
+        ({"clauses": []}, "rule.clauses"),
+        (
+            {"clauses": [{"tiers": ["HIGH"]}, {"tiers": ["LOW"], "cities": ["北京"]}]},
+            "rule.clauses[1]",
+        ),
+        (
+            {"clauses": [{"balance": {"measure": "LOANS", "minimum": "5", "maximum": "1"}}]},
+            "rule.clauses[0]",
+        ),
+        ({"clauses": [{"ageBand": {"minAge": -1}}]}, "rule.clauses[0].minAge"),
+        ({"clauses": [{"holds": {}}]}, "rule.clauses[0]"),
+        (
+            {
+                "clauses": [
+                    {"channelUse": {"channel": "COUNTER", "minInteractions": 0, "withinDays": 30}}
+                ]
+            },
+            "rule.clauses[0].minInteractions",
+        ),
+    ):
+        body = await gql(anonymous, PREVIEW, {"rule": rule}, token=analyst)
+        error = body["errors"][0]["extensions"]
+        assert (error["code"], error["field"]) == ("INVALID_INPUT", field), rule
+    denied = await gql(
+        anonymous,
+        PREVIEW,
+        {"rule": {"clauses": [{"tiers": ["HIGH"]}]}},
+        token=mint(Role.AGENT, "a"),
+    )
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+OFFERS = """
+query O($id: ID!) {
+  customer(id: $id) {
+    ... on Customer {
+      holdings { items { product { code } } }
+      nextBestProducts(first: 3) { peerShare reason product { code audience } }
+    }
+  }
+}
+"""
+
+
+async def test_next_best_products_follow_peers_and_respect_consent(
+    anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+) -> None:
+    willing, unwilling = await make_customer(engine), await make_customer(engine)
+    await _sql(
+        engine,
+        "INSERT INTO consents (customer_id, purpose, channel, granted, version, recorded_at, "
+        "source, actor) VALUES (:w, 'marketing', 'all', true, 1, now(), 'counter', 'customer'), "
+        "(:u, 'marketing', 'all', false, 1, now(), 'counter', 'customer')",
+        w=willing.id,
+        u=unwilling.id,
+    )
+    await SqlValueStore(engine).score(date(2026, 11, 1), Decimal("0.2"))
+    agent = mint(Role.AGENT, "agent-9")
+    found = (
+        await gql_data(anonymous, OFFERS, {"id": encode_id("Customer", willing.id)}, token=agent)
+    )["customer"]
+    held = {h["product"]["code"] for h in found["holdings"]["items"]}
+    offers = found["nextBestProducts"]
+    assert offers
+    assert all(o["product"]["code"] not in held for o in offers)
+    assert all(o["product"]["audience"] in ("PERSONAL", "ANY") for o in offers)
+    shares = [Decimal(o["peerShare"]) for o in offers]
+    assert shares == sorted(shares, reverse=True)
+    assert all(0 < s <= 1 for s in shares)
+    assert "personal customers in the" in offers[0]["reason"]
+    declined = (
+        await gql_data(anonymous, OFFERS, {"id": encode_id("Customer", unwilling.id)}, token=agent)
+    )["customer"]
+    assert declined["nextBestProducts"] == []
+    own = (
+        await gql_data(
+            anonymous,
+            OFFERS,
+            {"id": encode_id("Customer", willing.id)},
+            token=mint(Role.CUSTOMER, "me", cid=willing.id),
+        )
+    )["customer"]
+    assert own["nextBestProducts"] is None
