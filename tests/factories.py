@@ -153,3 +153,14 @@ async def make_customer(
                 )
             )
     return Made(id=cid, resident_id=rid, phone=phone, code=code)
+
+
+async def backdate(engine: AsyncEngine, *customer_ids: int) -> None:
+    """Onboard the customers at NOW, so the month NOW falls in (2026-11) scores them whatever
+    today's date is."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            CustomerRow.__table__.update()
+            .where(CustomerRow.__table__.c.id.in_(customer_ids))
+            .values(created_at=NOW - timedelta(days=30))
+        )

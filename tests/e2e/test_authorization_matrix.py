@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.value_store import SqlValueStore
 from domain.access.masking import mask_document
 from domain.access.policy import FIELD_POLICIES, PUBLIC, Outcome
 from domain.access.principal import Role
 from schema.ids import encode_id
 from tests.conftest import Minter
-from tests.factories import Made, make_customer
+from tests.factories import Made, backdate, make_customer
 from tests.graphql import gql, gql_data
 
 PROFILE = """
@@ -35,6 +38,10 @@ query ($id: ID!) {
       channelMix { channel cost }
       relationship { state version }
       alerts { rule severity }
+      value { contribution tier }
+      relationshipManagerHistory { reason }
+      relationshipTeam { role }
+      nextBestProducts { peerShare }
     }
   }
 }
@@ -63,41 +70,57 @@ def _personal(name: str) -> Probe:
     return Probe(read=lambda c: c["personal"][name], clear=lambda m: m.raw["personal"][name])
 
 
-PROBES: dict[tuple[str, str], Probe] = {
-    ("PersonalDetails", name): _personal(name)
-    for name in ("birthDate", "occupation", "employer", "incomeBand", "assetBand", "creditStatus")
-} | {
-    ("ContactPoint", "value"): Probe(
-        read=lambda c: c["contactPoints"][0]["value"], clear=lambda m: m.phone
-    ),
-    ("IdentityDocument", "number"): Probe(
-        read=lambda c: c["documents"][0]["number"], clear=lambda m: m.resident_id
-    ),
-    ("Holding", "accountNumber"): Probe(
-        read=lambda c: c["holdings"]["items"][0]["accountNumber"],
-        clear=lambda m: m.raw["holdings"]["items"][0]["accountNumber"],
-    ),
-    ("Interaction", "staffCode"): Probe(
-        read=lambda c: c["interactions"]["edges"][0]["node"]["staffCode"],
-        clear=lambda m: m.raw["interactions"]["edges"][0]["node"]["staffCode"],
-    ),
-    ("ChannelUse", "cost"): Probe(
-        read=lambda c: c["channelMix"][0]["cost"],
-        clear=lambda m: m.raw["channelMix"][0]["cost"],
-    ),
-    ("Customer", "relationship"): Probe(
-        read=lambda c: c["relationship"], clear=lambda m: m.raw["relationship"]
-    ),
-    ("Customer", "alerts"): Probe(read=lambda c: c["alerts"], clear=lambda m: m.raw["alerts"]),
-    ("Consent", "actor"): Probe(
-        read=lambda c: c["consents"][0]["actor"],
-        clear=lambda m: m.raw["consents"][0]["actor"],
-    ),
-    ("Interaction", "cost"): Probe(
-        read=lambda c: c["interactions"]["edges"][0]["node"]["cost"],
-        clear=lambda m: m.raw["interactions"]["edges"][0]["node"]["cost"],
-    ),
-}
+PROBES: dict[tuple[str, str], Probe] = (
+    {
+        ("PersonalDetails", name): _personal(name)
+        for name in (
+            "birthDate",
+            "occupation",
+            "employer",
+            "incomeBand",
+            "assetBand",
+            "creditStatus",
+        )
+    }
+    | {
+        ("ContactPoint", "value"): Probe(
+            read=lambda c: c["contactPoints"][0]["value"], clear=lambda m: m.phone
+        ),
+        ("IdentityDocument", "number"): Probe(
+            read=lambda c: c["documents"][0]["number"], clear=lambda m: m.resident_id
+        ),
+        ("Holding", "accountNumber"): Probe(
+            read=lambda c: c["holdings"]["items"][0]["accountNumber"],
+            clear=lambda m: m.raw["holdings"]["items"][0]["accountNumber"],
+        ),
+        ("Interaction", "staffCode"): Probe(
+            read=lambda c: c["interactions"]["edges"][0]["node"]["staffCode"],
+            clear=lambda m: m.raw["interactions"]["edges"][0]["node"]["staffCode"],
+        ),
+        ("ChannelUse", "cost"): Probe(
+            read=lambda c: c["channelMix"][0]["cost"],
+            clear=lambda m: m.raw["channelMix"][0]["cost"],
+        ),
+        ("Customer", "relationship"): Probe(
+            read=lambda c: c["relationship"], clear=lambda m: m.raw["relationship"]
+        ),
+        ("Customer", "alerts"): Probe(read=lambda c: c["alerts"], clear=lambda m: m.raw["alerts"]),
+    }
+    | {
+        ("Customer", name): Probe(read=lambda c, n=name: c[n], clear=lambda m, n=name: m.raw[n])
+        for name in ("value", "relationshipManagerHistory", "relationshipTeam", "nextBestProducts")
+    }
+    | {
+        ("Consent", "actor"): Probe(
+            read=lambda c: c["consents"][0]["actor"],
+            clear=lambda m: m.raw["consents"][0]["actor"],
+        ),
+        ("Interaction", "cost"): Probe(
+            read=lambda c: c["interactions"]["edges"][0]["node"]["cost"],
+            clear=lambda m: m.raw["interactions"]["edges"][0]["node"]["cost"],
+        ),
+    }
+)
 
 
 def test_every_field_that_is_not_public_is_probed_by_the_matrix() -> None:
@@ -151,9 +174,12 @@ async def subject(engine: AsyncEngine, client: httpx.AsyncClient) -> Made:
         },
     )
     assert consent["setConsent"]["__typename"] == "Consent"
+    await backdate(engine, made.id)
+    await SqlValueStore(engine).score(date(2026, 11, 1), Decimal("0.2"))
     # The clear view, as its own RM (the default test client) sees it.
     raw = (await gql_data(client, PROFILE, {"id": encode_id("Customer", made.id)}))["customer"]
     assert raw["documents"][0]["number"] == made.resident_id
+    assert raw["value"] is not None  # the clear value must differ from hidden
     return Made(made.id, made.resident_id, made.phone, made.code, raw=raw)
 
 

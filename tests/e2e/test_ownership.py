@@ -16,7 +16,7 @@ from api.db.value_store import SqlValueStore
 from domain.access.principal import Role
 from schema.ids import encode_id
 from tests.conftest import Minter
-from tests.factories import make_customer
+from tests.factories import backdate, make_customer
 from tests.graphql import gql_data
 
 _numbers = itertools.count(1)
@@ -48,6 +48,7 @@ async def _set(engine: AsyncEngine, sql: str, **params: Any) -> None:
 
 async def _high_value(engine: AsyncEngine, customer_id: int) -> None:
     """Give the customer a fortune and score the month: they are high value for real."""
+    await backdate(engine, customer_id)
     await _set(
         engine,
         "UPDATE holdings SET balance = 900000000 WHERE customer_id = :c",

@@ -14,7 +14,7 @@ from api.db.value_store import SqlValueStore
 from domain.access.principal import Role
 from schema.ids import encode_id
 from tests.conftest import Minter
-from tests.factories import make_customer
+from tests.factories import backdate, make_customer
 from tests.graphql import gql, gql_data
 
 INDUSTRY = "测试行业-分群"
@@ -185,6 +185,7 @@ async def test_next_best_products_follow_peers_and_respect_consent(
         w=willing.id,
         u=unwilling.id,
     )
+    await backdate(engine, willing.id, unwilling.id)
     await SqlValueStore(engine).score(date(2026, 11, 1), Decimal("0.2"))
     agent = mint(Role.AGENT, "agent-9")
     found = (

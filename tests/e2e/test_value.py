@@ -13,7 +13,7 @@ from api.db.value_store import SqlValueStore
 from domain.access.principal import Role
 from schema.ids import encode_id
 from tests.conftest import Minter
-from tests.factories import make_customer
+from tests.factories import backdate, make_customer
 from tests.graphql import gql, gql_data
 
 VALUE = """
@@ -35,6 +35,7 @@ async def test_the_rm_reads_contribution_with_reasons_and_lines(
     client: httpx.AsyncClient, anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
 ) -> None:
     made = await make_customer(engine, interactions=5, holdings=3)
+    await backdate(engine, made.id)
     await SqlValueStore(engine).score(date(2026, 11, 1), Decimal("0.2"))
     gid = encode_id("Customer", made.id)
     value = (await gql_data(client, VALUE, {"id": gid, "period": "2026-11"}))["customer"]["value"]
