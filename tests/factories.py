@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.tables import (
@@ -160,7 +160,7 @@ async def backdate(engine: AsyncEngine, *customer_ids: int) -> None:
     today's date is."""
     async with engine.begin() as conn:
         await conn.execute(
-            CustomerRow.__table__.update()
-            .where(CustomerRow.__table__.c.id.in_(customer_ids))
+            update(CustomerRow)
+            .where(CustomerRow.id.in_(customer_ids))
             .values(created_at=NOW - timedelta(days=30))
         )

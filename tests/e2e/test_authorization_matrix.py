@@ -70,6 +70,10 @@ def _personal(name: str) -> Probe:
     return Probe(read=lambda c: c["personal"][name], clear=lambda m: m.raw["personal"][name])
 
 
+def _field(name: str) -> Probe:
+    return Probe(read=lambda c: c[name], clear=lambda m: m.raw[name])
+
+
 PROBES: dict[tuple[str, str], Probe] = (
     {
         ("PersonalDetails", name): _personal(name)
@@ -107,7 +111,7 @@ PROBES: dict[tuple[str, str], Probe] = (
         ("Customer", "alerts"): Probe(read=lambda c: c["alerts"], clear=lambda m: m.raw["alerts"]),
     }
     | {
-        ("Customer", name): Probe(read=lambda c, n=name: c[n], clear=lambda m, n=name: m.raw[n])
+        ("Customer", name): _field(name)
         for name in ("value", "relationshipManagerHistory", "relationshipTeam", "nextBestProducts")
     }
     | {
