@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck contracts pytest schema bench bench-detector clean
+.PHONY: install demo test lint typecheck contracts pytest schema bench bench-detector bench-value clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,6 @@ bench: install
 
 bench-detector: install
 	$(BIN)/python -m benchmarks.detector $(BENCH_ARGS)
+
+bench-value: install
+	$(BIN)/python -m benchmarks.value $(BENCH_ARGS)

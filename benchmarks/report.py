@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 DETECTOR_RESULTS = Path(__file__).resolve().parent / "results" / "detector.json"
+VALUE_RESULTS = Path(__file__).resolve().parent / "results" / "value.json"
 
 HEADER = """# Benchmarks
 
@@ -110,7 +111,7 @@ def render(result: dict[str, Any]) -> str:
                 f"- {op}: {cell['throughput']:.0f} req/s, p99 {cell['p99_ms']:.1f} ms "
                 f"at {d['customers']:,} customers (goal: {goal_text})"
             )
-    return "\n".join(lines + _detector()) + "\n"
+    return "\n".join(lines + _detector() + _value()) + "\n"
 
 
 def _detector() -> list[str]:
@@ -135,6 +136,30 @@ def _detector() -> list[str]:
         f"{r['floor_events_per_second']:,.0f} events/s; detector ÷ floor = "
         f"{r['events_per_second'] / r['floor_events_per_second']:.2f}",
     ]
+
+
+def _value() -> list[str]:
+    """Scoring figures (`make bench-value`), measured separately."""
+    if not VALUE_RESULTS.exists():
+        return []
+    r = json.loads(VALUE_RESULTS.read_text(encoding="utf-8"))
+    m, d = r["machine"], r["dataset"]
+    lines = [
+        "",
+        "## Customer value scoring (`make bench-value`)",
+        "",
+        f"- measured {r['measured_at']} on {m['cpu']}, {m['cores']} cores; month {r['period']}; "
+        f"{d['customers']:,} customers, {d['holdings']:,} holdings, "
+        f"{d['interactions_in_month']:,} interactions in the month "
+        f"({d['interactions']:,} in all), {d['movements']:,} fund movements",
+    ]
+    for run in r["runs"]:
+        lines.append(
+            f"- `quanjing score` ({run['run']} run): **{run['seconds']:,.1f} s** for "
+            f"{run['customers']:,} customers (goal: 1,000,000 in ≤ 300 s); tiers "
+            + ", ".join(f"{t} {n:,}" for t, n in run["tiers"].items())
+        )
+    return lines
 
 
 def write_report(result: dict[str, Any], path: Path) -> None:
