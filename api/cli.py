@@ -86,6 +86,28 @@ def _seed(
         report.interactions,
         report.seconds,
     )
+    asyncio.run(_score_recent_months(settings, database_url, months=3))
+
+
+async def _score_recent_months(settings: Settings, database_url: str, months: int) -> None:
+    """Score the last complete months, oldest first, so a fresh bank shows value, trends and
+    rising contributions at once (a real bank runs `quanjing score` as each month closes)."""
+    import datetime as dt
+
+    from api.db.engine import create_engine
+    from api.db.value_store import SqlValueStore
+    from domain.value.contribution import format_period, shift_period
+
+    this_month = dt.datetime.now(dt.UTC).date().replace(day=1)
+    engine = create_engine(database_url, settings)
+    try:
+        store = SqlValueStore(engine)
+        for back in range(months, 0, -1):
+            period = shift_period(this_month, -back)
+            summary = await store.score(period, settings.high_value_share)
+            log.info("scored %s: %d customers", format_period(period), summary.customers)
+    finally:
+        await engine.dispose()
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
