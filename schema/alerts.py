@@ -23,7 +23,7 @@ from schema.errors import (
     error_type,
 )
 from schema.ids import decode_typed_id, encode_id, with_global_ids
-from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
+from schema.pagination import PageInfo, check_first, decode_id_cursor, split_page
 from schema.tasks import Task
 
 if TYPE_CHECKING:
@@ -150,14 +150,8 @@ class AlertQueries:
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         found = await info.context.alerts.alerts(wanted, first + 1, after_id)
-        page = found[:first]
-        return AlertConnection(
-            nodes=[Alert.from_domain(a) for a in page],
-            page_info=PageInfo(
-                has_next_page=len(found) > first,
-                end_cursor=encode_cursor(str(page[-1].id)) if page else None,
-            ),
-        )
+        page, page_info = split_page(found, first, lambda x: x.id)
+        return AlertConnection(nodes=[Alert.from_domain(a) for a in page], page_info=page_info)
 
 
 @strawberry.type

@@ -42,7 +42,7 @@ from schema.errors import (
 )
 from schema.ids import decode_typed_id, encode_id
 from schema.organisation.types import Branch, RelationshipManager
-from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
+from schema.pagination import PageInfo, check_first, decode_id_cursor, split_page
 from schema.products.types import CurrencyTotals
 
 if TYPE_CHECKING:
@@ -151,15 +151,9 @@ class Portfolio:
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         ids = await info.context.ownership.portfolio_page(self.rm_pk, first + 1, after_id)
-        page = ids[:first]
+        page, page_info = split_page(ids, first, lambda pk: pk)
         nodes = [c for pk in page if (c := await _customer(info, pk)) is not None]
-        return PortfolioCustomers(
-            nodes=nodes,
-            page_info=PageInfo(
-                has_next_page=len(ids) > first,
-                end_cursor=encode_cursor(str(page[-1])) if page else None,
-            ),
-        )
+        return PortfolioCustomers(nodes=nodes, page_info=page_info)
 
 
 def may_see_portfolio(info: Info, rm_id: int) -> bool:
@@ -346,7 +340,7 @@ class OwnershipQueries:
             raise UserFacingError(exc) from exc
         grade = RmGrade(info.context.min_rm_grade)
         found = await info.context.ownership.violations(grade, first + 1, after_id)
-        page = found[:first]
+        page, page_info = split_page(found, first, lambda v: v.customer_id)
         return AssignmentViolationConnection(
             nodes=[
                 AssignmentViolation(
@@ -359,10 +353,7 @@ class OwnershipQueries:
                 )
                 for v in page
             ],
-            page_info=PageInfo(
-                has_next_page=len(found) > first,
-                end_cursor=encode_cursor(str(page[-1].customer_id)) if page else None,
-            ),
+            page_info=page_info,
         )
 
     @strawberry.field(description="Customers claimed by a branch other than their home branch.")
@@ -376,7 +367,7 @@ class OwnershipQueries:
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         found = await info.context.ownership.conflicts(first + 1, after_id)
-        page = found[:first]
+        page, page_info = split_page(found, first, lambda x: x.customer_id)
         return OwnershipConflictConnection(
             nodes=[
                 OwnershipConflict(
@@ -386,10 +377,7 @@ class OwnershipQueries:
                 )
                 for x in page
             ],
-            page_info=PageInfo(
-                has_next_page=len(found) > first,
-                end_cursor=encode_cursor(str(page[-1].customer_id)) if page else None,
-            ),
+            page_info=page_info,
         )
 
 

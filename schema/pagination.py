@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import strawberry
 
 from domain.errors import InvalidInput
 
 MAX_PAGE_SIZE = 100
+T = TypeVar("T")
 
 
 @strawberry.type(description="Where a page ends and whether more follow.")
@@ -44,3 +47,13 @@ def decode_id_cursor(after: str | None) -> int | None:
     if not raw.isdigit():
         raise InvalidInput("after", "not a valid cursor")
     return int(raw)
+
+
+def split_page(found: Sequence[T], first: int, key: Callable[[T], int]) -> tuple[list[T], PageInfo]:
+    """A page of an id-ordered list fetched with `first + 1` rows: the rows to show, and
+    PageInfo whose cursor is the last shown row's id."""
+    page = list(found[:first])
+    return page, PageInfo(
+        has_next_page=len(found) > first,
+        end_cursor=encode_cursor(str(key(page[-1]))) if page else None,
+    )

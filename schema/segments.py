@@ -38,7 +38,7 @@ from schema.errors import (
     rule_error_type,
 )
 from schema.ids import decode_typed_id, encode_id
-from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
+from schema.pagination import PageInfo, check_first, decode_id_cursor, split_page
 
 if TYPE_CHECKING:
     from schema.customers.types import Customer
@@ -238,13 +238,9 @@ async def members_page(
     except DomainError as exc:
         raise UserFacingError(exc) from exc
     found = await info.context.segments.members(rule, first + 1, after_id)
-    page = found[:first]
+    page, page_info = split_page(found, first, lambda m: m.customer_id)
     return SegmentMemberConnection(
-        nodes=[await _member(info, rule, m) for m in page],
-        page_info=PageInfo(
-            has_next_page=len(found) > first,
-            end_cursor=encode_cursor(str(page[-1].customer_id)) if page else None,
-        ),
+        nodes=[await _member(info, rule, m) for m in page], page_info=page_info
     )
 
 
@@ -332,14 +328,8 @@ class SegmentQueries:
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         found = await info.context.segments.list(first + 1, after_id)
-        page = found[:first]
-        return SegmentConnection(
-            nodes=[Segment.from_domain(s) for s in page],
-            page_info=PageInfo(
-                has_next_page=len(found) > first,
-                end_cursor=encode_cursor(str(page[-1].id)) if page else None,
-            ),
-        )
+        page, page_info = split_page(found, first, lambda s: s.id)
+        return SegmentConnection(nodes=[Segment.from_domain(s) for s in page], page_info=page_info)
 
 
 @strawberry.type

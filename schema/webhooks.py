@@ -29,7 +29,7 @@ from schema.errors import (
     error_type,
 )
 from schema.ids import decode_typed_id, encode_id
-from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
+from schema.pagination import PageInfo, check_first, decode_id_cursor, split_page
 
 strawberry.enum(DeliveryStatus, description="Where a webhook delivery stands.")
 
@@ -136,13 +136,9 @@ class WebhookSubscription:
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         found = await info.context.webhooks.deliveries(self.pk, status, first + 1, after_id)
-        page = found[:first]
+        page, page_info = split_page(found, first, lambda x: x.id)
         return WebhookDeliveryConnection(
-            nodes=[WebhookDelivery.from_domain(d) for d in page],
-            page_info=PageInfo(
-                has_next_page=len(found) > first,
-                end_cursor=encode_cursor(str(page[-1].id)) if page else None,
-            ),
+            nodes=[WebhookDelivery.from_domain(d) for d in page], page_info=page_info
         )
 
 
