@@ -6,13 +6,16 @@ from datetime import date
 from decimal import Decimal
 
 import httpx
+import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.value_store import SqlValueStore
+from api.settings import Settings
 from domain.access.principal import Role
 from schema.ids import encode_id
 from tests.conftest import Minter
+from tests.e2e.test_detection import make_worker
 from tests.factories import backdate, make_customer
 from tests.graphql import gql, gql_data
 
@@ -190,3 +193,52 @@ async def test_analysts_read_the_value_report_and_it_matches_the_scores(
     assert never["valueReport"] is None
     bad = await gql(anonymous, REPORT, {"period": "2026-11", "earlier": "Nov"}, token=analyst)
     assert bad["errors"][0]["extensions"]["field"] == "comparedTo"
+
+
+RECORD = """mutation ($input: RecordInteractionInput!) { recordInteraction(input: $input) {
+  __typename } }"""
+
+
+async def test_the_worker_rescores_a_customer_when_an_interaction_arrives(
+    client: httpx.AsyncClient,
+    anonymous: httpx.AsyncClient,
+    engine: AsyncEngine,
+    settings: Settings,
+    redis_client: aioredis.Redis,
+    mint: Minter,
+) -> None:
+    made = await make_customer(engine, holdings=1)
+    await backdate(engine, made.id)
+    gid = encode_id("Customer", made.id)
+    async with httpx.AsyncClient() as http:
+        worker = make_worker(settings, engine, redis_client, http, f"value-{made.id}")
+        await worker.ensure_group()
+        await SqlValueStore(engine).score(date(2026, 11, 1), Decimal("0.2"))
+        before = (await gql_data(client, VALUE, {"id": gid, "period": "2026-11"}))["customer"]
+        recorded = await gql_data(
+            anonymous,
+            RECORD,
+            {
+                "input": {
+                    "customerId": gid,
+                    "channel": "COUNTER",
+                    "kind": "INQUIRY",
+                    "occurredAt": "2026-11-15T10:00:00+00:00",
+                }
+            },
+            token=mint(Role.AGENT, "agent-3"),
+        )
+        assert recorded["recordInteraction"]["__typename"] == "RecordInteractionPayload"
+        after = before
+        for _ in range(50):  # the relay publishes within moments; the worker rescores
+            await worker.process_once()
+            after = (await gql_data(client, VALUE, {"id": gid, "period": "2026-11"}))["customer"]
+            if after["value"]["contribution"] != before["value"]["contribution"]:
+                break
+    # One counter visit without a recorded cost: 25.00 CNY more cost, nothing else changed.
+    assert Decimal(after["value"]["contribution"]) == Decimal(
+        before["value"]["contribution"]
+    ) - Decimal("25.00")
+    assert Decimal(after["value"]["interactionCost"]) == Decimal(
+        before["value"]["interactionCost"]
+    ) + Decimal("25.00")
