@@ -123,13 +123,35 @@ class JwksCache:
         return found
 
 
+# A channel sends the same token with every request until it expires: verifying its signature
+# each time costs more than the rest of a cached answer. A verified token is remembered until
+# its expiry, and for at most REVERIFY_SECONDS, so a key withdrawn from the JWKS stops working
+# within that time.
+REVERIFY_SECONDS = 60.0
+REMEMBERED_TOKENS = 10_000
+
+
 class TokenVerifier:
     def __init__(self, settings: Settings, jwks: JwksCache | None) -> None:
         self.settings = settings
         self.jwks = jwks
         self._secret = None if jwks is not None else development_secret(settings)
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        now = time.time()
+        if remembered is not None:
+            if remembered[1] > now:
+                return remembered[0]
+            del self._verified[token]
+        principal, expires = await self._verify(token)
+        if len(self._verified) >= REMEMBERED_TOKENS:
+            del self._verified[next(iter(self._verified))]  # the oldest first
+        self._verified[token] = (principal, min(expires, now + REVERIFY_SECONDS))
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -164,7 +186,7 @@ class TokenVerifier:
             raise AuthError("TOKEN_INVALID", "the token comes from an unknown issuer") from exc
         except jwt.PyJWTError as exc:
             raise AuthError("TOKEN_INVALID", "the token's signature or claims are invalid") from exc
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
 
 def mint_development_token(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from graphql import OperationDefinitionNode, parse
 from strawberry.types import ExecutionResult
 
 from api.db.profile_reader import ProfileSnapshot, SqlProfileReader
@@ -31,6 +32,8 @@ PROFILE_TIMELINE_FIRST = 20  # interactions(first: 20) in the registered text
 class FastPath:
     name: str
     timeline_first: int
+    query: str
+    operation_name: str | None  # the GraphQL operation's own name in the registered text
 
 
 def fast_paths() -> dict[str, FastPath]:
@@ -39,7 +42,17 @@ def fast_paths() -> dict[str, FastPath]:
     for operation in registry().values():
         if operation.name == PROFILE_OPERATION:
             assert f"interactions(first: {PROFILE_TIMELINE_FIRST})" in operation.query
-            found[operation.query] = FastPath(operation.name, PROFILE_TIMELINE_FIRST)
+            [definition] = [
+                d
+                for d in parse(operation.query).definitions
+                if isinstance(d, OperationDefinitionNode)
+            ]
+            found[operation.query] = FastPath(
+                operation.name,
+                PROFILE_TIMELINE_FIRST,
+                operation.query,
+                None if definition.name is None else definition.name.value,
+            )
     return found
 
 

@@ -13,6 +13,7 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, StrawberryGraphQLError
@@ -126,6 +127,49 @@ ACK: UnsetType = UNSET  # connection_ack without a payload
 UNAUTHENTICATED = Principal(subject="unauthenticated", role=Role.CUSTOMER, customer_id=0)
 
 
+RATE_CHARGED = "quanjing.rate_charged"  # scope state: the cache lane charged this request
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` for the view: the body already read, then whatever the client sends next."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def registered_text(body: dict[str, object]) -> str | None:
+    """The query text a request names: its registered text by id, or the text it sends."""
+    extensions = body.get("extensions")
+    apq = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+    digest = body.get("id") or (apq.get("sha256Hash") if isinstance(apq, dict) else None)
+    query = body.get("query")
+    if digest is None:
+        return query if isinstance(query, str) else None
+    operation = registry().get(str(digest))
+    if operation is None or query not in (None, operation.query):
+        return None
+    return operation.query
+
+
 def resolve_persisted(body: dict[str, object]) -> None:
     """Put the registered text in place of a persisted operation's id (in place)."""
     extensions = body.get("extensions")
@@ -173,14 +217,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             )
         variables = request_data.variables or {}
         cache = ports.response_cache
-        key = None
-        if cache is not None:
-            key = await cache.key(fast.name, variables, customer_id, context)
-            answer = await cache.get(key)
-            if answer is not None and await self._serve_cached(
-                cache, answer, context, customer_id, request_data.query or "", variables
-            ):
-                return ExecutionResult(data=answer.data, errors=None)
+        # A current cached answer was sent before the view ran (`__call__`); here the answer is
+        # built, and kept for the next caller with the same scope.
+        key = None if cache is None else await cache.key(fast.name, variables, customer_id, context)
         snapshot = await prime_profile(ports.snapshots, context, customer_id, fast.timeline_first)
         result = await super().execute_single(
             request, request_adapter, sub_response, context, root_value, request_data
@@ -190,7 +229,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             await cache.put(
                 key,
                 CachedAnswer(
-                    data=dict(result.data or {}),
+                    data=orjson.dumps(result.data),
                     version=snapshot.version,
                     reference_version=snapshot.reference_version,
                     operation=audit.operation,
@@ -201,30 +240,78 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             )
         return result
 
-    async def _serve_cached(
-        self,
-        cache: ResponseCache,
-        answer: CachedAnswer,
-        context: Context,
-        customer_id: int,
-        query: str,
-        variables: dict[str, Any],
-    ) -> bool:
-        """Charge the rate limit and write the read audit, if the answer is still current."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a current cached answer before the GraphQL view parses anything: a hit is
+        the body's JSON, the caller's scope, one Redis GET, the rate limit and one audit
+        INSERT. Anything else (a miss, a stale answer, another operation) goes to the view
+        with the body replayed."""
+        ports = self.ports
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or ports is None
+            or ports.response_cache is None
+            or ports.snapshots is None
+        ):
+            await super().__call__(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        answer = await self._cached_answer(scope, body, ports.response_cache)
+        if answer is None:
+            await super().__call__(scope, _replay(body, receive), send)
+            return
+        payload = b'{"data":' + answer + b"}"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _cached_answer(self, scope: Scope, body: bytes, cache: ResponseCache) -> bytes | None:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        query = registered_text(data)
+        fast = self.fast_paths.get(query or "")
+        variables = data.get("variables") or {}
+        if (
+            fast is None
+            or not isinstance(variables, dict)
+            or data.get("operationName") not in (None, fast.operation_name)
+        ):
+            return None
+        request = Request(scope)
+        context = self._context(request)
+        customer_id = customer_of(variables, context)
+        if customer_id is None or context.principal is UNAUTHENTICATED:
+            return None
+        answer = await cache.get(await cache.key(fast.name, variables, customer_id, context))
+        if answer is None:
+            return None
         limiter = context.rate_limiter
         if limiter is not None:
-            cost = float(operation_cost(query, variables))
+            cost = float(operation_cost(fast.query, variables))
             key = f"{context.principal.role}:{context.principal.subject}"
             if await limiter.acquire(key, cost) is not None:
-                return False  # the plain path answers RATE_LIMITED
+                return None  # the view answers RATE_LIMITED
         try:
             served = await cache.serve(answer, context, customer_id)
         except Exception:
             log.exception("a cached answer could not be audited; answering afresh")
             served = False
         if not served and limiter is not None:
-            context.rate_limiter = None  # already charged: the fresh answer is not charged again
-        return served
+            # Already charged: the fresh answer the view builds is not charged again.
+            scope.setdefault("state", {})[RATE_CHARGED] = True
+        return answer.data if served else None
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         if context.principal is not UNAUTHENTICATED:
@@ -243,9 +330,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        return self._context(request)
+
+    def _context(self, request: Request | WebSocket) -> Context:
         if self.ports is None:
             raise RuntimeError("the GraphQL endpoint is used before the lifespan started")
         principal: Principal = request.scope.get("state", {}).get("principal", UNAUTHENTICATED)
+        charged = request.scope.get("state", {}).get(RATE_CHARGED, False)
         context = Context(
             reader=self.ports.reader,
             principal=principal,
@@ -269,7 +360,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             assignments=self.ports.assignments,
             min_rm_grade=self.ports.min_rm_grade,
             idempotency_ttl_seconds=self.ports.idempotency_ttl_seconds,
-            rate_limiter=self.ports.rate_limiter,
+            rate_limiter=None if charged else self.ports.rate_limiter,
             correlation_id=current_correlation_id(),
             channel=_header(request, "x-channel", 40),
             purpose=_header(request, "x-purpose", 80),

@@ -50,7 +50,7 @@ _SERVE = text(
 
 @dataclass(frozen=True, slots=True)
 class CachedAnswer:
-    data: dict[str, Any]
+    data: bytes  # the answer's `data`, as JSON: a hit sends it on without parsing it
     version: int
     reference_version: int
     # The read audit the first answer wrote: a hit writes the same record for its caller.
@@ -105,7 +105,12 @@ class ResponseCache:
         except RedisError:
             log.warning("response cache unavailable; answering without it")
             return None
-        return None if raw is None else CachedAnswer(**orjson.loads(raw))
+        if raw is None:
+            return None
+        # Stored as the metadata's JSON, a NUL byte (never inside JSON text), the data's JSON.
+        blob = raw if isinstance(raw, bytes) else raw.encode()
+        meta, _, data = blob.partition(b"\0")
+        return CachedAnswer(data=data, **orjson.loads(meta))
 
     async def serve(self, answer: CachedAnswer, context: Context, customer_id: int) -> bool:
         """Write the caller's read audit if the answer is still current; True when served."""
@@ -131,9 +136,8 @@ class ResponseCache:
         return served is not None
 
     async def put(self, key: str, answer: CachedAnswer) -> None:
-        payload = orjson.dumps(
+        meta = orjson.dumps(
             {
-                "data": answer.data,
                 "version": answer.version,
                 "reference_version": answer.reference_version,
                 "operation": answer.operation,
@@ -143,6 +147,6 @@ class ResponseCache:
             }
         )
         try:
-            await self.redis.set(key, payload, ex=self.ttl)
+            await self.redis.set(key, meta + b"\0" + answer.data, ex=self.ttl)
         except RedisError:
             log.warning("response cache unavailable; the answer is not kept")

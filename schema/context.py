@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import TypeVar
 
 import strawberry
@@ -66,86 +67,143 @@ def _many(
     return DataLoader(load_fn=load)
 
 
-@dataclass(frozen=True, slots=True)
 class Loaders:
     """One DataLoader per key shape, named `<noun>_by_<key>`; built fresh for every request
-    so one caller's cached rows can never reach another caller."""
+    so one caller's cached rows can never reach another caller, and each only when a resolver
+    first asks for it (most operations use a handful of the thirty)."""
 
-    customer_by_id: DataLoader[int, Customer | None]
-    customer_id_by_document: DataLoader[DocumentKey, int | None]
-    contact_points_by_customer: DataLoader[int, Sequence[ContactPoint]]
-    documents_by_customer: DataLoader[int, Sequence[IdentityDocument]]
-    corporate_contacts_by_customer: DataLoader[int, Sequence[CorporateContact]]
-    subsidiaries_by_parent: DataLoader[int, Sequence[Customer]]
-    branch_by_id: DataLoader[int, Branch | None]
-    relationship_manager_by_id: DataLoader[int, RelationshipManager | None]
-    product_by_id: DataLoader[int, Product | None]
-    relationship_by_customer: DataLoader[int, Relationship | None]
-    state_history_by_customer: DataLoader[int, Sequence[StateChange]]
-    holdings_by_customer: DataLoader[int, Sequence[Holding]]
-    timeline_page_by_request: DataLoader[TimelineRequest, TimelinePage]
-    consents_by_customer: DataLoader[int, Sequence[Consent]]
-    channel_mix_by_customer: DataLoader[tuple[int, TimelineFilter], Sequence[ChannelUse]]
-    open_tasks_by_customer: DataLoader[int, Sequence[Task]]
-    pending_proposal_by_customer: DataLoader[int, Proposal | None]
-    interaction_by_id: DataLoader[int, Interaction | None]
-    open_alerts_by_customer: DataLoader[int, Sequence[Alert]]
-    task_by_id: DataLoader[int, Task | None]
-    webhook_attempts_by_delivery: DataLoader[int, Sequence[Attempt]]
-    # (customer, month); a None month is the latest scored.
-    value_by_customer: DataLoader[tuple[int, date | None], CustomerValue | None]
-    value_cutoff_by_period: DataLoader[date, Cutoff | None]
-    rm_assignments_by_customer: DataLoader[int, Sequence[RmAssignment]]
-    team_by_customer: DataLoader[int, Sequence[TeamMember]]
+    def __init__(
+        self,
+        reader: ProfileReader,
+        consent_book: ConsentBook,
+        alerts: AlertReader,
+        webhooks: WebhookStore,
+        values: ValueStore,
+        ownership: OwnershipReader,
+    ) -> None:
+        self._reader = reader
+        self._consent_book = consent_book
+        self._alerts = alerts
+        self._webhooks = webhooks
+        self._values = values
+        self._ownership = ownership
 
+    async def _timeline(self, keys: list[TimelineRequest]) -> list[TimelinePage]:
+        return list(await self._reader.timeline_pages(keys))
 
-def build_loaders(
-    reader: ProfileReader,
-    consent_book: ConsentBook,
-    alerts: AlertReader,
-    webhooks: WebhookStore,
-    values: ValueStore,
-    ownership: OwnershipReader,
-) -> Loaders:
-    async def timeline(keys: list[TimelineRequest]) -> list[TimelinePage]:
-        return list(await reader.timeline_pages(keys))
-
-    async def customer_values(
-        keys: list[tuple[int, date | None]],
+    async def _customer_values(
+        self, keys: list[tuple[int, date | None]]
     ) -> list[CustomerValue | None]:
         by_period: dict[date | None, list[int]] = {}
         for customer_id, period in keys:
             by_period.setdefault(period, []).append(customer_id)
-        found = {period: await values.values(ids, period) for period, ids in by_period.items()}
+        found = {
+            period: await self._values.values(ids, period) for period, ids in by_period.items()
+        }
         return [found[period].get(customer_id) for customer_id, period in keys]
 
-    return Loaders(
-        customer_by_id=_one(reader.customers_by_id),
-        customer_id_by_document=_one(reader.customer_ids_by_document),
-        contact_points_by_customer=_many(reader.contact_points_by_customer),
-        documents_by_customer=_many(reader.documents_by_customer),
-        corporate_contacts_by_customer=_many(reader.corporate_contacts_by_customer),
-        subsidiaries_by_parent=_many(reader.subsidiaries_by_parent),
-        branch_by_id=_one(reader.branches_by_id),
-        relationship_manager_by_id=_one(reader.relationship_managers_by_id),
-        product_by_id=_one(reader.products_by_id),
-        relationship_by_customer=_one(reader.relationships_by_customer),
-        state_history_by_customer=_many(reader.state_history_by_customer),
-        holdings_by_customer=_many(reader.holdings_by_customer),
-        timeline_page_by_request=DataLoader(load_fn=timeline),
-        consents_by_customer=_many(consent_book.current),
-        channel_mix_by_customer=_many(reader.channel_mix),
-        open_tasks_by_customer=_many(reader.open_tasks_by_customer),
-        pending_proposal_by_customer=_one(reader.pending_proposals_by_customer),
-        interaction_by_id=_one(reader.interactions_by_id),
-        open_alerts_by_customer=_many(alerts.alerts_by_customer),
-        task_by_id=_one(reader.tasks_by_id),
-        webhook_attempts_by_delivery=_many(webhooks.attempts),
-        value_by_customer=DataLoader(load_fn=customer_values),
-        value_cutoff_by_period=_one(values.cutoffs),
-        rm_assignments_by_customer=_many(ownership.assignments),
-        team_by_customer=_many(ownership.teams),
-    )
+    @cached_property
+    def customer_by_id(self) -> DataLoader[int, Customer | None]:
+        return _one(self._reader.customers_by_id)
+
+    @cached_property
+    def customer_id_by_document(self) -> DataLoader[DocumentKey, int | None]:
+        return _one(self._reader.customer_ids_by_document)
+
+    @cached_property
+    def contact_points_by_customer(self) -> DataLoader[int, Sequence[ContactPoint]]:
+        return _many(self._reader.contact_points_by_customer)
+
+    @cached_property
+    def documents_by_customer(self) -> DataLoader[int, Sequence[IdentityDocument]]:
+        return _many(self._reader.documents_by_customer)
+
+    @cached_property
+    def corporate_contacts_by_customer(self) -> DataLoader[int, Sequence[CorporateContact]]:
+        return _many(self._reader.corporate_contacts_by_customer)
+
+    @cached_property
+    def subsidiaries_by_parent(self) -> DataLoader[int, Sequence[Customer]]:
+        return _many(self._reader.subsidiaries_by_parent)
+
+    @cached_property
+    def branch_by_id(self) -> DataLoader[int, Branch | None]:
+        return _one(self._reader.branches_by_id)
+
+    @cached_property
+    def relationship_manager_by_id(self) -> DataLoader[int, RelationshipManager | None]:
+        return _one(self._reader.relationship_managers_by_id)
+
+    @cached_property
+    def product_by_id(self) -> DataLoader[int, Product | None]:
+        return _one(self._reader.products_by_id)
+
+    @cached_property
+    def relationship_by_customer(self) -> DataLoader[int, Relationship | None]:
+        return _one(self._reader.relationships_by_customer)
+
+    @cached_property
+    def state_history_by_customer(self) -> DataLoader[int, Sequence[StateChange]]:
+        return _many(self._reader.state_history_by_customer)
+
+    @cached_property
+    def holdings_by_customer(self) -> DataLoader[int, Sequence[Holding]]:
+        return _many(self._reader.holdings_by_customer)
+
+    @cached_property
+    def timeline_page_by_request(self) -> DataLoader[TimelineRequest, TimelinePage]:
+        return DataLoader(load_fn=self._timeline)
+
+    @cached_property
+    def consents_by_customer(self) -> DataLoader[int, Sequence[Consent]]:
+        return _many(self._consent_book.current)
+
+    @cached_property
+    def channel_mix_by_customer(
+        self,
+    ) -> DataLoader[tuple[int, TimelineFilter], Sequence[ChannelUse]]:
+        return _many(self._reader.channel_mix)
+
+    @cached_property
+    def open_tasks_by_customer(self) -> DataLoader[int, Sequence[Task]]:
+        return _many(self._reader.open_tasks_by_customer)
+
+    @cached_property
+    def pending_proposal_by_customer(self) -> DataLoader[int, Proposal | None]:
+        return _one(self._reader.pending_proposals_by_customer)
+
+    @cached_property
+    def interaction_by_id(self) -> DataLoader[int, Interaction | None]:
+        return _one(self._reader.interactions_by_id)
+
+    @cached_property
+    def open_alerts_by_customer(self) -> DataLoader[int, Sequence[Alert]]:
+        return _many(self._alerts.alerts_by_customer)
+
+    @cached_property
+    def task_by_id(self) -> DataLoader[int, Task | None]:
+        return _one(self._reader.tasks_by_id)
+
+    @cached_property
+    def webhook_attempts_by_delivery(self) -> DataLoader[int, Sequence[Attempt]]:
+        return _many(self._webhooks.attempts)
+
+    # (customer, month); a None month is the latest scored.
+    @cached_property
+    def value_by_customer(self) -> DataLoader[tuple[int, date | None], CustomerValue | None]:
+        return DataLoader(load_fn=self._customer_values)
+
+    @cached_property
+    def value_cutoff_by_period(self) -> DataLoader[date, Cutoff | None]:
+        return _one(self._values.cutoffs)
+
+    @cached_property
+    def rm_assignments_by_customer(self) -> DataLoader[int, Sequence[RmAssignment]]:
+        return _many(self._ownership.assignments)
+
+    @cached_property
+    def team_by_customer(self) -> DataLoader[int, Sequence[TeamMember]]:
+        return _many(self._ownership.teams)
 
 
 @dataclass(slots=True)
@@ -205,7 +263,7 @@ class Context:
     sessions_checked: dict[int, bool] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = build_loaders(
+        self.loaders = Loaders(
             self.reader, self.consent_book, self.alerts, self.webhooks, self.values, self.ownership
         )
         self.audit = AuditCollector()

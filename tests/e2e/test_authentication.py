@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import Resources, create_app
-from api.auth import development_secret
+from api.auth import AuthError, TokenVerifier, development_secret, mint_development_token
 from api.settings import Settings
 from domain.access.principal import Role
 from tests.conftest import Minter, as_production
@@ -180,3 +181,15 @@ async def test_production_tokens_are_verified_against_the_jwks(
                 {**claims, "aud": "payments"}, rsa_key, algorithm="RS256", headers={"kid": "rsa-1"}
             )
             assert (await _post(client, other_aud)).status_code == 401
+
+
+async def test_a_remembered_token_is_not_trusted_past_its_expiry(settings: Settings) -> None:
+    verifier = TokenVerifier(settings, None)
+    # Expired 28 s ago: still inside the decoder's 30 s leeway for about two seconds.
+    token = mint_development_token(settings, role=Role.AGENT, subject="late", ttl_seconds=-28)
+    assert (await verifier.verify(token)).subject == "late"
+    assert (await verifier.verify(token)).subject == "late"  # remembered
+    await asyncio.sleep(2.5)
+    with pytest.raises(AuthError) as refused:
+        await verifier.verify(token)
+    assert refused.value.code == "TOKEN_EXPIRED"
