@@ -23,8 +23,9 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import AuthError, TokenVerifier
 from api.correlation import current_correlation_id
-from api.db.profile_reader import SqlProfileReader
-from api.fast_path import cacheable, customer_of, fast_paths, prime_profile
+from api.db.profile_reader import ProfileSnapshot, SqlProfileReader
+from api.fast_path import FastPath, cacheable, customer_of, fast_paths, prime_profile
+from api.profile_render import RegisteredProfile
 from api.response_cache import CachedAnswer, ResponseCache, operation_cost
 from domain.access.audit import AuditEntry, AuditLog
 from domain.access.counter_sessions import CounterSessionStore
@@ -192,6 +193,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         super().__init__(*args, **kwargs)
         self.verifier = verifier
         self.fast_paths = fast_paths()
+        self.renderers = {query: RegisteredProfile(query) for query in self.fast_paths}
 
     async def execute_single(
         self,
@@ -221,9 +223,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         # built, and kept for the next caller with the same scope.
         key = None if cache is None else await cache.key(fast.name, variables, customer_id, context)
         snapshot = await prime_profile(ports.snapshots, context, customer_id, fast.timeline_first)
-        result = await super().execute_single(
-            request, request_adapter, sub_response, context, root_value, request_data
-        )
+        result = await self._render(context, fast, snapshot, customer_id, variables)
+        if result is None:
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
         audit = context.audit
         if cache is not None and key is not None and cacheable(result, context):
             await cache.put(
@@ -239,6 +243,26 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 ),
             )
         return result
+
+    async def _render(
+        self,
+        context: Context,
+        fast: FastPath,
+        snapshot: ProfileSnapshot,
+        customer_id: int,
+        variables: dict[str, Any],
+    ) -> ExecutionResult | None:
+        """The profile walked from its snapshot (api/profile_render.py), after the rate limit
+        the executor's extension would have charged; None: execute it instead."""
+        limiter = context.rate_limiter
+        if limiter is not None:
+            cost = float(operation_cost(fast.query, variables))
+            key = f"{context.principal.role}:{context.principal.subject}"
+            if await limiter.acquire(key, cost) is not None:
+                return None  # the executor answers RATE_LIMITED
+            context.rate_limiter = None  # charged once, whoever answers
+        data = await self.renderers[fast.query].render(context, snapshot, customer_id)
+        return None if data is None else ExecutionResult(data=data, errors=None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a current cached answer before the GraphQL view parses anything: a hit is

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.tables import AuditRecordRow
 from domain.access.audit import AuditEntry, AuditPage, AuditRecord
 
 records = AuditRecordRow.__table__
+
+# Written once per read: a fixed statement compiles once (a generated insert().values() would
+# rebuild and re-key its statement on every call).
+_RECORD = text(
+    """
+    INSERT INTO audit_records (occurred_at, correlation_id, subject, role, channel, purpose,
+                               operation, customer_ids, fields, outcome)
+    VALUES (:occurred_at, :correlation_id, :subject, :role, :channel, :purpose, :operation,
+            CAST(:customer_ids AS bigint[]), CAST(:fields AS text[]), :outcome)
+    """
+)
 
 
 class SqlAuditLog:
@@ -19,18 +30,19 @@ class SqlAuditLog:
     async def record(self, entry: AuditEntry) -> None:
         async with self._engine.connect() as conn:
             await conn.execute(
-                insert(AuditRecordRow).values(
-                    occurred_at=entry.occurred_at,
-                    correlation_id=entry.correlation_id,
-                    subject=entry.subject,
-                    role=entry.role,
-                    channel=entry.channel,
-                    purpose=entry.purpose,
-                    operation=entry.operation,
-                    customer_ids=list(entry.customer_ids),
-                    fields=list(entry.fields),
-                    outcome=entry.outcome,
-                )
+                _RECORD,
+                {
+                    "occurred_at": entry.occurred_at,
+                    "correlation_id": entry.correlation_id,
+                    "subject": entry.subject,
+                    "role": entry.role,
+                    "channel": entry.channel,
+                    "purpose": entry.purpose,
+                    "operation": entry.operation,
+                    "customer_ids": list(entry.customer_ids),
+                    "fields": list(entry.fields),
+                    "outcome": entry.outcome,
+                },
             )
 
     async def trail(self, customer_id: int, first: int, before_id: int | None) -> AuditPage:

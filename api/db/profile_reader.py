@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -277,6 +278,7 @@ def _ids(values: Sequence[int]) -> Any:
     return literal(list(values), ARRAY(BigInteger))
 
 
+@functools.cache
 def _names(table: Any) -> tuple[str, ...]:
     # Array columns stay out: asyncpg decodes arrays inside anonymous records only once it
     # has met the array type on that connection, and the profile shows none of them.

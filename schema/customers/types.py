@@ -27,7 +27,7 @@ from domain.customers.model import ContactPoint as ContactPointModel
 from domain.customers.model import Customer as CustomerModel
 from domain.customers.model import IdentityDocument as IdentityDocumentModel
 from domain.errors import DomainError, InvalidInput
-from domain.interactions import Channel, InteractionKind, TimelineRequest
+from domain.interactions import Channel, InteractionKind, TimelinePage, TimelineRequest
 from domain.privacy.consents import ConsentChannel, ConsentPurpose, allows
 from domain.products import summarize_holdings
 from domain.value.offers import MAX_OFFERS
@@ -380,17 +380,21 @@ class Customer(Node):
             raise UserFacingError(exc) from exc
         request = TimelineRequest(customer_id=self.pk, first=first, after=position, filter=wanted)
         page = await info.context.loaders.timeline_page_by_request.load(request)
-        edges = [
-            InteractionEdge(cursor=timeline_cursor(i), node=Interaction.from_domain(i, self.view))
-            for i in page.items
-        ]
-        return InteractionConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-        )
+        return interaction_connection(page, self.view)
+
+
+def interaction_connection(page: TimelinePage, view: Visibility) -> InteractionConnection:
+    edges = [
+        InteractionEdge(cursor=timeline_cursor(i), node=Interaction.from_domain(i, view))
+        for i in page.items
+    ]
+    return InteractionConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
 
 
 async def present(info: Info, customer: CustomerModel) -> Customer | None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import strawberry
 
 from domain.relationships import Proposal, ProposalStatus, ReasonCode, RelationshipState
+from domain.relationships import Relationship as RelationshipModel
 from domain.relationships import StateChange as StateChangeModel
 from schema.context import Info
 from schema.ids import encode_id
@@ -102,11 +103,25 @@ async def load_relationship(
         loaders.relationship_by_customer.load(customer_id),
         loaders.pending_proposal_by_customer.load(customer_id),
     )
+    if current is None and created_at is None:
+        customer = await loaders.customer_by_id.load(customer_id)
+        created_at = customer.created_at if customer else datetime.now(UTC)
+    return relationship_from(customer_id, current, proposal, created_at)
+
+
+def relationship_from(
+    customer_id: int,
+    current: RelationshipModel | None,
+    proposal: Proposal | None,
+    created_at: datetime | None,
+) -> Relationship:
     if current is None:
         # A customer never classified is normal since onboarding, at version 0.
-        customer = await loaders.customer_by_id.load(customer_id)
-        since = created_at or (customer.created_at if customer else datetime.now(UTC))
-        state, version = RelationshipState.NORMAL, 0
+        state, since, version = (
+            RelationshipState.NORMAL,
+            created_at or datetime.now(UTC),
+            0,
+        )
     else:
         state, since, version = current.state, current.since, current.version
     return Relationship(

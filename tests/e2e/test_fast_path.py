@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.profile_render import RegisteredProfile
 from domain.access.principal import Role
 from schema.ids import encode_id
 from schema.persisted import registry
@@ -118,7 +119,20 @@ async def test_the_fast_path_answers_exactly_as_plain_execution_for_every_role(
     client: httpx.AsyncClient,
     engine: AsyncEngine,
     mint: Minter,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Count the answers the walker renders itself, so this compares the walker, not the
+    # executor it falls back to.
+    rendered: list[int] = []
+    walk = RegisteredProfile.render
+
+    async def counting(self: RegisteredProfile, *args: Any) -> Any:
+        data = await walk(self, *args)
+        if data is not None:
+            rendered.append(1)
+        return data
+
+    monkeypatch.setattr(RegisteredProfile, "render", counting)
     crafted = await _crafted(engine, client)
     async with engine.connect() as conn:
         seeded = (
@@ -159,6 +173,9 @@ async def test_the_fast_path_answers_exactly_as_plain_execution_for_every_role(
             assert fast == plain, f"customer {customer_id} as {role}"
             compared += 1
     assert compared == len(subjects) * 11
+    # Analysts, integrations and other customers are refused before anything is read; every
+    # other answer was walked, not executed.
+    assert len(rendered) == len(subjects) * 8
     # And for an id that is no customer, or not a customer id at all.
     for bad in (encode_id("Customer", 987_654_321), encode_id("Branch", 1), "garbage"):
         fast = await anonymous.post(
@@ -184,7 +201,8 @@ async def test_the_fast_path_writes_the_same_read_audit(
             row = (
                 await conn.execute(
                     text(
-                        "SELECT customer_ids, fields, outcome, role, subject FROM audit_records "
+                        "SELECT customer_ids, fields, outcome, role, subject, operation "
+                        "FROM audit_records "
                         "ORDER BY id DESC LIMIT 1"
                     )
                 )
