@@ -1,11 +1,11 @@
-"""The fast path of the call-center profile: one statement instead of a dozen.
+"""The fast path of the call-center profile: one statement instead of a dozen, no executor.
 
 For the registered CallCenterProfile operation, everything the profile shows is read in one
-SQL statement (api/db/profile_reader.py `profile_snapshot`) and primed into the request's
-DataLoaders before execution. The resolvers then run exactly as for any query — row rule,
-masking, read audit — but find their data already loaded: a faster way to the same answer,
-never a second implementation of the rules (tests/e2e/test_fast_path.py compares both for
-many customers and every role).
+SQL statement (api/db/profile_reader.py `profile_snapshot`) and walked over the same schema
+objects the resolvers build (api/profile_render.py), with the same row rule, masking and read
+audit: a faster way to the same answer, never a second implementation of the rules
+(tests/e2e/test_fast_path.py compares both for many customers and every role). The HTTP side —
+cache, rate limit, audit — is `GraphQLEndpoint._answer_profile` (api/graphql_view.py).
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ from typing import Any
 from graphql import OperationDefinitionNode, parse
 from strawberry.types import ExecutionResult
 
-from api.db.profile_reader import ProfileSnapshot, SqlProfileReader
 from domain.errors import DomainError
-from domain.interactions import TimelineFilter, TimelineRequest
 from schema.access import ROOT_PERMISSIONS
 from schema.context import Context
 from schema.ids import decode_typed_id
@@ -67,32 +65,6 @@ def customer_of(variables: dict[str, Any] | None, context: Context) -> int | Non
         return decode_typed_id(raw, "Customer")
     except DomainError:
         return None  # the resolver answers the typed error
-
-
-async def prime_profile(
-    reader: SqlProfileReader, context: Context, customer_id: int, first: int
-) -> ProfileSnapshot:
-    snapshot = await reader.profile_snapshot(customer_id, first)
-    loaders = context.loaders
-    loaders.customer_by_id.prime(customer_id, snapshot.customer)
-    customer = snapshot.customer
-    if customer is None:
-        return snapshot
-    loaders.contact_points_by_customer.prime(customer_id, snapshot.contact_points)
-    loaders.documents_by_customer.prime(customer_id, snapshot.documents)
-    if customer.home_branch_id is not None:
-        loaders.branch_by_id.prime(customer.home_branch_id, snapshot.branch)
-    if customer.relationship_manager_id is not None:
-        loaders.relationship_manager_by_id.prime(customer.relationship_manager_id, snapshot.manager)
-    loaders.relationship_by_customer.prime(customer_id, snapshot.relationship)
-    loaders.pending_proposal_by_customer.prime(customer_id, snapshot.pending_proposal)
-    loaders.holdings_by_customer.prime(customer_id, snapshot.holdings)
-    loaders.timeline_page_by_request.prime(
-        TimelineRequest(customer_id=customer_id, first=first, after=None, filter=TimelineFilter()),
-        snapshot.timeline,
-    )
-    loaders.open_tasks_by_customer.prime(customer_id, snapshot.open_tasks)
-    return snapshot
 
 
 def cacheable(result: ExecutionResult, context: Context) -> bool:

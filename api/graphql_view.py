@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,15 +17,16 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, StrawberryGraphQLError
-from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import AuthError, TokenVerifier
 from api.correlation import current_correlation_id
-from api.db.profile_reader import ProfileSnapshot, SqlProfileReader
-from api.fast_path import FastPath, cacheable, customer_of, fast_paths, prime_profile
+from api.db.profile_reader import SqlProfileReader
+from api.fast_path import FastPath, cacheable, customer_of, fast_paths
 from api.profile_render import RegisteredProfile
+from api.rate_limits import RedisTokenBuckets
 from api.response_cache import CachedAnswer, ResponseCache, operation_cost
 from domain.access.audit import AuditEntry, AuditLog
 from domain.access.counter_sessions import CounterSessionStore
@@ -128,6 +129,19 @@ ACK: UnsetType = UNSET  # connection_ack without a payload
 UNAUTHENTICATED = Principal(subject="unauthenticated", role=Role.CUSTOMER, customer_id=0)
 
 
+def audit_unavailable(correlation_id: str) -> GraphQLHTTPResponse:
+    """No audit, no data: personal data never leaves without its record."""
+    return {
+        "data": None,
+        "errors": [
+            {
+                "message": "The request could not be completed. Quote the correlation id.",
+                "extensions": {"code": "AUDIT_UNAVAILABLE", "correlationId": correlation_id},
+            }
+        ],
+    }
+
+
 RATE_CHARGED = "quanjing.rate_charged"  # scope state: the cache lane charged this request
 
 
@@ -195,96 +209,24 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.fast_paths = fast_paths()
         self.renderers = {query: RegisteredProfile(query) for query in self.fast_paths}
 
-    async def execute_single(
-        self,
-        request: Request,
-        request_adapter: AsyncHTTPRequestAdapter,
-        sub_response: Response,
-        context: Context,
-        root_value: None,
-        request_data: GraphQLRequestData,
-    ) -> ExecutionResult:
-        fast = self.fast_paths.get(request_data.query or "")
-        ports = self.ports
-        usable = fast is not None and ports is not None and ports.snapshots is not None
-        # POST only: a GET (development) is plain execution.
-        customer_id = (
-            customer_of(request_data.variables, context)
-            if usable and request_adapter.method == "POST"
-            else None
-        )
-        if fast is None or ports is None or ports.snapshots is None or customer_id is None:
-            return await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, request_data
-            )
-        variables = request_data.variables or {}
-        cache = ports.response_cache
-        # A current cached answer was sent before the view ran (`__call__`); here the answer is
-        # built, and kept for the next caller with the same scope.
-        key = None if cache is None else await cache.key(fast.name, variables, customer_id, context)
-        snapshot = await prime_profile(ports.snapshots, context, customer_id, fast.timeline_first)
-        result = await self._render(context, fast, snapshot, customer_id, variables)
-        if result is None:
-            result = await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, request_data
-            )
-        audit = context.audit
-        if cache is not None and key is not None and cacheable(result, context):
-            await cache.put(
-                key,
-                CachedAnswer(
-                    data=orjson.dumps(result.data),
-                    version=snapshot.version,
-                    reference_version=snapshot.reference_version,
-                    operation=audit.operation,
-                    customer_ids=sorted(audit.seen),
-                    fields=list(audit.fields()),
-                    outcome="returned",
-                ),
-            )
-        return result
-
-    async def _render(
-        self,
-        context: Context,
-        fast: FastPath,
-        snapshot: ProfileSnapshot,
-        customer_id: int,
-        variables: dict[str, Any],
-    ) -> ExecutionResult | None:
-        """The profile walked from its snapshot (api/profile_render.py), after the rate limit
-        the executor's extension would have charged; None: execute it instead."""
-        limiter = context.rate_limiter
-        if limiter is not None:
-            cost = float(operation_cost(fast.query, variables))
-            key = f"{context.principal.role}:{context.principal.subject}"
-            if await limiter.acquire(key, cost) is not None:
-                return None  # the executor answers RATE_LIMITED
-            context.rate_limiter = None  # charged once, whoever answers
-        data = await self.renderers[fast.query].render(context, snapshot, customer_id)
-        return None if data is None else ExecutionResult(data=data, errors=None)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer a current cached answer before the GraphQL view parses anything: a hit is
-        the body's JSON, the caller's scope, one Redis GET, the rate limit and one audit
-        INSERT. Anything else (a miss, a stale answer, another operation) goes to the view
-        with the body replayed."""
+        """The registered call-center profile is answered here, before the GraphQL view parses
+        anything (see `_answer_profile`); everything else, and any profile request this path
+        cannot answer, goes to the view with the body replayed."""
         ports = self.ports
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
             or ports is None
-            or ports.response_cache is None
             or ports.snapshots is None
         ):
             await super().__call__(scope, receive, send)
             return
         body = await _read_body(receive)
-        answer = await self._cached_answer(scope, body, ports.response_cache)
-        if answer is None:
+        payload = await self._answer_profile(scope, body, ports)
+        if payload is None:
             await super().__call__(scope, _replay(body, receive), send)
             return
-        payload = b'{"data":' + answer + b"}"
         await send(
             {
                 "type": "http.response.start",
@@ -297,15 +239,19 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         )
         await send({"type": "http.response.body", "body": payload})
 
-    async def _cached_answer(self, scope: Scope, body: bytes, cache: ResponseCache) -> bytes | None:
+    async def _answer_profile(self, scope: Scope, body: bytes, ports: Ports) -> bytes | None:
+        """A registered profile request: the caller's scope, the rate limit and the cached
+        answer in one Redis round trip; a current answer costs one audit INSERT. Otherwise the
+        profile is read in one statement, walked (api/profile_render.py), audited and kept.
+        None: let the view answer (another operation, a refused caller, a customer not found or
+        denied, a rate limit reached)."""
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
             return None
         if not isinstance(data, dict):
             return None
-        query = registered_text(data)
-        fast = self.fast_paths.get(query or "")
+        fast = self.fast_paths.get(registered_text(data) or "")
         variables = data.get("variables") or {}
         if (
             fast is None
@@ -316,26 +262,64 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         request = Request(scope)
         context = self._context(request)
         customer_id = customer_of(variables, context)
-        if customer_id is None or context.principal is UNAUTHENTICATED:
+        if customer_id is None or context.principal is UNAUTHENTICATED or ports.snapshots is None:
             return None
-        answer = await cache.get(await cache.key(fast.name, variables, customer_id, context))
-        if answer is None:
+        cache = ports.response_cache
+        key = None if cache is None else await cache.key(fast.name, variables, customer_id, context)
+        limited, answer = await self._charge_and_look_up(context, fast, variables, cache, key)
+        if limited:
+            return None  # the view answers RATE_LIMITED
+        # Charged: whoever answers from here on does not charge again.
+        scope.setdefault("state", {})[RATE_CHARGED] = True
+        context.rate_limiter = None
+        if cache is not None and answer is not None:
+            try:
+                if await cache.serve(answer, context, customer_id):
+                    return b'{"data":' + answer.data + b"}"
+            except Exception:
+                log.exception("a cached answer could not be audited; answering afresh")
+        snapshot = await ports.snapshots.profile_snapshot(customer_id, fast.timeline_first)
+        rendered = await self.renderers[fast.query].render(context, snapshot, customer_id)
+        if rendered is None:
             return None
+        result = ExecutionResult(data=rendered, errors=None)
+        if not await self._audit(request, result):
+            return orjson.dumps(audit_unavailable(current_correlation_id()))
+        if cache is not None and key is not None and cacheable(result, context):
+            audit = context.audit
+            await cache.put(
+                key,
+                CachedAnswer(
+                    data=orjson.dumps(rendered),
+                    version=snapshot.version,
+                    reference_version=snapshot.reference_version,
+                    operation=audit.operation,
+                    customer_ids=sorted(audit.seen),
+                    fields=list(audit.fields()),
+                    outcome="returned",
+                ),
+            )
+        return orjson.dumps({"data": rendered})
+
+    @staticmethod
+    async def _charge_and_look_up(
+        context: Context,
+        fast: FastPath,
+        variables: dict[str, Any],
+        cache: ResponseCache | None,
+        key: str | None,
+    ) -> tuple[bool, CachedAnswer | None]:
+        """(rate limit reached, cached answer) — one Redis round trip when both live there."""
         limiter = context.rate_limiter
-        if limiter is not None:
-            cost = float(operation_cost(fast.query, variables))
-            key = f"{context.principal.role}:{context.principal.subject}"
-            if await limiter.acquire(key, cost) is not None:
-                return None  # the view answers RATE_LIMITED
-        try:
-            served = await cache.serve(answer, context, customer_id)
-        except Exception:
-            log.exception("a cached answer could not be audited; answering afresh")
-            served = False
-        if not served and limiter is not None:
-            # Already charged: the fresh answer the view builds is not charged again.
-            scope.setdefault("state", {})[RATE_CHARGED] = True
-        return answer.data if served else None
+        bucket = f"{context.principal.role}:{context.principal.subject}"
+        cost = float(operation_cost(fast.query, variables))
+        if isinstance(limiter, RedisTokenBuckets) and cache is not None and key is not None:
+            retry, raw = await limiter.acquire_and_get(bucket, cost, key)
+            return retry is not None, None if raw is None else cache.parse(raw)
+        retry = None if limiter is None else await limiter.acquire(bucket, cost)
+        if retry is not None:
+            return True, None
+        return False, None if cache is None or key is None else await cache.get(key)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         if context.principal is not UNAUTHENTICATED:
@@ -441,19 +425,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     ) -> GraphQLHTTPResponse:
         correlation_id = current_correlation_id()
         if not await self._audit(request, result):
-            # No audit, no data: personal data never leaves without its record.
-            return {
-                "data": None,
-                "errors": [
-                    {
-                        "message": "The request could not be completed. Quote the correlation id.",
-                        "extensions": {
-                            "code": "AUDIT_UNAVAILABLE",
-                            "correlationId": correlation_id,
-                        },
-                    }
-                ],
-            }
+            return audit_unavailable(correlation_id)
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
             response["errors"] = [mask_error(e, correlation_id) for e in result.errors]

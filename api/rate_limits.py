@@ -36,11 +36,19 @@ return tostring(retry)
 """
 
 
+# The same bucket, and the value of KEYS[2] read in the same round trip (a cached answer the
+# caller is charged for). A missing value ends the reply after the retry.
+TOKEN_BUCKET_AND_GET = TOKEN_BUCKET.replace(
+    "return tostring(retry)", "return {tostring(retry), redis.call('GET', KEYS[2])}"
+)
+
+
 class RedisTokenBuckets:
     def __init__(self, client: aioredis.Redis, capacity: float, refill_per_second: float) -> None:
         self.capacity = capacity
         self.refill = refill_per_second
         self._script = client.register_script(TOKEN_BUCKET)
+        self._script_and_get = client.register_script(TOKEN_BUCKET_AND_GET)
         self._fallback = LocalTokenBuckets(capacity, refill_per_second)
 
     async def acquire(self, key: str, cost: float) -> float | None:
@@ -53,3 +61,18 @@ class RedisTokenBuckets:
             return self._fallback.take(key, cost)
         retry = float(raw)
         return None if retry <= 0 else round(retry, 3)
+
+    async def acquire_and_get(
+        self, key: str, cost: float, other: str
+    ) -> tuple[float | None, bytes | None]:
+        """`acquire`, and the value at `other`, in one round trip."""
+        try:
+            raw = await self._script_and_get(
+                keys=[f"qj:rate:{key}", other], args=[self.capacity, self.refill, cost]
+            )
+        except (RedisError, OSError):
+            log.warning("rate limiter: Redis unreachable, using in-process buckets")
+            return self._fallback.take(key, cost), None
+        retry = float(raw[0])
+        value = raw[1] if len(raw) > 1 else None
+        return (None if retry <= 0 else round(retry, 3)), value

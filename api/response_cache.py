@@ -105,8 +105,10 @@ class ResponseCache:
         except RedisError:
             log.warning("response cache unavailable; answering without it")
             return None
-        if raw is None:
-            return None
+        return None if raw is None else self.parse(raw)
+
+    @staticmethod
+    def parse(raw: bytes | str) -> CachedAnswer:
         # Stored as the metadata's JSON, a NUL byte (never inside JSON text), the data's JSON.
         blob = raw if isinstance(raw, bytes) else raw.encode()
         meta, _, data = blob.partition(b"\0")
