@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import BigInteger, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import BigInteger, bindparam, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -35,6 +35,51 @@ from domain.recording import (
     PriorRequest,
 )
 from domain.tasks import NewTask, OwnerKind, Task, TaskKind, TaskOwner, TaskStatus
+
+# The statements every recorded interaction runs, built once: SQLAlchemy then compiles and
+# keys each once, instead of rebuilding a statement per call (measured: about a quarter of a
+# write's CPU went to building them).
+_keys = IdempotencyKeyRow.__table__.c
+_CLAIM = (
+    pg_insert(IdempotencyKeyRow)
+    .values(
+        scope=bindparam("scope"),
+        key=bindparam("key"),
+        operation=bindparam("operation"),
+        request_hash=bindparam("request_hash"),
+        expires_at=bindparam("expires_at"),
+    )
+    # An expired key may be claimed afresh; a live one is left as it is. A concurrent first
+    # attempt holds the row's index entry: this INSERT waits for it to finish.
+    .on_conflict_do_update(
+        index_elements=[_keys.scope, _keys.key],
+        set_={
+            "operation": bindparam("operation"),
+            "request_hash": bindparam("request_hash"),
+            "response": None,
+            "created_at": bindparam("now"),
+            "expires_at": bindparam("expires_at"),
+        },
+        where=_keys.expires_at < bindparam("now"),
+    )
+    .returning(_keys.scope)
+)
+_PRIOR = select(_keys.request_hash, _keys.response, _keys.operation).where(
+    _keys.scope == bindparam("scope"), _keys.key == bindparam("key")
+)
+_STORE_RESPONSE = (
+    update(IdempotencyKeyRow)
+    .where(_keys.scope == bindparam("claim_scope"), _keys.key == bindparam("claim_key"))
+    .values(response=bindparam("response", type_=JSONB))
+)
+_CUSTOMER_RM = (
+    select(CustomerRow.relationship_manager_id)
+    .where(CustomerRow.id == bindparam("customer_id"))
+    .with_for_update(read=True)
+)
+_ADD_INTERACTION = insert(InteractionRow).returning(InteractionRow.id)
+_ADD_TASK = insert(TaskRow).returning(TaskRow.id)
+_EMIT = insert(OutboxRow)
 
 
 def task_from_row(row: Any) -> Task:
@@ -98,59 +143,32 @@ class SqlRecordingUnitOfWork:
         self, claim: IdempotencyClaim, operation: str, fingerprint: str
     ) -> PriorRequest | None:
         now = datetime.now(UTC)
-        k = IdempotencyKeyRow.__table__.c
-        stmt = (
-            pg_insert(IdempotencyKeyRow)
-            .values(
-                scope=claim.scope,
-                key=claim.key,
-                operation=operation,
-                request_hash=fingerprint,
-                expires_at=now + claim.ttl,
-            )
-            # An expired key may be claimed afresh; a live one is left as it is. A concurrent
-            # first attempt holds the row's index entry: this INSERT waits for it to finish.
-            .on_conflict_do_update(
-                index_elements=[k.scope, k.key],
-                set_={
-                    "operation": operation,
-                    "request_hash": fingerprint,
-                    "response": None,
-                    "created_at": now,
-                    "expires_at": now + claim.ttl,
-                },
-                where=k.expires_at < now,
-            )
-            .returning(k.scope)
+        claimed = await self.conn.execute(
+            _CLAIM,
+            {
+                "scope": claim.scope,
+                "key": claim.key,
+                "operation": operation,
+                "request_hash": fingerprint,
+                "expires_at": now + claim.ttl,
+                "now": now,
+            },
         )
-        if (await self.conn.execute(stmt)).first() is not None:
+        if claimed.first() is not None:
             return None
-        row = (
-            await self.conn.execute(
-                select(k.request_hash, k.response, k.operation).where(
-                    k.scope == claim.scope, k.key == claim.key
-                )
-            )
-        ).one()
+        row = (await self.conn.execute(_PRIOR, {"scope": claim.scope, "key": claim.key})).one()
         fingerprint_seen = row.request_hash if row.operation == operation else "other-operation"
         return PriorRequest(fingerprint=fingerprint_seen, response=row.response)
 
     async def store_response(self, claim: IdempotencyClaim, response: dict[str, Any]) -> None:
         await self.conn.execute(
-            update(IdempotencyKeyRow)
-            .where(IdempotencyKeyRow.scope == claim.scope, IdempotencyKeyRow.key == claim.key)
-            .values(response=response)
+            _STORE_RESPONSE,
+            {"claim_scope": claim.scope, "claim_key": claim.key, "response": response},
         )
 
     async def customer_rm(self, customer_id: int) -> int | None:
         # FOR SHARE: the customer cannot be erased or deleted under the write.
-        row = (
-            await self.conn.execute(
-                select(CustomerRow.relationship_manager_id)
-                .where(CustomerRow.id == customer_id)
-                .with_for_update(read=True)
-            )
-        ).first()
+        row = (await self.conn.execute(_CUSTOMER_RM, {"customer_id": customer_id})).first()
         if row is None:
             raise NotFound("customer", str(customer_id))
         rm_id: int | None = row[0]
@@ -174,42 +192,40 @@ class SqlRecordingUnitOfWork:
 
     async def add_interaction(self, interaction: NewInteraction, recorded_by: str) -> int:
         new_id: int | None = await self.conn.scalar(
-            insert(InteractionRow)
-            .values(
-                customer_id=interaction.customer_id,
-                channel=interaction.channel.value,
-                kind=interaction.kind.value,
-                occurred_at=interaction.occurred_at,
-                branch_id=interaction.branch_id,
-                staff_code=interaction.staff_code,
-                cost=interaction.cost,
-                outcome=None if interaction.outcome is None else interaction.outcome.value,
-                summary=interaction.summary,
-                satisfaction=interaction.satisfaction,
-                offers=list(interaction.offers),
-                products_discussed=list(interaction.products_discussed),
-                recorded_by=recorded_by,
-            )
-            .returning(InteractionRow.id)
+            _ADD_INTERACTION,
+            {
+                "customer_id": interaction.customer_id,
+                "channel": interaction.channel.value,
+                "kind": interaction.kind.value,
+                "occurred_at": interaction.occurred_at,
+                "branch_id": interaction.branch_id,
+                "staff_code": interaction.staff_code,
+                "cost": interaction.cost,
+                "outcome": None if interaction.outcome is None else interaction.outcome.value,
+                "summary": interaction.summary,
+                "satisfaction": interaction.satisfaction,
+                "offers": list(interaction.offers),
+                "products_discussed": list(interaction.products_discussed),
+                "recorded_by": recorded_by,
+            },
         )
         assert new_id is not None
         return new_id
 
     async def add_task(self, task: NewTask, created_by: str) -> int:
         new_id: int | None = await self.conn.scalar(
-            insert(TaskRow)
-            .values(
-                customer_id=task.customer_id,
-                kind=task.kind.value,
-                status=TaskStatus.OPEN.value,
-                title=task.title,
-                owner_kind=task.owner.kind.value,
-                owner_ref=task.owner.ref,
-                due_at=task.due_at,
-                created_by=created_by,
-                source_interaction_id=task.source_interaction_id,
-            )
-            .returning(TaskRow.id)
+            _ADD_TASK,
+            {
+                "customer_id": task.customer_id,
+                "kind": task.kind.value,
+                "status": TaskStatus.OPEN.value,
+                "title": task.title,
+                "owner_kind": task.owner.kind.value,
+                "owner_ref": task.owner.ref,
+                "due_at": task.due_at,
+                "created_by": created_by,
+                "source_interaction_id": task.source_interaction_id,
+            },
         )
         assert new_id is not None
         return new_id
@@ -331,6 +347,6 @@ class SqlRecordingUnitOfWork:
 
     async def emit(self, customer_id: int, topic: str, payload: dict[str, Any]) -> None:
         await self.conn.execute(
-            insert(OutboxRow).values(customer_id=customer_id, topic=topic, payload=payload)
+            _EMIT, {"customer_id": customer_id, "topic": topic, "payload": payload}
         )
         self._emitted = True
