@@ -145,6 +145,15 @@ def audit_unavailable(correlation_id: str) -> GraphQLHTTPResponse:
 RATE_CHARGED = "quanjing.rate_charged"  # scope state: the cache lane charged this request
 
 
+def _is_json(scope: Scope) -> bool:
+    """A JSON body, as the view requires of a POST (anything else it refuses itself)."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for name, value in headers:
+        if name == b"content-type":
+            return value.split(b";")[0].strip().lower() == b"application/json"
+    return False
+
+
 async def _read_body(receive: Receive) -> bytes:
     chunks = []
     while True:
@@ -219,6 +228,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             or scope["method"] != "POST"
             or ports is None
             or ports.snapshots is None
+            or not _is_json(scope)
         ):
             await super().__call__(scope, receive, send)
             return
