@@ -268,6 +268,8 @@ class SqlValueStore:
     async def score(self, period: date, high_share: Decimal) -> ScoreSummary:
         started = time.perf_counter()
         async with self._engine.begin() as conn:
+            # A batch job: the service's statement timeout (seconds) is not meant for it.
+            await conn.execute(text("SET LOCAL statement_timeout = 0"))
             await self._lock(conn, period)
             await conn.execute(text("SET LOCAL work_mem = '256MB'"))
             params = await self._lines_and_totals(conn, period, None)
@@ -308,6 +310,9 @@ class SqlValueStore:
         if not ids:
             return 0
         async with self._engine.begin() as conn:
+            # Waits for a full scoring of the month to commit (about a minute for a million
+            # customers) rather than rescoring from data that run has not seen.
+            await conn.execute(text("SET LOCAL statement_timeout = '15min'"))
             await self._lock(conn, period)
             stored = await self._cutoff(conn, period)
             if stored is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -350,3 +350,16 @@ async def test_the_value_report_adds_up_to_the_customer_figures(bank: Bank) -> N
     assert nobody.customers == 0
     assert all(p.share_of_total is None for p in nobody.pareto)
     assert await reports.report(date(2030, 1, 1), None, None) is None
+
+
+async def test_scoring_is_not_cut_short_by_the_service_statement_timeout(
+    bank: Bank, settings: Settings
+) -> None:
+    # The service's connections stop any statement after a few seconds; a month of a real
+    # bank takes longer than that, so scoring lifts it for its own transaction. Here: 1 ms.
+    hurried = create_engine(bank.url, replace(settings, db_statement_timeout_ms=1))
+    try:
+        summary = await SqlValueStore(hurried).score(OCT, Decimal("0.20"))
+    finally:
+        await hurried.dispose()
+    assert summary.customers == 8
