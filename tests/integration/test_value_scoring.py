@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.cli import migrate
+from api.cli import main, migrate
 from api.db.engine import create_engine
 from api.db.value_report import SqlValueReports
 from api.db.value_store import SqlValueStore
@@ -363,3 +363,22 @@ async def test_scoring_is_not_cut_short_by_the_service_statement_timeout(
     finally:
         await hurried.dispose()
     assert summary.customers == 8
+
+
+async def test_quanjing_score_scores_a_month_and_refuses_a_bad_one(
+    bank: Bank,
+    endpoints: Endpoints,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", bank.url)
+    monkeypatch.setenv("REDIS_URL", endpoints.redis_url)
+    monkeypatch.setenv("QUANJING_HOME", str(settings.home))
+    assert await asyncio.to_thread(main, ["score", "--period", "2026-10"]) == 0
+    out = capsys.readouterr().out
+    assert "scored 8 customers for 2026-10" in out
+    assert "high 2" in out
+    assert await asyncio.to_thread(main, ["score", "--period", "2026-13"]) == 2
+    assert "YYYY-MM" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, ["score", "--period", "2026-10", "--high-share", "2"]) == 2
