@@ -299,7 +299,6 @@ class SqlValueStore:
         return ScoreSummary(
             period=period,
             customers=customers,
-            rescored=False,
             tiers=tiers,
             cutoff=cutoff,
             seconds=time.perf_counter() - started,
@@ -353,13 +352,6 @@ class SqlValueStore:
     async def cutoff(self, period: date) -> Cutoff | None:
         async with self._engine.connect() as conn:
             return await self._cutoff(conn, period)
-
-    async def latest_period(self) -> date | None:
-        async with self._engine.connect() as conn:
-            found: date | None = (
-                await conn.execute(text("SELECT max(period) FROM value_periods"))
-            ).scalar_one()
-            return found
 
     async def values(
         self, customer_ids: Sequence[int], period: date | None

@@ -107,7 +107,6 @@ class CustomerValue:
 class ScoreSummary:
     period: date
     customers: int
-    rescored: bool  # True: only some customers, against the stored cut-off
     tiers: dict[ValueTier, int]
     cutoff: Decimal | None
     seconds: float
