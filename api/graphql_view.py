@@ -51,6 +51,7 @@ from domain.webhooks import WebhookStore
 from schema.context import Context
 from schema.errors import UserFacingError
 from schema.persisted import registry
+from schema.query_cost import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -276,9 +277,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return None
         cache = ports.response_cache
         key = None if cache is None else await cache.key(fast.name, variables, customer_id, context)
-        limited, answer = await self._charge_and_look_up(context, fast, variables, cache, key)
-        if limited:
-            return None  # the view answers RATE_LIMITED
+        retry, answer = await self._charge_and_look_up(context, fast, variables, cache, key)
+        if retry is not None:
+            # The same answer the executor's rate-limit extension gives, charged once.
+            refused = ExecutionResult(data=None, errors=[UserFacingError(RateLimited(retry))])
+            return orjson.dumps(await self.process_result(request, refused))
         # Charged: whoever answers from here on does not charge again.
         scope.setdefault("state", {})[RATE_CHARGED] = True
         context.rate_limiter = None
@@ -318,18 +321,19 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         variables: dict[str, Any],
         cache: ResponseCache | None,
         key: str | None,
-    ) -> tuple[bool, CachedAnswer | None]:
-        """(rate limit reached, cached answer) — one Redis round trip when both live there."""
+    ) -> tuple[float | None, CachedAnswer | None]:
+        """(seconds to wait when the rate limit is reached, cached answer) — one Redis round
+        trip when both live there."""
         limiter = context.rate_limiter
         bucket = f"{context.principal.role}:{context.principal.subject}"
         cost = float(operation_cost(fast.query, variables))
         if isinstance(limiter, RedisTokenBuckets) and cache is not None and key is not None:
             retry, raw = await limiter.acquire_and_get(bucket, cost, key)
-            return retry is not None, None if raw is None else cache.parse(raw)
+            return retry, None if raw is None or retry is not None else cache.parse(raw)
         retry = None if limiter is None else await limiter.acquire(bucket, cost)
         if retry is not None:
-            return True, None
-        return False, None if cache is None or key is None else await cache.get(key)
+            return retry, None
+        return None, None if cache is None or key is None else await cache.get(key)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         if context.principal is not UNAUTHENTICATED:

@@ -204,3 +204,29 @@ async def test_a_stale_answer_is_charged_to_the_rate_limit_once(
         endpoint.ports.rate_limiter = real
     assert len(charged) == 3
     assert len(set(charged)) == 1  # the same cost on every path
+
+
+async def test_a_limited_caller_gets_the_executors_refusal_charged_once(
+    app: Any, anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+) -> None:
+    endpoint = next(r for r in app.routes if getattr(r, "path", None) == "/graphql").app
+    real = endpoint.ports.rate_limiter
+    charged: list[float] = []
+
+    class Empty:
+        async def acquire(self, key: str, cost: float) -> float | None:
+            charged.append(cost)
+            return 1.5
+
+    made = await make_customer(engine)
+    agent = mint(Role.AGENT, "limited")
+    endpoint.ports.rate_limiter = Empty()
+    try:
+        registered = await _profile(anonymous, made.id, agent)
+        assert len(charged) == 1
+        plain = await _profile(anonymous, made.id, agent, plain=True)
+    finally:
+        endpoint.ports.rate_limiter = real
+    assert registered["errors"][0]["extensions"] == {"code": "RATE_LIMITED", "retryAfter": 1.5}
+    assert registered == plain
+    assert len(charged) == 2  # once each
