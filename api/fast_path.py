@@ -10,53 +10,75 @@ cache, rate limit, audit — is `GraphQLEndpoint._answer_profile` (api/graphql_v
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import OperationDefinitionNode, parse
+from graphql import FieldNode, IntValueNode, OperationDefinitionNode, SelectionNode, parse
 from strawberry.types import ExecutionResult
 
+from domain.access.principal import Role
 from domain.errors import DomainError
 from schema.access import ROOT_PERMISSIONS
 from schema.context import Context
 from schema.ids import decode_typed_id
 from schema.persisted import registry
 
-PROFILE_OPERATION = "call_center_profile"
-PROFILE_TIMELINE_FIRST = 20  # interactions(first: 20) in the registered text
+# Registered operations answered from one snapshot: the call-center profile of any customer
+# (`customer(id: $id)`) and the mobile self-view of the signed-in customer (`me`).
+FAST_OPERATIONS = ("call_center_profile", "self_view")
 
 
 @dataclass(frozen=True, slots=True)
 class FastPath:
     name: str
-    timeline_first: int
+    root: str  # "customer" or "me"
+    timeline_first: int  # interactions(first: N) in the registered text
     query: str
     operation_name: str | None  # the GraphQL operation's own name in the registered text
+
+
+def _first_interactions(selections: Sequence[SelectionNode]) -> int | None:
+    for node in selections:
+        if isinstance(node, FieldNode) and node.name.value == "interactions":
+            for argument in node.arguments or ():
+                if argument.name.value == "first" and isinstance(argument.value, IntValueNode):
+                    return int(argument.value.value)
+        inner = getattr(node, "selection_set", None)
+        found = None if inner is None else _first_interactions(inner.selections)
+        if found is not None:
+            return found
+    return None
 
 
 def fast_paths() -> dict[str, FastPath]:
     """Registered query text → its fast path."""
     found: dict[str, FastPath] = {}
     for operation in registry().values():
-        if operation.name == PROFILE_OPERATION:
-            assert f"interactions(first: {PROFILE_TIMELINE_FIRST})" in operation.query
-            [definition] = [
-                d
-                for d in parse(operation.query).definitions
-                if isinstance(d, OperationDefinitionNode)
-            ]
-            found[operation.query] = FastPath(
-                operation.name,
-                PROFILE_TIMELINE_FIRST,
-                operation.query,
-                None if definition.name is None else definition.name.value,
-            )
+        if operation.name not in FAST_OPERATIONS:
+            continue
+        [definition] = [
+            d for d in parse(operation.query).definitions if isinstance(d, OperationDefinitionNode)
+        ]
+        [root] = definition.selection_set.selections
+        assert isinstance(root, FieldNode)
+        first = _first_interactions(definition.selection_set.selections)
+        found[operation.query] = FastPath(
+            name=operation.name,
+            root=root.name.value,
+            timeline_first=first if first is not None else 0,
+            query=operation.query,
+            operation_name=None if definition.name is None else definition.name.value,
+        )
     return found
 
 
-def customer_of(variables: dict[str, Any] | None, context: Context) -> int | None:
-    """The customer the profile is asked for, when the caller may ask at all."""
-    if context.principal.role not in ROOT_PERMISSIONS["customer"]:
+def customer_of(fast: FastPath, variables: dict[str, Any] | None, context: Context) -> int | None:
+    """The customer the operation is about, when the caller may ask at all."""
+    principal = context.principal
+    if fast.root == "me":
+        return principal.customer_id if principal.role is Role.CUSTOMER else None
+    if principal.role not in ROOT_PERMISSIONS["customer"]:
         return None  # refused before anything is read
     raw = (variables or {}).get("id")
     if not isinstance(raw, str):

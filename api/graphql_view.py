@@ -272,7 +272,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return None
         request = Request(scope)
         context = self._context(request)
-        customer_id = customer_of(variables, context)
+        customer_id = customer_of(fast, variables, context)
         if customer_id is None or context.principal is UNAUTHENTICATED or ports.snapshots is None:
             return None
         cache = ports.response_cache

@@ -32,6 +32,7 @@ from schema.audit_fields import personal_fields
 from schema.context import Context, Info
 from schema.customers.types import ContactPoint, Customer, IdentityDocument, interaction_connection
 from schema.organisation.types import Branch, RelationshipManager
+from schema.privacy import Consent
 from schema.products.types import HoldingPortfolio
 from schema.relationships.types import relationship_from
 from schema.tasks import Task
@@ -115,9 +116,10 @@ class RegisteredProfile:
         document = parse(query)
         [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         [root] = operation.selection_set.selections
-        if not isinstance(root, FieldNode) or root.name.value != "customer" or root.alias:
-            raise ValueError("the registered profile must select customer(id: $id)")
+        if not isinstance(root, FieldNode) or root.name.value not in ("customer", "me"):
+            raise ValueError("a registered profile selects customer(id: $id) or me")
         self.query = query
+        self.root = root.alias.value if root.alias else root.name.value
         self.operation_name = None if operation.name is None else operation.name.value
         self.selection = root.selection_set.selections if root.selection_set else ()
         self.personal = personal_fields(strawberry_schema._schema, document, query)
@@ -170,11 +172,15 @@ class RegisteredProfile:
             ),
             "interactions": lambda: interaction_connection(snapshot.timeline, view),
             "openTasks": lambda: [Task.from_domain(t) for t in snapshot.open_tasks],
+            "consents": lambda: [
+                Consent.from_domain(c, show_actor=view.shows("Consent", "actor"))
+                for c in snapshot.consents
+            ],
         }
         wanted = {n.name.value for n in _field_nodes(self.selection)}
         try:
             resolved = {name: make() for name, make in later.items() if name in wanted}
-            return {"customer": project(shown, self.selection, resolved)}
+            return {self.root: project(shown, self.selection, resolved)}
         except Unsupported as exc:
             log.warning("the profile walker does not render %s; executing instead", exc)
             return None

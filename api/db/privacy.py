@@ -25,7 +25,7 @@ from domain.privacy.erasure import DataCategory, ErasureSubject, LegalHold
 ERASED_NAME = "已删除客户"  # "erased customer": the row stays for the bank's books
 
 
-def _consent(row: Any) -> Consent:  # a Row of consents (attribute access by column)
+def consent_from_row(row: Any) -> Consent:  # a Row of consents (attribute access by column)
     return Consent(
         customer_id=row.customer_id,
         purpose=ConsentPurpose(row.purpose),
@@ -53,7 +53,7 @@ class SqlConsentBook:
         out: dict[int, list[Consent]] = defaultdict(list)
         async with self._engine.connect() as conn:
             for row in (await conn.execute(stmt)).all():
-                out[row.customer_id].append(_consent(row))
+                out[row.customer_id].append(consent_from_row(row))
         return out
 
     async def record(
@@ -95,7 +95,7 @@ class SqlConsentBook:
                     .returning(ConsentRow)
                 )
             ).one()
-        return _consent(row)
+        return consent_from_row(row)
 
 
 class SqlPrivacyStore:

@@ -30,10 +30,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.privacy import consent_from_row
 from api.db.recording_uow import task_from_row
 from api.db.relationship_uow import proposal_from_row
 from api.db.tables import (
     BranchRow,
+    ConsentRow,
     ContactPointRow,
     CorporateContactRow,
     CustomerRow,
@@ -79,6 +81,7 @@ from domain.interactions import (
 )
 from domain.organisation import Branch, BranchKind, RelationshipManager, RmGrade
 from domain.ports import DocumentKey
+from domain.privacy.consents import Consent
 from domain.products import Holding, HoldingStatus, Product, ProductAudience, ProductCategory
 from domain.relationships import (
     Proposal,
@@ -292,6 +295,7 @@ def _columns(table: Any, alias: str) -> str:
 _HOLDING_EXTRA = ("product_code", "product_name", "category", "audience", "product_currency")
 proposals = StateChangeProposalRow.__table__
 tasks = TaskRow.__table__
+consents = ConsentRow.__table__
 
 # The call-center profile in one statement: each part is the same rows, in the same order, as
 # the loader that would otherwise fetch it, as an array of records (asyncpg decodes them to
@@ -331,6 +335,11 @@ _SNAPSHOT = text(
       ARRAY(SELECT ROW({_columns(tasks, "t")}) FROM tasks t
             WHERE t.customer_id = :cid AND t.status = 'open' ORDER BY t.due_at, t.id)
         AS tasks,
+      ARRAY(SELECT ROW({_columns(consents, "k")})
+            FROM (SELECT DISTINCT ON (purpose, channel) * FROM consents
+                  WHERE customer_id = :cid ORDER BY purpose, channel, version DESC) k
+            ORDER BY k.purpose, k.channel)
+        AS consents,
       coalesce((SELECT version FROM profile_versions WHERE customer_id = :cid), 0) AS version,
       coalesce((SELECT version FROM profile_versions WHERE customer_id = 0), 0)
         AS reference_version
@@ -356,6 +365,7 @@ class ProfileSnapshot:
     holdings: list[Holding]
     timeline: TimelinePage
     open_tasks: list[Task]
+    consents: list[Consent]  # the current answer per purpose and channel
     # The change counters read in the same snapshot: what a cached answer is valid for.
     version: int
     reference_version: int
@@ -406,6 +416,7 @@ class SqlProfileReader:
                 items=tuple(page[:timeline_first]), has_next_page=len(page) > timeline_first
             ),
             open_tasks=[task_from_row(r) for r in _rows_of(_names(tasks), row.tasks)],
+            consents=[consent_from_row(r) for r in _rows_of(_names(consents), row.consents)],
             version=row.version,
             reference_version=row.reference_version,
         )

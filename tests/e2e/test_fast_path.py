@@ -215,3 +215,69 @@ async def test_the_fast_path_writes_the_same_read_audit(
     plain = await last_audit()
     assert fast == plain
     assert fast[0] == [made.id]
+
+
+SELF_VIEW = next(op for op in registry().values() if op.name == "self_view")
+
+
+async def test_the_self_view_is_walked_too_and_answers_as_plain_execution(
+    anonymous: httpx.AsyncClient,
+    engine: AsyncEngine,
+    mint: Minter,
+    statements: StatementCounter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    walked: list[int] = []
+    walk = RegisteredProfile.render
+
+    async def counting(self: RegisteredProfile, *args: Any) -> Any:
+        data = await walk(self, *args)
+        if data is not None:
+            walked.append(1)
+        return data
+
+    monkeypatch.setattr(RegisteredProfile, "render", counting)
+    made = await make_customer(engine, interactions=15, holdings=3)
+    async with engine.begin() as conn:
+        # Two answers for the same purpose and channel: only the latest is current.
+        await conn.execute(
+            text(
+                "INSERT INTO consents (customer_id, purpose, channel, granted, version, "
+                "recorded_at, source, actor) VALUES "
+                "(:c, 'marketing', 'sms', true, 1, now(), 'mobile_app', 'customer'), "
+                "(:c, 'marketing', 'sms', false, 2, now(), 'mobile_app', 'customer'), "
+                "(:c, 'profiling', 'all', true, 3, now(), 'counter', 'teller-9')"
+            ),
+            {"c": made.id},
+        )
+        seeded = (
+            await conn.scalars(
+                text("SELECT id FROM customers WHERE kind = 'personal' ORDER BY id LIMIT 8")
+            )
+        ).all()
+
+    async def ask(body: dict[str, Any], token: str) -> Any:
+        response = await anonymous.post(
+            "/graphql", json=body, headers={"authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    subjects = [made.id, *seeded]
+    for customer_id in subjects:
+        token = mint(Role.CUSTOMER, f"self-view-{customer_id}", cid=customer_id)
+        with statements.capture() as sent:
+            fast = await ask({"id": SELF_VIEW.sha256}, token)
+        plain = await ask({"query": "# plain\n" + SELF_VIEW.query}, token)
+        assert fast == plain, customer_id
+        assert len(sent) == 2  # the snapshot and the read audit
+    assert len(walked) == len(subjects)
+    consents = (await ask({"id": SELF_VIEW.sha256}, mint(Role.CUSTOMER, "again", cid=made.id)))[
+        "data"
+    ]["me"]["consents"]
+    assert {"purpose": "MARKETING", "channel": "SMS", "granted": False} in consents
+    # Staff have no `me`: the executor answers them, exactly as for the text.
+    agent = mint(Role.AGENT, "no-me")
+    assert await ask({"id": SELF_VIEW.sha256}, agent) == await ask(
+        {"query": "# plain\n" + SELF_VIEW.query}, agent
+    )
