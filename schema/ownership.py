@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
@@ -152,7 +153,9 @@ class Portfolio:
             raise UserFacingError(exc) from exc
         ids = await info.context.ownership.portfolio_page(self.rm_pk, first + 1, after_id)
         page, page_info = split_page(ids, first, lambda pk: pk)
-        nodes = [c for pk in page if (c := await _customer(info, pk)) is not None]
+        # Concurrently, so the customer loader reads the whole page in one batch.
+        found = await asyncio.gather(*(_customer(info, pk) for pk in page))
+        nodes = [c for c in found if c is not None]
         return PortfolioCustomers(nodes=nodes, page_info=page_info)
 
 

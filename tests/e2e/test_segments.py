@@ -16,6 +16,7 @@ from schema.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import backdate, make_customer
 from tests.graphql import gql, gql_data
+from tests.statements import StatementCounter
 
 INDUSTRY = "测试行业-分群"
 
@@ -213,3 +214,22 @@ async def test_next_best_products_follow_peers_and_respect_consent(
         )
     )["customer"]
     assert own["nextBestProducts"] is None
+
+
+async def test_a_page_of_members_costs_the_same_statements_whatever_its_size(
+    anonymous: httpx.AsyncClient, mint: Minter, statements: StatementCounter
+) -> None:
+    admin = mint(Role.ADMIN, "admin-pages")
+    rule = {"clauses": [{"customerKinds": ["PERSONAL"]}]}
+    saved = (await gql_data(anonymous, CREATE, {"name": "每页", "rule": rule}, token=admin))[
+        "createSegment"
+    ]
+    query = """query M($id: ID!, $n: Int!) { segment(id: $id) {
+      members(first: $n) { nodes { customer { ... on Customer { id } } } } } }"""
+    counts = []
+    for size in (2, 20):
+        with statements.capture() as sent:
+            page = await gql_data(anonymous, query, {"id": saved["id"], "n": size}, token=admin)
+        assert len(page["segment"]["members"]["nodes"]) == size
+        counts.append(len(sent))
+    assert counts[0] == counts[1]  # one batch of customers per page, not one read each
