@@ -10,8 +10,8 @@ from schema.context import Info
 from schema.customers.types import load_customer
 from schema.ids import decode_id
 from schema.node import Node
-from schema.organisation.types import Branch, RelationshipManager
-from schema.products.types import Product
+from schema.organisation.types import load_branch, load_relationship_manager
+from schema.products.types import load_product
 
 
 @strawberry.type
@@ -27,18 +27,14 @@ class NodeQueries:
             type_name, pk = decode_id(id)
         except InvalidInput:
             return None
-        loaders = info.context.loaders
         match type_name:
             case "Customer":
                 return await load_customer(info, pk)
             case "Branch":
-                branch = await loaders.branch_by_id.load(pk)
-                return None if branch is None else Branch.from_domain(branch)
+                return await load_branch(info, pk)
             case "RelationshipManager":
-                rm = await loaders.relationship_manager_by_id.load(pk)
-                return None if rm is None else RelationshipManager.from_domain(rm)
+                return await load_relationship_manager(info, pk)
             case "Product":
-                product = await loaders.product_by_id.load(pk)
-                return None if product is None else Product.from_domain(product)
+                return await load_product(info, pk)
             case _:
                 return None

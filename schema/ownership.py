@@ -42,7 +42,12 @@ from schema.errors import (
     rule_error_type,
 )
 from schema.ids import decode_typed_id, encode_id
-from schema.organisation.types import Branch, RelationshipManager
+from schema.organisation.types import (
+    Branch,
+    RelationshipManager,
+    load_branch,
+    load_relationship_manager,
+)
 from schema.pagination import PageInfo, check_first, decode_id_cursor, split_page
 from schema.products.types import CurrencyTotals
 
@@ -58,20 +63,6 @@ async def _customer(info: Info, pk: int) -> Customer | None:
     return await load_customer(info, pk)
 
 
-async def _rm(info: Info, pk: int | None) -> RelationshipManager | None:
-    if pk is None:
-        return None
-    found = await info.context.loaders.relationship_manager_by_id.load(pk)
-    return None if found is None else RelationshipManager.from_domain(found)
-
-
-async def _branch(info: Info, pk: int | None) -> Branch | None:
-    if pk is None:
-        return None
-    found = await info.context.loaders.branch_by_id.load(pk)
-    return None if found is None else Branch.from_domain(found)
-
-
 @strawberry.type(description="One change of a customer's primary RM, on the customer's timeline.")
 class RmAssignment:
     id: strawberry.ID = strawberry.field(description="Opaque global id of the change.")
@@ -83,11 +74,11 @@ class RmAssignment:
 
     @strawberry.field(description="The RM before; null if the customer had none.")
     async def from_relationship_manager(self, info: Info) -> RelationshipManager | None:
-        return await _rm(info, self.from_pk)
+        return await load_relationship_manager(info, self.from_pk)
 
     @strawberry.field(description="The RM after.")
     async def to_relationship_manager(self, info: Info) -> RelationshipManager | None:
-        return await _rm(info, self.to_pk)
+        return await load_relationship_manager(info, self.to_pk)
 
     @classmethod
     def from_domain(cls, a: RmAssignmentModel) -> RmAssignment:
@@ -108,7 +99,7 @@ class TeamMember:
 
     @strawberry.field(description="The RM.")
     async def relationship_manager(self, info: Info) -> RelationshipManager | None:
-        return await _rm(info, self.rm_pk)
+        return await load_relationship_manager(info, self.rm_pk)
 
     @classmethod
     def from_domain(cls, m: TeamMemberModel) -> TeamMember:
@@ -197,7 +188,7 @@ class AssignmentViolation:
 
     @strawberry.field(description="The RM now; null if none.")
     async def relationship_manager(self, info: Info) -> RelationshipManager | None:
-        return await _rm(info, self.rm_pk)
+        return await load_relationship_manager(info, self.rm_pk)
 
 
 @strawberry.type(description="A page of assignment violations, in customer id order.")
@@ -219,7 +210,7 @@ class OwnershipClaim:
 
     @strawberry.field(description="The claiming branch.")
     async def branch(self, info: Info) -> Branch | None:
-        return await _branch(info, self.branch_pk)
+        return await load_branch(info, self.branch_pk)
 
     @classmethod
     def from_domain(cls, c: OwnershipClaimModel) -> OwnershipClaim:
@@ -247,7 +238,7 @@ class OwnershipConflict:
 
     @strawberry.field(description="The branch that owns the customer now.")
     async def home_branch(self, info: Info) -> Branch | None:
-        return await _branch(info, self.home_pk)
+        return await load_branch(info, self.home_pk)
 
 
 @strawberry.type(description="A page of ownership conflicts, in customer id order.")
@@ -280,7 +271,7 @@ class OwnershipResolution:
 
     @strawberry.field(description="The owning branch from now on.")
     async def home_branch(self, info: Info) -> Branch | None:
-        return await _branch(info, self.home_pk)
+        return await load_branch(info, self.home_pk)
 
 
 AssignResult = Annotated[
@@ -326,7 +317,7 @@ class OwnershipQueries:
             pk = decode_typed_id(id, "RelationshipManager")
         except DomainError as exc:
             raise UserFacingError(exc) from exc
-        return await _rm(info, pk)
+        return await load_relationship_manager(info, pk)
 
     @strawberry.field(
         description="High-value customers without an RM of the required grade, and customers "

@@ -26,7 +26,7 @@ from schema.errors import (
     error_type,
 )
 from schema.ids import decode_typed_id, encode_id
-from schema.products.types import Product
+from schema.products.types import Product, load_product
 
 
 @strawberry.type(description="One rule that placed the customer in the tier, with its figures.")
@@ -49,8 +49,7 @@ class ProductContribution:
 
     @strawberry.field(description="The product.")
     async def product(self, info: Info) -> Product | None:
-        found = await info.context.loaders.product_by_id.load(self.product_pk)
-        return None if found is None else Product.from_domain(found)
+        return await load_product(info, self.product_pk)
 
     @classmethod
     def from_domain(cls, line: ProductLine) -> ProductContribution:
@@ -156,8 +155,7 @@ class ProductOffer:
 
     @strawberry.field(description="The product.")
     async def product(self, info: Info) -> Product | None:
-        found = await info.context.loaders.product_by_id.load(self.product_pk)
-        return None if found is None else Product.from_domain(found)
+        return await load_product(info, self.product_pk)
 
     @classmethod
     def from_domain(cls, offer: Offer) -> ProductOffer:

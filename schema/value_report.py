@@ -15,7 +15,7 @@ from schema.access import require
 from schema.context import Info
 from schema.errors import UserFacingError
 from schema.ids import decode_typed_id
-from schema.organisation.types import Branch
+from schema.organisation.types import Branch, load_branch
 
 
 @strawberry.type(description="What the top share of customers by contribution contributes.")
@@ -92,10 +92,7 @@ class ValueReport:
 
     @strawberry.field(description="The branch (with its sub-branches); null for the whole bank.")
     async def branch(self, info: Info) -> Branch | None:
-        if self.branch_pk is None:
-            return None
-        found = await info.context.loaders.branch_by_id.load(self.branch_pk)
-        return None if found is None else Branch.from_domain(found)
+        return await load_branch(info, self.branch_pk)
 
     @classmethod
     def from_domain(cls, r: ValueReportModel) -> ValueReport:

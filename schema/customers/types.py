@@ -46,7 +46,12 @@ from schema.interactions.types import (
     timeline_filter,
 )
 from schema.node import Node
-from schema.organisation.types import Branch, RelationshipManager
+from schema.organisation.types import (
+    Branch,
+    RelationshipManager,
+    load_branch,
+    load_relationship_manager,
+)
 from schema.ownership import RmAssignment, TeamMember
 from schema.pagination import PageInfo, check_first
 from schema.privacy import Consent
@@ -246,19 +251,11 @@ class Customer(Node):
 
     @strawberry.field(description="The branch that owns the relationship.")
     async def home_branch(self, info: Info) -> Branch | None:
-        if self.home_branch_id is None:
-            return None
-        found = await info.context.loaders.branch_by_id.load(self.home_branch_id)
-        return None if found is None else Branch.from_domain(found)
+        return await load_branch(info, self.home_branch_id)
 
     @strawberry.field(description="The accountable relationship manager, if one is assigned.")
     async def relationship_manager(self, info: Info) -> RelationshipManager | None:
-        if self.relationship_manager_id is None:
-            return None
-        found = await info.context.loaders.relationship_manager_by_id.load(
-            self.relationship_manager_id
-        )
-        return None if found is None else RelationshipManager.from_domain(found)
+        return await load_relationship_manager(info, self.relationship_manager_id)
 
     @strawberry.field(
         description="Relationship state on the normal→watch→doubtful→exit ladder (the bank's "

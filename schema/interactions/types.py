@@ -19,7 +19,7 @@ from domain.interactions import (
 from domain.interactions import Interaction as InteractionModel
 from schema.context import Info
 from schema.ids import decode_typed_id, encode_id
-from schema.organisation.types import Branch
+from schema.organisation.types import Branch, load_branch
 from schema.pagination import PageInfo, decode_cursor, encode_cursor
 
 
@@ -55,10 +55,7 @@ class Interaction:
 
     @strawberry.field(description="Branch or place where it happened, if any.")
     async def branch(self, info: Info) -> Branch | None:
-        if self.branch_id is None:
-            return None
-        found = await info.context.loaders.branch_by_id.load(self.branch_id)
-        return None if found is None else Branch.from_domain(found)
+        return await load_branch(info, self.branch_id)
 
 
 @strawberry.type(description="An interaction and its position in the timeline.")

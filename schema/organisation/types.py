@@ -38,10 +38,7 @@ class Branch(Node):
 
     @strawberry.field(description="The unit this one reports to; null for the head office.")
     async def parent(self, info: Info) -> Branch | None:
-        if self.parent_id is None:
-            return None
-        found = await info.context.loaders.branch_by_id.load(self.parent_id)
-        return None if found is None else Branch.from_domain(found)
+        return await load_branch(info, self.parent_id)
 
 
 @strawberry.type(description="A relationship manager (客户经理) accountable for customers.")
@@ -78,5 +75,20 @@ class RelationshipManager(Node):
 
     @strawberry.field(description="The branch the RM is attached to.")
     async def branch(self, info: Info) -> Branch | None:
-        found = await info.context.loaders.branch_by_id.load(self.branch_id)
-        return None if found is None else Branch.from_domain(found)
+        return await load_branch(info, self.branch_id)
+
+
+async def load_branch(info: Info, pk: int | None) -> Branch | None:
+    """A branch through the request's loader; None for no id or no such branch."""
+    if pk is None:
+        return None
+    found = await info.context.loaders.branch_by_id.load(pk)
+    return None if found is None else Branch.from_domain(found)
+
+
+async def load_relationship_manager(info: Info, pk: int | None) -> RelationshipManager | None:
+    """An RM through the request's loader; None for no id or no such RM."""
+    if pk is None:
+        return None
+    found = await info.context.loaders.relationship_manager_by_id.load(pk)
+    return None if found is None else RelationshipManager.from_domain(found)

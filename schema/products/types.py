@@ -12,6 +12,7 @@ from domain.products import CurrencyTotals as CurrencyTotalsModel
 from domain.products import Holding as HoldingModel
 from domain.products import HoldingsSummary, HoldingStatus, ProductAudience, ProductCategory
 from domain.products import Product as ProductModel
+from schema.context import Info
 from schema.ids import encode_id
 from schema.node import Node
 
@@ -34,6 +35,12 @@ class Product(Node):
             audience=product.audience,
             currency=product.currency,
         )
+
+
+async def load_product(info: Info, pk: int) -> Product | None:
+    """A product through the request's loader; None when there is no such product."""
+    found = await info.context.loaders.product_by_id.load(pk)
+    return None if found is None else Product.from_domain(found)
 
 
 @strawberry.type(description="One product held by the customer: an account, card, loan, policy.")
