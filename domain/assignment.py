@@ -61,6 +61,12 @@ class RmAssignment:
 
 
 @dataclass(frozen=True, slots=True)
+class Reassignment:
+    moved: tuple[RmAssignment, ...]
+    remaining: int  # customers the former RM still has, counted under the same lock
+
+
+@dataclass(frozen=True, slots=True)
 class Violation:
     customer_id: int
     kind: ViolationKind
@@ -219,7 +225,7 @@ async def reassign_portfolio(
     reason: str,
     now: datetime,
     min_grade: RmGrade,
-) -> list[RmAssignment]:
+) -> Reassignment:
     """Move the RM's customers (all, or those named) to the successor, all or nothing."""
     why = check_reason(reason)
     if from_rm == to_rm:
@@ -248,7 +254,7 @@ async def reassign_portfolio(
         )
         await _announce(uow, moved)
         await uow.commit()
-        return moved
+        return Reassignment(tuple(moved), remaining=len(portfolio) - len(chosen))
 
 
 async def _announce(uow: AssignmentUnitOfWork, moved: Sequence[RmAssignment]) -> None:

@@ -441,10 +441,9 @@ class OwnershipMutations:
                 datetime.now(UTC),
                 RmGrade(info.context.min_rm_grade),
             )
-            summary = await info.context.ownership.portfolio(source)
         except DomainError as exc:
             return rule_error_type(exc)
-        return PortfolioReassignment(moved=len(moved), remaining=summary.customers)
+        return PortfolioReassignment(moved=len(moved.moved), remaining=moved.remaining)
 
     @strawberry.mutation(description="Replace the RM team serving a key customer.")
     async def set_relationship_team(
