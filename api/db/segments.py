@@ -87,17 +87,21 @@ def _branches_below(ids: Sequence[int]) -> Any:
     return select(tree.c.id)
 
 
-def _held(clause: Clause) -> Any:
+def _matching(clause: Clause) -> ColumnElement[bool]:
+    """The holding is the customer's, open, and of one of the clause's products."""
     matches = []
     if clause.product_codes:
         matches.append(p.c.code.in_(list(clause.product_codes)))
     if clause.categories:
         matches.append(p.c.category.in_([x.value for x in clause.categories]))
-    return (
-        select(h.c.id)
-        .join(p, p.c.id == h.c.product_id)
-        .where(h.c.customer_id == c.id, h.c.status != "closed", or_(*matches))
-    )
+    return and_(h.c.customer_id == c.id, h.c.status != "closed", or_(*matches))
+
+
+_HELD_FROM = h.join(p, p.c.id == h.c.product_id)
+
+
+def _holds(clause: Clause) -> ColumnElement[bool]:
+    return exists(select(h.c.id).select_from(_HELD_FROM).where(_matching(clause)))
 
 
 def compile_clause(clause: Clause) -> Compiled:
@@ -112,20 +116,16 @@ def compile_clause(clause: Clause) -> Compiled:
         case ClauseKind.HOLDS:
             codes = (
                 select(func.string_agg(func.distinct(p.c.code), literal(", ")))
-                .select_from(h.join(p, p.c.id == h.c.product_id))
-                .where(
-                    h.c.customer_id == c.id,
-                    h.c.status != "closed",
-                    or_(
-                        p.c.code.in_(list(clause.product_codes)),
-                        p.c.category.in_([x.value for x in clause.categories]),
-                    ),
-                )
+                .select_from(_HELD_FROM)
+                .where(_held(clause))
                 .scalar_subquery()
             )
-            return Compiled(exists(_held(clause)), codes)
+            return Compiled(
+                exists(select(h.c.id).select_from(_HELD_FROM).where(_held(clause))), codes
+            )
         case ClauseKind.NOT_HOLDS:
-            return Compiled(not_(exists(_held(clause))), literal("none held", String))
+            held = exists(select(h.c.id).select_from(_HELD_FROM).where(_held(clause)))
+            return Compiled(not_(held), literal("none held", String))
         case ClauseKind.BALANCE:
             assert clause.measure is not None
             total = func.coalesce(
