@@ -117,15 +117,12 @@ def compile_clause(clause: Clause) -> Compiled:
             codes = (
                 select(func.string_agg(func.distinct(p.c.code), literal(", ")))
                 .select_from(_HELD_FROM)
-                .where(_held(clause))
+                .where(_matching(clause))
                 .scalar_subquery()
             )
-            return Compiled(
-                exists(select(h.c.id).select_from(_HELD_FROM).where(_held(clause))), codes
-            )
+            return Compiled(_holds(clause), codes)
         case ClauseKind.NOT_HOLDS:
-            held = exists(select(h.c.id).select_from(_HELD_FROM).where(_held(clause)))
-            return Compiled(not_(held), literal("none held", String))
+            return Compiled(not_(_holds(clause)), literal("none held", String))
         case ClauseKind.BALANCE:
             assert clause.measure is not None
             total = func.coalesce(
