@@ -313,7 +313,7 @@ class SqlValueStore:
             # customers) rather than rescoring from data that run has not seen.
             await conn.execute(text("SET LOCAL statement_timeout = '15min'"))
             await self._lock(conn, period)
-            stored = await self._cutoff(conn, period)
+            stored = (await self._cutoffs(conn, [period])).get(period)
             if stored is None:
                 return 0  # the period was never scored: its first full run will include them
             params = await self._lines_and_totals(conn, period, ids)
@@ -334,24 +334,23 @@ class SqlValueStore:
         return counts
 
     @staticmethod
-    async def _cutoff(conn: AsyncConnection, period: date) -> Cutoff | None:
-        row = (
-            await conn.execute(
-                text("SELECT * FROM value_periods WHERE period = :period"), {"period": period}
-            )
-        ).one_or_none()
-        if row is None:
-            return None
-        return Cutoff(
-            period=row.period,
-            customers=row.customers,
-            high_share=row.high_share,
-            contribution=row.high_cutoff,
+    async def _cutoffs(conn: AsyncConnection, periods: Sequence[date]) -> dict[date, Cutoff]:
+        rows = await conn.execute(
+            text("SELECT * FROM value_periods WHERE period = ANY(:periods)"),
+            {"periods": list(periods)},
         )
+        return {
+            r.period: Cutoff(
+                period=r.period,
+                customers=r.customers,
+                high_share=r.high_share,
+                contribution=r.high_cutoff,
+            )
+            for r in rows
+        }
 
     async def cutoff(self, period: date) -> Cutoff | None:
-        async with self._engine.connect() as conn:
-            return await self._cutoff(conn, period)
+        return (await self.cutoffs([period])).get(period)
 
     async def values(
         self, customer_ids: Sequence[int], period: date | None
@@ -420,19 +419,7 @@ class SqlValueStore:
 
     async def cutoffs(self, periods: Sequence[date]) -> dict[date, Cutoff]:
         async with self._engine.connect() as conn:
-            rows = await conn.execute(
-                text("SELECT * FROM value_periods WHERE period = ANY(:periods)"),
-                {"periods": list(periods)},
-            )
-            return {
-                r.period: Cutoff(
-                    period=r.period,
-                    customers=r.customers,
-                    high_share=r.high_share,
-                    contribution=r.high_cutoff,
-                )
-                for r in rows
-            }
+            return await self._cutoffs(conn, periods)
 
     async def rates(self) -> RateBook:
         async with self._engine.connect() as conn:
