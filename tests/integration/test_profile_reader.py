@@ -80,6 +80,23 @@ async def test_search_finds_a_customer_by_phone_document_code_and_partial_name(
         assert made.id in [c.id for c in page.items], text
 
 
+async def test_a_search_text_pages_and_its_wildcards_are_literal(
+    engine: AsyncEngine, crypto: DocumentCrypto, seeded: int
+) -> None:
+    literal = await make_customer(engine, name="百分_之百%测")
+    lookalikes = [await make_customer(engine, name="百分X之百Y测") for _ in range(2)]
+    reader = SqlProfileReader(engine, crypto)
+    # `_` and `%` typed by the user match themselves, not any character.
+    page = await reader.search_customers(interpret_search("分_之百%"), 10, None)
+    assert [c.id for c in page.items] == [literal.id]
+    # The same text, paged by id: every match once, in order, the last page says so.
+    first = await reader.search_customers(interpret_search("之百"), 2, None)
+    rest = await reader.search_customers(interpret_search("之百"), 2, first.items[-1].id)
+    assert first.has_next_page
+    assert not rest.has_next_page
+    assert [c.id for c in first.items + rest.items] == [literal.id] + [m.id for m in lookalikes]
+
+
 async def test_search_pages_by_id_without_gaps(
     engine: AsyncEngine, crypto: DocumentCrypto, seeded: int
 ) -> None:
