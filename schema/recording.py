@@ -17,6 +17,7 @@ from domain.products import HoldingStatus
 from domain.recording import (
     HoldingChange,
     IdempotencyClaim,
+    Recorded,
     record_fund_movement,
     record_interaction,
     upsert_holding,
@@ -72,12 +73,30 @@ class RecordInteractionInput:
 @strawberry.type(description="The interaction recorded (or replayed), and any task it opened.")
 class RecordInteractionPayload:
     interaction_id: strawberry.ID = strawberry.field(description="The interaction's id.")
-    interaction: Interaction | None = strawberry.field(
+    # What was written; the interaction and the task are read back only when selected (most
+    # writers ask for the id alone, and a read back costs statements and a read audit).
+    recorded: strawberry.Private[Recorded]
+    customer_id: strawberry.Private[int]
+
+    @strawberry.field(
         description="The interaction as you may see it; null for callers who read no profiles."
     )
-    task: Task | None = strawberry.field(
-        description="The task a complaint or service request opened."
-    )
+    async def interaction(self, info: Info) -> Interaction | None:
+        customer = await info.context.loaders.customer_by_id.load(self.customer_id)
+        view = None if customer is None else await visible(info, customer)
+        if view is None:
+            return None
+        found = await info.context.loaders.interaction_by_id.load(self.recorded.interaction_id)
+        return None if found is None else Interaction.from_domain(found, view)
+
+    @strawberry.field(description="The task a complaint or service request opened.")
+    async def task(self, info: Info) -> Task | None:
+        task_id = self.recorded.task_id
+        if task_id is None:
+            return None
+        found = (await info.context.reader.tasks_by_id([task_id])).get(task_id)
+        return None if found is None else Task.from_domain(found)
+
     replayed: bool = strawberry.field(description="True when this answers a retried request.")
 
 
@@ -212,23 +231,11 @@ class RecordingMutations:
             )
         except DomainError as exc:
             return _error(exc)  # type: ignore[return-value]
-        interaction = None
-        customer = await context.loaders.customer_by_id.load(pk)
-        view = None if customer is None else await visible(info, customer)
-        if view is not None:
-            found = await context.loaders.interaction_by_id.load(recorded.interaction_id)
-            interaction = None if found is None else Interaction.from_domain(found, view)
-        task = None
-        if recorded.task_id is not None:
-            found_task = (await context.reader.tasks_by_id([recorded.task_id])).get(
-                recorded.task_id
-            )
-            task = None if found_task is None else Task.from_domain(found_task)
         return RecordInteractionPayload(
             interaction_id=strawberry.ID(encode_id("Interaction", recorded.interaction_id)),
-            interaction=interaction,
-            task=task,
             replayed=recorded.replayed,
+            recorded=recorded,
+            customer_id=pk,
         )
 
     @strawberry.mutation(description="Record a fund movement (integrations; idempotent).")

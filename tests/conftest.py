@@ -45,8 +45,17 @@ AUDIT_HOOKS: dict[str, list[Any]] = {"response": [_record]}
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home: Path = tmp_path_factory.mktemp("home")
     # Tests always run on their own embedded servers, whatever the shell has configured.
+    # The session's principals (the `client` RM among them) are shared by hundreds of tests:
+    # with the production bucket, whether one of them is refused depended on how fast the
+    # tests before it ran. Rate limiting is tested with its own tight settings (test_limits).
     return replace(
-        Settings.from_env({}), home=home, database_url=None, redis_url=None, db_pool_size=5
+        Settings.from_env({}),
+        home=home,
+        database_url=None,
+        redis_url=None,
+        db_pool_size=5,
+        rate_capacity=1_000_000,
+        rate_refill_per_second=1_000_000,
     )
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.recording_uow import SqlRecordingUnitOfWork
-from api.db.tables import AlertRow, CustomerRow, OutboxRow, RelationshipStateRow, TaskRow
+from api.db.tables import AlertRow, CustomerRow, RelationshipStateRow, TaskRow
 from domain.detection import detector
 from domain.detection.alerts import Alert, AlertFilter, AlertStatus, Finding
 from domain.detection.rules import RuleKind, Severity
@@ -367,14 +367,6 @@ class SqlAlertUnitOfWork(SqlRecordingUnitOfWork):
         if len(inserted.all()) != len(alerts):
             raise RuntimeError("an alert's dedupe key was taken concurrently; retry the batch")
         return list(zip(alert_ids, task_ids, strict=True))
-
-    async def emit_many(self, events: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
-        if events:
-            await self.conn.execute(
-                insert(OutboxRow),
-                [{"customer_id": c, "topic": t, "payload": p} for c, t, p in events],
-            )
-            self._emitted = True
 
     async def high_alerts_since_last_proposal(
         self, ids: Sequence[int], since: datetime

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+import orjson
+from sqlalchemy import BigInteger, bindparam, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -20,7 +21,6 @@ from api.db.tables import (
     HoldingRow,
     IdempotencyKeyRow,
     InteractionRow,
-    OutboxRow,
     ProductRow,
     TaskRow,
 )
@@ -67,11 +67,6 @@ _CLAIM = (
 _PRIOR = select(_keys.request_hash, _keys.response, _keys.operation).where(
     _keys.scope == bindparam("scope"), _keys.key == bindparam("key")
 )
-_STORE_RESPONSE = (
-    update(IdempotencyKeyRow)
-    .where(_keys.scope == bindparam("claim_scope"), _keys.key == bindparam("claim_key"))
-    .values(response=bindparam("response", type_=JSONB))
-)
 _CUSTOMER_RM = (
     select(CustomerRow.relationship_manager_id)
     .where(CustomerRow.id == bindparam("customer_id"))
@@ -79,7 +74,24 @@ _CUSTOMER_RM = (
 )
 _ADD_INTERACTION = insert(InteractionRow).returning(InteractionRow.id)
 _ADD_TASK = insert(TaskRow).returning(TaskRow.id)
-_EMIT = insert(OutboxRow)
+# What a write announces and the response its idempotency key replays are known before the
+# commit and read by nobody inside the transaction: both go in one statement just before the
+# COMMIT instead of a round trip each (events keep the order they were emitted in).
+_FLUSH = text(
+    """
+    WITH events AS (
+        INSERT INTO outbox (customer_id, topic, payload)
+        SELECT e.customer_id, e.topic, CAST(e.payload AS jsonb)
+        FROM unnest(CAST(:customer_ids AS bigint[]), CAST(:topics AS text[]),
+                    CAST(:payloads AS text[])) WITH ORDINALITY AS e(customer_id, topic, payload, n)
+        ORDER BY e.n
+    ), response AS (
+        UPDATE idempotency_keys SET response = CAST(:response AS jsonb)
+        WHERE scope = :scope AND key = :key
+    )
+    SELECT 1
+    """
+)
 
 
 def task_from_row(row: Any) -> Task:
@@ -106,7 +118,8 @@ class SqlRecordingUnitOfWork:
         self._engine = engine
         self._conn: AsyncConnection | None = None
         self._committed = False
-        self._emitted = False
+        self._events: list[tuple[int, str, dict[str, Any]]] = []
+        self._response: tuple[IdempotencyClaim, dict[str, Any]] | None = None
         self._on_commit = on_commit  # wakes the outbox relay so events leave at once
 
     async def __aenter__(self) -> SqlRecordingUnitOfWork:
@@ -127,7 +140,7 @@ class SqlRecordingUnitOfWork:
         finally:
             await self._conn.close()
             self._conn = None
-        if self._committed and self._emitted and self._on_commit is not None:
+        if self._committed and self._events and self._on_commit is not None:
             self._on_commit()
 
     @property
@@ -136,6 +149,19 @@ class SqlRecordingUnitOfWork:
         return self._conn
 
     async def commit(self) -> None:
+        if self._events or self._response is not None:
+            claim, response = self._response or (None, None)
+            await self.conn.execute(
+                _FLUSH,
+                {
+                    "customer_ids": [c for c, _, _ in self._events],
+                    "topics": [t for _, t, _ in self._events],
+                    "payloads": [orjson.dumps(p).decode() for _, _, p in self._events],
+                    "response": None if response is None else orjson.dumps(response).decode(),
+                    "scope": None if claim is None else claim.scope,
+                    "key": None if claim is None else claim.key,
+                },
+            )
         await self.conn.commit()
         self._committed = True
 
@@ -161,10 +187,7 @@ class SqlRecordingUnitOfWork:
         return PriorRequest(fingerprint=fingerprint_seen, response=row.response)
 
     async def store_response(self, claim: IdempotencyClaim, response: dict[str, Any]) -> None:
-        await self.conn.execute(
-            _STORE_RESPONSE,
-            {"claim_scope": claim.scope, "claim_key": claim.key, "response": response},
-        )
+        self._response = (claim, response)  # written with the events at commit
 
     async def customer_rm(self, customer_id: int) -> int | None:
         # FOR SHARE: the customer cannot be erased or deleted under the write.
@@ -346,7 +369,7 @@ class SqlRecordingUnitOfWork:
         return HoldingUpserted(current.id, "closed" if closing else "changed")
 
     async def emit(self, customer_id: int, topic: str, payload: dict[str, Any]) -> None:
-        await self.conn.execute(
-            _EMIT, {"customer_id": customer_id, "topic": topic, "payload": payload}
-        )
-        self._emitted = True
+        self._events.append((customer_id, topic, payload))  # written at commit
+
+    async def emit_many(self, events: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
+        self._events.extend(events)

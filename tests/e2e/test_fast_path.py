@@ -56,6 +56,7 @@ async def test_the_registered_profile_costs_two_statements_whatever_the_list_siz
     made = await make_customer(engine, interactions=interaction_count, holdings=6)
     with statements.capture() as sent:
         body = await _fast(client, made.id)
+    assert body.get("data"), body
     assert body["data"]["customer"]["__typename"] == "Customer"
     assert len(body["data"]["customer"]["interactions"]["edges"]) == min(interaction_count, 20)
     # The profile in one read, and the read audit's INSERT.

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.embedded import Endpoints
 from api.seed import asyncpg_dsn
 from domain.access.principal import Role
-from schema.ids import encode_id
+from schema.ids import decode_typed_id, encode_id
 from tests.conftest import Minter
 from tests.factories import make_customer
 from tests.graphql import gql_data
+from tests.statements import StatementCounter
 
 RECORD = """mutation ($input: RecordInteractionInput!) { recordInteraction(input: $input) {
   __typename
@@ -406,3 +407,37 @@ async def test_housekeeping_forgets_expired_idempotency_keys(
     finally:
         await conn.close()
     assert [k["key"] for k in keys] == ["live-1"]
+
+
+async def test_a_write_that_asks_for_its_id_alone_costs_four_statements(
+    anonymous: httpx.AsyncClient,
+    engine: AsyncEngine,
+    endpoints: Endpoints,
+    mint: Minter,
+    statements: StatementCounter,
+) -> None:
+    made = await make_customer(engine)
+    agent = mint(Role.AGENT, "agent-statements")
+    query = """mutation ($input: RecordInteractionInput!) { recordInteraction(input: $input) {
+      __typename ... on RecordInteractionPayload { interactionId replayed }
+      ... on Error { code message } } }"""
+    variables = {"input": _input(made.id, idempotencyKey="statements-0001")}
+    with statements.capture() as sent:
+        first = await gql_data(anonymous, query, variables, token=agent)
+    # The key's claim, the customer's lock, the interaction, then its event and the response
+    # the key replays in one statement; nothing is read back that was not asked for.
+    assert len(sent) == 4, "\n\n".join(sent)
+    assert first["recordInteraction"]["replayed"] is False
+    again = await gql_data(anonymous, query, variables, token=agent)
+    assert again["recordInteraction"] == {**first["recordInteraction"], "replayed": True}
+    interaction_id = decode_typed_id(first["recordInteraction"]["interactionId"], "Interaction")
+    assert (
+        await _count(
+            endpoints,
+            "SELECT count(*) FROM outbox WHERE customer_id = $1 AND topic = 'interaction.recorded'"
+            " AND (payload->>'interactionId')::bigint = $2",
+            made.id,
+            interaction_id,
+        )
+        == 1
+    )
