@@ -78,6 +78,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
 def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) -> Ports:
     crypto = DocumentCrypto.from_settings(settings)
     reader = SqlProfileReader(resources.engine, crypto)
+    audit_log = SqlAuditLog(resources.engine)
     return Ports(
         recording=lambda: SqlRecordingUnitOfWork(resources.engine, on_commit=relay.wake),
         relationships=lambda: SqlRelationshipUnitOfWork(resources.engine, on_commit=relay.wake),
@@ -99,7 +100,7 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
         reader=reader,
         snapshots=reader,
         response_cache=ResponseCache(
-            resources.redis, resources.engine, settings.response_cache_ttl_seconds
+            resources.redis, audit_log, settings.response_cache_ttl_seconds
         )
         if settings.response_cache_ttl_seconds > 0
         else None,
@@ -108,7 +109,7 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
             idle_seconds=settings.counter_session_idle_seconds,
             absolute_seconds=settings.counter_session_absolute_seconds,
         ),
-        audit_log=SqlAuditLog(resources.engine),
+        audit_log=audit_log,
         consent_book=SqlConsentBook(resources.engine),
         privacy=SqlPrivacyStore(resources.engine),
         rate_limiter=RedisTokenBuckets(

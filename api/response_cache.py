@@ -7,7 +7,8 @@ data counter read in the same snapshot as the data (api/db/profile_reader.py). T
 the counters in the same transaction as every write (migration profile_versions).
 
 A hit costs one SQL statement: the read audit's INSERT, made conditional on both counters still
-being what the answer was built from. A committed write has bumped a counter, so the INSERT
+being what the answer was built from (written together with concurrent reads' rows,
+api/db/audit_log.py). A committed write has bumped a counter, so the INSERT
 inserts nothing and the request takes the fast path instead: after a committed write no caller
 gets the old answer. Entries also expire after QUANJING_RESPONSE_CACHE_TTL_SECONDS, which bounds
 how long time-derived flags (a task becoming overdue) may lag.
@@ -26,26 +27,14 @@ import orjson
 import redis.asyncio as aioredis
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 from redis.exceptions import RedisError
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.audit_log import SqlAuditLog, StillCurrent
+from domain.access.audit import AuditEntry
 from domain.access.principal import Role
 from schema.context import Context
 from schema.query_cost import selection_cost
 
 log = logging.getLogger(__name__)
-
-_SERVE = text(
-    """
-    INSERT INTO audit_records (occurred_at, correlation_id, subject, role, channel, purpose,
-                               operation, customer_ids, fields, outcome)
-    SELECT :occurred_at, :correlation_id, :subject, :role, :channel, :purpose, :operation,
-           CAST(:customer_ids AS bigint[]), CAST(:fields AS text[]), :outcome
-    WHERE coalesce((SELECT version FROM profile_versions WHERE customer_id = :cid), 0) = :version
-      AND coalesce((SELECT version FROM profile_versions WHERE customer_id = 0), 0) = :reference
-    RETURNING id
-    """
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +66,9 @@ def operation_cost(query: str, variables: dict[str, Any]) -> int:
 
 
 class ResponseCache:
-    def __init__(self, redis: aioredis.Redis, engine: AsyncEngine, ttl_seconds: int) -> None:
+    def __init__(self, redis: aioredis.Redis, audit_log: SqlAuditLog, ttl_seconds: int) -> None:
         self.redis = redis
-        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.audit_log = audit_log
         self.ttl = ttl_seconds
 
     async def key(
@@ -116,26 +105,21 @@ class ResponseCache:
 
     async def serve(self, answer: CachedAnswer, context: Context, customer_id: int) -> bool:
         """Write the caller's read audit if the answer is still current; True when served."""
-        async with self.engine.connect() as conn:
-            served = await conn.scalar(
-                _SERVE,
-                {
-                    "occurred_at": datetime.now(UTC),
-                    "correlation_id": context.correlation_id,
-                    "subject": context.principal.subject,
-                    "role": context.principal.role.value,
-                    "channel": context.channel,
-                    "purpose": context.purpose,
-                    "operation": answer.operation,
-                    "customer_ids": answer.customer_ids,
-                    "fields": answer.fields,
-                    "outcome": answer.outcome,
-                    "cid": customer_id,
-                    "version": answer.version,
-                    "reference": answer.reference_version,
-                },
-            )
-        return served is not None
+        entry = AuditEntry(
+            occurred_at=datetime.now(UTC),
+            correlation_id=context.correlation_id,
+            subject=context.principal.subject,
+            role=context.principal.role.value,
+            channel=context.channel,
+            purpose=context.purpose,
+            operation=answer.operation,
+            customer_ids=tuple(answer.customer_ids),
+            fields=tuple(answer.fields),
+            outcome=answer.outcome,
+        )
+        return await self.audit_log.record_if_current(
+            entry, StillCurrent(customer_id, answer.version, answer.reference_version)
+        )
 
     async def put(self, key: str, answer: CachedAnswer) -> None:
         meta = orjson.dumps(

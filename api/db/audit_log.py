@@ -1,6 +1,19 @@
-"""SqlAuditLog: the AuditLog port on PostgreSQL."""
+"""SqlAuditLog: the AuditLog port on PostgreSQL, written in groups.
+
+Every read of personal data waits for its audit row to be committed before the data leaves
+(domain/access/audit.py). One INSERT and one commit per read made the audit the largest single
+cost of a cached profile. Concurrent reads therefore share a statement: the first read to
+arrive writes at once; reads arriving while that write is under way wait and go together in
+the next one (group commit). No read waits for a timer, none is answered before its own row is
+committed, and a group that fails is written again row by row so one bad row fails alone.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -8,42 +21,143 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.db.tables import AuditRecordRow
 from domain.access.audit import AuditEntry, AuditPage, AuditRecord
 
+log = logging.getLogger(__name__)
+
 records = AuditRecordRow.__table__
 
-# Written once per read: a fixed statement compiles once (a generated insert().values() would
-# rebuild and re-key its statement on every call).
-_RECORD = text(
+GROUP_LIMIT = 200  # rows per statement; a busier moment is written in several
+
+# The rows arrive as parallel arrays (one element per read); a row with a `cid` is written only
+# if that customer's change counter and the reference-data counter are still what its cached
+# answer was built from (api/response_cache.py). `current` is computed once and both inserted
+# and returned, so the caller learns exactly which rows were written.
+_WRITE = text(
     """
-    INSERT INTO audit_records (occurred_at, correlation_id, subject, role, channel, purpose,
-                               operation, customer_ids, fields, outcome)
-    VALUES (:occurred_at, :correlation_id, :subject, :role, :channel, :purpose, :operation,
-            CAST(:customer_ids AS bigint[]), CAST(:fields AS text[]), :outcome)
+    WITH candidate AS (
+        SELECT * FROM unnest(
+            CAST(:occurred_at AS timestamptz[]), CAST(:correlation_id AS text[]),
+            CAST(:subject AS text[]), CAST(:role AS text[]), CAST(:channel AS text[]),
+            CAST(:purpose AS text[]), CAST(:operation AS text[]), CAST(:customer_ids AS text[]),
+            CAST(:fields AS text[]), CAST(:outcome AS text[]), CAST(:cid AS bigint[]),
+            CAST(:version AS bigint[]), CAST(:reference AS bigint[])
+        ) WITH ORDINALITY AS e(occurred_at, correlation_id, subject, role, channel, purpose,
+                               operation, customer_ids, fields, outcome, cid, version,
+                               reference, n)
+    ), current AS (
+        SELECT * FROM candidate c
+        WHERE c.cid IS NULL OR (
+            coalesce((SELECT v.version FROM profile_versions v WHERE v.customer_id = c.cid), 0)
+                = c.version
+            AND coalesce((SELECT v.version FROM profile_versions v WHERE v.customer_id = 0), 0)
+                = c.reference)
+    ), written AS (
+        INSERT INTO audit_records (occurred_at, correlation_id, subject, role, channel,
+                                   purpose, operation, customer_ids, fields, outcome)
+        SELECT occurred_at, correlation_id, subject, role, channel, purpose, operation,
+               CAST(customer_ids AS bigint[]), CAST(fields AS text[]), outcome
+        FROM current ORDER BY n
+    )
+    SELECT n FROM current
     """
 )
 
 
+@dataclass(frozen=True, slots=True)
+class StillCurrent:
+    """Write the row only if the customer's answer is still the one the counters describe."""
+
+    customer_id: int
+    version: int
+    reference_version: int
+
+
+def _text_array(values: Sequence[str]) -> str:
+    """A PostgreSQL array literal of texts (every element quoted, so any text is safe)."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
+
+
+def _int_array(values: Sequence[int]) -> str:
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
+
+
+_Pending = tuple[AuditEntry, StillCurrent | None, "asyncio.Future[bool]"]
+
+
 class SqlAuditLog:
     def __init__(self, engine: AsyncEngine) -> None:
-        # One INSERT, committed on its own: the read it documents is already done.
+        # Each group commits on its own: the reads it documents are already done.
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._pending: list[_Pending] = []
+        self._writing = False
+        self._writer: asyncio.Task[None] | None = None  # held: the loop keeps weak references
 
     async def record(self, entry: AuditEntry) -> None:
+        await self._submit(entry, None)
+
+    async def record_if_current(self, entry: AuditEntry, condition: StillCurrent) -> bool:
+        """Write the entry if the answer is still current; False (nothing written) if not."""
+        return await self._submit(entry, condition)
+
+    async def _submit(self, entry: AuditEntry, condition: StillCurrent | None) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((entry, condition, future))
+        if not self._writing:
+            self._writing = True
+            self._writer = asyncio.get_running_loop().create_task(self._write_pending())
+        return await future
+
+    async def _write_pending(self) -> None:
+        try:
+            while self._pending:
+                group = self._pending[:GROUP_LIMIT]
+                del self._pending[:GROUP_LIMIT]
+                try:
+                    written = await self._write(group)
+                except Exception:
+                    if len(group) > 1:
+                        log.warning("an audit group failed; writing its rows one by one")
+                        for one in group:
+                            await self._write_alone(one)
+                    else:
+                        log.exception("an audit row could not be written")
+                        _settle(group[0][2], error=True)
+                    continue
+                for n, (_, _, future) in enumerate(group, start=1):
+                    _settle(future, n in written)
+        finally:
+            self._writing = False
+
+    async def _write_alone(self, one: _Pending) -> None:
+        try:
+            _settle(one[2], bool(await self._write([one])))
+        except Exception:
+            log.exception("an audit row could not be written")
+            _settle(one[2], error=True)
+
+    async def _write(self, group: Sequence[_Pending]) -> set[int]:
+        entries = [entry for entry, _, _ in group]
+        conditions = [condition for _, condition, _ in group]
         async with self._engine.connect() as conn:
-            await conn.execute(
-                _RECORD,
+            result = await conn.execute(
+                _WRITE,
                 {
-                    "occurred_at": entry.occurred_at,
-                    "correlation_id": entry.correlation_id,
-                    "subject": entry.subject,
-                    "role": entry.role,
-                    "channel": entry.channel,
-                    "purpose": entry.purpose,
-                    "operation": entry.operation,
-                    "customer_ids": list(entry.customer_ids),
-                    "fields": list(entry.fields),
-                    "outcome": entry.outcome,
+                    "occurred_at": [e.occurred_at for e in entries],
+                    "correlation_id": [e.correlation_id for e in entries],
+                    "subject": [e.subject for e in entries],
+                    "role": [e.role for e in entries],
+                    "channel": [e.channel for e in entries],
+                    "purpose": [e.purpose for e in entries],
+                    "operation": [e.operation for e in entries],
+                    "customer_ids": [_int_array(e.customer_ids) for e in entries],
+                    "fields": [_text_array(e.fields) for e in entries],
+                    "outcome": [e.outcome for e in entries],
+                    "cid": [None if c is None else c.customer_id for c in conditions],
+                    "version": [None if c is None else c.version for c in conditions],
+                    "reference": [None if c is None else c.reference_version for c in conditions],
                 },
             )
+            return {int(row[0]) for row in result}
 
     async def trail(self, customer_id: int, first: int, before_id: int | None) -> AuditPage:
         stmt = select(records).where(records.c.customer_ids.contains([customer_id]))
@@ -71,3 +185,16 @@ class SqlAuditLog:
             for row in rows[:first]
         )
         return AuditPage(items=items, has_next_page=len(rows) > first)
+
+
+def _settle(future: asyncio.Future[bool], written: bool = False, *, error: bool = False) -> None:
+    if future.done():  # the read was cancelled (its client left); the row stands regardless
+        return
+    if error:
+        future.set_exception(AuditWriteFailed())
+    else:
+        future.set_result(written)
+
+
+class AuditWriteFailed(Exception):
+    """The audit row could not be written: the read it documents must not return data."""
