@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -216,13 +217,19 @@ class AuditCollector:
     operation: str | None = None
 
     def fields(self) -> tuple[str, ...]:
-        labels = [
-            field_label(type_name, name, visibility.outcome(type_name, name).value)
-            for visibility in set(self.seen.values())
-            for type_name, name in self.selected
-            if visibility.shows(type_name, name)
-        ]
-        return summarize_fields(labels)
+        visibilities = set(self.seen.values())
+        return summarize_fields([f for v in visibilities for f in _labels(v, self.selected)])
+
+
+@functools.lru_cache(maxsize=4096)
+def _labels(visibility: Visibility, selected: frozenset[tuple[str, str]]) -> tuple[str, ...]:
+    """The audit labels of a selection for one kind of viewer: the same few pairs recur on
+    every request of a registered operation."""
+    return tuple(
+        field_label(type_name, name, visibility.outcome(type_name, name).value)
+        for type_name, name in selected
+        if visibility.shows(type_name, name)
+    )
 
 
 @dataclass(slots=True)

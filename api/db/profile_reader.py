@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -380,8 +379,15 @@ _SNAPSHOT = text(
 )
 
 
-def _rows_of(names: tuple[str, ...], records: Sequence[Any]) -> list[SimpleNamespace]:
-    return [SimpleNamespace(**dict(zip(names, record, strict=True))) for record in records]
+@functools.cache
+def _row_type(names: tuple[str, ...]) -> Any:
+    return namedtuple("SnapshotRow", names)
+
+
+def _rows_of(names: tuple[str, ...], records: Sequence[Any]) -> list[Any]:
+    """Nested records as rows with attributes (a tuple type per column list, built once)."""
+    make = _row_type(names)._make
+    return [make(record) for record in records]
 
 
 @dataclass(frozen=True, slots=True)
