@@ -8,6 +8,7 @@ from typing import Any
 
 DETECTOR_RESULTS = Path(__file__).resolve().parent / "results" / "detector.json"
 VALUE_RESULTS = Path(__file__).resolve().parent / "results" / "value.json"
+SEARCH_RESULTS = Path(__file__).resolve().parent / "results" / "search_1m.json"
 
 HEADER = """# Benchmarks
 
@@ -111,7 +112,33 @@ def render(result: dict[str, Any]) -> str:
                 f"- {op}: {cell['throughput']:.0f} req/s, p99 {cell['p99_ms']:.1f} ms "
                 f"at {d['customers']:,} customers (goal: {goal_text})"
             )
-    return "\n".join(lines + _detector() + _value()) + "\n"
+    return "\n".join(lines + _search_at_scale() + _detector() + _value()) + "\n"
+
+
+def _search_at_scale() -> list[str]:
+    """The search goal's own size: `python -m benchmarks --customers 1000000 --ops search
+    --save-as search_1m` (a dataset of its own, QUANJING_BENCH_HOME)."""
+    if not SEARCH_RESULTS.exists():
+        return []
+    r = json.loads(SEARCH_RESULTS.read_text(encoding="utf-8"))
+    m, d = r["machine"], r["dataset"]
+    lines = [
+        "",
+        f"## Search at {d['customers']:,} customers",
+        "",
+        f"- measured {r['measured_at']} on {m['cpu']}, {m['cores']} cores; "
+        f"{d['customers']:,} customers, {d['interactions']:,} interactions; half the searches "
+        "by phone, half by identity document number; one worker",
+    ]
+    for run in r["runs"]:
+        if run["op"] == "search":
+            lines.append(
+                f"- concurrency {run['concurrency']}: {run['throughput']:.0f} req/s, p50 "
+                f"{run['p50_ms']:.1f} ms, p99 **{run['p99_ms']:.1f} ms** (goal < 20 ms at "
+                f"concurrency 8), {run['statements_per_request']:.1f} statements, server CPU "
+                f"{run['server_cpu_ms_per_request']:.2f} ms per request"
+            )
+    return lines
 
 
 def _detector() -> list[str]:
