@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -28,7 +27,7 @@ from api.fast_path import FastPath, cacheable, customer_of, fast_paths
 from api.profile_render import RegisteredProfile
 from api.rate_limits import RedisTokenBuckets
 from api.response_cache import CachedAnswer, ResponseCache, operation_cost
-from domain.access.audit import AuditEntry, AuditLog
+from domain.access.audit import AuditLog
 from domain.access.counter_sessions import CounterSessionStore
 from domain.access.principal import Principal, Role
 from domain.access.rate_limits import RateLimiter
@@ -401,17 +400,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if context is None or not (context.audit.seen or context.audit.denied):
             return True
         returned = bool(context.audit.seen) and result.data is not None
-        entry = AuditEntry(
-            occurred_at=datetime.now(UTC),
-            correlation_id=context.correlation_id,
-            subject=context.principal.subject,
-            role=context.principal.role.value,
-            channel=context.channel,
-            purpose=context.purpose,
-            operation=context.audit.operation,
-            customer_ids=tuple(sorted(set(context.audit.seen) | context.audit.denied)),
-            fields=context.audit.fields() if returned else (),
-            outcome="returned" if returned else "denied",
+        entry = context.audit_entry(
+            context.audit.operation,
+            tuple(sorted(set(context.audit.seen) | context.audit.denied)),
+            context.audit.fields() if returned else (),
+            "returned" if returned else "denied",
         )
         try:
             await context.audit_log.record(entry)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -29,7 +28,6 @@ from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 from redis.exceptions import RedisError
 
 from api.db.audit_log import SqlAuditLog, StillCurrent
-from domain.access.audit import AuditEntry
 from domain.access.principal import Role
 from schema.context import Context
 from schema.query_cost import selection_cost
@@ -105,17 +103,8 @@ class ResponseCache:
 
     async def serve(self, answer: CachedAnswer, context: Context, customer_id: int) -> bool:
         """Write the caller's read audit if the answer is still current; True when served."""
-        entry = AuditEntry(
-            occurred_at=datetime.now(UTC),
-            correlation_id=context.correlation_id,
-            subject=context.principal.subject,
-            role=context.principal.role.value,
-            channel=context.channel,
-            purpose=context.purpose,
-            operation=answer.operation,
-            customer_ids=tuple(answer.customer_ids),
-            fields=tuple(answer.fields),
-            outcome=answer.outcome,
+        entry = context.audit_entry(
+            answer.operation, tuple(answer.customer_ids), tuple(answer.fields), answer.outcome
         )
         return await self.audit_log.record_if_current(
             entry, StillCurrent(customer_id, answer.version, answer.reference_version)

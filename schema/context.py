@@ -5,14 +5,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import TypeVar
 
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from domain.access.audit import AuditLog, field_label, summarize_fields
+from domain.access.audit import AuditEntry, AuditLog, field_label, summarize_fields
 from domain.access.counter_sessions import CounterSessionStore
 from domain.access.policy import Visibility
 from domain.access.principal import Principal
@@ -275,6 +275,27 @@ class Context:
         )
         self.audit = AuditCollector()
         self.sessions_checked = {}
+
+    def audit_entry(
+        self,
+        operation: str | None,
+        customer_ids: tuple[int, ...],
+        fields: tuple[str, ...],
+        outcome: str,
+    ) -> AuditEntry:
+        """An audit record of this request's caller (who, from where, why), made now."""
+        return AuditEntry(
+            occurred_at=datetime.now(UTC),
+            correlation_id=self.correlation_id,
+            subject=self.principal.subject,
+            role=self.principal.role.value,
+            channel=self.channel,
+            purpose=self.purpose,
+            operation=operation,
+            customer_ids=customer_ids,
+            fields=fields,
+            outcome=outcome,
+        )
 
 
 Info = strawberry.Info[Context, None]

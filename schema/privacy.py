@@ -7,7 +7,6 @@ from typing import Annotated
 
 import strawberry
 
-from domain.access.audit import AuditEntry
 from domain.access.policy import FIELD_POLICIES, Outcome
 from domain.access.principal import Role
 from domain.errors import DomainError, InvalidInput, NotFound
@@ -176,18 +175,12 @@ class PrivacyMutations:
         except DomainError as exc:
             return error_type(exc)
         await context.audit_log.record(
-            AuditEntry(
-                occurred_at=datetime.now(UTC),
-                correlation_id=context.correlation_id,
-                subject=context.principal.subject,
-                role=context.principal.role.value,
-                channel=context.channel,
-                purpose=context.purpose,
-                operation="eraseCustomerPersonalData",
-                customer_ids=(pk,),
-                fields=tuple(f"erased:{c.value}" for c in report.erased)
+            context.audit_entry(
+                "eraseCustomerPersonalData",
+                (pk,),
+                tuple(f"erased:{c.value}" for c in report.erased)
                 + tuple(f"kept:{c.value}" for c, _ in report.kept),
-                outcome="erased",
+                "erased",
             )
         )
         return ErasurePayload(
