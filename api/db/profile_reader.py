@@ -103,7 +103,7 @@ documents = IdentityDocumentRow.__table__
 # array and matches nothing; the name branch is gated so no trigram scan runs for a NULL pattern.
 _SEARCH = (
     text(
-        """
+        f"""
         SELECT customers.* FROM customers
         WHERE customers.id IN (
             SELECT id FROM customers WHERE code = :code
@@ -111,7 +111,8 @@ _SEARCH = (
             SELECT id FROM customers
             WHERE CAST(:pattern AS text) IS NOT NULL AND display_name ILIKE :pattern
             UNION ALL
-            SELECT customer_id FROM contact_points WHERE kind = 'phone' AND value = :phone
+            SELECT customer_id FROM contact_points
+            WHERE kind = '{ContactKind.PHONE.value}' AND value = :phone
             UNION ALL
             SELECT d.customer_id
             FROM unnest(CAST(:doc_types AS text[]), CAST(:doc_hashes AS bytea[])) AS k(type, hash)

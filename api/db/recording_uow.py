@@ -156,7 +156,11 @@ class SqlRecordingUnitOfWork:
                 {
                     "customer_ids": [c for c, _, _ in self._events],
                     "topics": [t for _, t, _ in self._events],
-                    "payloads": [orjson.dumps(p).decode() for _, _, p in self._events],
+                    # Int keys become strings, as the JSON column type did.
+                    "payloads": [
+                        orjson.dumps(p, option=orjson.OPT_NON_STR_KEYS).decode()
+                        for _, _, p in self._events
+                    ],
                     "response": None if response is None else orjson.dumps(response).decode(),
                     "scope": None if claim is None else claim.scope,
                     "key": None if claim is None else claim.key,
