@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TypeVar
 
 import strawberry
@@ -221,7 +220,7 @@ class AuditCollector:
         return summarize_fields([f for v in visibilities for f in _labels(v, self.selected)])
 
 
-@functools.lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)
 def _labels(visibility: Visibility, selected: frozenset[tuple[str, str]]) -> tuple[str, ...]:
     """The audit labels of a selection for one kind of viewer: the same few pairs recur on
     every request of a registered operation."""

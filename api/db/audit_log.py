@@ -89,8 +89,8 @@ class SqlAuditLog:
         # Each group commits on its own: the reads it documents are already done.
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._pending: list[_Pending] = []
-        self._writing = False
-        self._writer: asyncio.Task[None] | None = None  # held: the loop keeps weak references
+        # The running writer, if any (held: the loop keeps only weak references to tasks).
+        self._writer: asyncio.Task[None] | None = None
 
     async def record(self, entry: AuditEntry) -> None:
         await self._submit(entry, None)
@@ -102,31 +102,29 @@ class SqlAuditLog:
     async def _submit(self, entry: AuditEntry, condition: StillCurrent | None) -> bool:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((entry, condition, future))
-        if not self._writing:
-            self._writing = True
+        if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write_pending())
         return await future
 
     async def _write_pending(self) -> None:
-        try:
-            while self._pending:
-                group = self._pending[:GROUP_LIMIT]
-                del self._pending[:GROUP_LIMIT]
-                try:
-                    written = await self._write(group)
-                except Exception:
-                    if len(group) > 1:
-                        log.warning("an audit group failed; writing its rows one by one")
-                        for one in group:
-                            await self._write_alone(one)
-                    else:
-                        log.exception("an audit row could not be written")
-                        _settle(group[0][2], error=True)
-                    continue
-                for n, (_, _, future) in enumerate(group, start=1):
-                    _settle(future, n in written)
-        finally:
-            self._writing = False
+        # Returns (and is done) in the same step that finds nothing pending: a read queued
+        # after that starts a new writer.
+        while self._pending:
+            group = self._pending[:GROUP_LIMIT]
+            del self._pending[:GROUP_LIMIT]
+            try:
+                written = await self._write(group)
+            except Exception:
+                if len(group) > 1:
+                    log.warning("an audit group failed; writing its rows one by one")
+                    for one in group:
+                        await self._write_alone(one)
+                else:
+                    log.exception("an audit row could not be written")
+                    _settle(group[0][2], error=True)
+                continue
+            for n, (_, _, future) in enumerate(group, start=1):
+                _settle(future, n in written)
 
     async def _write_alone(self, one: _Pending) -> None:
         try:
