@@ -302,12 +302,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         result = ExecutionResult(data=rendered, errors=None)
         if not await self._audit(request, result):
             return orjson.dumps(audit_unavailable(current_correlation_id()))
+        data = orjson.dumps(rendered)
         if cache is not None and key is not None and cacheable(result, context):
             audit = context.audit
             await cache.put(
                 key,
                 CachedAnswer(
-                    data=orjson.dumps(rendered),
+                    data=data,
                     version=snapshot.version,
                     reference_version=snapshot.reference_version,
                     operation=audit.operation,
@@ -316,7 +317,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                     outcome="returned",
                 ),
             )
-        return orjson.dumps({"data": rendered})
+        return b'{"data":' + data + b"}"
 
     @staticmethod
     async def _charge_and_look_up(
@@ -429,8 +430,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             resolve_persisted(body)
         return body
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: the websocket transport sends bytes as binary frames, which
+        # graphql-transport-ws clients in browsers cannot parse.
+        return orjson.dumps(data).decode()
 
     async def process_result(
         self, request: Request, result: ExecutionResult

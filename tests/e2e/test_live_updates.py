@@ -64,12 +64,19 @@ async def server(app: Starlette) -> AsyncIterator[str]:
     await task
 
 
+async def _receive(ws: ClientConnection) -> Any:
+    frame = await ws.recv()
+    # graphql-transport-ws speaks in text frames: a browser's client cannot parse a binary one.
+    assert isinstance(frame, str), frame
+    return json.loads(frame)
+
+
 async def _subscribe(server: str, token: str, customer_id: int) -> ClientConnection:
     ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
     await ws.send(
         json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
     )
-    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    assert (await _receive(ws))["type"] == "connection_ack"
     await ws.send(
         json.dumps(
             {
@@ -93,7 +100,7 @@ async def _next_events(ws: ClientConnection, within: float) -> list[dict[str, An
     try:
         async with asyncio.timeout(within):
             while True:
-                message = json.loads(await ws.recv())
+                message = await _receive(ws)
                 assert message["type"] == "next", message
                 events.append(
                     {**message["payload"]["data"]["customerActivity"], "_at": loop.time()}
