@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -50,63 +51,104 @@ def _fields(definition: StrawberryObjectDefinition) -> dict[str, Any]:
     return {convert(f): f for f in definition.fields}
 
 
-def _leaf(value: object) -> object:
-    if isinstance(value, enum.Enum):
-        return value.name
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
+def _converter(kind: type) -> Callable[[Any], object] | None:
+    """How the executor serializes a leaf of this type; None when it is already JSON."""
+    if issubclass(kind, enum.Enum):
+        return attrgetter("name")
+    if issubclass(kind, Decimal):
+        return str
+    if issubclass(kind, datetime | date):
+        return kind.isoformat
+    return None
 
 
-def _value(value: object, selection: Sequence[SelectionNode] | None) -> object:
-    if value is None:
-        return None
-    if isinstance(value, list | tuple):
-        return [_value(v, selection) for v in value]
-    if selection is None:
-        return _leaf(value)
-    return project(value, selection)
+# Leaf converters by exact type, looked up once per type: most leaves are str or int.
+_CONVERTERS: dict[type, Callable[[Any], object] | None] = {}
 
 
-def project(
-    obj: object,
-    selections: Sequence[SelectionNode],
-    resolved: Mapping[str, object] | None = None,
-) -> dict[str, object]:
-    """The selected fields of a schema object, as the executor would serialize them.
-    `resolved` holds the values of resolver fields, computed by the caller."""
-    definition: StrawberryObjectDefinition | None = getattr(obj, "__strawberry_definition__", None)
+# A compiled field of a selection: (response key, where its value comes from, the attribute,
+# resolved name or constant, its sub-selection).
+_TYPENAME, _ATTRIBUTE, _RESOLVED = range(3)
+_Step = tuple[str, int, str, Sequence[SelectionNode] | None]
+
+
+def _compile(
+    kind: type, selections: Sequence[SelectionNode], resolved: frozenset[str]
+) -> tuple[_Step, ...]:
+    """The steps that read `selections` from an object of `kind`; fragments that do not apply
+    to the type are dropped here, once."""
+    definition: StrawberryObjectDefinition | None = getattr(kind, "__strawberry_definition__", None)
     if definition is None:
-        raise Unsupported(type(obj).__name__)
+        raise Unsupported(kind.__name__)
     fields = _fields(definition)
-    out: dict[str, object] = {}
+    steps: list[_Step] = []
     for node in selections:
         if isinstance(node, InlineFragmentNode):
             condition = node.type_condition
             if condition is None or condition.name.value == definition.name:
-                out.update(project(obj, node.selection_set.selections, resolved))
+                steps.extend(_compile(kind, node.selection_set.selections, resolved))
             continue
-        if not isinstance(node, FieldNode) or (
-            node.arguments and (resolved is None or node.name.value not in resolved)
-        ):
+        if not isinstance(node, FieldNode) or (node.arguments and node.name.value not in resolved):
             raise Unsupported(getattr(node, "name", node))
         name = node.name.value
         key = node.alias.value if node.alias else name
+        sub = node.selection_set.selections if node.selection_set else None
         if name == "__typename":
-            out[key] = definition.name
-            continue
-        if resolved is not None and name in resolved:
-            value = resolved[name]
+            steps.append((key, _TYPENAME, definition.name, None))
+        elif name in resolved:
+            steps.append((key, _RESOLVED, name, sub))
         else:
             field = fields.get(name)
             if field is None or field.base_resolver is not None:
                 raise Unsupported(f"{definition.name}.{name}")
-            value = getattr(obj, field.python_name)
-        sub = node.selection_set.selections if node.selection_set else None
-        out[key] = _value(value, sub)
-    return out
+            steps.append((key, _ATTRIBUTE, field.python_name, sub))
+    return tuple(steps)
+
+
+class _Walker:
+    """The selected fields of schema objects, as the executor would serialize them. Each
+    (type, selection) pair is compiled once into steps, so a profile's hundreds of fields cost
+    an attribute read each, not a walk over the query document."""
+
+    def __init__(self) -> None:
+        # Keyed by the selection's identity: the walker lives as long as the parsed document
+        # whose selections it keys on (one per registered text).
+        self._plans: dict[tuple[type, int], tuple[_Step, ...]] = {}
+
+    def project(
+        self,
+        obj: object,
+        selections: Sequence[SelectionNode],
+        resolved: Mapping[str, object] | None = None,
+    ) -> dict[str, object]:
+        """`resolved` holds the values of resolver fields, computed by the caller."""
+        plan = self._plans.get((type(obj), id(selections)))
+        if plan is None:
+            plan = _compile(type(obj), selections, frozenset(resolved or ()))
+            self._plans[(type(obj), id(selections))] = plan
+        out: dict[str, object] = {}
+        for key, source, name, sub in plan:
+            if source == _ATTRIBUTE:
+                value = getattr(obj, name)
+            elif source == _RESOLVED:
+                value = resolved[name] if resolved is not None else None
+            else:
+                out[key] = name
+                continue
+            out[key] = None if value is None else self._value(value, sub)
+        return out
+
+    def _value(self, value: object, sub: Sequence[SelectionNode] | None) -> object:
+        kind = type(value)
+        if kind is list or kind is tuple:
+            return [None if v is None else self._value(v, sub) for v in cast(list[object], value)]
+        if sub is not None:
+            return self.project(value, sub)
+        try:
+            convert = _CONVERTERS[kind]
+        except KeyError:
+            convert = _CONVERTERS[kind] = _converter(kind)
+        return value if convert is None else convert(value)
 
 
 class RegisteredProfile:
@@ -123,6 +165,7 @@ class RegisteredProfile:
         self.operation_name = None if operation.name is None else operation.name.value
         self.selection = root.selection_set.selections if root.selection_set else ()
         self.personal = personal_fields(strawberry_schema._schema, document, query)
+        self._walker = _Walker()
 
     async def render(
         self, context: Context, snapshot: ProfileSnapshot, customer_id: int
@@ -180,7 +223,7 @@ class RegisteredProfile:
         wanted = {n.name.value for n in _field_nodes(self.selection)}
         try:
             resolved = {name: make() for name, make in later.items() if name in wanted}
-            return {self.root: project(shown, self.selection, resolved)}
+            return {self.root: self._walker.project(shown, self.selection, resolved)}
         except Unsupported as exc:
             log.warning("the profile walker does not render %s; executing instead", exc)
             return None

@@ -10,6 +10,7 @@ has no entry here; `docs/security.md` is generated from this table.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -262,6 +263,15 @@ def may_read_customer(principal: Principal, customer_id: int) -> bool:
     return True
 
 
+@functools.cache
+def _outcome(role: Role, related: bool, type_name: str, field: str) -> Outcome:
+    # Remembered: the policies are constants, and a profile asks this hundreds of times.
+    policy = FIELD_POLICIES.get(type_name, {}).get(field)
+    if policy is None:
+        return Outcome.HIDDEN  # a field nobody declared is nobody's to see
+    return policy.outcome(role, related)
+
+
 @dataclass(frozen=True, slots=True)
 class Visibility:
     """What one principal sees of one customer's record; computed once per customer."""
@@ -270,10 +280,7 @@ class Visibility:
     related: bool
 
     def outcome(self, type_name: str, field: str) -> Outcome:
-        policy = FIELD_POLICIES.get(type_name, {}).get(field)
-        if policy is None:
-            return Outcome.HIDDEN  # a field nobody declared is nobody's to see
-        return policy.outcome(self.role, self.related)
+        return _outcome(self.role, self.related, type_name, field)
 
     def apply(
         self, type_name: str, field: str, value: str | None, mask: Masker | None = None
