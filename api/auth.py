@@ -43,6 +43,12 @@ def development_secret(settings: Settings) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+# The caller's identity is written into every record they leave (read audit, recorded_by,
+# actor columns, idempotency scopes), whose columns hold 100 characters: a longer identity is
+# refused at sign-in, not failed at its first audited read or write.
+MAX_IDENTITY_LENGTH = 100
+
+
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
     try:
         role = Role(str(claims.get("role")))
@@ -51,6 +57,13 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise AuthError("TOKEN_INVALID", "the token has no subject")
+    client_id = claims.get("client_id") if isinstance(claims.get("client_id"), str) else None
+    for name, value in (("sub", subject), ("client_id", client_id)):
+        if value is not None and len(value) > MAX_IDENTITY_LENGTH:
+            raise AuthError(
+                "TOKEN_INVALID",
+                f"the token's {name} is longer than {MAX_IDENTITY_LENGTH} characters",
+            )
 
     def optional_int(name: str) -> int | None:
         value = claims.get(name)
@@ -66,7 +79,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         branch=claims.get("branch") if isinstance(claims.get("branch"), str) else None,
         customer_id=optional_int("cid"),
         rm_id=optional_int("rm"),
-        client_id=claims.get("client_id") if isinstance(claims.get("client_id"), str) else None,
+        client_id=client_id,
     )
     if role is Role.CUSTOMER and principal.customer_id is None:
         raise AuthError("TOKEN_INVALID", "a customer token must carry the customer id (cid)")

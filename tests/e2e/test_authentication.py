@@ -15,6 +15,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import Resources, create_app
@@ -64,6 +65,25 @@ async def test_without_a_token_only_the_health_probes_answer(anonymous: httpx.As
     assert "Bearer" in response.headers["www-authenticate"]
 
 
+async def test_an_identity_of_the_longest_allowed_length_is_served_and_audited(
+    anonymous: httpx.AsyncClient, settings: Settings, engine: AsyncEngine
+) -> None:
+    subject = "a" * 100
+    token = jwt.encode(_claims(settings, sub=subject), development_secret(settings))
+    response = await anonymous.post(
+        "/graphql",
+        json={"query": "{ customers(first: 1) { edges { node { displayName } } } }"},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    assert "errors" not in response.json(), response.text
+    async with engine.connect() as conn:
+        audited = await conn.scalar(
+            text("SELECT count(*) FROM audit_records WHERE subject = :s"), {"s": subject}
+        )
+    assert audited == 1
+
+
 async def test_a_valid_token_is_served(anonymous: httpx.AsyncClient, mint: Minter) -> None:
     response = await _post(anonymous, mint(Role.AGENT, "agent-7"))
     assert response.status_code == 200
@@ -80,6 +100,8 @@ async def test_a_valid_token_is_served(anonymous: httpx.AsyncClient, mint: Minte
         ("alg_none", "TOKEN_INVALID"),
         ("unknown_role", "TOKEN_INVALID"),
         ("customer_without_cid", "TOKEN_INVALID"),
+        ("subject_too_long", "TOKEN_INVALID"),
+        ("client_id_too_long", "TOKEN_INVALID"),
         ("garbage", "TOKEN_INVALID"),
     ],
 )
@@ -95,6 +117,10 @@ async def test_a_bad_development_token_is_refused_with_a_code(
         "alg_none": lambda: unsigned(_claims(settings)),
         "unknown_role": lambda: jwt.encode(_claims(settings, role="superuser"), secret),
         "customer_without_cid": lambda: jwt.encode(_claims(settings, role="customer"), secret),
+        "subject_too_long": lambda: jwt.encode(_claims(settings, sub="a" * 101), secret),
+        "client_id_too_long": lambda: jwt.encode(
+            _claims(settings, role="integration", client_id="c" * 101), secret
+        ),
         "garbage": lambda: "not.a.token",
     }
     token = makers[case]()
