@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
-import uuid
+import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,7 +32,7 @@ class CorrelationIdMiddleware:
         incoming = next(
             (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), ""
         )
-        correlation_id = incoming if _ACCEPTABLE.fullmatch(incoming) else uuid.uuid4().hex
+        correlation_id = incoming if _ACCEPTABLE.fullmatch(incoming) else secrets.token_hex(16)
         token = _current.set(correlation_id)
 
         async def send_with_header(message: Message) -> None:

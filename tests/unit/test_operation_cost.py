@@ -1,0 +1,55 @@
+"""What the fast lane charges: the same cost the executor's rate-limit extension computes,
+remembered per query and the `first:` values it reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+
+from api.response_cache import operation_cost
+from schema.persisted import registry
+from schema.query_cost import selection_cost
+
+PAGED = """query ($id: ID!, $n: Int, $m: Int) { customer(id: $id) { displayName
+  interactions(first: $n) { edges { node { id kind } } }
+  holdings { items { id } }
+  ... Tasks } }
+fragment Tasks on Customer { openTasks { id } relationshipManager { name } }
+query Other { customers(first: $m) { edges { node { id } } } }"""
+
+
+def _walked(query: str, variables: Mapping[str, object]) -> int:
+    document = parse(query)
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    return sum(
+        selection_cost(d.selection_set, fragments, variables)
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+
+
+def test_a_remembered_cost_follows_the_first_values_it_depends_on() -> None:
+    cases: list[dict[str, object]] = [
+        {"id": "a", "n": 5, "m": 3},
+        {"id": "b", "n": 5, "m": 3},  # another customer: the same cost
+        {"id": "a", "n": 50, "m": 3},
+        {"id": "a", "n": 5, "m": 30},
+        {"id": "a"},  # unset: a page of one, as the executor counts it
+        {"id": "a", "n": "many", "m": None},  # not an int: counted as one
+        {"id": "a", "n": 0},
+    ]
+    for variables in cases:
+        assert operation_cost(PAGED, variables) == _walked(PAGED, variables), variables
+    assert operation_cost(PAGED, {"n": 50}) > operation_cost(PAGED, {"n": 5})
+
+
+def test_every_registered_operation_costs_what_the_executor_charges() -> None:
+    for operation in registry().values():
+        cases: list[dict[str, object]] = [{}, {"first": 7, "id": "x"}, {"first": 70}]
+        for variables in cases:
+            assert operation_cost(operation.query, variables) == _walked(
+                operation.query, variables
+            ), operation.name
