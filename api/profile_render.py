@@ -62,6 +62,8 @@ def _converter(kind: type) -> Callable[[Any], object] | None:
     return None
 
 
+_JSON = frozenset({str, int, float, bool})
+
 # Leaf converters by exact type, looked up once per type: most leaves are str or int.
 _CONVERTERS: dict[type, Callable[[Any], object] | None] = {}
 
@@ -135,7 +137,11 @@ class _Walker:
             else:
                 out[key] = name
                 continue
-            out[key] = None if value is None else self._value(value, sub)
+            # Most leaves are already JSON (str, int): no call for them.
+            if value is None or (sub is None and type(value) in _JSON):
+                out[key] = value
+            else:
+                out[key] = self._value(value, sub)
         return out
 
     def _value(self, value: object, sub: Sequence[SelectionNode] | None) -> object:
