@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck contracts pytest schema bench bench-search-1m bench-detector bench-value clean
+.PHONY: install demo test lint typecheck contracts pytest schema bench bench-search-1m bench-detector bench-value bench-statements clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,3 +57,6 @@ bench-detector: install
 
 bench-value: install
 	$(BIN)/python -m benchmarks.value $(BENCH_ARGS)
+
+bench-statements: install
+	$(BIN)/python -m benchmarks.statement_cost $(BENCH_ARGS)
