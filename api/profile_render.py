@@ -68,8 +68,8 @@ _JSON = frozenset({str, int, float, bool})
 _CONVERTERS: dict[type, Callable[[Any], object] | None] = {}
 
 
-# A compiled field of a selection: (response key, where its value comes from, the attribute,
-# resolved name or constant, its sub-selection).
+# A compiled field of a selection: (response key, where its value comes from, the attribute
+# name / resolved name / constant it reads, its sub-selection).
 _TYPENAME, _ATTRIBUTE, _RESOLVED = range(3)
 _Step = tuple[str, int, str, Sequence[SelectionNode] | None]
 
