@@ -7,10 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.app import Resources, create_app
 from api.profile_render import RegisteredProfile
+from api.settings import Settings
 from domain.access.principal import Role
 from schema.ids import encode_id
 from schema.persisted import registry
@@ -282,3 +285,41 @@ async def test_the_self_view_is_walked_too_and_answers_as_plain_execution(
     assert await ask({"id": SELF_VIEW.sha256}, agent) == await ask(
         {"query": "# plain\n" + SELF_VIEW.query}, agent
     )
+
+
+async def test_without_redis_the_registered_profile_is_still_walked_and_audited(
+    settings: Settings,
+    engine: AsyncEngine,
+    client: httpx.AsyncClient,
+    mint: Minter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Redis holds the rate buckets and the cache: without it the lane limits in process,
+    # misses the cache, cannot keep the answer, and still answers and audits.
+    made = await make_customer(engine, interactions=3, holdings=2)
+    expected = await _plain(client, made.id)
+    rendered: list[int] = []
+    walk = RegisteredProfile.render
+
+    async def counting(self: RegisteredProfile, *args: Any) -> Any:
+        data = await walk(self, *args)
+        rendered.append(data is not None)
+        return data
+
+    monkeypatch.setattr(RegisteredProfile, "render", counting)
+    unreachable = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    offline = create_app(settings, Resources(engine=engine, redis=unreachable))
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=offline), base_url="http://quanjing.test"
+        ) as caller:
+            body = await _fast(caller, made.id, mint(Role.RELATIONSHIP_MANAGER, "rm-offline", rm=1))
+    finally:
+        await unreachable.aclose()
+    assert body == expected
+    assert rendered == [True]
+    async with engine.connect() as conn:
+        audited = await conn.scalar(
+            text("SELECT count(*) FROM audit_records WHERE subject = 'rm-offline'")
+        )
+    assert audited == 1
