@@ -391,6 +391,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             correlation_id=current_correlation_id(),
             channel=_header(request, "x-channel", 40),
             purpose=_header(request, "x-purpose", 80),
+            snapshots=self.ports.snapshots,
         )
         request.state.graphql_context = context
         return context

@@ -25,8 +25,8 @@ from typing import Any, cast
 from graphql import FieldNode, InlineFragmentNode, OperationDefinitionNode, SelectionNode, parse
 from strawberry.types.base import StrawberryObjectDefinition
 
-from api.db.profile_reader import ProfileSnapshot
 from domain.products import summarize_holdings
+from domain.profile import ProfileSnapshot
 from schema import schema as strawberry_schema
 from schema.access import visible
 from schema.audit_fields import personal_fields

@@ -34,6 +34,7 @@ from domain.ports import DocumentKey, ProfileReader
 from domain.privacy.consents import Consent, ConsentBook
 from domain.privacy.erasure import PrivacyStore
 from domain.products import Holding, Product
+from domain.profile import ProfileSnapshots
 from domain.recording import UnitOfWorkFactory
 from domain.relationship_changes import Factory as RelationshipFactory
 from domain.relationships import Proposal, Relationship, StateChange
@@ -263,6 +264,8 @@ class Context:
     channel: str = "unspecified"
     min_rm_grade: int = 3  # high-value customers need an RM of at least this grade
     purpose: str = "unspecified"
+    # The profile in one statement (schema/customers/prefetch.py); None reads through loaders.
+    snapshots: ProfileSnapshots | None = None
     loaders: Loaders = field(init=False)
     audit: AuditCollector = field(init=False)
     # Teller sessions checked in this request, so each customer costs one Redis call at most.

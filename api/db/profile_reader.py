@@ -6,7 +6,6 @@ import enum
 import functools
 from collections import defaultdict, namedtuple
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -81,8 +80,8 @@ from domain.interactions import (
 )
 from domain.organisation import Branch, BranchKind, RelationshipManager, RmGrade
 from domain.ports import DocumentKey
-from domain.privacy.consents import Consent
 from domain.products import Holding, HoldingStatus, Product, ProductAudience, ProductCategory
+from domain.profile import EVERY_PART, ProfilePart, ProfileSnapshot
 from domain.relationships import (
     Proposal,
     ProposalStatus,
@@ -339,38 +338,41 @@ _SNAPSHOT = text(
       ARRAY(SELECT ROW({_columns(customers, "c")}) FROM customers c WHERE c.id = :cid)
         AS customer,
       ARRAY(SELECT ROW({_columns(contact_points, "x")}) FROM contact_points x
-            WHERE x.customer_id = :cid ORDER BY x.kind, x.is_preferred DESC, x.id)
+            WHERE :contact_points AND x.customer_id = :cid ORDER BY x.kind, x.is_preferred DESC, x.id)
         AS contact_points,
       ARRAY(SELECT ROW({_columns(documents, "x")}) FROM identity_documents x
-            WHERE x.customer_id = :cid ORDER BY x.id)
+            WHERE :documents AND x.customer_id = :cid ORDER BY x.id)
         AS documents,
       ARRAY(SELECT ROW({_columns(branches, "b")}) FROM branches b
-            WHERE b.id = (SELECT home_branch_id FROM customers WHERE id = :cid))
+            WHERE :home_branch AND b.id = (SELECT home_branch_id FROM customers WHERE id = :cid))
         AS branch,
       ARRAY(SELECT ROW({_columns(managers, "m")}) FROM relationship_managers m
-            WHERE m.id = (SELECT relationship_manager_id FROM customers WHERE id = :cid))
+            WHERE :relationship_manager
+              AND m.id = (SELECT relationship_manager_id FROM customers WHERE id = :cid))
         AS manager,
       ARRAY(SELECT ROW({_columns(states, "s")}) FROM relationship_states s
-            WHERE s.customer_id = :cid)
+            WHERE :relationship AND s.customer_id = :cid)
         AS relationship,
       ARRAY(SELECT ROW({_columns(proposals, "p")}) FROM state_change_proposals p
-            WHERE p.customer_id = :cid AND p.status = 'pending')
+            WHERE :relationship AND p.customer_id = :cid AND p.status = 'pending')
         AS proposal,
       ARRAY(SELECT ROW({_columns(holdings, "h")}, p.code, p.name, p.category, p.audience,
                        p.currency)
             FROM holdings h JOIN products p ON p.id = h.product_id
-            WHERE h.customer_id = :cid
+            WHERE :holdings AND h.customer_id = :cid
             ORDER BY CASE WHEN h.status = 'closed' THEN 1 ELSE 0 END, h.opened_on, h.id)
         AS holdings,
       ARRAY(SELECT ROW({_columns(interactions, "i")}) FROM interactions i
             WHERE i.customer_id = :cid ORDER BY i.occurred_at DESC, i.id DESC LIMIT :page)
         AS interactions,
       ARRAY(SELECT ROW({_columns(tasks, "t")}) FROM tasks t
-            WHERE t.customer_id = :cid AND t.status = 'open' ORDER BY t.due_at, t.id)
+            WHERE :open_tasks AND t.customer_id = :cid AND t.status = 'open'
+            ORDER BY t.due_at, t.id)
         AS tasks,
       ARRAY(SELECT ROW({_columns(consents, "k")})
             FROM (SELECT DISTINCT ON (purpose, channel) * FROM consents
-                  WHERE customer_id = :cid ORDER BY purpose, channel, version DESC) k
+                  WHERE :consents AND customer_id = :cid
+                  ORDER BY purpose, channel, version DESC) k
             ORDER BY k.purpose, k.channel)
         AS consents,
       coalesce((SELECT version FROM profile_versions WHERE customer_id = :cid), 0) AS version,
@@ -391,26 +393,6 @@ def _rows_of(names: tuple[str, ...], records: Sequence[Any]) -> list[Any]:
     return [make(record) for record in records]
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileSnapshot:
-    """Everything the call-center profile shows of one customer, read at one instant."""
-
-    customer: Customer | None
-    contact_points: list[ContactPoint]
-    documents: list[IdentityDocument]
-    branch: Branch | None
-    manager: RelationshipManager | None
-    relationship: Relationship | None
-    pending_proposal: Proposal | None
-    holdings: list[Holding]
-    timeline: TimelinePage
-    open_tasks: list[Task]
-    consents: list[Consent]  # the current answer per purpose and channel
-    # The change counters read in the same snapshot: what a cached answer is valid for.
-    version: int
-    reference_version: int
-
-
 class SqlProfileReader:
     """Reads run on an AUTOCOMMIT connection: a read pays for no BEGIN/COMMIT round trips."""
 
@@ -426,12 +408,16 @@ class SqlProfileReader:
             rows: Sequence[Row[Any]] = result.all()
             return rows
 
-    async def profile_snapshot(self, customer_id: int, timeline_first: int) -> ProfileSnapshot:
-        """The call-center profile's rows in one statement (the fast path primes the loaders
-        with them, so the resolvers, masking and audit run unchanged)."""
+    async def profile_snapshot(
+        self, customer_id: int, timeline_first: int, parts: frozenset[ProfilePart] = EVERY_PART
+    ) -> ProfileSnapshot:
+        """The profile's rows in one statement; a part not asked for is skipped by PostgreSQL
+        (its condition is false before any row is read)."""
+        wanted = {part.value: part in parts for part in ProfilePart}
+        limit = timeline_first + 1 if ProfilePart.TIMELINE in parts else 0
         async with self._engine.connect() as conn:
             row = (
-                await conn.execute(_SNAPSHOT, {"cid": customer_id, "page": timeline_first + 1})
+                await conn.execute(_SNAPSHOT, {"cid": customer_id, "page": limit, **wanted})
             ).one()
         found = [customer_from_row(r) for r in _rows_of(_names(customers), row.customer)]
         branch = [branch_from_row(r) for r in _rows_of(_names(branches), row.branch)]

@@ -13,6 +13,7 @@ from domain.errors import DomainError, InvalidInput, NotFound
 from domain.search import interpret_search
 from schema.access import Forbidden, require
 from schema.context import Info
+from schema.customers.prefetch import prefetch_profile
 from schema.customers.types import Customer, load_customer, present
 from schema.errors import ForbiddenError, InvalidInputError, NotFoundError, UserFacingError
 from schema.ids import decode_typed_id
@@ -39,6 +40,7 @@ class CustomerConnection:
 async def _found(info: Info, pk: int, key: str) -> CustomerResult:
     # A customer the caller may not read is reported exactly like one that does not exist:
     # the answer must not reveal who is a customer of the bank.
+    await prefetch_profile(info, pk)
     customer = await load_customer(info, pk)
     if customer is None:
         return NotFoundError.from_domain(NotFound("customer", key))

@@ -15,6 +15,8 @@ from api.app import Resources, create_app
 from api.profile_render import RegisteredProfile
 from api.settings import Settings
 from domain.access.principal import Role
+from schema.customers import queries
+from schema.customers.prefetch import prefetch_profile
 from schema.ids import encode_id
 from schema.persisted import registry
 from tests.conftest import Minter
@@ -50,15 +52,20 @@ async def _plain(client: httpx.AsyncClient, customer_id: int, token: str | None 
 
 
 @pytest.mark.parametrize("interaction_count", [0, 1, 300])
-async def test_the_registered_profile_costs_two_statements_whatever_the_list_sizes(
+@pytest.mark.parametrize("path", ["registered", "plain"])
+async def test_the_profile_costs_two_statements_whatever_the_list_sizes(
     client: httpx.AsyncClient,
     engine: AsyncEngine,
     statements: StatementCounter,
     interaction_count: int,
+    path: str,
 ) -> None:
+    # The registered text is walked from one snapshot; the same text sent as plain GraphQL is
+    # executed, its loaders primed from the same snapshot (schema/customers/prefetch.py).
     made = await make_customer(engine, interactions=interaction_count, holdings=6)
+    ask = _fast if path == "registered" else _plain
     with statements.capture() as sent:
-        body = await _fast(client, made.id)
+        body = await ask(client, made.id)
     assert body.get("data"), body
     assert body["data"]["customer"]["__typename"] == "Customer"
     assert len(body["data"]["customer"]["interactions"]["edges"]) == min(interaction_count, 20)
@@ -118,6 +125,19 @@ async def _crafted(engine: AsyncEngine, client: httpx.AsyncClient) -> list[Made]
     return [rich, orphan]
 
 
+def _switchable_prefetch(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Plain execution with the profile prefetch on (the default) or off (every part read by
+    its own loader), as the returned flag says."""
+    on = [True]
+
+    async def switchable(info: Any, pk: int) -> None:
+        if on[0]:
+            await prefetch_profile(info, pk)
+
+    monkeypatch.setattr(queries, "prefetch_profile", switchable)
+    return on
+
+
 async def test_the_fast_path_answers_exactly_as_plain_execution_for_every_role(
     anonymous: httpx.AsyncClient,
     client: httpx.AsyncClient,
@@ -137,6 +157,7 @@ async def test_the_fast_path_answers_exactly_as_plain_execution_for_every_role(
         return data
 
     monkeypatch.setattr(RegisteredProfile, "render", counting)
+    prefetching = _switchable_prefetch(monkeypatch)
     crafted = await _crafted(engine, client)
     async with engine.connect() as conn:
         seeded = (
@@ -174,7 +195,12 @@ async def test_the_fast_path_answers_exactly_as_plain_execution_for_every_role(
         for role, token in tokens.items():
             fast = await _fast(anonymous, customer_id, token)
             plain = await _plain(anonymous, customer_id, token)
-            assert fast == plain, f"customer {customer_id} as {role}"
+            # And plain execution reading through every loader, with no snapshot at all: the
+            # snapshot is checked against the loaders' own statements, not against itself.
+            prefetching[0] = False
+            loaded = await _plain(anonymous, customer_id, token)
+            prefetching[0] = True
+            assert fast == plain == loaded, f"customer {customer_id} as {role}"
             compared += 1
     assert compared == len(subjects) * 11
     # Analysts, integrations and other customers are refused before anything is read; every
@@ -323,3 +349,91 @@ async def test_without_redis_the_registered_profile_is_still_walked_and_audited(
             text("SELECT count(*) FROM audit_records WHERE subject = 'rm-offline'")
         )
     assert audited == 1
+
+
+VARIED = """
+query Varied($id: ID!, $n: Int!) {
+  customer(id: $id) {
+    __typename
+    ...Parts
+    ... on Customer {
+      recent: interactions(first: $n) {
+        edges { cursor node { id kind channel occurredAt staffCode cost } }
+        pageInfo { hasNextPage endCursor }
+      }
+      older: interactions(first: 3) { edges { node { id } } }
+      calls: interactions(first: 5, channels: [CALL_CENTER]) { edges { node { id channel } } }
+      holdings(includeClosed: true) {
+        items { id accountNumber status balance product { code } }
+        totals { currency }
+        productCount
+      }
+      relationship { state since version pendingProposal { toState } history { toState } }
+      consents { purpose channel granted actor }
+      nextBestProducts { product { code } }
+    }
+    ... on Error { code message }
+  }
+}
+fragment Parts on Customer {
+  displayName
+  contactPoints { kind value isPreferred }
+  documents { type number }
+  homeBranch { name }
+  relationshipManager { name }
+  openTasks { id kind title }
+}
+"""
+FEW = """query Few($id: ID!) { customer(id: $id) { ... on Customer { displayName
+  documents { number } } ... on Error { code } } }"""
+
+
+async def test_any_profile_selection_is_read_in_one_snapshot_and_answers_as_the_loaders_do(
+    anonymous: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    mint: Minter,
+    statements: StatementCounter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prefetching = _switchable_prefetch(monkeypatch)
+    crafted = await _crafted(engine, client)
+    async with engine.connect() as conn:
+        seeded = list(await conn.scalars(text("SELECT id FROM customers ORDER BY id LIMIT 6")))
+
+    async def ask(query: str, variables: dict[str, Any], token: str) -> tuple[Any, list[str]]:
+        with statements.capture() as sent:
+            response = await anonymous.post(
+                "/graphql",
+                json={"query": query, "variables": variables},
+                headers={"authorization": f"Bearer {token}"},
+            )
+        assert response.status_code == 200, response.text
+        return response.json(), list(sent)
+
+    for customer_id in [c.id for c in crafted] + seeded:
+        for role, token in {
+            "agent": mint(Role.AGENT, f"agent-varied-{customer_id}"),
+            "rm": mint(Role.RELATIONSHIP_MANAGER, f"rm-varied-{customer_id}", rm=1),
+            "customer-own": mint(Role.CUSTOMER, f"own-varied-{customer_id}", cid=customer_id),
+            "analyst": mint(Role.ANALYST, f"analyst-varied-{customer_id}"),
+        }.items():
+            for query, variables in (
+                (VARIED, {"id": encode_id("Customer", customer_id), "n": 7}),
+                (FEW, {"id": encode_id("Customer", customer_id)}),
+            ):
+                snapshot, with_snapshot = await ask(query, variables, token)
+                prefetching[0] = False
+                loaded, with_loaders = await ask(query, variables, token)
+                prefetching[0] = True
+                where = f"customer {customer_id} as {role}"
+                assert snapshot == loaded, where
+                assert "errors" not in snapshot, where
+                if role == "analyst":
+                    continue  # refused before anything is read, either way
+                # The customer and every part the snapshot covers in one statement; what it
+                # does not cover (history, the filtered page, consents behind the offers,
+                # the offers themselves) still has its own.
+                assert len(with_snapshot) < len(with_loaders), where
+                assert sum("ARRAY(SELECT ROW(c.id" in s for s in with_snapshot) == 1, where
+                assert not any("FROM customers" in s and "ARRAY" not in s for s in with_snapshot)

@@ -1,0 +1,109 @@
+"""One statement for the profile a query asks for, in plain GraphQL execution too.
+
+`customer(id:)` and `me` read the customer and the parts of the profile their selection names
+(contacts, documents, branch, RM, relationship, holdings, the newest timeline page, open tasks,
+consents) in one snapshot, and hand the rows to the request's DataLoaders. The resolvers then
+find them there: the row rule, masking and audit run unchanged, only the statements go (ten
+for the call-center profile, down to one). A part the snapshot does not cover — history,
+alerts, value, a filtered or later timeline page — is loaded as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+
+from domain.access.policy import may_read_customer
+from domain.interactions import TimelineRequest
+from domain.profile import ProfilePart, ProfileSnapshot
+from schema.context import Info, Loaders
+from schema.interactions.types import timeline_filter
+from schema.pagination import MAX_PAGE_SIZE
+
+_PARTS = {
+    "contactPoints": ProfilePart.CONTACT_POINTS,
+    "documents": ProfilePart.DOCUMENTS,
+    "homeBranch": ProfilePart.HOME_BRANCH,
+    "relationshipManager": ProfilePart.RELATIONSHIP_MANAGER,
+    "relationship": ProfilePart.RELATIONSHIP,
+    "holdings": ProfilePart.HOLDINGS,
+    "openTasks": ProfilePart.OPEN_TASKS,
+    "consents": ProfilePart.CONSENTS,
+}
+# The timeline page the `interactions` resolver asks for when given `first` and nothing else.
+_NEWEST = timeline_filter(None, None, None, None, None, None)
+
+
+def _wanted(selections: Sequence[Selection], parts: set[ProfilePart]) -> int:
+    """Adds the parts the selection names to `parts`; returns the newest timeline page's size
+    (0: no such page is selected)."""
+    first = 0
+    for selection in selections:
+        if isinstance(selection, InlineFragment | FragmentSpread):
+            first = _wanted(selection.selections, parts) or first
+        elif isinstance(selection, SelectedField):
+            part = _PARTS.get(selection.name)
+            if part is not None:
+                parts.add(part)
+            elif selection.name == "interactions" and not first:
+                size = selection.arguments.get("first")
+                if isinstance(size, str) and size.isdigit():
+                    size = int(size)  # a literal comes as written; a variable as its value
+                filtered = any(
+                    v is not None for k, v in selection.arguments.items() if k != "first"
+                )
+                # An invalid size is the resolver's to refuse; nothing is read for it here.
+                if isinstance(size, int) and 1 <= size <= MAX_PAGE_SIZE and not filtered:
+                    parts.add(ProfilePart.TIMELINE)
+                    first = size
+    return first
+
+
+def _prime(
+    loaders: Loaders, pk: int, snapshot: ProfileSnapshot, parts: set[ProfilePart], first: int
+) -> None:
+    """The rows read, to the loaders that would have read them. Only the parts asked for: a
+    part not read is empty in the snapshot, and must not look empty to another resolver."""
+    customer = snapshot.customer
+    loaders.customer_by_id.prime(pk, customer)
+    if customer is None:
+        return
+    if ProfilePart.CONTACT_POINTS in parts:
+        loaders.contact_points_by_customer.prime(pk, snapshot.contact_points)
+    if ProfilePart.DOCUMENTS in parts:
+        loaders.documents_by_customer.prime(pk, snapshot.documents)
+    if ProfilePart.HOME_BRANCH in parts and customer.home_branch_id is not None:
+        loaders.branch_by_id.prime(customer.home_branch_id, snapshot.branch)
+    rm_id = customer.relationship_manager_id
+    if ProfilePart.RELATIONSHIP_MANAGER in parts and rm_id is not None:
+        loaders.relationship_manager_by_id.prime(rm_id, snapshot.manager)
+    if ProfilePart.RELATIONSHIP in parts:
+        loaders.relationship_by_customer.prime(pk, snapshot.relationship)
+        loaders.pending_proposal_by_customer.prime(pk, snapshot.pending_proposal)
+    if ProfilePart.HOLDINGS in parts:
+        loaders.holdings_by_customer.prime(pk, snapshot.holdings)
+    if ProfilePart.TIMELINE in parts:
+        request = TimelineRequest(customer_id=pk, first=first, after=None, filter=_NEWEST)
+        loaders.timeline_page_by_request.prime(request, snapshot.timeline)
+    if ProfilePart.OPEN_TASKS in parts:
+        loaders.open_tasks_by_customer.prime(pk, snapshot.open_tasks)
+    if ProfilePart.CONSENTS in parts:
+        loaders.consents_by_customer.prime(pk, snapshot.consents)
+
+
+async def prefetch_profile(info: Info, pk: int) -> None:
+    """Read the selected parts of customer `pk`'s profile in one statement, for the resolvers
+    that follow. Nothing is read for a caller the row rule refuses outright, or when the
+    selection names no part (the customer alone is one statement either way)."""
+    context = info.context
+    if context.snapshots is None or not may_read_customer(context.principal, pk):
+        return
+    parts: set[ProfilePart] = set()
+    first = 0
+    for field in info.selected_fields:
+        first = _wanted(field.selections, parts) or first
+    if not parts:
+        return
+    snapshot = await context.snapshots.profile_snapshot(pk, first, frozenset(parts))
+    _prime(context.loaders, pk, snapshot, parts, first)
