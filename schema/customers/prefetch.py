@@ -41,7 +41,8 @@ def _wanted(selections: Sequence[Selection], parts: set[ProfilePart]) -> int:
     first = 0
     for selection in selections:
         if isinstance(selection, InlineFragment | FragmentSpread):
-            first = _wanted(selection.selections, parts) or first
+            inner = _wanted(selection.selections, parts)
+            first = first or inner  # the first page selected is the one read
         elif isinstance(selection, SelectedField):
             part = _PARTS.get(selection.name)
             if part is not None:
@@ -102,7 +103,8 @@ async def prefetch_profile(info: Info, pk: int) -> None:
     parts: set[ProfilePart] = set()
     first = 0
     for field in info.selected_fields:
-        first = _wanted(field.selections, parts) or first
+        inner = _wanted(field.selections, parts)
+        first = first or inner
     if not parts:
         return
     snapshot = await context.snapshots.profile_snapshot(pk, first, frozenset(parts))
