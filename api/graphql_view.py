@@ -26,7 +26,7 @@ from api.db.profile_reader import SqlProfileReader
 from api.fast_path import FastPath, cacheable, customer_of, fast_paths
 from api.profile_render import RegisteredProfile
 from api.rate_limits import RedisTokenBuckets
-from api.response_cache import CachedAnswer, ResponseCache, operation_cost
+from api.response_cache import CachedAnswer, ResponseCache
 from domain.access.audit import AuditLog
 from domain.access.counter_sessions import CounterSessionStore
 from domain.access.principal import Principal, Role
@@ -50,7 +50,7 @@ from domain.webhooks import WebhookStore
 from schema.context import Context
 from schema.errors import UserFacingError
 from schema.persisted import registry
-from schema.query_cost import RateLimited
+from schema.query_cost import RateLimited, operation_cost
 
 log = logging.getLogger(__name__)
 

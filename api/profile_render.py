@@ -114,7 +114,8 @@ class _Walker:
 
     def __init__(self) -> None:
         # Keyed by the selection's identity: the walker lives as long as the parsed document
-        # whose selections it keys on (one per registered text).
+        # whose selections it keys on (one per registered text), and its root is always given
+        # the same resolver fields, so a plan never depends on more than the key.
         self._plans: dict[tuple[type, int], tuple[_Step, ...]] = {}
 
     def project(

@@ -19,26 +19,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from functools import cache, lru_cache
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from graphql import (
-    ArgumentNode,
-    FragmentDefinitionNode,
-    OperationDefinitionNode,
-    VariableNode,
-    Visitor,
-    parse,
-    visit,
-)
 from redis.exceptions import RedisError
 
 from api.db.audit_log import SqlAuditLog, StillCurrent
 from domain.access.principal import Role
 from schema.context import Context
-from schema.query_cost import selection_cost
 
 log = logging.getLogger(__name__)
 
@@ -53,44 +42,6 @@ class CachedAnswer:
     customer_ids: list[int]
     fields: list[str]
     outcome: str
-
-
-@cache
-def _cost_parts(
-    query: str,
-) -> tuple[list[OperationDefinitionNode], dict[str, Any], tuple[str, ...]]:
-    """The query's operations, its fragments, and the variables its `first:` arguments read
-    (the only variables its cost depends on)."""
-    document = parse(query)
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    firsts: set[str] = set()
-
-    class FirstVariables(Visitor):
-        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-            if node.name.value == "first" and isinstance(node.value, VariableNode):
-                firsts.add(node.value.name.value)
-
-    visit(document, FirstVariables())
-    return operations, fragments, tuple(sorted(firsts))
-
-
-def operation_cost(query: str, variables: dict[str, Any]) -> int:
-    """What the rate limiter charges for the operation (schema/query_cost.py). Remembered per
-    query and the `first:` values it reads: a registered profile reads none, so its cost is
-    walked once, not on every request."""
-    names = _cost_parts(query)[2]
-    firsts = tuple(v if isinstance(v := variables.get(n), int) else None for n in names)
-    return _cost(query, firsts)
-
-
-@lru_cache(maxsize=1024)
-def _cost(query: str, firsts: tuple[int | None, ...]) -> int:
-    operations, fragments, names = _cost_parts(query)
-    variables = dict(zip(names, firsts, strict=True))
-    return sum(selection_cost(o.selection_set, fragments, variables) for o in operations)
 
 
 class ResponseCache:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from functools import cache, lru_cache
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -14,6 +17,9 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
+    Visitor,
+    parse,
+    visit,
 )
 from strawberry.extensions import SchemaExtension
 
@@ -67,6 +73,48 @@ def selection_cost(
     return total
 
 
+def document_cost(document: DocumentNode, variables: Mapping[str, Any]) -> int:
+    """What the rate limiter charges for a parsed request: every operation in it."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    return sum(
+        selection_cost(d.selection_set, fragments, variables)
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+
+
+@cache
+def _first_variables(query: str) -> tuple[DocumentNode, tuple[str, ...]]:
+    """A registered text parsed once, and the variables its `first:` arguments read (the only
+    variables its cost depends on). Only for registered texts: the cache is unbounded."""
+    document = parse(query)
+    firsts: set[str] = set()
+
+    class FirstVariables(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            if node.name.value == "first" and isinstance(node.value, VariableNode):
+                firsts.add(node.value.name.value)
+
+    visit(document, FirstVariables())
+    return document, tuple(sorted(firsts))
+
+
+def operation_cost(query: str, variables: Mapping[str, Any]) -> int:
+    """`document_cost` of a registered text, remembered per text and the `first:` values it
+    reads: a registered profile reads none, so its cost is walked once, not on every request."""
+    names = _first_variables(query)[1]
+    firsts = tuple(v if isinstance(v := variables.get(n), int) else None for n in names)
+    return _cost(query, firsts)
+
+
+@lru_cache(maxsize=1024)
+def _cost(query: str, firsts: tuple[int | None, ...]) -> int:
+    document, names = _first_variables(query)
+    return document_cost(document, dict(zip(names, firsts, strict=True)))
+
+
 class RateLimitExtension(SchemaExtension):
     """Charges the caller's bucket with the operation's cost before it executes."""
 
@@ -76,16 +124,7 @@ class RateLimitExtension(SchemaExtension):
         document = ec.graphql_document
         limiter = getattr(context, "rate_limiter", None)
         if document is not None and limiter is not None:
-            fragments = {
-                d.name.value: d
-                for d in document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-            cost = sum(
-                selection_cost(d.selection_set, fragments, ec.variables or {})
-                for d in document.definitions
-                if isinstance(d, OperationDefinitionNode)
-            )
+            cost = document_cost(document, ec.variables or {})
             retry = await limiter.acquire(
                 f"{context.principal.role}:{context.principal.subject}", float(cost)
             )

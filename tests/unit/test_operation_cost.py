@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+from graphql import parse
 
-from api.response_cache import operation_cost
 from schema.persisted import registry
-from schema.query_cost import selection_cost
+from schema.query_cost import document_cost, operation_cost
 
 PAGED = """query ($id: ID!, $n: Int, $m: Int) { customer(id: $id) { displayName
   interactions(first: $n) { edges { node { id kind } } }
@@ -20,15 +19,7 @@ query Other { customers(first: $m) { edges { node { id } } } }"""
 
 
 def _walked(query: str, variables: Mapping[str, object]) -> int:
-    document = parse(query)
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    return sum(
-        selection_cost(d.selection_set, fragments, variables)
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode)
-    )
+    return document_cost(parse(query), variables)
 
 
 def test_a_remembered_cost_follows_the_first_values_it_depends_on() -> None:
