@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli import main, migrate
@@ -356,8 +357,17 @@ async def test_scoring_is_not_cut_short_by_the_service_statement_timeout(
     bank: Bank, settings: Settings
 ) -> None:
     # The service's connections stop any statement after a few seconds; a month of a real
-    # bank takes longer than that, so scoring lifts it for its own transaction. Here: 1 ms.
-    hurried = create_engine(bank.url, replace(settings, db_statement_timeout_ms=1))
+    # bank takes longer than that, so scoring lifts it for its own transaction. Here: 1 ms,
+    # set once SQLAlchemy has met the server (its first-connect queries, run under a 1 ms
+    # timeout, were cancelled whenever a fresh backend took longer than that).
+    hurried = create_engine(bank.url, settings)
+
+    @event.listens_for(hurried.sync_engine, "connect")
+    def hurry(dbapi_connection: Any, _: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET statement_timeout = 1")
+        cursor.close()
+
     try:
         summary = await SqlValueStore(hurried).score(OCT, Decimal("0.20"))
     finally:
