@@ -203,6 +203,8 @@ async def test_the_relay_catches_up_after_redis_comes_back(
             assert waiting == 3
             own_redis.start(port=port)  # …and comes back
             published: list[dict[str, Any]] = []
+            # The relay publishes first and marks the rows in PostgreSQL after, so wait for
+            # both: the events in the stream, then the outbox rows marked published.
             for _ in range(100):
                 entries = await client.xrange(STREAM) or []
                 published = [json.loads(e[b"event"]) for _, e in entries if e is not None]
@@ -211,13 +213,15 @@ async def test_the_relay_catches_up_after_redis_comes_back(
                     break
                 await asyncio.sleep(0.1)
             assert [p["payload"]["n"] for p in published] == [0, 1, 2]
-            assert (
-                await conn.fetchval(
+            for _ in range(100):
+                waiting = await conn.fetchval(
                     "SELECT count(*) FROM outbox WHERE customer_id = $1 AND published_at IS NULL",
                     made.id,
                 )
-                == 0
-            )
+                if waiting == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert waiting == 0
         finally:
             await conn.close()
     finally:
