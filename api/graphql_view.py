@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from api.auth import AuthError, TokenVerifier
 from api.correlation import current_correlation_id
 from api.db.profile_reader import SqlProfileReader
-from api.fast_path import FastPath, cacheable, customer_of, fast_paths
+from api.fast_path import cacheable, customer_of, fast_paths
 from api.profile_render import RegisteredProfile
 from api.rate_limits import RedisTokenBuckets
 from api.response_cache import CachedAnswer, ResponseCache
@@ -180,15 +181,48 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def registered_text(body: dict[str, object]) -> str | None:
-    """The query text a request names: its registered text by id, or the text it sends."""
+class RequestRefused(HTTPException):
+    """A request the view cannot run, with the code a client acts on."""
+
+    def __init__(self, status_code: int, code: str, reason: str) -> None:
+        super().__init__(status_code, reason)
+        self.code = code
+
+
+# Strawberry's own refusals carry only a status and a sentence; the code follows the status.
+_CODE_OF_STATUS = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+def refusal(error: HTTPException) -> Response:
+    """A refused request as JSON, like every other error: the sentence and a code."""
+    code = getattr(error, "code", None) or _CODE_OF_STATUS.get(error.status_code, "BAD_REQUEST")
+    body = {"data": None, "errors": [{"message": error.reason, "extensions": {"code": code}}]}
+    return Response(
+        orjson.dumps(body), status_code=error.status_code, media_type="application/json"
+    )
+
+
+def _digest(body: dict[str, object]) -> str | None:
+    """The sha256 a request names: `id`, or Apollo's `extensions.persistedQuery.sha256Hash`."""
     extensions = body.get("extensions")
     apq = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
     digest = body.get("id") or (apq.get("sha256Hash") if isinstance(apq, dict) else None)
+    return None if digest is None else str(digest)
+
+
+def _is_own_hash(digest: str, query: object) -> bool:
+    """An unregistered text sent with its own sha256, as Apollo's automatic persisted queries
+    retry after PERSISTED_QUERY_NOT_FOUND: run as the text it is."""
+    return isinstance(query, str) and hashlib.sha256(query.encode()).hexdigest() == digest
+
+
+def registered_text(body: dict[str, object]) -> str | None:
+    """The query text a request names: its registered text by id, or the text it sends."""
+    digest = _digest(body)
     query = body.get("query")
-    if digest is None:
+    if digest is None or _is_own_hash(digest, query):
         return query if isinstance(query, str) else None
-    operation = registry().get(str(digest))
+    operation = registry().get(digest)
     if operation is None or query not in (None, operation.query):
         return None
     return operation.query
@@ -196,16 +230,23 @@ def registered_text(body: dict[str, object]) -> str | None:
 
 def resolve_persisted(body: dict[str, object]) -> None:
     """Put the registered text in place of a persisted operation's id (in place)."""
-    extensions = body.get("extensions")
-    apq = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
-    digest = body.get("id") or (apq.get("sha256Hash") if isinstance(apq, dict) else None)
-    if digest is None:
+    digest = _digest(body)
+    query = body.get("query")
+    if digest is None or _is_own_hash(digest, query):
         return
-    operation = registry().get(str(digest))
+    operation = registry().get(digest)
     if operation is None:
-        raise HTTPException(400, "PERSISTED_QUERY_NOT_FOUND: unknown operation id")
-    if body.get("query") not in (None, operation.query):
-        raise HTTPException(400, "PERSISTED_QUERY_MISMATCH: the text does not match its id")
+        if query is None:
+            raise RequestRefused(
+                400, "PERSISTED_QUERY_NOT_FOUND", "No registered operation has this id."
+            )
+        raise RequestRefused(
+            400, "PERSISTED_QUERY_MISMATCH", "The query text does not hash to the id sent."
+        )
+    if query not in (None, operation.query):
+        raise RequestRefused(
+            400, "PERSISTED_QUERY_MISMATCH", "The query text is not the registered text of this id."
+        )
     body["query"] = operation.query
 
 
@@ -223,19 +264,21 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         anything (see `_answer_profile`); everything else, and any profile request this path
         cannot answer, goes to the view with the body replayed."""
         ports = self.ports
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)  # websockets
+            return
         if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
+            scope["method"] != "POST"
             or ports is None
             or ports.snapshots is None
             or not _is_json(scope)
         ):
-            await super().__call__(scope, receive, send)
+            await self._view(scope, receive, send)
             return
         body = await _read_body(receive)
         payload = await self._answer_profile(scope, body, ports)
         if payload is None:
-            await super().__call__(scope, _replay(body, receive), send)
+            await self._view(scope, _replay(body, receive), send)
             return
         await send(
             {
@@ -248,6 +291,15 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+    async def _view(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's HTTP handling (`GraphQL.__call__`), with its refusals as JSON with a
+        code instead of a plain-text sentence."""
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as error:
+            response = refusal(error)
+        await response(scope, receive, send)
 
     async def _answer_profile(self, scope: Scope, body: bytes, ports: Ports) -> bytes | None:
         """A registered profile request: the caller's scope, the rate limit and the cached
@@ -274,9 +326,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         customer_id = customer_of(fast, variables, context)
         if customer_id is None or context.principal is UNAUTHENTICATED or ports.snapshots is None:
             return None
+        cost = float(operation_cost(fast.query, variables))
+        limiter = context.rate_limiter
+        if limiter is not None and cost > limiter.capacity:
+            return None  # the view refuses it with QUERY_TOO_COSTLY, charging nothing
         cache = ports.response_cache
         key = None if cache is None else await cache.key(fast.name, variables, customer_id, context)
-        retry, answer = await self._charge_and_look_up(context, fast, variables, cache, key)
+        retry, answer = await self._charge_and_look_up(context, cost, cache, key)
         if retry is not None:
             # The same answer the executor's rate-limit extension gives, charged once.
             refused = ExecutionResult(data=None, errors=[UserFacingError(RateLimited(retry))])
@@ -321,17 +377,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     @staticmethod
     async def _charge_and_look_up(
-        context: Context,
-        fast: FastPath,
-        variables: dict[str, Any],
-        cache: ResponseCache | None,
-        key: str | None,
+        context: Context, cost: float, cache: ResponseCache | None, key: str | None
     ) -> tuple[float | None, CachedAnswer | None]:
         """(seconds to wait when the rate limit is reached, cached answer) — one Redis round
         trip when both live there."""
         limiter = context.rate_limiter
         bucket = f"{context.principal.role}:{context.principal.subject}"
-        cost = float(operation_cost(fast.query, variables))
         if isinstance(limiter, RedisTokenBuckets) and cache is not None and key is not None:
             retry, raw = await limiter.acquire_and_get(bucket, cost, key)
             return retry, None if raw is None or retry is not None else cache.parse(raw)

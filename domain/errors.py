@@ -14,6 +14,10 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
 
+    def details(self) -> dict[str, object]:
+        """Facts beside the message a client acts on (when to retry, what the limit is)."""
+        return {}
+
 
 class NotFound(DomainError):
     """The thing asked for does not exist (or the caller may not know it exists)."""

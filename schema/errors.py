@@ -73,7 +73,5 @@ class UserFacingError(GraphQLError):
         extensions: dict[str, object] = {"code": error.code}
         if isinstance(error, InvalidInput):
             extensions["field"] = error.field
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None:
-            extensions["retryAfter"] = retry_after
+        extensions.update(error.details())
         super().__init__(error.message, extensions=extensions, original_error=error)

@@ -1,4 +1,10 @@
-"""What an operation costs, before it runs: fields selected, lists weighted by `first`."""
+"""What an operation costs, before it runs: fields selected, lists weighted by `first`.
+
+A list is weighted by its `first:` up to the largest page any list serves: a bigger value is
+refused by the list itself (INVALID_INPUT), so it costs no more than the largest page. An
+operation that costs more than a caller's whole bucket could never run, however long it waited:
+it is refused with QUERY_TOO_COSTLY and charges nothing.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +29,10 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from domain.access.rate_limits import RateLimiter
 from domain.errors import DomainError
 from schema.errors import UserFacingError
+from schema.pagination import MAX_PAGE_SIZE
 
 
 class RateLimited(DomainError):
@@ -34,6 +42,33 @@ class RateLimited(DomainError):
         super().__init__(f"too many requests; retry after {retry_after:g} s")
         self.retry_after = retry_after
 
+    def details(self) -> dict[str, object]:
+        return {"retryAfter": self.retry_after}
+
+
+class QueryTooCostly(DomainError):
+    code = "QUERY_TOO_COSTLY"
+
+    def __init__(self, cost: float, limit: float) -> None:
+        super().__init__(
+            f"this operation costs {cost:g} units and a request may cost at most {limit:g}; "
+            "ask for smaller pages (first:) or fewer fields"
+        )
+        self.cost = cost
+        self.limit = limit
+
+    def details(self) -> dict[str, object]:
+        return {"cost": int(self.cost), "limit": int(self.limit)}
+
+
+async def charge(limiter: RateLimiter, bucket: str, cost: float) -> None:
+    """Spend `cost` from the caller's bucket, or raise the error the client is answered with."""
+    if cost > limiter.capacity:
+        raise UserFacingError(QueryTooCostly(cost, limiter.capacity))
+    retry = await limiter.acquire(bucket, cost)
+    if retry is not None:
+        raise UserFacingError(RateLimited(retry))
+
 
 def _first(node: FieldNode, variables: Mapping[str, Any]) -> int:
     for argument in node.arguments or ():
@@ -41,10 +76,10 @@ def _first(node: FieldNode, variables: Mapping[str, Any]) -> int:
             continue
         value = argument.value
         if isinstance(value, IntValueNode):
-            return max(1, int(value.value))
+            return min(max(1, int(value.value)), MAX_PAGE_SIZE)
         if isinstance(value, VariableNode):
             raw = variables.get(value.name.value)
-            return max(1, raw) if isinstance(raw, int) else 1
+            return min(max(1, raw), MAX_PAGE_SIZE) if isinstance(raw, int) else 1
     return 1
 
 
@@ -124,10 +159,6 @@ class RateLimitExtension(SchemaExtension):
         document = ec.graphql_document
         limiter = getattr(context, "rate_limiter", None)
         if document is not None and limiter is not None:
-            cost = document_cost(document, ec.variables or {})
-            retry = await limiter.acquire(
-                f"{context.principal.role}:{context.principal.subject}", float(cost)
-            )
-            if retry is not None:
-                raise UserFacingError(RateLimited(retry))
+            cost = float(document_cost(document, ec.variables or {}))
+            await charge(limiter, f"{context.principal.role}:{context.principal.subject}", cost)
         yield

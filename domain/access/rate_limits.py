@@ -9,6 +9,9 @@ from typing import Protocol
 
 
 class RateLimiter(Protocol):
+    # The most one request may cost: a larger cost could never be paid.
+    capacity: float
+
     async def acquire(self, key: str, cost: float) -> float | None:
         """Spend `cost` tokens; None when allowed, else the seconds to wait before retrying."""
         ...

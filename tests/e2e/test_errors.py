@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -43,6 +44,10 @@ async def test_a_body_that_is_not_a_json_object_is_a_400(
         "/graphql", content=body, headers={"content-type": "application/json"}
     )
     assert response.status_code == 400, response.text
+    assert response.json() == {
+        "data": None,
+        "errors": [{"message": ANY, "extensions": {"code": "BAD_REQUEST"}}],
+    }
 
 
 async def test_a_query_with_a_syntax_error_says_so_with_a_code(client: httpx.AsyncClient) -> None:

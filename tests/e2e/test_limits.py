@@ -166,6 +166,42 @@ async def test_each_principal_has_a_token_bucket_weighted_by_cost(
         assert "errors" not in (await b.post("/graphql", json={"query": query})).json()
 
 
+async def test_a_page_larger_than_any_list_serves_is_refused_by_the_list_not_the_limiter(
+    limited_app: tuple[Starlette, Settings], mint: Minter
+) -> None:
+    app, _ = limited_app
+    async with await _client(app, mint(Role.AGENT, "huge-page")) as client:
+        body = (
+            await client.post(
+                "/graphql", json={"query": "{ customers(first: 100000) { edges { cursor } } }"}
+            )
+        ).json()
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "INVALID_INPUT", "field": "first"}
+
+
+async def test_an_operation_costing_more_than_the_whole_bucket_is_refused_for_good(
+    limited_app: tuple[Starlette, Settings], mint: Minter
+) -> None:
+    app, tight = limited_app
+    query = "{ customers(first: 100) { edges { cursor node { code displayName } } } }"
+    cost = selection_cost(parse(query).definitions[0].selection_set, {}, {})  # type: ignore[attr-defined]
+    assert cost > tight.rate_capacity
+    async with await _client(app, mint(Role.AGENT, "too-costly")) as client:
+        refused = (await client.post("/graphql", json={"query": query})).json()
+        (error,) = refused["errors"]
+        # Not RATE_LIMITED with a retryAfter: waiting would never make it affordable.
+        assert error["extensions"] == {
+            "code": "QUERY_TOO_COSTLY",
+            "cost": cost,
+            "limit": tight.rate_capacity,
+        }
+        assert refused["data"] is None
+        # Nothing was charged: a query costing nearly the whole bucket still runs.
+        affordable = "{ customers(first: 50) { edges { cursor node { code displayName } } } }"
+        assert "errors" not in (await client.post("/graphql", json={"query": affordable})).json()
+
+
 async def test_the_bucket_is_atomic_under_concurrency(redis_client: aioredis.Redis) -> None:
     buckets = RedisTokenBuckets(redis_client, capacity=100, refill_per_second=0.001)
     results = await asyncio.gather(*(buckets.acquire("race", 10) for _ in range(30)))
@@ -210,3 +246,5 @@ async def test_production_hides_the_schema_and_refuses_get_and_batches(
     assert "graphiql" not in ide.text.lower()
     batch = await production.post("/graphql", json=[{"query": "{ __typename }"}] * 2)
     assert batch.status_code == 400
+    assert batch.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert get.json()["errors"][0]["extensions"]["code"] in ("BAD_REQUEST", "METHOD_NOT_ALLOWED")

@@ -50,17 +50,39 @@ async def test_an_operation_by_id_answers_exactly_as_by_text(
 
 
 @pytest.mark.parametrize(
-    ("body", "reason"),
+    ("body", "code"),
     [
         ({"id": "0" * 64}, "PERSISTED_QUERY_NOT_FOUND"),
         ({"id": "__profile__", "query": "{ __typename }"}, "PERSISTED_QUERY_MISMATCH"),
+        ({"id": "0" * 64, "query": "{ __typename }"}, "PERSISTED_QUERY_MISMATCH"),
     ],
 )
-async def test_an_unknown_or_mismatched_operation_is_a_400(
-    client: httpx.AsyncClient, body: dict[str, str], reason: str
+async def test_an_unknown_or_mismatched_operation_is_a_400_with_a_code(
+    client: httpx.AsyncClient, body: dict[str, str], code: str
 ) -> None:
     if body["id"] == "__profile__":
         body = {**body, "id": _profile()}
     response = await client.post("/graphql", json=body)
     assert response.status_code == 400
-    assert reason in response.text
+    assert response.headers["content-type"] == "application/json"
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {"code": code}
+    assert response.json()["data"] is None
+
+
+async def test_an_apollo_client_retries_an_unregistered_query_with_its_text(
+    client: httpx.AsyncClient,
+) -> None:
+    """Automatic persisted queries: the hash alone is not found; the hash with the text it is
+    the hash of runs as that text (it is not registered by being sent)."""
+    query = "{ customers(first: 1) { edges { cursor } } }"
+    apq = {
+        "persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(query.encode()).hexdigest()}
+    }
+    first = await client.post("/graphql", json={"extensions": apq})
+    assert first.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    retried = await client.post("/graphql", json={"query": query, "extensions": apq})
+    assert retried.status_code == 200, retried.text
+    assert len(retried.json()["data"]["customers"]["edges"]) == 1
+    again = await client.post("/graphql", json={"extensions": apq})
+    assert again.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"

@@ -182,6 +182,8 @@ async def test_a_stale_answer_is_charged_to_the_rate_limit_once(
     charged: list[float] = []
 
     class Counting:
+        capacity = real.capacity
+
         async def acquire(self, key: str, cost: float) -> float | None:
             if key.endswith(":cache-charge"):
                 charged.append(cost)
@@ -214,6 +216,8 @@ async def test_a_limited_caller_gets_the_executors_refusal_charged_once(
     charged: list[float] = []
 
     class Empty:
+        capacity = real.capacity
+
         async def acquire(self, key: str, cost: float) -> float | None:
             charged.append(cost)
             return 1.5
@@ -230,3 +234,33 @@ async def test_a_limited_caller_gets_the_executors_refusal_charged_once(
     assert registered["errors"][0]["extensions"] == {"code": "RATE_LIMITED", "retryAfter": 1.5}
     assert registered == plain
     assert len(charged) == 2  # once each
+
+
+async def test_an_operation_over_the_whole_bucket_is_refused_alike_and_charged_nothing(
+    app: Any, anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+) -> None:
+    endpoint = next(r for r in app.routes if getattr(r, "path", None) == "/graphql").app
+    real = endpoint.ports.rate_limiter
+    charged: list[float] = []
+
+    class Small:
+        capacity = 100.0  # below the registered profile's cost
+
+        async def acquire(self, key: str, cost: float) -> float | None:
+            charged.append(cost)
+            return None
+
+    made = await make_customer(engine)
+    agent = mint(Role.AGENT, "too-costly")
+    endpoint.ports.rate_limiter = Small()
+    try:
+        registered = await _profile(anonymous, made.id, agent)
+        plain = await _profile(anonymous, made.id, agent, plain=True)
+    finally:
+        endpoint.ports.rate_limiter = real
+    (error,) = registered["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert error["extensions"]["limit"] == 100
+    assert error["extensions"]["cost"] > 100
+    assert registered == plain
+    assert charged == []
