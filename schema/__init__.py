@@ -32,6 +32,7 @@ from schema.recording import RecordingMutations
 from schema.relationships.mutations import RelationshipMutations
 from schema.segments import SegmentMutations, SegmentQueries
 from schema.tasks import TaskMutations, TaskQueries
+from schema.text_inputs import TextInputCheck
 from schema.value import ValueMutations, ValueQueries
 from schema.value_report import ValueReportQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
@@ -101,6 +102,7 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
             ParserCache,
             ValidationCache,
             *limits,
+            TextInputCheck,  # before the charge: a refused request costs nothing
             RateLimitExtension,
             AuditFieldsExtension,
         ],

@@ -99,3 +99,20 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "database": "ok", "redis": "ok"}
+
+
+async def test_a_nul_character_in_a_literal_or_a_variable_is_invalid_input(
+    client: httpx.AsyncClient,
+) -> None:
+    literal = await gql(client, '{ customers(first: 5, search: "a\\u0000b") { edges { cursor } } }')
+    assert literal["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "search"}
+    variable = await gql(
+        client,
+        "query ($s: String!) { customers(first: 5, search: $s) { edges { cursor } } }",
+        {"s": "a\u0000b"},
+    )
+    assert variable["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "s"}
+    # The same texts without the NUL run.
+    assert "errors" not in await gql(
+        client, '{ customers(first: 5, search: "a\\u0041b") { edges { cursor } } }'
+    )

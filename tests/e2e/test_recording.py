@@ -441,3 +441,35 @@ async def test_a_write_that_asks_for_its_id_alone_costs_four_statements(
         )
         == 1
     )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"summary": "登录\u0000失败"}, "input.summary"),
+        ({"staffCode": "S\u00000042"}, "input.staffCode"),
+        ({"idempotencyKey": "key-\u0000-0001"}, "input.idempotencyKey"),
+    ],
+)
+async def test_text_with_a_nul_character_is_invalid_input_and_writes_nothing(
+    anonymous: httpx.AsyncClient,
+    engine: AsyncEngine,
+    endpoints: Endpoints,
+    mint: Minter,
+    overrides: dict[str, Any],
+    field: str,
+) -> None:
+    # PostgreSQL text cannot hold U+0000: without the check this was an internal error.
+    made = await make_customer(engine)
+    response = await anonymous.post(
+        "/graphql",
+        json={"query": RECORD, "variables": {"input": _input(made.id, **overrides)}},
+        headers={"authorization": f"Bearer {mint(Role.AGENT, 'agent-nul')}"},
+    )
+    body = response.json()
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "INVALID_INPUT", "field": field}
+    assert "U+0000" in error["message"]
+    counted = "SELECT count(*) FROM interactions WHERE customer_id = $1"
+    assert await _count(endpoints, counted, made.id) == 0
