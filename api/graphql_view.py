@@ -16,7 +16,11 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError, StrawberryGraphQLError
+from strawberry.exceptions import (
+    ConnectionRejectionError,
+    StrawberryGraphQLError,
+    StrawberryInputCoercionError,
+)
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
@@ -58,18 +62,27 @@ log = logging.getLogger(__name__)
 INTERNAL_MESSAGE = "Internal server error. Quote the correlation id when reporting it."
 
 
+def _is_about_the_request(error: GraphQLError) -> bool:
+    # Syntax and validation errors have no original error; a variable a scalar cannot parse
+    # (a DateTime that is not one) carries strawberry's coercion error. Both describe the
+    # request's own text and values: safe to return.
+    return error.original_error is None or isinstance(
+        error.original_error, StrawberryInputCoercionError
+    )
+
+
 def _is_user_facing(error: GraphQLError) -> bool:
-    if error.original_error is None:
-        return True  # syntax and validation errors: about the query text, safe to return
     # Resolvers raise UserFacingError; graphql-core wraps it in a located GraphQLError.
-    return isinstance(error.original_error, UserFacingError | DomainError)
+    return _is_about_the_request(error) or isinstance(
+        error.original_error, UserFacingError | DomainError
+    )
 
 
 def mask_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
     """The client's view of an error: expected ones as they are, everything else generic."""
     if _is_user_facing(error):
         formatted: dict[str, Any] = dict(error.formatted)
-        if error.original_error is None:
+        if _is_about_the_request(error):
             extensions = dict(formatted.get("extensions") or {})
             extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
             formatted["extensions"] = extensions

@@ -59,6 +59,7 @@ MAX_SUMMARY = 2000
 MAX_OFFERS = 20
 MAX_OFFER_LENGTH = 100
 MAX_STAFF_CODE = 40
+MAX_COST = Decimal("10000000000")  # the column holds 10 digits before the point
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 
 
@@ -88,8 +89,12 @@ def validate_interaction(
         raise InvalidInput("occurredAt", "the time needs a time zone")
     if draft.occurred_at > now + skew:
         raise InvalidInput("occurredAt", "the interaction is in the future")
-    if draft.cost is not None and (not draft.cost.is_finite() or draft.cost < 0):
+    if draft.cost is not None and not draft.cost.is_finite():
+        raise InvalidInput("cost", "the cost to serve is not a number")
+    if draft.cost is not None and draft.cost < 0:
         raise InvalidInput("cost", "the cost to serve cannot be negative")
+    if draft.cost is not None and draft.cost >= MAX_COST:
+        raise InvalidInput("cost", f"the cost to serve is below {MAX_COST:,}")
     if draft.cost is not None and draft.cost != draft.cost.quantize(Decimal("0.01")):
         raise InvalidInput("cost", "the cost has at most 2 decimals")
     if draft.satisfaction is not None and not 1 <= draft.satisfaction <= 5:

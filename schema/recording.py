@@ -295,6 +295,9 @@ def validate_holding_change(input: UpsertHoldingInput) -> HoldingChange:
     for name, value in (("balance", input.balance), ("creditLimit", input.credit_limit)):
         if value is not None and (not value.is_finite() or abs(value) >= Decimal("1e18")):
             raise InvalidInput(name, "the amount is out of range")
+        # The column keeps cents: a third decimal would be rounded away without a word.
+        if value is not None and value != value.quantize(Decimal("0.01")):
+            raise InvalidInput(name, "the amount has at most 2 decimals")
     return HoldingChange(
         source_ref=ref,
         customer_id=decode_typed_id(input.customer_id, "Customer", field="customerId"),

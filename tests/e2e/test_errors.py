@@ -116,3 +116,31 @@ async def test_a_nul_character_in_a_literal_or_a_variable_is_invalid_input(
     assert "errors" not in await gql(
         client, '{ customers(first: 5, search: "a\\u0041b") { edges { cursor } } }'
     )
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"occurredAt": "garbage"}, "DateTime"),
+        ({"cost": "abc"}, "Decimal"),
+    ],
+)
+async def test_a_variable_a_scalar_cannot_parse_is_a_validation_error_not_an_internal_one(
+    client: httpx.AsyncClient, variables: dict[str, str], named: str
+) -> None:
+    record = {
+        "customerId": encode_id("Customer", 1),
+        "channel": "CALL_CENTER",
+        "kind": "INQUIRY",
+        "occurredAt": "2026-01-01T00:00:00Z",
+        **variables,
+    }
+    body = await gql(
+        client,
+        "mutation ($i: RecordInteractionInput!) { recordInteraction(input: $i) { __typename } }",
+        {"i": record},
+    )
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    assert named in error["message"]
+    assert body["data"] is None

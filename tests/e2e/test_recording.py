@@ -145,6 +145,9 @@ async def test_integrations_must_send_an_idempotency_key(
         ),
         ({"cost": "-1.00"}, "INVALID_INPUT", "cost"),
         ({"cost": "1.005"}, "INVALID_INPUT", "cost"),
+        ({"cost": "NaN"}, "INVALID_INPUT", "cost"),
+        ({"cost": "1e309"}, "INVALID_INPUT", "cost"),  # was an internal error (overflow)
+        ({"cost": "10000000000.00"}, "INVALID_INPUT", "cost"),
         ({"summary": "长" * 2001}, "INVALID_INPUT", "summary"),
         ({"satisfaction": 6}, "INVALID_INPUT", "satisfaction"),
         (
