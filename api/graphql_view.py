@@ -63,18 +63,20 @@ INTERNAL_MESSAGE = "Internal server error. Quote the correlation id when reporti
 
 
 def _is_about_the_request(error: GraphQLError) -> bool:
-    # Syntax and validation errors have no original error; a variable a scalar cannot parse
-    # (a DateTime that is not one) carries strawberry's coercion error. Both describe the
-    # request's own text and values: safe to return.
-    return error.original_error is None or isinstance(
-        error.original_error, StrawberryInputCoercionError
+    # Syntax and validation errors have no original error. A variable its type cannot take,
+    # found before execution (no path), carries the scalar's coercion error: graphql-core's
+    # own ("String cannot represent a non string value") or strawberry's (a DateTime that is
+    # not one). All describe the request's own text and values: safe to return.
+    original = error.original_error
+    return original is None or (
+        error.path is None and isinstance(original, GraphQLError | StrawberryInputCoercionError)
     )
 
 
 def _is_user_facing(error: GraphQLError) -> bool:
     # Resolvers raise UserFacingError; graphql-core wraps it in a located GraphQLError.
-    return _is_about_the_request(error) or isinstance(
-        error.original_error, UserFacingError | DomainError
+    return isinstance(error.original_error, UserFacingError | DomainError) or (
+        _is_about_the_request(error)
     )
 
 
@@ -82,7 +84,7 @@ def mask_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
     """The client's view of an error: expected ones as they are, everything else generic."""
     if _is_user_facing(error):
         formatted: dict[str, Any] = dict(error.formatted)
-        if _is_about_the_request(error):
+        if not isinstance(error.original_error, UserFacingError | DomainError):
             extensions = dict(formatted.get("extensions") or {})
             extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
             formatted["extensions"] = extensions

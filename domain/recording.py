@@ -21,6 +21,7 @@ from domain.products import HoldingStatus
 from domain.tasks import (
     DUE_AFTER,
     NewTask,
+    OwnerKind,
     Task,
     TaskKind,
     TaskOwner,
@@ -101,6 +102,8 @@ class RecordingUnitOfWork(Protocol):
     async def unknown_products(self, ids: Sequence[int]) -> set[int]: ...
 
     async def branch_exists(self, branch_id: int) -> bool: ...
+
+    async def active_rm_exists(self, rm_id: int) -> bool: ...
 
     async def add_interaction(self, interaction: NewInteraction, recorded_by: str) -> int: ...
 
@@ -209,6 +212,13 @@ async def open_task(
     """A task on its own, e.g. a follow-up instruction."""
     async with uow_factory() as uow:
         rm_id = await uow.customer_rm(customer_id)
+        if (
+            owner is not None
+            and owner.kind is OwnerKind.RM
+            and not await uow.active_rm_exists(int(owner.ref))
+        ):
+            # myTasks would show it to nobody.
+            raise InvalidInput("owner", "no active relationship manager has this id")
         task_id = await uow.add_task(
             NewTask(
                 customer_id=customer_id,

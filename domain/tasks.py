@@ -30,6 +30,9 @@ class OwnerKind(enum.StrEnum):
 
 
 CALL_CENTER_QUEUE = "call_center"
+QUEUES = frozenset({CALL_CENTER_QUEUE})
+# A staff owner is a token subject, which sign-in keeps to 100 characters.
+MAX_STAFF_OWNER = 100
 
 # How long the bank gives itself, by kind; regulators expect complaints answered promptly.
 DUE_AFTER = {
@@ -102,6 +105,32 @@ def validate_title(title: str) -> str:
     if len(text) > MAX_TITLE:
         raise InvalidInput("title", f"the title is longer than {MAX_TITLE}")
     return text
+
+
+def validate_owner(kind: OwnerKind | None, ref: str | None) -> TaskOwner | None:
+    """The owner a caller names, checked so that someone finds the task in their list (myTasks
+    matches staff by subject, RMs by id, queues by name); None: the default owner."""
+    text = (ref or "").strip()
+    if kind is None:
+        if text:
+            raise InvalidInput("ownerKind", "say what kind of owner is named")
+        return None
+    if not text:
+        raise InvalidInput("owner", "name the owner of that kind")
+    match kind:
+        case OwnerKind.STAFF:
+            if len(text) > MAX_STAFF_OWNER:
+                raise InvalidInput(
+                    "owner", f"a staff owner is at most {MAX_STAFF_OWNER} characters"
+                )
+        case OwnerKind.RM:
+            if not (text.isascii() and text.isdigit()) or int(text) == 0:
+                raise InvalidInput("owner", "an RM owner is the RM's id")
+            text = str(int(text))  # "007" is RM 7, as myTasks compares it
+        case OwnerKind.QUEUE:
+            if text not in QUEUES:
+                raise InvalidInput("owner", f"the queues are {', '.join(sorted(QUEUES))}")
+    return TaskOwner(kind, text)
 
 
 def validate_due(due_at: datetime, now: datetime) -> datetime:

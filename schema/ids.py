@@ -9,6 +9,8 @@ from typing import Any
 
 from domain.errors import InvalidInput
 
+MAX_PK = 2**63 - 1  # primary keys are PostgreSQL bigints
+
 
 def encode_id(type_name: str, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
@@ -19,10 +21,14 @@ def decode_id(global_id: str, *, field: str = "id") -> tuple[str, int]:
     try:
         padded = global_id + "=" * (-len(global_id) % 4)
         type_name, _, raw_pk = base64.urlsafe_b64decode(padded).decode().partition(":")
-        pk = int(raw_pk)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise InvalidInput(field, "not a valid id") from exc
-    if not type_name or pk <= 0:
+    # Plain ASCII digits only (int() would also take "1_0", " 7" or "٣"), and within the
+    # bigint keys: a larger number used to reach the driver and fail as an internal error.
+    if not type_name or not (raw_pk.isascii() and raw_pk.isdigit()):
+        raise InvalidInput(field, "not a valid id")
+    pk = int(raw_pk)
+    if not 0 < pk <= MAX_PK:
         raise InvalidInput(field, "not a valid id")
     return type_name, pk
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 
 from domain.access.principal import Role
-from domain.errors import DomainError, InvalidInput
+from domain.errors import DomainError
 from domain.interactions import Channel
 from domain.recording import complete_task, open_task
 from domain.tasks import (
@@ -19,6 +19,7 @@ from domain.tasks import (
     TaskStatus,
     may_work_on,
     validate_due,
+    validate_owner,
     validate_title,
 )
 from domain.tasks import Task as TaskModel
@@ -167,11 +168,7 @@ class TaskMutations:
             pk = decode_typed_id(input.customer_id, "Customer", field="customerId")
             title = validate_title(input.title)
             due = None if input.due_at is None else validate_due(input.due_at, now)
-            owner = None
-            if input.owner_kind is not None:
-                if not input.owner:
-                    raise InvalidInput("owner", "name the owner of that kind")
-                owner = TaskOwner(input.owner_kind, input.owner.strip())
+            owner = validate_owner(input.owner_kind, input.owner)
             task_id = await open_task(
                 info.context.recording,
                 pk,

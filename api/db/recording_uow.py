@@ -22,6 +22,7 @@ from api.db.tables import (
     IdempotencyKeyRow,
     InteractionRow,
     ProductRow,
+    RelationshipManagerRow,
     TaskRow,
 )
 from domain.detection.alerts import AlertStatus
@@ -216,6 +217,14 @@ class SqlRecordingUnitOfWork:
             await self.conn.scalar(select(BranchRow.id).where(BranchRow.id == branch_id))
             is not None
         )
+
+    async def active_rm_exists(self, rm_id: int) -> bool:
+        found = await self.conn.scalar(
+            select(RelationshipManagerRow.id).where(
+                RelationshipManagerRow.id == rm_id, RelationshipManagerRow.active
+            )
+        )
+        return found is not None
 
     async def add_interaction(self, interaction: NewInteraction, recorded_by: str) -> int:
         new_id: int | None = await self.conn.scalar(

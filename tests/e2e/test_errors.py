@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Mapping, Sequence
 from unittest.mock import ANY
@@ -25,7 +26,15 @@ async def test_an_unknown_customer_is_a_not_found_error(client: httpx.AsyncClien
     assert data["customer"]["code"] == "NOT_FOUND"
 
 
-@pytest.mark.parametrize("bad_id", ["not-an-id", encode_id("Branch", 1)])
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "not-an-id",
+        encode_id("Branch", 1),
+        # Past the bigint keys: was an internal error from the driver.
+        base64.urlsafe_b64encode(b"Customer:99999999999999999999").decode(),
+    ],
+)
 async def test_a_malformed_or_foreign_id_is_invalid_input(
     client: httpx.AsyncClient, bad_id: str
 ) -> None:
@@ -144,3 +153,16 @@ async def test_a_variable_a_scalar_cannot_parse_is_a_validation_error_not_an_int
     assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
     assert named in error["message"]
     assert body["data"] is None
+
+
+async def test_a_variable_of_the_wrong_json_type_is_a_validation_error(
+    client: httpx.AsyncClient,
+) -> None:
+    body = await gql(
+        client,
+        "query ($s: String!) { customers(first: 5, search: $s) { edges { cursor } } }",
+        {"s": {"not": "a string"}},
+    )
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    assert "String cannot represent a non string value" in error["message"]

@@ -476,3 +476,86 @@ async def test_text_with_a_nul_character_is_invalid_input_and_writes_nothing(
     assert "U+0000" in error["message"]
     counted = "SELECT count(*) FROM interactions WHERE customer_id = $1"
     assert await _count(endpoints, counted, made.id) == 0
+
+
+CREATE_TASK = """mutation ($input: CreateTaskInput!) { createTask(input: $input) {
+  __typename ... on Task { id ownerKind owner } ... on InvalidInputError { field message } } }"""
+
+
+@pytest.mark.parametrize(
+    ("owner", "field"),
+    [
+        ({"ownerKind": "STAFF", "owner": "  "}, "owner"),  # was stored as an empty owner
+        ({"ownerKind": "STAFF", "owner": "x" * 101}, "owner"),  # was an internal error
+        ({"ownerKind": "RM", "owner": "abc"}, "owner"),
+        ({"ownerKind": "RM", "owner": "999999999"}, "owner"),  # no such RM
+        ({"ownerKind": "QUEUE", "owner": "nowhere"}, "owner"),
+        ({"owner": "agent-7"}, "ownerKind"),  # was silently ignored
+    ],
+)
+async def test_a_task_owner_nobody_would_find_is_refused_and_nothing_is_written(
+    anonymous: httpx.AsyncClient,
+    engine: AsyncEngine,
+    endpoints: Endpoints,
+    mint: Minter,
+    owner: dict[str, str],
+    field: str,
+) -> None:
+    made = await make_customer(engine)
+    created = await gql_data(
+        anonymous,
+        CREATE_TASK,
+        {
+            "input": {
+                "customerId": encode_id("Customer", made.id),
+                "kind": "FOLLOW_UP",
+                "title": "回访",
+                **owner,
+            }
+        },
+        token=mint(Role.AGENT, "agent-owner"),
+    )
+    assert created["createTask"]["__typename"] == "InvalidInputError"
+    assert created["createTask"]["field"] == field
+    assert (
+        await _count(endpoints, "SELECT count(*) FROM tasks WHERE customer_id = $1", made.id) == 0
+    )
+
+
+async def test_a_task_given_to_an_rm_by_id_is_in_that_rms_list(
+    anonymous: httpx.AsyncClient, engine: AsyncEngine, endpoints: Endpoints, mint: Minter
+) -> None:
+    made = await make_customer(engine)
+    rm = await _count(endpoints, "SELECT min(id) FROM relationship_managers WHERE active")
+    created = await gql_data(
+        anonymous,
+        CREATE_TASK,
+        {
+            "input": {
+                "customerId": encode_id("Customer", made.id),
+                "kind": "FOLLOW_UP",
+                "title": "回访",
+                "ownerKind": "RM",
+                "owner": f"00{rm}",
+            }
+        },
+        token=mint(Role.AGENT, "agent-owner"),
+    )
+    task = created["createTask"]
+    assert (task["ownerKind"], task["owner"]) == ("RM", str(rm))  # as myTasks matches it
+    rm_token = mint(Role.RELATIONSHIP_MANAGER, "rm-owner", rm=rm)
+    seen: list[str] = []
+    after = None
+    while True:  # every page: the seeded RM owns many tasks
+        page = await gql_data(
+            anonymous,
+            """query ($after: String) { myTasks(first: 100, after: $after) {
+            nodes { id } pageInfo { hasNextPage endCursor } } }""",
+            {"after": after},
+            token=rm_token,
+        )
+        seen += [n["id"] for n in page["myTasks"]["nodes"]]
+        if not page["myTasks"]["pageInfo"]["hasNextPage"]:
+            break
+        after = page["myTasks"]["pageInfo"]["endCursor"]
+    assert task["id"] in seen

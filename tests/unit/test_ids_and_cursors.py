@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 import pytest
@@ -14,10 +15,32 @@ from schema.interactions.types import parse_timeline_cursor, timeline_cursor
 
 def test_a_global_id_round_trips() -> None:
     assert decode_id(encode_id("Customer", 42)) == ("Customer", 42)
+    assert decode_id(encode_id("Customer", 2**63 - 1)) == ("Customer", 2**63 - 1)
     assert decode_typed_id(encode_id("Branch", 7), "Branch") == 7
 
 
-@pytest.mark.parametrize("garbage", ["", "!!!", "Q3VzdG9tZXI6", "Q3VzdG9tZXI6LTE", "bm9wZQ"])
+def _raw(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "!!!",
+        "Q3VzdG9tZXI6",
+        "Q3VzdG9tZXI6LTE",
+        "bm9wZQ",
+        # Past the bigint keys: used to reach the driver and fail as an internal error.
+        _raw(f"Customer:{2**63}"),
+        _raw("Customer:99999999999999999999"),
+        # Spellings int() would take for a number.
+        _raw("Customer:1_0"),
+        _raw("Customer: 7"),
+        _raw("Customer:+7"),
+        _raw("Customer:\u0663"),
+    ],
+)
 def test_a_malformed_global_id_is_invalid_input(garbage: str) -> None:
     with pytest.raises(InvalidInput):
         decode_id(garbage)
