@@ -1,0 +1,184 @@
+"""Every argument of every root field, fed hostile values: an answer with a code, never an
+internal error.
+
+The schema is walked, not listed, so a field added tomorrow is covered the day it is added.
+Each request differs from a plausible one in one leaf value (huge, empty, out of range, past
+the column's size, not a number); it is sent by a role that may call the field, so it gets as
+far as the field's own checks. What is required: no INTERNAL_SERVER_ERROR and no 5xx.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLScalarType,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.app import Resources, create_app
+from api.settings import Settings
+from domain.access.principal import Role
+from schema import schema
+from schema.access import ROOT_PERMISSIONS
+from schema.ids import encode_id
+from tests.conftest import Minter
+from tests.factories import make_customer
+
+
+def _raw_id(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+HOSTILE: dict[str, list[Any]] = {
+    "String": ["", " ", "x" * 20_000, "'; DROP TABLE customers;--", "\U0001f600" * 300],
+    "ID": ["", "garbage", _raw_id("Customer:99999999999999999999"), _raw_id("Customer:-1")],
+    "Int": [2_147_483_647, -2_147_483_648, 0, -1],
+    "Float": [1e308, -1e308, 0.0],
+    "Decimal": ["1e309", "-1e309", "NaN", "Infinity", "1e-40", "99999999999999999999999", "-0.01"],
+    "DateTime": ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-01-01T00:00:00+14:00"],
+    "Date": ["0001-01-01", "9999-12-31"],
+}
+
+
+def _plain(t: GraphQLInputType) -> GraphQLInputType:
+    return t.of_type if isinstance(t, GraphQLNonNull) else t
+
+
+class Values:
+    """A plausible value of each input type; the customer id is a real customer's."""
+
+    def __init__(self, customer_id: int) -> None:
+        self.id = encode_id("Customer", customer_id)
+        self.now = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+
+    def plausible(self, t: GraphQLInputType) -> Any:
+        t = _plain(t)
+        if isinstance(t, GraphQLList):
+            return [self.plausible(t.of_type)]
+        if isinstance(t, GraphQLEnumType):
+            return next(iter(t.values))
+        if isinstance(t, GraphQLInputObjectType):
+            return {
+                name: self.plausible(f.type)
+                for name, f in t.fields.items()
+                if isinstance(f.type, GraphQLNonNull)
+            }
+        assert isinstance(t, GraphQLScalarType)
+        return {
+            "String": "fuzz-value-1",
+            "ID": self.id,
+            "Int": 1,
+            "Float": 1.0,
+            "Boolean": True,
+            "Decimal": "1.00",
+            "DateTime": self.now,
+            "Date": "2026-01-01",
+        }.get(t.name, {})
+
+    def variants(self, t: GraphQLInputType, value: Any) -> Iterator[tuple[Any, Any]]:
+        """(a path setter's path, hostile value) for every leaf under `t`, one at a time."""
+        t = _plain(t)
+        if isinstance(t, GraphQLList):
+            yield (), []
+            yield (), [value[0] if value else self.plausible(t.of_type)] * 200
+            inner = value[0] if value else self.plausible(t.of_type)
+            for path, bad in self.variants(t.of_type, inner):
+                yield (0, *path), bad
+        elif isinstance(t, GraphQLInputObjectType):
+            for name, f in t.fields.items():
+                current = value.get(name) if isinstance(value, dict) else None
+                current = self.plausible(f.type) if current is None else current
+                for path, bad in self.variants(f.type, current):
+                    yield (name, *path), bad
+        elif isinstance(t, GraphQLScalarType):
+            for bad in HOSTILE.get(t.name, []):
+                yield (), bad
+
+
+def _with(value: Any, path: tuple[Any, ...], bad: Any, plausible: Any) -> Any:
+    if not path:
+        return bad
+    head, rest = path[0], path[1:]
+    if isinstance(head, int):
+        items = list(value) if isinstance(value, list) and value else [plausible]
+        items[0] = _with(items[0], rest, bad, plausible)
+        return items
+    copy = dict(value) if isinstance(value, dict) else {}
+    copy[head] = _with(copy.get(head), rest, bad, {})
+    return copy
+
+
+def _type_text(t: GraphQLInputType) -> str:
+    if isinstance(t, GraphQLNonNull):
+        return f"{_type_text(t.of_type)}!"
+    if isinstance(t, GraphQLList):
+        return f"[{_type_text(t.of_type)}]"
+    return str(t.name)
+
+
+@pytest.fixture
+async def unlimited(
+    settings: Settings, engine: AsyncEngine, redis_client: aioredis.Redis, seeded: int
+) -> AsyncIterator[httpx.AsyncClient]:
+    # Hundreds of requests per role: a rate limit would answer them before the fields do.
+    roomy = replace(settings, rate_capacity=10**9, rate_refill_per_second=10**9)
+    app = create_app(roomy, Resources(engine=engine, redis=redis_client))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://q.test") as client:
+        yield client
+
+
+async def test_no_argument_value_makes_any_root_field_fail_internally(
+    unlimited: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+) -> None:
+    made = await make_customer(engine)
+    values = Values(made.id)
+    claims: dict[Role, dict[str, Any]] = {
+        Role.CUSTOMER: {"cid": made.id},
+        Role.RELATIONSHIP_MANAGER: {"rm": 1},
+        Role.INTEGRATION: {"client_id": "core-banking"},
+    }
+    failures: list[str] = []
+    sent = 0
+    graphql_schema = schema._schema
+    for operation, root in (
+        ("query", graphql_schema.query_type),
+        ("mutation", graphql_schema.mutation_type),
+    ):
+        assert root is not None
+        for name, field in root.fields.items():
+            if not field.args or name not in ROOT_PERMISSIONS:
+                continue
+            role = sorted(ROOT_PERMISSIONS[name])[0]
+            token = mint(role, f"hostile-{role}", **claims.get(role, {}))
+            declared = ", ".join(f"${a}: {_type_text(arg.type)}" for a, arg in field.args.items())
+            call = ", ".join(f"{a}: ${a}" for a in field.args)
+            query = f"{operation} ({declared}) {{ {name}({call}) {{ __typename }} }}"
+            plausible = {a: values.plausible(arg.type) for a, arg in field.args.items()}
+            for argument, arg in field.args.items():
+                for path, bad in values.variants(arg.type, plausible[argument]):
+                    variables = dict(plausible)
+                    variables[argument] = _with(plausible[argument], path, bad, {})
+                    response = await unlimited.post(
+                        "/graphql",
+                        json={"query": query, "variables": variables},
+                        headers={"authorization": f"Bearer {token}"},
+                    )
+                    sent += 1
+                    if response.status_code >= 500 or "INTERNAL_SERVER_ERROR" in response.text:
+                        failures.append(f"{name}({argument}{list(path)} = {str(bad)[:40]!r})")
+    assert sent > 500  # the walk reached the schema's arguments
+    assert failures == []
