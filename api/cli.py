@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from alembic import command
@@ -111,9 +111,15 @@ async def _score_recent_months(settings: Settings, database_url: str, months: in
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    from api.seed import DatabaseNotEmpty
+
     with Infrastructure(settings, redis=False) as endpoints:
         migrate(endpoints.database_url)
-        _seed(settings, endpoints.database_url, args.customers, args.seed, args.reset)
+        try:
+            _seed(settings, endpoints.database_url, args.customers, args.seed, args.reset)
+        except DatabaseNotEmpty as exc:
+            print(f"quanjing: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -254,11 +260,25 @@ def cmd_rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
-    from api.auth import mint_development_token
+    from api.auth import AuthError, mint_development_token, principal_from_claims
     from domain.access.principal import Role
 
     if settings.is_production:
         print("quanjing: tokens come from the identity provider in production", file=sys.stderr)
+        return 2
+    claims = {
+        "sub": args.sub,
+        "role": args.role,
+        "cid": args.customer,
+        "rm": args.rm,
+        "branch": args.branch,
+        "client_id": args.client_id,
+    }
+    try:
+        # The server's own rules: a token it would refuse at sign-in is not minted.
+        principal_from_claims({k: v for k, v in claims.items() if v is not None})
+    except AuthError as exc:
+        print(f"quanjing: {exc.message}", file=sys.stderr)
         return 2
     token = mint_development_token(
         settings,
@@ -274,30 +294,51 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from `low` to `high`, or a usage error naming the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:,} to {high:,}, not {value:,}")
+        return value
+
+    return parse
+
+
+PORT = _bounded(1, 65_535)
+WORKERS = _bounded(1, 64)
+CUSTOMERS = _bounded(1, 10_000_000)
+TOKEN_TTL = _bounded(1, 366 * 24 * 3600)
+
+
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="quanjing", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add_server_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-        p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+        p.add_argument("--port", type=PORT, default=8000, help="port (default 8000)")
 
     serve = sub.add_parser("serve", help="serve GraphQL (embedded servers if no URLs are set)")
     add_server_options(serve)
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--workers", type=WORKERS, default=1, help="worker processes (default 1)")
     serve.set_defaults(handler=cmd_serve)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=cmd_migrate)
 
     seed = sub.add_parser("seed", help="migrate, then load a deterministic demo bank")
-    seed.add_argument("--customers", type=int, default=settings.demo_customers)
+    seed.add_argument("--customers", type=CUSTOMERS, default=settings.demo_customers)
     seed.add_argument("--seed", type=int, default=42, help="random seed (same seed, same bank)")
     seed.add_argument("--reset", action="store_true", help="empty the customer tables first")
     seed.set_defaults(handler=cmd_seed)
 
     demo = sub.add_parser("demo", help="migrate, seed if empty, and serve with GraphiQL")
     add_server_options(demo)
-    demo.add_argument("--customers", type=int, default=settings.demo_customers)
+    demo.add_argument("--customers", type=CUSTOMERS, default=settings.demo_customers)
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(handler=cmd_demo)
 
@@ -333,7 +374,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     token.add_argument("--rm", type=int, help="relationship manager id (role rm)")
     token.add_argument("--branch", help="branch code of staff")
     token.add_argument("--client-id", help="client id (role integration)")
-    token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 h)")
+    token.add_argument("--ttl", type=TOKEN_TTL, default=8 * 3600, help="seconds (default 8 h)")
     token.set_defaults(handler=cmd_token)
 
     rotate = sub.add_parser(

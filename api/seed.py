@@ -722,6 +722,16 @@ def _batches(total: int, size: int) -> Iterator[tuple[int, int]]:
         yield start, min(total + 1, start + size)
 
 
+class DatabaseNotEmpty(Exception):
+    """Seeding would mix the demo bank into customers already there."""
+
+    def __init__(self, existing: int) -> None:
+        super().__init__(
+            f"the database already holds {existing:,} customers; "
+            "`quanjing seed --reset` replaces them with the demo bank"
+        )
+
+
 async def seed(
     database_url: str,
     *,
@@ -738,7 +748,7 @@ async def seed(
     try:
         existing = await conn.fetchval("SELECT count(*) FROM customers")
         if existing and not reset:
-            raise RuntimeError(f"the database already holds {existing} customers; pass reset")
+            raise DatabaseNotEmpty(existing)
         if reset:
             await conn.execute(
                 "TRUNCATE "

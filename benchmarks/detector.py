@@ -38,7 +38,7 @@ from api.settings import Settings
 from api.worker import Worker
 from benchmarks.dataset import ensure
 from benchmarks.report import DETECTOR_RESULTS, write_report
-from benchmarks.run import RESULTS, ROOT, machine
+from benchmarks.run import RESULTS, ROOT, machine, postgres_cpu
 
 _HISTORY = """
 INSERT INTO fund_movements (holding_id, customer_id, amount, currency, direction,
@@ -118,19 +118,6 @@ async def prepare(
         pipe.xadd(STREAM, {"event": message})
     await pipe.execute()
     return history, history_seconds
-
-
-def postgres_cpu() -> float:
-    # Every postgres process on the machine: run the benchmark alone.
-    total = 0.0
-    for process in psutil.process_iter(["name", "cmdline"]):
-        try:
-            if process.info["name"] and "postgres" in process.info["name"]:
-                times = process.cpu_times()
-                total += times.user + times.system
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return total
 
 
 async def floor(redis: aioredis.Redis, events: int, batch: int) -> float:

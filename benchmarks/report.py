@@ -29,6 +29,8 @@ relay's background polling excluded).
 
 def _row(run: dict[str, Any], base: dict[str, Any] | None) -> str:
     ratio = p99 = ""
+    pg = run.get("postgres_cpu_ms_per_request")  # not in results measured before it was added
+    pg_cpu = "" if pg is None else f"{pg:.2f}"
     if base is not None and run["target"] == "quanjing":
         ratio = f"{run['throughput'] / base['throughput']:.2f}×"
         p99 = f"{run['p99_ms'] / base['p99_ms']:.2f}×"
@@ -36,7 +38,7 @@ def _row(run: dict[str, Any], base: dict[str, Any] | None) -> str:
         f"| {run['op']} | {run['target']} | {run['workers']} | {run['concurrency']} | "
         f"{run['throughput']:.0f} | {run['p50_ms']:.1f} | {run['p95_ms']:.1f} | "
         f"{run['p99_ms']:.1f} | {run['errors']} | {run['statements_per_request']:.1f} | "
-        f"{run['server_cpu_ms_per_request']:.2f} | {ratio} | {p99} |"
+        f"{run['server_cpu_ms_per_request']:.2f} | {pg_cpu} | {ratio} | {p99} |"
     )
 
 
@@ -54,8 +56,9 @@ def render(result: dict[str, Any]) -> str:
         f"{d['interactions']:,} interactions; load: {load}",
         "",
         "| operation | server | workers | concurrency | req/s | p50 ms | p95 ms | p99 ms | "
-        "errors | SQL/req | server CPU ms/req | throughput ÷ baseline | p99 ÷ baseline |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "errors | SQL/req | server CPU ms/req | PostgreSQL CPU ms/req | "
+        "throughput ÷ baseline | p99 ÷ baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     baselines = {
         (r["workers"], r["concurrency"]): r for r in result["runs"] if r["target"] == "baseline"

@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 
 import asyncpg
 import phonenumbers
+import pytest
 from stdnum.cn import ric, uscc
 
 from api.cli import migrate
 from api.document_crypto import DocumentCrypto
 from api.embedded import Endpoints
-from api.seed import asyncpg_dsn, seed
+from api.seed import DatabaseNotEmpty, asyncpg_dsn, seed
 from tests.scratch import scratch_database
 
 PINNED_NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -51,6 +52,11 @@ async def test_the_same_seed_builds_the_same_bank(
     assert await _fingerprint(a) == await _fingerprint(b)
     await seed(b, crypto=crypto, customers=150, seed=12, now=PINNED_NOW, reset=True)
     assert await _fingerprint(a) != await _fingerprint(b)
+    # Without reset, a bank that is there is left as it is (`quanjing seed` says so, exit 1).
+    before = await _fingerprint(b)
+    with pytest.raises(DatabaseNotEmpty, match="already holds 150 customers"):
+        await seed(b, crypto=crypto, customers=150, seed=13, now=PINNED_NOW)
+    assert await _fingerprint(b) == before
 
 
 async def test_seeded_identifiers_are_valid_and_activity_is_long_tailed(
