@@ -119,13 +119,15 @@ def cpu_seconds(process: psutil.Process) -> float:
 
 def postgres_cpu() -> float:
     """CPU seconds of every postgres process on the machine: run the benchmark alone. Both
-    servers read the same PostgreSQL, so a cell's share is what its requests made it do."""
+    servers read the same PostgreSQL, so a cell's share is what its requests made it do.
+    Backends that have exited count through the postmaster's reaped-children times (a pool
+    that drops connections would otherwise make the difference negative)."""
     total = 0.0
     for process in psutil.process_iter(["name"]):
         try:
             if process.info["name"] and "postgres" in process.info["name"]:
                 times = process.cpu_times()
-                total += times.user + times.system
+                total += times.user + times.system + times.children_user + times.children_system
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return total
