@@ -201,7 +201,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Every method reaches the view: what it does not serve is refused there, as JSON
+            # with METHOD_NOT_ALLOWED, like every other refusal.
+            Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
         ],
         middleware=[

@@ -166,3 +166,13 @@ async def test_a_variable_of_the_wrong_json_type_is_a_validation_error(
     (error,) = body["errors"]
     assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
     assert "String cannot represent a non string value" in error["message"]
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+async def test_a_method_the_endpoint_does_not_serve_is_a_405_with_a_code(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    response = await client.request(method, "/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 405
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {"code": "METHOD_NOT_ALLOWED"}
