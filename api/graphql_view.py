@@ -16,11 +16,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import (
-    ConnectionRejectionError,
-    StrawberryGraphQLError,
-    StrawberryInputCoercionError,
-)
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
@@ -41,7 +37,6 @@ from domain.assignment import AssignmentUnitOfWork, OwnershipReader
 from domain.detection.alerts import AlertReader
 from domain.detection.handling import AlertFactory
 from domain.detection.rules import DetectionRuleStore
-from domain.errors import DomainError
 from domain.ports import ProfileReader
 from domain.privacy.consents import ConsentBook
 from domain.privacy.erasure import PrivacyStore
@@ -53,54 +48,24 @@ from domain.value.report import ValueReports
 from domain.value.segments import SegmentStore
 from domain.webhooks import WebhookStore
 from schema.context import Context
+from schema.error_masking import is_expected, masked
 from schema.errors import UserFacingError
 from schema.persisted import registry
 from schema.query_cost import RateLimited, operation_cost
 
 log = logging.getLogger(__name__)
 
-INTERNAL_MESSAGE = "Internal server error. Quote the correlation id when reporting it."
-
-
-def _is_about_the_request(error: GraphQLError) -> bool:
-    # Syntax and validation errors have no original error. A variable its type cannot take,
-    # found before execution (no path), carries the scalar's coercion error: graphql-core's
-    # own ("String cannot represent a non string value") or strawberry's (a DateTime that is
-    # not one). All describe the request's own text and values: safe to return.
-    original = error.original_error
-    return original is None or (
-        error.path is None and isinstance(original, GraphQLError | StrawberryInputCoercionError)
-    )
-
-
-def _is_user_facing(error: GraphQLError) -> bool:
-    # Resolvers raise UserFacingError; graphql-core wraps it in a located GraphQLError.
-    return isinstance(error.original_error, UserFacingError | DomainError) or (
-        _is_about_the_request(error)
-    )
-
 
 def mask_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
-    """The client's view of an error: expected ones as they are, everything else generic."""
-    if _is_user_facing(error):
-        formatted: dict[str, Any] = dict(error.formatted)
-        if not isinstance(error.original_error, UserFacingError | DomainError):
-            extensions = dict(formatted.get("extensions") or {})
-            extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
-            formatted["extensions"] = extensions
-        return formatted
-    log.error(
-        "unexpected error at %s",
-        ".".join(map(str, error.path or ())) or "<operation>",
-        exc_info=error.original_error,
-        extra={"correlation_id": correlation_id},
-    )
-    masked = StrawberryGraphQLError(
-        INTERNAL_MESSAGE,
-        path=error.path,
-        extensions={"code": "INTERNAL_SERVER_ERROR", "correlationId": correlation_id},
-    )
-    return dict(masked.formatted)
+    """The client's view of an error (masked by the schema already, schema/error_masking.py;
+    again here for an error that did not pass through it), with a code on every request error."""
+    error = masked(error, correlation_id)
+    formatted: dict[str, Any] = dict(error.formatted)
+    if not is_expected(error):
+        extensions = dict(formatted.get("extensions") or {})
+        extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
+        formatted["extensions"] = extensions
+    return formatted
 
 
 @dataclass(slots=True)

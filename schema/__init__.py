@@ -21,6 +21,7 @@ from schema.audit_fields import AuditFieldsExtension
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
 from schema.detection import DetectionMutations, DetectionQueries
+from schema.error_masking import masked
 from schema.limits import OperationLimits
 from schema.node_query import NodeQueries
 from schema.organisation.types import Branch, RelationshipManager
@@ -76,9 +77,13 @@ class QuanjingSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Strawberry would log every error with its traceback, expected ones included. The API
-        # layer logs the unexpected ones, once, with the request's correlation id.
-        return None
+        # Strawberry passes every result's error list here, over HTTP and over the websocket,
+        # before it is formatted for the client: masking the list in place is what keeps an
+        # unexpected error's text out of both. Strawberry's own logging (every error with its
+        # traceback, expected ones included) is replaced by one line per unexpected error.
+        context = None if execution_context is None else execution_context.context
+        correlation_id = getattr(context, "correlation_id", "-")
+        errors[:] = [masked(error, correlation_id) for error in errors]
 
 
 @strawberry.type(description="Live updates.")

@@ -84,7 +84,7 @@ async def test_an_unexpected_failure_is_masked_and_logged_with_its_correlation_i
 ) -> None:
     graphql_app = next(r.app for r in app.routes if getattr(r, "path", "") == "/graphql")  # type: ignore[attr-defined]
     monkeypatch.setattr(graphql_app.ports, "reader", ExplodingReader())
-    with caplog.at_level(logging.ERROR, logger="api.graphql_view"):
+    with caplog.at_level(logging.ERROR, logger="schema.error_masking"):
         response = await client.post(
             "/graphql",
             json={"query": PROFILE, "variables": {"id": encode_id("Customer", 1)}},
@@ -98,7 +98,7 @@ async def test_an_unexpected_failure_is_masked_and_logged_with_its_correlation_i
     }
     assert "secret" not in response.text
     assert "10.0.0.5" not in response.text
-    (record,) = [r for r in caplog.records if r.name == "api.graphql_view"]
+    (record,) = [r for r in caplog.records if r.name == "schema.error_masking"]
     assert record.correlation_id == "test-correlation-0001"  # type: ignore[attr-defined]
     assert "secret detail" in str(record.exc_info)
 

@@ -229,3 +229,33 @@ async def test_the_relay_catches_up_after_redis_comes_back(
         await client.aclose()
         own_redis.stop()
         app.state.relay.start()
+
+
+class _ExplodingActivity:
+    """An activity feed whose Redis is on fire, as an unexpected failure looks."""
+
+    def subscribe(self, customer_id: int) -> AsyncIterator[Any]:
+        raise RuntimeError("connection to redis at 10.0.0.7:6379 failed: secret detail")
+
+
+async def test_an_unexpected_failure_over_the_websocket_is_masked_too(
+    app: Starlette,
+    server: str,
+    engine: AsyncEngine,
+    mint: Minter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = await make_customer(engine)
+    endpoint = next(r.app for r in app.routes if getattr(r, "path", "") == "/graphql")  # type: ignore[attr-defined]
+    monkeypatch.setattr(endpoint.ports, "activity", _ExplodingActivity())
+    ws = await _subscribe(server, mint(Role.AGENT, "ws-masked"), made.id)
+    try:
+        message = await asyncio.wait_for(_receive(ws), 5)
+    finally:
+        await ws.close()
+    text = json.dumps(message)
+    assert "10.0.0.7" not in text
+    assert "secret" not in text
+    (error,) = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert error["extensions"]["correlationId"]
