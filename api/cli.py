@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -35,6 +36,19 @@ def migrate(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the application (the tests' live server uses the same)."""
+    return {
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+        "ws": "websockets-sansio",  # the maintained implementation; "auto" picks the legacy one
+        # A websocket message is held to the HTTP body limit (uvicorn's default is 16 MiB).
+        "ws_max_size": settings.max_body_bytes,
+    }
+
+
 def _serve(settings: Settings, endpoints: Endpoints, host: str, port: int, workers: int) -> None:
     import uvicorn
 
@@ -48,11 +62,7 @@ def _serve(settings: Settings, endpoints: Endpoints, host: str, port: int, worke
         host=host,
         port=port,
         workers=workers,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        ws="websockets-sansio",  # the maintained implementation; "auto" picks the legacy one
+        **server_options(settings),
     )
 
 

@@ -48,7 +48,7 @@ from domain.value.report import ValueReports
 from domain.value.segments import SegmentStore
 from domain.webhooks import WebhookStore
 from schema.context import Context
-from schema.error_masking import is_expected, masked
+from schema.error_masking import masked
 from schema.errors import UserFacingError
 from schema.persisted import registry
 from schema.query_cost import RateLimited, operation_cost
@@ -57,15 +57,9 @@ log = logging.getLogger(__name__)
 
 
 def mask_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
-    """The client's view of an error (masked by the schema already, schema/error_masking.py;
-    again here for an error that did not pass through it), with a code on every request error."""
-    error = masked(error, correlation_id)
-    formatted: dict[str, Any] = dict(error.formatted)
-    if not is_expected(error):
-        extensions = dict(formatted.get("extensions") or {})
-        extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
-        formatted["extensions"] = extensions
-    return formatted
+    """The client's view of an error: masked by the schema already (schema/error_masking.py),
+    and again here for an error that did not pass through it."""
+    return dict(masked(error, correlation_id).formatted)
 
 
 @dataclass(slots=True)

@@ -39,9 +39,22 @@ def is_expected(error: GraphQLError) -> bool:
 
 
 def masked(error: GraphQLError, correlation_id: str) -> GraphQLError:
-    """The error itself when the client may see it; otherwise a generic one, logged."""
-    if is_expected(error) or is_about_the_request(error):
+    """The error itself when the client may see it (a request error with the code
+    GRAPHQL_VALIDATION_FAILED added); otherwise a generic one, logged."""
+    if is_expected(error):
         return error
+    if is_about_the_request(error):
+        if error.extensions and "code" in error.extensions:
+            return error
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=error.original_error,
+            extensions={**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"},
+        )
     log.error(
         "unexpected error at %s",
         ".".join(map(str, error.path or ())) or "<operation>",

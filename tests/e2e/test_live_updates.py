@@ -18,11 +18,14 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
+from api.cli import server_options
 from api.db.recording_uow import SqlRecordingUnitOfWork
 from api.embedded import EmbeddedRedis, Endpoints
 from api.outbox_relay import STREAM, OutboxRelay
 from api.seed import asyncpg_dsn
+from api.settings import Settings
 from domain.access.principal import Role
 from domain.interactions import Channel, InteractionKind, NewInteraction
 from schema.ids import encode_id
@@ -41,16 +44,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-async def server(app: Starlette) -> AsyncIterator[str]:
-    """The test application behind a real uvicorn server on 127.0.0.1."""
+async def server(app: Starlette, settings: Settings) -> AsyncIterator[str]:
+    """The test application behind a real uvicorn server on 127.0.0.1, served as
+    `quanjing serve` serves it."""
     port = _free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
         lifespan="off",
-        log_level="warning",
-        ws="websockets-sansio",
+        **{**server_options(settings), "log_level": "warning"},
     )
     instance = uvicorn.Server(config)
     task = asyncio.create_task(instance.serve())
@@ -259,3 +262,47 @@ async def test_an_unexpected_failure_over_the_websocket_is_masked_too(
     (error,) = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert error["extensions"]["correlationId"]
+
+
+async def test_a_websocket_message_over_the_body_limit_closes_the_connection(
+    server: str, settings: Settings, mint: Minter
+) -> None:
+    ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    token = mint(Role.AGENT, "ws-big")
+    await ws.send(
+        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+    )
+    assert (await _receive(ws))["type"] == "connection_ack"
+    padding = " " * (settings.max_body_bytes + 1)
+    await ws.send(
+        json.dumps(
+            {"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }" + padding}}
+        )
+    )
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009  # message too big
+
+
+async def test_a_request_error_over_the_websocket_carries_its_code(
+    server: str, mint: Minter
+) -> None:
+    ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    try:
+        token = mint(Role.AGENT, "ws-invalid")
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
+        assert (await _receive(ws))["type"] == "connection_ack"
+        await ws.send(
+            json.dumps(
+                {"id": "1", "type": "subscribe", "payload": {"query": "subscription { nope }"}}
+            )
+        )
+        message = await asyncio.wait_for(_receive(ws), 5)
+    finally:
+        await ws.close()
+    assert message["type"] == "error"
+    (error,) = message["payload"]
+    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
