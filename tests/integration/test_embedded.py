@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,3 +47,36 @@ def test_configured_urls_start_nothing(tmp_path: Path) -> None:
         assert endpoints.database_url == "postgresql://db.example/x"
         assert endpoints.redis_url == "redis://cache.example/0"
     assert not (tmp_path / "postgres").exists()
+
+
+def test_a_user_killed_hard_does_not_keep_postgresql_running_for_ever(tmp_path: Path) -> None:
+    # Another process starts the cluster and is SIGKILLed: it never takes itself off the
+    # wheel's list of the cluster's users.
+    user = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from dataclasses import replace\n"
+            "from pathlib import Path\n"
+            "from api.embedded import Infrastructure\n"
+            "from api.settings import Settings\n"
+            "settings = replace(Settings.from_env({}), home=Path(sys.argv[1]))\n"
+            "with Infrastructure(settings, redis=False):\n"
+            "    print('ready', flush=True)\n"
+            "    time.sleep(60)\n",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with user:
+        assert user.stdout is not None
+        assert user.stdout.readline().strip() == "ready"
+        user.kill()
+    assert (tmp_path / "postgres" / "postmaster.pid").exists()
+    settings = replace(Settings.from_env({}), home=tmp_path)
+    with Infrastructure(settings, redis=False) as again:
+        assert asyncio.run(_sql(again.database_url, "SELECT 1")) == 1
+    # This run forgot the dead user and, as the last one, stopped the cluster.
+    assert not (tmp_path / "postgres" / "postmaster.pid").exists(), "PostgreSQL was not stopped"
