@@ -482,6 +482,19 @@ CREATE_TASK = """mutation ($input: CreateTaskInput!) { createTask(input: $input)
   __typename ... on Task { id ownerKind owner } ... on InvalidInputError { field message } } }"""
 
 
+async def _create_task(
+    client: httpx.AsyncClient, mint: Minter, customer_id: int, owner: dict[str, str]
+) -> dict[str, Any]:
+    """An agent's follow-up task for the customer, with the owner fields given."""
+    customer = encode_id("Customer", customer_id)
+    task = {"customerId": customer, "kind": "FOLLOW_UP", "title": "回访", **owner}
+    created = await gql_data(
+        client, CREATE_TASK, {"input": task}, token=mint(Role.AGENT, "agent-owner")
+    )
+    result: dict[str, Any] = created["createTask"]
+    return result
+
+
 @pytest.mark.parametrize(
     ("owner", "field"),
     [
@@ -502,21 +515,9 @@ async def test_a_task_owner_nobody_would_find_is_refused_and_nothing_is_written(
     field: str,
 ) -> None:
     made = await make_customer(engine)
-    created = await gql_data(
-        anonymous,
-        CREATE_TASK,
-        {
-            "input": {
-                "customerId": encode_id("Customer", made.id),
-                "kind": "FOLLOW_UP",
-                "title": "回访",
-                **owner,
-            }
-        },
-        token=mint(Role.AGENT, "agent-owner"),
-    )
-    assert created["createTask"]["__typename"] == "InvalidInputError"
-    assert created["createTask"]["field"] == field
+    created = await _create_task(anonymous, mint, made.id, owner)
+    assert created["__typename"] == "InvalidInputError"
+    assert created["field"] == field
     assert (
         await _count(endpoints, "SELECT count(*) FROM tasks WHERE customer_id = $1", made.id) == 0
     )
@@ -527,21 +528,7 @@ async def test_a_task_given_to_an_rm_by_id_is_in_that_rms_list(
 ) -> None:
     made = await make_customer(engine)
     rm = await _count(endpoints, "SELECT min(id) FROM relationship_managers WHERE active")
-    created = await gql_data(
-        anonymous,
-        CREATE_TASK,
-        {
-            "input": {
-                "customerId": encode_id("Customer", made.id),
-                "kind": "FOLLOW_UP",
-                "title": "回访",
-                "ownerKind": "RM",
-                "owner": f"00{rm}",
-            }
-        },
-        token=mint(Role.AGENT, "agent-owner"),
-    )
-    task = created["createTask"]
+    task = await _create_task(anonymous, mint, made.id, {"ownerKind": "RM", "owner": f"00{rm}"})
     assert (task["ownerKind"], task["owner"]) == ("RM", str(rm))  # as myTasks matches it
     rm_token = mint(Role.RELATIONSHIP_MANAGER, "rm-owner", rm=rm)
     seen: list[str] = []
