@@ -94,7 +94,7 @@ def validate_interaction(
     if draft.cost is not None and draft.cost < 0:
         raise InvalidInput("cost", "the cost to serve cannot be negative")
     if draft.cost is not None and draft.cost >= MAX_COST:
-        raise InvalidInput("cost", f"the cost to serve is below {MAX_COST:,}")
+        raise InvalidInput("cost", f"the cost to serve must be below {MAX_COST:,}")
     if draft.cost is not None and draft.cost != draft.cost.quantize(Decimal("0.01")):
         raise InvalidInput("cost", "the cost has at most 2 decimals")
     if draft.satisfaction is not None and not 1 <= draft.satisfaction <= 5:
