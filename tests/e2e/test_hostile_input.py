@@ -10,7 +10,7 @@ far as the field's own checks. What is required: no INTERNAL_SERVER_ERROR and no
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,11 +20,15 @@ import pytest
 import redis.asyncio as aioredis
 from graphql import (
     GraphQLEnumType,
+    GraphQLField,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLList,
     GraphQLNonNull,
+    GraphQLObjectType,
     GraphQLScalarType,
+    get_named_type,
+    is_leaf_type,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -141,6 +145,41 @@ async def unlimited(
         yield client
 
 
+async def _sweep(
+    client: httpx.AsyncClient,
+    values: Values,
+    token: str,
+    name: str,
+    field: GraphQLField,
+    query: Callable[[str, str], str],
+    fixed: dict[str, Any],
+) -> tuple[int, list[str]]:
+    """Send `field` each hostile variant of each of its arguments; (requests, failures).
+    `query(declared, call)` builds the operation around the field's arguments."""
+    declared = ", ".join(f"${a}: {_type_text(arg.type)}" for a, arg in field.args.items())
+    call = ", ".join(f"{a}: ${a}" for a in field.args)
+    text = query(declared, call)
+    plausible = {a: values.plausible(arg.type) for a, arg in field.args.items()}
+    sent, failures = 0, []
+    for argument, arg in field.args.items():
+        for path, bad in values.variants(arg.type, plausible[argument]):
+            variables = {**fixed, **plausible, argument: _with(plausible[argument], path, bad, {})}
+            response = await client.post(
+                "/graphql",
+                json={"query": text, "variables": variables},
+                headers={"authorization": f"Bearer {token}"},
+            )
+            sent += 1
+            if response.status_code >= 500 or "INTERNAL_SERVER_ERROR" in response.text:
+                failures.append(f"{name}({argument}{list(path)} = {str(bad)[:40]!r})")
+    return sent, failures
+
+
+def _selection(field: GraphQLField) -> str:
+    named = get_named_type(field.type)
+    return "" if is_leaf_type(named) else " { __typename }"
+
+
 async def test_no_argument_value_makes_any_root_field_fail_internally(
     unlimited: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
 ) -> None:
@@ -164,21 +203,51 @@ async def test_no_argument_value_makes_any_root_field_fail_internally(
                 continue
             role = sorted(ROOT_PERMISSIONS[name])[0]
             token = mint(role, f"hostile-{role}", **claims.get(role, {}))
-            declared = ", ".join(f"${a}: {_type_text(arg.type)}" for a, arg in field.args.items())
-            call = ", ".join(f"{a}: ${a}" for a in field.args)
-            query = f"{operation} ({declared}) {{ {name}({call}) {{ __typename }} }}"
-            plausible = {a: values.plausible(arg.type) for a, arg in field.args.items()}
-            for argument, arg in field.args.items():
-                for path, bad in values.variants(arg.type, plausible[argument]):
-                    variables = dict(plausible)
-                    variables[argument] = _with(plausible[argument], path, bad, {})
-                    response = await unlimited.post(
-                        "/graphql",
-                        json={"query": query, "variables": variables},
-                        headers={"authorization": f"Bearer {token}"},
-                    )
-                    sent += 1
-                    if response.status_code >= 500 or "INTERNAL_SERVER_ERROR" in response.text:
-                        failures.append(f"{name}({argument}{list(path)} = {str(bad)[:40]!r})")
+
+            def query(
+                declared: str,
+                call: str,
+                op: str = operation,
+                n: str = name,
+                f: GraphQLField = field,
+            ) -> str:
+                return f"{op} ({declared}) {{ {n}({call}){_selection(f)} }}"
+
+            more_sent, more_failures = await _sweep(
+                unlimited, values, token, name, field, query, {}
+            )
+            sent += more_sent
+            failures += more_failures
     assert sent > 500  # the walk reached the schema's arguments
+    assert failures == []
+
+
+async def test_no_argument_value_makes_a_customer_field_fail_internally(
+    unlimited: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+) -> None:
+    """The profile's own arguments (timeline filters and pages, periods, offers), asked by the
+    customer's RM."""
+    made = await make_customer(engine, interactions=3)
+    values = Values(made.id)
+    token = mint(Role.RELATIONSHIP_MANAGER, "hostile-rm", rm=1)
+    customer = schema._schema.type_map["Customer"]
+    assert isinstance(customer, GraphQLObjectType)
+    failures: list[str] = []
+    sent = 0
+    for name, field in customer.fields.items():
+        if not field.args:
+            continue
+
+        def query(declared: str, call: str, n: str = name, f: GraphQLField = field) -> str:
+            return (
+                f"query ($customer: ID!, {declared}) {{ customer(id: $customer) "
+                f"{{ ... on Customer {{ {n}({call}){_selection(f)} }} }} }}"
+            )
+
+        more_sent, more_failures = await _sweep(
+            unlimited, values, token, name, field, query, {"customer": values.id}
+        )
+        sent += more_sent
+        failures += more_failures
+    assert sent > 30  # every argument of the profile's fields was tried
     assert failures == []
