@@ -23,7 +23,8 @@ The **baseline** is `benchmarks/baseline.py`: the same call-center profile with 
 through asyncpg behind a plain Starlette route — one statement that builds the JSON in
 PostgreSQL, the same masking and the same read-audit INSERT — i.e. what the hardware allows.
 Statements per request come from `pg_stat_statements` (BEGIN/COMMIT included; the outbox
-relay's background polling excluded).
+relay's background polling excluded). Server CPU is the serving processes' own; PostgreSQL CPU
+is every postgres process's (backends that exited included), divided by the cell's requests.
 """
 
 
