@@ -25,6 +25,8 @@ def variable_with_nul(value: object, path: str) -> str | None:
         return path if NUL in value else None
     if isinstance(value, dict):
         for key, inner in value.items():
+            if NUL in str(key):  # a JSON scalar's keys reach PostgreSQL too
+                return f"{path}.{str(key).replace(NUL, '')}"
             found = variable_with_nul(inner, f"{path}.{key}")
             if found is not None:
                 return found

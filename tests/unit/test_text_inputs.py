@@ -12,6 +12,7 @@ def test_a_nul_is_found_at_any_depth_of_a_variable_and_named_by_its_path() -> No
     assert variable_with_nul({"a": [1, "x", {"b": "y\x00"}]}, "input") == "input.a[2].b"
     assert variable_with_nul(["ok", "no\x00"], "tags") == "tags[1]"
     assert variable_with_nul({"n": 1, "flag": True, "none": None}, "input") is None
+    assert variable_with_nul({"payload": {"k\x00ey": 1}}, "input") == "input.payload.key"
 
 
 def test_a_nul_in_a_literal_names_its_argument() -> None:
