@@ -50,6 +50,8 @@ from schema import production_schema, schema
 
 log = logging.getLogger(__name__)
 
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
+
 
 @dataclass(slots=True)
 class Resources:
@@ -153,6 +155,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         verifier=None,
         graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=not settings.is_production,
+        # Each subscription holds a Redis pub/sub connection of its own (api/activity_feed.py):
+        # a desktop follows one or two customers at a time, strawberry's default allows 100.
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
     )
     jwks: JwksCache | None = None
 

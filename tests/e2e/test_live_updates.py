@@ -20,10 +20,11 @@ from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from api.app import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from api.cli import server_options
 from api.db.recording_uow import SqlRecordingUnitOfWork
 from api.embedded import EmbeddedRedis, Endpoints
-from api.outbox_relay import STREAM, OutboxRelay
+from api.outbox_relay import STREAM, OutboxRelay, activity_channel
 from api.seed import asyncpg_dsn
 from api.settings import Settings
 from domain.access.principal import Role
@@ -306,3 +307,54 @@ async def test_a_request_error_over_the_websocket_carries_its_code(
     assert message["type"] == "error"
     (error,) = message["payload"]
     assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
+async def test_one_websocket_holds_a_bounded_number_of_subscriptions(
+    server: str, engine: AsyncEngine, mint: Minter
+) -> None:
+    made = await make_customer(engine)
+    ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    try:
+        token = mint(Role.AGENT, "ws-many")
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
+        assert (await _receive(ws))["type"] == "connection_ack"
+        variables = {"id": encode_id("Customer", made.id)}
+        for n in range(MAX_SUBSCRIPTIONS_PER_CONNECTION + 1):
+            payload = {"query": SUBSCRIBE, "variables": variables}
+            await ws.send(json.dumps({"id": str(n), "type": "subscribe", "payload": payload}))
+        refused = await asyncio.wait_for(_receive(ws), 5)
+    finally:
+        await ws.close()
+    assert refused["id"] == str(MAX_SUBSCRIPTIONS_PER_CONNECTION)
+    assert refused["type"] == "error"
+    assert "limit" in refused["payload"][0]["message"]
+
+
+async def test_a_client_that_drops_right_after_subscribing_leaves_no_subscription_behind(
+    server: str, engine: AsyncEngine, mint: Minter, redis_client: aioredis.Redis
+) -> None:
+    # Closing within milliseconds of `subscribe` used to land while redis-py was reading the
+    # pub/sub connection, which swallowed the cancellation: the subscription outlived its
+    # client, kept its Redis connection and stalled the server's shutdown.
+    made = await make_customer(engine)
+    token = mint(Role.AGENT, "ws-drop")
+    channel = activity_channel(made.id)
+    for pause in (0.0, 0.002, 0.005, 0.01, 0.02):
+        ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
+        assert (await _receive(ws))["type"] == "connection_ack"
+        payload = {"query": SUBSCRIBE, "variables": {"id": encode_id("Customer", made.id)}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        await asyncio.sleep(pause)
+        await ws.close()
+    listeners = -1
+    for _ in range(50):
+        [(_, listeners)] = await redis_client.pubsub_numsub(channel)
+        if listeners == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert listeners == 0
