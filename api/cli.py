@@ -276,9 +276,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     if settings.is_production:
         print("quanjing: tokens come from the identity provider in production", file=sys.stderr)
         return 2
-    claims = {
-        "sub": args.sub,
-        "role": args.role,
+    extra = {
         "cid": args.customer,
         "rm": args.rm,
         "branch": args.branch,
@@ -286,19 +284,13 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     }
     try:
         # The server's own rules: a token it would refuse at sign-in is not minted.
-        principal_from_claims({k: v for k, v in claims.items() if v is not None})
+        present = {k: v for k, v in extra.items() if v is not None}
+        principal_from_claims({"sub": args.sub, "role": args.role, **present})
     except AuthError as exc:
         print(f"quanjing: {exc.message}", file=sys.stderr)
         return 2
     token = mint_development_token(
-        settings,
-        role=Role(args.role),
-        subject=args.sub,
-        ttl_seconds=args.ttl,
-        cid=args.customer,
-        rm=args.rm,
-        branch=args.branch,
-        client_id=args.client_id,
+        settings, role=Role(args.role), subject=args.sub, ttl_seconds=args.ttl, **extra
     )
     print(token)
     return 0

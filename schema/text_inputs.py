@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from graphql import ArgumentNode, DocumentNode, StringValueNode, Visitor, visit
+from graphql import BREAK, ArgumentNode, DocumentNode, StringValueNode, Visitor, visit
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import InvalidInput
@@ -42,19 +42,21 @@ def argument_with_nul(query: str, document: DocumentNode) -> str | None:
     """The argument whose string literal holds a NUL, if any."""
     if "\\u" not in query:
         return None  # a NUL can only reach a literal as an escape; most texts have none
+    arguments: list[str] = []  # the arguments the visit is inside of
     found: list[str] = []
 
     class Literals(Visitor):
         def enter_argument(self, node: ArgumentNode, *_: object) -> None:
-            strings: list[str] = []
+            arguments.append(node.name.value)
 
-            class Strings(Visitor):
-                def enter_string_value(self, string: StringValueNode, *_: object) -> None:
-                    strings.append(string.value)
+        def leave_argument(self, node: ArgumentNode, *_: object) -> None:
+            arguments.pop()
 
-            visit(node, Strings())
-            if not found and any(NUL in value for value in strings):
-                found.append(node.name.value)
+        def enter_string_value(self, node: StringValueNode, *_: object) -> object:
+            if NUL in node.value and arguments:
+                found.append(arguments[0])
+                return BREAK
+            return None
 
     visit(document, Literals())
     return found[0] if found else None
@@ -66,9 +68,10 @@ class TextInputCheck(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
         document = ec.graphql_document
-        field = None
-        for name, value in (ec.variables or {}).items():
-            field = field or variable_with_nul(value, name)
+        variables = (ec.variables or {}).items()
+        field = next(
+            (path for name, value in variables if (path := variable_with_nul(value, name))), None
+        )
         if field is None and document is not None and ec.query is not None:
             field = argument_with_nul(ec.query, document)
         if field is not None:
