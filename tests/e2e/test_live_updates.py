@@ -75,24 +75,27 @@ async def _receive(ws: ClientConnection) -> Any:
     return json.loads(frame)
 
 
-async def _subscribe(server: str, token: str, customer_id: int) -> ClientConnection:
+async def _signed_in(server: str, token: str) -> ClientConnection:
+    """A graphql-transport-ws connection whose connection_init the server acknowledged."""
     ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
     await ws.send(
         json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
     )
     assert (await _receive(ws))["type"] == "connection_ack"
-    await ws.send(
-        json.dumps(
-            {
-                "id": "1",
-                "type": "subscribe",
-                "payload": {
-                    "query": SUBSCRIBE,
-                    "variables": {"id": encode_id("Customer", customer_id)},
-                },
-            }
-        )
-    )
+    return ws
+
+
+async def _send_subscribe(ws: ClientConnection, payload: dict[str, Any], id_: str = "1") -> None:
+    await ws.send(json.dumps({"id": id_, "type": "subscribe", "payload": payload}))
+
+
+def _activity_of(customer_id: int) -> dict[str, Any]:
+    return {"query": SUBSCRIBE, "variables": {"id": encode_id("Customer", customer_id)}}
+
+
+async def _subscribe(server: str, token: str, customer_id: int) -> ClientConnection:
+    ws = await _signed_in(server, token)
+    await _send_subscribe(ws, _activity_of(customer_id))
     await asyncio.sleep(0.5)  # let the server subscribe to Redis before anything happens
     return ws
 
@@ -268,18 +271,9 @@ async def test_an_unexpected_failure_over_the_websocket_is_masked_too(
 async def test_a_websocket_message_over_the_body_limit_closes_the_connection(
     server: str, settings: Settings, mint: Minter
 ) -> None:
-    ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
-    token = mint(Role.AGENT, "ws-big")
-    await ws.send(
-        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-    )
-    assert (await _receive(ws))["type"] == "connection_ack"
+    ws = await _signed_in(server, mint(Role.AGENT, "ws-big"))
     padding = " " * (settings.max_body_bytes + 1)
-    await ws.send(
-        json.dumps(
-            {"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }" + padding}}
-        )
-    )
+    await _send_subscribe(ws, {"query": "{ __typename }" + padding})
     with pytest.raises(ConnectionClosed) as closed:
         await asyncio.wait_for(ws.recv(), 5)
     assert closed.value.rcvd is not None
@@ -289,18 +283,9 @@ async def test_a_websocket_message_over_the_body_limit_closes_the_connection(
 async def test_a_request_error_over_the_websocket_carries_its_code(
     server: str, mint: Minter
 ) -> None:
-    ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    ws = await _signed_in(server, mint(Role.AGENT, "ws-invalid"))
     try:
-        token = mint(Role.AGENT, "ws-invalid")
-        await ws.send(
-            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-        )
-        assert (await _receive(ws))["type"] == "connection_ack"
-        await ws.send(
-            json.dumps(
-                {"id": "1", "type": "subscribe", "payload": {"query": "subscription { nope }"}}
-            )
-        )
+        await _send_subscribe(ws, {"query": "subscription { nope }"})
         message = await asyncio.wait_for(_receive(ws), 5)
     finally:
         await ws.close()
@@ -313,17 +298,10 @@ async def test_one_websocket_holds_a_bounded_number_of_subscriptions(
     server: str, engine: AsyncEngine, mint: Minter
 ) -> None:
     made = await make_customer(engine)
-    ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    ws = await _signed_in(server, mint(Role.AGENT, "ws-many"))
     try:
-        token = mint(Role.AGENT, "ws-many")
-        await ws.send(
-            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-        )
-        assert (await _receive(ws))["type"] == "connection_ack"
-        variables = {"id": encode_id("Customer", made.id)}
         for n in range(MAX_SUBSCRIPTIONS_PER_CONNECTION + 1):
-            payload = {"query": SUBSCRIBE, "variables": variables}
-            await ws.send(json.dumps({"id": str(n), "type": "subscribe", "payload": payload}))
+            await _send_subscribe(ws, _activity_of(made.id), str(n))
         refused = await asyncio.wait_for(_receive(ws), 5)
     finally:
         await ws.close()
@@ -342,13 +320,8 @@ async def test_a_client_that_drops_right_after_subscribing_leaves_no_subscriptio
     token = mint(Role.AGENT, "ws-drop")
     channel = activity_channel(made.id)
     for pause in (0.0, 0.002, 0.005, 0.01, 0.02):
-        ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
-        await ws.send(
-            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-        )
-        assert (await _receive(ws))["type"] == "connection_ack"
-        payload = {"query": SUBSCRIBE, "variables": {"id": encode_id("Customer", made.id)}}
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        ws = await _signed_in(server, token)
+        await _send_subscribe(ws, _activity_of(made.id))
         await asyncio.sleep(pause)
         await ws.close()
     listeners = -1
