@@ -1,6 +1,14 @@
-"""The baseline: the same call-center profile with hand-written SQL through asyncpg behind a
-plain Starlette route — same data, same masking, same read-audit INSERT, same JSON shape.
-This is what "as fast as the hardware allows" means for the profile query."""
+"""The baselines: the same work as quanjing with hand-written SQL through asyncpg behind plain
+Starlette routes, i.e. what "as fast as the hardware allows" means on this machine.
+
+- `/profile`: the call-center profile — same data, same masking, same read-audit INSERT, same
+  JSON shape.
+- `/record`: `recordInteraction` with an idempotency key — the same domain validation and
+  request fingerprint, the same six statements in one transaction (BEGIN, key claim, customer
+  lock, interaction, outbox event and stored response, COMMIT), the same answer.
+
+Neither authenticates a caller nor charges a rate limit: quanjing's cost for those is part of
+what the ratios show."""
 
 from __future__ import annotations
 
@@ -8,7 +16,8 @@ import base64
 import contextlib
 import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +32,8 @@ from api.document_crypto import DocumentCrypto
 from api.settings import Settings
 from domain.access.masking import mask_document, mask_last4
 from domain.access.policy import FIELD_POLICIES
+from domain.idempotency import request_fingerprint
+from domain.interactions import Channel, InteractionKind, NewInteraction, validate_interaction
 from domain.products import (
     Holding,
     HoldingStatus,
@@ -68,6 +79,47 @@ FIELDS = [
     "Holding.accountNumber:masked",
     "IdentityDocument.number:masked",
 ]
+
+
+# recordInteraction's statements, written by hand (api/db/recording_uow.py builds the same).
+CLAIM_SQL = """INSERT INTO idempotency_keys (scope, key, operation, request_hash, expires_at)
+  VALUES ($1, $2, 'recordInteraction', $3, $4)
+  ON CONFLICT (scope, key) DO UPDATE SET operation = 'recordInteraction', request_hash = $3,
+    response = NULL, created_at = $5, expires_at = $4
+  WHERE idempotency_keys.expires_at < $5
+  RETURNING scope"""
+PRIOR_SQL = "SELECT request_hash, response FROM idempotency_keys WHERE scope = $1 AND key = $2"
+CUSTOMER_SQL = "SELECT relationship_manager_id FROM customers WHERE id = $1 FOR SHARE"
+INTERACTION_SQL = """INSERT INTO interactions (customer_id, channel, kind, occurred_at, branch_id,
+  staff_code, cost, outcome, summary, satisfaction, offers, products_discussed, recorded_by)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'bench-agent') RETURNING id"""
+FLUSH_SQL = """WITH events AS (
+    INSERT INTO outbox (customer_id, topic, payload)
+    VALUES ($1, 'interaction.recorded', CAST($2 AS jsonb))
+  ), response AS (
+    UPDATE idempotency_keys SET response = CAST($3 AS jsonb) WHERE scope = $4 AND key = $5
+  )
+  SELECT 1"""
+SCOPE = "agent:bench-agent"
+KEY_TTL = timedelta(hours=24)
+
+
+def _answer(interaction_id: int, replayed: bool) -> Response:
+    payload = {
+        "__typename": "RecordInteractionPayload",
+        "interactionId": encode_id("Interaction", interaction_id),
+        "replayed": replayed,
+    }
+    return Response(
+        orjson.dumps({"data": {"recordInteraction": payload}}), media_type="application/json"
+    )
+
+
+def _refusal(code: str) -> Response:
+    payload = {"__typename": "Error", "code": code}
+    return Response(
+        orjson.dumps({"data": {"recordInteraction": payload}}), media_type="application/json"
+    )
 
 
 def _holdings_totals(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int, list[str]]:
@@ -187,7 +239,76 @@ def build_app() -> Starlette:
         }
         return Response(orjson.dumps(body), media_type="application/json")
 
-    return Starlette(routes=[Route("/profile", profile, methods=["POST"])], lifespan=lifespan)
+    async def record(request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        now = datetime.now(UTC)
+        draft = validate_interaction(
+            NewInteraction(
+                customer_id=int(body["customerId"]),
+                channel=Channel(body["channel"]),
+                kind=InteractionKind(body["kind"]),
+                occurred_at=datetime.fromisoformat(body["occurredAt"]),
+                branch_id=None,
+                staff_code=None,
+                cost=None,
+                outcome=None,
+                summary=body.get("summary"),
+                offers=(),
+                products_discussed=(),
+                satisfaction=None,
+            ),
+            now,
+        )
+        fingerprint = request_fingerprint("recordInteraction", asdict(draft))
+        key = body["idempotencyKey"]
+        assert pool is not None
+        async with pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(CLAIM_SQL, SCOPE, key, fingerprint, now + KEY_TTL, now) is None:
+                prior = await conn.fetchrow(PRIOR_SQL, SCOPE, key)
+                if prior["request_hash"] != fingerprint or prior["response"] is None:
+                    return _refusal("IDEMPOTENCY_KEY_REUSED")
+                return _answer(orjson.loads(prior["response"])["interactionId"], True)
+            if await conn.fetchrow(CUSTOMER_SQL, draft.customer_id) is None:
+                return _refusal("NOT_FOUND")
+            interaction_id = await conn.fetchval(
+                INTERACTION_SQL,
+                draft.customer_id,
+                draft.channel.value,
+                draft.kind.value,
+                draft.occurred_at,
+                draft.branch_id,
+                draft.staff_code,
+                draft.cost,
+                None if draft.outcome is None else draft.outcome.value,
+                draft.summary,
+                draft.satisfaction,
+                list(draft.offers),
+                list(draft.products_discussed),
+            )
+            event = {
+                "interactionId": interaction_id,
+                "channel": draft.channel.value,
+                "kind": draft.kind.value,
+                "occurredAt": draft.occurred_at.isoformat(),
+            }
+            response = {"interactionId": interaction_id, "taskId": None}
+            await conn.execute(
+                FLUSH_SQL,
+                draft.customer_id,
+                orjson.dumps(event).decode(),
+                orjson.dumps(response).decode(),
+                SCOPE,
+                key,
+            )
+        return _answer(interaction_id, False)
+
+    return Starlette(
+        routes=[
+            Route("/profile", profile, methods=["POST"]),
+            Route("/record", record, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
 
 
 app = build_app()

@@ -117,6 +117,19 @@ def cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
+def redis_cpu() -> float:
+    """CPU seconds of the redis-server processes on the machine (the embedded one)."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        try:
+            if process.info["name"] and "redis-server" in process.info["name"]:
+                times = process.cpu_times()
+                total += times.user + times.system
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return total
+
+
 def postgres_cpu() -> float:
     """CPU seconds of every postgres process on the machine: run the benchmark alone. Both
     servers read the same PostgreSQL, so a cell's share is what its requests made it do.
@@ -333,6 +346,18 @@ def main(argv: list[str] | None = None) -> int:
         def baseline_factory(rng: random.Random) -> tuple[str, bytes, dict[str, str]]:
             return "/profile", orjson.dumps({"id": rng.choice(sample["ids"])}), {}
 
+        def baseline_record(rng: random.Random) -> tuple[str, bytes, dict[str, str]]:
+            # The same input as `record` sends, as the baseline's plain JSON.
+            body = {
+                "customerId": rng.choice(sample["ids"]),
+                "channel": "call_center",
+                "kind": "inquiry",
+                "occurredAt": datetime.now(UTC).isoformat(),
+                "summary": "benchmark",
+                "idempotencyKey": uuid.uuid4().hex,
+            }
+            return "/record", orjson.dumps(body), {}
+
         def ok(status: int, payload: bytes) -> bool:
             return status == 200 and b'"errors"' not in payload
 
@@ -376,15 +401,25 @@ def main(argv: list[str] | None = None) -> int:
                     plan = [(op, "quanjing", q_port, quanjing, factories[op]) for op in ops]
                     if {"profile", "profile_fast", "profile_cached"} & set(ops):
                         plan.insert(0, ("profile", "baseline", b_port, baseline, baseline_factory))
+                    if "record" in ops:
+                        plan.insert(
+                            plan.index(
+                                ("record", "quanjing", q_port, quanjing, factories["record"])
+                            ),
+                            ("record", "baseline", b_port, baseline, baseline_record),
+                        )
                     for op, target, port, process, factory in plan:
                         asyncio.run(drive("127.0.0.1", port, factory, concurrency, 1.0, ok))  # warm
                         asyncio.run(statements(url, reset=True))
                         cpu_before, pg_before = cpu_seconds(process), postgres_cpu()
+                        driver_before, redis_before = time.process_time(), redis_cpu()
                         outcome, wall = asyncio.run(
                             drive("127.0.0.1", port, factory, concurrency, args.duration, ok)
                         )
                         cpu = cpu_seconds(process) - cpu_before
                         pg_cpu = postgres_cpu() - pg_before
+                        driver_cpu = time.process_time() - driver_before
+                        rd_cpu = redis_cpu() - redis_before
                         sent = asyncio.run(statements(url, reset=False))
                         run = {
                             "op": op,
@@ -406,6 +441,14 @@ def main(argv: list[str] | None = None) -> int:
                             # worth of server CPU is bounded by this too (2 shared cores).
                             "postgres_cpu_ms_per_request": round(
                                 pg_cpu * 1000 / max(1, outcome.requests), 2
+                            ),
+                            # The rest of the two cores: the load driver (this process)
+                            # and Redis, so a cell's whole machine cost is in the table.
+                            "driver_cpu_ms_per_request": round(
+                                driver_cpu * 1000 / max(1, outcome.requests), 2
+                            ),
+                            "redis_cpu_ms_per_request": round(
+                                rd_cpu * 1000 / max(1, outcome.requests), 2
                             ),
                         }
                         runs.append(run)
