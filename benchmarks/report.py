@@ -27,14 +27,31 @@ six statements in one transaction, the same answer). Neither authenticates or ra
 Statements per request come from `pg_stat_statements` (BEGIN/COMMIT included; the outbox
 relay's background polling excluded). CPU per request, divided by the cell's requests: the
 serving processes' own; every postgres process's (backends that exited included); the load
-driver's (the harness process); redis-server's. Their sum times the throughput is how much of
-the two cores the cell used.
+driver's (the harness process); redis-server's. Their sum times the throughput is **cores
+busy**: how much of the machine's two cores the cell used.
 """
 
 
 def _ms(run: dict[str, Any], column: str) -> str:
     value = run.get(column)  # not in results measured before the column was added
     return "" if value is None else f"{value:.2f}"
+
+
+_CPU_COLUMNS = (
+    "server_cpu_ms_per_request",
+    "postgres_cpu_ms_per_request",
+    "driver_cpu_ms_per_request",
+    "redis_cpu_ms_per_request",
+)
+
+
+def _cores(run: dict[str, Any]) -> str:
+    """How many of the machine's cores the cell kept busy: every process's CPU per request
+    times the requests per second."""
+    if any(run.get(column) is None for column in _CPU_COLUMNS):
+        return ""
+    per_request_ms = sum(run[column] for column in _CPU_COLUMNS)
+    return f"{per_request_ms * run['throughput'] / 1000:.2f}"
 
 
 def _row(run: dict[str, Any], base: dict[str, Any] | None) -> str:
@@ -48,7 +65,7 @@ def _row(run: dict[str, Any], base: dict[str, Any] | None) -> str:
         f"{run['p99_ms']:.1f} | {run['errors']} | {run['statements_per_request']:.1f} | "
         f"{run['server_cpu_ms_per_request']:.2f} | {_ms(run, 'postgres_cpu_ms_per_request')} | "
         f"{_ms(run, 'driver_cpu_ms_per_request')} | {_ms(run, 'redis_cpu_ms_per_request')} | "
-        f"{ratio} | {p99} |"
+        f"{_cores(run)} | {ratio} | {p99} |"
     )
 
 
@@ -67,8 +84,8 @@ def render(result: dict[str, Any]) -> str:
         "",
         "| operation | server | workers | concurrency | req/s | p50 ms | p95 ms | p99 ms | "
         "errors | SQL/req | server CPU ms/req | PostgreSQL CPU ms/req | driver CPU ms/req | "
-        "Redis CPU ms/req | throughput ÷ baseline | p99 ÷ baseline |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "Redis CPU ms/req | cores busy | throughput ÷ baseline | p99 ÷ baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     baselines = {
         (r["op"], r["workers"], r["concurrency"]): r
