@@ -9,6 +9,7 @@ and refetched (at most once a minute) when a token names a key id we do not know
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -21,14 +22,22 @@ import jwt
 from api.settings import Settings
 from domain.access.principal import Principal, Role
 
+log = logging.getLogger(__name__)
+
 
 class AuthError(Exception):
-    """A token problem the client can fix; `code` goes into the 401 body."""
+    """A token that cannot be accepted; `code` goes into the answer's body. `status` 401: the
+    client's token is at fault (sign in again); 503: ours — the token may be fine but cannot be
+    checked now (retry after `retry_after` seconds, keep the token)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(
+        self, code: str, message: str, *, status: int = 401, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status
+        self.retry_after = retry_after
 
 
 def development_secret(settings: Settings) -> str:
@@ -97,12 +106,24 @@ class JwksCache:
 
     REFRESH_AFTER = 3600.0
     MIN_REFETCH_INTERVAL = 60.0
+    # With no keys yet and the identity provider failing, requests are refused at once for
+    # this long instead of each waiting in line on the lock for its own fetch (up to 5 s).
+    RETRY_UNAVAILABLE_AFTER = 5.0
 
     def __init__(self, url: str, client: httpx.AsyncClient | None = None) -> None:
         self.url = url
         self.client = client
         self._set: _KeySet | None = None
+        self._failed_at: float | None = None
         self._lock = asyncio.Lock()
+
+    def _unavailable(self) -> AuthError:
+        return AuthError(
+            "TOKEN_UNVERIFIABLE",
+            "the signing keys are unavailable; retry shortly with the same token",
+            status=503,
+            retry_after=int(self.RETRY_UNAVAILABLE_AFTER),
+        )
 
     async def _fetch(self) -> _KeySet:
         if self.client is None:
@@ -121,14 +142,18 @@ class JwksCache:
             may_refetch = (
                 self._set is None or now - self._set.fetched_at > self.MIN_REFETCH_INTERVAL
             )
-            if stale or (unknown and may_refetch):
+            failed_at = self._failed_at
+            backing_off = failed_at is not None and now - failed_at < self.RETRY_UNAVAILABLE_AFTER
+            if (stale or (unknown and may_refetch)) and not backing_off:
                 try:
                     self._set = await self._fetch()
+                    self._failed_at = None
                 except (httpx.HTTPError, jwt.PyJWKError, ValueError) as exc:
-                    if self._set is None:
-                        raise AuthError(
-                            "TOKEN_UNVERIFIABLE", "signing keys are unavailable"
-                        ) from exc
+                    # Keys already known keep being used; without any, nobody can be served.
+                    log.warning("the identity provider's keys could not be fetched: %r", exc)
+                    self._failed_at = time.monotonic()
+            if self._set is None:
+                raise self._unavailable()
             assert self._set is not None
             found = self._set.keys.get(kid)
         if found is None:

@@ -29,7 +29,8 @@ async def send_json(
 
 
 class AuthenticationMiddleware:
-    """Puts the Principal in `scope["state"]["principal"]`, or answers 401 with a code."""
+    """Puts the Principal in `scope["state"]["principal"]`, or answers 401 (503 when the
+    token cannot be checked now) with a code."""
 
     def __init__(self, app: ASGIApp, verifier: TokenVerifier, *, ide_open: bool) -> None:
         self.app = app
@@ -65,19 +66,21 @@ class AuthenticationMiddleware:
             principal = await self.verifier.verify(token.strip())
         except AuthError as exc:
             if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 4401, "reason": exc.code})
+                # 1013 "try again later" when the fault is ours, not the token's.
+                close = 4401 if exc.status == 401 else 1013
+                await send({"type": "websocket.close", "code": close, "reason": exc.code})
                 return
-            await send_json(
-                send,
-                401,
-                {"error": {"code": exc.code, "message": exc.message}},
-                [
-                    (
-                        b"www-authenticate",
-                        f'Bearer error="invalid_token", error_description="{exc.code}"'.encode(),
-                    )
-                ],
-            )
+            # The same shape as every other error a client gets, with the code to act on.
+            body = {
+                "data": None,
+                "errors": [{"message": exc.message, "extensions": {"code": exc.code}}],
+            }
+            if exc.status == 401:
+                challenge = f'Bearer error="invalid_token", error_description="{exc.code}"'
+                headers = [(b"www-authenticate", challenge.encode())]
+            else:  # our fault, not the token's: the client keeps it and retries
+                headers = [(b"retry-after", str(exc.retry_after or 1).encode())]
+            await send_json(send, exc.status, body, headers)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

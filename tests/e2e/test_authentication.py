@@ -19,12 +19,27 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import Resources, create_app
-from api.auth import AuthError, TokenVerifier, development_secret, mint_development_token
+from api.auth import (
+    AuthError,
+    JwksCache,
+    TokenVerifier,
+    development_secret,
+    mint_development_token,
+)
 from api.settings import Settings
 from domain.access.principal import Role
 from tests.conftest import Minter, as_production
 
 QUERY = {"query": "{ customers(first: 1) { edges { node { id } } } }"}
+
+
+def _code(response: httpx.Response) -> str:
+    """The code of a refused request, in the same shape as every GraphQL error."""
+    body = response.json()
+    assert body["data"] is None
+    [error] = body["errors"]
+    code: str = error["extensions"]["code"]
+    return code
 
 
 async def _post(client: httpx.AsyncClient, token: str | None) -> httpx.Response:
@@ -61,7 +76,7 @@ async def test_without_a_token_only_the_health_probes_answer(anonymous: httpx.As
     assert (await anonymous.get("/readyz")).status_code == 200
     response = await _post(anonymous, None)
     assert response.status_code == 401
-    assert response.json()["error"]["code"] == "TOKEN_MISSING"
+    assert _code(response) == "TOKEN_MISSING"
     assert "Bearer" in response.headers["www-authenticate"]
 
 
@@ -126,7 +141,7 @@ async def test_a_bad_development_token_is_refused_with_a_code(
     token = makers[case]()
     response = await _post(anonymous, token)
     assert response.status_code == 401, case
-    assert response.json()["error"]["code"] == code
+    assert _code(response) == code
 
 
 class _Jwks(BaseHTTPRequestHandler):
@@ -189,7 +204,7 @@ async def test_production_tokens_are_verified_against_the_jwks(
             unknown = jwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": "rsa-9"})
             refused = await _post(client, unknown)
             assert refused.status_code == 401
-            assert refused.json()["error"]["code"] == "TOKEN_INVALID"
+            assert _code(refused) == "TOKEN_INVALID"
 
             # An HS256 token signed with a guessable secret must not pass in production.
             hs = jwt.encode(claims, "s" * 40, algorithm="HS256", headers={"kid": "rsa-1"})
@@ -202,11 +217,72 @@ async def test_production_tokens_are_verified_against_the_jwks(
                 algorithm="RS256",
                 headers={"kid": "rsa-1"},
             )
-            assert (await _post(client, expired)).json()["error"]["code"] == "TOKEN_EXPIRED"
+            assert _code(await _post(client, expired)) == "TOKEN_EXPIRED"
             other_aud = jwt.encode(
                 {**claims, "aud": "payments"}, rsa_key, algorithm="RS256", headers={"kid": "rsa-1"}
             )
             assert (await _post(client, other_aud)).status_code == 401
+
+
+class _FlakyJwks(BaseHTTPRequestHandler):
+    """An identity provider that fails (HTTP 500) until it is told to serve its keys."""
+
+    body = b"{}"
+    status = 500
+    hits = 0
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        self.send_response(self.status)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(self.body if self.status == 200 else b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_an_unreachable_identity_provider_is_our_fault_not_the_tokens(
+    identity_provider: tuple[str, Any, Any],
+    settings: Settings,
+    engine: AsyncEngine,
+    redis_client: Any,
+    seeded: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 503 with Retry-After (keep the token, try again), not 401 (sign in again); and while the
+    # provider is down, requests are refused at once instead of each waiting on a fetch.
+    _, rsa_key, _ = identity_provider
+    _FlakyJwks.body, _FlakyJwks.status, _FlakyJwks.hits = _Jwks.body, 500, 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyJwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    production = as_production(
+        settings,
+        jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json",
+        jwt_issuer="https://idp.bank",
+        jwt_audience="quanjing",
+    )
+    token = jwt.encode(_claims(production), rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
+    try:
+        async with httpx.AsyncClient() as http:
+            app = create_app(production, Resources(engine=engine, redis=redis_client, http=http))
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://q.test") as client:
+                for _ in range(3):
+                    refused = await _post(client, token)
+                    assert refused.status_code == 503
+                    assert _code(refused) == "TOKEN_UNVERIFIABLE"
+                    assert int(refused.headers["retry-after"]) >= 1
+                    assert "www-authenticate" not in refused.headers
+                assert _FlakyJwks.hits == 1, "one failed fetch, then refusals without waiting"
+
+                monkeypatch.setattr(JwksCache, "RETRY_UNAVAILABLE_AFTER", 0.2)
+                _FlakyJwks.status = 200
+                await asyncio.sleep(0.3)
+                assert (await _post(client, token)).status_code == 200  # the same token
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 async def test_a_remembered_token_is_not_trusted_past_its_expiry(settings: Settings) -> None:
