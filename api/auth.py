@@ -102,12 +102,17 @@ class _KeySet:
 
 
 class JwksCache:
-    """The identity provider's signing keys, by key id."""
+    """The identity provider's signing keys, by key id.
+
+    One fetch at a time, shared by every request that needs it; a request whose key is already
+    known never waits for one: an hourly refresh runs in the background, and while the
+    provider fails, the keys already known keep being used.
+    """
 
     REFRESH_AFTER = 3600.0
     MIN_REFETCH_INTERVAL = 60.0
-    # With no keys yet and the identity provider failing, requests are refused at once for
-    # this long instead of each waiting in line on the lock for its own fetch (up to 5 s).
+    # After a failed fetch, none is tried for this long: with no keys yet, requests are refused
+    # at once (503) instead of each waiting on a fetch of its own (up to 5 s).
     RETRY_UNAVAILABLE_AFTER = 5.0
 
     def __init__(self, url: str, client: httpx.AsyncClient | None = None) -> None:
@@ -115,7 +120,7 @@ class JwksCache:
         self.client = client
         self._set: _KeySet | None = None
         self._failed_at: float | None = None
-        self._lock = asyncio.Lock()
+        self._fetching: asyncio.Task[None] | None = None
 
     def _unavailable(self) -> AuthError:
         return AuthError(
@@ -134,28 +139,39 @@ class JwksCache:
         keys = {k.key_id: k.key for k in jwk_set.keys if k.key_id}
         return _KeySet(keys=keys, fetched_at=time.monotonic())
 
+    async def _refresh(self) -> None:
+        try:
+            self._set = await self._fetch()
+            self._failed_at = None
+        except (httpx.HTTPError, jwt.PyJWKError, ValueError) as exc:
+            log.warning("the identity provider's keys could not be fetched: %r", exc)
+            self._failed_at = time.monotonic()
+
+    def _fetch_once(self, now: float) -> asyncio.Task[None] | None:
+        """The fetch in flight, or a new one; None while backing off after a failure."""
+        if self._fetching is not None and not self._fetching.done():
+            return self._fetching
+        failed_at = self._failed_at
+        if failed_at is not None and now - failed_at < self.RETRY_UNAVAILABLE_AFTER:
+            return None
+        self._fetching = asyncio.create_task(self._refresh())
+        return self._fetching
+
     async def key(self, kid: str) -> Any:
-        async with self._lock:
-            now = time.monotonic()
-            stale = self._set is None or now - self._set.fetched_at > self.REFRESH_AFTER
-            unknown = self._set is not None and kid not in self._set.keys
-            may_refetch = (
-                self._set is None or now - self._set.fetched_at > self.MIN_REFETCH_INTERVAL
-            )
-            failed_at = self._failed_at
-            backing_off = failed_at is not None and now - failed_at < self.RETRY_UNAVAILABLE_AFTER
-            if (stale or (unknown and may_refetch)) and not backing_off:
-                try:
-                    self._set = await self._fetch()
-                    self._failed_at = None
-                except (httpx.HTTPError, jwt.PyJWKError, ValueError) as exc:
-                    # Keys already known keep being used; without any, nobody can be served.
-                    log.warning("the identity provider's keys could not be fetched: %r", exc)
-                    self._failed_at = time.monotonic()
-            if self._set is None:
-                raise self._unavailable()
-            assert self._set is not None
-            found = self._set.keys.get(kid)
+        now = time.monotonic()
+        current = self._set
+        if current is not None and kid in current.keys:
+            if now - current.fetched_at > self.REFRESH_AFTER:
+                self._fetch_once(now)  # in the background: this request has its key
+            return current.keys[kid]
+        may_refetch = current is None or now - current.fetched_at > self.MIN_REFETCH_INTERVAL
+        fetching = self._fetch_once(now) if may_refetch else None
+        if fetching is not None:
+            # Shielded: a request that gives up does not cancel the fetch others wait for.
+            await asyncio.shield(fetching)
+        if self._set is None:
+            raise self._unavailable()
+        found = self._set.keys.get(kid)
         if found is None:
             raise AuthError("TOKEN_INVALID", "the token is signed with an unknown key")
         return found

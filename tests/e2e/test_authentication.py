@@ -230,9 +230,12 @@ class _FlakyJwks(BaseHTTPRequestHandler):
     body = b"{}"
     status = 500
     hits = 0
+    gate: threading.Event | None = None  # while set and not released, answers hang
 
     def do_GET(self) -> None:
         type(self).hits += 1
+        if self.gate is not None:
+            self.gate.wait(10)
         self.send_response(self.status)
         self.send_header("content-type", "application/json")
         self.end_headers()
@@ -242,8 +245,20 @@ class _FlakyJwks(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.fixture
+def flaky_identity_provider(identity_provider: tuple[str, Any, Any]) -> Iterator[str]:
+    """The JWKS of `identity_provider` behind a server that fails until told otherwise."""
+    _FlakyJwks.body, _FlakyJwks.status, _FlakyJwks.hits, _FlakyJwks.gate = _Jwks.body, 500, 0, None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyJwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/jwks.json"
+    server.shutdown()
+    server.server_close()
+
+
 async def test_an_unreachable_identity_provider_is_our_fault_not_the_tokens(
     identity_provider: tuple[str, Any, Any],
+    flaky_identity_provider: str,
     settings: Settings,
     engine: AsyncEngine,
     redis_client: Any,
@@ -251,38 +266,69 @@ async def test_an_unreachable_identity_provider_is_our_fault_not_the_tokens(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # 503 with Retry-After (keep the token, try again), not 401 (sign in again); and while the
-    # provider is down, requests are refused at once instead of each waiting on a fetch.
+    # provider is down, requests share one fetch and are then refused at once.
     _, rsa_key, _ = identity_provider
-    _FlakyJwks.body, _FlakyJwks.status, _FlakyJwks.hits = _Jwks.body, 500, 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyJwks)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     production = as_production(
         settings,
-        jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json",
+        jwks_url=flaky_identity_provider,
         jwt_issuer="https://idp.bank",
         jwt_audience="quanjing",
     )
     token = jwt.encode(_claims(production), rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
-    try:
-        async with httpx.AsyncClient() as http:
-            app = create_app(production, Resources(engine=engine, redis=redis_client, http=http))
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://q.test") as client:
-                for _ in range(3):
-                    refused = await _post(client, token)
-                    assert refused.status_code == 503
-                    assert _code(refused) == "TOKEN_UNVERIFIABLE"
-                    assert int(refused.headers["retry-after"]) >= 1
-                    assert "www-authenticate" not in refused.headers
-                assert _FlakyJwks.hits == 1, "one failed fetch, then refusals without waiting"
+    async with httpx.AsyncClient() as http:
+        app = create_app(production, Resources(engine=engine, redis=redis_client, http=http))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://q.test") as client:
+            first = await asyncio.gather(*(_post(client, token) for _ in range(4)))
+            later = [await _post(client, token) for _ in range(2)]
+            for refused in [*first, *later]:
+                assert refused.status_code == 503
+                assert _code(refused) == "TOKEN_UNVERIFIABLE"
+                assert int(refused.headers["retry-after"]) >= 1
+                assert "www-authenticate" not in refused.headers
+            assert _FlakyJwks.hits == 1, "one fetch for all, then refusals without waiting"
 
-                monkeypatch.setattr(JwksCache, "RETRY_UNAVAILABLE_AFTER", 0.2)
-                _FlakyJwks.status = 200
-                await asyncio.sleep(0.3)
-                assert (await _post(client, token)).status_code == 200  # the same token
-    finally:
-        server.shutdown()
-        server.server_close()
+            monkeypatch.setattr(JwksCache, "RETRY_UNAVAILABLE_AFTER", 0.2)
+            _FlakyJwks.status = 200
+            await asyncio.sleep(0.3)
+            assert (await _post(client, token)).status_code == 200  # the same token
+
+
+async def test_known_keys_keep_working_while_the_identity_provider_is_down(
+    identity_provider: tuple[str, Any, Any],
+    flaky_identity_provider: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _FlakyJwks.status = 200
+    async with httpx.AsyncClient() as http:
+        cache = JwksCache(flaky_identity_provider, http)
+        known = await cache.key("rsa-1")
+        assert _FlakyJwks.hits == 1
+
+        # The key set comes due for its refresh while the provider hangs: requests with a known
+        # key are answered from the set they have, without waiting for the fetch.
+        gate = _FlakyJwks.gate = threading.Event()
+        monkeypatch.setattr(JwksCache, "REFRESH_AFTER", 0.0)
+        monkeypatch.setattr(JwksCache, "MIN_REFETCH_INTERVAL", 0.0)
+        try:
+            served = await asyncio.wait_for(
+                asyncio.gather(*(cache.key("rsa-1") for _ in range(5))), timeout=3
+            )
+            assert served == [known] * 5
+        finally:
+            _FlakyJwks.status = 500
+            gate.set()
+        # An unknown key id waits for the one fetch in flight, which fails: with keys known,
+        # that is the token's problem (401), not ours (503).
+        with pytest.raises(AuthError) as unknown:
+            await cache.key("rsa-9")
+        assert (unknown.value.code, unknown.value.status) == ("TOKEN_INVALID", 401)
+        assert _FlakyJwks.hits == 2, "one refresh for the five requests"
+        # Backing off after the failure: no fetch, the known key still served.
+        assert await cache.key("rsa-1") is known
+        with pytest.raises(AuthError):
+            await cache.key("rsa-9")
+        assert _FlakyJwks.hits == 2
 
 
 async def test_a_remembered_token_is_not_trusted_past_its_expiry(settings: Settings) -> None:
