@@ -1,20 +1,45 @@
-"""Live activity per customer from Redis pub/sub (published by the outbox relay)."""
+"""Live activity per customer from Redis pub/sub (published by the outbox relay).
+
+One pub/sub connection per process carries every subscription: a subscription is a queue the
+reader fills, and a channel is subscribed in Redis while at least one queue listens to it. A
+connection of its own per subscription would cost Redis a client per followed customer — a
+call center of a few thousand desktops would pass Redis's default of 10,000 clients.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import logging
+from collections.abc import AsyncGenerator
 from datetime import datetime
+from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 from api.outbox_relay import activity_channel
 from domain.activity import ActivityEvent
+from domain.errors import DomainError
 
-# How long one read of the pub/sub connection waits: the longest a swallowed cancellation can
-# keep a subscription alive.
+log = logging.getLogger(__name__)
+
+# How long one read of the pub/sub connection waits: the longest the reader takes to notice
+# that nobody listens any more (redis-py can also swallow a cancellation during a read).
 POLL_SECONDS = 1.0
+# Events a subscription may have waiting: a client that cannot keep up is ended, never waited
+# for, so one slow desktop does not hold up everybody else's events.
+QUEUE_SIZE = 256
+
+
+class SubscriberTooSlow(DomainError):
+    code = "SUBSCRIBER_TOO_SLOW"
+
+
+# Put in a queue in place of the event that did not fit: the subscription ends with an error.
+_OVERFLOWED = object()
 
 
 def current_task_cancelled() -> bool:
@@ -22,32 +47,162 @@ def current_task_cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
+def _settled(task: asyncio.Task[None]) -> None:
+    """Mark a background task's failure as seen (it was logged where it happened)."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _event(data: bytes) -> ActivityEvent:
+    fields = orjson.loads(data)
+    return ActivityEvent(
+        id=fields["id"],
+        customer_id=fields["customerId"],
+        topic=fields["topic"],
+        occurred_at=datetime.fromisoformat(fields["occurredAt"]),
+        payload=fields["payload"],
+    )
+
+
 class RedisActivityFeed:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        # Which queues listen to which channel: changed only without awaiting, by the
+        # subscriptions themselves; Redis is brought in line with it by `_reconcile`.
+        self._listeners: dict[str, set[asyncio.Queue[Any]]] = {}
+        self._subscribed: set[str] = set()  # the channels Redis has been asked for
+        self._lock = asyncio.Lock()  # one reconciliation at a time
+        self._background: set[asyncio.Task[None]] = set()
 
-    async def subscribe(self, customer_id: int) -> AsyncIterator[ActivityEvent]:
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(activity_channel(customer_id))
+    async def subscribe(self, customer_id: int) -> AsyncGenerator[ActivityEvent, None]:
+        channel = activity_channel(customer_id)
+        queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_SIZE)
+        self._listeners.setdefault(channel, set()).add(queue)
         try:
+            # The Redis commands run in a task of their own, never in the subscription's: a
+            # client that drops its websocket mid-subscribe cancels only its own wait.
+            await asyncio.shield(self._reconciling())
             while True:
-                message = await pubsub.get_message(timeout=POLL_SECONDS)
-                if current_task_cancelled():
-                    # redis-py can swallow a cancellation that arrives while the pub/sub
-                    # connection is being read (seen when a client drops its websocket just
-                    # after subscribing): the subscription would then outlive its client, hold
-                    # its Redis connection and stall the server's shutdown.
-                    raise asyncio.CancelledError
-                if message is None or message.get("type") != "message":
+                try:
+                    item = await asyncio.wait_for(queue.get(), POLL_SECONDS)
+                except TimeoutError:
+                    if current_task_cancelled():
+                        # Seen in the tests: a websocket dropped right after subscribing left
+                        # its operation's task marked cancelled but still waiting here, so the
+                        # subscription outlived its client and stalled the server's shutdown.
+                        raise asyncio.CancelledError from None
                     continue
-                data = orjson.loads(message["data"])
-                yield ActivityEvent(
-                    id=data["id"],
-                    customer_id=data["customerId"],
-                    topic=data["topic"],
-                    occurred_at=datetime.fromisoformat(data["occurredAt"]),
-                    payload=data["payload"],
-                )
+                if item is _OVERFLOWED:
+                    raise SubscriberTooSlow(
+                        f"more than {QUEUE_SIZE} events waited for this subscription; "
+                        "subscribe again and read the profile for what was missed"
+                    )
+                yield item
         finally:
-            await pubsub.unsubscribe()
+            listeners = self._listeners.get(channel)
+            if listeners is not None:
+                listeners.discard(queue)  # already gone if it overflowed
+                if not listeners:
+                    del self._listeners[channel]
+                    self._reconciling()
+
+    def _reconciling(self) -> asyncio.Task[None]:
+        """`_reconcile` in a task of its own, held until done (the loop keeps only a weak
+        reference); its failure is logged there and awaited by whoever waits for it."""
+        task = asyncio.create_task(self._reconcile())
+        self._background.add(task)
+        task.add_done_callback(_settled)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _reconcile(self) -> None:
+        """Subscribe Redis to the channels somebody listens to and unsubscribe it from the
+        rest; start the reader when there is something to read."""
+        async with self._lock:
+            wanted = set(self._listeners)
+            if self._pubsub is None:
+                if not wanted:
+                    return
+                self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._pubsub
+            joining, leaving = wanted - self._subscribed, self._subscribed - wanted
+            try:
+                if joining:
+                    # Counted before it is sent, as redis-py records it: a reconnect
+                    # resubscribes it even if this send fails.
+                    self._subscribed |= joining
+                    await pubsub.subscribe(*joining)
+                if leaving:
+                    await pubsub.unsubscribe(*leaving)
+                    self._subscribed -= leaving  # on failure, the next reconciliation retries
+            except RedisError:
+                log.warning("could not update the activity subscriptions", exc_info=True)
+                raise
+            if wanted and (self._reader is None or self._reader.done()):
+                self._reader = asyncio.create_task(self._read(pubsub))
+
+    async def _read(self, pubsub: PubSub) -> None:
+        """Hand each message to the queues listening on its channel; stop, and give the
+        connection back, once nobody listens."""
+        while True:
+            if not self._listeners and await self._close_if_idle(pubsub):
+                return
+            try:
+                message = await pubsub.get_message(timeout=POLL_SECONDS)
+            except RedisError:
+                # redis-py reconnects on the next read and resubscribes every channel.
+                log.warning("the activity feed lost Redis; reconnecting", exc_info=True)
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"]
+            listeners = self._listeners.get(
+                channel.decode() if isinstance(channel, bytes) else channel
+            )
+            if not listeners:
+                continue
+            try:
+                event = _event(message["data"])
+            except (ValueError, KeyError, TypeError):
+                log.exception("an activity message could not be read; skipped")
+                continue
+            for queue in list(listeners):
+                try:
+                    queue.put_nowait(event)
+                except asyncio.QueueFull:
+                    listeners.discard(queue)
+                    queue.get_nowait()  # room for the marker that ends it
+                    queue.put_nowait(_OVERFLOWED)
+
+    async def _close_if_idle(self, pubsub: PubSub) -> bool:
+        async with self._lock:
+            if self._listeners or self._pubsub is not pubsub:
+                return False
+            if self._subscribed:
+                if not self._background:
+                    self._reconciling()  # an unsubscribe that failed: try again
+                return False
+            self._pubsub = None
+            self._reader = None
+        with contextlib.suppress(RedisError):
             await pubsub.aclose()  # type: ignore[no-untyped-call]
+        return True
+
+    async def aclose(self) -> None:
+        """Stop reading (at shutdown): subscriptions still open end with their websockets."""
+        for task in list(self._background):
+            task.cancel()
+        reader, pubsub = self._reader, self._pubsub
+        self._reader = self._pubsub = None
+        self._listeners.clear()
+        self._subscribed.clear()
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        if pubsub is not None:
+            with contextlib.suppress(RedisError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]

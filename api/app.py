@@ -155,8 +155,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         verifier=None,
         graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=not settings.is_production,
-        # Each subscription holds a Redis pub/sub connection of its own (api/activity_feed.py):
-        # a desktop follows one or two customers at a time, strawberry's default allows 100.
+        # A desktop follows one or two customers at a time; strawberry's default allows 100
+        # subscriptions per websocket, each a queue filled by the process's feed reader.
         max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
     )
     jwks: JwksCache | None = None
@@ -178,6 +178,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
                 worker.relay if worker else OutboxRelay(owned.engine, owned.redis)
             )
             graphql.ports = build_ports(settings, owned, relay)
+            activity = graphql.ports.activity
             if jwks is not None:
                 jwks.client = owned.http
             # Everything built so far (schema, policies, compiled statements) lives as long as
@@ -192,6 +193,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             try:
                 yield
             finally:
+                if isinstance(activity, RedisActivityFeed):
+                    await activity.aclose()
                 if worker is not None:
                     await worker.stop()
                 else:

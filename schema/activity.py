@@ -49,11 +49,14 @@ class ActivitySubscriptions:
                 raise NotFound("customer", customer_id)
         except DomainError as exc:
             raise UserFacingError(exc) from exc
-        async for event in info.context.activity.subscribe(pk):
-            yield ActivityEvent(
-                sequence=event.id,
-                customer_id=strawberry.ID(encode_id("Customer", pk)),
-                topic=event.topic,
-                occurred_at=event.occurred_at,
-                payload=JSON(with_global_ids(event.payload)),
-            )
+        try:
+            async for event in info.context.activity.subscribe(pk):
+                yield ActivityEvent(
+                    sequence=event.id,
+                    customer_id=strawberry.ID(encode_id("Customer", pk)),
+                    topic=event.topic,
+                    occurred_at=event.occurred_at,
+                    payload=JSON(with_global_ids(event.payload)),
+                )
+        except DomainError as exc:  # the feed ended it (the client fell behind): say why
+            raise UserFacingError(exc) from exc

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from api.activity_feed import SubscriberTooSlow
 from api.app import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from api.cli import server_options
 from api.db.recording_uow import SqlRecordingUnitOfWork
@@ -266,6 +267,34 @@ async def test_an_unexpected_failure_over_the_websocket_is_masked_too(
     (error,) = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert error["extensions"]["correlationId"]
+
+
+class _OverflowingActivity:
+    """A feed that ends the subscription as it ends one whose client fell behind."""
+
+    async def subscribe(self, customer_id: int) -> AsyncIterator[Any]:
+        raise SubscriberTooSlow("more than 256 events waited for this subscription")
+        yield  # an async generator, like the real feed
+
+
+async def test_a_subscriber_that_fell_behind_is_told_with_a_code(
+    app: Starlette,
+    server: str,
+    engine: AsyncEngine,
+    mint: Minter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = await make_customer(engine)
+    endpoint = next(r.app for r in app.routes if getattr(r, "path", "") == "/graphql")  # type: ignore[attr-defined]
+    monkeypatch.setattr(endpoint.ports, "activity", _OverflowingActivity())
+    ws = await _subscribe(server, mint(Role.AGENT, "ws-slow"), made.id)
+    try:
+        message = await asyncio.wait_for(_receive(ws), 5)
+    finally:
+        await ws.close()
+    (error,) = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+    assert error["extensions"]["code"] == "SUBSCRIBER_TOO_SLOW"
+    assert "256 events" in error["message"]
 
 
 async def test_a_websocket_message_over_the_body_limit_closes_the_connection(

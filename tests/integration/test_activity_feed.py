@@ -1,0 +1,148 @@
+"""The activity feed on a real Redis: one pub/sub connection per process, however many
+subscriptions; a subscriber that falls behind is ended, the others are not held up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+
+from api import activity_feed
+from api.activity_feed import RedisActivityFeed, SubscriberTooSlow
+from api.embedded import Endpoints
+from api.outbox_relay import activity_channel
+from domain.activity import ActivityEvent
+
+NAME = "activity-feed-test"
+
+
+@pytest_asyncio.fixture
+async def feed_redis(endpoints: Endpoints) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(endpoints.redis_url, client_name=NAME)
+    yield client
+    await client.aclose()
+
+
+async def _pubsub_connections(redis: aioredis.Redis) -> int:
+    clients: list[dict[str, Any]] = await redis.client_list(_type="pubsub")
+    return sum(1 for c in clients if c.get("name") == NAME)
+
+
+async def _publish(redis: aioredis.Redis, customer_id: int, event_id: int) -> None:
+    # What the outbox relay publishes (api/outbox_relay.py).
+    message = {
+        "id": event_id,
+        "customerId": customer_id,
+        "topic": "interaction.recorded",
+        "occurredAt": datetime.now(UTC).isoformat(),
+        "payload": {"interactionId": event_id},
+    }
+    await redis.publish(activity_channel(customer_id), orjson.dumps(message))
+
+
+async def _collect(feed: RedisActivityFeed, customer_id: int, into: list[ActivityEvent]) -> None:
+    async for event in feed.subscribe(customer_id):
+        into.append(event)
+
+
+async def _next(events: AsyncGenerator[ActivityEvent, None]) -> ActivityEvent:
+    return await anext(events)
+
+
+async def _until(condition: Any, what: str) -> None:
+    for _ in range(100):
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(what)
+
+
+async def test_every_subscription_of_a_process_shares_one_redis_connection(
+    feed_redis: aioredis.Redis,
+) -> None:
+    feed = RedisActivityFeed(feed_redis)
+    customers = [9_000_001 + n for n in range(10)]
+    received: dict[int, list[list[ActivityEvent]]] = {c: [[], []] for c in customers}
+    tasks = [
+        asyncio.create_task(_collect(feed, c, into)) for c in customers for into in received[c]
+    ]
+    try:
+
+        async def all_subscribed() -> bool:
+            counts = await feed_redis.pubsub_numsub(*(activity_channel(c) for c in customers))
+            return all(n == 1 for _, n in counts)
+
+        await _until(all_subscribed, "not every channel was subscribed")
+        assert await _pubsub_connections(feed_redis) == 1  # 20 subscriptions, one connection
+
+        await _publish(feed_redis, customers[3], 41)
+        await _publish(feed_redis, customers[3], 42)
+
+        async def delivered() -> bool:
+            return all(len(into) == 2 for into in received[customers[3]])
+
+        await _until(delivered, "the events did not reach both subscribers")
+        for into in received[customers[3]]:
+            assert [e.id for e in into] == [41, 42]
+            assert into[0].customer_id == customers[3]
+        assert all(not into for c in customers if c != customers[3] for into in received[c])
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def released() -> bool:
+        counts = await feed_redis.pubsub_numsub(*(activity_channel(c) for c in customers))
+        return all(n == 0 for _, n in counts) and await _pubsub_connections(feed_redis) == 0
+
+    # Nobody listens: every channel is left and the connection given back.
+    await _until(released, "the feed kept its subscriptions or its connection")
+    await feed.aclose()
+
+
+async def test_a_subscriber_that_falls_behind_is_ended_and_the_others_are_not_held_up(
+    feed_redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(activity_feed, "QUEUE_SIZE", 3)
+    feed = RedisActivityFeed(feed_redis)
+    customer = 9_000_100
+    slow = feed.subscribe(customer)
+    first = asyncio.create_task(_next(slow))
+    keeping_up: list[ActivityEvent] = []
+    reader = asyncio.create_task(_collect(feed, customer, keeping_up))
+    try:
+
+        async def subscribed() -> bool:
+            [(_, listeners)] = await feed_redis.pubsub_numsub(activity_channel(customer))
+            return listeners == 1
+
+        await _until(subscribed, "not subscribed")
+        await _publish(feed_redis, customer, 1)
+        assert (await first).id == 1  # both are listening; the slow one now stops reading
+        for event_id in range(2, 7):
+            await _publish(feed_redis, customer, event_id)
+
+        async def all_read() -> bool:
+            return len(keeping_up) == 6
+
+        await _until(all_read, "the subscriber that keeps up missed events")
+        assert [e.id for e in keeping_up] == [1, 2, 3, 4, 5, 6]
+
+        # The slow one held 2, 3, 4; 5 did not fit: the oldest made room for the end, so it
+        # reads 3 and 4, then an error it can act on (subscribe again).
+        seen = [(await anext(slow)).id, (await anext(slow)).id]
+        assert seen == [3, 4]
+        with pytest.raises(SubscriberTooSlow) as ended:
+            await anext(slow)
+        assert ended.value.code == "SUBSCRIBER_TOO_SLOW"
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        await slow.aclose()
+        await feed.aclose()
