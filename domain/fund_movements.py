@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from domain.errors import InvalidInput
-from domain.interactions import Channel
+from domain.interactions import EARLIEST_OCCURRED_AT, Channel
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_AMOUNT = Decimal("1e15")
@@ -65,6 +65,8 @@ def validate_fund_movement(
         raise InvalidInput("bookedAt", "the booking time needs a time zone")
     if movement.booked_at > now + skew:
         raise InvalidInput("bookedAt", "the booking time is in the future")
+    if movement.booked_at < EARLIEST_OCCURRED_AT:
+        raise InvalidInput("bookedAt", "the time is before 1970: a zero date sent for none?")
     ref = movement.external_ref.strip()
     if not ref or len(ref) > 100:
         raise InvalidInput("externalRef", "the external reference is 1 to 100 characters")

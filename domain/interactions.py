@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from domain.errors import InvalidInput
@@ -59,6 +59,9 @@ MAX_SUMMARY = 2000
 MAX_OFFERS = 20
 MAX_OFFER_LENGTH = 100
 MAX_STAFF_CODE = 40
+# Nothing a channel reports happened before this: an earlier time is a missing value sent as a
+# zero date (0001-01-01 or the Unix epoch), and would sit at the far end of every timeline.
+EARLIEST_OCCURRED_AT = datetime(1970, 1, 2, tzinfo=UTC)
 MAX_COST = Decimal("10000000000")  # the column holds 10 digits before the point
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 
@@ -89,6 +92,8 @@ def validate_interaction(
         raise InvalidInput("occurredAt", "the time needs a time zone")
     if draft.occurred_at > now + skew:
         raise InvalidInput("occurredAt", "the interaction is in the future")
+    if draft.occurred_at < EARLIEST_OCCURRED_AT:
+        raise InvalidInput("occurredAt", "the time is before 1970: a zero date sent for none?")
     if draft.cost is not None and not draft.cost.is_finite():
         raise InvalidInput("cost", "the cost to serve is not a number")
     if draft.cost is not None and draft.cost < 0:

@@ -133,11 +133,18 @@ def validate_owner(kind: OwnerKind | None, ref: str | None) -> TaskOwner | None:
     return TaskOwner(kind, text)
 
 
+# A task is work for someone to do; a due date further ahead than this is a typo or a
+# placeholder ("9999-12-31"), and would keep the task out of every overdue list for ever.
+MAX_DUE_AHEAD = timedelta(days=5 * 366)
+
+
 def validate_due(due_at: datetime, now: datetime) -> datetime:
     if due_at.tzinfo is None:
         raise InvalidInput("dueAt", "the due date needs a time zone")
     if due_at < now:
         raise InvalidInput("dueAt", "the due date is in the past")
+    if due_at - now > MAX_DUE_AHEAD:
+        raise InvalidInput("dueAt", "the due date is more than five years ahead")
     return due_at
 
 

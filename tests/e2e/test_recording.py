@@ -158,6 +158,9 @@ async def test_integrations_must_send_an_idempotency_key(
         ({"branchId": encode_id("Branch", 999999)}, "INVALID_INPUT", "branchId"),
         ({"offers": ["x"] * 21}, "INVALID_INPUT", "offers"),
         ({"idempotencyKey": "short"}, "INVALID_INPUT", "idempotencyKey"),
+        # Zero dates from a sender with no value (were stored as year 1 and 1970).
+        ({"occurredAt": "0001-01-01T00:00:00Z"}, "INVALID_INPUT", "occurredAt"),
+        ({"occurredAt": "1970-01-01T00:00:00Z"}, "INVALID_INPUT", "occurredAt"),
     ],
 )
 async def test_bad_input_is_refused_with_a_typed_error_and_nothing_is_written(
@@ -354,6 +357,11 @@ async def test_fund_movements_are_recorded_once_per_external_reference(
     ] == "currency"
     agent = await gql_data(anonymous, FUND, {"input": movement}, token=mint(Role.AGENT, "a"))
     assert agent["recordFundMovement"]["code"] == "FORBIDDEN"
+    zero_date = {**movement, "bookedAt": "0001-01-01T00:00:00Z", "externalRef": f"Z-{made.id}"}
+    refused = (await gql_data(anonymous, FUND, {"input": zero_date}, token=core))[
+        "recordFundMovement"
+    ]
+    assert refused["field"] == "bookedAt"
 
 
 UPSERT = """mutation ($input: UpsertHoldingInput!) { upsertHolding(input: $input) {
@@ -521,6 +529,37 @@ async def test_a_task_owner_nobody_would_find_is_refused_and_nothing_is_written(
     assert (
         await _count(endpoints, "SELECT count(*) FROM tasks WHERE customer_id = $1", made.id) == 0
     )
+
+
+@pytest.mark.parametrize(
+    "due_at",
+    [
+        "9999-12-31T23:59:59-05:00",  # a placeholder: was stored, never overdue
+        (datetime.now(UTC) + timedelta(days=6 * 366)).isoformat(),
+        (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+    ],
+)
+async def test_a_due_date_nobody_could_mean_is_refused_and_nothing_is_written(
+    anonymous: httpx.AsyncClient,
+    engine: AsyncEngine,
+    endpoints: Endpoints,
+    mint: Minter,
+    due_at: str,
+) -> None:
+    made = await make_customer(engine)
+    created = await _create_task(anonymous, mint, made.id, {"dueAt": due_at})
+    assert (created["__typename"], created["field"]) == ("InvalidInputError", "dueAt")
+    assert (
+        await _count(endpoints, "SELECT count(*) FROM tasks WHERE customer_id = $1", made.id) == 0
+    )
+
+
+async def test_a_task_due_within_five_years_is_opened(
+    anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+) -> None:
+    made = await make_customer(engine)
+    due = (datetime.now(UTC) + timedelta(days=4 * 365)).isoformat()
+    assert (await _create_task(anonymous, mint, made.id, {"dueAt": due}))["__typename"] == "Task"
 
 
 async def test_a_task_given_to_an_rm_by_id_is_in_that_rms_list(
