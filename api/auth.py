@@ -155,6 +155,8 @@ class JwksCache:
         if failed_at is not None and now - failed_at < self.RETRY_UNAVAILABLE_AFTER:
             return None
         self._fetching = asyncio.create_task(self._refresh())
+        # A background refresh nobody awaits still has its failure marked as seen.
+        self._fetching.add_done_callback(lambda task: task.cancelled() or task.exception())
         return self._fetching
 
     async def key(self, kid: str) -> Any:

@@ -239,6 +239,25 @@ async def test_the_relay_catches_up_after_redis_comes_back(
         app.state.relay.start()
 
 
+async def _error_from(
+    app: Starlette,
+    server: str,
+    engine: AsyncEngine,
+    mint: Minter,
+    monkeypatch: pytest.MonkeyPatch,
+    feed: object,
+) -> Any:
+    """The first message an agent's subscription gets when the server's feed is `feed`."""
+    made = await make_customer(engine)
+    endpoint = next(r.app for r in app.routes if getattr(r, "path", "") == "/graphql")  # type: ignore[attr-defined]
+    monkeypatch.setattr(endpoint.ports, "activity", feed)
+    ws = await _subscribe(server, mint(Role.AGENT, "ws-feed"), made.id)
+    try:
+        return await asyncio.wait_for(_receive(ws), 5)
+    finally:
+        await ws.close()
+
+
 class _ExplodingActivity:
     """An activity feed whose Redis is on fire, as an unexpected failure looks."""
 
@@ -253,14 +272,7 @@ async def test_an_unexpected_failure_over_the_websocket_is_masked_too(
     mint: Minter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    made = await make_customer(engine)
-    endpoint = next(r.app for r in app.routes if getattr(r, "path", "") == "/graphql")  # type: ignore[attr-defined]
-    monkeypatch.setattr(endpoint.ports, "activity", _ExplodingActivity())
-    ws = await _subscribe(server, mint(Role.AGENT, "ws-masked"), made.id)
-    try:
-        message = await asyncio.wait_for(_receive(ws), 5)
-    finally:
-        await ws.close()
+    message = await _error_from(app, server, engine, mint, monkeypatch, _ExplodingActivity())
     text = json.dumps(message)
     assert "10.0.0.7" not in text
     assert "secret" not in text
@@ -284,14 +296,7 @@ async def test_a_subscriber_that_fell_behind_is_told_with_a_code(
     mint: Minter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    made = await make_customer(engine)
-    endpoint = next(r.app for r in app.routes if getattr(r, "path", "") == "/graphql")  # type: ignore[attr-defined]
-    monkeypatch.setattr(endpoint.ports, "activity", _OverflowingActivity())
-    ws = await _subscribe(server, mint(Role.AGENT, "ws-slow"), made.id)
-    try:
-        message = await asyncio.wait_for(_receive(ws), 5)
-    finally:
-        await ws.close()
+    message = await _error_from(app, server, engine, mint, monkeypatch, _OverflowingActivity())
     (error,) = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
     assert error["extensions"]["code"] == "SUBSCRIBER_TOO_SLOW"
     assert "256 events" in error["message"]
