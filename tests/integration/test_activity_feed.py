@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ import redis.asyncio as aioredis
 
 from api import activity_feed
 from api.activity_feed import RedisActivityFeed, SubscriberTooSlow
-from api.embedded import Endpoints
+from api.embedded import EmbeddedRedis, Endpoints
 from api.outbox_relay import activity_channel
 from domain.activity import ActivityEvent
 
@@ -146,3 +147,41 @@ async def test_a_subscriber_that_falls_behind_is_ended_and_the_others_are_not_he
         await asyncio.gather(reader, return_exceptions=True)
         await slow.aclose()
         await feed.aclose()
+
+
+async def test_subscriptions_resume_when_redis_comes_back(tmp_path: Path) -> None:
+    own_redis = EmbeddedRedis(tmp_path)
+    url = own_redis.start()
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    client = aioredis.from_url(url, client_name=NAME)
+    feed = RedisActivityFeed(client)
+    customer = 9_000_200
+    received: list[ActivityEvent] = []
+    task = asyncio.create_task(_collect(feed, customer, received))
+    probe = aioredis.from_url(url)
+    try:
+
+        async def subscribed() -> bool:
+            [(_, listeners)] = await probe.pubsub_numsub(activity_channel(customer))
+            return listeners == 1
+
+        await _until(subscribed, "not subscribed")
+        own_redis.stop()  # Redis goes away with the subscription open…
+        await probe.aclose()
+        await asyncio.sleep(1.5)
+        own_redis.start(port=port)  # …and comes back: the feed reconnects and resubscribes
+        probe = aioredis.from_url(url)
+        await _until(subscribed, "not subscribed again after Redis came back")
+        await _publish(probe, customer, 7)
+
+        async def delivered() -> bool:
+            return [e.id for e in received] == [7]
+
+        await _until(delivered, "the event after the restart did not arrive")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await feed.aclose()
+        await probe.aclose()
+        await client.aclose()
+        own_redis.stop()
