@@ -147,6 +147,8 @@ class RedisActivityFeed:
         """Hand each message to the queues listening on its channel; stop, and give the
         connection back, once nobody listens."""
         while True:
+            if self._pubsub is not pubsub:
+                return  # closed (shutdown) or replaced: another reader serves the new one
             if not self._listeners and await self._close_if_idle(pubsub):
                 return
             try:
@@ -154,6 +156,11 @@ class RedisActivityFeed:
             except RedisError:
                 # redis-py reconnects on the next read and resubscribes every channel.
                 log.warning("the activity feed lost Redis; reconnecting", exc_info=True)
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            except Exception:
+                # A reader that died would leave every subscription of the process silent.
+                log.exception("the activity feed's reader failed; reading on")
                 await asyncio.sleep(POLL_SECONDS)
                 continue
             if message is None or message.get("type") != "message":

@@ -185,3 +185,46 @@ async def test_subscriptions_resume_when_redis_comes_back(tmp_path: Path) -> Non
         await probe.aclose()
         await client.aclose()
         own_redis.stop()
+
+
+async def test_a_failure_in_the_reader_does_not_silence_the_subscriptions(
+    feed_redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = RedisActivityFeed(feed_redis)
+    customer = 9_000_300
+    received: list[ActivityEvent] = []
+    task = asyncio.create_task(_collect(feed, customer, received))
+    try:
+
+        async def subscribed() -> bool:
+            [(_, listeners)] = await feed_redis.pubsub_numsub(activity_channel(customer))
+            return listeners == 1
+
+        await _until(subscribed, "not subscribed")
+        pubsub = feed._pubsub  # the shared connection, to make its next read fail once
+        assert pubsub is not None
+        real_read = pubsub.get_message
+        failures: list[int] = []
+
+        async def failing_once(**kwargs: Any) -> Any:
+            if not failures:
+                failures.append(1)
+                raise ValueError("a bug in the reader")
+            return await real_read(**kwargs)
+
+        monkeypatch.setattr(pubsub, "get_message", failing_once)
+
+        async def failed() -> bool:
+            return bool(failures)
+
+        await _until(failed, "the reader did not read again")
+        await _publish(feed_redis, customer, 5)
+
+        async def delivered() -> bool:
+            return [e.id for e in received] == [5]
+
+        await _until(delivered, "the subscription went silent after the reader failed")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await feed.aclose()
