@@ -26,8 +26,8 @@ from domain.errors import DomainError
 
 log = logging.getLogger(__name__)
 
-# How long one read of the pub/sub connection waits: the longest the reader takes to notice
-# that nobody listens any more (redis-py can also swallow a cancellation during a read).
+# How long one read of the pub/sub connection waits: how soon the reader notices that nobody
+# listens any more, and how often it looks for cancelled subscriptions.
 POLL_SECONDS = 1.0
 # Events a subscription may have waiting: a client that cannot keep up is ended, never waited
 # for, so one slow desktop does not hold up everybody else's events.
@@ -40,11 +40,9 @@ class SubscriberTooSlow(DomainError):
 
 # Put in a queue in place of the event that did not fit: the subscription ends with an error.
 _OVERFLOWED = object()
-
-
-def current_task_cancelled() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+# Put in the queue of a subscription whose task was cancelled while it waited (see
+# `RedisActivityFeed._wake_the_cancelled`).
+_CANCELLED = object()
 
 
 def _settled(task: asyncio.Task[None]) -> None:
@@ -75,25 +73,24 @@ class RedisActivityFeed:
         self._subscribed: set[str] = set()  # the channels Redis has been asked for
         self._lock = asyncio.Lock()  # one reconciliation at a time
         self._background: set[asyncio.Task[None]] = set()
+        # The task each subscription waits in: see `_wake_the_cancelled`.
+        self._owners: dict[asyncio.Queue[Any], asyncio.Task[Any]] = {}
 
     async def subscribe(self, customer_id: int) -> AsyncGenerator[ActivityEvent, None]:
         channel = activity_channel(customer_id)
         queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_SIZE)
         self._listeners.setdefault(channel, set()).add(queue)
+        owner = asyncio.current_task()
+        if owner is not None:
+            self._owners[queue] = owner
         try:
             # The Redis commands run in a task of their own, never in the subscription's: a
             # client that drops its websocket mid-subscribe cancels only its own wait.
             await asyncio.shield(self._reconciling())
             while True:
-                try:
-                    item = await asyncio.wait_for(queue.get(), POLL_SECONDS)
-                except TimeoutError:
-                    if current_task_cancelled():
-                        # Seen in the tests: a websocket dropped right after subscribing left
-                        # its operation's task marked cancelled but still waiting here, so the
-                        # subscription outlived its client and stalled the server's shutdown.
-                        raise asyncio.CancelledError from None
-                    continue
+                item = await queue.get()
+                if item is _CANCELLED:
+                    raise asyncio.CancelledError
                 if item is _OVERFLOWED:
                     raise SubscriberTooSlow(
                         f"more than {QUEUE_SIZE} events waited for this subscription; "
@@ -101,6 +98,7 @@ class RedisActivityFeed:
                     )
                 yield item
         finally:
+            self._owners.pop(queue, None)
             listeners = self._listeners.get(channel)
             if listeners is not None:
                 listeners.discard(queue)  # already gone if it overflowed
@@ -143,10 +141,26 @@ class RedisActivityFeed:
             if wanted and (self._reader is None or self._reader.done()):
                 self._reader = asyncio.create_task(self._read(pubsub))
 
+    def _wake_the_cancelled(self) -> None:
+        """End the subscriptions whose task was cancelled but still waits for an event.
+
+        Seen in the tests: a websocket dropped right after subscribing left its operation's
+        task marked cancelled (`cancelling()`) yet still waiting on its queue; the subscription
+        outlived its client and stalled the server's shutdown. The reader looks once per poll,
+        for all of them, instead of every subscription waking on a timer of its own."""
+        for queue, owner in self._owners.items():
+            if owner.cancelling() and queue.empty():
+                queue.put_nowait(_CANCELLED)
+
     async def _read(self, pubsub: PubSub) -> None:
         """Hand each message to the queues listening on its channel; stop, and give the
         connection back, once nobody listens."""
+        loop = asyncio.get_running_loop()
+        looked = loop.time()
         while True:
+            if loop.time() - looked >= POLL_SECONDS:
+                looked = loop.time()
+                self._wake_the_cancelled()
             if self._pubsub is not pubsub:
                 return  # closed (shutdown) or replaced: another reader serves the new one
             if not self._listeners and await self._close_if_idle(pubsub):

@@ -66,7 +66,12 @@ async def server(app: Starlette, settings: Settings) -> AsyncIterator[str]:
         await asyncio.sleep(0.02)
     yield f"127.0.0.1:{port}"
     instance.should_exit = True
-    await task
+    # A subscription that outlives its client keeps uvicorn from stopping: fail, never hang.
+    done, _ = await asyncio.wait({task}, timeout=30)
+    if not done:
+        instance.force_exit = True
+        await asyncio.wait({task}, timeout=5)
+        raise AssertionError("the server did not stop: a subscription outlived its websocket")
 
 
 async def _receive(ws: ClientConnection) -> Any:

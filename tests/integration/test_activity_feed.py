@@ -228,3 +228,32 @@ async def test_a_failure_in_the_reader_does_not_silence_the_subscriptions(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await feed.aclose()
+
+
+async def test_a_subscription_whose_cancellation_was_lost_is_ended(
+    feed_redis: aioredis.Redis,
+) -> None:
+    # What the websocket tests met: a task marked cancelled (cancelling() > 0) whose wait was
+    # never interrupted. Here the task swallows its cancellation, then waits for events.
+    feed = RedisActivityFeed(feed_redis)
+    started = asyncio.Event()
+
+    async def swallows_then_subscribes() -> None:
+        try:
+            started.set()
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            pass  # lost: the task stays marked as cancelling
+        await _collect(feed, 9_000_400, [])
+
+    task = asyncio.create_task(swallows_then_subscribes())
+    await started.wait()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=10)
+    try:
+        assert done, "the subscription kept waiting after its task was cancelled"
+        assert task.cancelled()
+        assert not feed._owners  # nothing left waiting
+    finally:
+        task.cancel()
+        await feed.aclose()
