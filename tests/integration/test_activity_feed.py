@@ -4,7 +4,7 @@ subscriptions; a subscriber that falls behind is ended, the others are not held 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,21 @@ async def _collect(feed: RedisActivityFeed, customer_id: int, into: list[Activit
 
 async def _next(events: AsyncGenerator[ActivityEvent, None]) -> ActivityEvent:
     return await anext(events)
+
+
+def _one_listener(redis: aioredis.Redis, customer_id: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        [(_, listeners)] = await redis.pubsub_numsub(activity_channel(customer_id))
+        return bool(listeners == 1)
+
+    return check
+
+
+def _ids(received: list[ActivityEvent], expected: list[int]) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return [e.id for e in received] == expected
+
+    return check
 
 
 async def _until(condition: Any, what: str) -> None:
@@ -118,22 +133,15 @@ async def test_a_subscriber_that_falls_behind_is_ended_and_the_others_are_not_he
     keeping_up: list[ActivityEvent] = []
     reader = asyncio.create_task(_collect(feed, customer, keeping_up))
     try:
-
-        async def subscribed() -> bool:
-            [(_, listeners)] = await feed_redis.pubsub_numsub(activity_channel(customer))
-            return listeners == 1
-
-        await _until(subscribed, "not subscribed")
+        await _until(_one_listener(feed_redis, customer), "not subscribed")
         await _publish(feed_redis, customer, 1)
         assert (await first).id == 1  # both are listening; the slow one now stops reading
         for event_id in range(2, 7):
             await _publish(feed_redis, customer, event_id)
 
-        async def all_read() -> bool:
-            return len(keeping_up) == 6
-
-        await _until(all_read, "the subscriber that keeps up missed events")
-        assert [e.id for e in keeping_up] == [1, 2, 3, 4, 5, 6]
+        await _until(
+            _ids(keeping_up, [1, 2, 3, 4, 5, 6]), "the subscriber that keeps up missed events"
+        )
 
         # The slow one held 2, 3, 4; 5 did not fit: the oldest made room for the end, so it
         # reads 3 and 4, then an error it can act on (subscribe again).
@@ -160,24 +168,15 @@ async def test_subscriptions_resume_when_redis_comes_back(tmp_path: Path) -> Non
     task = asyncio.create_task(_collect(feed, customer, received))
     probe = aioredis.from_url(url)
     try:
-
-        async def subscribed() -> bool:
-            [(_, listeners)] = await probe.pubsub_numsub(activity_channel(customer))
-            return listeners == 1
-
-        await _until(subscribed, "not subscribed")
+        await _until(_one_listener(probe, customer), "not subscribed")
         own_redis.stop()  # Redis goes away with the subscription open…
         await probe.aclose()
         await asyncio.sleep(1.5)
         own_redis.start(port=port)  # …and comes back: the feed reconnects and resubscribes
         probe = aioredis.from_url(url)
-        await _until(subscribed, "not subscribed again after Redis came back")
+        await _until(_one_listener(probe, customer), "not subscribed again after Redis came back")
         await _publish(probe, customer, 7)
-
-        async def delivered() -> bool:
-            return [e.id for e in received] == [7]
-
-        await _until(delivered, "the event after the restart did not arrive")
+        await _until(_ids(received, [7]), "the event after the restart did not arrive")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -195,12 +194,7 @@ async def test_a_failure_in_the_reader_does_not_silence_the_subscriptions(
     received: list[ActivityEvent] = []
     task = asyncio.create_task(_collect(feed, customer, received))
     try:
-
-        async def subscribed() -> bool:
-            [(_, listeners)] = await feed_redis.pubsub_numsub(activity_channel(customer))
-            return listeners == 1
-
-        await _until(subscribed, "not subscribed")
+        await _until(_one_listener(feed_redis, customer), "not subscribed")
         pubsub = feed._pubsub  # the shared connection, to make its next read fail once
         assert pubsub is not None
         real_read = pubsub.get_message
@@ -220,10 +214,7 @@ async def test_a_failure_in_the_reader_does_not_silence_the_subscriptions(
         await _until(failed, "the reader did not read again")
         await _publish(feed_redis, customer, 5)
 
-        async def delivered() -> bool:
-            return [e.id for e in received] == [5]
-
-        await _until(delivered, "the subscription went silent after the reader failed")
+        await _until(_ids(received, [5]), "the subscription went silent after the reader failed")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
