@@ -104,22 +104,28 @@ SCOPE = "agent:bench-agent"
 KEY_TTL = timedelta(hours=24)
 
 
+def _recorded(payload: dict[str, object]) -> Response:
+    return Response(
+        orjson.dumps({"data": {"recordInteraction": payload}}), media_type="application/json"
+    )
+
+
 def _answer(interaction_id: int, replayed: bool) -> Response:
-    payload = {
-        "__typename": "RecordInteractionPayload",
-        "interactionId": encode_id("Interaction", interaction_id),
-        "replayed": replayed,
-    }
-    return Response(
-        orjson.dumps({"data": {"recordInteraction": payload}}), media_type="application/json"
+    return _recorded(
+        {
+            "__typename": "RecordInteractionPayload",
+            "interactionId": encode_id("Interaction", interaction_id),
+            "replayed": replayed,
+        }
     )
 
 
-def _refusal(code: str) -> Response:
-    payload = {"__typename": "Error", "code": code}
-    return Response(
-        orjson.dumps({"data": {"recordInteraction": payload}}), media_type="application/json"
-    )
+class _Refused(Exception):
+    """Raised inside the transaction so that it rolls back, as quanjing's unit of work does."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 def _holdings_totals(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int, list[str]]:
@@ -262,14 +268,22 @@ def build_app() -> Starlette:
         fingerprint = request_fingerprint("recordInteraction", asdict(draft))
         key = body["idempotencyKey"]
         assert pool is not None
+        try:
+            return await _write(pool, draft, fingerprint, key, now)
+        except _Refused as refused:
+            return _recorded({"__typename": "Error", "code": refused.code})
+
+    async def _write(
+        pool: asyncpg.Pool, draft: NewInteraction, fingerprint: str, key: str, now: datetime
+    ) -> Response:
         async with pool.acquire() as conn, conn.transaction():
             if await conn.fetchval(CLAIM_SQL, SCOPE, key, fingerprint, now + KEY_TTL, now) is None:
                 prior = await conn.fetchrow(PRIOR_SQL, SCOPE, key)
                 if prior["request_hash"] != fingerprint or prior["response"] is None:
-                    return _refusal("IDEMPOTENCY_KEY_REUSED")
+                    raise _Refused("IDEMPOTENCY_KEY_REUSED")
                 return _answer(orjson.loads(prior["response"])["interactionId"], True)
             if await conn.fetchrow(CUSTOMER_SQL, draft.customer_id) is None:
-                return _refusal("NOT_FOUND")
+                raise _Refused("NOT_FOUND")  # the key claimed above is rolled back
             interaction_id = await conn.fetchval(
                 INTERACTION_SQL,
                 draft.customer_id,

@@ -117,33 +117,33 @@ def cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
-def redis_cpu() -> float:
-    """CPU seconds of the redis-server processes on the machine (the embedded one)."""
+def _cpu_of(name: str, *, reaped: bool = False) -> float:
+    """CPU seconds of every process on the machine whose name holds `name` (run the benchmark
+    alone); `reaped` adds the CPU of children it has reaped."""
     total = 0.0
     for process in psutil.process_iter(["name"]):
         try:
-            if process.info["name"] and "redis-server" in process.info["name"]:
+            if process.info["name"] and name in process.info["name"]:
                 times = process.cpu_times()
                 total += times.user + times.system
+                if reaped:
+                    total += times.children_user + times.children_system
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return total
+
+
+def redis_cpu() -> float:
+    """CPU seconds of the embedded redis-server."""
+    return _cpu_of("redis-server")
 
 
 def postgres_cpu() -> float:
-    """CPU seconds of every postgres process on the machine: run the benchmark alone. Both
-    servers read the same PostgreSQL, so a cell's share is what its requests made it do.
-    Backends that have exited count through the postmaster's reaped-children times (a pool
-    that drops connections would otherwise make the difference negative)."""
-    total = 0.0
-    for process in psutil.process_iter(["name"]):
-        try:
-            if process.info["name"] and "postgres" in process.info["name"]:
-                times = process.cpu_times()
-                total += times.user + times.system + times.children_user + times.children_system
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return total
+    """CPU seconds of every postgres process: both servers read the same PostgreSQL, so a
+    cell's share is what its requests made it do. Backends that have exited count through the
+    postmaster's reaped-children times (a pool that drops connections would otherwise make the
+    difference negative)."""
+    return _cpu_of("postgres", reaped=True)
 
 
 async def samples(url: str, crypto: DocumentCrypto, count: int) -> dict[str, list[Any]]:
@@ -398,16 +398,13 @@ def main(argv: list[str] | None = None) -> int:
                 ) as baseline,
             ):
                 for concurrency in concurrencies:
-                    plan = [(op, "quanjing", q_port, quanjing, factories[op]) for op in ops]
+                    plan = []
                     if {"profile", "profile_fast", "profile_cached"} & set(ops):
-                        plan.insert(0, ("profile", "baseline", b_port, baseline, baseline_factory))
-                    if "record" in ops:
-                        plan.insert(
-                            plan.index(
-                                ("record", "quanjing", q_port, quanjing, factories["record"])
-                            ),
-                            ("record", "baseline", b_port, baseline, baseline_record),
-                        )
+                        plan.append(("profile", "baseline", b_port, baseline, baseline_factory))
+                    for op in ops:
+                        if op == "record":  # each side by side with its own baseline
+                            plan.append(("record", "baseline", b_port, baseline, baseline_record))
+                        plan.append((op, "quanjing", q_port, quanjing, factories[op]))
                     for op, target, port, process, factory in plan:
                         asyncio.run(drive("127.0.0.1", port, factory, concurrency, 1.0, ok))  # warm
                         asyncio.run(statements(url, reset=True))
