@@ -3,20 +3,47 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The installer, itself pinned with hashes in .ci/uv-requirements.txt, in a venv of its own so
+# that `uv sync` keeps .venv exactly what uv.lock says.
+UV_VERSION := 0.13.9
+UV_VENV := .uv
+UV := $(UV_VENV)/bin/uv
+# uv uses the Python that make was given and never downloads one of its own.
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Where `make demo` listens: make demo PORT=8300 HOST=0.0.0.0
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
-.PHONY: install demo test lint typecheck contracts pytest schema bench bench-search-1m bench-detector bench-value bench-statements clean
+.PHONY: install lock demo test lint typecheck contracts pytest schema bench bench-search-1m bench-detector bench-value bench-statements clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+$(UV): .ci/uv-requirements.txt
+	$(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		--no-deps -r .ci/uv-requirements.txt
+	touch $(UV)
+
+# Exactly the lock, runtime and dev: --locked refuses to run when pyproject.toml and uv.lock
+# disagree instead of resolving anew.
+$(STAMP): pyproject.toml uv.lock $(UV)
+	@$(UV) sync --locked --extra dev || { \
+		echo "make install: could not install uv.lock. If it says the lockfile needs to be updated, pyproject.toml and uv.lock disagree: run 'make lock' and commit uv.lock (see the README, Dependencies)." >&2; \
+		exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP)
 
+## Re-resolve uv.lock on purpose: `make lock` keeps every pin that still fits pyproject.toml;
+## UPGRADE=--upgrade takes the newest of everything, UPGRADE="--upgrade-package redis" one package.
+lock: $(UV)
+	$(UV) lock $(UPGRADE)
+	echo "uv==$(UV_VERSION)" | $(UV) pip compile --quiet --generate-hashes --no-header - \
+		-o .ci/uv-requirements.txt
+
 ## Migrate, seed a demo bank if the database is empty, serve GraphiQL on http://127.0.0.1:8000/graphql
 demo: install
-	$(BIN)/quanjing demo
+	$(BIN)/quanjing demo --host $(HOST) --port $(PORT)
 
 ## Exactly what CI runs: lint, types, layer contracts, the whole test suite
 test: install lint typecheck contracts pytest
@@ -40,7 +67,7 @@ schema: install
 	$(BIN)/quanjing security-doc docs/security.md
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(UV_VENV) .mypy_cache .ruff_cache .pytest_cache
 
 ## Benchmarks (not part of the test suite): quanjing vs the hand-written baseline, side by side.
 ## BENCH_ARGS="--quick" for a 2,000-customer smoke run.

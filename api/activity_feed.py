@@ -209,7 +209,7 @@ class RedisActivityFeed:
             self._pubsub = None
             self._reader = None
         with contextlib.suppress(RedisError):
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
         return True
 
     async def aclose(self) -> None:
@@ -226,4 +226,4 @@ class RedisActivityFeed:
                 await reader
         if pubsub is not None:
             with contextlib.suppress(RedisError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()

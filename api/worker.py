@@ -11,7 +11,6 @@ redelivered message changes nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -25,6 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.background import stop_tasks
 from api.db.detection import SqlAlertUnitOfWork, SqlDetectionFacts
 from api.db.detection_rules import SqlDetectionRuleStore
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
@@ -103,6 +103,7 @@ class Worker:
             settings.worker_claim_idle_seconds * 1000 if claim_idle_ms is None else claim_idle_ms
         )
         self.schedule = schedule
+        self.stop_seconds = float(settings.shutdown_timeout_seconds)
         self.relay = OutboxRelay(engine, redis)
         self.detection = Detection(engine.execution_options(component="worker"), self.relay)
         self.webhooks = SqlWebhookStore(engine, DocumentCrypto.from_settings(settings))
@@ -214,10 +215,6 @@ class Worker:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
-        await self.relay.stop()
+        tasks, self._tasks = self._tasks, []
+        await stop_tasks(tasks, self.stop_seconds)
+        await self.relay.stop(self.stop_seconds)

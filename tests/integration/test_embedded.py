@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import redis
 
-from api.embedded import Infrastructure
+from api.embedded import MAX_CONNECTIONS, Infrastructure
 from api.seed import asyncpg_dsn
 from api.settings import Settings
 
@@ -80,3 +80,14 @@ def test_a_user_killed_hard_does_not_keep_postgresql_running_for_ever(tmp_path: 
         assert asyncio.run(_sql(again.database_url, "SELECT 1")) == 1
     # This run forgot the dead user and, as the last one, stopped the cluster.
     assert not (tmp_path / "postgres" / "postmaster.pid").exists(), "PostgreSQL was not stopped"
+
+
+def test_the_first_start_sets_max_connections_where_it_takes_effect(tmp_path: Path) -> None:
+    settings = replace(Settings.from_env({}), home=tmp_path)
+    for _ in range(2):  # the first start of a data folder, and a later one
+        with Infrastructure(settings, redis=False) as endpoints:
+            assert asyncio.run(_sql(endpoints.database_url, "SHOW max_connections")) == str(
+                MAX_CONNECTIONS
+            )
+    log = (tmp_path / "postgres" / "log").read_text(errors="replace")
+    assert "cannot be changed without restarting the server" not in log
