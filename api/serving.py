@@ -12,6 +12,7 @@ import contextlib
 import errno
 import signal
 import socket
+import threading
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
@@ -57,7 +58,11 @@ class Stopping(SystemExit):
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
     """SIGTERM raises Stopping and SIGINT KeyboardInterrupt, once: a signal that arrives while
-    the servers are being stopped is ignored, so the stop itself is never cut short."""
+    the servers are being stopped is ignored, so the stop itself is never cut short.
+    Outside the main thread (a command run by a test) nothing changes: only it gets signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     stopping = False
 
     def handle(signum: int, frame: FrameType | None) -> None:

@@ -84,18 +84,37 @@ async def worker(
     return created
 
 
-async def drain(worker: Worker, expected_alerts: int, seconds: float = 10.0) -> DetectionReport:
-    """Process batches until `expected_alerts` alerts were raised (or time runs out)."""
+async def _published(engine: AsyncEngine, customer_id: int) -> bool:
+    async with engine.connect() as conn:
+        waiting = await conn.scalar(
+            text("SELECT count(*) FROM outbox WHERE customer_id = :c AND published_at IS NULL"),
+            {"c": customer_id},
+        )
+    return bool(waiting == 0)
+
+
+async def _caught_up(worker: Worker) -> bool:
+    """The worker's group has been handed every message in the stream and acknowledged it."""
+    stream: Any = await worker.redis.xinfo_stream(STREAM)
+    groups: Any = await worker.redis.xinfo_groups(STREAM)
+    (mine,) = [g for g in groups if g["name"] == worker.group.encode()]
+    return bool(mine["pending"] == 0 and mine["last-delivered-id"] == stream["last-generated-id"])
+
+
+async def drain(worker: Worker, engine: AsyncEngine, customer_id: int) -> DetectionReport:
+    """Process batches until every event of the customer's so far has been handled.
+
+    Waits on that condition, not on a count of alerts: a check that no alert was raised
+    would otherwise pass whenever the relay had not yet published the event."""
     total = DetectionReport()
-    deadline = asyncio.get_running_loop().time() + seconds
-    while asyncio.get_running_loop().time() < deadline:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while loop.time() < deadline:
+        published = await _published(engine, customer_id)
         total.add(await worker.process_once())
-        if len(total.alerts) >= expected_alerts:
-            # Whatever else is in flight for this test arrives within a moment.
-            await asyncio.sleep(0.3)
-            total.add(await worker.process_once())
+        if published and await _caught_up(worker):
             return total
-    return total
+    raise AssertionError(f"the events of customer {customer_id} were not handled within 60 s")
 
 
 async def _deposit_holding(engine: AsyncEngine, customer_id: int) -> int:
@@ -166,14 +185,14 @@ async def test_movements_raise_large_movement_and_balance_drop_alerts_with_their
         await _move(anonymous, core, holding, "100.00", "CREDIT", start + timedelta(seconds=i))
     # Typical so far 100.00: exactly 10× is not above it; deposits fell 600 of 2,600 (23%).
     await _move(anonymous, core, holding, "1000.00", "DEBIT", start + timedelta(seconds=5))
-    quiet = await drain(worker, expected_alerts=1, seconds=2.0)
+    quiet = await drain(worker, engine, made.id)
     assert quiet.alerts == []
     assert await _alerts_of(client, made.id) == []
 
     # Typical is now (400 + 1,000) / 5 = 280.00; 2,800.01 is above 10×, and deposits fell
     # 3,400.01 of 5,400.01 (63%) within the 30-day window.
     big = await _move(anonymous, core, holding, "2800.01", "DEBIT", start + timedelta(seconds=6))
-    report = await drain(worker, expected_alerts=2)
+    report = await drain(worker, engine, made.id)
     assert len(report.alerts) == 2
 
     alerts = {a["rule"]: a for a in await _alerts_of(client, made.id)}
@@ -219,7 +238,7 @@ async def test_the_same_event_never_alerts_twice_and_a_rule_cools_down(
     core = mint(Role.INTEGRATION, "core", client_id="core-banking")
     now = datetime.now(UTC)
     await _move(anonymous, core, holding, "600000.00", "CREDIT", now - timedelta(seconds=3))
-    first = await drain(worker, expected_alerts=1)
+    first = await drain(worker, engine, made.id)
     assert len(first.alerts) == 1
 
     # The same stream message delivered again (at-least-once): its dedupe key is taken.
@@ -236,7 +255,7 @@ async def test_the_same_event_never_alerts_twice_and_a_rule_cools_down(
 
     # Another large movement within the rule's 24-hour cooldown stays quiet...
     await _move(anonymous, core, holding, "700000.00", "CREDIT", now - timedelta(seconds=2))
-    cooled = await drain(worker, expected_alerts=1, seconds=2.0)
+    cooled = await drain(worker, engine, made.id)
     assert (cooled.alerts, cooled.cooled_down) == ([], 1)
     assert len(await _alerts_of(client, made.id)) == 1
 
@@ -308,7 +327,7 @@ async def test_a_complaint_alert_is_acknowledged_and_closed_by_completing_its_ta
         token=agent,
     )
     assert recorded["recordInteraction"]["__typename"] == "RecordInteractionPayload"
-    assert len((await drain(worker, expected_alerts=1)).alerts) == 1
+    assert len((await drain(worker, engine, made.id)).alerts) == 1
     (alert,) = await _alerts_of(client, made.id)
     assert (alert["rule"], alert["severity"]) == ("COMPLAINT", "MEDIUM")
 
@@ -364,7 +383,7 @@ async def test_repeated_high_alerts_propose_a_move_up_for_a_person_to_decide(
             await _move(
                 anonymous, core, holding, "800000.00", "CREDIT", now - timedelta(seconds=5 - i)
             )
-        report = await drain(worker, expected_alerts=3)
+        report = await drain(worker, engine, made.id)
         assert len(report.alerts) == 3
         assert len(report.proposals) == 1
     finally:
@@ -417,9 +436,9 @@ async def test_closing_the_last_product_of_a_category_alerts_one_level_higher(
     deposit = await holding("D", "DEP-CUR", "ACTIVE")
     wealth = await holding("W", "WM-FIX", "ACTIVE")
     await holding("D", "DEP-CUR", "CLOSED")
-    await drain(worker, expected_alerts=1)
+    await drain(worker, engine, made.id)
     await holding("W", "WM-FIX", "CLOSED")
-    await drain(worker, expected_alerts=1)
+    await drain(worker, engine, made.id)
     alerts = sorted(await _alerts_of(client, made.id), key=lambda a: a["severity"])
     assert [(a["rule"], a["severity"]) for a in alerts] == [
         ("PRODUCT_CLOSURE", "HIGH"),  # the rule's MEDIUM, one up for the last of its kind
@@ -438,7 +457,7 @@ async def test_closing_the_last_product_of_a_category_alerts_one_level_higher(
     # Another deposit closing the same day is within the cooldown: no third alert.
     await holding("E", "DEP-CUR", "ACTIVE")
     await holding("E", "DEP-CUR", "CLOSED")
-    assert (await drain(worker, expected_alerts=1, seconds=2.0)).cooled_down == 1
+    assert (await drain(worker, engine, made.id)).cooled_down == 1
 
 
 async def test_the_running_worker_loop_detects_without_being_driven(
@@ -502,7 +521,7 @@ async def test_a_malformed_event_is_dropped_without_holding_up_its_batch(
     await redis_client.xadd(STREAM, {"event": b"not json at all"})
     core = mint(Role.INTEGRATION, "core", client_id="core-banking")
     await _move(anonymous, core, holding, "990000.00", "CREDIT", datetime.now(UTC))
-    report = await drain(worker, expected_alerts=1)
+    report = await drain(worker, engine, made.id)
     assert len(report.alerts) == 1  # the good event in the same stream still alerted
     assert [a["rule"] for a in await _alerts_of(client, made.id)] == ["LARGE_FUND_MOVEMENT"]
     assert (await redis_client.xpending(STREAM, worker.group))["pending"] == 0

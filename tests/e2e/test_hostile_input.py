@@ -9,6 +9,7 @@ far as the field's own checks. What is required: no INTERNAL_SERVER_ERROR and no
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
@@ -33,6 +34,11 @@ from graphql import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import Resources, create_app
+from api.cli import migrate
+from api.db.engine import create_engine
+from api.document_crypto import DocumentCrypto
+from api.embedded import Endpoints
+from api.seed import seed
 from api.settings import Settings
 from domain.access.principal import Role
 from schema import schema
@@ -40,6 +46,7 @@ from schema.access import ROOT_PERMISSIONS
 from schema.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import make_customer
+from tests.scratch import scratch_database
 
 
 def _raw_id(text: str) -> str:
@@ -133,13 +140,28 @@ def _type_text(t: GraphQLInputType) -> str:
     return str(t.name)
 
 
+@pytest.fixture(scope="module")
+async def scratch(
+    endpoints: Endpoints, settings: Settings, crypto: DocumentCrypto
+) -> AsyncIterator[AsyncEngine]:
+    """The sweep's own bank. Its mutations succeed where a value is merely odd (a detection
+    rule's cooldown set to 0, a segment, interactions), and in the shared bank they changed
+    what the tests after it found."""
+    url = await scratch_database(endpoints, "quanjing_hostile")
+    await asyncio.to_thread(migrate, url)
+    await seed(url, crypto=crypto, customers=20, seed=11)
+    engine = create_engine(url, settings)
+    yield engine
+    await engine.dispose()
+
+
 @pytest.fixture
 async def unlimited(
-    settings: Settings, engine: AsyncEngine, redis_client: aioredis.Redis, seeded: int
+    settings: Settings, scratch: AsyncEngine, redis_client: aioredis.Redis
 ) -> AsyncIterator[httpx.AsyncClient]:
     # Hundreds of requests per role: a rate limit would answer them before the fields do.
     roomy = replace(settings, rate_capacity=10**9, rate_refill_per_second=10**9)
-    app = create_app(roomy, Resources(engine=engine, redis=redis_client))
+    app = create_app(roomy, Resources(engine=scratch, redis=redis_client))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://q.test") as client:
         yield client
@@ -181,9 +203,9 @@ def _selection(field: GraphQLField) -> str:
 
 
 async def test_no_argument_value_makes_any_root_field_fail_internally(
-    unlimited: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+    unlimited: httpx.AsyncClient, scratch: AsyncEngine, mint: Minter
 ) -> None:
-    made = await make_customer(engine)
+    made = await make_customer(scratch)
     values = Values(made.id)
     claims: dict[Role, dict[str, Any]] = {
         Role.CUSTOMER: {"cid": made.id},
@@ -223,11 +245,11 @@ async def test_no_argument_value_makes_any_root_field_fail_internally(
 
 
 async def test_no_argument_value_makes_a_customer_field_fail_internally(
-    unlimited: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+    unlimited: httpx.AsyncClient, scratch: AsyncEngine, mint: Minter
 ) -> None:
     """The profile's own arguments (timeline filters and pages, periods, offers), asked by the
     customer's RM."""
-    made = await make_customer(engine, interactions=3)
+    made = await make_customer(scratch, interactions=3)
     values = Values(made.id)
     token = mint(Role.RELATIONSHIP_MANAGER, "hostile-rm", rm=1)
     customer = schema._schema.type_map["Customer"]

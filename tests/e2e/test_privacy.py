@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import asyncpg
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -142,6 +144,8 @@ async def test_erasure_keeps_and_reports_what_a_legal_hold_retains(
 ) -> None:
     made = await make_customer(engine, name="留存客户", interactions=2)
     officer = mint(Role.COMPLIANCE, "co-8")
+    # Five years from today, whenever the suite runs: a fixed date becomes a past one.
+    until = (date.today() + timedelta(days=5 * 365)).isoformat()
     gid = encode_id("Customer", made.id)
     placed = await gql_data(
         anonymous,
@@ -151,7 +155,7 @@ async def test_erasure_keeps_and_reports_what_a_legal_hold_retains(
                 "customerId": gid,
                 "category": "DOCUMENTS",
                 "reason": "反洗钱资料保存五年",
-                "until": "2031-06-30",
+                "until": until,
             }
         },
         token=officer,
@@ -159,7 +163,7 @@ async def test_erasure_keeps_and_reports_what_a_legal_hold_retains(
     assert placed["placeLegalHold"] == {
         "__typename": "LegalHold",
         "category": "DOCUMENTS",
-        "until": "2031-06-30",
+        "until": until,
     }
     past = await gql_data(
         anonymous,
@@ -173,7 +177,7 @@ async def test_erasure_keeps_and_reports_what_a_legal_hold_retains(
     ]
     assert report["erased"] == ["PROFILE", "CONTACT_POINTS", "INTERACTIONS"]
     assert report["kept"] == [
-        {"category": "DOCUMENTS", "hold": {"reason": "反洗钱资料保存五年", "until": "2031-06-30"}}
+        {"category": "DOCUMENTS", "hold": {"reason": "反洗钱资料保存五年", "until": until}}
     ]
     profile = (await gql_data(client, PROFILE, {"id": gid}))["customer"]
     assert profile["documents"] == [{"number": made.resident_id}]

@@ -94,47 +94,56 @@ async def test_an_admin_changes_a_rate_and_bad_changes_are_refused(
     anonymous: httpx.AsyncClient, mint: Minter
 ) -> None:
     admin = mint(Role.ADMIN, "admin-1")
-    changed = (
-        await gql_data(
-            anonymous, SET_RATE, {"input": {"channel": "COUNTER", "unitCost": "26.50"}}, token=admin
-        )
-    )["setValueRate"]
-    assert {"channel": "COUNTER", "unitCost": "26.50"} in changed["channels"]
-    for wrong, field in (
-        ({"channel": "COUNTER", "category": "LOAN", "unitCost": "1"}, "input"),
-        ({"channel": "COUNTER"}, "input.unitCost"),
-        ({"category": "LOAN", "marginRate": "0.02"}, "input"),
-        ({"category": "LOAN", "marginRate": "3", "servicingCost": "1"}, "input.marginRate"),
-        ({"channel": "SMS", "unitCost": "-1"}, "input.unitCost"),
-    ):
-        refused = (await gql_data(anonymous, SET_RATE, {"input": wrong}, token=admin))[
-            "setValueRate"
-        ]
-        assert refused["__typename"] == "InvalidInputError", wrong
-        assert refused["field"] == field
-    unknown = (
-        await gql_data(
-            anonymous,
-            SET_RATE,
-            {"input": {"productId": encode_id("Product", 999_999), "marginRate": "0.01"}},
-            token=admin,
-        )
-    )["setValueRate"]
-    assert unknown["__typename"] == "NotFoundError"
-    forbidden = (
-        await gql_data(
-            anonymous,
-            SET_RATE,
-            {"input": {"channel": "COUNTER", "unitCost": "1.00"}},
-            token=mint(Role.RELATIONSHIP_MANAGER, "rm1", rm=1),
-        )
-    )["setValueRate"]
-    assert forbidden["__typename"] == "ForbiddenError"
-    restored = (
-        await gql_data(
-            anonymous, SET_RATE, {"input": {"channel": "COUNTER", "unitCost": "25.00"}}, token=admin
-        )
-    )["setValueRate"]
+    try:
+        changed = (
+            await gql_data(
+                anonymous,
+                SET_RATE,
+                {"input": {"channel": "COUNTER", "unitCost": "26.50"}},
+                token=admin,
+            )
+        )["setValueRate"]
+        assert {"channel": "COUNTER", "unitCost": "26.50"} in changed["channels"]
+        for wrong, field in (
+            ({"channel": "COUNTER", "category": "LOAN", "unitCost": "1"}, "input"),
+            ({"channel": "COUNTER"}, "input.unitCost"),
+            ({"category": "LOAN", "marginRate": "0.02"}, "input"),
+            ({"category": "LOAN", "marginRate": "3", "servicingCost": "1"}, "input.marginRate"),
+            ({"channel": "SMS", "unitCost": "-1"}, "input.unitCost"),
+        ):
+            refused = (await gql_data(anonymous, SET_RATE, {"input": wrong}, token=admin))[
+                "setValueRate"
+            ]
+            assert refused["__typename"] == "InvalidInputError", wrong
+            assert refused["field"] == field
+        unknown = (
+            await gql_data(
+                anonymous,
+                SET_RATE,
+                {"input": {"productId": encode_id("Product", 999_999), "marginRate": "0.01"}},
+                token=admin,
+            )
+        )["setValueRate"]
+        assert unknown["__typename"] == "NotFoundError"
+        forbidden = (
+            await gql_data(
+                anonymous,
+                SET_RATE,
+                {"input": {"channel": "COUNTER", "unitCost": "1.00"}},
+                token=mint(Role.RELATIONSHIP_MANAGER, "rm1", rm=1),
+            )
+        )["setValueRate"]
+        assert forbidden["__typename"] == "ForbiddenError"
+    finally:
+        # The seeded rate, pass or fail: contributions computed after this test use it.
+        restored = (
+            await gql_data(
+                anonymous,
+                SET_RATE,
+                {"input": {"channel": "COUNTER", "unitCost": "25.00"}},
+                token=admin,
+            )
+        )["setValueRate"]
     assert {"channel": "COUNTER", "unitCost": "25.00"} in restored["channels"]
 
 

@@ -72,7 +72,7 @@ def _ids(received: list[ActivityEvent], expected: list[int]) -> Callable[[], Awa
 
 
 async def _until(condition: Any, what: str) -> None:
-    for _ in range(100):
+    for _ in range(400):  # 20 s: a ceiling for a loaded machine, not an expected time
         if await condition():
             return
         await asyncio.sleep(0.05)

@@ -56,7 +56,9 @@ async def _craft(url: str, today: date) -> dict[str, int]:
                 chosen[name],
                 now - timedelta(days=days),
             )
-        birthday = date(1985, (today + timedelta(days=3)).month, (today + timedelta(days=3)).day)
+        # Born in a leap year: in three days may be 29 February.
+        soon = today + timedelta(days=3)
+        birthday = date(1984, soon.month, soon.day)
         for name in ("birthday", "no_consent", "withdrawn"):
             await conn.execute(
                 "UPDATE customers SET birth_date = $2 WHERE id = $1", chosen[name], birthday

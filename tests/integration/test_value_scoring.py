@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli import main, migrate
@@ -357,20 +356,25 @@ async def test_scoring_is_not_cut_short_by_the_service_statement_timeout(
     bank: Bank, settings: Settings
 ) -> None:
     # The service's connections stop any statement after a few seconds; a month of a real
-    # bank takes longer than that, so scoring lifts it for its own transaction. Here: 1 ms,
-    # set once SQLAlchemy has met the server (its first-connect queries, run under a 1 ms
-    # timeout, were cancelled whenever a fresh backend took longer than that).
-    hurried = create_engine(bank.url, settings)
-
-    @event.listens_for(hurried.sync_engine, "connect")
-    def hurry(dbapi_connection: Any, _: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("SET statement_timeout = 1")
-        cursor.close()
-
+    # bank takes longer than that, so scoring lifts it for its own transaction. Here the
+    # timeout is 1 s, and scoring must wait longer than that for the month's lock, held by
+    # another connection: only a lifted timeout lets it through. (A 1 ms timeout had also
+    # cancelled, now and then, the very statements that lift it.)
+    hurried = create_engine(bank.url, replace(settings, db_statement_timeout_ms=1000))
+    holder = await asyncpg.connect(asyncpg_dsn(bank.url))
     try:
-        summary = await SqlValueStore(hurried).score(OCT, Decimal("0.20"))
+        await holder.execute("BEGIN")
+        await holder.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"value:{OCT}")
+        scoring = asyncio.create_task(SqlValueStore(hurried).score(OCT, Decimal("0.20")))
+        waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        while not await holder.fetchval(waiting):
+            assert not scoring.done(), scoring.exception()
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(1.5)  # past the timeout, which is time itself
+        await holder.execute("COMMIT")
+        summary = await scoring
     finally:
+        await holder.close()
         await hurried.dispose()
     assert summary.customers == 8
 
