@@ -38,6 +38,16 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
+@pytest.fixture(autouse=True)
+async def no_other_subscriptions(engine: AsyncEngine) -> None:
+    """Each test counts the deliveries of its own subscriptions: those another test left
+    active (this module's or any other's) would take a share of every event."""
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM webhook_attempts"))
+        await conn.execute(text("DELETE FROM webhook_deliveries"))
+        await conn.execute(text("DELETE FROM webhook_subscriptions"))
+
+
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
     state = Receiver()
