@@ -103,6 +103,10 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff = 0.2
         while True:
+            # Cleared before publishing, not after: a commit that wakes the relay while it
+            # publishes must find it awake for another pass (cleared after, that wake was
+            # lost and the commit's events waited for the next poll).
+            self._wake.clear()
             try:
                 while await self.publish_pending() == self.batch:
                     pass  # a backlog: keep going without waiting
@@ -121,7 +125,6 @@ class OutboxRelay:
                 log.exception("outbox relay failed; retrying")
                 await asyncio.sleep(1.0)
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 

@@ -1,0 +1,46 @@
+"""The relay's wake-up is never lost: a commit during a publishing pass gets a pass of its own."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from api.outbox_relay import OutboxRelay
+
+
+class _Relay(OutboxRelay):
+    """Publishing and housekeeping replaced: the first pass is woken by a commit mid-way."""
+
+    def __init__(self) -> None:
+        # Neither is connected to: the overridden methods never reach them.
+        super().__init__(
+            create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none"),
+            aioredis.Redis(host="127.0.0.1", port=1),
+            poll_seconds=3600,  # only a wake can bring a second pass within this test
+        )
+        self.passes = 0
+        self.second_pass = asyncio.Event()
+
+    async def publish_pending(self) -> int:
+        self.passes += 1
+        if self.passes == 1:
+            self.wake()  # a commit lands while this pass publishes
+        else:
+            self.second_pass.set()
+        return 0
+
+    async def housekeeping(self) -> None:
+        return None
+
+
+async def test_a_wake_during_a_publishing_pass_brings_another_pass() -> None:
+    relay = _Relay()
+    relay.start()
+    try:
+        # The wake used to be cleared after the pass, so this waited for the hour's poll.
+        await asyncio.wait_for(relay.second_pass.wait(), timeout=10)
+    finally:
+        await relay.stop()
+    assert relay.passes >= 2
