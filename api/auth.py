@@ -242,7 +242,13 @@ class TokenVerifier:
             raise AuthError("TOKEN_INVALID", "the token comes from an unknown issuer") from exc
         except jwt.PyJWTError as exc:
             raise AuthError("TOKEN_INVALID", "the token's signature or claims are invalid") from exc
-        return principal_from_claims(claims), float(claims["exp"])
+        expires = float(claims["exp"])
+        if expires - time.time() > self.settings.jwt_max_lifetime_seconds:
+            raise AuthError(
+                "TOKEN_INVALID",
+                f"the token lives too long: at most {self.settings.jwt_max_lifetime_seconds} s",
+            )
+        return principal_from_claims(claims), expires
 
 
 def mint_development_token(

@@ -329,7 +329,6 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
 PORT = _bounded(1, 65_535)
 WORKERS = _bounded(1, 64)
 CUSTOMERS = _bounded(1, 10_000_000)
-TOKEN_TTL = _bounded(1, 366 * 24 * 3600)
 
 
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
@@ -391,7 +390,14 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     token.add_argument("--rm", type=int, help="relationship manager id (role rm)")
     token.add_argument("--branch", help="branch code of staff")
     token.add_argument("--client-id", help="client id (role integration)")
-    token.add_argument("--ttl", type=TOKEN_TTL, default=8 * 3600, help="seconds (default 8 h)")
+    # No longer than the server accepts (QUANJING_JWT_MAX_LIFETIME_SECONDS).
+    lifetime = settings.jwt_max_lifetime_seconds
+    token.add_argument(
+        "--ttl",
+        type=_bounded(1, lifetime),
+        default=min(8 * 3600, lifetime),
+        help="seconds (default 8 h)",
+    )
     token.set_defaults(handler=cmd_token)
 
     rotate = sub.add_parser(

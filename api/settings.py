@@ -10,6 +10,10 @@ from pathlib import Path
 from typing import Literal
 
 Environment = Literal["development", "production"]
+# What production accepts: signatures only the identity provider can make.
+ASYMMETRIC = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
 
 
 class SettingsError(ValueError):
@@ -75,6 +79,7 @@ class Settings:
     high_value_share: Decimal = Decimal("0.20")
     high_value_min_rm_grade: int = 3
     shutdown_timeout_seconds: int = 10
+    jwt_max_lifetime_seconds: int = 24 * 3600
 
     @property
     def is_production(self) -> bool:
@@ -100,6 +105,17 @@ class Settings:
                 "QUANJING_DATA_KEYS and QUANJING_LOOKUP_KEY are required in production: "
                 "identity document numbers are encrypted at rest"
             )
+        algorithms = tuple(
+            a.strip()
+            for a in env.get("QUANJING_JWT_ALGORITHMS", "RS256,ES256").split(",")
+            if a.strip()
+        )
+        if environment == "production" and (weak := sorted(set(algorithms) - ASYMMETRIC)):
+            raise SettingsError(
+                f"QUANJING_JWT_ALGORITHMS may name only asymmetric algorithms in production "
+                f"({', '.join(sorted(ASYMMETRIC))}), not {', '.join(weak)}: with a shared "
+                "secret, whoever can verify a token can also forge one"
+            )
         return cls(
             home=Path(env.get("QUANJING_HOME") or ".quanjing").expanduser().resolve(),
             environment=environment,  # type: ignore[arg-type]  # checked just above
@@ -115,11 +131,7 @@ class Settings:
             jwt_issuer=env.get("QUANJING_JWT_ISSUER", "quanjing-dev"),
             jwt_audience=env.get("QUANJING_JWT_AUDIENCE", "quanjing"),
             jwks_url=env.get("QUANJING_JWKS_URL") or None,
-            jwt_algorithms=tuple(
-                a.strip()
-                for a in env.get("QUANJING_JWT_ALGORITHMS", "RS256,ES256").split(",")
-                if a.strip()
-            ),
+            jwt_algorithms=algorithms,
             counter_session_idle_seconds=_int(
                 env, "QUANJING_COUNTER_SESSION_IDLE_SECONDS", 600, minimum=1
             ),
@@ -156,4 +168,9 @@ class Settings:
             # On SIGTERM/SIGINT: how long open requests, websockets and the in-process worker
             # get to finish before they are cut off (a second signal cuts them off at once).
             shutdown_timeout_seconds=_int(env, "QUANJING_SHUTDOWN_TIMEOUT_SECONDS", 10, minimum=1),
+            # A token whose expiry lies further ahead than this is refused: a stolen token with
+            # a ten-year `exp` would otherwise be a key for ten years.
+            jwt_max_lifetime_seconds=_int(
+                env, "QUANJING_JWT_MAX_LIFETIME_SECONDS", 24 * 3600, minimum=60
+            ),
         )

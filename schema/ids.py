@@ -12,6 +12,20 @@ from domain.errors import InvalidInput
 MAX_PK = 2**63 - 1  # primary keys are PostgreSQL bigints
 
 
+def parse_key(raw: str, field: str, message: str) -> int:
+    """A primary key written in an id or a cursor, or InvalidInput(field, message).
+
+    Plain ASCII digits only (int() would also take "1_0", " 7" or "٣", and str.isdigit() says
+    yes to "²", which int() refuses), and within the bigint keys: a larger number used to reach
+    the driver and fail as an internal error."""
+    if not (raw.isascii() and raw.isdigit()):
+        raise InvalidInput(field, message)
+    pk = int(raw)
+    if not 0 < pk <= MAX_PK:
+        raise InvalidInput(field, message)
+    return pk
+
+
 def encode_id(type_name: str, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
@@ -23,14 +37,9 @@ def decode_id(global_id: str, *, field: str = "id") -> tuple[str, int]:
         type_name, _, raw_pk = base64.urlsafe_b64decode(padded).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise InvalidInput(field, "not a valid id") from exc
-    # Plain ASCII digits only (int() would also take "1_0", " 7" or "٣"), and within the
-    # bigint keys: a larger number used to reach the driver and fail as an internal error.
-    if not type_name or not (raw_pk.isascii() and raw_pk.isdigit()):
+    if not type_name:
         raise InvalidInput(field, "not a valid id")
-    pk = int(raw_pk)
-    if not 0 < pk <= MAX_PK:
-        raise InvalidInput(field, "not a valid id")
-    return type_name, pk
+    return type_name, parse_key(raw_pk, field, "not a valid id")
 
 
 def decode_typed_id(global_id: str, expected: str, *, field: str = "id") -> int:

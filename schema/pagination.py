@@ -10,6 +10,7 @@ from typing import TypeVar
 import strawberry
 
 from domain.errors import InvalidInput
+from schema.ids import parse_key
 
 MAX_PAGE_SIZE = 100
 T = TypeVar("T")
@@ -43,10 +44,7 @@ def decode_id_cursor(after: str | None) -> int | None:
     """The id an `after` cursor of an id-ordered list carries (None without a cursor)."""
     if after is None:
         return None
-    raw = decode_cursor(after)
-    if not raw.isdigit():
-        raise InvalidInput("after", "not a valid cursor")
-    return int(raw)
+    return parse_key(decode_cursor(after), "after", "not a valid cursor")
 
 
 def split_page(found: Sequence[T], first: int, key: Callable[[T], int]) -> tuple[list[T], PageInfo]:

@@ -1,7 +1,10 @@
 """What an operation costs, before it runs: fields selected, lists weighted by `first`.
 
 A list is weighted by its `first:` up to the largest page any list serves: a bigger value is
-refused by the list itself (INVALID_INPUT), so it costs no more than the largest page. An
+refused by the list itself (INVALID_INPUT), so it costs no more than the largest page. A `first:`
+read from a variable takes the value the executor will use: the one sent, else the variable's
+default; one that cannot be told before execution is charged as the largest page (a default left
+out of the count once let `first: $n` with `$n: Int = 100` through as a page of one). An
 operation that costs more than a caller's whole bucket could never run, however long it waited:
 it is refused with QUERY_TOO_COSTLY and charges nothing.
 """
@@ -25,6 +28,7 @@ from graphql import (
     VariableNode,
     Visitor,
     parse,
+    value_from_ast_untyped,
     visit,
 )
 from strawberry.extensions import SchemaExtension
@@ -79,7 +83,9 @@ def _first(node: FieldNode, variables: Mapping[str, Any]) -> int:
             return min(max(1, int(value.value)), MAX_PAGE_SIZE)
         if isinstance(value, VariableNode):
             raw = variables.get(value.name.value)
-            return min(max(1, raw), MAX_PAGE_SIZE) if isinstance(raw, int) else 1
+            if isinstance(raw, int) and not isinstance(raw, bool):
+                return min(max(1, raw), MAX_PAGE_SIZE)
+        return MAX_PAGE_SIZE  # null, not a number or no value: validation or the list refuses it
     return 1
 
 
@@ -108,13 +114,25 @@ def selection_cost(
     return total
 
 
+def with_defaults(
+    operation: OperationDefinitionNode, variables: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The variables as the executor will see them: a variable not sent takes its default."""
+    effective = dict(variables)
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if name not in effective and definition.default_value is not None:
+            effective[name] = value_from_ast_untyped(definition.default_value)
+    return effective
+
+
 def document_cost(document: DocumentNode, variables: Mapping[str, Any]) -> int:
     """What the rate limiter charges for a parsed request: every operation in it."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     return sum(
-        selection_cost(d.selection_set, fragments, variables)
+        selection_cost(d.selection_set, fragments, with_defaults(d, variables))
         for d in document.definitions
         if isinstance(d, OperationDefinitionNode)
     )
@@ -140,14 +158,19 @@ def operation_cost(query: str, variables: Mapping[str, Any]) -> int:
     """`document_cost` of a registered text, remembered per text and the `first:` values it
     reads: a registered profile reads none, so its cost is walked once, not on every request."""
     names = _first_variables(query)[1]
-    firsts = tuple(v if isinstance(v := variables.get(n), int) else None for n in names)
+    firsts = tuple(
+        v if isinstance(v := variables.get(n), int) and not isinstance(v, bool) else None
+        for n in names
+    )
     return _cost(query, firsts)
 
 
 @lru_cache(maxsize=1024)
 def _cost(query: str, firsts: tuple[int | None, ...]) -> int:
     document, names = _first_variables(query)
-    return document_cost(document, dict(zip(names, firsts, strict=True)))
+    # A value not sent is left out, so that the variable's default applies, as in execution.
+    sent = {name: first for name, first in zip(names, firsts, strict=True) if first is not None}
+    return document_cost(document, sent)
 
 
 class RateLimitExtension(SchemaExtension):

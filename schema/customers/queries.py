@@ -16,7 +16,7 @@ from schema.context import Info
 from schema.customers.prefetch import prefetch_profile
 from schema.customers.types import Customer, load_customer, present
 from schema.errors import ForbiddenError, InvalidInputError, NotFoundError, UserFacingError
-from schema.ids import decode_typed_id
+from schema.ids import decode_typed_id, parse_key
 from schema.pagination import PageInfo, check_first, decode_cursor, encode_cursor
 
 CustomerResult = Annotated[
@@ -101,7 +101,7 @@ class CustomerQueries:
         try:
             require(info, "customers")
             check_first(first)
-            after_pk = None if after is None else _customer_cursor(after)
+            after_pk = None if after is None else customer_cursor(after)
             terms = interpret_search(search) if search is not None else None
         except DomainError as exc:
             raise UserFacingError(exc) from exc
@@ -121,8 +121,8 @@ class CustomerQueries:
         )
 
 
-def _customer_cursor(cursor: str) -> int:
+def customer_cursor(cursor: str) -> int:
     prefix, _, raw = decode_cursor(cursor).partition("|")
-    if prefix != "c" or not raw.isdigit():
+    if prefix != "c":
         raise InvalidInput("after", "not a valid cursor")
-    return int(raw)
+    return parse_key(raw, "after", "not a valid cursor")

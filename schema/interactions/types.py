@@ -18,7 +18,7 @@ from domain.interactions import (
 )
 from domain.interactions import Interaction as InteractionModel
 from schema.context import Info
-from schema.ids import decode_typed_id, encode_id
+from schema.ids import decode_typed_id, encode_id, parse_key
 from schema.organisation.types import Branch, load_branch
 from schema.pagination import PageInfo, decode_cursor, encode_cursor
 
@@ -115,9 +115,9 @@ def parse_timeline_cursor(cursor: str) -> TimelinePosition:
     stamp, _, raw_id = raw.partition("|")
     try:
         occurred_at = datetime.fromisoformat(stamp)
-        pk = int(raw_id)
     except ValueError as exc:
         raise InvalidInput("after", "not a valid cursor") from exc
+    pk = parse_key(raw_id, "after", "not a valid cursor")
     if occurred_at.tzinfo is None:
         raise InvalidInput("after", "not a valid cursor")
     return TimelinePosition(occurred_at=occurred_at, id=pk)

@@ -341,3 +341,19 @@ async def test_a_remembered_token_is_not_trusted_past_its_expiry(settings: Setti
     with pytest.raises(AuthError) as refused:
         await verifier.verify(token)
     assert refused.value.code == "TOKEN_EXPIRED"
+
+
+async def test_a_token_that_lives_longer_than_the_ceiling_is_refused(settings: Settings) -> None:
+    verifier = TokenVerifier(settings, None)
+    ten_years = 10 * 365 * 24 * 3600
+    token = mint_development_token(
+        settings, role=Role.AGENT, subject="forever", ttl_seconds=ten_years
+    )
+    with pytest.raises(AuthError) as refused:
+        await verifier.verify(token)
+    assert refused.value.code == "TOKEN_INVALID"
+    assert "too long" in refused.value.message
+    day = mint_development_token(
+        settings, role=Role.AGENT, subject="a-day", ttl_seconds=settings.jwt_max_lifetime_seconds
+    )
+    assert (await verifier.verify(day)).subject == "a-day"

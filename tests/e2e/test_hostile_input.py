@@ -64,6 +64,22 @@ HOSTILE: dict[str, list[Any]] = {
 }
 
 
+# `after` cursors that decode to text no list can use: a superscript digit (str.isdigit() says
+# yes, int() says no) and keys past the bigint range, in each cursor shape.
+HOSTILE_CURSORS = [
+    _raw_id(text)
+    for text in (
+        "²",
+        "9" * 23,
+        "c|²",
+        "c|" + "9" * 23,
+        "2026-01-01T00:00:00+00:00|²",
+        "2026-01-01T00:00:00+00:00|" + "9" * 23,
+        "|",
+    )
+]
+
+
 def _plain(t: GraphQLInputType) -> GraphQLInputType:
     return t.of_type if isinstance(t, GraphQLNonNull) else t
 
@@ -184,7 +200,8 @@ async def _sweep(
     plausible = {a: values.plausible(arg.type) for a, arg in field.args.items()}
     sent, failures = 0, []
     for argument, arg in field.args.items():
-        for path, bad in values.variants(arg.type, plausible[argument]):
+        cursors = [((), c) for c in HOSTILE_CURSORS] if argument == "after" else []
+        for path, bad in [*values.variants(arg.type, plausible[argument]), *cursors]:
             variables = {**fixed, **plausible, argument: _with(plausible[argument], path, bad, {})}
             response = await client.post(
                 "/graphql",

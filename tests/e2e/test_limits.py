@@ -202,6 +202,22 @@ async def test_an_operation_costing_more_than_the_whole_bucket_is_refused_for_go
         assert "errors" not in (await client.post("/graphql", json={"query": affordable})).json()
 
 
+async def test_a_page_size_in_a_variable_default_is_charged_as_sent(
+    limited_app: tuple[Starlette, Settings], mint: Minter
+) -> None:
+    app, tight = limited_app
+    query = (
+        "query Q($n: Int = 100) { customers(first: $n) { edges { node { code "
+        "interactions(first: $n) { edges { node { id kind } } } } } } }"
+    )
+    async with await _client(app, mint(Role.AGENT, "defaulted")) as client:
+        refused = (await client.post("/graphql", json={"query": query})).json()
+    (error,) = refused["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert error["extensions"]["cost"] > tight.rate_capacity
+    assert refused["data"] is None
+
+
 async def test_the_bucket_is_atomic_under_concurrency(redis_client: aioredis.Redis) -> None:
     buckets = RedisTokenBuckets(redis_client, capacity=100, refill_per_second=0.001)
     results = await asyncio.gather(*(buckets.acquire("race", 10) for _ in range(30)))

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from domain.errors import InvalidInput
 from domain.interactions import Channel, Interaction, InteractionKind
+from schema.customers.queries import customer_cursor
 from schema.ids import decode_id, decode_typed_id, encode_id
 from schema.interactions.types import parse_timeline_cursor, timeline_cursor
+from schema.pagination import decode_id_cursor
 
 
 def test_a_global_id_round_trips() -> None:
@@ -74,3 +77,31 @@ def test_a_timeline_cursor_round_trips() -> None:
 def test_a_malformed_timeline_cursor_is_invalid_input(garbage: str) -> None:
     with pytest.raises(InvalidInput):
         parse_timeline_cursor(garbage)
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+PAST_BIGINT = "9" * 23
+
+
+@pytest.mark.parametrize(
+    ("parse", "raw"),
+    [
+        (decode_id_cursor, "²"),
+        (decode_id_cursor, PAST_BIGINT),
+        (decode_id_cursor, "0"),
+        (customer_cursor, "c|²"),
+        (customer_cursor, f"c|{PAST_BIGINT}"),
+        (parse_timeline_cursor, "2026-01-01T00:00:00+00:00|²"),
+        (parse_timeline_cursor, f"2026-01-01T00:00:00+00:00|{PAST_BIGINT}"),
+        (parse_timeline_cursor, "2026-01-01T00:00:00+00:00|1_0"),
+    ],
+)
+def test_a_cursor_holding_no_usable_key_is_invalid_input(parse: Any, raw: str) -> None:
+    # "²" passed str.isdigit() and failed in int(); a key past the bigints failed in the
+    # driver: both were answered INTERNAL_SERVER_ERROR.
+    with pytest.raises(InvalidInput) as refused:
+        parse(_b64(raw))
+    assert refused.value.field == "after"

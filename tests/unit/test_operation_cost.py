@@ -28,8 +28,9 @@ def test_a_remembered_cost_follows_the_first_values_it_depends_on() -> None:
         {"id": "b", "n": 5, "m": 3},  # another customer: the same cost
         {"id": "a", "n": 50, "m": 3},
         {"id": "a", "n": 5, "m": 30},
-        {"id": "a"},  # unset: a page of one, as the executor counts it
-        {"id": "a", "n": "many", "m": None},  # not an int: counted as one
+        {"id": "a"},  # unset, no default: the largest page
+        {"id": "a", "n": "many", "m": None},  # not a number: the largest page
+        {"id": "a", "n": True},  # JSON true is no page size either
         {"id": "a", "n": 0},
     ]
     for variables in cases:
@@ -44,3 +45,23 @@ def test_every_registered_operation_costs_what_the_executor_charges() -> None:
             assert operation_cost(operation.query, variables) == _walked(
                 operation.query, variables
             ), operation.name
+
+
+DEFAULTED = """query Q($n: Int = 100) { customers(first: $n) { edges { node {
+  interactions(first: $n) { edges { node { id } } } } } } }"""
+LITERAL = """{ customers(first: 100) { edges { node {
+  interactions(first: 100) { edges { node { id } } } } } } }"""
+
+
+def test_a_variable_left_out_costs_its_default_as_the_executor_uses_it() -> None:
+    # Sent without variables, this once cost 8 units and returned 100 customers and their
+    # interactions: the cost counted a page of one where the executor read the default.
+    assert _walked(DEFAULTED, {}) == _walked(LITERAL, {}) > 30_000
+    assert operation_cost(DEFAULTED, {}) == _walked(LITERAL, {})
+    assert _walked(DEFAULTED, {"n": 2}) == operation_cost(DEFAULTED, {"n": 2}) < 30
+
+
+def test_a_first_that_cannot_be_told_before_execution_costs_the_largest_page() -> None:
+    undefaulted = DEFAULTED.replace("Int = 100", "Int")
+    for variables in ({}, {"n": None}, {"n": "100"}):
+        assert _walked(undefaulted, variables) == _walked(LITERAL, {}), variables

@@ -48,3 +48,25 @@ def test_urls_and_home_are_read_from_the_environment(tmp_path: Path) -> None:
 def test_a_malformed_setting_is_refused_by_name(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         Settings.from_env(env)
+
+
+PRODUCTION = {
+    "QUANJING_ENV": "production",
+    "QUANJING_JWKS_URL": "https://idp.example/.well-known/jwks.json",
+    "QUANJING_DATA_KEYS": "k1:" + "A" * 43 + "=",
+    "QUANJING_LOOKUP_KEY": "B" * 43 + "=",
+}
+
+
+@pytest.mark.parametrize("algorithms", ["HS256", "RS256,HS512", "RS256,none"])
+def test_production_accepts_only_asymmetric_token_algorithms(algorithms: str) -> None:
+    with pytest.raises(SettingsError, match="QUANJING_JWT_ALGORITHMS"):
+        Settings.from_env({**PRODUCTION, "QUANJING_JWT_ALGORITHMS": algorithms})
+    accepted = Settings.from_env({**PRODUCTION, "QUANJING_JWT_ALGORITHMS": "RS256, ES384"})
+    assert accepted.jwt_algorithms == ("RS256", "ES384")
+
+
+def test_a_token_lifetime_has_a_ceiling_of_a_day_by_default() -> None:
+    assert Settings.from_env({}).jwt_max_lifetime_seconds == 24 * 3600
+    with pytest.raises(SettingsError, match="QUANJING_JWT_MAX_LIFETIME_SECONDS"):
+        Settings.from_env({"QUANJING_JWT_MAX_LIFETIME_SECONDS": "0"})
