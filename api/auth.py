@@ -13,12 +13,12 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 
+from api.secret_files import development_secret_file
 from api.settings import Settings
 from domain.access.principal import Principal, Role
 
@@ -44,12 +44,7 @@ def development_secret(settings: Settings) -> str:
     """The HS256 secret of a development install: configured, or created once and kept."""
     if settings.jwt_secret:
         return settings.jwt_secret
-    path: Path = settings.home / "jwt-secret"
-    if not path.exists():
-        settings.home.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-        path.chmod(0o600)
-    return path.read_text(encoding="utf-8").strip()
+    return development_secret_file(settings.home, "jwt-secret", lambda: secrets.token_urlsafe(48))
 
 
 # The caller's identity is written into every record they leave (read audit, recorded_by,

@@ -13,10 +13,10 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from api.secret_files import development_secret_file
 from api.settings import Settings, SettingsError
 
 NONCE_BYTES = 12
@@ -45,13 +45,8 @@ def parse_data_keys(spec: str) -> dict[str, bytes]:
     return keys
 
 
-def _development_file(home: Path, name: str, make: str) -> str:
-    path = home / name
-    if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        path.write_text(make, encoding="utf-8")
-        path.chmod(0o600)
-    return path.read_text(encoding="utf-8").strip()
+def _fresh_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +71,11 @@ class DocumentCrypto:
                 "QUANJING_DATA_KEYS and QUANJING_LOOKUP_KEY are required in production"
             )
         if spec is None:
-            fresh = base64.b64encode(secrets.token_bytes(32)).decode()
-            spec = _development_file(settings.home, "data-keys", f"dev1:{fresh}")
-        if lookup is None:
-            lookup = _development_file(
-                settings.home, "lookup-key", base64.b64encode(secrets.token_bytes(32)).decode()
+            spec = development_secret_file(
+                settings.home, "data-keys", lambda: f"dev1:{_fresh_key()}"
             )
+        if lookup is None:
+            lookup = development_secret_file(settings.home, "lookup-key", _fresh_key)
         return cls(parse_data_keys(spec), _decode_key("lookup", lookup))
 
     def lookup_hash(self, doc_type: str, number: str) -> bytes:

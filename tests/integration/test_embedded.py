@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import stat
 import subprocess
 import sys
 from dataclasses import replace
@@ -91,3 +92,11 @@ def test_the_first_start_sets_max_connections_where_it_takes_effect(tmp_path: Pa
             )
     log = (tmp_path / "postgres" / "log").read_text(errors="replace")
     assert "cannot be changed without restarting the server" not in log
+
+
+def test_the_embedded_redis_folder_is_its_owners_alone(tmp_path: Path) -> None:
+    # redis-server writes its append-only file (customer data) readable by everyone.
+    settings = replace(Settings.from_env({}), home=tmp_path)
+    with Infrastructure(settings, redis=True) as endpoints:
+        redis.Redis.from_url(endpoints.redis_url).set("k", "v")
+    assert stat.S_IMODE((tmp_path / "redis").stat().st_mode) == 0o700
