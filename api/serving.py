@@ -27,8 +27,8 @@ STARTUP_FAILURE = 3
 class AddressUnavailable(Exception):
     """The address to serve on cannot be listened on; the message says what to do."""
 
-    def __init__(self, host: str, port: int, reason: str) -> None:
-        hint = " Choose another port: --port N (make demo PORT=N)." if "in use" in reason else ""
+    def __init__(self, host: str, port: int, reason: str, *, busy: bool = False) -> None:
+        hint = " Choose another port: --port N (make demo PORT=N)." if busy else ""
         super().__init__(f"cannot listen on {host}:{port}: {reason}.{hint}")
 
 
@@ -47,8 +47,11 @@ def check_address(host: str, port: int) -> None:
             try:
                 sock.bind(address)
             except OSError as exc:
-                reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-                raise AddressUnavailable(host, port, reason or str(exc)) from None
+                if exc.errno == errno.EADDRINUSE:
+                    raise AddressUnavailable(
+                        host, port, "address already in use", busy=True
+                    ) from None
+                raise AddressUnavailable(host, port, exc.strerror or str(exc)) from None
 
 
 class Stopping(SystemExit):

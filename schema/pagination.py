@@ -40,11 +40,16 @@ def decode_cursor(cursor: str, *, field: str = "after") -> str:
         raise InvalidInput(field, "not a valid cursor") from exc
 
 
+def cursor_key(raw: str) -> int:
+    """The primary key written in a decoded `after` cursor, or InvalidInput naming `after`."""
+    return parse_key(raw, "after", "not a valid cursor")
+
+
 def decode_id_cursor(after: str | None) -> int | None:
     """The id an `after` cursor of an id-ordered list carries (None without a cursor)."""
     if after is None:
         return None
-    return parse_key(decode_cursor(after), "after", "not a valid cursor")
+    return cursor_key(decode_cursor(after))
 
 
 def split_page(found: Sequence[T], first: int, key: Callable[[T], int]) -> tuple[list[T], PageInfo]:

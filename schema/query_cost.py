@@ -116,14 +116,14 @@ def selection_cost(
 
 def with_defaults(
     operation: OperationDefinitionNode, variables: Mapping[str, Any]
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """The variables as the executor will see them: a variable not sent takes its default."""
-    effective = dict(variables)
-    for definition in operation.variable_definitions or ():
-        name = definition.variable.name.value
-        if name not in effective and definition.default_value is not None:
-            effective[name] = value_from_ast_untyped(definition.default_value)
-    return effective
+    defaults = {
+        d.variable.name.value: value_from_ast_untyped(d.default_value)
+        for d in operation.variable_definitions or ()
+        if d.default_value is not None and d.variable.name.value not in variables
+    }
+    return {**variables, **defaults} if defaults else variables
 
 
 def document_cost(document: DocumentNode, variables: Mapping[str, Any]) -> int:

@@ -16,8 +16,8 @@ from schema.context import Info
 from schema.customers.prefetch import prefetch_profile
 from schema.customers.types import Customer, load_customer, present
 from schema.errors import ForbiddenError, InvalidInputError, NotFoundError, UserFacingError
-from schema.ids import decode_typed_id, parse_key
-from schema.pagination import PageInfo, check_first, decode_cursor, encode_cursor
+from schema.ids import decode_typed_id
+from schema.pagination import PageInfo, check_first, cursor_key, decode_cursor, encode_cursor
 
 CustomerResult = Annotated[
     Customer | NotFoundError | InvalidInputError | ForbiddenError,
@@ -125,4 +125,4 @@ def customer_cursor(cursor: str) -> int:
     prefix, _, raw = decode_cursor(cursor).partition("|")
     if prefix != "c":
         raise InvalidInput("after", "not a valid cursor")
-    return parse_key(raw, "after", "not a valid cursor")
+    return cursor_key(raw)

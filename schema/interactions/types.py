@@ -18,9 +18,9 @@ from domain.interactions import (
 )
 from domain.interactions import Interaction as InteractionModel
 from schema.context import Info
-from schema.ids import decode_typed_id, encode_id, parse_key
+from schema.ids import decode_typed_id, encode_id
 from schema.organisation.types import Branch, load_branch
-from schema.pagination import PageInfo, decode_cursor, encode_cursor
+from schema.pagination import PageInfo, cursor_key, decode_cursor, encode_cursor
 
 
 @strawberry.type(description="One contact between the bank and the customer, on any channel.")
@@ -117,7 +117,7 @@ def parse_timeline_cursor(cursor: str) -> TimelinePosition:
         occurred_at = datetime.fromisoformat(stamp)
     except ValueError as exc:
         raise InvalidInput("after", "not a valid cursor") from exc
-    pk = parse_key(raw_id, "after", "not a valid cursor")
+    pk = cursor_key(raw_id)
     if occurred_at.tzinfo is None:
         raise InvalidInput("after", "not a valid cursor")
     return TimelinePosition(occurred_at=occurred_at, id=pk)
