@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,19 @@ class SubscriberTooSlow(DomainError):
     code = "SUBSCRIBER_TOO_SLOW"
 
 
+class TooManySubscriptions(DomainError):
+    code = "SUBSCRIPTION_LIMIT_REACHED"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"you hold {limit} live subscriptions already; complete one before starting another"
+        )
+        self.limit = limit
+
+    def details(self) -> dict[str, object]:
+        return {"limit": self.limit}
+
+
 # Put in a queue in place of the event that did not fit: the subscription ends with an error.
 _OVERFLOWED = object()
 # Put in the queue of a subscription whose task was cancelled while it waited (see
@@ -63,8 +77,11 @@ def _event(data: bytes) -> ActivityEvent:
 
 
 class RedisActivityFeed:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, max_per_holder: int = 20) -> None:
         self.redis = redis
+        self.max_per_holder = max_per_holder
+        # Live subscriptions per holder (one caller, over all their connections).
+        self._held: Counter[str] = Counter()
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         # Which queues listen to which channel: changed only without awaiting, by the
@@ -76,7 +93,10 @@ class RedisActivityFeed:
         # The task each subscription waits in: see `_wake_the_cancelled`.
         self._owners: dict[asyncio.Queue[Any], asyncio.Task[Any]] = {}
 
-    async def subscribe(self, customer_id: int) -> AsyncGenerator[ActivityEvent, None]:
+    async def subscribe(self, customer_id: int, holder: str) -> AsyncGenerator[ActivityEvent, None]:
+        if self._held[holder] >= self.max_per_holder:
+            raise TooManySubscriptions(self.max_per_holder)
+        self._held[holder] += 1
         channel = activity_channel(customer_id)
         queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_SIZE)
         self._listeners.setdefault(channel, set()).add(queue)
@@ -98,6 +118,9 @@ class RedisActivityFeed:
                     )
                 yield item
         finally:
+            self._held[holder] -= 1
+            if not self._held[holder]:
+                del self._held[holder]
             self._owners.pop(queue, None)
             listeners = self._listeners.get(channel)
             if listeners is not None:

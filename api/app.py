@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.activity_feed import RedisActivityFeed
 from api.auth import JwksCache, TokenVerifier
@@ -91,7 +92,7 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
         webhooks=SqlWebhookStore(resources.engine, crypto),
         # Development and tests deliver to local receivers over plain HTTP; production never.
         webhooks_require_https=settings.is_production,
-        activity=RedisActivityFeed(resources.redis),
+        activity=RedisActivityFeed(resources.redis, settings.max_subscriptions_per_principal),
         values=SqlValueStore(resources.engine),
         ownership=SqlOwnershipReader(resources.engine),
         value_reports=SqlValueReports(resources.engine),
@@ -158,6 +159,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         # A desktop follows one or two customers at a time; strawberry's default allows 100
         # subscriptions per websocket, each a queue filled by the process's feed reader.
         max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+        # The protocol the schema guide documents; the legacy graphql-ws protocol is refused.
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
     jwks: JwksCache | None = None
 

@@ -84,6 +84,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         customer_id=optional_int("cid"),
         rm_id=optional_int("rm"),
         client_id=client_id,
+        expires_at=float(claims["exp"]) if isinstance(claims.get("exp"), int | float) else None,
     )
     if role is Role.CUSTOMER and principal.customer_id is None:
         raise AuthError("TOKEN_INVALID", "a customer token must carry the customer id (cid)")

@@ -25,6 +25,7 @@ from api.auth import AuthError, TokenVerifier
 from api.correlation import current_correlation_id
 from api.db.profile_reader import SqlProfileReader
 from api.fast_path import cacheable, customer_of, fast_paths
+from api.graphql_ws import TransportWSHandler
 from api.profile_render import RegisteredProfile
 from api.rate_limits import RedisTokenBuckets
 from api.response_cache import CachedAnswer, ResponseCache
@@ -52,6 +53,7 @@ from schema.error_masking import masked
 from schema.errors import UserFacingError
 from schema.persisted import registry
 from schema.query_cost import RateLimited, operation_cost
+from schema.read_audit import AuditUnavailable, write_read_audit
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +108,9 @@ UNAUTHENTICATED = Principal(subject="unauthenticated", role=Role.CUSTOMER, custo
 
 def audit_unavailable(correlation_id: str) -> GraphQLHTTPResponse:
     """No audit, no data: personal data never leaves without its record."""
-    return {
-        "data": None,
-        "errors": [
-            {
-                "message": "The request could not be completed. Quote the correlation id.",
-                "extensions": {"code": "AUDIT_UNAVAILABLE", "correlationId": correlation_id},
-            }
-        ],
-    }
+    error = AuditUnavailable(correlation_id)
+    extensions = {"code": error.code, **error.details()}
+    return {"data": None, "errors": [{"message": error.message, "extensions": extensions}]}
 
 
 RATE_CHARGED = "quanjing.rate_charged"  # scope state: the cache lane charged this request
@@ -226,6 +222,7 @@ def resolve_persisted(body: dict[str, object]) -> None:
 
 class GraphQLEndpoint(GraphQL[Context, None]):
     ports: Ports | None = None
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, *args: Any, verifier: TokenVerifier | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -330,7 +327,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if rendered is None:
             return None
         result = ExecutionResult(data=rendered, errors=None)
-        if not await self._audit(request, result):
+        if not await write_read_audit(context, returned=True):
             return orjson.dumps(audit_unavailable(current_correlation_id()))
         data = orjson.dumps(rendered)
         if cache is not None and key is not None and cacheable(result, context):
@@ -421,25 +418,6 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         request.state.graphql_context = context
         return context
 
-    async def _audit(self, request: Request, result: ExecutionResult) -> bool:
-        """Write the read audit for this operation; False if it could not be written."""
-        context: Context | None = getattr(request.state, "graphql_context", None)
-        if context is None or not (context.audit.seen or context.audit.denied):
-            return True
-        returned = bool(context.audit.seen) and result.data is not None
-        entry = context.audit_entry(
-            context.audit.operation,
-            tuple(sorted(set(context.audit.seen) | context.audit.denied)),
-            context.audit.fields() if returned else (),
-            "returned" if returned else "denied",
-        )
-        try:
-            await context.audit_log.record(entry)
-        except Exception:
-            log.exception("the read audit could not be written; the data is withheld")
-            return False
-        return True
-
     def decode_json(self, data: str | bytes) -> object:
         decoded = orjson.loads(data)
         # A GraphQL request is a JSON object; anything else is the client's mistake (400), not
@@ -464,9 +442,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
+        # The read audit is written by the schema (schema/read_audit.py) on every transport.
         correlation_id = current_correlation_id()
-        if not await self._audit(request, result):
-            return audit_unavailable(correlation_id)
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
             response["errors"] = [mask_error(e, correlation_id) for e in result.errors]

@@ -80,6 +80,7 @@ class Settings:
     high_value_min_rm_grade: int = 3
     shutdown_timeout_seconds: int = 10
     jwt_max_lifetime_seconds: int = 24 * 3600
+    max_subscriptions_per_principal: int = 20
 
     @property
     def is_production(self) -> bool:
@@ -172,5 +173,10 @@ class Settings:
             # a ten-year `exp` would otherwise be a key for ten years.
             jwt_max_lifetime_seconds=_int(
                 env, "QUANJING_JWT_MAX_LIFETIME_SECONDS", 24 * 3600, minimum=60
+            ),
+            # Live subscriptions one caller may hold in this process, over all their
+            # connections: a desktop follows a few customers, never a whole branch.
+            max_subscriptions_per_principal=_int(
+                env, "QUANJING_MAX_SUBSCRIPTIONS_PER_PRINCIPAL", 20, minimum=1
             ),
         )

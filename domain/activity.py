@@ -1,7 +1,8 @@
 """Live activity on a customer: what the agent desktop shows as it happens.
 
-Events carry ids, kinds and times, never personal data: a desktop that wants the details
-reads them through the (masked, audited) queries.
+Events carry ids, kinds and times; a fund movement also its amount and direction, which a
+subscriber sees only as the field policies allow (`ActivityEvent.payload.*`). A desktop that
+wants the details reads them through the (masked, audited) queries.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class ActivityEvent:
 
 
 class ActivityFeed(Protocol):
-    def subscribe(self, customer_id: int) -> AsyncIterator[ActivityEvent]:
-        """Events for one customer from now on, until the caller stops iterating."""
+    def subscribe(self, customer_id: int, holder: str) -> AsyncIterator[ActivityEvent]:
+        """Events for one customer from now on, until the caller stops iterating. `holder`
+        names the caller: each may hold a limited number of subscriptions at once."""
         ...

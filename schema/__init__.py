@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -11,6 +13,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext
 
 from schema import enums  # noqa: F401  # registers the domain enums with strawberry
@@ -18,6 +21,7 @@ from schema.access_queries import AccessMutations, AccessQueries
 from schema.activity import ActivitySubscriptions
 from schema.alerts import AlertMutations, AlertQueries
 from schema.audit_fields import AuditFieldsExtension
+from schema.context import Context
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
 from schema.detection import DetectionMutations, DetectionQueries
@@ -29,6 +33,7 @@ from schema.ownership import OwnershipMutations, OwnershipQueries
 from schema.privacy import PrivacyMutations
 from schema.products.types import Product
 from schema.query_cost import RateLimitExtension
+from schema.read_audit import ReadAudit
 from schema.recording import RecordingMutations
 from schema.relationships.mutations import RelationshipMutations
 from schema.segments import SegmentMutations, SegmentQueries
@@ -85,6 +90,20 @@ class QuanjingSchema(strawberry.Schema):
         correlation_id = getattr(context, "correlation_id", "-")
         errors[:] = [masked(error, correlation_id) for error in errors]
 
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> StreamResult:
+        # The websocket transport hands every operation of a connection the same context;
+        # each gets its own here (loaders, audit collector, counter-session checks).
+        if isinstance(context_value, Context):
+            context_value = context_value.for_operation()
+        return await super().stream(query, variable_values, context_value, *args, **kwargs)
+
 
 @strawberry.type(description="Live updates.")
 class Subscription(ActivitySubscriptions):
@@ -110,6 +129,7 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
             TextInputCheck,  # before the charge: a refused request costs nothing
             RateLimitExtension,
             AuditFieldsExtension,
+            ReadAudit,
         ],
         config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=production),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import cached_property, lru_cache
 from typing import TypeVar
@@ -215,10 +215,19 @@ class AuditCollector:
     denied: set[int] = field(default_factory=set)
     selected: frozenset[tuple[str, str]] = frozenset()
     operation: str | None = None
+    # Fields shown beyond the document's selection: keys inside a JSON field, per event.
+    shown: set[tuple[str, str]] = field(default_factory=set)
 
     def fields(self) -> tuple[str, ...]:
         visibilities = set(self.seen.values())
-        return summarize_fields([f for v in visibilities for f in _labels(v, self.selected)])
+        selected = self.selected | self.shown if self.shown else self.selected
+        return summarize_fields([f for v in visibilities for f in _labels(v, selected)])
+
+    def reset(self) -> None:
+        """Empty after a record is written; the operation and its selection stay."""
+        self.seen.clear()
+        self.denied.clear()
+        self.shown.clear()
 
 
 @lru_cache(maxsize=4096)
@@ -277,6 +286,12 @@ class Context:
         )
         self.audit = AuditCollector()
         self.sessions_checked = {}
+
+    def for_operation(self) -> Context:
+        """A context of its own for one operation of a websocket connection: the same caller
+        and ports, fresh loaders, audit collector and counter-session checks. Operations on
+        one connection run concurrently and for long; they must share none of these."""
+        return replace(self)
 
     def audit_entry(
         self,

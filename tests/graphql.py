@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
+
+from api.graphql_view import GraphQLEndpoint, Ports
 
 
 async def gql(
@@ -34,3 +37,13 @@ async def gql_data(
     assert "errors" not in body, body["errors"]
     data: dict[str, Any] = body["data"]
     return data
+
+
+def ports_of(app: Starlette) -> Ports:
+    """The ports the app's GraphQL endpoint serves with: a test swaps one to break it."""
+    for route in app.routes:
+        endpoint = getattr(route, "app", None)
+        if getattr(route, "path", "") == "/graphql" and isinstance(endpoint, GraphQLEndpoint):
+            assert endpoint.ports is not None
+            return endpoint.ports
+    raise AssertionError("the app serves no GraphQL endpoint")

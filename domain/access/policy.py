@@ -238,6 +238,17 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         PUBLIC,
     ),
     "CorporateContact": {"role": PUBLIC, "person": PUBLIC},
+    # A live event: ids and kinds for anyone who may follow the customer; a fund movement's
+    # figures as a holding's account number is shown (a dotted name is a key in a JSON field).
+    "ActivityEvent": {
+        "sequence": PUBLIC,
+        "customerId": PUBLIC,
+        "topic": PUBLIC,
+        "occurredAt": PUBLIC,
+        "payload": PUBLIC,
+        "payload.amount": PERSONAL,
+        "payload.direction": PERSONAL,
+    },
 }
 
 # Roles that may read customer profiles at all (row rule); customers only their own.
@@ -299,6 +310,16 @@ class Visibility:
 
     def shows(self, type_name: str, field: str) -> bool:
         return self.outcome(type_name, field) is not Outcome.HIDDEN
+
+    def json(self, type_name: str, field: str, value: Mapping[str, object]) -> dict[str, object]:
+        """A JSON field's object without the keys this principal may not see: a key with a
+        policy of its own (`field.key`) follows it; the others follow the field's."""
+        declared = FIELD_POLICIES.get(type_name, {})
+        return {
+            key: item
+            for key, item in value.items()
+            if f"{field}.{key}" not in declared or self.shows(type_name, f"{field}.{key}")
+        }
 
 
 def relation_of(

@@ -29,3 +29,6 @@ class Principal:
     customer_id: int | None = None
     rm_id: int | None = None
     client_id: str | None = None
+    # When the token expires (seconds since the epoch): a websocket authenticated by it is
+    # closed then. None: a credential without an end (tests that build a Principal directly).
+    expires_at: float | None = None

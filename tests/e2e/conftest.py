@@ -8,9 +8,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from api.embedded import Endpoints
 from api.seed import asyncpg_dsn
+from api.settings import Settings
+from tests.websocket import served
 
 # Keys whose non-empty values in a response are personal data of some customer.
 PERSONAL_KEYS = frozenset(
@@ -37,6 +40,13 @@ async def record_personal_reads(response: httpx.Response) -> None:
     body = response.json()
     if isinstance(body, dict) and _has_personal_data(body.get("data")):
         _reads.append(response.headers["x-request-id"])
+
+
+@pytest.fixture(scope="module")
+async def server(app: Starlette, settings: Settings) -> AsyncIterator[str]:
+    """The test application behind a real uvicorn server (websockets need one)."""
+    async with served(app, settings) as address:
+        yield address
 
 
 @pytest.fixture(autouse=True)

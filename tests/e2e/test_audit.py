@@ -14,7 +14,7 @@ from domain.access.principal import Role
 from schema.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import make_customer
-from tests.graphql import gql, gql_data
+from tests.graphql import gql, gql_data, ports_of
 
 READ = """query Desk($id: ID!) { customer(id: $id) { ... on Customer {
   displayName documents { number } contactPoints { value } } } }"""
@@ -115,8 +115,7 @@ async def test_when_the_audit_cannot_be_written_the_data_is_withheld(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     made = await make_customer(engine, name="不可泄露")
-    graphql_app = next(r.app for r in app.routes if getattr(r, "path", "") == "/graphql")  # type: ignore[attr-defined]
-    monkeypatch.setattr(graphql_app.ports, "audit_log", BrokenAuditLog())
+    monkeypatch.setattr(ports_of(app), "audit_log", BrokenAuditLog())
     response = await client.post(
         "/graphql", json={"query": READ, "variables": {"id": encode_id("Customer", made.id)}}
     )

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 
 from domain.customers.model import Customer
 from schema.ids import encode_id
-from tests.graphql import gql, gql_data
+from tests.graphql import gql, gql_data, ports_of
 
 PROFILE = """query ($id: ID!) { customer(id: $id) { __typename
   ... on Customer { displayName } ... on Error { code message }
@@ -82,8 +82,7 @@ async def test_an_unexpected_failure_is_masked_and_logged_with_its_correlation_i
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    graphql_app = next(r.app for r in app.routes if getattr(r, "path", "") == "/graphql")  # type: ignore[attr-defined]
-    monkeypatch.setattr(graphql_app.ports, "reader", ExplodingReader())
+    monkeypatch.setattr(ports_of(app), "reader", ExplodingReader())
     with caplog.at_level(logging.ERROR, logger="schema.error_masking"):
         response = await client.post(
             "/graphql",

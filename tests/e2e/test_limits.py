@@ -22,7 +22,7 @@ from schema.ids import encode_id
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.query_cost import selection_cost
 from tests.conftest import Minter, as_production
-from tests.graphql import gql
+from tests.graphql import gql, ports_of
 
 
 def _codes(body: dict[str, Any]) -> list[str]:
@@ -135,8 +135,7 @@ async def test_a_request_that_runs_too_long_is_cut_off(
     limited_app: tuple[Starlette, Settings], mint: Minter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, _ = limited_app
-    graphql_app = next(r.app for r in app.routes if getattr(r, "path", "") == "/graphql")  # type: ignore[attr-defined]
-    monkeypatch.setattr(graphql_app.ports, "reader", SlowReader())
+    monkeypatch.setattr(ports_of(app), "reader", SlowReader())
     async with await _client(app, mint(Role.AGENT, "slow")) as client:
         response = await client.post(
             "/graphql", json={"query": "{ customers(first: 1) { edges { cursor } } }"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +14,6 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
@@ -23,7 +21,6 @@ from websockets.exceptions import ConnectionClosed
 
 from api.activity_feed import SubscriberTooSlow
 from api.app import MAX_SUBSCRIPTIONS_PER_CONNECTION
-from api.cli import server_options
 from api.db.recording_uow import SqlRecordingUnitOfWork
 from api.embedded import EmbeddedRedis, Endpoints
 from api.outbox_relay import STREAM, OutboxRelay, activity_channel
@@ -34,66 +31,11 @@ from domain.interactions import Channel, InteractionKind, NewInteraction
 from schema.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import make_customer
+from tests.graphql import ports_of
+from tests.websocket import free_port, receive, send_subscribe, signed_in
 
 SUBSCRIBE = """subscription ($id: ID!) { customerActivity(customerId: $id) {
   sequence customerId topic payload } }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-async def server(app: Starlette, settings: Settings) -> AsyncIterator[str]:
-    """The test application behind a real uvicorn server on 127.0.0.1, served as
-    `quanjing serve` serves it."""
-    port = _free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        lifespan="off",
-        **{**server_options(settings), "log_level": "warning"},
-    )
-    instance = uvicorn.Server(config)
-    task = asyncio.create_task(instance.serve())
-    while not instance.started:  # uvicorn offers a flag, not an event
-        if task.done():
-            task.result()  # raises what stopped the server from starting
-            raise RuntimeError("uvicorn exited before it started")
-        await asyncio.sleep(0.02)
-    yield f"127.0.0.1:{port}"
-    instance.should_exit = True
-    # A subscription that outlives its client keeps uvicorn from stopping: fail, never hang.
-    done, _ = await asyncio.wait({task}, timeout=30)
-    if not done:
-        instance.force_exit = True
-        await asyncio.wait({task}, timeout=5)
-        raise AssertionError("the server did not stop: a subscription outlived its websocket")
-
-
-async def _receive(ws: ClientConnection) -> Any:
-    frame = await ws.recv()
-    # graphql-transport-ws speaks in text frames: a browser's client cannot parse a binary one.
-    assert isinstance(frame, str), frame
-    return json.loads(frame)
-
-
-async def _signed_in(server: str, token: str) -> ClientConnection:
-    """A graphql-transport-ws connection whose connection_init the server acknowledged."""
-    ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
-    await ws.send(
-        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-    )
-    assert (await _receive(ws))["type"] == "connection_ack"
-    return ws
-
-
-async def _send_subscribe(ws: ClientConnection, payload: dict[str, Any], id_: str = "1") -> None:
-    await ws.send(json.dumps({"id": id_, "type": "subscribe", "payload": payload}))
 
 
 def _activity_of(customer_id: int) -> dict[str, Any]:
@@ -101,8 +43,8 @@ def _activity_of(customer_id: int) -> dict[str, Any]:
 
 
 async def _subscribe(server: str, token: str, customer_id: int) -> ClientConnection:
-    ws = await _signed_in(server, token)
-    await _send_subscribe(ws, _activity_of(customer_id))
+    ws = await signed_in(server, token)
+    await send_subscribe(ws, _activity_of(customer_id))
     return ws
 
 
@@ -122,7 +64,7 @@ async def _events(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
     """The next `count` events of the subscription (a test's ceiling bounds the wait)."""
     events: list[dict[str, Any]] = []
     while len(events) < count:
-        message = await _receive(ws)
+        message = await receive(ws)
         assert message["type"] == "next", message
         events.append(message["payload"]["data"]["customerActivity"])
     return events
@@ -132,7 +74,7 @@ async def _nothing_more(ws: ClientConnection, within: float) -> None:
     """No further message within `within` seconds (a check that can only pass late, never
     fail because the machine is slow)."""
     with contextlib.suppress(TimeoutError):
-        message = await asyncio.wait_for(_receive(ws), within)
+        message = await asyncio.wait_for(receive(ws), within)
         raise AssertionError(f"unexpected message: {message}")
 
 
@@ -236,7 +178,7 @@ async def test_the_relay_catches_up_after_redis_comes_back(
     made = await make_customer(engine)
     await app.state.relay.stop()  # this test's relay, on its own Redis, does the publishing
     own_redis = EmbeddedRedis(tmp_path)
-    port = _free_port()
+    port = free_port()
     client = aioredis.from_url(own_redis.start(port=port), socket_connect_timeout=0.5)
     relay = OutboxRelay(engine, client, poll_seconds=0.2)
     relay.start()
@@ -295,11 +237,10 @@ async def _error_from(
 ) -> Any:
     """The first message an agent's subscription gets when the server's feed is `feed`."""
     made = await make_customer(engine)
-    endpoint = next(r.app for r in app.routes if getattr(r, "path", "") == "/graphql")  # type: ignore[attr-defined]
-    monkeypatch.setattr(endpoint.ports, "activity", feed)
+    monkeypatch.setattr(ports_of(app), "activity", feed)
     ws = await _subscribe(server, mint(Role.AGENT, "ws-feed"), made.id)
     try:
-        return await asyncio.wait_for(_receive(ws), 5)
+        return await asyncio.wait_for(receive(ws), 5)
     finally:
         await ws.close()
 
@@ -307,7 +248,7 @@ async def _error_from(
 class _ExplodingActivity:
     """An activity feed whose Redis is on fire, as an unexpected failure looks."""
 
-    def subscribe(self, customer_id: int) -> AsyncIterator[Any]:
+    def subscribe(self, customer_id: int, holder: str) -> AsyncIterator[Any]:
         raise RuntimeError("connection to redis at 10.0.0.7:6379 failed: secret detail")
 
 
@@ -330,7 +271,7 @@ async def test_an_unexpected_failure_over_the_websocket_is_masked_too(
 class _OverflowingActivity:
     """A feed that ends the subscription as it ends one whose client fell behind."""
 
-    async def subscribe(self, customer_id: int) -> AsyncIterator[Any]:
+    async def subscribe(self, customer_id: int, holder: str) -> AsyncIterator[Any]:
         raise SubscriberTooSlow("more than 256 events waited for this subscription")
         yield  # an async generator, like the real feed
 
@@ -351,9 +292,9 @@ async def test_a_subscriber_that_fell_behind_is_told_with_a_code(
 async def test_a_websocket_message_over_the_body_limit_closes_the_connection(
     server: str, settings: Settings, mint: Minter
 ) -> None:
-    ws = await _signed_in(server, mint(Role.AGENT, "ws-big"))
+    ws = await signed_in(server, mint(Role.AGENT, "ws-big"))
     padding = " " * (settings.max_body_bytes + 1)
-    await _send_subscribe(ws, {"query": "{ __typename }" + padding})
+    await send_subscribe(ws, {"query": "{ __typename }" + padding})
     with pytest.raises(ConnectionClosed) as closed:
         await asyncio.wait_for(ws.recv(), 5)
     assert closed.value.rcvd is not None
@@ -363,10 +304,10 @@ async def test_a_websocket_message_over_the_body_limit_closes_the_connection(
 async def test_a_request_error_over_the_websocket_carries_its_code(
     server: str, mint: Minter
 ) -> None:
-    ws = await _signed_in(server, mint(Role.AGENT, "ws-invalid"))
+    ws = await signed_in(server, mint(Role.AGENT, "ws-invalid"))
     try:
-        await _send_subscribe(ws, {"query": "subscription { nope }"})
-        message = await asyncio.wait_for(_receive(ws), 5)
+        await send_subscribe(ws, {"query": "subscription { nope }"})
+        message = await asyncio.wait_for(receive(ws), 5)
     finally:
         await ws.close()
     assert message["type"] == "error"
@@ -378,11 +319,11 @@ async def test_one_websocket_holds_a_bounded_number_of_subscriptions(
     server: str, engine: AsyncEngine, mint: Minter
 ) -> None:
     made = await make_customer(engine)
-    ws = await _signed_in(server, mint(Role.AGENT, "ws-many"))
+    ws = await signed_in(server, mint(Role.AGENT, "ws-many"))
     try:
         for n in range(MAX_SUBSCRIPTIONS_PER_CONNECTION + 1):
-            await _send_subscribe(ws, _activity_of(made.id), str(n))
-        refused = await asyncio.wait_for(_receive(ws), 5)
+            await send_subscribe(ws, _activity_of(made.id), str(n))
+        refused = await asyncio.wait_for(receive(ws), 5)
     finally:
         await ws.close()
     assert refused["id"] == str(MAX_SUBSCRIPTIONS_PER_CONNECTION)
@@ -400,8 +341,8 @@ async def test_a_client_that_drops_right_after_subscribing_leaves_no_subscriptio
     token = mint(Role.AGENT, "ws-drop")
     channel = activity_channel(made.id)
     for pause in (0.0, 0.002, 0.005, 0.01, 0.02):
-        ws = await _signed_in(server, token)
-        await _send_subscribe(ws, _activity_of(made.id))
+        ws = await signed_in(server, token)
+        await send_subscribe(ws, _activity_of(made.id))
         await asyncio.sleep(pause)
         await ws.close()
     listeners = -1

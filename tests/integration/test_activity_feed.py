@@ -48,7 +48,7 @@ async def _publish(redis: aioredis.Redis, customer_id: int, event_id: int) -> No
 
 
 async def _collect(feed: RedisActivityFeed, customer_id: int, into: list[ActivityEvent]) -> None:
-    async for event in feed.subscribe(customer_id):
+    async for event in feed.subscribe(customer_id, "test"):
         into.append(event)
 
 
@@ -128,7 +128,7 @@ async def test_a_subscriber_that_falls_behind_is_ended_and_the_others_are_not_he
     monkeypatch.setattr(activity_feed, "QUEUE_SIZE", 3)
     feed = RedisActivityFeed(feed_redis)
     customer = 9_000_100
-    slow = feed.subscribe(customer)
+    slow = feed.subscribe(customer, "test")
     first = asyncio.create_task(_next(slow))
     keeping_up: list[ActivityEvent] = []
     reader = asyncio.create_task(_collect(feed, customer, keeping_up))

@@ -20,15 +20,9 @@ import psutil
 import pytest
 
 from api.serving import STARTUP_FAILURE
+from tests.websocket import free_port
 
 QUANJING = [sys.executable, "-m", "api.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -82,7 +76,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
 def test_a_signal_stops_the_command_and_the_servers_it_started(
     home: Path, command: str, stop: signal.Signals
 ) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*QUANJING, command, "--port", str(port)],
         env=_env(home),

@@ -1,0 +1,46 @@
+"""graphql-transport-ws, as strawberry speaks it, plus the end of a connection's credential.
+
+A websocket is authenticated once, at its handshake or its connection_init. Without more, a
+subscription would go on receiving a customer's events long after the token that opened it
+expired; here the connection is closed (4401, "Token expired") at the token's `exp`, and the
+client signs in again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+
+from schema.context import Context
+
+TOKEN_EXPIRED_CLOSE = 4401
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._expiry: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        expires_at = self.context.principal.expires_at
+        if self.connection_acknowledged and expires_at is not None and self._expiry is None:
+            self._expiry = asyncio.create_task(self._close_at(expires_at))
+
+    async def _close_at(self, expires_at: float) -> None:
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        await self.websocket.close(code=TOKEN_EXPIRED_CLOSE, reason="Token expired")
+
+    async def shutdown(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry
+        await super().shutdown()
