@@ -112,6 +112,8 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
             resources.redis,
             idle_seconds=settings.counter_session_idle_seconds,
             absolute_seconds=settings.counter_session_absolute_seconds,
+            max_failures=settings.counter_max_failures,
+            lockout_seconds=settings.counter_lockout_seconds,
         ),
         audit_log=audit_log,
         consent_book=SqlConsentBook(resources.engine),

@@ -7,20 +7,39 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import redis.asyncio as aioredis
 
-from domain.access.counter_sessions import CounterSession
+from domain.access.counter_sessions import (
+    LOCKOUT_SECONDS,
+    MAX_FAILED_VERIFICATIONS,
+    CounterSession,
+)
 
 PREFIX = "qj:counter-session"
+FAILURES = "qj:counter-failures"
 
 
 class RedisCounterSessionStore:
-    def __init__(self, client: aioredis.Redis, *, idle_seconds: int, absolute_seconds: int) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        idle_seconds: int,
+        absolute_seconds: int,
+        max_failures: int = MAX_FAILED_VERIFICATIONS,
+        lockout_seconds: int = LOCKOUT_SECONDS,
+    ) -> None:
         self.client = client
         self.idle = idle_seconds
         self.absolute = absolute_seconds
+        self.max_failures = max_failures
+        self.lockout = lockout_seconds
 
     @staticmethod
     def _key(teller: str, customer_id: int) -> str:
         return f"{PREFIX}:{teller}:{customer_id}"
+
+    @staticmethod
+    def _failures(teller: str, customer_id: int) -> str:
+        return f"{FAILURES}:{teller}:{customer_id}"
 
     def _session(
         self, teller: str, customer_id: int, opened: datetime, ends: datetime, now: datetime
@@ -38,7 +57,10 @@ class RedisCounterSessionStore:
         ends = now + timedelta(seconds=self.absolute)
         value = orjson.dumps({"opened": now.isoformat(), "ends": ends.isoformat()})
         ttl_ms = min(self.idle, self.absolute) * 1000
-        await self.client.set(self._key(teller, customer_id), value, px=ttl_ms)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(self._key(teller, customer_id), value, px=ttl_ms)
+            pipe.delete(self._failures(teller, customer_id))
+            await pipe.execute()
         return self._session(teller, customer_id, now, ends, now)
 
     async def touch(self, teller: str, customer_id: int) -> CounterSession | None:
@@ -60,3 +82,24 @@ class RedisCounterSessionStore:
 
     async def close(self, teller: str, customer_id: int) -> bool:
         return bool(await self.client.delete(self._key(teller, customer_id)))
+
+    async def locked_for(self, teller: str, customer_id: int) -> int:
+        key = self._failures(teller, customer_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.get(key)
+            pipe.ttl(key)
+            count, ttl = await pipe.execute()
+        return max(int(ttl), 1) if count is not None and int(count) >= self.max_failures else 0
+
+    async def failed(self, teller: str, customer_id: int) -> int:
+        # Failures count within the lockout period from the first; the one that reaches the
+        # limit locks the pair for the whole period from now. (EXPIRE … NX would say "from the
+        # first" in one command; the embedded Redis predates it.)
+        key = self._failures(teller, customer_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.ttl(key)
+            count, ttl = await pipe.execute()
+        if int(count) >= self.max_failures or int(ttl) < 0:
+            await self.client.expire(key, self.lockout)
+        return self.lockout if int(count) >= self.max_failures else 0

@@ -221,7 +221,7 @@ class RegisteredProfile:
                 holdings, summarize_holdings(holdings), view, include_closed=False
             ),
             "interactions": lambda: interaction_connection(snapshot.timeline, view),
-            "openTasks": lambda: [Task.from_domain(t) for t in snapshot.open_tasks],
+            "openTasks": lambda: [Task.from_domain(t, view) for t in snapshot.open_tasks],
             "consents": lambda: [
                 Consent.from_domain(c, show_actor=view.shows("Consent", "actor"))
                 for c in snapshot.consents

@@ -81,6 +81,8 @@ class Settings:
     shutdown_timeout_seconds: int = 10
     jwt_max_lifetime_seconds: int = 24 * 3600
     max_subscriptions_per_principal: int = 20
+    counter_max_failures: int = 5
+    counter_lockout_seconds: int = 900
 
     @property
     def is_production(self) -> bool:
@@ -179,4 +181,8 @@ class Settings:
             max_subscriptions_per_principal=_int(
                 env, "QUANJING_MAX_SUBSCRIPTIONS_PER_PRINCIPAL", 20, minimum=1
             ),
+            # Documents a teller may show for one customer that do not match before that pair
+            # is locked out, and for how long.
+            counter_max_failures=_int(env, "QUANJING_COUNTER_MAX_FAILURES", 5, minimum=1),
+            counter_lockout_seconds=_int(env, "QUANJING_COUNTER_LOCKOUT_SECONDS", 900, minimum=1),
         )

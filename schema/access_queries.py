@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
 
+from domain.access.counter_sessions import OneVerificationPerRequest, VerificationLocked
 from domain.customers.documents import normalize_document_number
 from domain.customers.model import DocumentType
-from domain.errors import DomainError, InvalidInput, NotFound
+from domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
 from schema.access import Forbidden, require
 from schema.context import Info
 from schema.errors import (
@@ -17,10 +19,14 @@ from schema.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    RuleViolationError,
     UserFacingError,
 )
 from schema.ids import decode_typed_id, encode_id
 from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
+from schema.read_audit import AuditUnavailable
+
+log = logging.getLogger(__name__)
 
 
 @strawberry.type(description="A verified counter session: the teller sees this customer in clear.")
@@ -38,8 +44,22 @@ class IdentityNotVerifiedError(Error):
     pass
 
 
+@strawberry.type(
+    description="Too many documents shown for this customer did not match: this teller is "
+    "locked out of verifying them for `retryAfter` seconds."
+)
+class CounterVerificationLockedError(Error):
+    retry_after: int = strawberry.field(description="Seconds until this teller may try again.")
+
+
 OpenCounterSessionResult = Annotated[
-    CounterSession | IdentityNotVerifiedError | NotFoundError | InvalidInputError | ForbiddenError,
+    CounterSession
+    | IdentityNotVerifiedError
+    | CounterVerificationLockedError
+    | RuleViolationError
+    | NotFoundError
+    | InvalidInputError
+    | ForbiddenError,
     strawberry.union(
         "OpenCounterSessionResult", description="The session, or why it was not opened."
     ),
@@ -128,17 +148,44 @@ class AccessQueries:
         )
 
 
+def _locked(error: VerificationLocked) -> CounterVerificationLockedError:
+    return CounterVerificationLockedError(
+        code=error.code, message=error.message, retry_after=error.retry_after
+    )
+
+
+async def _audit_attempt(info: Info, customer_id: int, outcome: str) -> None:
+    """Every document shown at the counter leaves a record, matched or not: a teller trying
+    numbers is visible in the trail. Without the record, nothing happens."""
+    context = info.context
+    entry = context.audit_entry(context.audit.operation, (customer_id,), (), outcome)
+    try:
+        await context.audit_log.record(entry)
+    except Exception as exc:
+        log.exception("a counter verification could not be audited; refused")
+        raise UserFacingError(AuditUnavailable(context.correlation_id)) from exc
+
+
 @strawberry.type
 class AccessMutations:
     @strawberry.mutation(
         description="Verify the customer's identity document at the counter and open a "
-        "session in which this teller sees the customer's data in clear."
+        "session in which this teller sees the customer's data in clear. One document per "
+        "request; every attempt is audited; after 5 documents that do not match, this teller "
+        "is locked out of this customer for 15 minutes (COUNTER_VERIFICATION_LOCKED)."
     )
     async def open_counter_session(
         self, info: Info, input: OpenCounterSessionInput
     ) -> OpenCounterSessionResult:
+        context = info.context
+        teller = context.principal.subject
         try:
             require(info, "openCounterSession")
+            # One document per request, whatever the aliases: the first is tried, the rest
+            # are refused before they are looked at.
+            if context.verified_documents:
+                raise OneVerificationPerRequest
+            context.verified_documents += 1
             pk = decode_typed_id(input.customer_id, "Customer", field="customerId")
             number = normalize_document_number(
                 input.document_type, input.document_number, field="documentNumber"
@@ -147,16 +194,28 @@ class AccessMutations:
             return ForbiddenError.from_domain(exc)
         except InvalidInput as exc:
             return InvalidInputError.from_domain(exc)
-        loaders = info.context.loaders
+        except RuleViolation as exc:
+            return RuleViolationError.from_domain(exc)
+        loaders = context.loaders
         if await loaders.customer_by_id.load(pk) is None:
             return NotFoundError.from_domain(NotFound("customer", input.customer_id))
+        locked = await context.counter_sessions.locked_for(teller, pk)
+        if locked:
+            await _audit_attempt(info, pk, "locked_out")
+            return _locked(VerificationLocked(locked))
         holder = await loaders.customer_id_by_document.load((input.document_type, number))
         if holder != pk:
+            locked = await context.counter_sessions.failed(teller, pk)
+            await _audit_attempt(info, pk, "mismatch")
+            if locked:
+                return _locked(VerificationLocked(locked))
             return IdentityNotVerifiedError(
                 code="IDENTITY_NOT_VERIFIED",
                 message="the document shown does not belong to this customer",
             )
-        session = await info.context.counter_sessions.open(info.context.principal.subject, pk)
+        # Recorded before the session opens: no record, no session.
+        await _audit_attempt(info, pk, "verified")
+        session = await context.counter_sessions.open(teller, pk)
         return CounterSession(
             customer_id=input.customer_id,
             opened_at=session.opened_at,

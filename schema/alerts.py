@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
+from domain.access.policy import Visibility
 from domain.detection.alerts import Alert as AlertModel
 from domain.detection.alerts import AlertFilter, AlertStatus, alert_scope
 from domain.detection.handling import acknowledge_alert
 from domain.detection.rules import RuleKind, Severity
 from domain.errors import DomainError
-from schema.access import require
+from schema.access import require, views_of
 from schema.context import Info
 from schema.errors import (
     ForbiddenError,
@@ -37,9 +39,9 @@ class Alert:
     rule: RuleKind = strawberry.field(description="The rule that fired.")
     severity: Severity = strawberry.field(description="How urgent it is.")
     status: AlertStatus = strawberry.field(description="Open, acknowledged or closed.")
-    evidence: JSON = strawberry.field(
+    evidence: JSON | None = strawberry.field(
         description="What fired it: the movement, holding or interaction and the numbers "
-        "compared with the rule's thresholds."
+        "compared with the rule's thresholds (null where the field policy hides it)."
     )
     fired_at: datetime = strawberry.field(description="When it was raised.")
     acknowledged_by: str | None = strawberry.field(description="Who acknowledged it.")
@@ -50,23 +52,28 @@ class Alert:
     pk: strawberry.Private[int]
     customer_pk: strawberry.Private[int]
     task_pk: strawberry.Private[int | None]
+    view: strawberry.Private[Visibility]
 
     @classmethod
-    def from_domain(cls, alert: AlertModel) -> Alert:
+    def from_domain(cls, alert: AlertModel, view: Visibility) -> Alert:
+        """The alert as the caller may see it: `view` is their Visibility of its customer."""
         return cls(
             id=strawberry.ID(encode_id("Alert", alert.id)),
             customer_id=strawberry.ID(encode_id("Customer", alert.customer_id)),
             rule=alert.rule,
             severity=alert.severity,
             status=alert.status,
-            evidence=JSON(with_global_ids(alert.evidence)),
+            evidence=JSON(with_global_ids(alert.evidence))
+            if view.shows("Alert", "evidence")
+            else None,
             fired_at=alert.fired_at,
-            acknowledged_by=alert.acknowledged_by,
+            acknowledged_by=view.apply("Alert", "acknowledgedBy", alert.acknowledged_by),
             acknowledged_at=alert.acknowledged_at,
             closed_at=alert.closed_at,
             pk=alert.id,
             customer_pk=alert.customer_id,
             task_pk=alert.task_id,
+            view=view,
         )
 
     @strawberry.field(description="The contact task the alert opened.")
@@ -74,7 +81,7 @@ class Alert:
         if self.task_pk is None:
             return None
         found = await info.context.loaders.task_by_id.load(self.task_pk)
-        return None if found is None else Task.from_domain(found)
+        return None if found is None else Task.from_domain(found, self.view)
 
     @strawberry.field(
         description="The customer, as the caller may see them (masked and audited like "
@@ -86,6 +93,12 @@ class Alert:
         from schema.customers.types import load_customer
 
         return await load_customer(info, self.customer_pk)
+
+
+async def shown(info: Info, alerts: Sequence[AlertModel]) -> list[Alert]:
+    """Alerts as the caller may see them (their customers read in one batch, and audited)."""
+    views = await views_of(info, (a.customer_id for a in alerts))
+    return [Alert.from_domain(a, views[a.customer_id]) for a in alerts if a.customer_id in views]
 
 
 @strawberry.type(description="A page of alerts, newest first.")
@@ -151,7 +164,7 @@ class AlertQueries:
             raise UserFacingError(exc) from exc
         found = await info.context.alerts.alerts(wanted, first + 1, after_id)
         page, page_info = split_page(found, first, lambda x: x.id)
-        return AlertConnection(nodes=[Alert.from_domain(a) for a in page], page_info=page_info)
+        return AlertConnection(nodes=await shown(info, page), page_info=page_info)
 
 
 @strawberry.type
@@ -169,4 +182,5 @@ class AlertMutations:
             )
         except DomainError as exc:
             return error_type(exc)
-        return Alert.from_domain(alert)
+        (answer,) = await shown(info, [alert])
+        return answer

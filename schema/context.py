@@ -279,6 +279,8 @@ class Context:
     audit: AuditCollector = field(init=False)
     # Teller sessions checked in this request, so each customer costs one Redis call at most.
     sessions_checked: dict[int, bool] = field(init=False)
+    # Documents shown at the counter in this operation (one is allowed).
+    verified_documents: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(
@@ -286,6 +288,7 @@ class Context:
         )
         self.audit = AuditCollector()
         self.sessions_checked = {}
+        self.verified_documents = 0
 
     def for_operation(self) -> Context:
         """A context of its own for one operation of a websocket connection: the same caller

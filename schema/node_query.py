@@ -33,6 +33,10 @@ class NodeQueries:
             case "Branch":
                 return await load_branch(info, pk)
             case "RelationshipManager":
+                # The same rule as `relationshipManager(id:)`: a customer sees their own RM
+                # through their profile, never any RM by id.
+                if not may_use(info, "relationshipManager"):
+                    return None
                 return await load_relationship_manager(info, pk)
             case "Product":
                 return await load_product(info, pk)

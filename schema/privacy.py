@@ -11,9 +11,9 @@ from domain.access.policy import FIELD_POLICIES, Outcome
 from domain.access.principal import Role
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.privacy.consents import Consent as ConsentModel
-from domain.privacy.consents import ConsentChannel, ConsentPurpose
+from domain.privacy.consents import ConsentChannel, ConsentPurpose, may_record_consent
 from domain.privacy.erasure import DataCategory, erase_personal_data, validate_hold
-from schema.access import Forbidden, require
+from schema.access import Forbidden, in_counter_session, require
 from schema.context import Info
 from schema.errors import ForbiddenError, InvalidInputError, NotFoundError, error_type
 from schema.ids import decode_typed_id, encode_id
@@ -126,8 +126,21 @@ class PrivacyMutations:
                 if input.customer_id is None:
                     raise InvalidInput("customerId", "name the customer you record for")
                 pk = decode_typed_id(input.customer_id, "Customer", field="customerId")
-            if await info.context.loaders.customer_by_id.load(pk) is None:
+            customer = await info.context.loaders.customer_by_id.load(pk)
+            if customer is None:
                 raise NotFound("customer", str(input.customer_id or "me"))
+            if not may_record_consent(
+                principal.role,
+                is_own=principal.customer_id == pk,
+                is_portfolio=principal.rm_id is not None
+                and principal.rm_id == customer.relationship_manager_id,
+                in_counter_session=principal.role is Role.TELLER
+                and await in_counter_session(info, pk),
+            ):
+                raise Forbidden(
+                    "a teller records consent inside a verified counter session, an RM for "
+                    "their own portfolio"
+                )
         except DomainError as exc:
             return error_type(exc)
         consent = await info.context.consent_book.record(

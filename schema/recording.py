@@ -28,6 +28,7 @@ from schema.errors import Error, ForbiddenError, InvalidInputError, NotFoundErro
 from schema.ids import decode_typed_id, encode_id
 from schema.interactions.types import Interaction
 from schema.tasks import Task
+from schema.tasks import shown as shown_tasks
 
 strawberry.enum(MovementDirection, description="Money in (credit) or out (debit).")
 strawberry.enum(CounterpartyKind, description="Who is on the other side of a movement.")
@@ -89,13 +90,17 @@ class RecordInteractionPayload:
         found = await info.context.loaders.interaction_by_id.load(self.recorded.interaction_id)
         return None if found is None else Interaction.from_domain(found, view)
 
-    @strawberry.field(description="The task a complaint or service request opened.")
+    @strawberry.field(
+        description="The task a complaint or service request opened; null for callers who "
+        "read no profiles."
+    )
     async def task(self, info: Info) -> Task | None:
         task_id = self.recorded.task_id
         if task_id is None:
             return None
         found = (await info.context.reader.tasks_by_id([task_id])).get(task_id)
-        return None if found is None else Task.from_domain(found)
+        tasks = [] if found is None else await shown_tasks(info, [found])
+        return tasks[0] if tasks else None
 
     replayed: bool = strawberry.field(description="True when this answers a retried request.")
 
@@ -199,14 +204,15 @@ class RecordingMutations:
                 )
             elif principal.role is Role.INTEGRATION:
                 raise InvalidInput("idempotencyKey", "integrations must send an idempotency key")
-            if (
-                principal.role is Role.TELLER
-                and input.channel is Channel.COUNTER
-                and not await in_counter_session(info, pk)
-            ):
-                raise CounterSessionExpired(
-                    "no verified counter session with this customer; verify the document again"
-                )
+            if principal.role is Role.TELLER:
+                # A teller records what happens at their counter, in a verified session: a
+                # visit labelled as another channel would escape the session check.
+                if input.channel is not Channel.COUNTER:
+                    raise InvalidInput("channel", "a teller records counter visits only")
+                if not await in_counter_session(info, pk):
+                    raise CounterSessionExpired(
+                        "no verified counter session with this customer; verify the document again"
+                    )
             draft = NewInteraction(
                 customer_id=pk,
                 channel=input.channel,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
 
+from domain.access.policy import Visibility
 from domain.access.principal import Role
 from domain.errors import DomainError
 from domain.interactions import Channel
@@ -23,7 +25,7 @@ from domain.tasks import (
     validate_title,
 )
 from domain.tasks import Task as TaskModel
-from schema.access import Forbidden, require
+from schema.access import Forbidden, require, views_of
 from schema.context import Info
 from schema.errors import (
     ForbiddenError,
@@ -46,30 +48,39 @@ class Task:
     customer_id: strawberry.ID = strawberry.field(description="The customer it is about.")
     kind: TaskKind = strawberry.field(description="Complaint, service request, follow-up…")
     status: TaskStatus = strawberry.field(description="Open, done or cancelled.")
-    title: str = strawberry.field(description="What is to be done.")
-    owner_kind: OwnerKind = strawberry.field(description="Staff member, RM or queue.")
-    owner: str = strawberry.field(description="Staff subject, RM id or queue name.")
+    title: str | None = strawberry.field(
+        description="What is to be done; null for the customer (the bank's own note)."
+    )
+    owner_kind: OwnerKind | None = strawberry.field(
+        description="Staff member, RM or queue; null for the customer."
+    )
+    owner: str | None = strawberry.field(
+        description="Staff subject, RM id or queue name; null for the customer."
+    )
     due_at: datetime = strawberry.field(description="When it must be done.")
     overdue: bool = strawberry.field(description="Open and past its due date.")
     created_at: datetime = strawberry.field(description="When it was opened.")
-    result: str | None = strawberry.field(description="What came of it, once done.")
+    result: str | None = strawberry.field(
+        description="What came of it, once done; null for the customer."
+    )
     satisfaction: int | None = strawberry.field(description="Customer rating 1-5, once done.")
     completed_at: datetime | None = strawberry.field(description="When it was done.")
 
     @classmethod
-    def from_domain(cls, task: TaskModel) -> Task:
+    def from_domain(cls, task: TaskModel, view: Visibility) -> Task:
+        """The task as the caller may see it: `view` is their Visibility of its customer."""
         return cls(
             id=strawberry.ID(encode_id("Task", task.id)),
             customer_id=strawberry.ID(encode_id("Customer", task.customer_id)),
             kind=task.kind,
             status=task.status,
-            title=task.title,
-            owner_kind=task.owner.kind,
-            owner=task.owner.ref,
+            title=view.apply("Task", "title", task.title),
+            owner_kind=task.owner.kind if view.shows("Task", "ownerKind") else None,
+            owner=view.apply("Task", "owner", task.owner.ref),
             due_at=task.due_at,
             overdue=task.is_overdue(datetime.now(UTC)),
             created_at=task.created_at,
-            result=task.result,
+            result=view.apply("Task", "result", task.result),
             satisfaction=task.satisfaction,
             completed_at=task.completed_at,
         )
@@ -124,9 +135,16 @@ TaskResult = Annotated[
 ]
 
 
+async def shown(info: Info, tasks: Sequence[TaskModel]) -> list[Task]:
+    """Tasks as the caller may see them (their customers read in one batch, and audited)."""
+    views = await views_of(info, (t.customer_id for t in tasks))
+    return [Task.from_domain(t, views[t.customer_id]) for t in tasks if t.customer_id in views]
+
+
 async def _reload(info: Info, task_id: int) -> Task:
     (task,) = (await info.context.reader.tasks_by_id([task_id])).values()
-    return Task.from_domain(task)
+    (answer,) = await shown(info, [task])
+    return answer
 
 
 @strawberry.type
@@ -150,7 +168,7 @@ class TaskQueries:
             my_owners(info), status, datetime.now(UTC) if overdue else None, first, after_id
         )
         return TaskConnection(
-            nodes=[Task.from_domain(t) for t in tasks],
+            nodes=await shown(info, tasks),
             page_info=PageInfo(
                 has_next_page=more,
                 end_cursor=encode_cursor(str(tasks[-1].id)) if tasks else None,

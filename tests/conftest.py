@@ -31,16 +31,6 @@ from tests.statements import StatementCounter
 SEEDED_CUSTOMERS = 300
 
 
-async def _record(response: httpx.Response) -> None:
-    from tests.e2e.conftest import record_personal_reads
-
-    await record_personal_reads(response)
-
-
-# The shared clients report every response, so the e2e suite can check each read was audited.
-AUDIT_HOOKS: dict[str, list[Any]] = {"response": [_record]}
-
-
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home: Path = tmp_path_factory.mktemp("home")
@@ -128,9 +118,7 @@ async def app(
 @pytest_asyncio.fixture(scope="session")
 async def anonymous(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://quanjing.test", event_hooks=AUDIT_HOOKS
-    ) as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://quanjing.test") as c:
         yield c
 
 
@@ -143,7 +131,6 @@ async def client(app: Starlette, mint: Minter) -> AsyncIterator[httpx.AsyncClien
         transport=transport,
         base_url="http://quanjing.test",
         headers=headers,
-        event_hooks=AUDIT_HOOKS,
     ) as c:
         yield c
 

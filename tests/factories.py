@@ -9,9 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.db.tables import (
+    AlertRow,
     BranchRow,
     ContactPointRow,
     CustomerRow,
@@ -21,7 +22,10 @@ from api.db.tables import (
     ProductRow,
     RelationshipManagerRow,
     RelationshipStateRow,
+    RmAssignmentRow,
+    RmTeamMemberRow,
     StateChangeRow,
+    TaskRow,
 )
 from api.document_crypto import DocumentCrypto
 from api.seed import resident_id
@@ -38,6 +42,7 @@ class Made:
     phone: str
     code: str
     raw: dict[str, Any] = field(default_factory=dict)  # a clear profile, where a test needs one
+    rm_id: int | None = None
 
 
 async def make_customer(
@@ -47,8 +52,12 @@ async def make_customer(
     interactions: int = 0,
     holdings: int = 2,
     same_timestamp: bool = False,
+    complete: bool = False,
 ) -> Made:
     """A personal customer with a resident ID, a phone, holdings and `interactions` contacts.
+    `complete`: every personal detail filled in, an open task with an internal title, an
+    acknowledged alert with evidence, and an RM of its own whose portfolio it alone makes up —
+    a value wherever an access-control probe looks.
 
     Birth dates after 2010 keep the ID numbers apart from the seeded bank (born ≤ 2004).
     """
@@ -60,7 +69,11 @@ async def make_customer(
     async with engine.begin() as conn:
         branch_id = await conn.scalar(select(BranchRow.id).where(BranchRow.kind == "sub_branch"))
         rm_id = await conn.scalar(
-            select(RelationshipManagerRow.id).order_by(RelationshipManagerRow.id)
+            insert(RelationshipManagerRow)
+            .values(employee_no=f"T{n:07d}", name=f"测试经理{n}", grade=4, branch_id=branch_id)
+            .returning(RelationshipManagerRow.id)
+            if complete
+            else select(RelationshipManagerRow.id).order_by(RelationshipManagerRow.id)
         )
         cid = await conn.scalar(
             insert(CustomerRow)
@@ -73,6 +86,16 @@ async def make_customer(
                 gender="female",
                 birth_date=birth,
                 credit_status="good",
+                **(
+                    {
+                        "occupation": "工程师",
+                        "employer": "北京某科技有限公司",
+                        "income_band": "10k_30k",
+                        "asset_band": "500k_6m",
+                    }
+                    if complete
+                    else {}
+                ),
             )
             .returning(CustomerRow.id)
         )
@@ -152,7 +175,56 @@ async def make_customer(
                     ]
                 )
             )
-    return Made(id=cid, resident_id=rid, phone=phone, code=code)
+        if complete:
+            await _task_and_alert(conn, cid)
+            await conn.execute(
+                insert(RmAssignmentRow).values(
+                    customer_id=cid,
+                    from_rm_id=None,
+                    to_rm_id=rm_id,
+                    reason="开户分配",
+                    actor="approver-1",
+                    occurred_at=NOW,
+                )
+            )
+            await conn.execute(
+                insert(RmTeamMemberRow).values(
+                    customer_id=cid, rm_id=rm_id, role="产品经理", added_by="approver-1"
+                )
+            )
+    return Made(id=cid, resident_id=rid, phone=phone, code=code, rm_id=rm_id)
+
+
+async def _task_and_alert(conn: AsyncConnection, customer_id: int) -> None:
+    """An open contact task with an internal title, and the acknowledged alert that opened it."""
+    task_id = await conn.scalar(
+        insert(TaskRow)
+        .values(
+            customer_id=customer_id,
+            kind="follow_up",
+            status="open",
+            title="内部: 疑似欺诈,核实大额转出",
+            owner_kind="staff",
+            owner_ref="agent-owner",
+            due_at=NOW + timedelta(days=3650),
+            created_by="detector",
+        )
+        .returning(TaskRow.id)
+    )
+    await conn.execute(
+        insert(AlertRow).values(
+            customer_id=customer_id,
+            rule="large_fund_movement",
+            severity="high",
+            status="acknowledged",
+            dedupe_key=f"test:{customer_id}",
+            evidence={"movementId": 1, "amount": "880000.00", "threshold": "500000"},
+            task_id=task_id,
+            fired_at=NOW,
+            acknowledged_by="rm-owner",
+            acknowledged_at=NOW,
+        )
+    )
 
 
 async def backdate(engine: AsyncEngine, *customer_ids: int) -> None:

@@ -7,6 +7,39 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from domain.errors import RuleViolation
+
+# A document number is what stands between a teller and a customer's data in clear: a pair of
+# teller and customer that fails this often is locked out for a while (the defaults of
+# QUANJING_COUNTER_MAX_FAILURES and QUANJING_COUNTER_LOCKOUT_SECONDS).
+MAX_FAILED_VERIFICATIONS = 5
+LOCKOUT_SECONDS = 15 * 60
+
+
+class VerificationLocked(RuleViolation):
+    """Too many documents that did not match: this teller may not try this customer now."""
+
+    code = "COUNTER_VERIFICATION_LOCKED"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "too many documents shown did not belong to this customer; try again later or ask "
+            "a supervisor"
+        )
+        self.retry_after = retry_after
+
+    def details(self) -> dict[str, object]:
+        return {"retryAfter": self.retry_after}
+
+
+class OneVerificationPerRequest(RuleViolation):
+    """A request verifies one document: aliases would make it an oracle of many guesses."""
+
+    code = "ONE_VERIFICATION_PER_REQUEST"
+
+    def __init__(self) -> None:
+        super().__init__("verify one document per request")
+
 
 @dataclass(frozen=True, slots=True)
 class CounterSession:
@@ -30,4 +63,13 @@ class CounterSessionStore(Protocol):
 
     async def close(self, teller: str, customer_id: int) -> bool:
         """End the session; False when there was none."""
+        ...
+
+    async def locked_for(self, teller: str, customer_id: int) -> int:
+        """Seconds this teller is still locked out of verifying this customer; 0: may try."""
+        ...
+
+    async def failed(self, teller: str, customer_id: int) -> int:
+        """Count a document that did not match; the seconds of the lockout it brings (0: not
+        yet locked). Failures are forgotten after the lockout period, and on success."""
         ...

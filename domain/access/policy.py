@@ -238,6 +238,39 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         PUBLIC,
     ),
     "CorporateContact": {"role": PUBLIC, "person": PUBLIC},
+    # A task's title, result and owner are the bank's own notes ("内部: 疑似欺诈", "已回访,
+    # 确认新手机…"): staff see them, the customer does not.
+    "Task": {
+        "id": PUBLIC,
+        "customerId": PUBLIC,
+        "kind": PUBLIC,
+        "status": PUBLIC,
+        "title": INTERNAL,
+        "ownerKind": INTERNAL,
+        "owner": INTERNAL,
+        "dueAt": PUBLIC,
+        "overdue": PUBLIC,
+        "createdAt": PUBLIC,
+        "result": INTERNAL,
+        "satisfaction": PUBLIC,
+        "completedAt": PUBLIC,
+    },
+    # Alerts reach only those who handle them (`may_handle`); their evidence (amounts,
+    # balances) and who acknowledged them are internal.
+    "Alert": {
+        "id": PUBLIC,
+        "customerId": PUBLIC,
+        "rule": PUBLIC,
+        "severity": PUBLIC,
+        "status": PUBLIC,
+        "evidence": INTERNAL,
+        "firedAt": PUBLIC,
+        "acknowledgedBy": INTERNAL,
+        "acknowledgedAt": PUBLIC,
+        "closedAt": PUBLIC,
+        "task": PUBLIC,
+        "customer": PUBLIC,
+    },
     # A live event: ids and kinds for anyone who may follow the customer; a fund movement's
     # figures as a holding's account number is shown (a dotted name is a key in a JSON field).
     "ActivityEvent": {

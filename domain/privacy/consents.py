@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from domain.access.principal import Role
+
 
 class ConsentPurpose(enum.StrEnum):
     MARKETING = "marketing"
@@ -35,6 +37,25 @@ class Consent:
     recorded_at: datetime
     source: str  # where it was given: mobile_app, counter, call_center…
     actor: str  # who recorded it: the customer, or the staff member
+
+
+def may_record_consent(
+    role: Role, is_own: bool, is_portfolio: bool, in_counter_session: bool
+) -> bool:
+    """Who records a customer's consent: the customer themselves; the call center for whoever
+    calls (the caller was identified before the agent took the call); a teller only inside a
+    verified counter session with that customer; an RM only for their own portfolio."""
+    match role:
+        case Role.CUSTOMER:
+            return is_own
+        case Role.AGENT:
+            return True
+        case Role.TELLER:
+            return in_counter_session
+        case Role.RELATIONSHIP_MANAGER:
+            return is_portfolio
+        case _:
+            return False
 
 
 def allows(consents: Iterable[Consent], purpose: ConsentPurpose, channel: ConsentChannel) -> bool:

@@ -26,6 +26,7 @@ from domain.customers.model import (
 from domain.customers.model import ContactPoint as ContactPointModel
 from domain.customers.model import Customer as CustomerModel
 from domain.customers.model import IdentityDocument as IdentityDocumentModel
+from domain.detection.alerts import may_handle
 from domain.errors import DomainError, InvalidInput
 from domain.interactions import Channel, InteractionKind, TimelinePage, TimelineRequest
 from domain.privacy.consents import ConsentChannel, ConsentPurpose, allows
@@ -294,17 +295,21 @@ class Customer(Node):
     @strawberry.field(description="Open complaints, service requests and follow-ups.")
     async def open_tasks(self, info: Info) -> list[Task]:
         found = await info.context.loaders.open_tasks_by_customer.load(self.pk)
-        return [Task.from_domain(t) for t in found]
+        return [Task.from_domain(t, self.view) for t in found]
 
     @strawberry.field(
         description="Alerts not yet closed, newest first (the bank's own assessment: not "
         "shown to the customer)."
     )
     async def alerts(self, info: Info) -> list[Alert] | None:
-        if not self.view.shows("Customer", "alerts"):
+        # The field policy, and the alerts' own row rule: only those who handle this
+        # customer's alerts (their RM, the call center when there is none, oversight).
+        if not self.view.shows("Customer", "alerts") or not may_handle(
+            info.context.principal, self.relationship_manager_id
+        ):
             return None
         found = await info.context.loaders.open_alerts_by_customer.load(self.pk)
-        return [Alert.from_domain(a) for a in found]
+        return [Alert.from_domain(a, self.view) for a in found]
 
     @strawberry.field(
         description="Contribution and value tier for a month (YYYY-MM; the latest scored month "

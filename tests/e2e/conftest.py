@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
@@ -17,7 +17,16 @@ from tests.websocket import served
 
 # Keys whose non-empty values in a response are personal data of some customer.
 PERSONAL_KEYS = frozenset(
-    {"displayName", "documents", "contactPoints", "personal", "birthDate", "number"}
+    {
+        "displayName",
+        "documents",
+        "contactPoints",
+        "personal",
+        "birthDate",
+        "number",
+        "accountNumber",
+        "evidence",
+    }
 )
 _reads: list[str] = []
 
@@ -33,13 +42,30 @@ def _has_personal_data(value: Any) -> bool:
     return False
 
 
-async def record_personal_reads(response: httpx.Response) -> None:
-    if response.request.url.path != "/graphql" or response.status_code != 200:
+async def _record_personal_reads(request: httpx.Request, response: httpx.Response) -> None:
+    if request.url.path != "/graphql" or response.status_code != 200:
         return
     await response.aread()
     body = response.json()
     if isinstance(body, dict) and _has_personal_data(body.get("data")):
         _reads.append(response.headers["x-request-id"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _every_app_reports_its_reads() -> Iterator[None]:
+    """Every app a test builds is called in-process through httpx's ASGITransport: each
+    answer it gives is looked at, not only the shared clients' (a test's own app with
+    different settings is where an unaudited path would hide)."""
+    original = httpx.ASGITransport.handle_async_request
+
+    async def handle(self: httpx.ASGITransport, request: httpx.Request) -> httpx.Response:
+        response = await original(self, request)
+        await _record_personal_reads(request, response)
+        return response
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx.ASGITransport, "handle_async_request", handle)
+        yield
 
 
 @pytest.fixture(scope="module")
