@@ -16,6 +16,7 @@ from domain.interactions import Channel
 from domain.products import ProductCategory
 from domain.relationships import RelationshipState
 from domain.value.segments import (
+    WITNESS_FIELD,
     BalanceMeasure,
     Clause,
     ClauseKind,
@@ -23,6 +24,8 @@ from domain.value.segments import (
     SegmentRule,
     check_name,
     describe,
+    member_scope,
+    publishable_count,
     to_json,
     validate,
 )
@@ -44,22 +47,8 @@ from schema.pagination import PageInfo, check_first, decode_id_cursor, split_pag
 if TYPE_CHECKING:
     from schema.customers.types import Customer
 
+
 # What a member's figure for a clause reveals, as the field whose policy decides who sees it.
-WITNESS_POLICY: dict[ClauseKind, tuple[str, str]] = {
-    ClauseKind.TIER: ("Customer", "value"),
-    ClauseKind.HOLDS: ("Customer", "holdings"),
-    ClauseKind.NOT_HOLDS: ("Customer", "holdings"),
-    ClauseKind.BALANCE: ("Customer", "holdings"),
-    ClauseKind.CHANNEL_USE: ("Customer", "channelMix"),
-    ClauseKind.BRANCH: ("Customer", "homeBranch"),
-    ClauseKind.REGION: ("Customer", "homeBranch"),
-    ClauseKind.INDUSTRY: ("Customer", "corporate"),
-    ClauseKind.AGE: ("PersonalDetails", "birthDate"),
-    ClauseKind.RELATIONSHIP_STATE: ("Customer", "relationship"),
-    ClauseKind.CUSTOMER_KIND: ("Customer", "kind"),
-}
-
-
 class SegmentNameTaken(RuleViolation):
     code = "SEGMENT_NAME_TAKEN"
 
@@ -183,7 +172,10 @@ def to_rule(given: SegmentRuleInput) -> SegmentRule:
 
 @strawberry.type(description="How many customers a rule matches, before it is saved.")
 class SegmentPreview:
-    count: int = strawberry.field(description="Customers matching every clause now.")
+    count: int | None = strawberry.field(
+        description="Customers matching every clause now; null when 1 to 9 match (a cell that "
+        "small could single someone out)."
+    )
     conditions: list[str] = strawberry.field(description="The clauses in words.")
 
 
@@ -220,7 +212,7 @@ async def _member(info: Info, rule: SegmentRule, member: Member) -> SegmentMembe
     customer = await load_customer(info, member.customer_id)
     reasons = []
     for n, (clause, value) in enumerate(zip(rule.clauses, member.values, strict=True)):
-        type_name, field = WITNESS_POLICY[clause.kind]
+        type_name, field = WITNESS_FIELD[clause.kind]
         shown = customer is not None and customer.view.shows(type_name, field)
         if shown and clause.kind is ClauseKind.BRANCH and value is not None:
             value = encode_id("Branch", int(value))
@@ -236,9 +228,12 @@ async def members_page(
     try:
         check_first(first)
         after_id = decode_id_cursor(after)
+        # Only members the caller may see in full are listed, so neither membership nor a
+        # cursor (a member's id) tells them a value they may not see.
+        rm_id = member_scope(info.context.principal, rule)
     except DomainError as exc:
         raise UserFacingError(exc) from exc
-    found = await info.context.segments.members(rule, first + 1, after_id)
+    found = await info.context.segments.members(rule, first + 1, after_id, rm_id)
     page, page_info = split_page(found, first, lambda m: m.customer_id)
     # Concurrently, so the customer loader reads the whole page in one batch.
     nodes = await asyncio.gather(*(_member(info, rule, m) for m in page))
@@ -256,11 +251,19 @@ class Segment:
     created_at: datetime = strawberry.field(description="When.")
     model: strawberry.Private[SegmentModel]
 
-    @strawberry.field(description="Customers matching it now.")
-    async def member_count(self, info: Info) -> int:
-        return await info.context.segments.count(self.model.rule)
+    @strawberry.field(
+        description="Customers matching it now; null when 1 to 9 match (a cell that small "
+        "could single someone out)."
+    )
+    async def member_count(self, info: Info) -> int | None:
+        return publishable_count(await info.context.segments.count(self.model.rule))
 
-    @strawberry.field(description="The members, a page at a time, each saying why it matches.")
+    @strawberry.field(
+        description="The members, a page at a time, each saying why it matches. Only members "
+        "whose clause fields you may see: an RM lists their own portfolio's members where a "
+        "clause reads a field they see only for their customers (age, tier); analysts, and "
+        "anyone who may see a clause's field of nobody, get FORBIDDEN: counts only."
+    )
     async def members(
         self, info: Info, first: int, after: str | None = None
     ) -> SegmentMemberConnection:
@@ -306,7 +309,7 @@ class SegmentQueries:
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         return SegmentPreview(
-            count=await info.context.segments.count(compiled),
+            count=publishable_count(await info.context.segments.count(compiled)),
             conditions=[describe(c) for c in compiled.clauses],
         )
 

@@ -209,7 +209,9 @@ class SqlSegmentStore:
             ).scalar_one()
             return found
 
-    async def members(self, rule: SegmentRule, first: int, after: int | None) -> list[Member]:
+    async def members(
+        self, rule: SegmentRule, first: int, after: int | None, rm_id: int | None = None
+    ) -> list[Member]:
         compiled, where = _where(rule)
         query = (
             select(c.id, *(cast(x.witness, String).label(f"w{n}") for n, x in enumerate(compiled)))
@@ -217,6 +219,8 @@ class SqlSegmentStore:
             .order_by(c.id)
             .limit(first)
         )
+        if rm_id is not None:
+            query = query.where(c.relationship_manager_id == rm_id)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [

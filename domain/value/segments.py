@@ -14,8 +14,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from domain.access.policy import Visibility
+from domain.access.principal import Principal, Role
 from domain.customers.model import CustomerKind
-from domain.errors import InvalidInput
+from domain.errors import DomainError, InvalidInput
 from domain.interactions import Channel
 from domain.products import ProductCategory
 from domain.relationships import RelationshipState
@@ -267,10 +269,67 @@ def from_json(data: Mapping[str, Any]) -> SegmentRule:
     return SegmentRule(tuple(clauses))
 
 
+# The profile field each kind of clause reads: a member is listed only to a caller who may see
+# that field of that customer, or membership itself would tell them the value (an RM who sees
+# no birth date could list an age 26–26 segment and learn the exact age).
+WITNESS_FIELD: dict[ClauseKind, tuple[str, str]] = {
+    ClauseKind.TIER: ("Customer", "value"),
+    ClauseKind.HOLDS: ("Customer", "holdings"),
+    ClauseKind.NOT_HOLDS: ("Customer", "holdings"),
+    ClauseKind.BALANCE: ("Customer", "holdings"),
+    ClauseKind.CHANNEL_USE: ("Customer", "channelMix"),
+    ClauseKind.BRANCH: ("Customer", "homeBranch"),
+    ClauseKind.REGION: ("Customer", "homeBranch"),
+    ClauseKind.INDUSTRY: ("Customer", "corporate"),
+    ClauseKind.AGE: ("PersonalDetails", "birthDate"),
+    ClauseKind.RELATIONSHIP_STATE: ("Customer", "relationship"),
+    ClauseKind.CUSTOMER_KIND: ("Customer", "kind"),
+}
+
+# A count this small could single a person out (combined with what the caller knows); it is
+# withheld (null), for every caller.
+MIN_CELL_SIZE = 10
+
+
+def publishable_count(count: int) -> int | None:
+    """The count as it may be shown: None for a cell of 1 to MIN_CELL_SIZE - 1 customers."""
+    return None if 0 < count < MIN_CELL_SIZE else count
+
+
+class MembersNotVisible(DomainError):
+    code = "FORBIDDEN"
+
+
+def member_scope(principal: Principal, rule: SegmentRule) -> int | None:
+    """Whose membership the caller may list: None for every member, an RM id for that RM's
+    portfolio only (a clause reads a field the RM sees only for their own customers).
+    Raises MembersNotVisible when the caller may list no member: analysts see counts, never
+    who; anyone else whose role may not see a clause's field of any customer."""
+    if principal.role is Role.ANALYST:
+        raise MembersNotVisible("analysts see how many customers a segment holds, not who")
+    witnesses = [WITNESS_FIELD[c.kind] for c in rule.clauses]
+    if all(Visibility(principal.role, related=False).shows(*w) for w in witnesses):
+        return None
+    hidden = next(w for w in witnesses if not Visibility(principal.role, related=False).shows(*w))
+    if (
+        principal.role is Role.RELATIONSHIP_MANAGER
+        and principal.rm_id is not None
+        and all(Visibility(principal.role, related=True).shows(*w) for w in witnesses)
+    ):
+        return principal.rm_id
+    raise MembersNotVisible(
+        f"the rule reads {'.'.join(hidden)}, which your role may not see: its count only"
+    )
+
+
 class SegmentStore(Protocol):
     async def count(self, rule: SegmentRule) -> int: ...
 
-    async def members(self, rule: SegmentRule, first: int, after: int | None) -> list[Member]: ...
+    async def members(
+        self, rule: SegmentRule, first: int, after: int | None, rm_id: int | None = None
+    ) -> list[Member]:
+        """Members in customer id order; with `rm_id`, only that RM's portfolio."""
+        ...
 
     async def save(
         self, name: str, description: str | None, rule: SegmentRule, actor: str

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.value_store import SqlValueStore
 from domain.access.principal import Role
+from domain.value.segments import MIN_CELL_SIZE
 from schema.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import backdate, make_customer
@@ -79,29 +80,32 @@ RULE = {
 async def test_a_segment_matches_exactly_the_hand_picked_customers_and_says_why(
     anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
 ) -> None:
-    a, b, c = [await make_customer(engine, holdings=1) for _ in range(3)]
+    # Ten customers match (a cell big enough to count), one of each near miss does not.
+    matching = [await make_customer(engine, holdings=1) for _ in range(MIN_CELL_SIZE)]
+    b, c = [await make_customer(engine, holdings=1) for _ in range(2)]
     await _sql(
         engine,
         "UPDATE customers SET industry = :i WHERE id = ANY(:ids)",
         i=INDUSTRY,
-        ids=[a.id, b.id],
+        ids=[m.id for m in matching] + [b.id],
     )
-    await _usd_deposit(engine, a.id, "6000.00")
-    await _usd_deposit(engine, c.id, "6000.00")
+    for m in [*matching, c]:
+        await _usd_deposit(engine, m.id, "6000.00")
     analyst = mint(Role.ANALYST, "analyst-2")
 
     preview = (await gql_data(anonymous, PREVIEW, {"rule": RULE}, token=analyst))["segmentPreview"]
-    assert preview["count"] == 1
+    assert preview["count"] == MIN_CELL_SIZE
     assert len(preview["conditions"]) == 5
+    # One customer matches: too small a cell to count.
     only_b = {"clauses": [{"industries": [INDUSTRY]}, {"notHolds": {"productCodes": ["DEP-USD"]}}]}
     assert (await gql_data(anonymous, PREVIEW, {"rule": only_b}, token=analyst))["segmentPreview"][
         "count"
-    ] == 1
+    ] is None
 
     saved = (await gql_data(anonymous, CREATE, {"name": "分群-测试", "rule": RULE}, token=analyst))[
         "createSegment"
     ]
-    assert (saved["__typename"], saved["memberCount"]) == ("Segment", 1)
+    assert (saved["__typename"], saved["memberCount"]) == ("Segment", MIN_CELL_SIZE)
     again = (await gql_data(anonymous, CREATE, {"name": "分群-测试", "rule": RULE}, token=analyst))[
         "createSegment"
     ]
@@ -110,21 +114,24 @@ async def test_a_segment_matches_exactly_the_hand_picked_customers_and_says_why(
     # The RM whose portfolio holds them sees who and why, figures included.
     rm = mint(Role.RELATIONSHIP_MANAGER, "rm1", rm=1)
     segment = (await gql_data(anonymous, MEMBERS, {"id": saved["id"]}, token=rm))["segment"]
-    [member] = segment["members"]["nodes"]
-    assert member["customer"]["id"] == encode_id("Customer", a.id)
-    values = [r["value"] for r in member["reasons"]]
+    members = segment["members"]["nodes"]
+    assert [m["customer"]["id"] for m in members] == [encode_id("Customer", m.id) for m in matching]
+    values = [r["value"] for r in members[0]["reasons"]]
     assert values[0] == INDUSTRY
     assert Decimal(values[1]) == Decimal("7000.00")  # 1,000 CNY + 6,000 USD at face value
     assert values[2] == "DEP-USD"
     assert int(values[3]) <= 30
     assert values[4] == "personal"
-    # An analyst sees that a member exists, not who or their figures.
-    anonymous_view = (await gql_data(anonymous, MEMBERS, {"id": saved["id"]}, token=analyst))[
-        "segment"
-    ]
-    [hidden] = anonymous_view["members"]["nodes"]
-    assert hidden["customer"] is None
-    assert {r["value"] for r in hidden["reasons"]} == {None}
+    # The age clause reads a birth date another RM may not see of these customers: that RM
+    # lists none of them (membership would tell the age), only their own portfolio's.
+    other_rm = mint(Role.RELATIONSHIP_MANAGER, "rm2", rm=2)
+    elsewhere = await gql_data(anonymous, MEMBERS, {"id": saved["id"]}, token=other_rm)
+    assert elsewhere["segment"]["members"]["nodes"] == []
+    # Analysts count, never list; nor does an approver, who sees no birth date at all.
+    for token in (analyst, mint(Role.APPROVER, "approver-seg")):
+        refused = await gql(anonymous, MEMBERS, {"id": saved["id"]}, token=token)
+        assert refused["data"] is None or refused["data"]["segment"] is None
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_bad_rules_name_the_bad_clause(anonymous: httpx.AsyncClient, mint: Minter) -> None:
