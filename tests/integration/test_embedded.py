@@ -8,8 +8,10 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
+import pytest
 import redis
 
 from api.embedded import MAX_CONNECTIONS, Infrastructure
@@ -100,3 +102,20 @@ def test_the_embedded_redis_folder_is_its_owners_alone(tmp_path: Path) -> None:
     with Infrastructure(settings, redis=True) as endpoints:
         redis.Redis.from_url(endpoints.redis_url).set("k", "v")
     assert stat.S_IMODE((tmp_path / "redis").stat().st_mode) == 0o700
+
+
+def test_the_embedded_redis_asks_every_client_for_its_password(tmp_path: Path) -> None:
+    # Without one, any local user could read cached profiles and forge a counter session.
+    settings = replace(Settings.from_env({}), home=tmp_path)
+    with Infrastructure(settings, redis=True) as endpoints:
+        assert redis.Redis.from_url(endpoints.redis_url).ping()
+        url = urlsplit(endpoints.redis_url)
+        stranger = redis.Redis(host=url.hostname or "", port=url.port or 0)
+        with pytest.raises(redis.AuthenticationError):
+            stranger.ping()
+        stranger.close()
+    config = tmp_path / "redis" / "redis.conf"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    password = url.password or ""
+    assert len(password) >= 32
+    assert password not in (tmp_path / "redis" / "redis.log").read_text(errors="replace")
