@@ -44,6 +44,7 @@ from api.embedded import Infrastructure
 from api.graphql_view import GraphQLEndpoint, Ports
 from api.outbox_relay import OutboxRelay
 from api.rate_limits import RedisTokenBuckets
+from api.receivers import receiver_rules
 from api.request_limits import RequestLimitsMiddleware
 from api.response_cache import ResponseCache
 from api.settings import Settings
@@ -95,8 +96,7 @@ def build_ports(settings: Settings, resources: Resources, relay: OutboxRelay) ->
         alerts=SqlAlertReader(resources.engine),
         alert_changes=lambda: SqlAlertUnitOfWork(resources.engine, on_commit=relay.wake),
         webhooks=SqlWebhookStore(resources.engine, crypto),
-        # Development and tests deliver to local receivers over plain HTTP; production never.
-        webhooks_require_https=settings.is_production,
+        webhook_receivers=receiver_rules(settings),
         activity=RedisActivityFeed(resources.redis, settings.max_subscriptions_per_principal),
         values=SqlValueStore(resources.engine),
         ownership=SqlOwnershipReader(resources.engine),

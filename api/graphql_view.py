@@ -47,7 +47,7 @@ from domain.value.contribution import ValueStore
 from domain.value.offers import OfferSource
 from domain.value.report import ValueReports
 from domain.value.segments import SegmentStore
-from domain.webhooks import WebhookStore
+from domain.webhooks import ReceiverRules, WebhookStore
 from schema.context import Context
 from schema.error_masking import masked
 from schema.errors import UserFacingError
@@ -86,10 +86,10 @@ class Ports:
     segments: SegmentStore
     offers: OfferSource
     assignments: Callable[[], AssignmentUnitOfWork]
+    webhook_receivers: ReceiverRules
     idempotency_ttl_seconds: int
     min_rm_grade: int
     rate_limiter: RateLimiter | None = None
-    webhooks_require_https: bool = True
     # The concrete reader, for the fast path of registered operations (None: no fast path).
     snapshots: SqlProfileReader | None = None
     response_cache: ResponseCache | None = None
@@ -399,7 +399,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             alerts=self.ports.alerts,
             alert_changes=self.ports.alert_changes,
             webhooks=self.ports.webhooks,
-            webhooks_require_https=self.ports.webhooks_require_https,
+            webhook_receivers=self.ports.webhook_receivers,
             activity=self.ports.activity,
             values=self.ports.values,
             ownership=self.ports.ownership,

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +19,17 @@ ASYMMETRIC = frozenset(
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    found = []
+    for part in env.get(name, "").split(","):
+        if part.strip():
+            try:
+                found.append(ip_network(part.strip()))
+            except ValueError as exc:
+                raise SettingsError(f"{name}: {part.strip()!r} is not a network (CIDR)") from exc
+    return tuple(found)
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
@@ -82,6 +94,7 @@ class Settings:
     jwt_max_lifetime_seconds: int = 24 * 3600
     max_subscriptions_per_principal: int = 20
     counter_max_failures: int = 5
+    webhook_allowed_networks: tuple[IPv4Network | IPv6Network, ...] = ()
     counter_lockout_seconds: int = 900
 
     @property
@@ -184,5 +197,8 @@ class Settings:
             # Documents a teller may show for one customer that do not match before that pair
             # is locked out, and for how long.
             counter_max_failures=_int(env, "QUANJING_COUNTER_MAX_FAILURES", 5, minimum=1),
+            # Networks webhook receivers may be on although not public (an internal receiver):
+            # CIDRs, comma-separated. Everything else private, loopback or link-local is refused.
+            webhook_allowed_networks=_networks(env, "QUANJING_WEBHOOK_ALLOWED_NETWORKS"),
             counter_lockout_seconds=_int(env, "QUANJING_COUNTER_LOCKOUT_SECONDS", 900, minimum=1),
         )

@@ -32,6 +32,7 @@ from api.db.value_store import SqlValueStore
 from api.db.webhooks import SqlWebhookStore
 from api.document_crypto import DocumentCrypto
 from api.outbox_relay import STREAM, OutboxRelay
+from api.receivers import receiver_rules
 from api.settings import Settings
 from api.webhook_dispatcher import WebhookDispatcher
 from domain.detection.handling import DetectionReport, Event, detect_events, detect_scheduled
@@ -111,6 +112,7 @@ class Worker:
         self.dispatcher = WebhookDispatcher(
             self.webhooks,
             http,
+            rules=receiver_rules(settings),
             max_attempts=settings.webhook_max_attempts,
             backoff=timedelta(seconds=settings.webhook_backoff_seconds),
             timeout_seconds=settings.webhook_timeout_seconds,

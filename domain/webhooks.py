@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -84,6 +85,80 @@ class Attempt:
 def new_secret() -> str:
     """A signing secret in the Standard Webhooks format: whsec_ + base64 of 32 random bytes."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+IPAddress = IPv4Address | IPv6Address
+IPNetwork = IPv4Network | IPv6Network
+
+
+def refusal(address: IPAddress, allowed: Sequence[IPNetwork] = ()) -> str | None:
+    """Why a receiver at `address` may not be called, or None. Only public addresses may be
+    called, unless an operator listed the network for internal receivers: a webhook URL
+    pointing inside the bank (a metadata service, an admin port) would make quanjing a proxy
+    into it (SSRF)."""
+    if any(address in network for network in allowed):
+        return None
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return "IPv4-mapped"
+    for kind, matches in (
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("unspecified", address.is_unspecified),
+        ("private", address.is_private),  # RFC 1918, and unique-local fc00::/7 for IPv6
+        ("reserved", address.is_reserved),
+    ):
+        if matches:
+            return kind
+    return None if address.is_global else "non-public"
+
+
+class ReceiverResolver(Protocol):
+    async def addresses(self, host: str, port: int) -> Sequence[IPAddress]:
+        """Every address `host` resolves to now; LookupError when it resolves to none."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverRules:
+    """Where webhooks may be sent: https only (production), public addresses only, except the
+    networks an operator allows for internal receivers."""
+
+    resolver: ReceiverResolver
+    require_https: bool = True
+    allowed_networks: tuple[IPNetwork, ...] = ()
+
+
+async def allowed_address(url: str, rules: ReceiverRules) -> IPAddress:
+    """The address to call `url` at: its host resolved now, every address it resolves to
+    checked (a host with one private address among public ones is refused), the first
+    returned. The caller connects to this address, not to the name again, so a DNS answer that
+    changes in between (rebinding) cannot send the request elsewhere."""
+    parts = urlsplit(validate_url(url, rules.require_https))
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise InvalidInput("url", "the port is not a number from 0 to 65535") from exc
+    assert parts.hostname is not None  # validate_url requires one
+    try:
+        addresses = await rules.resolver.addresses(parts.hostname, port)
+    except LookupError as exc:
+        raise InvalidInput("url", "the host name does not resolve") from exc
+    for address in addresses:
+        if (why := refusal(address, rules.allowed_networks)) is not None:
+            raise InvalidInput(
+                "url",
+                f"the host resolves to a {why} address: receivers must be public, or on a "
+                "network the operator allows (QUANJING_WEBHOOK_ALLOWED_NETWORKS)",
+            )
+    return addresses[0]
+
+
+async def check_receiver(url: str, rules: ReceiverRules) -> str:
+    """A subscription's URL, validated and its address allowed now (checked again at each
+    delivery)."""
+    await allowed_address(url, rules)
+    return url.strip()
 
 
 def validate_url(url: str, require_https: bool) -> str:

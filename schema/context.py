@@ -44,7 +44,7 @@ from domain.value.offers import OfferSource
 from domain.value.report import ValueReports
 from domain.value.segments import SegmentStore
 from domain.value.tiers import Cutoff
-from domain.webhooks import Attempt, WebhookStore
+from domain.webhooks import Attempt, ReceiverRules, WebhookStore
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -264,12 +264,13 @@ class Context:
     segments: SegmentStore
     offers: OfferSource
     assignments: Callable[[], AssignmentUnitOfWork]
+    # Where webhook receivers may be (https, public addresses, allowed networks).
+    webhook_receivers: ReceiverRules
     correlation_id: str
     idempotency_ttl_seconds: int = 7 * 24 * 3600
     # Set by strawberry on a websocket's connection_init (graphql-transport-ws).
     connection_params: dict[str, object] | None = None
     rate_limiter: RateLimiter | None = None
-    webhooks_require_https: bool = True
     channel: str = "unspecified"
     min_rm_grade: int = 3  # high-value customers need an RM of at least this grade
     purpose: str = "unspecified"

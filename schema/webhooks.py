@@ -11,10 +11,10 @@ from domain.errors import DomainError, NotFound
 from domain.webhooks import (
     EVENT_TYPES,
     DeliveryStatus,
+    check_receiver,
     new_secret,
     validate_description,
     validate_event_types,
-    validate_url,
 )
 from domain.webhooks import Attempt as AttemptModel
 from domain.webhooks import Delivery as DeliveryModel
@@ -213,9 +213,9 @@ class WebhookMutations:
     ) -> CreateWebhookSubscriptionResult:
         try:
             require(info, "createWebhookSubscription")
-            url = validate_url(input.url, info.context.webhooks_require_https)
             types = validate_event_types(input.event_types)
             description = validate_description(input.description)
+            url = await check_receiver(input.url, info.context.webhook_receivers)
         except DomainError as exc:
             found = error_type(exc)
             assert not isinstance(found, NotFoundError)
@@ -238,7 +238,7 @@ class WebhookMutations:
             url = (
                 None
                 if input.url is None
-                else validate_url(input.url, info.context.webhooks_require_https)
+                else await check_receiver(input.url, info.context.webhook_receivers)
             )
             types = None if input.event_types is None else validate_event_types(input.event_types)
             updated = await info.context.webhooks.update(pk, url, types, input.active)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,6 +47,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         db_pool_size=5,
         rate_capacity=1_000_000,
         rate_refill_per_second=1_000_000,
+        # The tests' webhook receivers listen on 127.0.0.1, an internal receiver's network.
+        webhook_allowed_networks=(ip_network("127.0.0.0/8"),),
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_address
 from typing import Any
 
 import httpx
@@ -16,14 +17,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks.webhooks import Webhook
 
+from api.app import Resources, create_app
 from api.db.webhooks import SqlWebhookStore
 from api.document_crypto import DocumentCrypto
+from api.receivers import receiver_rules
+from api.settings import Settings
 from api.webhook_dispatcher import WebhookDispatcher
 from domain.access.principal import Role
 from domain.detection.handling import Event
+from domain.webhooks import IPAddress, ReceiverRules, check_receiver
 from schema.ids import encode_id
-from tests.conftest import Minter
+from tests.conftest import Minter, as_production
 from tests.graphql import gql_data
+from tests.websocket import free_port
 
 
 @dataclass
@@ -111,11 +117,16 @@ async def _subscribe(
 
 
 def _dispatcher(
-    engine: AsyncEngine, crypto: DocumentCrypto, http: httpx.AsyncClient, attempts: int
+    engine: AsyncEngine,
+    crypto: DocumentCrypto,
+    http: httpx.AsyncClient,
+    attempts: int,
+    settings: Settings,
 ) -> WebhookDispatcher:
     return WebhookDispatcher(
         SqlWebhookStore(engine, crypto),
         http,
+        rules=receiver_rules(settings),
         max_attempts=attempts,
         backoff=timedelta(0),  # due again at once: the test drives every attempt
         timeout_seconds=5,
@@ -135,6 +146,7 @@ async def test_a_delivery_is_signed_retried_until_accepted_and_every_attempt_is_
     crypto: DocumentCrypto,
     mint: Minter,
     receiver: Receiver,
+    settings: Settings,
 ) -> None:
     admin = mint(Role.ADMIN, "admin-1")
     path = f"/crm/{uuid.uuid4().hex}"
@@ -148,7 +160,7 @@ async def test_a_delivery_is_signed_retried_until_accepted_and_every_attempt_is_
     assert await store.fan_out([_event(123, topic="task.opened")]) == 0  # not subscribed
 
     async with httpx.AsyncClient() as http:
-        dispatcher = _dispatcher(engine, crypto, http, attempts=5)
+        dispatcher = _dispatcher(engine, crypto, http, 5, settings)
         for _ in range(3):
             await dispatcher.deliver_due()
         assert await dispatcher.deliver_due() == 0  # delivered: nothing more is due
@@ -185,6 +197,7 @@ async def test_a_delivery_that_keeps_failing_is_dead_lettered_and_can_be_retried
     crypto: DocumentCrypto,
     mint: Minter,
     receiver: Receiver,
+    settings: Settings,
 ) -> None:
     admin = mint(Role.ADMIN, "admin-1")
     path = f"/down/{uuid.uuid4().hex}"
@@ -192,7 +205,7 @@ async def test_a_delivery_that_keeps_failing_is_dead_lettered_and_can_be_retried
     receiver.failures[path] = 10
     await SqlWebhookStore(engine, crypto).fan_out([_event(124)])
     async with httpx.AsyncClient() as http:
-        dispatcher = _dispatcher(engine, crypto, http, attempts=2)
+        dispatcher = _dispatcher(engine, crypto, http, 2, settings)
         for _ in range(4):
             await dispatcher.deliver_due()
     (dead,) = (await _subscription(anonymous, admin, sid))["deliveries"]["nodes"]
@@ -212,7 +225,7 @@ async def test_a_delivery_that_keeps_failing_is_dead_lettered_and_can_be_retried
         "active": False,
     }
     async with httpx.AsyncClient() as http:
-        dispatcher = _dispatcher(engine, crypto, http, attempts=2)
+        dispatcher = _dispatcher(engine, crypto, http, 2, settings)
         assert await dispatcher.deliver_due() == 0
         await gql_data(anonymous, PAUSE, {"input": {"id": sid, "active": True}}, token=admin)
         assert await dispatcher.deliver_due() >= 1
@@ -252,3 +265,144 @@ async def test_subscriptions_are_admin_only_validated_and_their_secret_sealed(
     assert secret.encode() not in bytes(stored)
     listed = await gql_data(anonymous, "{ webhookEventTypes }", token=admin)
     assert "alert.opened" in listed["webhookEventTypes"]
+
+
+class _Answers:
+    """A resolver (our own port) that answers what the test says, per host: what DNS
+    rebinding looks like from here — one answer when the URL is checked, another later."""
+
+    def __init__(self, **hosts: str) -> None:
+        self.hosts = {name.replace("_", "."): address for name, address in hosts.items()}
+
+    async def addresses(self, host: str, port: int) -> list[IPAddress]:
+        if host not in self.hosts:
+            raise LookupError(host)
+        return [ip_address(self.hosts[host])]
+
+
+REFUSED_RECEIVERS = [
+    "http://127.0.0.1:8080/hook",
+    "http://2130706433:8080/hook",  # 127.0.0.1 as one number
+    "http://localhost/hook",
+    "http://[::1]/hook",
+    "http://[::ffff:127.0.0.1]/hook",  # IPv4-mapped
+    "http://169.254.169.254/latest/meta-data/",  # link-local: cloud metadata
+    "http://10.0.0.5/hook",
+    "http://192.168.1.1/hook",
+    "http://[fd00::1]/hook",  # unique-local
+    "http://224.0.0.1/hook",  # multicast
+    "http://0.0.0.0/hook",
+    "http://no-such-host.invalid/hook",
+]
+
+
+async def test_receivers_inside_the_network_are_refused_at_creation(
+    engine: AsyncEngine, redis_client: Any, settings: Settings, mint: Minter
+) -> None:
+    # No allowed networks, as a default install has none.
+    for environment in (settings, as_production(settings)):
+        closed = replace(environment, webhook_allowed_networks=())
+        app = create_app(closed, Resources(engine=engine, redis=redis_client))
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://q.test"
+        ) as client:
+            admin = mint(Role.ADMIN, "ssrf-admin")
+            for url in REFUSED_RECEIVERS:
+                if closed.is_production:
+                    url = url.replace("http://", "https://")
+                answer = await gql_data(
+                    client,
+                    CREATE,
+                    {"input": {"url": url, "eventTypes": ["alert.opened"]}},
+                    token=admin,
+                )
+                assert answer["createWebhookSubscription"] == {
+                    "__typename": "InvalidInputError",
+                    "code": "INVALID_INPUT",
+                    "field": "url",
+                }, url
+
+
+async def test_each_delivery_checks_the_address_again_and_calls_the_one_it_checked(
+    anonymous: httpx.AsyncClient,
+    engine: AsyncEngine,
+    crypto: DocumentCrypto,
+    mint: Minter,
+    receiver: Receiver,
+    settings: Settings,
+) -> None:
+    admin = mint(Role.ADMIN, "admin-rebind")
+    # Created while the name pointed at an allowed receiver (the tests' 127.0.0.0/8)…
+    path = f"/pinned/{uuid.uuid4().hex}"
+    named = f"http://receiver.test:{receiver.port}{path}"
+    rules = receiver_rules(settings)
+    checked = ReceiverRules(_Answers(receiver_test="127.0.0.1"), False, rules.allowed_networks)
+    await _subscribe_checked(engine, crypto, named, checked)
+    await SqlWebhookStore(engine, crypto).fan_out([_event(125)])
+    async with httpx.AsyncClient() as http:
+        # …the delivery connects to the address it checked (the name resolves nowhere else:
+        # a second lookup would fail), with the name in the Host header.
+        dispatcher = WebhookDispatcher(
+            SqlWebhookStore(engine, crypto),
+            http,
+            rules=checked,
+            max_attempts=3,
+            backoff=timedelta(0),
+            timeout_seconds=5,
+        )
+        assert await dispatcher.deliver_due() == 1
+    (hit,) = [r for r in receiver.received if r[0] == path]
+    assert {k.lower(): v for k, v in hit[1].items()}["host"] == f"receiver.test:{receiver.port}"
+
+    # Later the name is rebound to a private address: the next delivery is not sent.
+    path = f"/rebound/{uuid.uuid4().hex}"
+    named = f"http://receiver.test:{receiver.port}{path}"
+    sid = await _subscribe_checked(engine, crypto, named, checked)
+    await SqlWebhookStore(engine, crypto).fan_out([_event(126)])
+    rebound = ReceiverRules(_Answers(receiver_test="10.0.0.7"), False, rules.allowed_networks)
+    async with httpx.AsyncClient() as http:
+        dispatcher = WebhookDispatcher(
+            SqlWebhookStore(engine, crypto),
+            http,
+            rules=rebound,
+            max_attempts=3,
+            backoff=timedelta(0),
+            timeout_seconds=5,
+        )
+        assert await dispatcher.deliver_due() == 2  # both subscriptions are refused now
+    assert not [r for r in receiver.received if r[0] == path]
+    (delivery,) = (await _subscription(anonymous, admin, sid))["deliveries"]["nodes"]
+    assert delivery["attemptLog"] == [{"statusCode": None, "error": "receiver address refused"}]
+
+
+async def test_the_attempt_log_says_what_kind_of_failure_never_the_connections_words(
+    anonymous: httpx.AsyncClient,
+    engine: AsyncEngine,
+    crypto: DocumentCrypto,
+    mint: Minter,
+    settings: Settings,
+) -> None:
+    admin = mint(Role.ADMIN, "admin-closed")
+    closed_port = free_port()  # nothing listens there
+    sid, _ = await _subscribe(
+        anonymous, admin, f"http://127.0.0.1:{closed_port}/x", ["alert.opened"]
+    )
+    await SqlWebhookStore(engine, crypto).fan_out([_event(127)])
+    async with httpx.AsyncClient() as http:
+        await _dispatcher(engine, crypto, http, 3, settings).deliver_due()
+    (delivery,) = (await _subscription(anonymous, admin, sid))["deliveries"]["nodes"]
+    # Not "ConnectError: [Errno 111] Connection refused": which ports answer how is for the
+    # server's log, not for a port scan through the attempt log.
+    assert delivery["attemptLog"] == [{"statusCode": None, "error": "could not deliver"}]
+
+
+async def _subscribe_checked(
+    engine: AsyncEngine, crypto: DocumentCrypto, url: str, rules: ReceiverRules
+) -> str:
+    """A subscription created through the domain check with these rules (the GraphQL
+    endpoint's resolver is the system's, which cannot answer for receiver.test)."""
+    checked = await check_receiver(url, rules)
+    created = await SqlWebhookStore(engine, crypto).create(
+        checked, frozenset({"alert.opened"}), None, "whsec_" + "QUJD" * 8, "admin-rebind"
+    )
+    return encode_id("WebhookSubscription", created.id)
