@@ -22,18 +22,21 @@ from api.settings import Settings, SettingsError
 log = logging.getLogger("quanjing")
 
 
-def alembic_config(database_url: str | None = None) -> Config:
-    """Alembic's config built in code, so it works wherever the package is installed."""
+def alembic_config(database_url: str | None = None, settings: Settings | None = None) -> Config:
+    """Alembic's config built in code, so it works wherever the package is installed. The
+    settings give a migration that re-seals data the service's keys."""
     config = Config()
     config.set_main_option("script_location", str(Path(migrations.__file__).parent))
     config.attributes["configure_logger"] = False
     if database_url is not None:
         config.attributes["url"] = database_url
+    if settings is not None:
+        config.attributes["settings"] = settings
     return config
 
 
-def migrate(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), "head")
+def migrate(database_url: str, settings: Settings | None = None) -> None:
+    command.upgrade(alembic_config(database_url, settings), "head")
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
@@ -88,7 +91,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     with Infrastructure(settings, redis=False) as endpoints:
-        migrate(endpoints.database_url)
+        migrate(endpoints.database_url, settings)
     log.info("database is at the latest migration")
     return 0
 
@@ -138,7 +141,7 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
     from api.seed import DatabaseNotEmpty
 
     with Infrastructure(settings, redis=False) as endpoints:
-        migrate(endpoints.database_url)
+        migrate(endpoints.database_url, settings)
         try:
             _seed(settings, endpoints.database_url, args.customers, args.seed, args.reset)
         except DatabaseNotEmpty as exc:
@@ -153,7 +156,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     if not _address_free(args.host, args.port):
         return 1
     with Infrastructure(settings) as endpoints:
-        migrate(endpoints.database_url)
+        migrate(endpoints.database_url, settings)
         if asyncio.run(customer_count(endpoints.database_url)) == 0:
             log.info("empty database: seeding a demo bank of %d customers", args.customers)
             _seed(settings, endpoints.database_url, args.customers, args.seed, reset=False)

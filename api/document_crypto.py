@@ -81,12 +81,34 @@ class DocumentCrypto:
     def lookup_hash(self, doc_type: str, number: str) -> bytes:
         return hmac.new(self.lookup_key, f"{doc_type}:{number}".encode(), hashlib.sha256).digest()
 
-    def seal(self, doc_type: str, number: str) -> Sealed:
-        nonce = secrets.token_bytes(NONCE_BYTES)
-        # The document type is authenticated data: a ciphertext moved to another type fails.
-        ciphertext = self.keys[self.active].encrypt(nonce, number.encode(), doc_type.encode())
-        return Sealed(nonce + ciphertext, self.active, self.lookup_hash(doc_type, number))
+    def seal(self, doc_type: str, number: str, customer_id: int) -> Sealed:
+        """A document number sealed to its row: the document type and the customer are its
+        associated data, so a ciphertext copied to another type, or to another customer's
+        row, fails to open (it cannot lend one customer another's number unnoticed)."""
+        sealed = self.encrypt(number, document_context(doc_type, customer_id))
+        return Sealed(sealed, self.active, self.lookup_hash(doc_type, number))
 
-    def open(self, doc_type: str, key_id: str, sealed: bytes) -> str:
+    def open(self, doc_type: str, key_id: str, sealed: bytes, customer_id: int) -> str:
+        return self.decrypt(key_id, sealed, document_context(doc_type, customer_id))
+
+    def seal_secret(self, context: str, value: str) -> tuple[bytes, str]:
+        """Another secret (a webhook's signing secret): (ciphertext, key id)."""
+        return self.encrypt(value, context.encode()), self.active
+
+    def open_secret(self, context: str, key_id: str, sealed: bytes) -> str:
+        return self.decrypt(key_id, sealed, context.encode())
+
+    def encrypt(self, value: str, associated: bytes) -> bytes:
+        """Under the active key, a fresh nonce first (migrations use this and `decrypt`
+        directly: the associated data of a row has changed over time)."""
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        return nonce + self.keys[self.active].encrypt(nonce, value.encode(), associated)
+
+    def decrypt(self, key_id: str, sealed: bytes, associated: bytes) -> str:
         nonce, ciphertext = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
-        return self.keys[key_id].decrypt(nonce, ciphertext, doc_type.encode()).decode()
+        return self.keys[key_id].decrypt(nonce, ciphertext, associated).decode()
+
+
+def document_context(doc_type: str, customer_id: int) -> bytes:
+    """The associated data of a document number: its type and its customer."""
+    return f"{doc_type}:customer:{customer_id}".encode()

@@ -21,7 +21,8 @@ async def rotate_document_keys(database_url: str, crypto: DocumentCrypto, batch:
             # and an interrupted one resumes where it stopped.
             async with conn.transaction():
                 rows = await conn.fetch(
-                    "SELECT id, type, number_key_id, number_ciphertext FROM identity_documents "
+                    "SELECT id, customer_id, type, number_key_id, number_ciphertext "
+                    "FROM identity_documents "
                     "WHERE number_key_id <> $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
                     crypto.active,
                     batch,
@@ -31,9 +32,12 @@ async def rotate_document_keys(database_url: str, crypto: DocumentCrypto, batch:
                 updates = []
                 for row in rows:
                     number = crypto.open(
-                        row["type"], row["number_key_id"], row["number_ciphertext"]
+                        row["type"],
+                        row["number_key_id"],
+                        row["number_ciphertext"],
+                        row["customer_id"],
                     )
-                    sealed = crypto.seal(row["type"], number)
+                    sealed = crypto.seal(row["type"], number, row["customer_id"])
                     updates.append((sealed.ciphertext, sealed.key_id, row["id"]))
                 await conn.executemany(
                     "UPDATE identity_documents SET number_ciphertext = $1, number_key_id = $2 "

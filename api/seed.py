@@ -464,7 +464,7 @@ class DemoBank:
             out["customers"].append((*row, created, created))
             (self.corporate_ids if corporate else self.personal_ids).append(cid)
             doc_type, number, country = data["document"]
-            sealed = self.crypto.seal(doc_type, number)
+            sealed = self.crypto.seal(doc_type, number, cid)
             out["documents"].append(
                 (cid, doc_type, sealed.ciphertext, sealed.key_id, sealed.lookup, country)
             )

@@ -199,7 +199,10 @@ def build_app() -> Starlette:
             {
                 "type": d["type"].upper(),
                 "number": mask_document(
-                    d["type"], crypto.open(d["type"], d["key"], base64.b64decode(d["ciphertext"]))
+                    d["type"],
+                    crypto.open(
+                        d["type"], d["key"], base64.b64decode(d["ciphertext"]), customer_id
+                    ),
                 ),
             }
             for d in load(row["documents"])

@@ -79,7 +79,7 @@ def ensure(
     interactions_per_customer: float,
     seed_value: int = 1,
 ) -> Dataset:
-    migrate(url)
+    migrate(url, settings)
     have = asyncio.run(_counts(url))
     if have[0] == customers:
         return Dataset(*have, load_seconds=None)

@@ -161,9 +161,9 @@ async def samples(url: str, crypto: DocumentCrypto, count: int) -> dict[str, lis
             )
         ]
         docs = [
-            crypto.open(r[0], r[1], r[2])
+            crypto.open(r[0], r[1], r[2], r[3])
             for r in await conn.fetch(
-                "SELECT type, number_key_id, number_ciphertext FROM identity_documents "
+                "SELECT type, number_key_id, number_ciphertext, customer_id FROM identity_documents "
                 "ORDER BY random() LIMIT $1",
                 count,
             )

@@ -65,7 +65,7 @@ def _factories_seal_with_the_test_keys(crypto: DocumentCrypto) -> None:
 @pytest.fixture(scope="session")
 def endpoints(settings: Settings) -> Iterator[Endpoints]:
     with Infrastructure(settings) as found:
-        migrate(found.database_url)
+        migrate(found.database_url, settings)
         yield found
 
 

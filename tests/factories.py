@@ -101,7 +101,7 @@ async def make_customer(
         )
         assert cid is not None
         assert CRYPTO is not None
-        sealed = CRYPTO.seal("resident_id", rid)
+        sealed = CRYPTO.seal("resident_id", rid, cid)
         await conn.execute(
             insert(IdentityDocumentRow).values(
                 customer_id=cid,

@@ -507,7 +507,9 @@ class SqlProfileReader:
             id=row.id,
             customer_id=row.customer_id,
             type=DocumentType(row.type),
-            number=self._crypto.open(row.type, row.number_key_id, row.number_ciphertext),
+            number=self._crypto.open(
+                row.type, row.number_key_id, row.number_ciphertext, row.customer_id
+            ),
             issuing_country=row.issuing_country,
             expires_on=row.expires_on,
         )

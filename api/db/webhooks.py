@@ -96,15 +96,15 @@ class SqlWebhookStore:
         secret: str,
         actor: str,
     ) -> Subscription:
-        sealed = self.crypto.seal(SECRET_CONTEXT, secret)
+        ciphertext, key_id = self.crypto.seal_secret(SECRET_CONTEXT, secret)
         async with self.engine.begin() as conn:
             row = (
                 await conn.execute(
                     insert(WebhookSubscriptionRow)
                     .values(
                         url=url,
-                        secret_ciphertext=sealed.ciphertext,
-                        secret_key_id=sealed.key_id,
+                        secret_ciphertext=ciphertext,
+                        secret_key_id=key_id,
                         event_types=sorted(event_types),
                         description=description,
                         created_by=actor,
@@ -258,7 +258,9 @@ class SqlWebhookStore:
                     payload=r.payload,
                     attempts=r.attempts,
                     url=r.url,
-                    secret=self.crypto.open(SECRET_CONTEXT, r.secret_key_id, r.secret_ciphertext),
+                    secret=self.crypto.open_secret(
+                        SECRET_CONTEXT, r.secret_key_id, r.secret_ciphertext
+                    ),
                 )
                 for r in rows
             ]

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from api.document_crypto import DocumentCrypto
-from api.settings import Settings
+from migrations.keys import migration_crypto
 
 revision: str = "30015904b495"
 down_revision: str | None = "e9cdf104a74f"
@@ -19,12 +18,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _crypto() -> DocumentCrypto:
-    # The same keys the service uses (QUANJING_DATA_KEYS / QUANJING_LOOKUP_KEY, or the
-    # development keys under QUANJING_HOME); only needed when rows exist.
-    return DocumentCrypto.from_settings(Settings.from_env())
-
-
+# At this revision a number's associated data is its type alone (a later revision adds the
+# customer), so the numbers are sealed here with the crypto's primitives, not its `seal`.
 def upgrade() -> None:
     op.add_column("identity_documents", sa.Column("number_ciphertext", sa.LargeBinary()))
     op.add_column("identity_documents", sa.Column("number_key_id", sa.String(length=20)))
@@ -32,15 +27,19 @@ def upgrade() -> None:
     bind = op.get_bind()
     rows = bind.execute(sa.text("SELECT id, type, number FROM identity_documents")).all()
     if rows:
-        crypto = _crypto()
+        crypto = migration_crypto()
         for row in rows:
-            sealed = crypto.seal(row.type, row.number)
             bind.execute(
                 sa.text(
                     "UPDATE identity_documents SET number_ciphertext = :c, number_key_id = :k, "
                     "number_hmac = :h WHERE id = :id"
                 ),
-                {"c": sealed.ciphertext, "k": sealed.key_id, "h": sealed.lookup, "id": row.id},
+                {
+                    "c": crypto.encrypt(row.number, row.type.encode()),
+                    "k": crypto.active,
+                    "h": crypto.lookup_hash(row.type, row.number),
+                    "id": row.id,
+                },
             )
     for column in ("number_ciphertext", "number_key_id", "number_hmac"):
         op.alter_column("identity_documents", column, nullable=False)
@@ -61,9 +60,9 @@ def downgrade() -> None:
         sa.text("SELECT id, type, number_key_id, number_ciphertext FROM identity_documents")
     ).all()
     if rows:
-        crypto = _crypto()
+        crypto = migration_crypto()
         for row in rows:
-            number = crypto.open(row.type, row.number_key_id, row.number_ciphertext)
+            number = crypto.decrypt(row.number_key_id, row.number_ciphertext, row.type.encode())
             bind.execute(
                 sa.text("UPDATE identity_documents SET number = :n WHERE id = :id"),
                 {"n": number, "id": row.id},

@@ -24,14 +24,16 @@ def _key() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def test_a_sealed_number_opens_only_with_its_key_and_type() -> None:
+def test_a_sealed_number_opens_only_with_its_key_type_and_customer() -> None:
     crypto = DocumentCrypto(parse_data_keys(f"a:{_key()}"), secrets.token_bytes(32))
-    sealed = crypto.seal("resident_id", "110101199003071234")
+    sealed = crypto.seal("resident_id", "110101199003071234", 7)
     assert b"110101199003071234" not in sealed.ciphertext
-    assert crypto.open("resident_id", "a", sealed.ciphertext) == "110101199003071234"
+    assert crypto.open("resident_id", "a", sealed.ciphertext, 7) == "110101199003071234"
     with pytest.raises(InvalidTag):  # moved to another type: authentication fails
-        crypto.open("passport", "a", sealed.ciphertext)
-    again = crypto.seal("resident_id", "110101199003071234")
+        crypto.open("passport", "a", sealed.ciphertext, 7)
+    with pytest.raises(InvalidTag):  # moved to another customer's row: it fails too
+        crypto.open("resident_id", "a", sealed.ciphertext, 8)
+    again = crypto.seal("resident_id", "110101199003071234", 7)
     assert again.ciphertext != sealed.ciphertext  # a fresh nonce every time
     assert again.lookup == sealed.lookup  # the lookup hash is stable
 

@@ -9,12 +9,15 @@ import asyncpg
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
+from cryptography.exceptions import InvalidTag
 from sqlalchemy.orm import RelationshipProperty
 
 from api.cli import alembic_config
 from api.db.tables import Base
+from api.document_crypto import DocumentCrypto
 from api.embedded import Endpoints
 from api.seed import asyncpg_dsn
+from api.settings import Settings
 from tests.scratch import scratch_database
 
 
@@ -58,3 +61,52 @@ def test_every_relationship_refuses_lazy_loading(mapper: object) -> None:
     for rel in mapper.relationships:  # type: ignore[attr-defined]
         assert isinstance(rel, RelationshipProperty)
         assert rel.lazy == "raise", f"{rel} must be lazy='raise'"
+
+
+def test_document_numbers_are_resealed_to_their_customer_and_back(
+    endpoints: Endpoints, settings: Settings, crypto: DocumentCrypto
+) -> None:
+    url = asyncio.run(scratch_database(endpoints, "quanjing_reseal"))
+    config = alembic_config(url, settings)
+    command.upgrade(config, "653fce7096a1")  # before the binding
+    number = "110101199003071234"
+
+    async def insert_old_style() -> int:
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            customer_id: int = await conn.fetchval(
+                "INSERT INTO customers (code, kind, display_name) VALUES ('P1', 'personal', "
+                "'旧式') RETURNING id"
+            )
+            await conn.execute(
+                "INSERT INTO identity_documents (customer_id, type, number_ciphertext, "
+                "number_key_id, number_hmac) VALUES ($1, 'resident_id', $2, $3, $4)",
+                customer_id,
+                crypto.encrypt(number, b"resident_id"),  # the type alone, as sealed then
+                crypto.active,
+                crypto.lookup_hash("resident_id", number),
+            )
+            return customer_id
+        finally:
+            await conn.close()
+
+    async def stored() -> tuple[str, bytes]:
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            row = await conn.fetchrow(
+                "SELECT number_key_id, number_ciphertext FROM identity_documents"
+            )
+            assert row is not None
+            return row["number_key_id"], bytes(row["number_ciphertext"])
+        finally:
+            await conn.close()
+
+    customer_id = asyncio.run(insert_old_style())
+    command.upgrade(config, "head")
+    key_id, sealed = asyncio.run(stored())
+    assert crypto.open("resident_id", key_id, sealed, customer_id) == number
+    with pytest.raises(InvalidTag):  # bound: it does not open as another customer's
+        crypto.open("resident_id", key_id, sealed, customer_id + 1)
+    command.downgrade(config, "653fce7096a1")
+    key_id, sealed = asyncio.run(stored())
+    assert crypto.decrypt(key_id, sealed, b"resident_id") == number

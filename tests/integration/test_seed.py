@@ -65,7 +65,8 @@ async def test_seeded_identifiers_are_valid_and_activity_is_long_tailed(
     conn = await asyncpg.connect(asyncpg_dsn(endpoints.database_url))
     try:
         docs = await conn.fetch(
-            "SELECT type, number_key_id, number_ciphertext FROM identity_documents d JOIN customers c "
+            "SELECT type, number_key_id, number_ciphertext, customer_id "
+            "FROM identity_documents d JOIN customers c "
             "ON c.id = d.customer_id WHERE c.code LIKE 'P0%' OR c.code LIKE 'C0%'"
         )
         phones = await conn.fetch("SELECT value FROM contact_points WHERE kind = 'phone'")
@@ -82,7 +83,9 @@ async def test_seeded_identifiers_are_valid_and_activity_is_long_tailed(
         await conn.close()
     for row in docs:
         validator = ric if row["type"] == "resident_id" else uscc
-        number = crypto.open(row["type"], row["number_key_id"], row["number_ciphertext"])
+        number = crypto.open(
+            row["type"], row["number_key_id"], row["number_ciphertext"], row["customer_id"]
+        )
         assert validator.is_valid(number), number
     for row in phones:
         assert phonenumbers.is_valid_number(phonenumbers.parse(row["value"]))
