@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
 from api.app import Resources, create_app
 from api.profile_render import RegisteredProfile
@@ -21,7 +22,7 @@ from schema.ids import encode_id
 from schema.persisted import registry
 from tests.conftest import Minter
 from tests.factories import Made, make_customer
-from tests.graphql import gql_data
+from tests.graphql import gql_data, ports_of
 from tests.statements import StatementCounter
 
 PROFILE = next(op for op in registry().values() if op.name == "call_center_profile")
@@ -141,6 +142,7 @@ def _switchable_prefetch(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 async def test_the_fast_path_answers_exactly_as_plain_execution_for_every_role(
     anonymous: httpx.AsyncClient,
     client: httpx.AsyncClient,
+    app: Starlette,
     engine: AsyncEngine,
     mint: Minter,
     monkeypatch: pytest.MonkeyPatch,
@@ -174,10 +176,14 @@ async def test_the_fast_path_answers_exactly_as_plain_execution_for_every_role(
         (row.id, row.relationship_manager_id) for row in seeded
     ]
     compared = 0
+    sessions = ports_of(app).counter_sessions
     for customer_id, rm_id in subjects:
+        await sessions.open(f"teller-session-{customer_id}", customer_id)
         tokens = {
             "agent": mint(Role.AGENT, f"agent-diff-{customer_id}"),
             "teller": mint(Role.TELLER, f"teller-diff-{customer_id}"),
+            # Inside a verified counter session: the teller's clear view.
+            "teller-session": mint(Role.TELLER, f"teller-session-{customer_id}"),
             "rm-own": mint(Role.RELATIONSHIP_MANAGER, f"rm-diff-{customer_id}", rm=rm_id or 1),
             "rm-other": mint(
                 Role.RELATIONSHIP_MANAGER, f"rm-other-{customer_id}", rm=(rm_id or 1) + 1
@@ -202,10 +208,10 @@ async def test_the_fast_path_answers_exactly_as_plain_execution_for_every_role(
             prefetching[0] = True
             assert fast == plain == loaded, f"customer {customer_id} as {role}"
             compared += 1
-    assert compared == len(subjects) * 11
+    assert compared == len(subjects) * 12
     # Analysts, integrations and other customers are refused before anything is read; every
     # other answer was walked, not executed.
-    assert len(rendered) == len(subjects) * 8
+    assert len(rendered) == len(subjects) * 9
     # And for an id that is no customer, or not a customer id at all.
     for bad in (encode_id("Customer", 987_654_321), encode_id("Branch", 1), "garbage"):
         fast = await anonymous.post(

@@ -290,3 +290,80 @@ async def test_no_argument_value_makes_a_customer_field_fail_internally(
         failures += more_failures
     assert sent > 30  # every argument of the profile's fields was tried
     assert failures == []
+
+
+# Where a refused caller gets something else than FORBIDDEN, and why (docs/security.md).
+REFUSED_AS_NULL = {
+    # Any object by id: null for a caller who may not use it, as for an id that does not exist.
+    "node",
+}
+
+
+def _refusal_selection(field: GraphQLField) -> str:
+    named = get_named_type(field.type)
+    if is_leaf_type(named):
+        return ""
+    error = schema._schema.type_map["Error"]
+    if isinstance(named, GraphQLObjectType) or not any(
+        error in t.interfaces
+        for t in schema._schema.get_possible_types(named)  # type: ignore[arg-type]
+    ):
+        return " { __typename }"
+    return " { __typename ... on Error { code } }"  # a union of results and errors
+
+
+def _refusal(body: dict[str, Any], name: str) -> str | None:
+    """The code the answer refused with, None for data."""
+    for error in body.get("errors") or []:
+        code = (error.get("extensions") or {}).get("code")
+        if code:
+            return str(code)
+    value = (body.get("data") or {}).get(name)
+    if isinstance(value, dict) and "code" in value:
+        return str(value["code"])
+    return "NULL" if value is None else None
+
+
+async def test_every_root_field_refuses_every_role_it_does_not_name(
+    unlimited: httpx.AsyncClient, scratch: AsyncEngine, mint: Minter
+) -> None:
+    # ROOT_PERMISSIONS having an entry proves nothing: each field must enforce it. Every role
+    # a field does not name calls it with plausible arguments and must be refused.
+    made = await make_customer(scratch)
+    values = Values(made.id)
+    claims: dict[Role, dict[str, Any]] = {
+        Role.CUSTOMER: {"cid": made.id},
+        Role.RELATIONSHIP_MANAGER: {"rm": 1},
+        Role.INTEGRATION: {"client_id": "core-banking"},
+    }
+    graphql_schema = schema._schema
+    leaks: list[str] = []
+    calls = 0
+    for operation, root in (
+        ("query", graphql_schema.query_type),
+        ("mutation", graphql_schema.mutation_type),
+    ):
+        assert root is not None
+        for name, field in root.fields.items():
+            declared = ", ".join(f"${a}: {_type_text(arg.type)}" for a, arg in field.args.items())
+            call = ", ".join(f"{a}: ${a}" for a in field.args)
+            text = (
+                f"{operation} ({declared}) {{ {name}({call}){_refusal_selection(field)} }}"
+                if field.args
+                else f"{operation} {{ {name}{_refusal_selection(field)} }}"
+            )
+            variables = {a: values.plausible(arg.type) for a, arg in field.args.items()}
+            for role in sorted(set(Role) - ROOT_PERMISSIONS[name]):
+                token = mint(role, f"walker-{role}", **claims.get(role, {}))
+                response = await unlimited.post(
+                    "/graphql",
+                    json={"query": text, "variables": variables},
+                    headers={"authorization": f"Bearer {token}"},
+                )
+                calls += 1
+                refused = _refusal(response.json(), name)
+                expected = "NULL" if name in REFUSED_AS_NULL else "FORBIDDEN"
+                if refused != expected:
+                    leaks.append(f"{name} as {role.value}: {refused or 'data'}")
+    assert calls > 150  # the walk reached the schema's fields
+    assert leaks == []

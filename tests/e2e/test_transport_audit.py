@@ -20,6 +20,7 @@ from api.embedded import Endpoints
 from api.outbox_relay import activity_channel
 from api.seed import asyncpg_dsn
 from domain.access.principal import Role
+from schema.access import ROOT_PERMISSIONS
 from schema.ids import encode_id
 from tests.conftest import Minter
 from tests.e2e.test_audit import BrokenAuditLog
@@ -240,3 +241,22 @@ async def test_one_caller_holds_a_limited_number_of_subscriptions(
     finally:
         for ws in sockets:
             await ws.close()
+
+
+async def test_every_role_the_subscription_does_not_name_is_refused(
+    server: str, engine: AsyncEngine, mint: Minter
+) -> None:
+    made = await make_customer(engine)
+    refused = []
+    for role in sorted(set(Role) - ROOT_PERMISSIONS["customerActivity"]):
+        token = mint(role, f"follow-{role.value}", cid=made.id, rm=1)
+        ws = await signed_in(server, token)
+        try:
+            await send_subscribe(ws, {"query": FOLLOW, "variables": {"id": _gid(made)}})
+            message = await asyncio.wait_for(receive(ws), 10)
+        finally:
+            await ws.close()
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        refused.append((role.value, errors[0]["extensions"]["code"]))
+    assert [role for role, code in refused if code != "FORBIDDEN"] == []
+    assert len(refused) == len(set(Role) - ROOT_PERMISSIONS["customerActivity"])
