@@ -214,6 +214,15 @@ async def _sweep(
     return sent, failures
 
 
+def _claims(customer_id: int) -> dict[Role, dict[str, Any]]:
+    """The claims each role's token needs beyond its role (a customer's own id, an RM's)."""
+    return {
+        Role.CUSTOMER: {"cid": customer_id},
+        Role.RELATIONSHIP_MANAGER: {"rm": 1},
+        Role.INTEGRATION: {"client_id": "core-banking"},
+    }
+
+
 def _selection(field: GraphQLField) -> str:
     named = get_named_type(field.type)
     return "" if is_leaf_type(named) else " { __typename }"
@@ -224,11 +233,7 @@ async def test_no_argument_value_makes_any_root_field_fail_internally(
 ) -> None:
     made = await make_customer(scratch)
     values = Values(made.id)
-    claims: dict[Role, dict[str, Any]] = {
-        Role.CUSTOMER: {"cid": made.id},
-        Role.RELATIONSHIP_MANAGER: {"rm": 1},
-        Role.INTEGRATION: {"client_id": "core-banking"},
-    }
+    claims = _claims(made.id)
     failures: list[str] = []
     sent = 0
     graphql_schema = schema._schema
@@ -331,11 +336,7 @@ async def test_every_root_field_refuses_every_role_it_does_not_name(
     # a field does not name calls it with plausible arguments and must be refused.
     made = await make_customer(scratch)
     values = Values(made.id)
-    claims: dict[Role, dict[str, Any]] = {
-        Role.CUSTOMER: {"cid": made.id},
-        Role.RELATIONSHIP_MANAGER: {"rm": 1},
-        Role.INTEGRATION: {"client_id": "core-banking"},
-    }
+    claims = _claims(made.id)
     graphql_schema = schema._schema
     leaks: list[str] = []
     calls = 0

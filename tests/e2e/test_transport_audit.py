@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import httpx
 import orjson
 import pytest
 import redis.asyncio as aioredis
@@ -92,7 +93,7 @@ def _gid(made: Made) -> str:
 
 async def test_one_audit_record_per_read_on_every_transport(
     server: str,
-    client: Any,
+    client: httpx.AsyncClient,
     engine: AsyncEngine,
     endpoints: Endpoints,
     mint: Minter,
@@ -118,7 +119,7 @@ async def test_one_audit_record_per_read_on_every_transport(
 
 async def test_a_movements_figures_follow_the_field_policies(
     server: str,
-    client: Any,
+    client: httpx.AsyncClient,
     engine: AsyncEngine,
     endpoints: Endpoints,
     mint: Minter,

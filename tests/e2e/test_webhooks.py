@@ -121,12 +121,12 @@ def _dispatcher(
     crypto: DocumentCrypto,
     http: httpx.AsyncClient,
     attempts: int,
-    settings: Settings,
+    rules: ReceiverRules,
 ) -> WebhookDispatcher:
     return WebhookDispatcher(
         SqlWebhookStore(engine, crypto),
         http,
-        rules=receiver_rules(settings),
+        rules=rules,
         max_attempts=attempts,
         backoff=timedelta(0),  # due again at once: the test drives every attempt
         timeout_seconds=5,
@@ -160,7 +160,7 @@ async def test_a_delivery_is_signed_retried_until_accepted_and_every_attempt_is_
     assert await store.fan_out([_event(123, topic="task.opened")]) == 0  # not subscribed
 
     async with httpx.AsyncClient() as http:
-        dispatcher = _dispatcher(engine, crypto, http, 5, settings)
+        dispatcher = _dispatcher(engine, crypto, http, 5, receiver_rules(settings))
         for _ in range(3):
             await dispatcher.deliver_due()
         assert await dispatcher.deliver_due() == 0  # delivered: nothing more is due
@@ -205,7 +205,7 @@ async def test_a_delivery_that_keeps_failing_is_dead_lettered_and_can_be_retried
     receiver.failures[path] = 10
     await SqlWebhookStore(engine, crypto).fan_out([_event(124)])
     async with httpx.AsyncClient() as http:
-        dispatcher = _dispatcher(engine, crypto, http, 2, settings)
+        dispatcher = _dispatcher(engine, crypto, http, 2, receiver_rules(settings))
         for _ in range(4):
             await dispatcher.deliver_due()
     (dead,) = (await _subscription(anonymous, admin, sid))["deliveries"]["nodes"]
@@ -225,7 +225,7 @@ async def test_a_delivery_that_keeps_failing_is_dead_lettered_and_can_be_retried
         "active": False,
     }
     async with httpx.AsyncClient() as http:
-        dispatcher = _dispatcher(engine, crypto, http, 2, settings)
+        dispatcher = _dispatcher(engine, crypto, http, 2, receiver_rules(settings))
         assert await dispatcher.deliver_due() == 0
         await gql_data(anonymous, PAUSE, {"input": {"id": sid, "active": True}}, token=admin)
         assert await dispatcher.deliver_due() >= 1
@@ -342,14 +342,7 @@ async def test_each_delivery_checks_the_address_again_and_calls_the_one_it_check
     async with httpx.AsyncClient() as http:
         # …the delivery connects to the address it checked (the name resolves nowhere else:
         # a second lookup would fail), with the name in the Host header.
-        dispatcher = WebhookDispatcher(
-            SqlWebhookStore(engine, crypto),
-            http,
-            rules=checked,
-            max_attempts=3,
-            backoff=timedelta(0),
-            timeout_seconds=5,
-        )
+        dispatcher = _dispatcher(engine, crypto, http, 3, checked)
         assert await dispatcher.deliver_due() == 1
     (hit,) = [r for r in receiver.received if r[0] == path]
     assert {k.lower(): v for k, v in hit[1].items()}["host"] == f"receiver.test:{receiver.port}"
@@ -361,14 +354,7 @@ async def test_each_delivery_checks_the_address_again_and_calls_the_one_it_check
     await SqlWebhookStore(engine, crypto).fan_out([_event(126)])
     rebound = ReceiverRules(_Answers(receiver_test="10.0.0.7"), False, rules.allowed_networks)
     async with httpx.AsyncClient() as http:
-        dispatcher = WebhookDispatcher(
-            SqlWebhookStore(engine, crypto),
-            http,
-            rules=rebound,
-            max_attempts=3,
-            backoff=timedelta(0),
-            timeout_seconds=5,
-        )
+        dispatcher = _dispatcher(engine, crypto, http, 3, rebound)
         assert await dispatcher.deliver_due() == 2  # both subscriptions are refused now
     assert not [r for r in receiver.received if r[0] == path]
     (delivery,) = (await _subscription(anonymous, admin, sid))["deliveries"]["nodes"]
@@ -389,7 +375,7 @@ async def test_the_attempt_log_says_what_kind_of_failure_never_the_connections_w
     )
     await SqlWebhookStore(engine, crypto).fan_out([_event(127)])
     async with httpx.AsyncClient() as http:
-        await _dispatcher(engine, crypto, http, 3, settings).deliver_due()
+        await _dispatcher(engine, crypto, http, 3, receiver_rules(settings)).deliver_due()
     (delivery,) = (await _subscription(anonymous, admin, sid))["deliveries"]["nodes"]
     # Not "ConnectError: [Errno 111] Connection refused": which ports answer how is for the
     # server's log, not for a port scan through the attempt log.
