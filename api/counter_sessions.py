@@ -83,6 +83,10 @@ class RedisCounterSessionStore:
     async def close(self, teller: str, customer_id: int) -> bool:
         return bool(await self.client.delete(self._key(teller, customer_id)))
 
+    async def is_open(self, teller: str, customer_id: int) -> bool:
+        # The key's TTL never passes the absolute end (see `touch`): existing is being open.
+        return bool(await self.client.exists(self._key(teller, customer_id)))
+
     async def locked_for(self, teller: str, customer_id: int) -> int:
         key = self._failures(teller, customer_id)
         async with self.client.pipeline(transaction=True) as pipe:

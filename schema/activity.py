@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.access.policy import FIELD_POLICIES, Visibility
+from domain.access.principal import Role
 from domain.errors import DomainError, NotFound
 from schema.access import require, visible
 from schema.context import Info
@@ -37,8 +38,13 @@ class ActivityEvent:
 
 async def _visible_now(info: Info, pk: int, customer_id: strawberry.ID) -> Visibility:
     """The caller's view of the customer as it is now, read afresh: an RM reassigned or a
-    counter session ended since the subscription started changes what the next event shows."""
-    info.context.sessions_checked.pop(pk, None)
+    counter session ended since the subscription started changes what the next event shows.
+    A teller's session is looked at, not extended: only the teller's own actions keep it."""
+    context = info.context
+    if context.principal.role is Role.TELLER:
+        context.sessions_checked[pk] = await context.counter_sessions.is_open(
+            context.principal.subject, pk
+        )
     customer = (await info.context.reader.customers_by_id([pk])).get(pk)
     visibility = None if customer is None else await visible(info, customer)
     if visibility is None:

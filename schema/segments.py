@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from schema.customers.types import Customer
 
 
-# What a member's figure for a clause reveals, as the field whose policy decides who sees it.
 class SegmentNameTaken(RuleViolation):
     code = "SEGMENT_NAME_TAKEN"
 

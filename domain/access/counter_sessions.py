@@ -65,6 +65,11 @@ class CounterSessionStore(Protocol):
         """End the session; False when there was none."""
         ...
 
+    async def is_open(self, teller: str, customer_id: int) -> bool:
+        """Whether the session is live, without extending it (a live update the teller did
+        not ask for must not keep the session open)."""
+        ...
+
     async def locked_for(self, teller: str, customer_id: int) -> int:
         """Seconds this teller is still locked out of verifying this customer; 0: may try."""
         ...

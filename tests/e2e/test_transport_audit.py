@@ -144,8 +144,12 @@ async def test_a_movements_figures_follow_the_field_policies(
         token=teller,
     )
     assert opened["openCounterSession"]["__typename"] == "CounterSession"
+    session_key = f"qj:counter-session:transport-teller:{made.id}"
+    before = await redis_client.pttl(session_key)
     event = await _first_event(server, teller, made, redis_client)
     assert event["payload"]["amount"] == "8800.00"
+    # Looked at, not extended: an event is not the teller serving the customer.
+    assert 0 < await redis_client.pttl(session_key) < before
     assert event["payload"]["direction"] == "CREDIT"
     returned = [r for r in await _records(endpoints, "transport-teller") if r[1] == "returned"]
     assert "ActivityEvent.payload.amount:clear" in returned[-1][2]
