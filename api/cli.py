@@ -15,8 +15,8 @@ from alembic import command
 from alembic.config import Config
 
 import migrations
-from api.correlation import configure_logging
-from api.embedded import Endpoints, Infrastructure
+from api.http.correlation import configure_logging
+from api.ops.embedded import Endpoints, Infrastructure
 from api.settings import Settings, SettingsError
 
 log = logging.getLogger("quanjing")
@@ -55,14 +55,14 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
 
 def _serve(settings: Settings, endpoints: Endpoints, host: str, port: int, workers: int) -> int:
-    from api.serving import run
+    from api.http.serving import run
 
     # Workers are separate processes: they find the servers this process started (or the
     # external ones) through the same variables an operator would set.
     os.environ["DATABASE_URL"] = endpoints.database_url
     os.environ["REDIS_URL"] = endpoints.redis_url
     return run(
-        "api.app:create_app",
+        "api.http.app:create_app",
         host=host,
         port=port,
         workers=workers,
@@ -72,7 +72,7 @@ def _serve(settings: Settings, endpoints: Endpoints, host: str, port: int, worke
 
 def _address_free(host: str, port: int) -> bool:
     """Checked before the embedded servers start: a busy port fails in a second, in one line."""
-    from api.serving import AddressUnavailable, check_address
+    from api.http.serving import AddressUnavailable, check_address
 
     try:
         check_address(host, port)
@@ -99,8 +99,8 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def _seed(
     settings: Settings, database_url: str, customers: int, seed_value: int, reset: bool
 ) -> None:
-    from api.document_crypto import DocumentCrypto
-    from api.seed import seed
+    from api.db.document_crypto import DocumentCrypto
+    from api.ops.seed import seed
 
     crypto = DocumentCrypto.from_settings(settings)
     report = asyncio.run(
@@ -138,7 +138,7 @@ async def _score_recent_months(settings: Settings, database_url: str, months: in
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
-    from api.seed import DatabaseNotEmpty
+    from api.ops.seed import DatabaseNotEmpty
 
     with Infrastructure(settings, redis=False) as endpoints:
         migrate(endpoints.database_url, settings)
@@ -151,7 +151,7 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from api.seed import customer_count
+    from api.ops.seed import customer_count
 
     if not _address_free(args.host, args.port):
         return 1
@@ -160,7 +160,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         if asyncio.run(customer_count(endpoints.database_url)) == 0:
             log.info("empty database: seeding a demo bank of %d customers", args.customers)
             _seed(settings, endpoints.database_url, args.customers, args.seed, reset=False)
-        from api.auth import mint_development_token
+        from api.http.tokens import mint_development_token
         from domain.access.principal import Role
 
         token = mint_development_token(settings, role=Role.AGENT, subject="demo-agent")
@@ -179,8 +179,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
-    from api.app import open_resources
-    from api.worker import Worker
+    from api.http.app import open_resources
+    from api.worker.loop import Worker
 
     async def run() -> None:
         async with open_resources(settings) as resources:
@@ -204,8 +204,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_detect(settings: Settings, args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from api.app import open_resources
-    from api.worker import Detection
+    from api.http.app import open_resources
+    from api.worker.loop import Detection
 
     async def run() -> None:
         # A past date is judged as of the end of that day (a backfill); today, as of now.
@@ -228,8 +228,8 @@ def cmd_detect(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_score(settings: Settings, args: argparse.Namespace) -> int:
     from decimal import Decimal
 
-    from api.app import open_resources
     from api.db.value_store import SqlValueStore
+    from api.http.app import open_resources
     from domain.errors import InvalidInput
     from domain.value.contribution import format_period, parse_period
     from domain.value.tiers import check_high_share
@@ -258,7 +258,7 @@ def cmd_score(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_security_doc(settings: Settings, args: argparse.Namespace) -> int:
-    from api.security_doc import rewrite
+    from api.ops.security_doc import rewrite
 
     changed = rewrite(Path(args.path))
     log.info("%s %s", args.path, "updated" if changed else "already current")
@@ -277,8 +277,8 @@ def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
-    from api.document_crypto import DocumentCrypto
-    from api.key_rotation import rotate_document_keys
+    from api.db.document_crypto import DocumentCrypto
+    from api.ops.key_rotation import rotate_document_keys
 
     crypto = DocumentCrypto.from_settings(settings)
     with Infrastructure(settings, redis=False) as endpoints:
@@ -288,7 +288,7 @@ def cmd_rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
-    from api.auth import AuthError, mint_development_token, principal_from_claims
+    from api.http.tokens import AuthError, mint_development_token, principal_from_claims
     from domain.access.principal import Role
 
     if settings.is_production:
@@ -427,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level)
     args = build_parser(settings).parse_args(argv)
     handler = args.handler
-    from api.serving import Stopping, stop_on_signals
+    from api.http.serving import Stopping, stop_on_signals
 
     try:
         # SIGTERM stops every command as SIGINT does, through the `with` blocks that close the

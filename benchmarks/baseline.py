@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.document_crypto import DocumentCrypto
+from api.db.document_crypto import DocumentCrypto
 from api.settings import Settings
 from domain.access.masking import mask_document, mask_last4
 from domain.access.policy import FIELD_POLICIES

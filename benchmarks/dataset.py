@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import asyncpg
 
 from api.cli import migrate
-from api.document_crypto import DocumentCrypto
-from api.embedded import EmbeddedPostgres
-from api.seed import asyncpg_dsn, seed
+from api.db.document_crypto import DocumentCrypto
+from api.ops.embedded import EmbeddedPostgres
+from api.ops.seed import asyncpg_dsn, seed
 from api.settings import Settings
 
 

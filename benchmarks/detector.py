@@ -31,11 +31,11 @@ import psutil
 import redis.asyncio as aioredis
 
 from api.db.engine import create_engine
-from api.embedded import EmbeddedPostgres, EmbeddedRedis
-from api.outbox_relay import STREAM
-from api.seed import asyncpg_dsn
+from api.ops.embedded import EmbeddedPostgres, EmbeddedRedis
+from api.ops.seed import asyncpg_dsn
 from api.settings import Settings
-from api.worker import Worker
+from api.worker.loop import Worker
+from api.worker.outbox_relay import STREAM
 from benchmarks.dataset import ensure
 from benchmarks.report import DETECTOR_RESULTS, write_report
 from benchmarks.run import RESULTS, ROOT, machine, postgres_cpu
@@ -98,7 +98,7 @@ async def prepare(
     await redis.delete(STREAM)
     pipe = redis.pipeline(transaction=False)
     for n, row in enumerate(rows):
-        # The relay's message format (api/outbox_relay.py), ids made up for the bench.
+        # The relay's message format (api/worker/outbox_relay.py), ids made up for the bench.
         message = orjson.dumps(
             {
                 "id": 10**12 + n,

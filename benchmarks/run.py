@@ -33,10 +33,10 @@ import httpx
 import orjson
 import psutil
 
-from api.auth import mint_development_token
-from api.document_crypto import DocumentCrypto
-from api.embedded import EmbeddedPostgres, EmbeddedRedis
-from api.seed import asyncpg_dsn
+from api.db.document_crypto import DocumentCrypto
+from api.http.tokens import mint_development_token
+from api.ops.embedded import EmbeddedPostgres, EmbeddedRedis
+from api.ops.seed import asyncpg_dsn
 from api.settings import Settings
 from benchmarks.dataset import enable_statement_stats, ensure, preload_statement_stats
 from benchmarks.load import drive, percentile

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.engine import create_engine
 from api.db.tables import CustomerRow
-from api.embedded import EmbeddedPostgres
+from api.ops.embedded import EmbeddedPostgres
 from api.settings import Settings
 from benchmarks.dataset import ensure
 from benchmarks.run import ROOT, machine

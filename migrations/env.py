@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.db.engine import async_url
 from api.db.tables import Base
-from api.embedded import Infrastructure
+from api.ops.embedded import Infrastructure
 from api.settings import Settings
 
 config = context.config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from api.document_crypto import DocumentCrypto
+from api.db.document_crypto import DocumentCrypto
 from api.settings import Settings
 
 

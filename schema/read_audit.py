@@ -3,7 +3,7 @@ subscription event leaves.
 
 HTTP requests, queries and mutations sent over the websocket and every event of a
 subscription run through the schema's extensions, so the audit is written here, once, for
-all of them. The HTTP fast lane of registered profiles (api/graphql_view.py), which skips
+all of them. The HTTP fast lane of registered profiles (api/http/graphql_view.py), which skips
 execution, calls the same `write_read_audit`. When the record cannot be written the data is
 withheld: the result carries AUDIT_UNAVAILABLE instead.
 """

@@ -17,13 +17,13 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from api.app import Resources, create_app
-from api.auth import mint_development_token
 from api.cli import migrate
+from api.db.document_crypto import DocumentCrypto
 from api.db.engine import create_engine
-from api.document_crypto import DocumentCrypto
-from api.embedded import Endpoints, Infrastructure
-from api.seed import seed
+from api.http.app import Resources, create_app
+from api.http.tokens import mint_development_token
+from api.ops.embedded import Endpoints, Infrastructure
+from api.ops.seed import seed
 from api.settings import Settings
 from domain.access.principal import Role
 from tests import factories

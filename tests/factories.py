@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from api.db.document_crypto import DocumentCrypto
 from api.db.tables import (
     AlertRow,
     BranchRow,
@@ -27,8 +28,7 @@ from api.db.tables import (
     StateChangeRow,
     TaskRow,
 )
-from api.document_crypto import DocumentCrypto
-from api.seed import resident_id
+from api.ops.seed import resident_id
 
 _counter = itertools.count(1)
 CRYPTO: DocumentCrypto | None = None  # set once per session by conftest, from the test keys

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from api.graphql_view import GraphQLEndpoint, Ports
+from api.http.graphql_view import GraphQLEndpoint, Ports
 
 
 async def gql(

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from api.outbox_relay import BACKGROUND_COMPONENT as BACKGROUND
+from api.worker.outbox_relay import BACKGROUND_COMPONENT as BACKGROUND
 
 
 class StatementCounter:

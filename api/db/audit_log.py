@@ -29,7 +29,7 @@ GROUP_LIMIT = 200  # rows per statement; a busier moment is written in several
 
 # The rows arrive as parallel arrays (one element per read); a row with a `cid` is written only
 # if that customer's change counter and the reference-data counter are still what its cached
-# answer was built from (api/response_cache.py). `current` is computed once and both inserted
+# answer was built from (api/http/response_cache.py). `current` is computed once and both inserted
 # and returned, so the caller learns exactly which rows were written.
 _WRITE = text(
     """

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.document_crypto import DocumentCrypto
 from api.db.privacy import consent_from_row
 from api.db.recording_uow import task_from_row
 from api.db.relationship_uow import proposal_from_row
@@ -48,7 +49,6 @@ from api.db.tables import (
     StateChangeRow,
     TaskRow,
 )
-from api.document_crypto import DocumentCrypto
 from domain.customers.model import (
     AssetBand,
     BusinessScale,

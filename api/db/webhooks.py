@@ -12,8 +12,8 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.document_crypto import DocumentCrypto
 from api.db.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookSubscriptionRow
-from api.document_crypto import DocumentCrypto
 from domain.detection.handling import Event
 from domain.webhooks import (
     Attempt,

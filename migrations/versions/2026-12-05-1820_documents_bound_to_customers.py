@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from api.document_crypto import document_context
+from api.db.document_crypto import document_context
 from migrations.keys import migration_crypto
 
 revision: str = "7c1d2b9e4f03"

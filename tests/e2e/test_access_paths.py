@@ -11,8 +11,8 @@ import asyncpg
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.embedded import Endpoints
-from api.seed import asyncpg_dsn
+from api.ops.embedded import Endpoints
+from api.ops.seed import asyncpg_dsn
 from domain.access.principal import Role
 from schema.ids import encode_id
 from tests.conftest import Minter

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from api.embedded import Endpoints
-from api.seed import asyncpg_dsn
+from api.ops.embedded import Endpoints
+from api.ops.seed import asyncpg_dsn
 from domain.access.principal import Role
 from schema.ids import encode_id
 from tests.conftest import Minter

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.app import Resources, create_app
-from api.auth import (
+from api.http.app import Resources, create_app
+from api.http.tokens import (
     AuthError,
     JwksCache,
     TokenVerifier,

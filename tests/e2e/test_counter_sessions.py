@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from api.app import Resources, create_app
+from api.http.app import Resources, create_app
 from api.settings import Settings
 from domain.access.principal import Role
 from schema.ids import encode_id

@@ -18,9 +18,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.detection_rules import SqlDetectionRuleStore
-from api.outbox_relay import STREAM
 from api.settings import Settings
-from api.worker import Worker
+from api.worker.loop import Worker
+from api.worker.outbox_relay import STREAM
 from domain.access.principal import Role
 from domain.detection.handling import DetectionReport
 from domain.detection.rules import RuleKind

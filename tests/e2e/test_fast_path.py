@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from api.app import Resources, create_app
-from api.profile_render import RegisteredProfile
+from api.http.app import Resources, create_app
+from api.http.profile_render import RegisteredProfile
 from api.settings import Settings
 from domain.access.principal import Role
 from schema.customers import queries

@@ -33,12 +33,12 @@ from graphql import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.app import Resources, create_app
 from api.cli import migrate
+from api.db.document_crypto import DocumentCrypto
 from api.db.engine import create_engine
-from api.document_crypto import DocumentCrypto
-from api.embedded import Endpoints
-from api.seed import seed
+from api.http.app import Resources, create_app
+from api.ops.embedded import Endpoints
+from api.ops.seed import seed
 from api.settings import Settings
 from domain.access.principal import Role
 from schema import schema

@@ -14,8 +14,8 @@ from graphql import Lexer, Source, TokenKind, parse
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from api.app import Resources, create_app
-from api.rate_limits import RedisTokenBuckets
+from api.http.app import Resources, create_app
+from api.redis.rate_limits import RedisTokenBuckets
 from api.settings import Settings
 from domain.access.principal import Role
 from schema.ids import encode_id

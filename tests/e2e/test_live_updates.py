@@ -19,13 +19,13 @@ from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from api.activity_feed import SubscriberTooSlow
-from api.app import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from api.db.recording_uow import SqlRecordingUnitOfWork
-from api.embedded import EmbeddedRedis, Endpoints
-from api.outbox_relay import STREAM, OutboxRelay, activity_channel
-from api.seed import asyncpg_dsn
+from api.http.app import MAX_SUBSCRIPTIONS_PER_CONNECTION
+from api.ops.embedded import EmbeddedRedis, Endpoints
+from api.ops.seed import asyncpg_dsn
+from api.redis.activity_feed import SubscriberTooSlow
 from api.settings import Settings
+from api.worker.outbox_relay import STREAM, OutboxRelay, activity_channel
 from domain.access.principal import Role
 from domain.interactions import Channel, InteractionKind, NewInteraction
 from schema.ids import encode_id

@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.embedded import Endpoints
-from api.seed import asyncpg_dsn
+from api.ops.embedded import Endpoints
+from api.ops.seed import asyncpg_dsn
 from api.settings import Settings
 from domain.access.principal import Role
 from schema.ids import encode_id

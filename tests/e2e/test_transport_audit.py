@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from websockets.exceptions import ConnectionClosed
 
-from api.activity_feed import RedisActivityFeed
-from api.embedded import Endpoints
-from api.outbox_relay import activity_channel
-from api.seed import asyncpg_dsn
+from api.ops.embedded import Endpoints
+from api.ops.seed import asyncpg_dsn
+from api.redis.activity_feed import RedisActivityFeed
+from api.worker.outbox_relay import activity_channel
 from domain.access.principal import Role
 from schema.access import ROOT_PERMISSIONS
 from schema.ids import encode_id

@@ -17,12 +17,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks.webhooks import Webhook
 
-from api.app import Resources, create_app
+from api.db.document_crypto import DocumentCrypto
 from api.db.webhooks import SqlWebhookStore
-from api.document_crypto import DocumentCrypto
-from api.receivers import receiver_rules
+from api.http.app import Resources, create_app
 from api.settings import Settings
-from api.webhook_dispatcher import WebhookDispatcher
+from api.worker.receivers import receiver_rules
+from api.worker.webhooks import WebhookDispatcher
 from domain.access.principal import Role
 from domain.detection.handling import Event
 from domain.webhooks import IPAddress, ReceiverRules, check_receiver

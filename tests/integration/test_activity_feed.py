@@ -14,10 +14,10 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
-from api import activity_feed
-from api.activity_feed import RedisActivityFeed, SubscriberTooSlow
-from api.embedded import EmbeddedRedis, Endpoints
-from api.outbox_relay import activity_channel
+from api.ops.embedded import EmbeddedRedis, Endpoints
+from api.redis import activity_feed
+from api.redis.activity_feed import RedisActivityFeed, SubscriberTooSlow
+from api.worker.outbox_relay import activity_channel
 from domain.activity import ActivityEvent
 
 NAME = "activity-feed-test"
@@ -36,7 +36,7 @@ async def _pubsub_connections(redis: aioredis.Redis) -> int:
 
 
 async def _publish(redis: aioredis.Redis, customer_id: int, event_id: int) -> None:
-    # What the outbox relay publishes (api/outbox_relay.py).
+    # What the outbox relay publishes (api/worker/outbox_relay.py).
     message = {
         "id": event_id,
         "customerId": customer_id,

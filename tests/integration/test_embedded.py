@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 import redis
 
-from api.embedded import MAX_CONNECTIONS, Infrastructure
-from api.seed import asyncpg_dsn
+from api.ops.embedded import MAX_CONNECTIONS, Infrastructure
+from api.ops.seed import asyncpg_dsn
 from api.settings import Settings
 
 
@@ -62,7 +62,7 @@ def test_a_user_killed_hard_does_not_keep_postgresql_running_for_ever(tmp_path: 
             "import sys, time\n"
             "from dataclasses import replace\n"
             "from pathlib import Path\n"
-            "from api.embedded import Infrastructure\n"
+            "from api.ops.embedded import Infrastructure\n"
             "from api.settings import Settings\n"
             "settings = replace(Settings.from_env({}), home=Path(sys.argv[1]))\n"
             "with Infrastructure(settings, redis=False):\n"

@@ -13,10 +13,10 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy.orm import RelationshipProperty
 
 from api.cli import alembic_config
+from api.db.document_crypto import DocumentCrypto
 from api.db.tables import Base
-from api.document_crypto import DocumentCrypto
-from api.embedded import Endpoints
-from api.seed import asyncpg_dsn
+from api.ops.embedded import Endpoints
+from api.ops.seed import asyncpg_dsn
 from api.settings import Settings
 from tests.scratch import scratch_database
 

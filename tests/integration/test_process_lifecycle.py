@@ -19,7 +19,7 @@ import httpx
 import psutil
 import pytest
 
-from api.serving import STARTUP_FAILURE
+from api.http.serving import STARTUP_FAILURE
 from tests.websocket import free_port
 
 QUANJING = [sys.executable, "-m", "api.cli"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.document_crypto import DocumentCrypto
 from api.db.profile_reader import SqlProfileReader
-from api.document_crypto import DocumentCrypto
 from domain.customers.model import DocumentType
 from domain.interactions import Channel, TimelineFilter, TimelinePosition, TimelineRequest
 from domain.search import interpret_search

@@ -9,12 +9,12 @@ import asyncpg
 import pytest
 
 from api.cli import main, migrate
+from api.db.document_crypto import DocumentCrypto
 from api.db.engine import create_engine
-from api.document_crypto import DocumentCrypto
-from api.embedded import Endpoints
-from api.seed import asyncpg_dsn, seed
+from api.ops.embedded import Endpoints
+from api.ops.seed import asyncpg_dsn, seed
 from api.settings import Settings
-from api.worker import Detection
+from api.worker.loop import Detection
 from tests.scratch import scratch_database
 
 

@@ -11,9 +11,9 @@ import pytest
 from stdnum.cn import ric, uscc
 
 from api.cli import migrate
-from api.document_crypto import DocumentCrypto
-from api.embedded import Endpoints
-from api.seed import DatabaseNotEmpty, asyncpg_dsn, seed
+from api.db.document_crypto import DocumentCrypto
+from api.ops.embedded import Endpoints
+from api.ops.seed import DatabaseNotEmpty, asyncpg_dsn, seed
 from tests.scratch import scratch_database
 
 PINNED_NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -22,8 +22,8 @@ from api.cli import main, migrate
 from api.db.engine import create_engine
 from api.db.value_report import SqlValueReports
 from api.db.value_store import SqlValueStore
-from api.embedded import Endpoints
-from api.seed import asyncpg_dsn
+from api.ops.embedded import Endpoints
+from api.ops.seed import asyncpg_dsn
 from api.settings import Settings
 from domain.detection.handling import Event
 from domain.interactions import Channel

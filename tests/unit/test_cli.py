@@ -7,8 +7,8 @@ from pathlib import Path
 import jwt
 import pytest
 
-from api.auth import development_secret
 from api.cli import build_parser, cmd_token
+from api.http.tokens import development_secret
 from api.settings import Settings
 
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from api.seed import resident_id
+from api.ops.seed import resident_id
 from domain.customers.documents import normalize_document_number, resident_id_birth_date
 from domain.customers.model import DocumentType
 from domain.errors import InvalidInput

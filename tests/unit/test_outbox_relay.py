@@ -7,7 +7,7 @@ import asyncio
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from api.outbox_relay import OutboxRelay
+from api.worker.outbox_relay import OutboxRelay
 
 
 class _Relay(OutboxRelay):

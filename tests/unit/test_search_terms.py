@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from api.seed import resident_id
+from api.ops.seed import resident_id
 from domain.customers.model import DocumentType
 from domain.errors import InvalidInput
 from domain.search import interpret_search

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from api.auth import development_secret
-from api.document_crypto import DocumentCrypto
+from api.db.document_crypto import DocumentCrypto
+from api.http.tokens import development_secret
 from api.settings import Settings
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.security_doc import render
+from api.ops.security_doc import render
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 

@@ -6,8 +6,8 @@ from ipaddress import ip_address, ip_network
 
 import pytest
 
-from api.receivers import SystemResolver
-from api.webhook_dispatcher import pinned_url
+from api.worker.receivers import SystemResolver
+from api.worker.webhooks import pinned_url
 from domain.errors import InvalidInput
 from domain.webhooks import ReceiverRules, check_receiver, refusal
 

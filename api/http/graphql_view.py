@@ -21,14 +21,14 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from api.auth import AuthError, TokenVerifier
-from api.correlation import current_correlation_id
 from api.db.profile_reader import SqlProfileReader
-from api.fast_path import cacheable, customer_of, fast_paths
-from api.graphql_ws import TransportWSHandler
-from api.profile_render import RegisteredProfile
-from api.rate_limits import RedisTokenBuckets
-from api.response_cache import CachedAnswer, ResponseCache
+from api.http.correlation import current_correlation_id
+from api.http.fast_path import cacheable, customer_of, fast_paths
+from api.http.graphql_ws import TransportWSHandler
+from api.http.profile_render import RegisteredProfile
+from api.http.response_cache import CachedAnswer, ResponseCache
+from api.http.tokens import AuthError, TokenVerifier
+from api.redis.rate_limits import RedisTokenBuckets
 from domain.access.audit import AuditLog
 from domain.access.counter_sessions import CounterSessionStore
 from domain.access.principal import Principal, Role
@@ -275,7 +275,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def _answer_profile(self, scope: Scope, body: bytes, ports: Ports) -> bytes | None:
         """A registered profile request: the caller's scope, the rate limit and the cached
         answer in one Redis round trip; a current answer costs one audit INSERT. Otherwise the
-        profile is read in one statement, walked (api/profile_render.py), audited and kept.
+        profile is read in one statement, walked (api/http/profile_render.py), audited and kept.
         None: let the view answer (another operation, a refused caller, a customer not found or
         denied, a rate limit reached)."""
         try:

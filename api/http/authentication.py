@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.auth import AuthError, TokenVerifier
+from api.http.tokens import AuthError, TokenVerifier
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 

@@ -16,8 +16,8 @@ from typing import Any
 import asyncpg
 from stdnum.cn import ric, uscc
 
+from api.db.document_crypto import DocumentCrypto
 from api.db.engine import async_url
-from api.document_crypto import DocumentCrypto
 from domain.customers.model import (
     AssetBand,
     BusinessScale,

@@ -6,7 +6,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.authentication import send_json
+from api.http.authentication import send_json
 
 
 class BodyTooLarge(Exception):

@@ -27,14 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.background import stop_tasks
 from api.db.detection import SqlAlertUnitOfWork, SqlDetectionFacts
 from api.db.detection_rules import SqlDetectionRuleStore
+from api.db.document_crypto import DocumentCrypto
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
 from api.db.value_store import SqlValueStore
 from api.db.webhooks import SqlWebhookStore
-from api.document_crypto import DocumentCrypto
-from api.outbox_relay import STREAM, OutboxRelay
-from api.receivers import receiver_rules
 from api.settings import Settings
-from api.webhook_dispatcher import WebhookDispatcher
+from api.worker.outbox_relay import STREAM, OutboxRelay
+from api.worker.receivers import receiver_rules
+from api.worker.webhooks import WebhookDispatcher
 from domain.detection.handling import DetectionReport, Event, detect_events, detect_scheduled
 from domain.value.scoring import rescore_events
 

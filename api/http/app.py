@@ -19,15 +19,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from api.activity_feed import RedisActivityFeed
-from api.auth import JwksCache, TokenVerifier
-from api.authentication import AuthenticationMiddleware
-from api.correlation import CorrelationIdMiddleware
-from api.counter_sessions import RedisCounterSessionStore
 from api.db.assignment_uow import SqlAssignmentUnitOfWork
 from api.db.audit_log import SqlAuditLog
 from api.db.detection import SqlAlertReader, SqlAlertUnitOfWork
 from api.db.detection_rules import SqlDetectionRuleStore
+from api.db.document_crypto import DocumentCrypto
 from api.db.engine import create_engine
 from api.db.offers import SqlOfferSource
 from api.db.ownership import SqlOwnershipReader
@@ -39,15 +35,19 @@ from api.db.segments import SqlSegmentStore
 from api.db.value_report import SqlValueReports
 from api.db.value_store import SqlValueStore
 from api.db.webhooks import SqlWebhookStore
-from api.document_crypto import DocumentCrypto
-from api.embedded import Infrastructure
-from api.graphql_view import GraphQLEndpoint, Ports
-from api.outbox_relay import OutboxRelay
-from api.rate_limits import RedisTokenBuckets
-from api.receivers import receiver_rules
-from api.request_limits import RequestLimitsMiddleware
-from api.response_cache import ResponseCache
+from api.http.authentication import AuthenticationMiddleware
+from api.http.correlation import CorrelationIdMiddleware
+from api.http.graphql_view import GraphQLEndpoint, Ports
+from api.http.request_limits import RequestLimitsMiddleware
+from api.http.response_cache import ResponseCache
+from api.http.tokens import JwksCache, TokenVerifier
+from api.ops.embedded import Infrastructure
+from api.redis.activity_feed import RedisActivityFeed
+from api.redis.counter_sessions import RedisCounterSessionStore
+from api.redis.rate_limits import RedisTokenBuckets
 from api.settings import Settings
+from api.worker.outbox_relay import OutboxRelay
+from api.worker.receivers import receiver_rules
 from schema import production_schema, schema
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             assert owned.http is not None
             worker = None
             if settings.run_worker:
-                from api.worker import Worker
+                from api.worker.loop import Worker
 
                 worker = Worker(settings, owned.engine, owned.redis, owned.http)
             relay = app.state.relay = (

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from api.outbox_relay import activity_channel
+from api.worker.outbox_relay import activity_channel
 from domain.activity import ActivityEvent
 from domain.errors import DomainError
 

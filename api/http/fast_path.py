@@ -2,10 +2,10 @@
 
 For the registered CallCenterProfile operation, everything the profile shows is read in one
 SQL statement (api/db/profile_reader.py `profile_snapshot`) and walked over the same schema
-objects the resolvers build (api/profile_render.py), with the same row rule, masking and read
+objects the resolvers build (api/http/profile_render.py), with the same row rule, masking and read
 audit: a faster way to the same answer, never a second implementation of the rules
 (tests/e2e/test_fast_path.py compares both for many customers and every role). The HTTP side —
-cache, rate limit, audit — is `GraphQLEndpoint._answer_profile` (api/graphql_view.py).
+cache, rate limit, audit — is `GraphQLEndpoint._answer_profile` (api/http/graphql_view.py).
 """
 
 from __future__ import annotations
