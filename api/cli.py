@@ -179,13 +179,12 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
-    from api.http.app import open_resources
-    from api.worker.loop import Worker
+    from api.bootstrap import build_worker, open_resources
 
     async def run() -> None:
         async with open_resources(settings) as resources:
             assert resources.http is not None
-            worker = Worker(
+            worker = build_worker(
                 settings, resources.engine, resources.redis, resources.http, consumer=args.consumer
             )
             stop = asyncio.Event()
@@ -204,8 +203,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_detect(settings: Settings, args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from api.http.app import open_resources
-    from api.worker.loop import Detection
+    from api.bootstrap import Detection, open_resources
 
     async def run() -> None:
         # A past date is judged as of the end of that day (a backfill); today, as of now.
@@ -228,8 +226,8 @@ def cmd_detect(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_score(settings: Settings, args: argparse.Namespace) -> int:
     from decimal import Decimal
 
+    from api.bootstrap import open_resources
     from api.db.value_store import SqlValueStore
-    from api.http.app import open_resources
     from domain.errors import InvalidInput
     from domain.value.contribution import format_period, parse_period
     from domain.value.tiers import check_high_share

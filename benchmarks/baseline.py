@@ -33,6 +33,7 @@ from api.settings import Settings
 from domain.access.masking import mask_document, mask_last4
 from domain.access.policy import FIELD_POLICIES
 from domain.idempotency import request_fingerprint
+from domain.ids import encode_id
 from domain.interactions import Channel, InteractionKind, NewInteraction, validate_interaction
 from domain.products import (
     Holding,
@@ -42,7 +43,6 @@ from domain.products import (
     ProductCategory,
     summarize_holdings,
 )
-from schema.ids import encode_id
 
 PROFILE_SQL = """
 SELECT c.id, c.code, c.kind, c.display_name, c.relationship_manager_id,

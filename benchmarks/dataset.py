@@ -10,8 +10,9 @@ import asyncpg
 
 from api.cli import migrate
 from api.db.document_crypto import DocumentCrypto
+from api.db.engine import asyncpg_dsn
 from api.ops.embedded import EmbeddedPostgres
-from api.ops.seed import asyncpg_dsn, seed
+from api.ops.seed import seed
 from api.settings import Settings
 
 

@@ -26,16 +26,14 @@ from typing import Any
 
 import asyncpg
 import httpx
-import orjson
 import psutil
 import redis.asyncio as aioredis
 
-from api.db.engine import create_engine
+from api.bootstrap import build_worker
+from api.db.engine import asyncpg_dsn, create_engine
 from api.ops.embedded import EmbeddedPostgres, EmbeddedRedis
-from api.ops.seed import asyncpg_dsn
+from api.redis.events import STREAM, STREAM_FIELD, encode
 from api.settings import Settings
-from api.worker.loop import Worker
-from api.worker.outbox_relay import STREAM
 from benchmarks.dataset import ensure
 from benchmarks.report import DETECTOR_RESULTS, write_report
 from benchmarks.run import RESULTS, ROOT, machine, postgres_cpu
@@ -98,24 +96,21 @@ async def prepare(
     await redis.delete(STREAM)
     pipe = redis.pipeline(transaction=False)
     for n, row in enumerate(rows):
-        # The relay's message format (api/worker/outbox_relay.py), ids made up for the bench.
-        message = orjson.dumps(
+        message = encode(
+            10**12 + n,  # ids made up for the bench
+            row["customer_id"],
+            "fund_movement.recorded",
+            row["booked_at"],
             {
-                "id": 10**12 + n,
-                "customerId": row["customer_id"],
-                "topic": "fund_movement.recorded",
-                "occurredAt": row["booked_at"].isoformat(),
-                "payload": {
-                    "movementId": row["id"],
-                    "holdingId": row["holding_id"],
-                    "amount": str(row["amount"]),
-                    "currency": row["currency"],
-                    "direction": row["direction"],
-                    "bookedAt": row["booked_at"].isoformat(),
-                },
-            }
+                "movementId": row["id"],
+                "holdingId": row["holding_id"],
+                "amount": str(row["amount"]),
+                "currency": row["currency"],
+                "direction": row["direction"],
+                "bookedAt": row["booked_at"].isoformat(),
+            },
         )
-        pipe.xadd(STREAM, {"event": message})
+        pipe.xadd(STREAM, {STREAM_FIELD: message})
     await pipe.execute()
     return history, history_seconds
 
@@ -138,7 +133,7 @@ async def detect(
 ) -> dict[str, Any]:
     engine = create_engine(url, settings)
     async with httpx.AsyncClient() as http:
-        worker = Worker(
+        worker = build_worker(
             settings, engine, redis, http, group="detector-bench", batch=batch, schedule=False
         )
         await worker.ensure_group()

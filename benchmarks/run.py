@@ -34,15 +34,15 @@ import orjson
 import psutil
 
 from api.db.document_crypto import DocumentCrypto
+from api.db.engine import asyncpg_dsn
 from api.http.tokens import mint_development_token
 from api.ops.embedded import EmbeddedPostgres, EmbeddedRedis
-from api.ops.seed import asyncpg_dsn
 from api.settings import Settings
 from benchmarks.dataset import enable_statement_stats, ensure, preload_statement_stats
 from benchmarks.load import drive, percentile
 from benchmarks.report import write_report
 from domain.access.principal import Role
-from schema.ids import encode_id
+from domain.ids import encode_id
 from schema.persisted import registry
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,10 +25,9 @@ from typing import Any
 
 import asyncpg
 
-from api.db.engine import create_engine
+from api.db.engine import asyncpg_dsn, create_engine
 from api.db.value_store import SqlValueStore
 from api.ops.embedded import EmbeddedPostgres
-from api.ops.seed import asyncpg_dsn
 from api.settings import Settings
 from benchmarks.dataset import ensure
 from benchmarks.detector import _HISTORY

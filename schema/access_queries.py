@@ -12,6 +12,7 @@ from domain.access.counter_sessions import OneVerificationPerRequest, Verificati
 from domain.customers.documents import normalize_document_number
 from domain.customers.model import DocumentType
 from domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
+from domain.ids import decode_typed_id, encode_id
 from schema.access import Forbidden, require
 from schema.context import Info
 from schema.errors import (
@@ -22,7 +23,6 @@ from schema.errors import (
     RuleViolationError,
     UserFacingError,
 )
-from schema.ids import decode_typed_id, encode_id
 from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
 from schema.read_audit import AuditUnavailable
 

@@ -15,6 +15,7 @@ from domain.detection.alerts import AlertFilter, AlertStatus, alert_scope
 from domain.detection.handling import acknowledge_alert
 from domain.detection.rules import RuleKind, Severity
 from domain.errors import DomainError
+from domain.ids import decode_typed_id, encode_id, with_global_ids
 from schema.access import require, views_of
 from schema.context import Info
 from schema.errors import (
@@ -24,7 +25,6 @@ from schema.errors import (
     UserFacingError,
     error_type,
 )
-from schema.ids import decode_typed_id, encode_id, with_global_ids
 from schema.pagination import PageInfo, check_first, decode_id_cursor, split_page
 from schema.tasks import Task
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from functools import cached_property, lru_cache
 from typing import TypeVar
@@ -241,12 +241,12 @@ def _labels(visibility: Visibility, selected: frozenset[tuple[str, str]]) -> tup
     )
 
 
-@dataclass(slots=True)
-class Context:
-    """What every resolver may use; the API layer builds one per request."""
+@dataclass(slots=True, kw_only=True)
+class Ports:
+    """The adapters and settings every request's context is built from; the composition root
+    (api/bootstrap.py) builds one set per process."""
 
     reader: ProfileReader
-    principal: Principal
     counter_sessions: CounterSessionStore
     audit_log: AuditLog
     consent_book: ConsentBook
@@ -266,16 +266,24 @@ class Context:
     assignments: Callable[[], AssignmentUnitOfWork]
     # Where webhook receivers may be (https, public addresses, allowed networks).
     webhook_receivers: ReceiverRules
-    correlation_id: str
     idempotency_ttl_seconds: int = 7 * 24 * 3600
-    # Set by strawberry on a websocket's connection_init (graphql-transport-ws).
-    connection_params: dict[str, object] | None = None
-    rate_limiter: RateLimiter | None = None
-    channel: str = "unspecified"
     min_rm_grade: int = 3  # high-value customers need an RM of at least this grade
-    purpose: str = "unspecified"
+    rate_limiter: RateLimiter | None = None
     # The profile in one statement (schema/customers/prefetch.py); None reads through loaders.
     snapshots: ProfileSnapshots | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Context(Ports):
+    """What every resolver may use: the process's ports, and this operation's caller, loaders
+    and audit collector. The API layer builds one per request (`from_ports`)."""
+
+    principal: Principal
+    correlation_id: str
+    # Set by strawberry on a websocket's connection_init (graphql-transport-ws).
+    connection_params: dict[str, object] | None = None
+    channel: str = "unspecified"
+    purpose: str = "unspecified"
     loaders: Loaders = field(init=False)
     audit: AuditCollector = field(init=False)
     # Teller sessions checked in this request, so each customer costs one Redis call at most.
@@ -290,6 +298,30 @@ class Context:
         self.audit = AuditCollector()
         self.sessions_checked = {}
         self.verified_documents = 0
+
+    @classmethod
+    def from_ports(
+        cls,
+        ports: Ports,
+        *,
+        principal: Principal,
+        correlation_id: str,
+        channel: str = "unspecified",
+        purpose: str = "unspecified",
+        charge: bool = True,
+    ) -> Context:
+        """A request's context. `charge=False`: the request was charged already (the profile
+        lane charges before it answers), so the executor must not charge it again."""
+        shared = {f.name: getattr(ports, f.name) for f in fields(Ports)}
+        if not charge:
+            shared["rate_limiter"] = None
+        return cls(
+            **shared,
+            principal=principal,
+            correlation_id=correlation_id,
+            channel=channel,
+            purpose=purpose,
+        )
 
     def for_operation(self) -> Context:
         """A context of its own for one operation of a websocket connection: the same caller

@@ -5,10 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from domain.errors import InvalidInput
+from domain.ids import decode_id
 from schema.access import may_use
 from schema.context import Info
 from schema.customers.types import load_customer
-from schema.ids import decode_id
 from schema.node import Node
 from schema.organisation.types import load_branch, load_relationship_manager
 from schema.products.types import load_product

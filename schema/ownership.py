@@ -28,6 +28,7 @@ from domain.assignment import (
     set_team,
 )
 from domain.errors import DomainError
+from domain.ids import decode_typed_id, encode_id
 from domain.organisation import ClaimStatus, RmGrade
 from domain.value.contribution import format_period
 from domain.value.tiers import ValueTier
@@ -41,7 +42,6 @@ from schema.errors import (
     UserFacingError,
     rule_error_type,
 )
-from schema.ids import decode_typed_id, encode_id
 from schema.organisation.types import (
     Branch,
     RelationshipManager,

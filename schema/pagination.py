@@ -10,7 +10,7 @@ from typing import TypeVar
 import strawberry
 
 from domain.errors import InvalidInput
-from schema.ids import parse_key
+from domain.ids import parse_key
 
 MAX_PAGE_SIZE = 100
 T = TypeVar("T")

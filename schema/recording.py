@@ -12,6 +12,7 @@ from domain.access.principal import Role
 from domain.errors import DomainError, InvalidInput
 from domain.fund_movements import CounterpartyKind, MovementDirection, NewFundMovement
 from domain.idempotency import IdempotencyKeyReused, validate_key
+from domain.ids import decode_typed_id, encode_id
 from domain.interactions import Channel, InteractionKind, InteractionOutcome, NewInteraction
 from domain.products import HoldingStatus
 from domain.recording import (
@@ -25,7 +26,6 @@ from domain.recording import (
 from schema.access import in_counter_session, require, visible
 from schema.context import Info
 from schema.errors import Error, ForbiddenError, InvalidInputError, NotFoundError, error_type
-from schema.ids import decode_typed_id, encode_id
 from schema.interactions.types import Interaction
 from schema.tasks import Task
 from schema.tasks import shown as shown_tasks

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from domain.customers.model import CustomerKind
 from domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
+from domain.ids import decode_typed_id, encode_id
 from domain.interactions import Channel
 from domain.products import ProductCategory
 from domain.relationships import RelationshipState
@@ -41,7 +42,6 @@ from schema.errors import (
     UserFacingError,
     rule_error_type,
 )
-from schema.ids import decode_typed_id, encode_id
 from schema.pagination import PageInfo, check_first, decode_id_cursor, split_page
 
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ import strawberry
 from domain.access.policy import Visibility
 from domain.access.principal import Role
 from domain.errors import DomainError
+from domain.ids import decode_typed_id, encode_id
 from domain.interactions import Channel
 from domain.recording import complete_task, open_task
 from domain.tasks import (
@@ -34,7 +35,6 @@ from schema.errors import (
     UserFacingError,
     error_type,
 )
-from schema.ids import decode_typed_id, encode_id
 from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
 
 strawberry.enum(TaskKind, description="What a task is about.")

@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from domain.errors import DomainError, InvalidInput
+from domain.ids import decode_typed_id, encode_id
 from domain.interactions import Channel
 from domain.products import ProductCategory
 from domain.value import rates as value_rates
@@ -25,7 +26,6 @@ from schema.errors import (
     UserFacingError,
     error_type,
 )
-from schema.ids import decode_typed_id, encode_id
 from schema.products.types import Product, load_product
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import strawberry
 
 from domain.errors import DomainError
+from domain.ids import decode_typed_id
 from domain.interactions import Channel
 from domain.value.contribution import format_period, parse_period
 from domain.value.report import ValueReport as ValueReportModel
@@ -14,7 +15,6 @@ from domain.value.tiers import ValueTier
 from schema.access import require
 from schema.context import Info
 from schema.errors import UserFacingError
-from schema.ids import decode_typed_id
 from schema.organisation.types import Branch, load_branch
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from domain.errors import DomainError, NotFound
+from domain.ids import decode_typed_id, encode_id
 from domain.webhooks import (
     EVENT_TYPES,
     DeliveryStatus,
@@ -28,7 +29,6 @@ from schema.errors import (
     UserFacingError,
     error_type,
 )
-from schema.ids import decode_typed_id, encode_id
 from schema.pagination import PageInfo, check_first, decode_id_cursor, split_page
 
 strawberry.enum(DeliveryStatus, description="Where a webhook delivery stands.")

@@ -17,10 +17,11 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from api.bootstrap import Resources
 from api.cli import migrate
 from api.db.document_crypto import DocumentCrypto
 from api.db.engine import create_engine
-from api.http.app import Resources, create_app
+from api.http.app import create_app
 from api.http.tokens import mint_development_token
 from api.ops.embedded import Endpoints, Infrastructure
 from api.ops.seed import seed

@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from api.http.graphql_view import GraphQLEndpoint, Ports
+from api.http.graphql_view import GraphQLEndpoint
+from schema.context import Ports
 
 
 async def gql(

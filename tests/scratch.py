@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from api.db.engine import asyncpg_dsn
 from api.ops.embedded import Endpoints
-from api.ops.seed import asyncpg_dsn
 
 
 async def scratch_database(endpoints: Endpoints, name: str) -> str:

@@ -13,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.tables import AuditRecordRow
-from domain.access.audit import AuditEntry, AuditPage, AuditRecord
+from domain.access.audit import AuditEntry, AuditPage, AuditRecord, StillCurrent
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ GROUP_LIMIT = 200  # rows per statement; a busier moment is written in several
 
 # The rows arrive as parallel arrays (one element per read); a row with a `cid` is written only
 # if that customer's change counter and the reference-data counter are still what its cached
-# answer was built from (api/http/response_cache.py). `current` is computed once and both inserted
+# answer was built from (api/redis/response_cache.py). `current` is computed once and both inserted
 # and returned, so the caller learns exactly which rows were written.
 _WRITE = text(
     """
@@ -60,15 +59,6 @@ _WRITE = text(
     SELECT n FROM current
     """
 )
-
-
-@dataclass(frozen=True, slots=True)
-class StillCurrent:
-    """Write the row only if the customer's answer is still the one the counters describe."""
-
-    customer_id: int
-    version: int
-    reference_version: int
 
 
 def _text_array(values: Sequence[str]) -> str:

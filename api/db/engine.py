@@ -45,3 +45,8 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The URL for asyncpg itself (bulk loads, COPY, tools): no SQLAlchemy driver name."""
+    return async_url(database_url).replace("postgresql+asyncpg://", "postgresql://", 1)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.db.document_crypto import DocumentCrypto
 from api.db.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookSubscriptionRow
 from domain.detection.handling import Event
+from domain.ids import with_global_ids
 from domain.webhooks import (
     Attempt,
     Delivery,
@@ -23,7 +24,6 @@ from domain.webhooks import (
     next_attempt,
     payload,
 )
-from schema.ids import with_global_ids
 
 SECRET_CONTEXT = "webhook-secret"  # the AES-GCM associated data: a sealed secret is only that
 _subs = WebhookSubscriptionRow.__table__.c

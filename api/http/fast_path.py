@@ -19,9 +19,9 @@ from strawberry.types import ExecutionResult
 
 from domain.access.principal import Role
 from domain.errors import DomainError
+from domain.ids import decode_typed_id
 from schema.access import ROOT_PERMISSIONS
 from schema.context import Context
-from schema.ids import decode_typed_id
 from schema.persisted import registry
 
 # Registered operations answered from one snapshot: the call-center profile of any customer

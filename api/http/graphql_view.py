@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -21,34 +19,15 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from api.db.profile_reader import SqlProfileReader
 from api.http.correlation import current_correlation_id
 from api.http.fast_path import cacheable, customer_of, fast_paths
 from api.http.graphql_ws import TransportWSHandler
 from api.http.profile_render import RegisteredProfile
-from api.http.response_cache import CachedAnswer, ResponseCache
 from api.http.tokens import AuthError, TokenVerifier
 from api.redis.rate_limits import RedisTokenBuckets
-from domain.access.audit import AuditLog
-from domain.access.counter_sessions import CounterSessionStore
+from api.redis.response_cache import CachedAnswer, ResponseCache
 from domain.access.principal import Principal, Role
-from domain.access.rate_limits import RateLimiter
-from domain.activity import ActivityFeed
-from domain.assignment import AssignmentUnitOfWork, OwnershipReader
-from domain.detection.alerts import AlertReader
-from domain.detection.handling import AlertFactory
-from domain.detection.rules import DetectionRuleStore
-from domain.ports import ProfileReader
-from domain.privacy.consents import ConsentBook
-from domain.privacy.erasure import PrivacyStore
-from domain.recording import UnitOfWorkFactory
-from domain.relationship_changes import Factory as RelationshipFactory
-from domain.value.contribution import ValueStore
-from domain.value.offers import OfferSource
-from domain.value.report import ValueReports
-from domain.value.segments import SegmentStore
-from domain.webhooks import ReceiverRules, WebhookStore
-from schema.context import Context
+from schema.context import Context, Ports
 from schema.error_masking import masked
 from schema.errors import UserFacingError
 from schema.persisted import registry
@@ -62,37 +41,6 @@ def mask_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
     """The client's view of an error: masked by the schema already (schema/error_masking.py),
     and again here for an error that did not pass through it."""
     return dict(masked(error, correlation_id).formatted)
-
-
-@dataclass(slots=True)
-class Ports:
-    """The adapters a request context is built from; set by the application's lifespan."""
-
-    reader: ProfileReader
-    counter_sessions: CounterSessionStore
-    audit_log: AuditLog
-    consent_book: ConsentBook
-    privacy: PrivacyStore
-    recording: UnitOfWorkFactory
-    relationships: RelationshipFactory
-    detection_rules: DetectionRuleStore
-    alerts: AlertReader
-    alert_changes: AlertFactory
-    webhooks: WebhookStore
-    activity: ActivityFeed
-    values: ValueStore
-    ownership: OwnershipReader
-    value_reports: ValueReports
-    segments: SegmentStore
-    offers: OfferSource
-    assignments: Callable[[], AssignmentUnitOfWork]
-    webhook_receivers: ReceiverRules
-    idempotency_ttl_seconds: int
-    min_rm_grade: int
-    rate_limiter: RateLimiter | None = None
-    # The concrete reader, for the fast path of registered operations (None: no fast path).
-    snapshots: SqlProfileReader | None = None
-    response_cache: ResponseCache | None = None
 
 
 def _header(request: Request | WebSocket, name: str, limit: int) -> str:
@@ -221,7 +169,9 @@ def resolve_persisted(body: dict[str, object]) -> None:
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
+    # Set by the application's lifespan (api/bootstrap.py builds them).
     ports: Ports | None = None
+    response_cache: ResponseCache | None = None
     graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, *args: Any, verifier: TokenVerifier | None, **kwargs: Any) -> None:
@@ -301,7 +251,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         limiter = context.rate_limiter
         if limiter is not None and cost > limiter.capacity:
             return None  # the view refuses it with QUERY_TOO_COSTLY, charging nothing
-        cache = ports.response_cache
+        cache = self.response_cache
         key = None if cache is None else await cache.key(fast.name, variables, customer_id, context)
         retry, answer = await self._charge_and_look_up(context, cost, cache, key)
         if retry is not None:
@@ -386,34 +336,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             raise RuntimeError("the GraphQL endpoint is used before the lifespan started")
         principal: Principal = request.scope.get("state", {}).get("principal", UNAUTHENTICATED)
         charged = request.scope.get("state", {}).get(RATE_CHARGED, False)
-        context = Context(
-            reader=self.ports.reader,
+        context = Context.from_ports(
+            self.ports,
             principal=principal,
-            counter_sessions=self.ports.counter_sessions,
-            audit_log=self.ports.audit_log,
-            consent_book=self.ports.consent_book,
-            privacy=self.ports.privacy,
-            recording=self.ports.recording,
-            relationships=self.ports.relationships,
-            detection_rules=self.ports.detection_rules,
-            alerts=self.ports.alerts,
-            alert_changes=self.ports.alert_changes,
-            webhooks=self.ports.webhooks,
-            webhook_receivers=self.ports.webhook_receivers,
-            activity=self.ports.activity,
-            values=self.ports.values,
-            ownership=self.ports.ownership,
-            value_reports=self.ports.value_reports,
-            segments=self.ports.segments,
-            offers=self.ports.offers,
-            assignments=self.ports.assignments,
-            min_rm_grade=self.ports.min_rm_grade,
-            idempotency_ttl_seconds=self.ports.idempotency_ttl_seconds,
-            rate_limiter=None if charged else self.ports.rate_limiter,
             correlation_id=current_correlation_id(),
             channel=_header(request, "x-channel", 40),
             purpose=_header(request, "x-purpose", 80),
-            snapshots=self.ports.snapshots,
+            charge=not charged,
         )
         request.state.graphql_context = context
         return context

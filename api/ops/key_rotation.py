@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncpg
 
 from api.db.document_crypto import DocumentCrypto
-from api.ops.seed import asyncpg_dsn
+from api.db.engine import asyncpg_dsn
 
 
 async def rotate_document_keys(database_url: str, crypto: DocumentCrypto, batch: int = 1000) -> int:

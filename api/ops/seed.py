@@ -17,7 +17,7 @@ import asyncpg
 from stdnum.cn import ric, uscc
 
 from api.db.document_crypto import DocumentCrypto
-from api.db.engine import async_url
+from api.db.engine import asyncpg_dsn
 from domain.customers.model import (
     AssetBand,
     BusinessScale,
@@ -702,10 +702,6 @@ IDENTITY_TABLES = (
     "interactions",
     "relationship_state_changes",
 )
-
-
-def asyncpg_dsn(database_url: str) -> str:
-    return async_url(database_url).replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 async def customer_count(database_url: str) -> int:

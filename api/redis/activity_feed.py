@@ -13,15 +13,13 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import AsyncGenerator
-from datetime import datetime
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from api.worker.outbox_relay import activity_channel
+from api.redis.events import activity_channel, decode
 from domain.activity import ActivityEvent
 from domain.errors import DomainError
 
@@ -63,17 +61,6 @@ def _settled(task: asyncio.Task[None]) -> None:
     """Mark a background task's failure as seen (it was logged where it happened)."""
     if not task.cancelled():
         task.exception()
-
-
-def _event(data: bytes) -> ActivityEvent:
-    fields = orjson.loads(data)
-    return ActivityEvent(
-        id=fields["id"],
-        customer_id=fields["customerId"],
-        topic=fields["topic"],
-        occurred_at=datetime.fromisoformat(fields["occurredAt"]),
-        payload=fields["payload"],
-    )
 
 
 class RedisActivityFeed:
@@ -209,7 +196,7 @@ class RedisActivityFeed:
             if not listeners:
                 continue
             try:
-                event = _event(message["data"])
+                event = decode(message["data"])
             except (ValueError, KeyError, TypeError):
                 log.exception("an activity message could not be read; skipped")
                 continue

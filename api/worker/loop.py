@@ -15,27 +15,21 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
 
-import httpx
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.background import stop_tasks
-from api.db.detection import SqlAlertUnitOfWork, SqlDetectionFacts
-from api.db.detection_rules import SqlDetectionRuleStore
-from api.db.document_crypto import DocumentCrypto
-from api.db.relationship_uow import SqlRelationshipUnitOfWork
-from api.db.value_store import SqlValueStore
 from api.db.webhooks import SqlWebhookStore
+from api.redis.events import STREAM, from_stream
 from api.settings import Settings
-from api.worker.outbox_relay import STREAM, OutboxRelay
-from api.worker.receivers import receiver_rules
+from api.worker.outbox_relay import OutboxRelay
 from api.worker.webhooks import WebhookDispatcher
-from domain.detection.handling import DetectionReport, Event, detect_events, detect_scheduled
+from domain.detection.handling import DetectionReport, Event
+from domain.value.contribution import ValueStore
 from domain.value.scoring import rescore_events
 
 log = logging.getLogger(__name__)
@@ -44,45 +38,31 @@ GROUP = "detector"
 SCHEDULE_KEY = "qj:detect:done:{}"  # one scheduled run per day across all workers
 
 
-def parse_event(fields: dict[bytes, bytes]) -> Event:
-    data = orjson.loads(fields[b"event"])
-    return Event(
-        id=int(data["id"]),
-        customer_id=int(data["customerId"]),
-        topic=str(data["topic"]),
-        occurred_at=datetime.fromisoformat(data["occurredAt"]),
-        payload=data["payload"],
-    )
+class Detector(Protocol):
+    """Detection, wired (api/bootstrap.Detection)."""
+
+    async def events(self, events: list[Event]) -> DetectionReport: ...
+
+    async def scheduled(self, as_of: date, now: datetime | None = None) -> DetectionReport: ...
 
 
-class Detection:
-    """What detection needs, wired to PostgreSQL."""
+@dataclass(frozen=True, slots=True)
+class WorkerParts:
+    """What the worker drives, built by the composition root (api/bootstrap.build_worker)."""
 
-    def __init__(self, engine: AsyncEngine, relay: OutboxRelay | None = None) -> None:
-        wake = relay.wake if relay is not None else None
-        self.rules = SqlDetectionRuleStore(engine)
-        self.facts = SqlDetectionFacts(engine)
-        self.alerts = lambda: SqlAlertUnitOfWork(engine, on_commit=wake)
-        self.relationships = lambda: SqlRelationshipUnitOfWork(engine, on_commit=wake)
-
-    async def events(self, events: Sequence[Event]) -> DetectionReport:
-        return await detect_events(
-            events, self.rules, self.facts, self.alerts, self.relationships, datetime.now(UTC)
-        )
-
-    async def scheduled(self, as_of: date, now: datetime | None = None) -> DetectionReport:
-        return await detect_scheduled(
-            as_of, self.rules, self.facts, self.alerts, self.relationships, now or datetime.now(UTC)
-        )
+    relay: OutboxRelay
+    detection: Detector
+    webhooks: SqlWebhookStore
+    values: ValueStore
+    dispatcher: WebhookDispatcher
 
 
 class Worker:
     def __init__(
         self,
         settings: Settings,
-        engine: AsyncEngine,
         redis: aioredis.Redis,
-        http: httpx.AsyncClient,
+        parts: WorkerParts,
         *,
         consumer: str | None = None,
         group: str = GROUP,
@@ -105,18 +85,11 @@ class Worker:
         )
         self.schedule = schedule
         self.stop_seconds = float(settings.shutdown_timeout_seconds)
-        self.relay = OutboxRelay(engine, redis)
-        self.detection = Detection(engine.execution_options(component="worker"), self.relay)
-        self.webhooks = SqlWebhookStore(engine, DocumentCrypto.from_settings(settings))
-        self.values = SqlValueStore(engine.execution_options(component="worker"))
-        self.dispatcher = WebhookDispatcher(
-            self.webhooks,
-            http,
-            rules=receiver_rules(settings),
-            max_attempts=settings.webhook_max_attempts,
-            backoff=timedelta(seconds=settings.webhook_backoff_seconds),
-            timeout_seconds=settings.webhook_timeout_seconds,
-        )
+        self.relay = parts.relay
+        self.detection = parts.detection
+        self.webhooks = parts.webhooks
+        self.values = parts.values
+        self.dispatcher = parts.dispatcher
         self._tasks: list[asyncio.Task[None]] = []
         self._group_ready = False
 
@@ -144,7 +117,7 @@ class Worker:
         events = []
         for message_id, fields in messages:
             try:
-                events.append(parse_event(fields))
+                events.append(from_stream(fields))
             except (KeyError, ValueError, TypeError):
                 # Not ours to fix by retrying: log it and let it go.
                 log.error("dropping malformed stream message %r", message_id)

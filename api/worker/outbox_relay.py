@@ -8,7 +8,6 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy import BigInteger, delete, func, literal, select, update
@@ -17,16 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.background import stop_tasks
 from api.db.tables import IdempotencyKeyRow, OutboxRow
+from api.redis import events
 
 log = logging.getLogger(__name__)
 
-STREAM = "qj:events"
 BACKGROUND_COMPONENT = "outbox-relay"
 STREAM_MAXLEN = 1_000_000
-
-
-def activity_channel(customer_id: int) -> str:
-    return f"qj:activity:{customer_id}"
 
 
 class OutboxRelay:
@@ -69,17 +64,16 @@ class OutboxRelay:
                 return 0
             pipe = self.redis.pipeline(transaction=False)
             for row in rows:
-                message = orjson.dumps(
-                    {
-                        "id": row.id,
-                        "customerId": row.customer_id,
-                        "topic": row.topic,
-                        "occurredAt": row.created_at.isoformat(),
-                        "payload": row.payload,
-                    }
+                message = events.encode(
+                    row.id, row.customer_id, row.topic, row.created_at, row.payload
                 )
-                pipe.publish(activity_channel(row.customer_id), message)
-                pipe.xadd(STREAM, {"event": message}, maxlen=STREAM_MAXLEN, approximate=True)
+                pipe.publish(events.activity_channel(row.customer_id), message)
+                pipe.xadd(
+                    events.STREAM,
+                    {events.STREAM_FIELD: message},
+                    maxlen=STREAM_MAXLEN,
+                    approximate=True,
+                )
             await pipe.execute()
             await conn.execute(
                 update(OutboxRow)

@@ -7,8 +7,7 @@ import socket
 from collections.abc import Sequence
 from ipaddress import ip_address
 
-from api.settings import Settings
-from domain.webhooks import IPAddress, ReceiverRules
+from domain.webhooks import IPAddress
 
 
 class SystemResolver:
@@ -29,14 +28,3 @@ class SystemResolver:
         if not addresses:
             raise LookupError(host)
         return addresses
-
-
-def receiver_rules(settings: Settings) -> ReceiverRules:
-    """Development delivers over plain HTTP too; production never. A local receiver (a test's,
-    a developer's) needs its network in QUANJING_WEBHOOK_ALLOWED_NETWORKS, like any internal
-    receiver."""
-    return ReceiverRules(
-        resolver=SystemResolver(),
-        require_https=settings.is_production,
-        allowed_networks=settings.webhook_allowed_networks,
-    )

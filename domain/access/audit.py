@@ -34,9 +34,23 @@ class AuditPage:
     has_next_page: bool
 
 
+@dataclass(frozen=True, slots=True)
+class StillCurrent:
+    """Write the row only if the customer's answer is still the one the counters describe
+    (a cached answer: served only while no committed write has changed it)."""
+
+    customer_id: int
+    version: int
+    reference_version: int
+
+
 class AuditLog(Protocol):
     async def record(self, entry: AuditEntry) -> None:
         """Write the entry durably, or raise: the caller must not return the data then."""
+        ...
+
+    async def record_if_current(self, entry: AuditEntry, condition: StillCurrent) -> bool:
+        """Write the entry only while `condition` holds; False (nothing written) otherwise."""
         ...
 
     async def trail(self, customer_id: int, first: int, before_id: int | None) -> AuditPage:

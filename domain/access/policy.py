@@ -371,5 +371,26 @@ def relation_of(
     return Relation.OTHER
 
 
+def session_decides(principal: Principal) -> bool:
+    """Whether a counter session enters this caller's relation (`relation_of`)."""
+    return principal.role is Role.TELLER
+
+
+def relation_inputs(principal: Principal, in_counter_session: bool) -> tuple[str, ...]:
+    """Everything `relation_of` reads of the caller, as text: two callers with the same inputs
+    stand in the same relation to every customer, so they may share an answer built for one
+    of them (the response cache's scope). Change it with `relation_of`; a test enumerates
+    every Relation against it."""
+    match principal.role:
+        case Role.CUSTOMER:
+            return (principal.role.value, f"c{principal.customer_id}")
+        case Role.RELATIONSHIP_MANAGER:
+            return (principal.role.value, f"rm{principal.rm_id}")
+        case Role.TELLER:
+            return (principal.role.value, "session" if in_counter_session else "no-session")
+        case _:
+            return (principal.role.value,)
+
+
 def visibility_for(principal: Principal, relation: Relation) -> Visibility:
     return Visibility(role=principal.role, related=relation is not Relation.OTHER)

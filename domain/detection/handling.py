@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from domain.access.principal import Principal
+from domain.activity import ActivityEvent
 from domain.detection import detector
 from domain.detection.alerts import (
     DETECTOR,
@@ -40,15 +41,8 @@ from domain.tasks import DUE_AFTER, NewTask, TaskKind, default_owner
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One outbox event as the stream carries it."""
-
-    id: int
-    customer_id: int
-    topic: str
-    occurred_at: datetime
-    payload: Mapping[str, Any]
+# One outbox event as the stream carries it: the same event live subscribers get.
+Event = ActivityEvent
 
 
 class DetectionFacts(Protocol):

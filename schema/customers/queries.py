@@ -10,13 +10,13 @@ import strawberry
 from domain.customers.documents import normalize_document_number
 from domain.customers.model import DocumentType
 from domain.errors import DomainError, InvalidInput, NotFound
+from domain.ids import decode_typed_id
 from domain.search import interpret_search
 from schema.access import Forbidden, require
 from schema.context import Info
 from schema.customers.prefetch import prefetch_profile
 from schema.customers.types import Customer, load_customer, present
 from schema.errors import ForbiddenError, InvalidInputError, NotFoundError, UserFacingError
-from schema.ids import decode_typed_id
 from schema.pagination import PageInfo, check_first, cursor_key, decode_cursor, encode_cursor
 
 CustomerResult = Annotated[

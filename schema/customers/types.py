@@ -28,6 +28,7 @@ from domain.customers.model import Customer as CustomerModel
 from domain.customers.model import IdentityDocument as IdentityDocumentModel
 from domain.detection.alerts import may_handle
 from domain.errors import DomainError, InvalidInput
+from domain.ids import encode_id
 from domain.interactions import Channel, InteractionKind, TimelinePage, TimelineRequest
 from domain.privacy.consents import ConsentChannel, ConsentPurpose, allows
 from domain.products import summarize_holdings
@@ -36,7 +37,6 @@ from schema.access import visible
 from schema.alerts import Alert
 from schema.context import Info
 from schema.errors import UserFacingError
-from schema.ids import encode_id
 from schema.interactions.types import (
     ChannelUse,
     Interaction,

@@ -9,6 +9,7 @@ import strawberry
 
 from domain.access.policy import Visibility
 from domain.errors import InvalidInput
+from domain.ids import decode_typed_id, encode_id
 from domain.interactions import (
     Channel,
     InteractionKind,
@@ -18,7 +19,6 @@ from domain.interactions import (
 )
 from domain.interactions import Interaction as InteractionModel
 from schema.context import Info
-from schema.ids import decode_typed_id, encode_id
 from schema.organisation.types import Branch, load_branch
 from schema.pagination import PageInfo, cursor_key, decode_cursor, encode_cursor
 

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from domain.ids import encode_id
 from domain.organisation import Branch as BranchModel
 from domain.organisation import BranchKind, RmGrade
 from domain.organisation import RelationshipManager as RelationshipManagerModel
 from schema.context import Info
-from schema.ids import encode_id
 from schema.node import Node
 
 if TYPE_CHECKING:

@@ -8,12 +8,12 @@ from decimal import Decimal
 import strawberry
 
 from domain.access.policy import Visibility
+from domain.ids import encode_id
 from domain.products import CurrencyTotals as CurrencyTotalsModel
 from domain.products import Holding as HoldingModel
 from domain.products import HoldingsSummary, HoldingStatus, ProductAudience, ProductCategory
 from domain.products import Product as ProductModel
 from schema.context import Info
-from schema.ids import encode_id
 from schema.node import Node
 
 

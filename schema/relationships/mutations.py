@@ -9,6 +9,7 @@ import strawberry
 
 from domain.access.principal import Role
 from domain.errors import DomainError, NotFound
+from domain.ids import decode_typed_id
 from domain.relationship_changes import Move, change_state, decide_proposal, propose_change
 from domain.relationships import (
     ApprovalRequired,
@@ -21,7 +22,6 @@ from domain.relationships import (
 from schema.access import Forbidden, require
 from schema.context import Info
 from schema.errors import Error, ForbiddenError, InvalidInputError, NotFoundError, error_type
-from schema.ids import decode_typed_id
 from schema.relationships.types import Relationship, StateChangeProposal, load_relationship
 
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from api.db.engine import asyncpg_dsn
 from api.ops.embedded import Endpoints
-from api.ops.seed import asyncpg_dsn
 from api.settings import Settings
 from tests.websocket import served
 

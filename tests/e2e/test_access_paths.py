@@ -11,10 +11,10 @@ import asyncpg
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.engine import asyncpg_dsn
 from api.ops.embedded import Endpoints
-from api.ops.seed import asyncpg_dsn
 from domain.access.principal import Role
-from schema.ids import encode_id
+from domain.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import Made, make_customer
 from tests.graphql import gql, gql_data

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from api.db.engine import asyncpg_dsn
 from api.ops.embedded import Endpoints
-from api.ops.seed import asyncpg_dsn
 from domain.access.principal import Role
-from schema.ids import encode_id
+from domain.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import make_customer
 from tests.graphql import gql, gql_data, ports_of

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.http.app import Resources, create_app
+from api.bootstrap import Resources
+from api.http.app import create_app
 from api.http.tokens import (
     AuthError,
     JwksCache,

@@ -18,7 +18,7 @@ from api.db.value_store import SqlValueStore
 from domain.access.masking import mask_document, mask_last4, mask_phone
 from domain.access.policy import FIELD_POLICIES, PUBLIC
 from domain.access.principal import Role
-from schema.ids import encode_id
+from domain.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import Made, backdate, make_customer
 from tests.graphql import gql, gql_data

@@ -11,10 +11,11 @@ import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from api.http.app import Resources, create_app
+from api.bootstrap import Resources
+from api.http.app import create_app
 from api.settings import Settings
 from domain.access.principal import Role
-from schema.ids import encode_id
+from domain.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import Made, make_customer
 from tests.graphql import gql_data

@@ -17,14 +17,15 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.bootstrap import build_worker
 from api.db.detection_rules import SqlDetectionRuleStore
+from api.redis.events import STREAM
 from api.settings import Settings
 from api.worker.loop import Worker
-from api.worker.outbox_relay import STREAM
 from domain.access.principal import Role
 from domain.detection.handling import DetectionReport
 from domain.detection.rules import RuleKind
-from schema.ids import decode_typed_id, encode_id
+from domain.ids import decode_typed_id, encode_id
 from tests.conftest import Minter
 from tests.factories import make_customer
 from tests.graphql import gql_data
@@ -61,7 +62,7 @@ def make_worker(
     claim_idle_ms: int = 60_000,
 ) -> Worker:
     # Its own group, starting at "$": it sees this test's events, not the whole suite's.
-    return Worker(
+    return build_worker(
         settings,
         engine,
         redis,

@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from domain.customers.model import Customer
-from schema.ids import encode_id
+from domain.ids import encode_id
 from tests.graphql import gql, gql_data, ports_of
 
 PROFILE = """query ($id: ID!) { customer(id: $id) { __typename

@@ -12,13 +12,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from api.http.app import Resources, create_app
+from api.bootstrap import Resources
+from api.http.app import create_app
 from api.http.profile_render import RegisteredProfile
 from api.settings import Settings
 from domain.access.principal import Role
+from domain.ids import encode_id
 from schema.customers import queries
 from schema.customers.prefetch import prefetch_profile
-from schema.ids import encode_id
 from schema.persisted import registry
 from tests.conftest import Minter
 from tests.factories import Made, make_customer

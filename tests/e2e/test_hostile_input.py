@@ -33,17 +33,18 @@ from graphql import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.bootstrap import Resources
 from api.cli import migrate
 from api.db.document_crypto import DocumentCrypto
 from api.db.engine import create_engine
-from api.http.app import Resources, create_app
+from api.http.app import create_app
 from api.ops.embedded import Endpoints
 from api.ops.seed import seed
 from api.settings import Settings
 from domain.access.principal import Role
+from domain.ids import encode_id
 from schema import schema
 from schema.access import ROOT_PERMISSIONS
-from schema.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import make_customer
 from tests.scratch import scratch_database

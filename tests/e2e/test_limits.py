@@ -14,11 +14,12 @@ from graphql import Lexer, Source, TokenKind, parse
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from api.http.app import Resources, create_app
+from api.bootstrap import Resources
+from api.http.app import create_app
 from api.redis.rate_limits import RedisTokenBuckets
 from api.settings import Settings
 from domain.access.principal import Role
-from schema.ids import encode_id
+from domain.ids import encode_id
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.query_cost import selection_cost
 from tests.conftest import Minter, as_production

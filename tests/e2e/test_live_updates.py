@@ -19,16 +19,17 @@ from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from api.db.engine import asyncpg_dsn
 from api.db.recording_uow import SqlRecordingUnitOfWork
 from api.http.app import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from api.ops.embedded import EmbeddedRedis, Endpoints
-from api.ops.seed import asyncpg_dsn
 from api.redis.activity_feed import SubscriberTooSlow
+from api.redis.events import STREAM, activity_channel
 from api.settings import Settings
-from api.worker.outbox_relay import STREAM, OutboxRelay, activity_channel
+from api.worker.outbox_relay import OutboxRelay
 from domain.access.principal import Role
+from domain.ids import encode_id
 from domain.interactions import Channel, InteractionKind, NewInteraction
-from schema.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import make_customer
 from tests.graphql import ports_of

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schema.ids import encode_id
+from domain.ids import encode_id
 from tests.factories import make_customer
 from tests.graphql import gql, gql_data
 

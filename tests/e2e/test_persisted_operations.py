@@ -9,8 +9,8 @@ import pytest
 from graphql import parse, validate
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.ids import encode_id
 from schema import schema
-from schema.ids import encode_id
 from schema.persisted import registry
 from tests.factories import make_customer
 

@@ -14,11 +14,11 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.engine import asyncpg_dsn
 from api.ops.embedded import Endpoints
-from api.ops.seed import asyncpg_dsn
 from api.settings import Settings
 from domain.access.principal import Role
-from schema.ids import encode_id
+from domain.ids import encode_id
 from schema.persisted import registry
 from tests.conftest import Minter
 from tests.factories import Made, make_customer

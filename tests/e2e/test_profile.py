@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schema.ids import encode_id
+from domain.ids import encode_id
 from tests.factories import make_customer
 from tests.graphql import gql_data
 from tests.statements import StatementCounter

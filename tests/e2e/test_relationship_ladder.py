@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.access.principal import Role
-from schema.ids import encode_id
+from domain.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import make_customer
 from tests.graphql import gql_data

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.access.principal import Role
-from schema.ids import encode_id
+from domain.ids import encode_id
 from schema.persisted import registry
 from tests.conftest import Minter
 from tests.factories import make_customer

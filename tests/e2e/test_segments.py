@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.value_store import SqlValueStore
 from domain.access.principal import Role
+from domain.ids import encode_id
 from domain.value.segments import MIN_CELL_SIZE
-from schema.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import backdate, make_customer
 from tests.graphql import gql, gql_data

@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from websockets.exceptions import ConnectionClosed
 
+from api.db.engine import asyncpg_dsn
 from api.ops.embedded import Endpoints
-from api.ops.seed import asyncpg_dsn
 from api.redis.activity_feed import RedisActivityFeed
-from api.worker.outbox_relay import activity_channel
+from api.redis.events import activity_channel
 from domain.access.principal import Role
+from domain.ids import encode_id
 from schema.access import ROOT_PERMISSIONS
-from schema.ids import encode_id
 from tests.conftest import Minter
 from tests.e2e.test_audit import BrokenAuditLog
 from tests.factories import Made, make_customer

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.db.value_store import SqlValueStore
 from api.settings import Settings
 from domain.access.principal import Role
-from schema.ids import encode_id
+from domain.ids import encode_id
 from tests.conftest import Minter
 from tests.e2e.test_detection import make_worker
 from tests.factories import backdate, make_customer

@@ -17,16 +17,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks.webhooks import Webhook
 
+from api.bootstrap import Resources, receiver_rules
 from api.db.document_crypto import DocumentCrypto
 from api.db.webhooks import SqlWebhookStore
-from api.http.app import Resources, create_app
+from api.http.app import create_app
 from api.settings import Settings
-from api.worker.receivers import receiver_rules
 from api.worker.webhooks import WebhookDispatcher
 from domain.access.principal import Role
 from domain.detection.handling import Event
+from domain.ids import encode_id
 from domain.webhooks import IPAddress, ReceiverRules, check_receiver
-from schema.ids import encode_id
 from tests.conftest import Minter, as_production
 from tests.graphql import gql_data
 from tests.websocket import free_port

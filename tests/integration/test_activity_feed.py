@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from api.ops.embedded import EmbeddedRedis, Endpoints
 from api.redis import activity_feed
 from api.redis.activity_feed import RedisActivityFeed, SubscriberTooSlow
-from api.worker.outbox_relay import activity_channel
+from api.redis.events import activity_channel
 from domain.activity import ActivityEvent
 
 NAME = "activity-feed-test"

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db.audit_log import AuditWriteFailed, SqlAuditLog, StillCurrent
-from domain.access.audit import AuditEntry
+from api.db.audit_log import AuditWriteFailed, SqlAuditLog
+from domain.access.audit import AuditEntry, StillCurrent
 from tests.factories import make_customer
 from tests.statements import StatementCounter
 

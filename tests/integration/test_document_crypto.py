@@ -11,10 +11,10 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.document_crypto import DocumentCrypto, parse_data_keys
+from api.db.engine import asyncpg_dsn
 from api.db.profile_reader import SqlProfileReader
 from api.ops.embedded import Endpoints
 from api.ops.key_rotation import rotate_document_keys
-from api.ops.seed import asyncpg_dsn
 from api.settings import Settings, SettingsError
 from domain.customers.model import DocumentType
 from tests.factories import make_customer

@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 import redis
 
+from api.db.engine import asyncpg_dsn
 from api.ops.embedded import MAX_CONNECTIONS, Infrastructure
-from api.ops.seed import asyncpg_dsn
 from api.settings import Settings
 
 

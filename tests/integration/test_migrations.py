@@ -14,9 +14,9 @@ from sqlalchemy.orm import RelationshipProperty
 
 from api.cli import alembic_config
 from api.db.document_crypto import DocumentCrypto
+from api.db.engine import asyncpg_dsn
 from api.db.tables import Base
 from api.ops.embedded import Endpoints
-from api.ops.seed import asyncpg_dsn
 from api.settings import Settings
 from tests.scratch import scratch_database
 

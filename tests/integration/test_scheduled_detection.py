@@ -8,13 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 
+from api.bootstrap import Detection
 from api.cli import main, migrate
 from api.db.document_crypto import DocumentCrypto
-from api.db.engine import create_engine
+from api.db.engine import asyncpg_dsn, create_engine
 from api.ops.embedded import Endpoints
-from api.ops.seed import asyncpg_dsn, seed
+from api.ops.seed import seed
 from api.settings import Settings
-from api.worker.loop import Detection
 from tests.scratch import scratch_database
 
 

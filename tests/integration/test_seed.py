@@ -12,8 +12,9 @@ from stdnum.cn import ric, uscc
 
 from api.cli import migrate
 from api.db.document_crypto import DocumentCrypto
+from api.db.engine import asyncpg_dsn
 from api.ops.embedded import Endpoints
-from api.ops.seed import DatabaseNotEmpty, asyncpg_dsn, seed
+from api.ops.seed import DatabaseNotEmpty, seed
 from tests.scratch import scratch_database
 
 PINNED_NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -19,11 +19,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli import main, migrate
-from api.db.engine import create_engine
+from api.db.engine import asyncpg_dsn, create_engine
 from api.db.value_report import SqlValueReports
 from api.db.value_store import SqlValueStore
 from api.ops.embedded import Endpoints
-from api.ops.seed import asyncpg_dsn
 from api.settings import Settings
 from domain.detection.handling import Event
 from domain.interactions import Channel

@@ -9,8 +9,8 @@ import pytest
 import strawberry
 
 from domain.errors import InvalidInput
+from domain.ids import encode_id
 from domain.products import HoldingStatus
-from schema.ids import encode_id
 from schema.recording import UpsertHoldingInput, validate_holding_change
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from domain.errors import InvalidInput
+from domain.ids import decode_id, decode_typed_id, encode_id
 from domain.interactions import Channel, Interaction, InteractionKind
 from schema.customers.queries import customer_cursor
-from schema.ids import decode_id, decode_typed_id, encode_id
 from schema.interactions.types import parse_timeline_cursor, timeline_cursor
 from schema.pagination import decode_id_cursor
 

@@ -1,4 +1,5 @@
-"""Opaque global ids (Relay): base64url of "<TypeName>:<primary key>"."""
+"""Public ids: opaque global ids (Relay), base64url of "<TypeName>:<primary key>", the same in
+GraphQL answers, webhook bodies and alert evidence, and the keys written inside them."""
 
 from __future__ import annotations
 

@@ -26,8 +26,8 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from api.db.audit_log import SqlAuditLog, StillCurrent
-from domain.access.principal import Role
+from domain.access.audit import AuditLog, StillCurrent
+from domain.access.policy import relation_inputs, session_decides
 from schema.context import Context
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class CachedAnswer:
 
 
 class ResponseCache:
-    def __init__(self, redis: aioredis.Redis, audit_log: SqlAuditLog, ttl_seconds: int) -> None:
+    def __init__(self, redis: aioredis.Redis, audit_log: AuditLog, ttl_seconds: int) -> None:
         self.redis = redis
         self.audit_log = audit_log
         self.ttl = ttl_seconds
@@ -77,16 +77,14 @@ class ResponseCache:
         self, operation: str, variables: dict[str, Any], customer_id: int, context: Context
     ) -> str:
         principal = context.principal
-        scope = [principal.role.value]
-        if principal.role is Role.RELATIONSHIP_MANAGER:
-            scope.append(f"rm{principal.rm_id}")
-        elif principal.role is Role.CUSTOMER:
-            scope.append(f"c{principal.customer_id}")
-        elif principal.role is Role.TELLER:
+        in_session = False
+        if session_decides(principal):
             # The same check (and refresh) the resolvers make; remembered for this request.
             session = await context.counter_sessions.touch(principal.subject, customer_id)
-            context.sessions_checked[customer_id] = session is not None
-            scope.append("session" if session is not None else "no-session")
+            in_session = context.sessions_checked[customer_id] = session is not None
+        # Shared only by callers whose relation to every customer is the same (the policy's
+        # own inputs to relation_of, so a new kind of relation cannot be missed here).
+        scope = relation_inputs(principal, in_session)
         digest = hashlib.sha256(orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)).hexdigest()
         return f"qj:rc:{operation}:{customer_id}:{digest[:32]}:{':'.join(scope)}"
 

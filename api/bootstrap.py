@@ -1,0 +1,188 @@
+"""The composition root: where every adapter is built and wired to the ports it implements.
+
+The web app (api/http/app.py), the worker and every command (api/cli.py) build what they need
+here and nowhere else, so a new adapter, or a new port, is wired in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.db.assignment_uow import SqlAssignmentUnitOfWork
+from api.db.audit_log import SqlAuditLog
+from api.db.detection import SqlAlertReader, SqlAlertUnitOfWork, SqlDetectionFacts
+from api.db.detection_rules import SqlDetectionRuleStore
+from api.db.document_crypto import DocumentCrypto
+from api.db.engine import create_engine
+from api.db.offers import SqlOfferSource
+from api.db.ownership import SqlOwnershipReader
+from api.db.privacy import SqlConsentBook, SqlPrivacyStore
+from api.db.profile_reader import SqlProfileReader
+from api.db.recording_uow import SqlRecordingUnitOfWork
+from api.db.relationship_uow import SqlRelationshipUnitOfWork
+from api.db.segments import SqlSegmentStore
+from api.db.value_report import SqlValueReports
+from api.db.value_store import SqlValueStore
+from api.db.webhooks import SqlWebhookStore
+from api.ops.embedded import Infrastructure
+from api.redis.activity_feed import RedisActivityFeed
+from api.redis.counter_sessions import RedisCounterSessionStore
+from api.redis.rate_limits import RedisTokenBuckets
+from api.redis.response_cache import ResponseCache
+from api.settings import Settings
+from api.worker.loop import Worker, WorkerParts
+from api.worker.outbox_relay import OutboxRelay
+from api.worker.receivers import SystemResolver
+from api.worker.webhooks import WebhookDispatcher
+from domain.detection.handling import DetectionReport, Event, detect_events, detect_scheduled
+from domain.webhooks import ReceiverRules
+from schema.context import Ports
+
+
+@dataclass(slots=True)
+class Resources:
+    """The process-wide clients: opened by `open_resources`, or handed in by tests."""
+
+    engine: AsyncEngine
+    redis: aioredis.Redis
+    http: httpx.AsyncClient | None = None
+
+
+@contextlib.asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    # With DATABASE_URL and REDIS_URL set (as `quanjing serve` sets them for its workers)
+    # Infrastructure starts nothing; otherwise this process owns embedded servers.
+    with Infrastructure(settings) as endpoints:
+        engine = create_engine(endpoints.database_url, settings)
+        client = aioredis.from_url(endpoints.redis_url)
+        http = httpx.AsyncClient()
+        try:
+            yield Resources(engine=engine, redis=client, http=http)
+        finally:
+            await http.aclose()
+            await client.aclose()
+            await engine.dispose()
+
+
+def receiver_rules(settings: Settings) -> ReceiverRules:
+    """Development delivers over plain HTTP too; production never. A local receiver (a test's,
+    a developer's) needs its network in QUANJING_WEBHOOK_ALLOWED_NETWORKS, like any internal
+    receiver."""
+    return ReceiverRules(
+        resolver=SystemResolver(),
+        require_https=settings.is_production,
+        allowed_networks=settings.webhook_allowed_networks,
+    )
+
+
+@dataclass(slots=True)
+class Wiring:
+    """What the GraphQL endpoint serves with: the ports every request's context is built
+    from, and the response cache of the registered-profile lane (None when switched off)."""
+
+    ports: Ports
+    response_cache: ResponseCache | None
+
+
+def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring:
+    engine, redis = resources.engine, resources.redis
+    crypto = DocumentCrypto.from_settings(settings)
+    reader = SqlProfileReader(engine, crypto)
+    # One audit log: its group commit gathers the records of every concurrent request.
+    audit_log = SqlAuditLog(engine)
+    cache = (
+        ResponseCache(redis, audit_log, settings.response_cache_ttl_seconds)
+        if settings.response_cache_ttl_seconds > 0
+        else None
+    )
+    ports = Ports(
+        reader=reader,
+        snapshots=reader,
+        recording=lambda: SqlRecordingUnitOfWork(engine, on_commit=relay.wake),
+        relationships=lambda: SqlRelationshipUnitOfWork(engine, on_commit=relay.wake),
+        detection_rules=SqlDetectionRuleStore(engine),
+        alerts=SqlAlertReader(engine),
+        alert_changes=lambda: SqlAlertUnitOfWork(engine, on_commit=relay.wake),
+        webhooks=SqlWebhookStore(engine, crypto),
+        webhook_receivers=receiver_rules(settings),
+        activity=RedisActivityFeed(redis, settings.max_subscriptions_per_principal),
+        values=SqlValueStore(engine),
+        ownership=SqlOwnershipReader(engine),
+        value_reports=SqlValueReports(engine),
+        segments=SqlSegmentStore(engine),
+        offers=SqlOfferSource(engine),
+        assignments=lambda: SqlAssignmentUnitOfWork(engine, on_commit=relay.wake),
+        min_rm_grade=settings.high_value_min_rm_grade,
+        idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        counter_sessions=RedisCounterSessionStore(
+            redis,
+            idle_seconds=settings.counter_session_idle_seconds,
+            absolute_seconds=settings.counter_session_absolute_seconds,
+            max_failures=settings.counter_max_failures,
+            lockout_seconds=settings.counter_lockout_seconds,
+        ),
+        audit_log=audit_log,
+        consent_book=SqlConsentBook(engine),
+        privacy=SqlPrivacyStore(engine, None if cache is None else cache.forget),
+        rate_limiter=RedisTokenBuckets(
+            redis, settings.rate_capacity, settings.rate_refill_per_second
+        ),
+    )
+    return Wiring(ports=ports, response_cache=cache)
+
+
+class Detection:
+    """What detection needs, wired to PostgreSQL: the worker's handler and `quanjing detect`."""
+
+    def __init__(self, engine: AsyncEngine, relay: OutboxRelay | None = None) -> None:
+        wake = relay.wake if relay is not None else None
+        self.rules = SqlDetectionRuleStore(engine)
+        self.facts = SqlDetectionFacts(engine)
+        self.alerts = lambda: SqlAlertUnitOfWork(engine, on_commit=wake)
+        self.relationships = lambda: SqlRelationshipUnitOfWork(engine, on_commit=wake)
+
+    async def events(self, events: list[Event]) -> DetectionReport:
+        return await detect_events(
+            events, self.rules, self.facts, self.alerts, self.relationships, datetime.now(UTC)
+        )
+
+    async def scheduled(self, as_of: date, now: datetime | None = None) -> DetectionReport:
+        return await detect_scheduled(
+            as_of, self.rules, self.facts, self.alerts, self.relationships, now or datetime.now(UTC)
+        )
+
+
+def build_worker(
+    settings: Settings,
+    engine: AsyncEngine,
+    redis: aioredis.Redis,
+    http: httpx.AsyncClient,
+    **options: Any,
+) -> Worker:
+    """The worker and everything it drives; `options` are Worker's (group, consumer, batch…)."""
+    relay = OutboxRelay(engine, redis)
+    background = engine.execution_options(component="worker")
+    webhooks = SqlWebhookStore(engine, DocumentCrypto.from_settings(settings))
+    parts = WorkerParts(
+        relay=relay,
+        detection=Detection(background, relay),
+        webhooks=webhooks,
+        values=SqlValueStore(background),
+        dispatcher=WebhookDispatcher(
+            webhooks,
+            http,
+            rules=receiver_rules(settings),
+            max_attempts=settings.webhook_max_attempts,
+            backoff=timedelta(seconds=settings.webhook_backoff_seconds),
+            timeout_seconds=settings.webhook_timeout_seconds,
+        ),
+    )
+    return Worker(settings, redis, parts, **options)
