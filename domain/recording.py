@@ -7,12 +7,13 @@ it after commit), so a rolled-back write is never announced.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Protocol
 
+from domain.access.counter_sessions import CounterSessionExpired
 from domain.errors import InvalidInput, NotFound
 from domain.fund_movements import NewFundMovement, validate_fund_movement
 from domain.idempotency import IdempotencyKeyReused, request_fingerprint
@@ -345,3 +346,45 @@ async def upsert_holding(uow_factory: UnitOfWorkFactory, change: HoldingChange) 
             )
         await uow.commit()
     return result
+
+
+def validate_holding_change(change: HoldingChange) -> HoldingChange:
+    """A holdings-feed record checked and trimmed, or InvalidInput naming the field."""
+    ref = change.source_ref.strip()
+    if not ref or len(ref) > 64:
+        raise InvalidInput("sourceRef", "the source reference is 1 to 64 characters")
+    account = change.account_number.strip()
+    if not account or len(account) > 34:
+        raise InvalidInput("accountNumber", "the account number is 1 to 34 characters")
+    currency = change.currency
+    if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+        raise InvalidInput("currency", "the currency is an ISO 4217 code such as CNY")
+    if change.credit_limit is not None and change.credit_limit < 0:
+        raise InvalidInput("creditLimit", "a credit limit cannot be negative")
+    if (change.status is HoldingStatus.CLOSED) != (change.closed_on is not None):
+        raise InvalidInput("closedOn", "a closed holding has a closing date, an open one none")
+    if change.closed_on is not None and change.closed_on < change.opened_on:
+        raise InvalidInput("closedOn", "a holding cannot close before it opened")
+    for name, value in (("balance", change.balance), ("creditLimit", change.credit_limit)):
+        if value is not None and (not value.is_finite() or abs(value) >= Decimal("1e18")):
+            raise InvalidInput(name, "the amount is out of range")
+        # The column keeps cents: a third decimal would be rounded away without a word.
+        if value is not None and value != value.quantize(Decimal("0.01")):
+            raise InvalidInput(name, "the amount has at most 2 decimals")
+    return replace(
+        change,
+        source_ref=ref,
+        product_code=change.product_code.strip(),
+        account_number=account,
+    )
+
+
+def check_teller_visit(channel: Channel, in_counter_session: bool) -> None:
+    """A teller records what happens at their counter, inside a verified session: a visit
+    labelled as another channel would escape the session check."""
+    if channel is not Channel.COUNTER:
+        raise InvalidInput("channel", "a teller records counter visits only")
+    if not in_counter_session:
+        raise CounterSessionExpired(
+            "no verified counter session with this customer; verify the document again"
+        )

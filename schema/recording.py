@@ -8,6 +8,7 @@ from typing import Annotated
 
 import strawberry
 
+from domain.access.counter_sessions import CounterSessionExpired
 from domain.access.principal import Role
 from domain.errors import DomainError, InvalidInput
 from domain.fund_movements import CounterpartyKind, MovementDirection, NewFundMovement
@@ -19,9 +20,11 @@ from domain.recording import (
     HoldingChange,
     IdempotencyClaim,
     Recorded,
+    check_teller_visit,
     record_fund_movement,
     record_interaction,
     upsert_holding,
+    validate_holding_change,
 )
 from schema.access import in_counter_session, require, visible
 from schema.context import Info
@@ -42,10 +45,6 @@ class IdempotencyKeyReusedError(Error):
 @strawberry.type(description="The teller's counter session with this customer has expired.")
 class CounterSessionExpiredError(Error):
     pass
-
-
-class CounterSessionExpired(DomainError):
-    code = "COUNTER_SESSION_EXPIRED"
 
 
 @strawberry.input(description="What happened with a customer, on any channel.")
@@ -205,14 +204,7 @@ class RecordingMutations:
             elif principal.role is Role.INTEGRATION:
                 raise InvalidInput("idempotencyKey", "integrations must send an idempotency key")
             if principal.role is Role.TELLER:
-                # A teller records what happens at their counter, in a verified session: a
-                # visit labelled as another channel would escape the session check.
-                if input.channel is not Channel.COUNTER:
-                    raise InvalidInput("channel", "a teller records counter visits only")
-                if not await in_counter_session(info, pk):
-                    raise CounterSessionExpired(
-                        "no verified counter session with this customer; verify the document again"
-                    )
+                check_teller_visit(input.channel, await in_counter_session(info, pk))
             draft = NewInteraction(
                 customer_id=pk,
                 channel=input.channel,
@@ -273,7 +265,7 @@ class RecordingMutations:
     async def upsert_holding(self, info: Info, input: UpsertHoldingInput) -> UpsertHoldingResult:
         try:
             require(info, "upsertHolding")
-            change = validate_holding_change(input)
+            change = validate_holding_change(_holding_change(input))
             result = await upsert_holding(info.context.recording, change)
         except DomainError as exc:
             return _error(exc)  # type: ignore[return-value]
@@ -283,32 +275,13 @@ class RecordingMutations:
         )
 
 
-def validate_holding_change(input: UpsertHoldingInput) -> HoldingChange:
-    ref = input.source_ref.strip()
-    if not ref or len(ref) > 64:
-        raise InvalidInput("sourceRef", "the source reference is 1 to 64 characters")
-    account = input.account_number.strip()
-    if not account or len(account) > 34:
-        raise InvalidInput("accountNumber", "the account number is 1 to 34 characters")
-    if len(input.currency) != 3 or not input.currency.isalpha() or not input.currency.isupper():
-        raise InvalidInput("currency", "the currency is an ISO 4217 code such as CNY")
-    if input.credit_limit is not None and input.credit_limit < 0:
-        raise InvalidInput("creditLimit", "a credit limit cannot be negative")
-    if (input.status is HoldingStatus.CLOSED) != (input.closed_on is not None):
-        raise InvalidInput("closedOn", "a closed holding has a closing date, an open one none")
-    if input.closed_on is not None and input.closed_on < input.opened_on:
-        raise InvalidInput("closedOn", "a holding cannot close before it opened")
-    for name, value in (("balance", input.balance), ("creditLimit", input.credit_limit)):
-        if value is not None and (not value.is_finite() or abs(value) >= Decimal("1e18")):
-            raise InvalidInput(name, "the amount is out of range")
-        # The column keeps cents: a third decimal would be rounded away without a word.
-        if value is not None and value != value.quantize(Decimal("0.01")):
-            raise InvalidInput(name, "the amount has at most 2 decimals")
+def _holding_change(input: UpsertHoldingInput) -> HoldingChange:
+    """The feed record as written, for the domain to check (validate_holding_change)."""
     return HoldingChange(
-        source_ref=ref,
+        source_ref=input.source_ref,
         customer_id=decode_typed_id(input.customer_id, "Customer", field="customerId"),
-        product_code=input.product_code.strip(),
-        account_number=account,
+        product_code=input.product_code,
+        account_number=input.account_number,
         currency=input.currency,
         balance=input.balance,
         credit_limit=input.credit_limit,

@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.http.envelope import send_error
 from api.http.tokens import AuthError, TokenVerifier
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
-
-
-async def send_json(
-    send: Send, status: int, body: object, headers: list[tuple[bytes, bytes]]
-) -> None:
-    payload = orjson.dumps(body)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
 
 
 class AuthenticationMiddleware:
@@ -70,17 +52,13 @@ class AuthenticationMiddleware:
                 close = 4401 if exc.status == 401 else 1013
                 await send({"type": "websocket.close", "code": close, "reason": exc.code})
                 return
-            # The same shape as every other error a client gets, with the code to act on.
-            body = {
-                "data": None,
-                "errors": [{"message": exc.message, "extensions": {"code": exc.code}}],
-            }
             if exc.status == 401:
                 challenge = f'Bearer error="invalid_token", error_description="{exc.code}"'
                 headers = [(b"www-authenticate", challenge.encode())]
             else:  # our fault, not the token's: the client keeps it and retries
                 headers = [(b"retry-after", str(exc.retry_after or 1).encode())]
-            await send_json(send, exc.status, body, headers)
+            # The same shape as every other error a client gets, with the code to act on.
+            await send_error(send, exc.status, exc.message, exc.code, headers)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

@@ -20,6 +20,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.http.correlation import current_correlation_id
+from api.http.envelope import error_body
 from api.http.fast_path import cacheable, customer_of, fast_paths
 from api.http.graphql_ws import TransportWSHandler
 from api.http.profile_render import RegisteredProfile
@@ -54,11 +55,10 @@ ACK: UnsetType = UNSET  # connection_ack without a payload
 UNAUTHENTICATED = Principal(subject="unauthenticated", role=Role.CUSTOMER, customer_id=0)
 
 
-def audit_unavailable(correlation_id: str) -> GraphQLHTTPResponse:
+def audit_unavailable(correlation_id: str) -> dict[str, Any]:
     """No audit, no data: personal data never leaves without its record."""
     error = AuditUnavailable(correlation_id)
-    extensions = {"code": error.code, **error.details()}
-    return {"data": None, "errors": [{"message": error.message, "extensions": extensions}]}
+    return error_body(error.message, error.code, **error.details())
 
 
 RATE_CHARGED = "quanjing.rate_charged"  # scope state: the cache lane charged this request
@@ -114,7 +114,7 @@ _CODE_OF_STATUS = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 def refusal(error: HTTPException) -> Response:
     """A refused request as JSON, like every other error: the sentence and a code."""
     code = getattr(error, "code", None) or _CODE_OF_STATUS.get(error.status_code, "BAD_REQUEST")
-    body = {"data": None, "errors": [{"message": error.reason, "extensions": {"code": code}}]}
+    body = error_body(error.reason, code)
     return Response(
         orjson.dumps(body), status_code=error.status_code, media_type="application/json"
     )

@@ -6,7 +6,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.http.authentication import send_json
+from api.http.envelope import send_error
 
 
 class BodyTooLarge(Exception):
@@ -56,31 +56,14 @@ class RequestLimitsMiddleware:
                 await self._too_large(send)
         except TimeoutError:
             if not started:
-                await send_json(
-                    send,
-                    504,
-                    {
-                        "errors": [
-                            {
-                                "message": "The request took too long and was stopped.",
-                                "extensions": {"code": "REQUEST_TIMEOUT"},
-                            }
-                        ]
-                    },
-                    [],
+                await send_error(
+                    send, 504, "The request took too long and was stopped.", "REQUEST_TIMEOUT"
                 )
 
     async def _too_large(self, send: Send) -> None:
-        await send_json(
+        await send_error(
             send,
             413,
-            {
-                "errors": [
-                    {
-                        "message": f"The request body exceeds {self.max_body_bytes} bytes.",
-                        "extensions": {"code": "REQUEST_TOO_LARGE"},
-                    }
-                ]
-            },
-            [],
+            f"The request body exceeds {self.max_body_bytes} bytes.",
+            "REQUEST_TOO_LARGE",
         )

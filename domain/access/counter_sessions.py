@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from domain.errors import RuleViolation
+from domain.errors import DomainError, RuleViolation
 
 # A document number is what stands between a teller and a customer's data in clear: a pair of
 # teller and customer that fails this often is locked out for a while (the defaults of
@@ -30,6 +30,12 @@ class VerificationLocked(RuleViolation):
 
     def details(self) -> dict[str, object]:
         return {"retryAfter": self.retry_after}
+
+
+class CounterSessionExpired(DomainError):
+    """The teller has no verified session with this customer (now)."""
+
+    code = "COUNTER_SESSION_EXPIRED"
 
 
 class OneVerificationPerRequest(RuleViolation):

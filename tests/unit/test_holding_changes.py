@@ -6,27 +6,27 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-import strawberry
 
 from domain.errors import InvalidInput
-from domain.ids import encode_id
 from domain.products import HoldingStatus
-from schema.recording import UpsertHoldingInput, validate_holding_change
+from domain.recording import HoldingChange, validate_holding_change
 
 
-def _record(**overrides: object) -> UpsertHoldingInput:
+def _record(**overrides: object) -> HoldingChange:
     fields: dict[str, object] = {
         "source_ref": "core-1",
-        "customer_id": strawberry.ID(encode_id("Customer", 1)),
+        "customer_id": 1,
         "product_code": "DEP-CUR",
         "account_number": "6222000000000001",
         "currency": "CNY",
         "balance": Decimal("100.50"),
         "status": HoldingStatus.ACTIVE,
         "opened_on": date(2025, 1, 5),
+        "credit_limit": None,
+        "closed_on": None,
         **overrides,
     }
-    return UpsertHoldingInput(**fields)  # type: ignore[arg-type]
+    return HoldingChange(**fields)  # type: ignore[arg-type]
 
 
 def test_amounts_in_cents_are_kept_exactly() -> None:
