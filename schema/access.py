@@ -9,7 +9,7 @@ from domain.access.policy import Visibility, may_read_customer, relation_of, vis
 from domain.access.principal import Role
 from domain.customers.model import Customer as CustomerModel
 from domain.errors import DomainError
-from schema.context import Info
+from schema.context import Context, Info
 
 
 class Forbidden(DomainError):
@@ -93,7 +93,10 @@ def may_use(info: Info, root_field: str) -> bool:
 
 
 async def in_counter_session(info: Info, customer_id: int) -> bool:
-    context = info.context
+    return await _in_counter_session(info.context, customer_id)
+
+
+async def _in_counter_session(context: Context, customer_id: int) -> bool:
     if customer_id not in context.sessions_checked:
         session = await context.counter_sessions.touch(context.principal.subject, customer_id)
         context.sessions_checked[customer_id] = session is not None
@@ -105,12 +108,16 @@ async def visible(info: Info, customer: CustomerModel) -> Visibility | None:
 
     Every path to a customer's data (root fields, node, nested edges) goes through here.
     """
-    context = info.context
+    return await visible_in(info.context, customer)
+
+
+async def visible_in(context: Context, customer: CustomerModel) -> Visibility | None:
+    """`visible`, for a caller outside a resolver (the registered-profile lane)."""
     principal = context.principal
     if not may_read_customer(principal, customer.id):
         context.audit.denied.add(customer.id)
         return None
-    session = principal.role is Role.TELLER and await in_counter_session(info, customer.id)
+    session = principal.role is Role.TELLER and await _in_counter_session(context, customer.id)
     relation = relation_of(principal, customer.id, customer.relationship_manager_id, session)
     visibility = visibility_for(principal, relation)
     context.audit.seen[customer.id] = visibility

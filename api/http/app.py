@@ -150,5 +150,4 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
 
 
 def _serve_with(graphql: GraphQLEndpoint, wiring: Wiring) -> None:
-    graphql.ports = wiring.ports
-    graphql.response_cache = wiring.response_cache
+    graphql.serve_with(wiring.ports, wiring.response_cache)

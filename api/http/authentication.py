@@ -6,8 +6,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.http.envelope import send_error
 from api.http.tokens import AuthError, TokenVerifier
+from domain.access.principal import Principal, Role
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+# Held by a websocket context until connection_init proves who is there; a connection that
+# never does is closed (4403) before it can subscribe, so this principal is never served.
+UNAUTHENTICATED = Principal(subject="unauthenticated", role=Role.CUSTOMER, customer_id=0)
 
 
 class AuthenticationMiddleware:

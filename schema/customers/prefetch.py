@@ -18,19 +18,10 @@ from domain.access.policy import may_read_customer
 from domain.interactions import TimelineRequest
 from domain.profile import ProfilePart, ProfileSnapshot
 from schema.context import Info, Loaders
+from schema.customers.profile_parts import PROFILE_FIELDS
 from schema.interactions.types import timeline_filter
 from schema.pagination import MAX_PAGE_SIZE
 
-_PARTS = {
-    "contactPoints": ProfilePart.CONTACT_POINTS,
-    "documents": ProfilePart.DOCUMENTS,
-    "homeBranch": ProfilePart.HOME_BRANCH,
-    "relationshipManager": ProfilePart.RELATIONSHIP_MANAGER,
-    "relationship": ProfilePart.RELATIONSHIP,
-    "holdings": ProfilePart.HOLDINGS,
-    "openTasks": ProfilePart.OPEN_TASKS,
-    "consents": ProfilePart.CONSENTS,
-}
 # The timeline page the `interactions` resolver asks for when given `first` and nothing else.
 _NEWEST = timeline_filter(None, None, None, None, None, None)
 
@@ -44,9 +35,9 @@ def _wanted(selections: Sequence[Selection], parts: set[ProfilePart]) -> int:
             inner = _wanted(selection.selections, parts)
             first = first or inner  # the first page selected is the one read
         elif isinstance(selection, SelectedField):
-            part = _PARTS.get(selection.name)
-            if part is not None:
-                parts.add(part)
+            field = PROFILE_FIELDS.get(selection.name)
+            if field is not None and field.part is not ProfilePart.TIMELINE:
+                parts.add(field.part)
             elif selection.name == "interactions" and not first:
                 size = selection.arguments.get("first")
                 if isinstance(size, str) and size.isdigit():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import strawberry
@@ -30,8 +31,15 @@ from domain.detection.alerts import may_handle
 from domain.errors import DomainError, InvalidInput
 from domain.ids import encode_id
 from domain.interactions import Channel, InteractionKind, TimelinePage, TimelineRequest
+from domain.organisation import Branch as BranchModel
+from domain.organisation import RelationshipManager as RelationshipManagerModel
+from domain.privacy.consents import Consent as ConsentModel
 from domain.privacy.consents import ConsentChannel, ConsentPurpose, allows
+from domain.products import Holding as HoldingModel
 from domain.products import summarize_holdings
+from domain.relationships import Proposal
+from domain.relationships import Relationship as RelationshipModel
+from domain.tasks import Task as TaskModel
 from domain.value.offers import MAX_OFFERS
 from schema.access import visible
 from schema.alerts import Alert
@@ -50,14 +58,12 @@ from schema.node import Node
 from schema.organisation.types import (
     Branch,
     RelationshipManager,
-    load_branch,
-    load_relationship_manager,
 )
 from schema.ownership import RmAssignment, TeamMember
 from schema.pagination import PageInfo, check_first
 from schema.privacy import Consent
 from schema.products.types import HoldingPortfolio
-from schema.relationships.types import Relationship, load_relationship
+from schema.relationships.types import Relationship, relationship_from
 from schema.tasks import Task
 from schema.value import CustomerValue, ProductOffer, load_value
 
@@ -236,27 +242,79 @@ class Customer(Node):
             view=view,
         )
 
+    # Each profile part's answer from its rows, written once: the resolvers below call these
+    # with what the loaders read, the registered-profile lane with what its one snapshot read
+    # (schema/customers/profile_parts.py says which snapshot rows feed which field).
+
+    def shown_contact_points(
+        self, rows: Sequence[ContactPointModel], kind: ContactKind | None = None
+    ) -> list[ContactPoint]:
+        return [
+            ContactPoint.from_domain(p, self.view) for p in rows if kind is None or p.kind is kind
+        ]
+
+    def shown_documents(self, rows: Sequence[IdentityDocumentModel]) -> list[IdentityDocument]:
+        return [IdentityDocument.from_domain(d, self.view) for d in rows]
+
+    def shown_home_branch(self, branch: BranchModel | None) -> Branch | None:
+        if self.home_branch_id is None or branch is None:
+            return None
+        return Branch.from_domain(branch)
+
+    def shown_relationship_manager(
+        self, manager: RelationshipManagerModel | None
+    ) -> RelationshipManager | None:
+        if self.relationship_manager_id is None or manager is None:
+            return None
+        return RelationshipManager.from_domain(manager)
+
+    def shown_relationship(
+        self, current: RelationshipModel | None, proposal: Proposal | None
+    ) -> Relationship | None:
+        if not self.view.shows("Customer", "relationship"):
+            return None
+        return relationship_from(self.pk, current, proposal, self.created_at)
+
+    def shown_holdings(
+        self, rows: Sequence[HoldingModel], include_closed: bool = False
+    ) -> HoldingPortfolio:
+        found = list(rows)
+        return HoldingPortfolio.build(
+            found, summarize_holdings(found), self.view, include_closed=include_closed
+        )
+
+    def shown_open_tasks(self, rows: Sequence[TaskModel]) -> list[Task]:
+        return [Task.from_domain(t, self.view) for t in rows]
+
+    def shown_consents(self, rows: Sequence[ConsentModel]) -> list[Consent]:
+        show_actor = self.view.shows("Consent", "actor")
+        return [Consent.from_domain(c, show_actor=show_actor) for c in rows]
+
+    def shown_timeline(self, page: TimelinePage) -> InteractionConnection:
+        return interaction_connection(page, self.view)
+
     @strawberry.field(description="Phones, e-mails and addresses, preferred first per kind.")
     async def contact_points(
         self, info: Info, kind: ContactKind | None = None
     ) -> list[ContactPoint]:
         found = await info.context.loaders.contact_points_by_customer.load(self.pk)
-        return [
-            ContactPoint.from_domain(p, self.view) for p in found if kind is None or p.kind is kind
-        ]
+        return self.shown_contact_points(found, kind)
 
     @strawberry.field(description="Identity documents on file.")
     async def documents(self, info: Info) -> list[IdentityDocument]:
-        found = await info.context.loaders.documents_by_customer.load(self.pk)
-        return [IdentityDocument.from_domain(d, self.view) for d in found]
+        return self.shown_documents(await info.context.loaders.documents_by_customer.load(self.pk))
 
     @strawberry.field(description="The branch that owns the relationship.")
     async def home_branch(self, info: Info) -> Branch | None:
-        return await load_branch(info, self.home_branch_id)
+        pk = self.home_branch_id
+        found = None if pk is None else await info.context.loaders.branch_by_id.load(pk)
+        return self.shown_home_branch(found)
 
     @strawberry.field(description="The accountable relationship manager, if one is assigned.")
     async def relationship_manager(self, info: Info) -> RelationshipManager | None:
-        return await load_relationship_manager(info, self.relationship_manager_id)
+        pk = self.relationship_manager_id
+        loader = info.context.loaders.relationship_manager_by_id
+        return self.shown_relationship_manager(None if pk is None else await loader.load(pk))
 
     @strawberry.field(
         description="Relationship state on the normal→watch→doubtful→exit ladder (the bank's "
@@ -264,15 +322,18 @@ class Customer(Node):
     )
     async def relationship(self, info: Info) -> Relationship | None:
         if not self.view.shows("Customer", "relationship"):
-            return None
-        return await load_relationship(info, self.pk, created_at=self.created_at)
+            return None  # nothing read for a caller who may not see it
+        loaders = info.context.loaders
+        current, proposal = await asyncio.gather(
+            loaders.relationship_by_customer.load(self.pk),
+            loaders.pending_proposal_by_customer.load(self.pk),
+        )
+        return self.shown_relationship(current, proposal)
 
     @strawberry.field(description="Products held, with totals per currency and product spread.")
     async def holdings(self, info: Info, include_closed: bool = False) -> HoldingPortfolio:
-        found = list(await info.context.loaders.holdings_by_customer.load(self.pk))
-        return HoldingPortfolio.build(
-            found, summarize_holdings(found), self.view, include_closed=include_closed
-        )
+        found = await info.context.loaders.holdings_by_customer.load(self.pk)
+        return self.shown_holdings(found, include_closed)
 
     @strawberry.field(
         description="Interactions and their recorded cost per channel over a period "
@@ -294,8 +355,9 @@ class Customer(Node):
 
     @strawberry.field(description="Open complaints, service requests and follow-ups.")
     async def open_tasks(self, info: Info) -> list[Task]:
-        found = await info.context.loaders.open_tasks_by_customer.load(self.pk)
-        return [Task.from_domain(t, self.view) for t in found]
+        return self.shown_open_tasks(
+            await info.context.loaders.open_tasks_by_customer.load(self.pk)
+        )
 
     @strawberry.field(
         description="Alerts not yet closed, newest first (the bank's own assessment: not "
@@ -357,9 +419,7 @@ class Customer(Node):
 
     @strawberry.field(description="Current consents per purpose and channel (opt-in).")
     async def consents(self, info: Info) -> list[Consent]:
-        found = await info.context.loaders.consents_by_customer.load(self.pk)
-        show_actor = self.view.shows("Consent", "actor")
-        return [Consent.from_domain(c, show_actor=show_actor) for c in found]
+        return self.shown_consents(await info.context.loaders.consents_by_customer.load(self.pk))
 
     @strawberry.field(description="The cross-channel timeline, newest first (ties by id).")
     async def interactions(
@@ -381,8 +441,9 @@ class Customer(Node):
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         request = TimelineRequest(customer_id=self.pk, first=first, after=position, filter=wanted)
-        page = await info.context.loaders.timeline_page_by_request.load(request)
-        return interaction_connection(page, self.view)
+        return self.shown_timeline(
+            await info.context.loaders.timeline_page_by_request.load(request)
+        )
 
 
 def interaction_connection(page: TimelinePage, view: Visibility) -> InteractionConnection:

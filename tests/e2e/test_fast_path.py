@@ -14,12 +14,12 @@ from starlette.applications import Starlette
 
 from api.bootstrap import Resources
 from api.http.app import create_app
-from api.http.profile_render import RegisteredProfile
 from api.settings import Settings
 from domain.access.principal import Role
 from domain.ids import encode_id
 from schema.customers import queries
 from schema.customers.prefetch import prefetch_profile
+from schema.customers.registered import RegisteredProfile
 from schema.persisted import registry
 from tests.conftest import Minter
 from tests.factories import Made, make_customer

@@ -1,13 +1,16 @@
-"""The registered call-center profile rendered straight from its snapshot, without the executor.
+"""The registered profiles (the call-center profile, the mobile self-view), answered from one
+snapshot without the executor.
 
-GraphQL execution in Python costs tens of microseconds a field; the profile has hundreds. For
-the registered operation the selection is fixed, so this module walks it once per request over
-the same schema objects the resolvers build — `Customer.from_domain(customer, view)` and its
-kin, which apply the field policies — reading values where the executor would call the same
-thin resolvers (a loader read, then `from_domain`). The rules (row rule, masking, read audit)
-stay where they are; only the walking is ours. tests/e2e/test_fast_path.py requires identical
-answers and audit rows to plain execution for many customers and every role; anything this
-walker does not know makes it give up, and the request is executed as usual.
+For these registered operations everything the profile shows is read in one SQL statement
+(api/db/profile_reader.py `profile_snapshot`) and the fixed selection is walked over the same
+schema objects the resolvers build: `Customer.from_domain(customer, view)` for the customer's
+own fields and, for each profile part, the same `Customer.shown_*` method its resolver calls
+(schema/customers/profile_parts.py). The row rule, masking and read audit stay where they are;
+only the walking is ours: GraphQL execution in Python costs tens of microseconds a field, and
+the profile has hundreds. Anything the walker does not know makes it give up, and the request
+is executed as usual. tests/e2e/test_fast_path.py compares the answers and audit rows with plain
+execution for many customers and every role. The HTTP side (rate limit, cache, audit write) is
+api/http/profile_lane.py.
 """
 
 from __future__ import annotations
@@ -19,24 +22,30 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from operator import attrgetter
-from types import SimpleNamespace
 from typing import Any, cast
 
-from graphql import FieldNode, InlineFragmentNode, OperationDefinitionNode, SelectionNode, parse
+from graphql import (
+    FieldNode,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionNode,
+    parse,
+)
+from strawberry.types import ExecutionResult
 from strawberry.types.base import StrawberryObjectDefinition
 
-from domain.products import summarize_holdings
+from domain.access.principal import Role
+from domain.errors import DomainError
+from domain.ids import decode_typed_id
 from domain.profile import ProfileSnapshot
 from schema import schema as strawberry_schema
-from schema.access import visible
+from schema.access import ROOT_PERMISSIONS, visible_in
 from schema.audit_fields import personal_fields
-from schema.context import Context, Info
-from schema.customers.types import ContactPoint, Customer, IdentityDocument, interaction_connection
-from schema.organisation.types import Branch, RelationshipManager
-from schema.privacy import Consent
-from schema.products.types import HoldingPortfolio
-from schema.relationships.types import relationship_from
-from schema.tasks import Task
+from schema.context import Context
+from schema.customers.profile_parts import PROFILE_FIELDS
+from schema.customers.types import Customer
+from schema.persisted import registry
 
 log = logging.getLogger(__name__)
 
@@ -158,21 +167,58 @@ class _Walker:
         return value if convert is None else convert(value)
 
 
-class RegisteredProfile:
-    """One registered profile text, parsed once."""
+# Registered operations answered from one snapshot: the call-center profile of any customer
+# (`customer(id: $id)`) and the mobile self-view of the signed-in customer (`me`).
+LANE_OPERATIONS = ("call_center_profile", "self_view")
 
-    def __init__(self, query: str) -> None:
+
+def _first_interactions(selections: Sequence[SelectionNode]) -> int | None:
+    for node in selections:
+        if isinstance(node, FieldNode) and node.name.value == "interactions":
+            for argument in node.arguments or ():
+                if argument.name.value == "first" and isinstance(argument.value, IntValueNode):
+                    return int(argument.value.value)
+        inner = getattr(node, "selection_set", None)
+        found = None if inner is None else _first_interactions(inner.selections)
+        if found is not None:
+            return found
+    return None
+
+
+class RegisteredProfile:
+    """One registered profile operation, parsed once: what it asks and how it is walked."""
+
+    def __init__(self, name: str, query: str) -> None:
         document = parse(query)
         [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         [root] = operation.selection_set.selections
         if not isinstance(root, FieldNode) or root.name.value not in ("customer", "me"):
             raise ValueError("a registered profile selects customer(id: $id) or me")
+        self.name = name
         self.query = query
+        self.root_field = root.name.value  # "customer" or "me"
         self.root = root.alias.value if root.alias else root.name.value
+        # interactions(first: N) in the registered text: the timeline page the snapshot reads.
+        self.timeline_first = _first_interactions(operation.selection_set.selections) or 0
         self.operation_name = None if operation.name is None else operation.name.value
         self.selection = root.selection_set.selections if root.selection_set else ()
         self.personal = personal_fields(strawberry_schema._schema, document, query)
         self._walker = _Walker()
+
+    def customer_of(self, variables: dict[str, Any] | None, context: Context) -> int | None:
+        """The customer the operation is about, when the caller may ask at all."""
+        principal = context.principal
+        if self.root_field == "me":
+            return principal.customer_id if principal.role is Role.CUSTOMER else None
+        if principal.role not in ROOT_PERMISSIONS["customer"]:
+            return None  # refused before anything is read
+        raw = (variables or {}).get("id")
+        if not isinstance(raw, str):
+            return None
+        try:
+            return decode_typed_id(raw, "Customer")
+        except DomainError:
+            return None  # the resolver answers the typed error
 
     async def render(
         self, context: Context, snapshot: ProfileSnapshot, customer_id: int
@@ -182,54 +228,19 @@ class RegisteredProfile:
         customer = snapshot.customer
         if customer is None or customer.id != customer_id:
             return None
-        info = cast(Info, SimpleNamespace(context=context))
-        view = await visible(info, customer)
+        view = await visible_in(context, customer)
         if view is None:
             return None
         context.audit.operation = self.operation_name
         context.audit.selected = self.personal
         shown = Customer.from_domain(customer, view)
-        holdings = list(snapshot.holdings)
-        later: dict[str, Callable[[], object]] = {
-            "contactPoints": lambda: [
-                ContactPoint.from_domain(p, view) for p in snapshot.contact_points
-            ],
-            "documents": lambda: [
-                IdentityDocument.from_domain(d, view) for d in snapshot.documents
-            ],
-            "homeBranch": lambda: (
-                None
-                if customer.home_branch_id is None or snapshot.branch is None
-                else Branch.from_domain(snapshot.branch)
-            ),
-            "relationshipManager": lambda: (
-                None
-                if customer.relationship_manager_id is None or snapshot.manager is None
-                else RelationshipManager.from_domain(snapshot.manager)
-            ),
-            "relationship": lambda: (
-                relationship_from(
-                    customer.id,
-                    snapshot.relationship,
-                    snapshot.pending_proposal,
-                    customer.created_at,
-                )
-                if view.shows("Customer", "relationship")
-                else None
-            ),
-            "holdings": lambda: HoldingPortfolio.build(
-                holdings, summarize_holdings(holdings), view, include_closed=False
-            ),
-            "interactions": lambda: interaction_connection(snapshot.timeline, view),
-            "openTasks": lambda: [Task.from_domain(t, view) for t in snapshot.open_tasks],
-            "consents": lambda: [
-                Consent.from_domain(c, show_actor=view.shows("Consent", "actor"))
-                for c in snapshot.consents
-            ],
-        }
         wanted = {n.name.value for n in _field_nodes(self.selection)}
         try:
-            resolved = {name: make() for name, make in later.items() if name in wanted}
+            resolved = {
+                name: field.render(shown, snapshot)
+                for name, field in PROFILE_FIELDS.items()
+                if name in wanted
+            }
             return {self.root: self._walker.project(shown, self.selection, resolved)}
         except Unsupported as exc:
             log.warning("the profile walker does not render %s; executing instead", exc)
@@ -244,3 +255,18 @@ def _field_nodes(selections: Sequence[SelectionNode]) -> list[FieldNode]:
         elif isinstance(node, InlineFragmentNode):
             found.extend(_field_nodes(node.selection_set.selections))
     return found
+
+
+def registered_profiles() -> dict[str, RegisteredProfile]:
+    """Registered query text → its profile lane."""
+    return {
+        operation.query: RegisteredProfile(operation.name, operation.query)
+        for operation in registry().values()
+        if operation.name in LANE_OPERATIONS
+    }
+
+
+def cacheable(result: ExecutionResult, context: Context) -> bool:
+    """An answer worth keeping: data shown to the caller, no error, nobody denied."""
+    audit = context.audit
+    return not result.errors and result.data is not None and bool(audit.seen) and not audit.denied
