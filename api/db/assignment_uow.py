@@ -10,45 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import text
 
-from api.db.profile_reader import branch_from_row, manager_from_row
-from api.db.recording_uow import SqlRecordingUnitOfWork
+from api.db.rows import assignment_from_row, branch_from_row, claim_from_row, manager_from_row
+from api.db.transaction import SqlTransaction
 from domain.assignment import OwnershipClaim, RmAssignment, TeamMember
-from domain.organisation import Branch, ClaimStatus, RelationshipManager
+from domain.organisation import Branch, RelationshipManager
 from domain.tasks import OwnerKind
 from domain.value.tiers import ValueTier
 
 
-def claim_from_row(row: Any) -> OwnershipClaim:
-    return OwnershipClaim(
-        id=row.id,
-        customer_id=row.customer_id,
-        branch_id=row.branch_id,
-        note=row.note,
-        status=ClaimStatus(row.status),
-        claimed_by=row.claimed_by,
-        claimed_at=row.claimed_at,
-        resolved_by=row.resolved_by,
-        resolved_at=row.resolved_at,
-    )
-
-
-def assignment_from_row(row: Any) -> RmAssignment:
-    return RmAssignment(
-        id=row.id,
-        customer_id=row.customer_id,
-        from_rm_id=row.from_rm_id,
-        to_rm_id=row.to_rm_id,
-        reason=row.reason,
-        actor=row.actor,
-        occurred_at=row.occurred_at,
-    )
-
-
-class SqlAssignmentUnitOfWork(SqlRecordingUnitOfWork):
+class SqlAssignmentUnitOfWork(SqlTransaction):
     async def __aenter__(self) -> SqlAssignmentUnitOfWork:
         await super().__aenter__()
         return self

@@ -12,8 +12,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db.recording_uow import SqlRecordingUnitOfWork
 from api.db.tables import AlertRow, CustomerRow, RelationshipStateRow, TaskRow
+from api.db.transaction import SqlTransaction
 from domain.detection import detector
 from domain.detection.alerts import Alert, AlertFilter, AlertStatus, Finding
 from domain.detection.rules import RuleKind, Severity
@@ -261,7 +261,7 @@ def alert_from_row(row: Any) -> Alert:
 _alerts = AlertRow.__table__.c
 
 
-class SqlAlertUnitOfWork(SqlRecordingUnitOfWork):
+class SqlAlertUnitOfWork(SqlTransaction):
     """Alerts share the recording unit of work's tasks and outbox: one transaction."""
 
     async def __aenter__(self) -> SqlAlertUnitOfWork:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db.assignment_uow import assignment_from_row, claim_from_row
+from api.db.rows import assignment_from_row, claim_from_row
 from domain.assignment import (
     OwnershipClaim,
     OwnershipConflict,

@@ -6,12 +6,13 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import BigInteger, Table, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.rows import consent_from_row
 from api.db.tables import (
     Base,
     ConsentRow,
@@ -44,19 +45,6 @@ FREE_TEXT: tuple[tuple[type[Base], tuple[str, ...]], ...] = (
     (RmAssignmentRow, ("reason",)),
     (OwnershipClaimRow, ("note",)),
 )
-
-
-def consent_from_row(row: Any) -> Consent:  # a Row of consents (attribute access by column)
-    return Consent(
-        customer_id=row.customer_id,
-        purpose=ConsentPurpose(row.purpose),
-        channel=ConsentChannel(row.channel),
-        granted=row.granted,
-        version=row.version,
-        recorded_at=row.recorded_at,
-        source=row.source,
-        actor=row.actor,
-    )
 
 
 class SqlConsentBook:

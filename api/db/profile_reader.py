@@ -30,9 +30,19 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.document_crypto import DocumentCrypto
-from api.db.privacy import consent_from_row
-from api.db.recording_uow import task_from_row
-from api.db.relationship_uow import proposal_from_row
+from api.db.rows import (
+    branch_from_row,
+    consent_from_row,
+    contact_point_from_row,
+    customer_from_row,
+    holding_from_row,
+    interaction_from_row,
+    manager_from_row,
+    product_from_row,
+    proposal_from_row,
+    relationship_from_row,
+    task_from_row,
+)
 from api.db.tables import (
     BranchRow,
     ConsentRow,
@@ -50,37 +60,24 @@ from api.db.tables import (
     TaskRow,
 )
 from domain.customers.model import (
-    AssetBand,
-    BusinessScale,
     ContactKind,
     ContactPoint,
     CorporateContact,
-    CorporateDetails,
-    CreditStatus,
     Customer,
-    CustomerKind,
     DocumentType,
-    Gender,
     IdentityDocument,
-    IncomeBand,
-    LifecycleStage,
-    OwnershipType,
-    PersonalDetails,
-    PreferredChannel,
 )
 from domain.interactions import (
     Channel,
     ChannelUse,
     Interaction,
-    InteractionKind,
-    InteractionOutcome,
     TimelineFilter,
     TimelinePage,
     TimelineRequest,
 )
-from domain.organisation import Branch, BranchKind, RelationshipManager, RmGrade
+from domain.organisation import Branch, RelationshipManager
 from domain.ports import DocumentKey
-from domain.products import Holding, HoldingStatus, Product, ProductAudience, ProductCategory
+from domain.products import Holding, HoldingStatus, Product
 from domain.profile import EVERY_PART, ProfilePart, ProfileSnapshot
 from domain.relationships import (
     Proposal,
@@ -143,136 +140,6 @@ E = TypeVar("E", bound=enum.Enum)
 
 def _opt(enum_type: type[E], value: Any) -> E | None:
     return None if value is None else enum_type(value)
-
-
-def customer_from_row(row: Any) -> Customer:
-    kind = CustomerKind(row.kind)
-    personal = corporate = None
-    if kind is CustomerKind.PERSONAL:
-        personal = PersonalDetails(
-            gender=_opt(Gender, row.gender),
-            birth_date=row.birth_date,
-            occupation=row.occupation,
-            employer=row.employer,
-            income_band=_opt(IncomeBand, row.income_band),
-            asset_band=_opt(AssetBand, row.asset_band),
-            credit_status=_opt(CreditStatus, row.credit_status) or CreditStatus.UNKNOWN,
-        )
-    else:
-        corporate = CorporateDetails(
-            registered_name=row.display_name,
-            ownership_type=_opt(OwnershipType, row.ownership_type),
-            business_scale=_opt(BusinessScale, row.business_scale),
-            industry=row.industry,
-            lifecycle_stage=_opt(LifecycleStage, row.lifecycle_stage),
-            asset_structure=row.asset_structure,
-            liability_sources=row.liability_sources,
-            financing_modes=row.financing_modes,
-            credit_record=row.credit_record,
-            legal_representative_id=row.legal_representative_id,
-            parent_id=row.parent_id,
-        )
-    return Customer(
-        id=row.id,
-        code=row.code,
-        kind=kind,
-        display_name=row.display_name,
-        home_branch_id=row.home_branch_id,
-        relationship_manager_id=row.relationship_manager_id,
-        preferred_channel=_opt(PreferredChannel, row.preferred_channel),
-        preferred_language=row.preferred_language,
-        personal=personal,
-        corporate=corporate,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _interaction(row: Any) -> Interaction:
-    return Interaction(
-        id=row.id,
-        customer_id=row.customer_id,
-        channel=Channel(row.channel),
-        kind=InteractionKind(row.kind),
-        occurred_at=row.occurred_at,
-        branch_id=row.branch_id,
-        staff_code=row.staff_code,
-        cost=row.cost,
-        outcome=_opt(InteractionOutcome, row.outcome),
-        summary=row.summary,
-        satisfaction=row.satisfaction,
-    )
-
-
-def _product(row: Any, pk: int, code: str, name: str, currency: str) -> Product:
-    return Product(
-        id=pk,
-        code=code,
-        name=name,
-        category=ProductCategory(row.category),
-        audience=ProductAudience(row.audience),
-        currency=currency,
-    )
-
-
-def _contact_point(row: Any) -> ContactPoint:
-    return ContactPoint(
-        id=row.id,
-        customer_id=row.customer_id,
-        kind=ContactKind(row.kind),
-        value=row.value,
-        label=row.label,
-        is_preferred=row.is_preferred,
-        verified=row.verified,
-    )
-
-
-def branch_from_row(row: Any) -> Branch:
-    return Branch(
-        id=row.id,
-        code=row.code,
-        name=row.name,
-        city=row.city,
-        kind=BranchKind(row.kind),
-        parent_id=row.parent_id,
-    )
-
-
-def manager_from_row(row: Any) -> RelationshipManager:
-    return RelationshipManager(
-        id=row.id,
-        employee_no=row.employee_no,
-        name=row.name,
-        grade=RmGrade(row.grade),
-        branch_id=row.branch_id,
-        active=row.active,
-    )
-
-
-def _relationship(row: Any) -> Relationship:
-    return Relationship(
-        customer_id=row.customer_id,
-        state=RelationshipState(row.state),
-        since=row.since,
-        version=row.version,
-    )
-
-
-def _holding(row: Any) -> Holding:
-    return Holding(
-        id=row.id,
-        customer_id=row.customer_id,
-        product=_product(
-            row, row.product_id, row.product_code, row.product_name, row.product_currency
-        ),
-        account_number=row.account_number,
-        currency=row.currency,
-        balance=row.balance,
-        credit_limit=row.credit_limit,
-        status=HoldingStatus(row.status),
-        opened_on=row.opened_on,
-        closed_on=row.closed_on,
-    )
 
 
 def _filter_conditions(wanted: TimelineFilter) -> list[Any]:
@@ -422,13 +289,16 @@ class SqlProfileReader:
         found = [customer_from_row(r) for r in _rows_of(_names(customers), row.customer)]
         branch = [branch_from_row(r) for r in _rows_of(_names(branches), row.branch)]
         manager = [manager_from_row(r) for r in _rows_of(_names(managers), row.manager)]
-        relationship = [_relationship(r) for r in _rows_of(_names(states), row.relationship)]
+        relationship = [
+            relationship_from_row(r) for r in _rows_of(_names(states), row.relationship)
+        ]
         proposal = [proposal_from_row(r) for r in _rows_of(_names(proposals), row.proposal)]
-        page = [_interaction(r) for r in _rows_of(_names(interactions), row.interactions)]
+        page = [interaction_from_row(r) for r in _rows_of(_names(interactions), row.interactions)]
         return ProfileSnapshot(
             customer=found[0] if found else None,
             contact_points=[
-                _contact_point(r) for r in _rows_of(_names(contact_points), row.contact_points)
+                contact_point_from_row(r)
+                for r in _rows_of(_names(contact_points), row.contact_points)
             ],
             documents=[self._document(r) for r in _rows_of(_names(documents), row.documents)],
             branch=branch[0] if branch else None,
@@ -436,7 +306,8 @@ class SqlProfileReader:
             relationship=relationship[0] if relationship else None,
             pending_proposal=proposal[0] if proposal else None,
             holdings=[
-                _holding(r) for r in _rows_of(_names(holdings) + _HOLDING_EXTRA, row.holdings)
+                holding_from_row(r)
+                for r in _rows_of(_names(holdings) + _HOLDING_EXTRA, row.holdings)
             ],
             timeline=TimelinePage(
                 items=tuple(page[:timeline_first]), has_next_page=len(page) > timeline_first
@@ -483,7 +354,7 @@ class SqlProfileReader:
         )
         out: dict[int, list[ContactPoint]] = defaultdict(list)
         for row in await self._rows(stmt, ids):
-            out[row.customer_id].append(_contact_point(row))
+            out[row.customer_id].append(contact_point_from_row(row))
         return out
 
     async def documents_by_customer(
@@ -555,7 +426,9 @@ class SqlProfileReader:
             ),
             ids,
         )
-        return {row.id: _product(row, row.id, row.code, row.name, row.currency) for row in rows}
+        return {
+            row.id: product_from_row(row, row.id, row.code, row.name, row.currency) for row in rows
+        }
 
     async def branches_by_id(self, ids: Sequence[int]) -> Mapping[int, Branch]:
         rows = await self._rows(
@@ -586,7 +459,7 @@ class SqlProfileReader:
             ),
             ids,
         )
-        return {row.customer_id: _relationship(row) for row in rows}
+        return {row.customer_id: relationship_from_row(row) for row in rows}
 
     async def state_history_by_customer(
         self, ids: Sequence[int]
@@ -638,7 +511,7 @@ class SqlProfileReader:
         )
         out: dict[int, list[Holding]] = defaultdict(list)
         for row in await self._rows(stmt, ids):
-            out[row.customer_id].append(_holding(row))
+            out[row.customer_id].append(holding_from_row(row))
         return out
 
     async def timeline_pages(self, requests: Sequence[TimelineRequest]) -> Sequence[TimelinePage]:
@@ -674,7 +547,7 @@ class SqlProfileReader:
             stmt = select(page).select_from(wanted).join(page, true())
             for row in await self._rows(stmt):
                 found.setdefault((first, after, wanted_filter, row.customer_id), []).append(
-                    _interaction(row)
+                    interaction_from_row(row)
                 )
         pages = []
         for request in requests:
@@ -723,7 +596,7 @@ class SqlProfileReader:
             ),
             ids,
         )
-        return {row.id: _interaction(row) for row in rows}
+        return {row.id: interaction_from_row(row) for row in rows}
 
     async def pending_proposals_by_customer(self, ids: Sequence[int]) -> Mapping[int, Proposal]:
         p = StateChangeProposalRow.__table__.c

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from api.db.recording_uow import SqlRecordingUnitOfWork
+from api.db.rows import proposal_from_row
 from api.db.tables import (
     CustomerRow,
     RelationshipStateRow,
     StateChangeProposalRow,
     StateChangeRow,
 )
+from api.db.transaction import SqlTransaction
 from domain.errors import NotFound
 from domain.relationship_changes import Move, proposal_deadline
 from domain.relationships import (
@@ -29,25 +29,7 @@ states = RelationshipStateRow.__table__.c
 proposals = StateChangeProposalRow.__table__.c
 
 
-def proposal_from_row(row: Any) -> Proposal:
-    return Proposal(
-        id=row.id,
-        customer_id=row.customer_id,
-        from_state=RelationshipState(row.from_state),
-        to_state=RelationshipState(row.to_state),
-        reason_code=ReasonCode(row.reason_code),
-        note=row.note,
-        proposed_by=row.proposed_by,
-        proposed_at=row.proposed_at,
-        deadline=row.deadline,
-        base_version=row.base_version,
-        status=ProposalStatus(row.status),
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-    )
-
-
-class SqlRelationshipUnitOfWork(SqlRecordingUnitOfWork):
+class SqlRelationshipUnitOfWork(SqlTransaction):
     """Shares the transaction handling and the outbox with the recording unit of work."""
 
     async def __aenter__(self) -> SqlRelationshipUnitOfWork:
