@@ -44,7 +44,7 @@ from api.worker.receivers import SystemResolver
 from api.worker.webhooks import WebhookDispatcher
 from domain.detection.handling import DetectionReport, Event, detect_events, detect_scheduled
 from domain.webhooks import ReceiverRules
-from schema.context import Ports
+from schema.core.context import Ports
 
 
 @dataclass(slots=True)

@@ -43,7 +43,7 @@ from benchmarks.load import drive, percentile
 from benchmarks.report import write_report
 from domain.access.principal import Role
 from domain.ids import encode_id
-from schema.persisted import registry
+from schema.core.persisted import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 HOT_SET = 200  # customers the cached-profile run reads again and again

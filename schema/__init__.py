@@ -16,29 +16,28 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext
 
-from schema import enums  # noqa: F401  # registers the domain enums with strawberry
 from schema.access_queries import AccessMutations, AccessQueries
 from schema.activity import ActivitySubscriptions
 from schema.alerts import AlertMutations, AlertQueries
-from schema.audit_fields import AuditFieldsExtension
-from schema.context import Context
+from schema.core.audit_fields import AuditFieldsExtension
+from schema.core.context import Context
+from schema.core.error_masking import masked
+from schema.core.limits import OperationLimits
+from schema.core.query_cost import RateLimitExtension
+from schema.core.read_audit import ReadAudit
+from schema.core.text_inputs import TextInputCheck
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
 from schema.detection import DetectionMutations, DetectionQueries
-from schema.error_masking import masked
-from schema.limits import OperationLimits
 from schema.node_query import NodeQueries
 from schema.organisation.types import Branch, RelationshipManager
 from schema.ownership import OwnershipMutations, OwnershipQueries
 from schema.privacy import PrivacyMutations
 from schema.products.types import Product
-from schema.query_cost import RateLimitExtension
-from schema.read_audit import ReadAudit
 from schema.recording import RecordingMutations
 from schema.relationships.mutations import RelationshipMutations
 from schema.segments import SegmentMutations, SegmentQueries
 from schema.tasks import TaskMutations, TaskQueries
-from schema.text_inputs import TextInputCheck
 from schema.value import ValueMutations, ValueQueries
 from schema.value_report import ValueReportQueries
 from schema.webhooks import WebhookMutations, WebhookQueries

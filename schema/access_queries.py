@@ -13,9 +13,9 @@ from domain.customers.documents import normalize_document_number
 from domain.customers.model import DocumentType
 from domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
 from domain.ids import decode_typed_id, encode_id
-from schema.access import Forbidden, require
-from schema.context import Info
-from schema.errors import (
+from schema.core.access import Forbidden, require
+from schema.core.context import Info
+from schema.core.errors import (
     Error,
     ForbiddenError,
     InvalidInputError,
@@ -23,8 +23,8 @@ from schema.errors import (
     RuleViolationError,
     UserFacingError,
 )
-from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
-from schema.read_audit import AuditUnavailable
+from schema.core.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
+from schema.core.read_audit import AuditUnavailable
 
 log = logging.getLogger(__name__)
 

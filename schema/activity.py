@@ -12,10 +12,10 @@ from domain.access.policy import FIELD_POLICIES, Visibility
 from domain.access.principal import Role
 from domain.errors import DomainError, NotFound
 from domain.ids import decode_typed_id, encode_id, with_global_ids
-from schema.access import require, visible
-from schema.context import Info
-from schema.errors import UserFacingError
-from schema.read_audit import AuditUnavailable, write_read_audit
+from schema.core.access import require, visible
+from schema.core.context import Info
+from schema.core.errors import UserFacingError
+from schema.core.read_audit import AuditUnavailable, write_read_audit
 
 
 @strawberry.type(

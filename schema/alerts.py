@@ -16,16 +16,16 @@ from domain.detection.handling import acknowledge_alert
 from domain.detection.rules import RuleKind, Severity
 from domain.errors import DomainError
 from domain.ids import decode_typed_id, encode_id, with_global_ids
-from schema.access import require, views_of
-from schema.context import Info
-from schema.errors import (
+from schema.core.access import require, views_of
+from schema.core.context import Info
+from schema.core.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
     UserFacingError,
     error_type,
 )
-from schema.pagination import PageInfo, check_first, decode_id_cursor, split_page
+from schema.core.pagination import PageInfo, check_first, decode_id_cursor, split_page
 from schema.tasks import Task
 
 if TYPE_CHECKING:

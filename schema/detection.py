@@ -11,9 +11,9 @@ from strawberry.scalars import JSON
 from domain.detection.rules import DetectionRule as RuleModel
 from domain.detection.rules import RuleKind, Severity, validate_rule
 from domain.errors import DomainError, NotFound
-from schema.access import require
-from schema.context import Info
-from schema.errors import (
+from schema.core.access import require
+from schema.core.context import Info
+from schema.core.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,

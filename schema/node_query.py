@@ -6,10 +6,10 @@ import strawberry
 
 from domain.errors import InvalidInput
 from domain.ids import decode_id
-from schema.access import may_use
-from schema.context import Info
+from schema.core.access import may_use
+from schema.core.context import Info
+from schema.core.node import Node
 from schema.customers.types import load_customer
-from schema.node import Node
 from schema.organisation.types import load_branch, load_relationship_manager
 from schema.products.types import load_product
 

@@ -32,9 +32,9 @@ from domain.ids import decode_typed_id, encode_id
 from domain.organisation import ClaimStatus, RmGrade
 from domain.value.contribution import format_period
 from domain.value.tiers import ValueTier
-from schema.access import Forbidden, require
-from schema.context import Info
-from schema.errors import (
+from schema.core.access import Forbidden, require
+from schema.core.context import Info
+from schema.core.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
@@ -42,13 +42,13 @@ from schema.errors import (
     UserFacingError,
     rule_error_type,
 )
+from schema.core.pagination import PageInfo, check_first, decode_id_cursor, split_page
 from schema.organisation.types import (
     Branch,
     RelationshipManager,
     load_branch,
     load_relationship_manager,
 )
-from schema.pagination import PageInfo, check_first, decode_id_cursor, split_page
 from schema.products.types import CurrencyTotals
 
 if TYPE_CHECKING:

@@ -14,9 +14,9 @@ from domain.ids import decode_typed_id, encode_id
 from domain.privacy.consents import Consent as ConsentModel
 from domain.privacy.consents import ConsentChannel, ConsentPurpose, may_record_consent
 from domain.privacy.erasure import DataCategory, erase_personal_data, validate_hold
-from schema.access import Forbidden, in_counter_session, require
-from schema.context import Info
-from schema.errors import ForbiddenError, InvalidInputError, NotFoundError, error_type
+from schema.core.access import Forbidden, in_counter_session, require
+from schema.core.context import Info
+from schema.core.errors import ForbiddenError, InvalidInputError, NotFoundError, error_type
 
 strawberry.enum(ConsentPurpose, description="What the customer's data may be used for.")
 strawberry.enum(ConsentChannel, description="Channel a consent applies to; ALL for every one.")

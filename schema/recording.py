@@ -26,9 +26,9 @@ from domain.recording import (
     upsert_holding,
     validate_holding_change,
 )
-from schema.access import in_counter_session, require, visible
-from schema.context import Info
-from schema.errors import Error, ForbiddenError, InvalidInputError, NotFoundError, error_type
+from schema.core.access import in_counter_session, require, visible
+from schema.core.context import Info
+from schema.core.errors import Error, ForbiddenError, InvalidInputError, NotFoundError, error_type
 from schema.interactions.types import Interaction
 from schema.tasks import Task
 from schema.tasks import shown as shown_tasks

@@ -32,9 +32,9 @@ from domain.value.segments import (
 )
 from domain.value.segments import Segment as SegmentModel
 from domain.value.tiers import ValueTier
-from schema.access import require
-from schema.context import Info
-from schema.errors import (
+from schema.core.access import require
+from schema.core.context import Info
+from schema.core.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
@@ -42,7 +42,7 @@ from schema.errors import (
     UserFacingError,
     rule_error_type,
 )
-from schema.pagination import PageInfo, check_first, decode_id_cursor, split_page
+from schema.core.pagination import PageInfo, check_first, decode_id_cursor, split_page
 
 if TYPE_CHECKING:
     from schema.customers.types import Customer

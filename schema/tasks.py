@@ -26,16 +26,16 @@ from domain.tasks import (
     validate_title,
 )
 from domain.tasks import Task as TaskModel
-from schema.access import Forbidden, require, views_of
-from schema.context import Info
-from schema.errors import (
+from schema.core.access import Forbidden, require, views_of
+from schema.core.context import Info
+from schema.core.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
     UserFacingError,
     error_type,
 )
-from schema.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
+from schema.core.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
 
 strawberry.enum(TaskKind, description="What a task is about.")
 strawberry.enum(TaskStatus, description="Where a task stands.")

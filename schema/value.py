@@ -17,9 +17,9 @@ from domain.value.contribution import ChannelLine, ProductLine, format_period, p
 from domain.value.contribution import CustomerValue as CustomerValueModel
 from domain.value.offers import Offer
 from domain.value.tiers import TierRule, Trend, ValueTier, classify
-from schema.access import require
-from schema.context import Info
-from schema.errors import (
+from schema.core.access import require
+from schema.core.context import Info
+from schema.core.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,

@@ -12,9 +12,9 @@ from domain.interactions import Channel
 from domain.value.contribution import format_period, parse_period
 from domain.value.report import ValueReport as ValueReportModel
 from domain.value.tiers import ValueTier
-from schema.access import require
-from schema.context import Info
-from schema.errors import UserFacingError
+from schema.core.access import require
+from schema.core.context import Info
+from schema.core.errors import UserFacingError
 from schema.organisation.types import Branch, load_branch
 
 

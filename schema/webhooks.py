@@ -20,16 +20,16 @@ from domain.webhooks import (
 from domain.webhooks import Attempt as AttemptModel
 from domain.webhooks import Delivery as DeliveryModel
 from domain.webhooks import Subscription as SubscriptionModel
-from schema.access import require
-from schema.context import Info
-from schema.errors import (
+from schema.core.access import require
+from schema.core.context import Info
+from schema.core.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
     UserFacingError,
     error_type,
 )
-from schema.pagination import PageInfo, check_first, decode_id_cursor, split_page
+from schema.core.pagination import PageInfo, check_first, decode_id_cursor, split_page
 
 strawberry.enum(DeliveryStatus, description="Where a webhook delivery stands.")
 

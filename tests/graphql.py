@@ -8,7 +8,7 @@ import httpx
 from starlette.applications import Starlette
 
 from api.http.graphql_view import GraphQLEndpoint
-from schema.context import Ports
+from schema.core.context import Ports
 
 
 async def gql(

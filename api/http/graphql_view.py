@@ -27,14 +27,14 @@ from api.http.profile_lane import RATE_CHARGED, ProfileLane, is_json, read_body,
 from api.http.tokens import AuthError, TokenVerifier
 from api.redis.response_cache import ResponseCache
 from domain.access.principal import Principal
-from schema.context import Context, Ports
-from schema.error_masking import masked
+from schema.core.context import Context, Ports
+from schema.core.error_masking import masked
 
 log = logging.getLogger(__name__)
 
 
 def mask_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
-    """The client's view of an error: masked by the schema already (schema/error_masking.py),
+    """The client's view of an error: masked by the schema already (schema/core/error_masking.py),
     and again here for an error that did not pass through it."""
     return dict(masked(error, correlation_id).formatted)
 
@@ -169,7 +169,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
-        # The read audit is written by the schema (schema/read_audit.py) on every transport.
+        # The read audit is written by the schema (schema/core/read_audit.py) on every transport.
         correlation_id = current_correlation_id()
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:

@@ -18,7 +18,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
-from schema.context import Context
+from schema.core.context import Context
 
 TOKEN_EXPIRED_CLOSE = 4401
 

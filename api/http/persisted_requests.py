@@ -7,7 +7,7 @@ import hashlib
 
 from cross_web import HTTPException
 
-from schema.persisted import registry
+from schema.core.persisted import registry
 
 
 class RequestRefused(HTTPException):

@@ -25,11 +25,11 @@ from api.http.envelope import error_body
 from api.http.persisted_requests import RequestRefused, query_text
 from api.redis.rate_limits import RedisTokenBuckets
 from api.redis.response_cache import CachedAnswer, ResponseCache
-from schema.context import Context, Ports
+from schema.core.context import Context, Ports
+from schema.core.errors import UserFacingError
+from schema.core.query_cost import RateLimited, operation_cost
+from schema.core.read_audit import AuditUnavailable, write_read_audit
 from schema.customers.registered import RegisteredProfile, cacheable, registered_profiles
-from schema.errors import UserFacingError
-from schema.query_cost import RateLimited, operation_cost
-from schema.read_audit import AuditUnavailable, write_read_audit
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from domain.access.policy import FIELD_POLICIES
 from domain.access.principal import Role
-from schema.access import ROOT_PERMISSIONS
+from schema.core.access import ROOT_PERMISSIONS
 
 BEGIN = "<!-- generated:policies:begin -->"
 END = "<!-- generated:policies:end -->"

@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 
 from domain.access.audit import AuditLog, StillCurrent
 from domain.access.policy import relation_inputs, session_decides
-from schema.context import Context
+from schema.core.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 from domain.access.policy import may_read_customer
 from domain.interactions import TimelineRequest
 from domain.profile import ProfilePart, ProfileSnapshot
-from schema.context import Info, Loaders
+from schema.core.context import Info, Loaders
+from schema.core.pagination import MAX_PAGE_SIZE
 from schema.customers.profile_parts import PROFILE_FIELDS
 from schema.interactions.types import timeline_filter
-from schema.pagination import MAX_PAGE_SIZE
 
 # The timeline page the `interactions` resolver asks for when given `first` and nothing else.
 _NEWEST = timeline_filter(None, None, None, None, None, None)

@@ -12,12 +12,12 @@ from domain.customers.model import DocumentType
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.ids import decode_typed_id
 from domain.search import interpret_search
-from schema.access import Forbidden, require
-from schema.context import Info
+from schema.core.access import Forbidden, require
+from schema.core.context import Info
+from schema.core.errors import ForbiddenError, InvalidInputError, NotFoundError, UserFacingError
+from schema.core.pagination import PageInfo, check_first, cursor_key, decode_cursor, encode_cursor
 from schema.customers.prefetch import prefetch_profile
 from schema.customers.types import Customer, load_customer, present
-from schema.errors import ForbiddenError, InvalidInputError, NotFoundError, UserFacingError
-from schema.pagination import PageInfo, check_first, cursor_key, decode_cursor, encode_cursor
 
 CustomerResult = Annotated[
     Customer | NotFoundError | InvalidInputError | ForbiddenError,

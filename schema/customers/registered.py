@@ -40,12 +40,12 @@ from domain.errors import DomainError
 from domain.ids import decode_typed_id
 from domain.profile import ProfileSnapshot
 from schema import schema as strawberry_schema
-from schema.access import ROOT_PERMISSIONS, visible_in
-from schema.audit_fields import personal_fields
-from schema.context import Context
+from schema.core.access import ROOT_PERMISSIONS, visible_in
+from schema.core.audit_fields import personal_fields
+from schema.core.context import Context
+from schema.core.persisted import registry
 from schema.customers.profile_parts import PROFILE_FIELDS
 from schema.customers.types import Customer
-from schema.persisted import registry
 
 log = logging.getLogger(__name__)
 

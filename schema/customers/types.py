@@ -41,10 +41,12 @@ from domain.relationships import Proposal
 from domain.relationships import Relationship as RelationshipModel
 from domain.tasks import Task as TaskModel
 from domain.value.offers import MAX_OFFERS
-from schema.access import visible
 from schema.alerts import Alert
-from schema.context import Info
-from schema.errors import UserFacingError
+from schema.core.access import visible
+from schema.core.context import Info
+from schema.core.errors import UserFacingError
+from schema.core.node import Node
+from schema.core.pagination import PageInfo, check_first
 from schema.interactions.types import (
     ChannelUse,
     Interaction,
@@ -54,13 +56,11 @@ from schema.interactions.types import (
     timeline_cursor,
     timeline_filter,
 )
-from schema.node import Node
 from schema.organisation.types import (
     Branch,
     RelationshipManager,
 )
 from schema.ownership import RmAssignment, TeamMember
-from schema.pagination import PageInfo, check_first
 from schema.privacy import Consent
 from schema.products.types import HoldingPortfolio
 from schema.relationships.types import Relationship, relationship_from

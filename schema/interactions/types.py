@@ -18,9 +18,9 @@ from domain.interactions import (
     TimelinePosition,
 )
 from domain.interactions import Interaction as InteractionModel
-from schema.context import Info
+from schema.core.context import Info
+from schema.core.pagination import PageInfo, cursor_key, decode_cursor, encode_cursor
 from schema.organisation.types import Branch, load_branch
-from schema.pagination import PageInfo, cursor_key, decode_cursor, encode_cursor
 
 
 @strawberry.type(description="One contact between the bank and the customer, on any channel.")

@@ -10,8 +10,8 @@ from domain.ids import encode_id
 from domain.organisation import Branch as BranchModel
 from domain.organisation import BranchKind, RmGrade
 from domain.organisation import RelationshipManager as RelationshipManagerModel
-from schema.context import Info
-from schema.node import Node
+from schema.core.context import Info
+from schema.core.node import Node
 
 if TYPE_CHECKING:
     from schema.ownership import Portfolio

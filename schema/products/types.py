@@ -13,8 +13,8 @@ from domain.products import CurrencyTotals as CurrencyTotalsModel
 from domain.products import Holding as HoldingModel
 from domain.products import HoldingsSummary, HoldingStatus, ProductAudience, ProductCategory
 from domain.products import Product as ProductModel
-from schema.context import Info
-from schema.node import Node
+from schema.core.context import Info
+from schema.core.node import Node
 
 
 @strawberry.type(description="A product in the bank's catalog.")

@@ -19,9 +19,9 @@ from domain.relationships import (
     ReasonCode,
     RelationshipState,
 )
-from schema.access import Forbidden, require
-from schema.context import Info
-from schema.errors import Error, ForbiddenError, InvalidInputError, NotFoundError, error_type
+from schema.core.access import Forbidden, require
+from schema.core.context import Info
+from schema.core.errors import Error, ForbiddenError, InvalidInputError, NotFoundError, error_type
 from schema.relationships.types import Relationship, StateChangeProposal, load_relationship
 
 

@@ -11,7 +11,7 @@ from domain.ids import encode_id
 from domain.relationships import Proposal, ProposalStatus, ReasonCode, RelationshipState
 from domain.relationships import Relationship as RelationshipModel
 from domain.relationships import StateChange as StateChangeModel
-from schema.context import Info
+from schema.core.context import Info
 
 
 @strawberry.type(description="One move on the relationship ladder.")

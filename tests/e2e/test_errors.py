@@ -83,7 +83,7 @@ async def test_an_unexpected_failure_is_masked_and_logged_with_its_correlation_i
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(ports_of(app), "reader", ExplodingReader())
-    with caplog.at_level(logging.ERROR, logger="schema.error_masking"):
+    with caplog.at_level(logging.ERROR, logger="schema.core.error_masking"):
         response = await client.post(
             "/graphql",
             json={"query": PROFILE, "variables": {"id": encode_id("Customer", 1)}},
@@ -97,7 +97,7 @@ async def test_an_unexpected_failure_is_masked_and_logged_with_its_correlation_i
     }
     assert "secret" not in response.text
     assert "10.0.0.5" not in response.text
-    (record,) = [r for r in caplog.records if r.name == "schema.error_masking"]
+    (record,) = [r for r in caplog.records if r.name == "schema.core.error_masking"]
     assert record.correlation_id == "test-correlation-0001"  # type: ignore[attr-defined]
     assert "secret detail" in str(record.exc_info)
 

@@ -17,10 +17,10 @@ from api.http.app import create_app
 from api.settings import Settings
 from domain.access.principal import Role
 from domain.ids import encode_id
+from schema.core.persisted import registry
 from schema.customers import queries
 from schema.customers.prefetch import prefetch_profile
 from schema.customers.registered import RegisteredProfile
-from schema.persisted import registry
 from tests.conftest import Minter
 from tests.factories import Made, make_customer
 from tests.graphql import gql_data, ports_of

@@ -44,7 +44,7 @@ from api.settings import Settings
 from domain.access.principal import Role
 from domain.ids import encode_id
 from schema import schema
-from schema.access import ROOT_PERMISSIONS
+from schema.core.access import ROOT_PERMISSIONS
 from tests.conftest import Minter
 from tests.factories import make_customer
 from tests.scratch import scratch_database

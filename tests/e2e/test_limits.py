@@ -20,8 +20,8 @@ from api.redis.rate_limits import RedisTokenBuckets
 from api.settings import Settings
 from domain.access.principal import Role
 from domain.ids import encode_id
-from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
-from schema.query_cost import selection_cost
+from schema.core.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from schema.core.query_cost import selection_cost
 from tests.conftest import Minter, as_production
 from tests.graphql import gql, ports_of
 

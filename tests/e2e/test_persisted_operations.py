@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.ids import encode_id
 from schema import schema
-from schema.persisted import registry
+from schema.core.persisted import registry
 from tests.factories import make_customer
 
 

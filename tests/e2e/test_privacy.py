@@ -19,7 +19,7 @@ from api.ops.embedded import Endpoints
 from api.settings import Settings
 from domain.access.principal import Role
 from domain.ids import encode_id
-from schema.persisted import registry
+from schema.core.persisted import registry
 from tests.conftest import Minter
 from tests.factories import Made, make_customer
 from tests.graphql import gql_data

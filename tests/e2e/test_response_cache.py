@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.access.principal import Role
 from domain.ids import encode_id
-from schema.persisted import registry
+from schema.core.persisted import registry
 from tests.conftest import Minter
 from tests.factories import make_customer
 from tests.graphql import gql_data

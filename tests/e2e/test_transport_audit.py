@@ -22,7 +22,7 @@ from api.redis.activity_feed import RedisActivityFeed
 from api.redis.events import activity_channel
 from domain.access.principal import Role
 from domain.ids import encode_id
-from schema.access import ROOT_PERMISSIONS
+from schema.core.access import ROOT_PERMISSIONS
 from tests.conftest import Minter
 from tests.e2e.test_audit import BrokenAuditLog
 from tests.factories import Made, make_customer

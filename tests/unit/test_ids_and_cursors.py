@@ -11,9 +11,9 @@ import pytest
 from domain.errors import InvalidInput
 from domain.ids import decode_id, decode_typed_id, encode_id
 from domain.interactions import Channel, Interaction, InteractionKind
+from schema.core.pagination import decode_id_cursor
 from schema.customers.queries import customer_cursor
 from schema.interactions.types import parse_timeline_cursor, timeline_cursor
-from schema.pagination import decode_id_cursor
 
 
 def test_a_global_id_round_trips() -> None:

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 from graphql import parse
 
-from schema.persisted import registry
-from schema.query_cost import document_cost, operation_cost
+from schema.core.persisted import registry
+from schema.core.query_cost import document_cost, operation_cost
 
 PAGED = """query ($id: ID!, $n: Int, $m: Int) { customer(id: $id) { displayName
   interactions(first: $n) { edges { node { id kind } } }

@@ -7,7 +7,7 @@ from graphql import GraphQLObjectType, get_named_type
 from domain.access.policy import FIELD_POLICIES
 from domain.access.principal import Role
 from schema import schema
-from schema.access import ROOT_PERMISSIONS
+from schema.core.access import ROOT_PERMISSIONS
 
 
 def test_every_field_of_every_personal_data_type_has_a_policy() -> None:

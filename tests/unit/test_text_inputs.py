@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from graphql import parse
 
-from schema.text_inputs import argument_with_nul, variable_with_nul
+from schema.core.text_inputs import argument_with_nul, variable_with_nul
 
 
 def test_a_nul_is_found_at_any_depth_of_a_variable_and_named_by_its_path() -> None:

@@ -9,7 +9,7 @@ from domain.access.policy import Visibility, may_read_customer, relation_of, vis
 from domain.access.principal import Role
 from domain.customers.model import Customer as CustomerModel
 from domain.errors import DomainError
-from schema.context import Context, Info
+from schema.core.context import Context, Info
 
 
 class Forbidden(DomainError):

@@ -14,7 +14,7 @@ from graphql import GraphQLError
 from strawberry.exceptions import StrawberryInputCoercionError
 
 from domain.errors import DomainError
-from schema.errors import UserFacingError
+from schema.core.errors import UserFacingError
 
 log = logging.getLogger(__name__)
 

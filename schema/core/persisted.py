@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-OPERATIONS = Path(__file__).resolve().parent / "operations"
+OPERATIONS = Path(__file__).resolve().parent.parent / "operations"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,8 @@ from strawberry.extensions import SchemaExtension
 
 from domain.access.rate_limits import RateLimiter
 from domain.errors import DomainError
-from schema.errors import UserFacingError
-from schema.pagination import MAX_PAGE_SIZE
+from schema.core.errors import UserFacingError
+from schema.core.pagination import MAX_PAGE_SIZE
 
 
 class RateLimited(DomainError):

@@ -13,7 +13,7 @@ from graphql import BREAK, ArgumentNode, DocumentNode, StringValueNode, Visitor,
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import InvalidInput
-from schema.errors import UserFacingError
+from schema.core.errors import UserFacingError
 
 NUL = "\x00"
 MESSAGE = "text must not contain the NUL character (U+0000)"

@@ -19,8 +19,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from domain.errors import DomainError
-from schema.context import Context
-from schema.errors import UserFacingError
+from schema.core.context import Context
+from schema.core.errors import UserFacingError
 
 log = logging.getLogger(__name__)
 
