@@ -16,9 +16,10 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext
 
-from schema.access_queries import AccessMutations, AccessQueries
-from schema.activity import ActivitySubscriptions
-from schema.alerts import AlertMutations, AlertQueries
+from schema.activity.subscriptions import ActivitySubscriptions
+from schema.alerts.mutations import AlertMutations
+from schema.alerts.queries import AlertQueries
+from schema.audit.queries import AccessQueries
 from schema.core.audit_fields import AuditFieldsExtension
 from schema.core.context import Context
 from schema.core.error_masking import masked
@@ -26,21 +27,28 @@ from schema.core.limits import OperationLimits
 from schema.core.query_cost import RateLimitExtension
 from schema.core.read_audit import ReadAudit
 from schema.core.text_inputs import TextInputCheck
+from schema.counter.mutations import AccessMutations
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
-from schema.detection import DetectionMutations, DetectionQueries
-from schema.node_query import NodeQueries
+from schema.detection_rules.mutations import DetectionMutations
+from schema.detection_rules.queries import DetectionQueries
+from schema.node.queries import NodeQueries
 from schema.organisation.types import Branch, RelationshipManager
-from schema.ownership import OwnershipMutations, OwnershipQueries
-from schema.privacy import PrivacyMutations
+from schema.ownership.mutations import OwnershipMutations
+from schema.ownership.queries import OwnershipQueries
+from schema.privacy.mutations import PrivacyMutations
 from schema.products.types import Product
-from schema.recording import RecordingMutations
+from schema.recording.mutations import RecordingMutations
 from schema.relationships.mutations import RelationshipMutations
-from schema.segments import SegmentMutations, SegmentQueries
-from schema.tasks import TaskMutations, TaskQueries
-from schema.value import ValueMutations, ValueQueries
-from schema.value_report import ValueReportQueries
-from schema.webhooks import WebhookMutations, WebhookQueries
+from schema.segments.mutations import SegmentMutations
+from schema.segments.queries import SegmentQueries
+from schema.tasks.mutations import TaskMutations
+from schema.tasks.queries import TaskQueries
+from schema.value.mutations import ValueMutations
+from schema.value.queries import ValueQueries
+from schema.value.report import ValueReportQueries
+from schema.webhooks.mutations import WebhookMutations
+from schema.webhooks.queries import WebhookQueries
 
 
 @strawberry.type(description="Read the consolidated customer view.")

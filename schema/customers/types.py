@@ -41,7 +41,7 @@ from domain.relationships import Proposal
 from domain.relationships import Relationship as RelationshipModel
 from domain.tasks import Task as TaskModel
 from domain.value.offers import MAX_OFFERS
-from schema.alerts import Alert
+from schema.alerts.types import Alert
 from schema.core.access import visible
 from schema.core.context import Info
 from schema.core.errors import UserFacingError
@@ -60,12 +60,12 @@ from schema.organisation.types import (
     Branch,
     RelationshipManager,
 )
-from schema.ownership import RmAssignment, TeamMember
-from schema.privacy import Consent
+from schema.ownership.types import RmAssignment, TeamMember
+from schema.privacy.types import Consent
 from schema.products.types import HoldingPortfolio
 from schema.relationships.types import Relationship, relationship_from
-from schema.tasks import Task
-from schema.value import CustomerValue, ProductOffer, load_value
+from schema.tasks.types import Task
+from schema.value.types import CustomerValue, ProductOffer, load_value
 
 
 @strawberry.type(description="A phone, e-mail address or postal address.")

@@ -14,7 +14,7 @@ from schema.core.context import Info
 from schema.core.node import Node
 
 if TYPE_CHECKING:
-    from schema.ownership import Portfolio
+    from schema.ownership.types import Portfolio
 
 
 @strawberry.type(description="An organisational unit: head office, branch or sub-branch.")
@@ -68,8 +68,8 @@ class RelationshipManager(Node):
     )
     async def portfolio(
         self, info: Info
-    ) -> Annotated[Portfolio, strawberry.lazy("schema.ownership")] | None:
-        from schema.ownership import load_portfolio
+    ) -> Annotated[Portfolio, strawberry.lazy("schema.ownership.types")] | None:
+        from schema.ownership.types import load_portfolio
 
         return await load_portfolio(info, self.pk)
 

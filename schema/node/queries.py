@@ -1,4 +1,4 @@
-"""`node(id:)`: refetch any Node by its global id."""
+"""node(id:): any object implementing Node, by its global id."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The value report in GraphQL: aggregates only, for analysts and management."""
+"""valueReport: the 80/20 view of contribution by tier, branch, product and channel."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import strawberry
 
-from domain.errors import DomainError, InvalidInput
+from domain.errors import InvalidInput
 from domain.ids import decode_typed_id, encode_id
 from domain.interactions import Channel
 from domain.products import ProductCategory
@@ -17,14 +17,11 @@ from domain.value.contribution import ChannelLine, ProductLine, format_period, p
 from domain.value.contribution import CustomerValue as CustomerValueModel
 from domain.value.offers import Offer
 from domain.value.tiers import TierRule, Trend, ValueTier, classify
-from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
-    UserFacingError,
-    error_type,
 )
 from schema.products.types import Product, load_product
 
@@ -265,30 +262,3 @@ def _rate_change(given: ValueRateInput) -> value_rates.RateChange:
         servicing_cost=given.servicing_cost,
         unit_cost=given.unit_cost,
     )
-
-
-@strawberry.type
-class ValueQueries:
-    @strawberry.field(description="The margins and costs contribution is computed with.")
-    async def value_rates(self, info: Info) -> ValueRates:
-        try:
-            require(info, "valueRates")
-        except DomainError as exc:
-            raise UserFacingError(exc) from exc
-        return ValueRates.from_domain(await info.context.values.rates())
-
-
-@strawberry.type
-class ValueMutations:
-    @strawberry.mutation(
-        description="Change a category margin, a product's override or a channel's unit cost; "
-        "it applies from the next scoring of a month."
-    )
-    async def set_value_rate(self, info: Info, input: ValueRateInput) -> SetValueRateResult:
-        try:
-            require(info, "setValueRate")
-            change = _rate_change(input)
-            book = await info.context.values.set_rate(change, info.context.principal.subject)
-        except DomainError as exc:
-            return error_type(exc)
-        return ValueRates.from_domain(book)

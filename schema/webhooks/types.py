@@ -7,27 +7,20 @@ from typing import Annotated
 
 import strawberry
 
-from domain.errors import DomainError, NotFound
-from domain.ids import decode_typed_id, encode_id
-from domain.webhooks import (
-    EVENT_TYPES,
-    DeliveryStatus,
-    check_receiver,
-    new_secret,
-    validate_description,
-    validate_event_types,
-)
+from domain.errors import DomainError
+from domain.ids import encode_id
 from domain.webhooks import Attempt as AttemptModel
 from domain.webhooks import Delivery as DeliveryModel
+from domain.webhooks import (
+    DeliveryStatus,
+)
 from domain.webhooks import Subscription as SubscriptionModel
-from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
     UserFacingError,
-    error_type,
 )
 from schema.core.pagination import PageInfo, check_first, decode_id_cursor, split_page
 
@@ -172,92 +165,15 @@ CreateWebhookSubscriptionResult = Annotated[
         "CreateWebhookSubscriptionResult", description="The subscription, or why not."
     ),
 ]
+
+
 WebhookSubscriptionResult = Annotated[
     WebhookSubscription | NotFoundError | InvalidInputError | ForbiddenError,
     strawberry.union("WebhookSubscriptionResult", description="The subscription, or why not."),
 ]
+
+
 WebhookDeliveryResult = Annotated[
     WebhookDelivery | NotFoundError | InvalidInputError | ForbiddenError,
     strawberry.union("WebhookDeliveryResult", description="The delivery, or why not."),
 ]
-
-
-@strawberry.type
-class WebhookQueries:
-    @strawberry.field(description="Every webhook subscription (admin).")
-    async def webhook_subscriptions(self, info: Info) -> list[WebhookSubscription]:
-        try:
-            require(info, "webhookSubscriptions")
-        except DomainError as exc:
-            raise UserFacingError(exc) from exc
-        return [
-            WebhookSubscription.from_domain(s) for s in await info.context.webhooks.subscriptions()
-        ]
-
-    @strawberry.field(description="The event types a subscription may name (admin).")
-    def webhook_event_types(self, info: Info) -> list[str]:
-        try:
-            require(info, "webhookEventTypes")
-        except DomainError as exc:
-            raise UserFacingError(exc) from exc
-        return sorted(EVENT_TYPES)
-
-
-@strawberry.type
-class WebhookMutations:
-    @strawberry.mutation(
-        description="Subscribe a receiver to event types; answers the signing secret once."
-    )
-    async def create_webhook_subscription(
-        self, info: Info, input: CreateWebhookSubscriptionInput
-    ) -> CreateWebhookSubscriptionResult:
-        try:
-            require(info, "createWebhookSubscription")
-            types = validate_event_types(input.event_types)
-            description = validate_description(input.description)
-            url = await check_receiver(input.url, info.context.webhook_receivers)
-        except DomainError as exc:
-            found = error_type(exc)
-            assert not isinstance(found, NotFoundError)
-            return found
-        secret = new_secret()
-        created = await info.context.webhooks.create(
-            url, types, description, secret, info.context.principal.subject
-        )
-        return CreatedWebhookSubscription(
-            subscription=WebhookSubscription.from_domain(created), secret=secret
-        )
-
-    @strawberry.mutation(description="Change a subscription's URL or event types, or pause it.")
-    async def update_webhook_subscription(
-        self, info: Info, input: UpdateWebhookSubscriptionInput
-    ) -> WebhookSubscriptionResult:
-        try:
-            require(info, "updateWebhookSubscription")
-            pk = decode_typed_id(input.id, "WebhookSubscription")
-            url = (
-                None
-                if input.url is None
-                else await check_receiver(input.url, info.context.webhook_receivers)
-            )
-            types = None if input.event_types is None else validate_event_types(input.event_types)
-            updated = await info.context.webhooks.update(pk, url, types, input.active)
-            if updated is None:
-                raise NotFound("webhook subscription", input.id)
-        except DomainError as exc:
-            return error_type(exc)
-        return WebhookSubscription.from_domain(updated)
-
-    @strawberry.mutation(
-        description="Send a dead (or pending) delivery again now, with a fresh attempt budget."
-    )
-    async def retry_webhook_delivery(self, info: Info, id: strawberry.ID) -> WebhookDeliveryResult:
-        try:
-            require(info, "retryWebhookDelivery")
-            pk = decode_typed_id(id, "WebhookDelivery")
-            retried = await info.context.webhooks.retry(pk)
-            if retried is None:
-                raise NotFound("undelivered webhook delivery", id)
-        except DomainError as exc:
-            return error_type(exc)
-        return WebhookDelivery.from_domain(retried)

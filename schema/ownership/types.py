@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,18 +21,12 @@ from domain.assignment import (
 )
 from domain.assignment import (
     ViolationKind,
-    assign,
-    claim_ownership,
-    reassign_portfolio,
-    resolve_conflict,
-    set_team,
 )
 from domain.errors import DomainError
-from domain.ids import decode_typed_id, encode_id
+from domain.ids import encode_id
 from domain.organisation import ClaimStatus, RmGrade
 from domain.value.contribution import format_period
 from domain.value.tiers import ValueTier
-from schema.core.access import Forbidden, require
 from schema.core.context import Info
 from schema.core.errors import (
     ForbiddenError,
@@ -40,7 +34,6 @@ from schema.core.errors import (
     NotFoundError,
     RuleViolationError,
     UserFacingError,
-    rule_error_type,
 )
 from schema.core.pagination import PageInfo, check_first, decode_id_cursor, split_page
 from schema.organisation.types import (
@@ -53,6 +46,7 @@ from schema.products.types import CurrencyTotals
 
 if TYPE_CHECKING:
     from schema.customers.types import Customer
+
 
 CustomerRef = Annotated["Customer", strawberry.lazy("schema.customers.types")]
 
@@ -282,18 +276,26 @@ AssignResult = Annotated[
     | RuleViolationError,
     strawberry.union("AssignRelationshipManagerResult", description="The change, or why not."),
 ]
+
+
 ReassignResult = Annotated[
     PortfolioReassignment | NotFoundError | InvalidInputError | ForbiddenError | RuleViolationError,
     strawberry.union("ReassignPortfolioResult", description="What moved, or why nothing did."),
 ]
+
+
 TeamResult = Annotated[
     RelationshipTeam | NotFoundError | InvalidInputError | ForbiddenError | RuleViolationError,
     strawberry.union("SetRelationshipTeamResult", description="The team, or why not."),
 ]
+
+
 ClaimResult = Annotated[
     OwnershipClaim | NotFoundError | InvalidInputError | ForbiddenError | RuleViolationError,
     strawberry.union("ClaimCustomerOwnershipResult", description="The claim, or why not."),
 ]
+
+
 ResolveResult = Annotated[
     OwnershipResolution | NotFoundError | InvalidInputError | ForbiddenError | RuleViolationError,
     strawberry.union("ResolveOwnershipConflictResult", description="The decision, or why not."),
@@ -304,222 +306,3 @@ ResolveResult = Annotated[
 class TeamMemberInput:
     relationship_manager_id: strawberry.ID = strawberry.field(description="The RM.")
     role: str = strawberry.field(description="What the RM does for the customer (1–60 chars).")
-
-
-@strawberry.type
-class OwnershipQueries:
-    @strawberry.field(description="A relationship manager; their portfolio for those allowed.")
-    async def relationship_manager(
-        self, info: Info, id: strawberry.ID
-    ) -> RelationshipManager | None:
-        try:
-            require(info, "relationshipManager")
-            pk = decode_typed_id(id, "RelationshipManager")
-        except DomainError as exc:
-            raise UserFacingError(exc) from exc
-        return await load_relationship_manager(info, pk)
-
-    @strawberry.field(
-        description="High-value customers without an RM of the required grade, and customers "
-        "whose RM is no longer active (latest scored month)."
-    )
-    async def assignment_violations(
-        self, info: Info, first: int, after: str | None = None
-    ) -> AssignmentViolationConnection:
-        try:
-            require(info, "assignmentViolations")
-            check_first(first)
-            after_id = decode_id_cursor(after)
-        except DomainError as exc:
-            raise UserFacingError(exc) from exc
-        grade = RmGrade(info.context.min_rm_grade)
-        found = await info.context.ownership.violations(grade, first + 1, after_id)
-        page, page_info = split_page(found, first, lambda v: v.customer_id)
-        return AssignmentViolationConnection(
-            nodes=[
-                AssignmentViolation(
-                    kind=v.kind,
-                    tier=v.tier,
-                    required_grade=v.required_grade,
-                    rm_grade=v.rm_grade,
-                    customer_pk=v.customer_id,
-                    rm_pk=v.rm_id,
-                )
-                for v in page
-            ],
-            page_info=page_info,
-        )
-
-    @strawberry.field(description="Customers claimed by a branch other than their home branch.")
-    async def ownership_conflicts(
-        self, info: Info, first: int, after: str | None = None
-    ) -> OwnershipConflictConnection:
-        try:
-            require(info, "ownershipConflicts")
-            check_first(first)
-            after_id = decode_id_cursor(after)
-        except DomainError as exc:
-            raise UserFacingError(exc) from exc
-        found = await info.context.ownership.conflicts(first + 1, after_id)
-        page, page_info = split_page(found, first, lambda x: x.customer_id)
-        return OwnershipConflictConnection(
-            nodes=[
-                OwnershipConflict(
-                    claims=[OwnershipClaim.from_domain(c) for c in x.claims],
-                    customer_pk=x.customer_id,
-                    home_pk=x.home_branch_id,
-                )
-                for x in page
-            ],
-            page_info=page_info,
-        )
-
-
-@strawberry.type
-class OwnershipMutations:
-    @strawberry.mutation(
-        description="Make an RM the customer's primary RM (one per customer); the change is "
-        "recorded on the customer's timeline. A high-value customer needs a senior enough RM."
-    )
-    async def assign_relationship_manager(
-        self,
-        info: Info,
-        customer_id: strawberry.ID,
-        relationship_manager_id: strawberry.ID,
-        reason: str,
-    ) -> AssignResult:
-        try:
-            require(info, "assignRelationshipManager")
-            customer = decode_typed_id(customer_id, "Customer", field="customerId")
-            rm = decode_typed_id(
-                relationship_manager_id, "RelationshipManager", field="relationshipManagerId"
-            )
-            moved = await assign(
-                info.context.assignments(),
-                customer,
-                rm,
-                info.context.principal,
-                reason,
-                datetime.now(UTC),
-                RmGrade(info.context.min_rm_grade),
-            )
-        except DomainError as exc:
-            return rule_error_type(exc)
-        return AssignRelationshipManagerPayload(
-            changed=moved is not None,
-            assignment=None if moved is None else RmAssignment.from_domain(moved),
-        )
-
-    @strawberry.mutation(
-        description="Move an RM's customers (all, or those named) to a successor in one "
-        "transaction: their history and open RM tasks go with them; all or nothing."
-    )
-    async def reassign_portfolio(
-        self,
-        info: Info,
-        from_rm: strawberry.ID,
-        to_rm: strawberry.ID,
-        reason: str,
-        customers: list[strawberry.ID] | None = None,
-    ) -> ReassignResult:
-        try:
-            require(info, "reassignPortfolio")
-            source = decode_typed_id(from_rm, "RelationshipManager", field="fromRm")
-            target = decode_typed_id(to_rm, "RelationshipManager", field="toRm")
-            chosen = (
-                None
-                if customers is None
-                else [decode_typed_id(c, "Customer", field="customers") for c in customers]
-            )
-            moved = await reassign_portfolio(
-                info.context.assignments(),
-                source,
-                target,
-                chosen,
-                info.context.principal,
-                reason,
-                datetime.now(UTC),
-                RmGrade(info.context.min_rm_grade),
-            )
-        except DomainError as exc:
-            return rule_error_type(exc)
-        return PortfolioReassignment(moved=len(moved.moved), remaining=moved.remaining)
-
-    @strawberry.mutation(description="Replace the RM team serving a key customer.")
-    async def set_relationship_team(
-        self, info: Info, customer_id: strawberry.ID, members: list[TeamMemberInput]
-    ) -> TeamResult:
-        try:
-            require(info, "setRelationshipTeam")
-            customer = decode_typed_id(customer_id, "Customer", field="customerId")
-            wanted = [
-                TeamMemberModel(
-                    decode_typed_id(
-                        m.relationship_manager_id,
-                        "RelationshipManager",
-                        field=f"members[{i}].relationshipManagerId",
-                    ),
-                    m.role,
-                )
-                for i, m in enumerate(members)
-            ]
-            team = await set_team(
-                info.context.assignments(), customer, wanted, info.context.principal
-            )
-        except DomainError as exc:
-            return rule_error_type(exc)
-        return RelationshipTeam(members=[TeamMember.from_domain(m) for m in team])
-
-    @strawberry.mutation(
-        description="Claim a customer for a branch; a claim against another branch's customer "
-        "is an ownership conflict until an approver resolves it. An RM claims for their own "
-        "branch only."
-    )
-    async def claim_customer_ownership(
-        self,
-        info: Info,
-        customer_id: strawberry.ID,
-        branch_id: strawberry.ID,
-        note: str | None = None,
-    ) -> ClaimResult:
-        try:
-            require(info, "claimCustomerOwnership")
-            customer = decode_typed_id(customer_id, "Customer", field="customerId")
-            branch = decode_typed_id(branch_id, "Branch", field="branchId")
-            principal = info.context.principal
-            if principal.role is Role.RELATIONSHIP_MANAGER:
-                me = await info.context.loaders.relationship_manager_by_id.load(
-                    principal.rm_id or 0
-                )
-                if me is None or me.branch_id != branch:
-                    raise Forbidden("an RM claims customers for their own branch only")
-            claim = await claim_ownership(
-                info.context.assignments(), customer, branch, note, principal, datetime.now(UTC)
-            )
-        except DomainError as exc:
-            return rule_error_type(exc)
-        return OwnershipClaim.from_domain(claim)
-
-    @strawberry.mutation(
-        description="Name the branch that owns the customer: its claim is granted, every other "
-        "open claim rejected."
-    )
-    async def resolve_ownership_conflict(
-        self, info: Info, customer_id: strawberry.ID, branch_id: strawberry.ID
-    ) -> ResolveResult:
-        try:
-            require(info, "resolveOwnershipConflict")
-            customer = decode_typed_id(customer_id, "Customer", field="customerId")
-            branch = decode_typed_id(branch_id, "Branch", field="branchId")
-            decided = await resolve_conflict(
-                info.context.assignments(),
-                customer,
-                branch,
-                info.context.principal,
-                datetime.now(UTC),
-            )
-        except DomainError as exc:
-            return rule_error_type(exc)
-        return OwnershipResolution(
-            decided=[OwnershipClaim.from_domain(c) for c in decided], home_pk=branch
-        )

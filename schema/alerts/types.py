@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -12,21 +12,17 @@ from strawberry.scalars import JSON
 from domain.access.policy import Visibility
 from domain.detection.alerts import Alert as AlertModel
 from domain.detection.alerts import AlertFilter, AlertStatus, alert_scope
-from domain.detection.handling import acknowledge_alert
 from domain.detection.rules import RuleKind, Severity
-from domain.errors import DomainError
 from domain.ids import decode_typed_id, encode_id, with_global_ids
-from schema.core.access import require, views_of
+from schema.core.access import views_of
 from schema.core.context import Info
 from schema.core.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
-    UserFacingError,
-    error_type,
 )
-from schema.core.pagination import PageInfo, check_first, decode_id_cursor, split_page
-from schema.tasks import Task
+from schema.core.pagination import PageInfo
+from schema.tasks.types import Task
 
 if TYPE_CHECKING:
     from schema.customers.types import Customer
@@ -140,47 +136,3 @@ def _filter(info: Info, wanted: AlertFilterInput | None) -> AlertFilter:
         rm_id=scope.rm_id,
         unassigned_only=scope.unassigned_only,
     )
-
-
-@strawberry.type
-class AlertQueries:
-    @strawberry.field(
-        description="Alerts the caller handles: an RM their portfolio's, the call center "
-        "those of customers without an RM, approvers and compliance all."
-    )
-    async def alerts(
-        self,
-        info: Info,
-        first: int,
-        filter: AlertFilterInput | None = None,
-        after: str | None = None,
-    ) -> AlertConnection:
-        try:
-            require(info, "alerts")
-            check_first(first)
-            after_id = decode_id_cursor(after)
-            wanted = _filter(info, filter)
-        except DomainError as exc:
-            raise UserFacingError(exc) from exc
-        found = await info.context.alerts.alerts(wanted, first + 1, after_id)
-        page, page_info = split_page(found, first, lambda x: x.id)
-        return AlertConnection(nodes=await shown(info, page), page_info=page_info)
-
-
-@strawberry.type
-class AlertMutations:
-    @strawberry.mutation(
-        description="Acknowledge an open alert: someone has seen it. Its contact task stays "
-        "open; completing the task closes the alert."
-    )
-    async def acknowledge_alert(self, info: Info, id: strawberry.ID) -> AcknowledgeAlertResult:
-        try:
-            require(info, "acknowledgeAlert")
-            pk = decode_typed_id(id, "Alert")
-            alert = await acknowledge_alert(
-                info.context.alert_changes, pk, info.context.principal, datetime.now(UTC)
-            )
-        except DomainError as exc:
-            return error_type(exc)
-        (answer,) = await shown(info, [alert])
-        return answer

@@ -10,35 +10,31 @@ import strawberry
 
 from domain.access.policy import Visibility
 from domain.access.principal import Role
-from domain.errors import DomainError
-from domain.ids import decode_typed_id, encode_id
+from domain.ids import encode_id
 from domain.interactions import Channel
-from domain.recording import complete_task, open_task
 from domain.tasks import (
     CALL_CENTER_QUEUE,
     OwnerKind,
     TaskKind,
     TaskOwner,
     TaskStatus,
-    may_work_on,
-    validate_due,
-    validate_owner,
-    validate_title,
 )
 from domain.tasks import Task as TaskModel
-from schema.core.access import Forbidden, require, views_of
+from schema.core.access import views_of
 from schema.core.context import Info
 from schema.core.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
-    UserFacingError,
-    error_type,
 )
-from schema.core.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
+from schema.core.pagination import PageInfo
 
 strawberry.enum(TaskKind, description="What a task is about.")
+
+
 strawberry.enum(TaskStatus, description="Where a task stands.")
+
+
 strawberry.enum(OwnerKind, description="Who owns a task: a person, an RM, or a queue.")
 
 
@@ -145,85 +141,3 @@ async def _reload(info: Info, task_id: int) -> Task:
     (task,) = (await info.context.reader.tasks_by_id([task_id])).values()
     (answer,) = await shown(info, [task])
     return answer
-
-
-@strawberry.type
-class TaskQueries:
-    @strawberry.field(description="Tasks of the signed-in staff member (and their queue).")
-    async def my_tasks(
-        self,
-        info: Info,
-        first: int,
-        status: TaskStatus | None = TaskStatus.OPEN,
-        overdue: bool = False,
-        after: str | None = None,
-    ) -> TaskConnection:
-        try:
-            require(info, "myTasks")
-            check_first(first)
-            after_id = decode_id_cursor(after)
-        except DomainError as exc:
-            raise UserFacingError(exc) from exc
-        tasks, more = await info.context.reader.tasks_for_owners(
-            my_owners(info), status, datetime.now(UTC) if overdue else None, first, after_id
-        )
-        return TaskConnection(
-            nodes=await shown(info, tasks),
-            page_info=PageInfo(
-                has_next_page=more,
-                end_cursor=encode_cursor(str(tasks[-1].id)) if tasks else None,
-            ),
-        )
-
-
-@strawberry.type
-class TaskMutations:
-    @strawberry.mutation(description="Open a task, e.g. a follow-up instruction (回访).")
-    async def create_task(self, info: Info, input: CreateTaskInput) -> TaskResult:
-        now = datetime.now(UTC)
-        try:
-            require(info, "createTask")
-            pk = decode_typed_id(input.customer_id, "Customer", field="customerId")
-            title = validate_title(input.title)
-            due = None if input.due_at is None else validate_due(input.due_at, now)
-            owner = validate_owner(input.owner_kind, input.owner)
-            task_id = await open_task(
-                info.context.recording,
-                pk,
-                input.kind,
-                title,
-                owner,
-                due,
-                info.context.principal.subject,
-                now,
-            )
-        except DomainError as exc:
-            return error_type(exc)
-        return await _reload(info, task_id)
-
-    @strawberry.mutation(
-        description="Record a task's result: the task is done and the result is written to "
-        "the customer's timeline as a follow-up interaction."
-    )
-    async def complete_task(self, info: Info, input: CompleteTaskInput) -> TaskResult:
-        principal = info.context.principal
-        try:
-            require(info, "completeTask")
-            task_id = decode_typed_id(input.task_id, "Task", field="taskId")
-            await complete_task(
-                info.context.recording,
-                task_id,
-                input.result,
-                input.satisfaction,
-                input.channel,
-                principal.subject,
-                lambda t: may_work_on(
-                    t, principal.subject, principal.rm_id, principal.role is Role.AGENT
-                ),
-                datetime.now(UTC),
-            )
-        except Forbidden as exc:
-            return ForbiddenError.from_domain(exc)
-        except DomainError as exc:
-            return error_type(exc)
-        return await _reload(info, task_id)

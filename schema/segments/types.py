@@ -11,7 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.customers.model import CustomerKind
-from domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
+from domain.errors import DomainError, InvalidInput, RuleViolation
 from domain.ids import decode_typed_id, encode_id
 from domain.interactions import Channel
 from domain.products import ProductCategory
@@ -23,7 +23,6 @@ from domain.value.segments import (
     ClauseKind,
     Member,
     SegmentRule,
-    check_name,
     describe,
     member_scope,
     publishable_count,
@@ -32,7 +31,6 @@ from domain.value.segments import (
 )
 from domain.value.segments import Segment as SegmentModel
 from domain.value.tiers import ValueTier
-from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import (
     ForbiddenError,
@@ -40,7 +38,6 @@ from schema.core.errors import (
     NotFoundError,
     RuleViolationError,
     UserFacingError,
-    rule_error_type,
 )
 from schema.core.pagination import PageInfo, check_first, decode_id_cursor, split_page
 
@@ -292,82 +289,9 @@ CreateSegmentResult = Annotated[
     Segment | InvalidInputError | ForbiddenError | NotFoundError | RuleViolationError,
     strawberry.union("CreateSegmentResult", description="The saved segment, or why not."),
 ]
+
+
 DeleteSegmentResult = Annotated[
     Segment | InvalidInputError | ForbiddenError | NotFoundError | RuleViolationError,
     strawberry.union("DeleteSegmentResult", description="The deleted segment, or why not."),
 ]
-
-
-@strawberry.type
-class SegmentQueries:
-    @strawberry.field(description="Count the customers a rule matches, without saving it.")
-    async def segment_preview(self, info: Info, rule: SegmentRuleInput) -> SegmentPreview:
-        try:
-            require(info, "segmentPreview")
-            compiled = to_rule(rule)
-        except DomainError as exc:
-            raise UserFacingError(exc) from exc
-        return SegmentPreview(
-            count=publishable_count(await info.context.segments.count(compiled)),
-            conditions=[describe(c) for c in compiled.clauses],
-        )
-
-    @strawberry.field(description="A saved segment; null if there is none with this id.")
-    async def segment(self, info: Info, id: strawberry.ID) -> Segment | None:
-        try:
-            require(info, "segment")
-            pk = decode_typed_id(id, "Segment")
-        except DomainError as exc:
-            raise UserFacingError(exc) from exc
-        found = await info.context.segments.get(pk)
-        return None if found is None else Segment.from_domain(found)
-
-    @strawberry.field(description="Saved segments, oldest first.")
-    async def segments(self, info: Info, first: int, after: str | None = None) -> SegmentConnection:
-        try:
-            require(info, "segments")
-            check_first(first)
-            after_id = decode_id_cursor(after)
-        except DomainError as exc:
-            raise UserFacingError(exc) from exc
-        found = await info.context.segments.list(first + 1, after_id)
-        page, page_info = split_page(found, first, lambda s: s.id)
-        return SegmentConnection(nodes=[Segment.from_domain(s) for s in page], page_info=page_info)
-
-
-@strawberry.type
-class SegmentMutations:
-    @strawberry.mutation(description="Save a rule as a named segment.")
-    async def create_segment(
-        self,
-        info: Info,
-        name: str,
-        rule: SegmentRuleInput,
-        description: str | None = None,
-    ) -> CreateSegmentResult:
-        try:
-            require(info, "createSegment")
-            cleaned = check_name(name)
-            if description is not None and len(description) > 500:
-                raise InvalidInput("description", "at most 500 characters")
-            compiled = to_rule(rule)
-            saved = await info.context.segments.save(
-                cleaned, description, compiled, info.context.principal.subject
-            )
-            if saved is None:
-                raise SegmentNameTaken(f"a segment named {cleaned!r} exists")
-        except DomainError as exc:
-            return rule_error_type(exc)
-        return Segment.from_domain(saved)
-
-    @strawberry.mutation(description="Delete a saved segment.")
-    async def delete_segment(self, info: Info, id: strawberry.ID) -> DeleteSegmentResult:
-        try:
-            require(info, "deleteSegment")
-            pk = decode_typed_id(id, "Segment")
-            found = await info.context.segments.get(pk)
-            if found is None or not await info.context.segments.delete(pk):
-                raise NotFound("Segment", id)
-        except DomainError as exc:
-            return rule_error_type(exc)
-        return Segment.from_domain(found)

@@ -2,38 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
 import strawberry
 
 from domain.access.counter_sessions import CounterSessionExpired
-from domain.access.principal import Role
-from domain.errors import DomainError, InvalidInput
-from domain.fund_movements import CounterpartyKind, MovementDirection, NewFundMovement
-from domain.idempotency import IdempotencyKeyReused, validate_key
-from domain.ids import decode_typed_id, encode_id
-from domain.interactions import Channel, InteractionKind, InteractionOutcome, NewInteraction
+from domain.errors import DomainError
+from domain.fund_movements import CounterpartyKind, MovementDirection
+from domain.idempotency import IdempotencyKeyReused
+from domain.ids import decode_typed_id
+from domain.interactions import Channel, InteractionKind, InteractionOutcome
 from domain.products import HoldingStatus
 from domain.recording import (
     HoldingChange,
-    IdempotencyClaim,
     Recorded,
-    check_teller_visit,
-    record_fund_movement,
-    record_interaction,
-    upsert_holding,
-    validate_holding_change,
 )
-from schema.core.access import in_counter_session, require, visible
+from schema.core.access import visible
 from schema.core.context import Info
 from schema.core.errors import Error, ForbiddenError, InvalidInputError, NotFoundError, error_type
 from schema.interactions.types import Interaction
-from schema.tasks import Task
-from schema.tasks import shown as shown_tasks
+from schema.tasks.types import Task
+from schema.tasks.types import shown as shown_tasks
 
 strawberry.enum(MovementDirection, description="Money in (credit) or out (debit).")
+
+
 strawberry.enum(CounterpartyKind, description="Who is on the other side of a movement.")
 
 
@@ -180,99 +175,6 @@ def _error(exc: DomainError) -> Error:
             return CounterSessionExpiredError(code=exc.code, message=exc.message)
         case _:
             return error_type(exc)
-
-
-@strawberry.type
-class RecordingMutations:
-    @strawberry.mutation(description="Record an interaction from any channel.")
-    async def record_interaction(
-        self, info: Info, input: RecordInteractionInput
-    ) -> RecordInteractionResult:
-        context = info.context
-        principal = context.principal
-        now = datetime.now(UTC)
-        try:
-            require(info, "recordInteraction")
-            pk = decode_typed_id(input.customer_id, "Customer", field="customerId")
-            claim = None
-            if input.idempotency_key is not None:
-                claim = IdempotencyClaim(
-                    _scope(info),
-                    validate_key(input.idempotency_key),
-                    timedelta(seconds=context.idempotency_ttl_seconds),
-                )
-            elif principal.role is Role.INTEGRATION:
-                raise InvalidInput("idempotencyKey", "integrations must send an idempotency key")
-            if principal.role is Role.TELLER:
-                check_teller_visit(input.channel, await in_counter_session(info, pk))
-            draft = NewInteraction(
-                customer_id=pk,
-                channel=input.channel,
-                kind=input.kind,
-                occurred_at=input.occurred_at,
-                branch_id=None
-                if input.branch_id is None
-                else decode_typed_id(input.branch_id, "Branch", field="branchId"),
-                staff_code=input.staff_code,
-                cost=input.cost,
-                outcome=input.outcome,
-                summary=input.summary,
-                offers=tuple(input.offers),
-                products_discussed=tuple(
-                    decode_typed_id(p, "Product", field="productsDiscussed")
-                    for p in input.products_discussed
-                ),
-                satisfaction=input.satisfaction,
-            )
-            recorded = await record_interaction(
-                context.recording, draft, principal.subject, claim, now
-            )
-        except DomainError as exc:
-            return _error(exc)  # type: ignore[return-value]
-        return RecordInteractionPayload(
-            interaction_id=strawberry.ID(encode_id("Interaction", recorded.interaction_id)),
-            replayed=recorded.replayed,
-            recorded=recorded,
-            customer_id=pk,
-        )
-
-    @strawberry.mutation(description="Record a fund movement (integrations; idempotent).")
-    async def record_fund_movement(
-        self, info: Info, input: RecordFundMovementInput
-    ) -> RecordFundMovementResult:
-        try:
-            require(info, "recordFundMovement")
-            draft = NewFundMovement(
-                holding_id=decode_typed_id(input.holding_id, "Holding", field="holdingId"),
-                amount=input.amount,
-                currency=input.currency,
-                direction=input.direction,
-                counterparty_kind=input.counterparty_kind,
-                channel=input.channel,
-                booked_at=input.booked_at,
-                external_ref=input.external_ref,
-            )
-            movement_id, replayed = await record_fund_movement(
-                info.context.recording, draft, _scope(info), datetime.now(UTC)
-            )
-        except DomainError as exc:
-            return _error(exc)  # type: ignore[return-value]
-        return RecordFundMovementPayload(
-            movement_id=strawberry.ID(encode_id("FundMovement", movement_id)), replayed=replayed
-        )
-
-    @strawberry.mutation(description="Apply one holdings-feed record (integrations; idempotent).")
-    async def upsert_holding(self, info: Info, input: UpsertHoldingInput) -> UpsertHoldingResult:
-        try:
-            require(info, "upsertHolding")
-            change = validate_holding_change(_holding_change(input))
-            result = await upsert_holding(info.context.recording, change)
-        except DomainError as exc:
-            return _error(exc)  # type: ignore[return-value]
-        return UpsertHoldingPayload(
-            holding_id=strawberry.ID(encode_id("Holding", result.holding_id)),
-            change=result.change,
-        )
 
 
 def _holding_change(input: UpsertHoldingInput) -> HoldingChange:
