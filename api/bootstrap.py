@@ -26,6 +26,7 @@ from api.db.offers import SqlOfferSource
 from api.db.ownership import SqlOwnershipReader
 from api.db.privacy import SqlConsentBook, SqlPrivacyStore
 from api.db.profile_reader import SqlProfileReader
+from api.db.profile_snapshot import SqlProfileSnapshots
 from api.db.recording_uow import SqlRecordingUnitOfWork
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
 from api.db.segments import SqlSegmentStore
@@ -105,7 +106,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
     )
     ports = Ports(
         reader=reader,
-        snapshots=reader,
+        snapshots=SqlProfileSnapshots(engine, crypto),
         recording=lambda: SqlRecordingUnitOfWork(engine, on_commit=relay.wake),
         relationships=lambda: SqlRelationshipUnitOfWork(engine, on_commit=relay.wake),
         detection_rules=SqlDetectionRuleStore(engine),

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import enum
-import functools
-from collections import defaultdict, namedtuple
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -32,15 +30,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.db.document_crypto import DocumentCrypto
 from api.db.rows import (
     branch_from_row,
-    consent_from_row,
     contact_point_from_row,
     customer_from_row,
+    document_from_row,
     holding_from_row,
     interaction_from_row,
     manager_from_row,
     product_from_row,
     proposal_from_row,
     relationship_from_row,
+    state_change_from_row,
     task_from_row,
 )
 from api.db.tables import (
@@ -64,7 +63,6 @@ from domain.customers.model import (
     ContactPoint,
     CorporateContact,
     Customer,
-    DocumentType,
     IdentityDocument,
 )
 from domain.interactions import (
@@ -78,12 +76,10 @@ from domain.interactions import (
 from domain.organisation import Branch, RelationshipManager
 from domain.ports import DocumentKey
 from domain.products import Holding, HoldingStatus, Product
-from domain.profile import EVERY_PART, ProfilePart, ProfileSnapshot
 from domain.relationships import (
     Proposal,
     ProposalStatus,
     Relationship,
-    RelationshipState,
     StateChange,
 )
 from domain.search import CustomerPage, SearchTerms
@@ -135,13 +131,6 @@ states = RelationshipStateRow.__table__
 state_changes = StateChangeRow.__table__
 
 
-E = TypeVar("E", bound=enum.Enum)
-
-
-def _opt(enum_type: type[E], value: Any) -> E | None:
-    return None if value is None else enum_type(value)
-
-
 def _filter_conditions(wanted: TimelineFilter) -> list[Any]:
     c = interactions.c
     conditions: list[Any] = []
@@ -180,88 +169,14 @@ def _ids(values: Sequence[int]) -> Any:
     return literal(list(values), ARRAY(BigInteger))
 
 
-@functools.cache
-def _names(table: Any) -> tuple[str, ...]:
-    # Array columns stay out: asyncpg decodes arrays inside anonymous records only once it
-    # has met the array type on that connection, and the profile shows none of them.
-    return tuple(c.name for c in table.columns if not isinstance(c.type, ARRAY))
-
-
-def _columns(table: Any, alias: str) -> str:
-    return ", ".join(f"{alias}.{name}" for name in _names(table))
-
-
-_HOLDING_EXTRA = ("product_code", "product_name", "category", "audience", "product_currency")
 proposals = StateChangeProposalRow.__table__
 tasks = TaskRow.__table__
 consents = ConsentRow.__table__
 
-# The call-center profile in one statement: each part is the same rows, in the same order, as
-# the loader that would otherwise fetch it, as an array of records (asyncpg decodes them to
-# native types), and all parts come from one snapshot of the database.
-_SNAPSHOT = text(
-    f"""
-    SELECT
-      ARRAY(SELECT ROW({_columns(customers, "c")}) FROM customers c WHERE c.id = :cid)
-        AS customer,
-      ARRAY(SELECT ROW({_columns(contact_points, "x")}) FROM contact_points x
-            WHERE :contact_points AND x.customer_id = :cid ORDER BY x.kind, x.is_preferred DESC, x.id)
-        AS contact_points,
-      ARRAY(SELECT ROW({_columns(documents, "x")}) FROM identity_documents x
-            WHERE :documents AND x.customer_id = :cid ORDER BY x.id)
-        AS documents,
-      ARRAY(SELECT ROW({_columns(branches, "b")}) FROM branches b
-            WHERE :home_branch AND b.id = (SELECT home_branch_id FROM customers WHERE id = :cid))
-        AS branch,
-      ARRAY(SELECT ROW({_columns(managers, "m")}) FROM relationship_managers m
-            WHERE :relationship_manager
-              AND m.id = (SELECT relationship_manager_id FROM customers WHERE id = :cid))
-        AS manager,
-      ARRAY(SELECT ROW({_columns(states, "s")}) FROM relationship_states s
-            WHERE :relationship AND s.customer_id = :cid)
-        AS relationship,
-      ARRAY(SELECT ROW({_columns(proposals, "p")}) FROM state_change_proposals p
-            WHERE :relationship AND p.customer_id = :cid AND p.status = 'pending')
-        AS proposal,
-      ARRAY(SELECT ROW({_columns(holdings, "h")}, p.code, p.name, p.category, p.audience,
-                       p.currency)
-            FROM holdings h JOIN products p ON p.id = h.product_id
-            WHERE :holdings AND h.customer_id = :cid
-            ORDER BY CASE WHEN h.status = 'closed' THEN 1 ELSE 0 END, h.opened_on, h.id)
-        AS holdings,
-      ARRAY(SELECT ROW({_columns(interactions, "i")}) FROM interactions i
-            WHERE i.customer_id = :cid ORDER BY i.occurred_at DESC, i.id DESC LIMIT :page)
-        AS interactions,
-      ARRAY(SELECT ROW({_columns(tasks, "t")}) FROM tasks t
-            WHERE :open_tasks AND t.customer_id = :cid AND t.status = 'open'
-            ORDER BY t.due_at, t.id)
-        AS tasks,
-      ARRAY(SELECT ROW({_columns(consents, "k")})
-            FROM (SELECT DISTINCT ON (purpose, channel) * FROM consents
-                  WHERE :consents AND customer_id = :cid
-                  ORDER BY purpose, channel, version DESC) k
-            ORDER BY k.purpose, k.channel)
-        AS consents,
-      coalesce((SELECT version FROM profile_versions WHERE customer_id = :cid), 0) AS version,
-      coalesce((SELECT version FROM profile_versions WHERE customer_id = 0), 0)
-        AS reference_version
-    """
-)
-
-
-@functools.cache
-def _row_type(names: tuple[str, ...]) -> Any:
-    return namedtuple("SnapshotRow", names)
-
-
-def _rows_of(names: tuple[str, ...], records: Sequence[Any]) -> list[Any]:
-    """Nested records as rows with attributes (a tuple type per column list, built once)."""
-    make = _row_type(names)._make
-    return [make(record) for record in records]
-
 
 class SqlProfileReader:
-    """Reads run on an AUTOCOMMIT connection: a read pays for no BEGIN/COMMIT round trips."""
+    """The loaders' batch reads (one statement per kind of row, for every key a request asks
+    for). Reads run on an AUTOCOMMIT connection: a read pays for no BEGIN/COMMIT round trips."""
 
     def __init__(self, engine: AsyncEngine, crypto: DocumentCrypto) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -274,49 +189,6 @@ class SqlProfileReader:
             result = await conn.execute(stmt, None if ids is None else {"ids": list(ids)})
             rows: Sequence[Row[Any]] = result.all()
             return rows
-
-    async def profile_snapshot(
-        self, customer_id: int, timeline_first: int, parts: frozenset[ProfilePart] = EVERY_PART
-    ) -> ProfileSnapshot:
-        """The profile's rows in one statement; a part not asked for is skipped by PostgreSQL
-        (its condition is false before any row is read)."""
-        wanted = {part.value: part in parts for part in ProfilePart}
-        limit = timeline_first + 1 if ProfilePart.TIMELINE in parts else 0
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(_SNAPSHOT, {"cid": customer_id, "page": limit, **wanted})
-            ).one()
-        found = [customer_from_row(r) for r in _rows_of(_names(customers), row.customer)]
-        branch = [branch_from_row(r) for r in _rows_of(_names(branches), row.branch)]
-        manager = [manager_from_row(r) for r in _rows_of(_names(managers), row.manager)]
-        relationship = [
-            relationship_from_row(r) for r in _rows_of(_names(states), row.relationship)
-        ]
-        proposal = [proposal_from_row(r) for r in _rows_of(_names(proposals), row.proposal)]
-        page = [interaction_from_row(r) for r in _rows_of(_names(interactions), row.interactions)]
-        return ProfileSnapshot(
-            customer=found[0] if found else None,
-            contact_points=[
-                contact_point_from_row(r)
-                for r in _rows_of(_names(contact_points), row.contact_points)
-            ],
-            documents=[self._document(r) for r in _rows_of(_names(documents), row.documents)],
-            branch=branch[0] if branch else None,
-            manager=manager[0] if manager else None,
-            relationship=relationship[0] if relationship else None,
-            pending_proposal=proposal[0] if proposal else None,
-            holdings=[
-                holding_from_row(r)
-                for r in _rows_of(_names(holdings) + _HOLDING_EXTRA, row.holdings)
-            ],
-            timeline=TimelinePage(
-                items=tuple(page[:timeline_first]), has_next_page=len(page) > timeline_first
-            ),
-            open_tasks=[task_from_row(r) for r in _rows_of(_names(tasks), row.tasks)],
-            consents=[consent_from_row(r) for r in _rows_of(_names(consents), row.consents)],
-            version=row.version,
-            reference_version=row.reference_version,
-        )
 
     async def customers_by_id(self, ids: Sequence[int]) -> Mapping[int, Customer]:
         rows = await self._rows(
@@ -370,20 +242,8 @@ class SqlProfileReader:
         )
         out: dict[int, list[IdentityDocument]] = defaultdict(list)
         for row in await self._rows(stmt, ids):
-            out[row.customer_id].append(self._document(row))
+            out[row.customer_id].append(document_from_row(row, self._crypto))
         return out
-
-    def _document(self, row: Any) -> IdentityDocument:
-        return IdentityDocument(
-            id=row.id,
-            customer_id=row.customer_id,
-            type=DocumentType(row.type),
-            number=self._crypto.open(
-                row.type, row.number_key_id, row.number_ciphertext, row.customer_id
-            ),
-            issuing_country=row.issuing_country,
-            expires_on=row.expires_on,
-        )
 
     async def corporate_contacts_by_customer(
         self, ids: Sequence[int]
@@ -474,18 +334,7 @@ class SqlProfileReader:
         )
         out: dict[int, list[StateChange]] = defaultdict(list)
         for row in await self._rows(stmt, ids):
-            out[row.customer_id].append(
-                StateChange(
-                    id=row.id,
-                    customer_id=row.customer_id,
-                    from_state=_opt(RelationshipState, row.from_state),
-                    to_state=RelationshipState(row.to_state),
-                    reason_code=row.reason_code,
-                    note=row.note,
-                    actor=row.actor,
-                    occurred_at=row.occurred_at,
-                )
-            )
+            out[row.customer_id].append(state_change_from_row(row))
         return out
 
     async def holdings_by_customer(self, ids: Sequence[int]) -> Mapping[int, Sequence[Holding]]:

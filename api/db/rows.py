@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from typing import Any, TypeVar
 
+from api.db.document_crypto import DocumentCrypto
 from domain.assignment import OwnershipClaim, RmAssignment
 from domain.customers.model import (
     AssetBand,
@@ -16,7 +17,9 @@ from domain.customers.model import (
     CreditStatus,
     Customer,
     CustomerKind,
+    DocumentType,
     Gender,
+    IdentityDocument,
     IncomeBand,
     LifecycleStage,
     OwnershipType,
@@ -33,6 +36,7 @@ from domain.relationships import (
     ReasonCode,
     Relationship,
     RelationshipState,
+    StateChange,
 )
 from domain.tasks import OwnerKind, Task, TaskKind, TaskOwner, TaskStatus
 
@@ -246,4 +250,29 @@ def task_from_row(row: Any) -> Task:
         satisfaction=row.satisfaction,
         result_interaction_id=row.result_interaction_id,
         completed_at=row.completed_at,
+    )
+
+
+def document_from_row(row: Any, crypto: DocumentCrypto) -> IdentityDocument:
+    """An identity document, its number opened with the data keys (bound to its customer)."""
+    return IdentityDocument(
+        id=row.id,
+        customer_id=row.customer_id,
+        type=DocumentType(row.type),
+        number=crypto.open(row.type, row.number_key_id, row.number_ciphertext, row.customer_id),
+        issuing_country=row.issuing_country,
+        expires_on=row.expires_on,
+    )
+
+
+def state_change_from_row(row: Any) -> StateChange:
+    return StateChange(
+        id=row.id,
+        customer_id=row.customer_id,
+        from_state=_opt(RelationshipState, row.from_state),
+        to_state=RelationshipState(row.to_state),
+        reason_code=row.reason_code,
+        note=row.note,
+        actor=row.actor,
+        occurred_at=row.occurred_at,
     )
