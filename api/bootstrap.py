@@ -16,9 +16,10 @@ import httpx
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.alerts import SqlAlertReader, SqlAlertUnitOfWork
 from api.db.assignment_uow import SqlAssignmentUnitOfWork
 from api.db.audit_log import SqlAuditLog
-from api.db.detection import SqlAlertReader, SqlAlertUnitOfWork, SqlDetectionFacts
+from api.db.detection import SqlDetectionFacts
 from api.db.detection_rules import SqlDetectionRuleStore
 from api.db.document_crypto import DocumentCrypto
 from api.db.engine import create_engine
