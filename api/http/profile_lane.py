@@ -147,7 +147,7 @@ class ProfileLane:
         assert self.ports.snapshots is not None
         try:
             snapshot = await self.ports.snapshots.profile_snapshot(
-                customer_id, profile.timeline_first
+                customer_id, profile.timeline_first, frozenset(profile.parts)
             )
             rendered = await profile.render(context, snapshot, customer_id)
         except Exception:

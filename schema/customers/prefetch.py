@@ -10,7 +10,7 @@ alerts, value, a filtered or later timeline page — is loaded as before.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
@@ -18,38 +18,20 @@ from domain.access.policy import may_read_customer
 from domain.interactions import TimelineRequest
 from domain.profile import ProfilePart, ProfileSnapshot
 from schema.core.context import Info, Loaders
-from schema.core.pagination import MAX_PAGE_SIZE
-from schema.customers.profile_parts import PROFILE_FIELDS
+from schema.customers.profile_parts import wanted_parts
 from schema.interactions.types import timeline_filter
 
 # The timeline page the `interactions` resolver asks for when given `first` and nothing else.
 _NEWEST = timeline_filter(None, None, None, None, None, None)
 
 
-def _wanted(selections: Sequence[Selection], parts: set[ProfilePart]) -> int:
-    """Adds the parts the selection names to `parts`; returns the newest timeline page's size
-    (0: no such page is selected)."""
-    first = 0
+def _fields(selections: Sequence[Selection]) -> Iterator[tuple[str, Mapping[str, object]]]:
+    """A strawberry selection's fields as (name, arguments), fragments flattened, in order."""
     for selection in selections:
         if isinstance(selection, InlineFragment | FragmentSpread):
-            inner = _wanted(selection.selections, parts)
-            first = first or inner  # the first page selected is the one read
+            yield from _fields(selection.selections)
         elif isinstance(selection, SelectedField):
-            field = PROFILE_FIELDS.get(selection.name)
-            if field is not None and field.part is not ProfilePart.TIMELINE:
-                parts.add(field.part)
-            elif selection.name == "interactions" and not first:
-                size = selection.arguments.get("first")
-                if isinstance(size, str) and size.isdigit():
-                    size = int(size)  # a literal comes as written; a variable as its value
-                filtered = any(
-                    v is not None for k, v in selection.arguments.items() if k != "first"
-                )
-                # An invalid size is the resolver's to refuse; nothing is read for it here.
-                if isinstance(size, int) and 1 <= size <= MAX_PAGE_SIZE and not filtered:
-                    parts.add(ProfilePart.TIMELINE)
-                    first = size
-    return first
+            yield selection.name, selection.arguments
 
 
 def _prime(
@@ -91,11 +73,9 @@ async def prefetch_profile(info: Info, pk: int) -> None:
     context = info.context
     if context.snapshots is None or not may_read_customer(context.principal, pk):
         return
-    parts: set[ProfilePart] = set()
-    first = 0
-    for field in info.selected_fields:
-        inner = _wanted(field.selections, parts)
-        first = first or inner
+    parts, first = wanted_parts(
+        named for field in info.selected_fields for named in _fields(field.selections)
+    )
     if not parts:
         return
     snapshot = await context.snapshots.profile_snapshot(pk, first, frozenset(parts))

@@ -9,10 +9,11 @@ the same `Customer.shown_*` method its resolver calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from domain.profile import ProfilePart, ProfileSnapshot
+from schema.core.pagination import MAX_PAGE_SIZE
 from schema.customers.types import Customer
 
 
@@ -42,3 +43,31 @@ PROFILE_FIELDS: Mapping[str, PartField] = {
     "consents": PartField(ProfilePart.CONSENTS, lambda c, s: c.shown_consents(s.consents)),
     "interactions": PartField(ProfilePart.TIMELINE, lambda c, s: c.shown_timeline(s.timeline)),
 }
+
+
+def wanted_parts(
+    fields: Iterable[tuple[str, Mapping[str, object]]],
+) -> tuple[set[ProfilePart], int]:
+    """The parts a customer selection names, and the size of the newest timeline page it asks
+    for (0: none) — from its fields as (name, arguments), fragments flattened, in order. Plain
+    execution (prefetch.py) and the registered lane (registered.py) both read a selection here.
+
+    Only `interactions(first: N)` with nothing else is the snapshot's page (the first such
+    field); a filter, a later page or an invalid size is left to its resolver."""
+    parts: set[ProfilePart] = set()
+    first = 0
+    for name, arguments in fields:
+        field = PROFILE_FIELDS.get(name)
+        if field is None:
+            continue
+        if field.part is not ProfilePart.TIMELINE:
+            parts.add(field.part)
+            continue
+        size = arguments.get("first")
+        if isinstance(size, str) and size.isdigit():
+            size = int(size)  # a literal comes as written; a variable as its value
+        filtered = any(v is not None for k, v in arguments.items() if k != "first")
+        if not first and isinstance(size, int) and 1 <= size <= MAX_PAGE_SIZE and not filtered:
+            parts.add(ProfilePart.TIMELINE)
+            first = size
+    return parts, first

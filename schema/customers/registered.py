@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -27,7 +27,6 @@ from typing import Any, cast
 from graphql import (
     FieldNode,
     InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
     SelectionNode,
     parse,
@@ -44,7 +43,7 @@ from schema.core.access import ROOT_PERMISSIONS, visible_in
 from schema.core.audit_fields import personal_fields
 from schema.core.context import Context
 from schema.core.persisted import registry
-from schema.customers.profile_parts import PROFILE_FIELDS
+from schema.customers.profile_parts import PROFILE_FIELDS, wanted_parts
 from schema.customers.types import Customer
 
 log = logging.getLogger(__name__)
@@ -172,17 +171,22 @@ class _Walker:
 LANE_OPERATIONS = ("call_center_profile", "self_view")
 
 
-def _first_interactions(selections: Sequence[SelectionNode]) -> int | None:
+def _named_fields(
+    selections: Sequence[SelectionNode],
+) -> Iterator[tuple[str, Mapping[str, object]]]:
+    """A registered text's fields as (name, literal arguments), inline fragments flattened (a
+    registered text passes its page sizes as literals)."""
     for node in selections:
-        if isinstance(node, FieldNode) and node.name.value == "interactions":
-            for argument in node.arguments or ():
-                if argument.name.value == "first" and isinstance(argument.value, IntValueNode):
-                    return int(argument.value.value)
-        inner = getattr(node, "selection_set", None)
-        found = None if inner is None else _first_interactions(inner.selections)
-        if found is not None:
-            return found
-    return None
+        if isinstance(node, InlineFragmentNode):
+            yield from _named_fields(node.selection_set.selections)
+        elif isinstance(node, FieldNode):
+            yield (
+                node.name.value,
+                {
+                    argument.name.value: getattr(argument.value, "value", None)
+                    for argument in node.arguments or ()
+                },
+            )
 
 
 class RegisteredProfile:
@@ -198,10 +202,10 @@ class RegisteredProfile:
         self.query = query
         self.root_field = root.name.value  # "customer" or "me"
         self.root = root.alias.value if root.alias else root.name.value
-        # interactions(first: N) in the registered text: the timeline page the snapshot reads.
-        self.timeline_first = _first_interactions(operation.selection_set.selections) or 0
         self.operation_name = None if operation.name is None else operation.name.value
         self.selection = root.selection_set.selections if root.selection_set else ()
+        # The parts the snapshot reads, and its timeline page: interactions(first: N).
+        self.parts, self.timeline_first = wanted_parts(_named_fields(self.selection))
         self.personal = personal_fields(strawberry_schema._schema, document, query)
         self._walker = _Walker()
 
