@@ -273,6 +273,9 @@ class Ports:
     snapshots: ProfileSnapshots | None = None
 
 
+_PORT_NAMES = tuple(f.name for f in fields(Ports))  # read once: every request copies them
+
+
 @dataclass(slots=True, kw_only=True)
 class Context(Ports):
     """What every resolver may use: the process's ports, and this operation's caller, loaders
@@ -312,7 +315,7 @@ class Context(Ports):
     ) -> Context:
         """A request's context. `charge=False`: the request was charged already (the profile
         lane charges before it answers), so the executor must not charge it again."""
-        shared = {f.name: getattr(ports, f.name) for f in fields(Ports)}
+        shared = {name: getattr(ports, name) for name in _PORT_NAMES}
         if not charge:
             shared["rate_limiter"] = None
         return cls(
