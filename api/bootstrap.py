@@ -31,6 +31,7 @@ from api.db.profile_snapshot import SqlProfileSnapshots
 from api.db.recording_uow import SqlRecordingUnitOfWork
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
 from api.db.segments import SqlSegmentStore
+from api.db.source_keys import SqlSourceKeys
 from api.db.value_report import SqlValueReports
 from api.db.value_store import SqlValueStore
 from api.db.webhooks import SqlWebhookStore
@@ -115,6 +116,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         alert_changes=lambda: SqlAlertUnitOfWork(engine, on_commit=relay.wake),
         webhooks=SqlWebhookStore(engine, crypto),
         webhook_receivers=receiver_rules(settings),
+        source_keys=SqlSourceKeys(engine),
         activity=RedisActivityFeed(redis, settings.max_subscriptions_per_principal),
         values=SqlValueStore(engine),
         ownership=SqlOwnershipReader(engine),

@@ -42,6 +42,8 @@ from schema.recording.mutations import RecordingMutations
 from schema.relationships.mutations import RelationshipMutations
 from schema.segments.mutations import SegmentMutations
 from schema.segments.queries import SegmentQueries
+from schema.source_keys.mutations import SourceKeyMutations
+from schema.source_keys.queries import SourceKeyQueries
 from schema.tasks.mutations import TaskMutations
 from schema.tasks.queries import TaskQueries
 from schema.value.mutations import ValueMutations
@@ -64,6 +66,7 @@ class Query(
     OwnershipQueries,
     ValueReportQueries,
     SegmentQueries,
+    SourceKeyQueries,
 ):
     pass
 
@@ -81,6 +84,7 @@ class Mutation(
     ValueMutations,
     OwnershipMutations,
     SegmentMutations,
+    SourceKeyMutations,
 ):
     pass
 

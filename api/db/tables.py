@@ -804,3 +804,17 @@ class ValuePeerProductRow(Base):
     product_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     holders: Mapped[int] = mapped_column(BigInteger)
     peers: Mapped[int] = mapped_column(BigInteger)
+
+
+class CustomerSourceKeyRow(Base):
+    """A customer's key in another of the bank's systems (domain/customers/source_keys.py)."""
+
+    __tablename__ = "customer_source_keys"
+    __table_args__ = (UniqueConstraint("system", "key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    system: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now()

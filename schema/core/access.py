@@ -28,6 +28,9 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "customer": STAFF_READERS | {Role.CUSTOMER},
     "customerByDocument": STAFF_READERS,
     "customers": STAFF_READERS,
+    # Integrations resolve quanjing's ids by their own keys (id and code only).
+    "customerBySourceKey": STAFF_READERS | {Role.INTEGRATION},
+    "linkCustomerSourceKey": frozenset({Role.INTEGRATION, Role.ADMIN}),
     "node": STAFF_READERS | {Role.CUSTOMER},
     "me": frozenset({Role.CUSTOMER}),
     "auditTrail": frozenset({Role.COMPLIANCE}),

@@ -33,9 +33,10 @@ from schema.recording.types import (
     UpsertHoldingPayload,
     UpsertHoldingResult,
     _error,
-    _holding_change,
     _scope,
+    holding_change,
 )
+from schema.source_keys.types import customer_pk
 
 
 @strawberry.type
@@ -49,7 +50,7 @@ class RecordingMutations:
         now = datetime.now(UTC)
         try:
             require(info, "recordInteraction")
-            pk = decode_typed_id(input.customer_id, "Customer", field="customerId")
+            pk = await customer_pk(info, input.customer_id, input.customer_source_key)
             claim = None
             if input.idempotency_key is not None:
                 claim = IdempotencyClaim(
@@ -121,7 +122,8 @@ class RecordingMutations:
     async def upsert_holding(self, info: Info, input: UpsertHoldingInput) -> UpsertHoldingResult:
         try:
             require(info, "upsertHolding")
-            change = validate_holding_change(_holding_change(input))
+            customer_id = await customer_pk(info, input.customer_id, input.customer_source_key)
+            change = validate_holding_change(holding_change(input, customer_id))
             result = await upsert_holding(info.context.recording, change)
         except DomainError as exc:
             return _error(exc)  # type: ignore[return-value]

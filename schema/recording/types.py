@@ -12,7 +12,6 @@ from domain.access.counter_sessions import CounterSessionExpired
 from domain.errors import DomainError
 from domain.fund_movements import CounterpartyKind, MovementDirection
 from domain.idempotency import IdempotencyKeyReused
-from domain.ids import decode_typed_id
 from domain.interactions import Channel, InteractionKind, InteractionOutcome
 from domain.products import HoldingStatus
 from domain.recording import (
@@ -23,6 +22,7 @@ from schema.core.access import visible
 from schema.core.context import Info
 from schema.core.errors import Error, ForbiddenError, InvalidInputError, NotFoundError, error_type
 from schema.interactions.types import Interaction
+from schema.source_keys.types import SourceKeyInput
 from schema.tasks.types import Task
 from schema.tasks.types import shown as shown_tasks
 
@@ -44,7 +44,12 @@ class CounterSessionExpiredError(Error):
 
 @strawberry.input(description="What happened with a customer, on any channel.")
 class RecordInteractionInput:
-    customer_id: strawberry.ID = strawberry.field(description="The customer.")
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The customer (or customerSourceKey: exactly one)."
+    )
+    customer_source_key: SourceKeyInput | None = strawberry.field(
+        default=None, description="The customer by its key in a source system (or customerId)."
+    )
     channel: Channel = strawberry.field(description="Where it happened.")
     kind: InteractionKind = strawberry.field(description="What it was about.")
     occurred_at: datetime = strawberry.field(description="When (not in the future).")
@@ -139,7 +144,12 @@ RecordFundMovementResult = Annotated[
 @strawberry.input(description="One record of the holdings feed: open, change or close.")
 class UpsertHoldingInput:
     source_ref: str = strawberry.field(description="The source system's id of the holding.")
-    customer_id: strawberry.ID = strawberry.field(description="The holder.")
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The holder (or customerSourceKey: exactly one)."
+    )
+    customer_source_key: SourceKeyInput | None = strawberry.field(
+        default=None, description="The holder by its key in a source system (or customerId)."
+    )
     product_code: str = strawberry.field(description="Catalog product code.")
     account_number: str = strawberry.field(description="Account, card or contract number.")
     currency: str = strawberry.field(description="ISO 4217 currency.")
@@ -177,11 +187,11 @@ def _error(exc: DomainError) -> Error:
             return error_type(exc)
 
 
-def _holding_change(input: UpsertHoldingInput) -> HoldingChange:
+def holding_change(input: UpsertHoldingInput, customer_id: int) -> HoldingChange:
     """The feed record as written, for the domain to check (validate_holding_change)."""
     return HoldingChange(
         source_ref=input.source_ref,
-        customer_id=decode_typed_id(input.customer_id, "Customer", field="customerId"),
+        customer_id=customer_id,
         product_code=input.product_code,
         account_number=input.account_number,
         currency=input.currency,

@@ -48,6 +48,8 @@ NOT_PERSONAL = {
     "SegmentMember": "reasons; the customer through load_customer",
     "CounterSession": "the customer's id and the session's times",
     "ErasurePayload": "the customer's id and what was erased, counted",
+    "CustomerReference": "an id and a code (audited); the profile through load_customer",
+    "LinkCustomerSourceKeyPayload": "the customer's id and whether the key was new",
 }
 
 
