@@ -449,6 +449,7 @@ class DemoBank:
                 "interactions",
                 "relationship_states",
                 "relationship_state_changes",
+                "customer_source_keys",
             )
         }
         for cid in range(start, stop):
@@ -463,6 +464,8 @@ class DemoBank:
                 row[5] = rng.choice(managers)
             created = self.now - timedelta(days=rng.randrange(30, 20 * 365))
             out["customers"].append((*row, created, created))
+            # Core banking's customer number: how the bank's systems name this customer.
+            out["customer_source_keys"].append((cid, "core_banking", f"CB{cid:010d}", "seed"))
             (self.corporate_ids if corporate else self.personal_ids).append(cid)
             doc_type, number, country = data["document"]
             sealed = self.crypto.seal(doc_type, number, cid)
@@ -629,6 +632,7 @@ _LEFT_TO_DEFAULTS = {
     "interactions": {"offers", "products_discussed", "recorded_by", "created_at"},
     "relationship_states": set(),
     "relationship_state_changes": set(),
+    "customer_source_keys": {"id", "created_at"},
 }
 COLUMNS: dict[str, tuple[str, ...]] = {
     name: tuple(c.name for c in Base.metadata.tables[name].columns if c.name not in skipped)

@@ -71,6 +71,12 @@ async def test_seeded_identifiers_are_valid_and_activity_is_long_tailed(
             "ON c.id = d.customer_id WHERE c.code LIKE 'P0%' OR c.code LIKE 'C0%'"
         )
         phones = await conn.fetch("SELECT value FROM contact_points WHERE kind = 'phone'")
+        # Every seeded customer has core banking's number, as a real bank's feed would name it.
+        unkeyed = await conn.fetchval(
+            "SELECT count(*) FROM customers c WHERE (c.code LIKE 'P0%' OR c.code LIKE 'C0%') "
+            "AND NOT EXISTS (SELECT 1 FROM customer_source_keys k WHERE k.customer_id = c.id "
+            "AND k.system = 'core_banking' AND k.key = 'CB' || lpad(c.id::text, 10, '0'))"
+        )
         counts = [
             r["n"]
             for r in await conn.fetch(
@@ -82,6 +88,7 @@ async def test_seeded_identifiers_are_valid_and_activity_is_long_tailed(
         products = await conn.fetchval("SELECT count(*) FROM products")
     finally:
         await conn.close()
+    assert unkeyed == 0
     for row in docs:
         validator = ric if row["type"] == "resident_id" else uscc
         number = crypto.open(
