@@ -29,6 +29,7 @@ from api.db.privacy import SqlConsentBook, SqlPrivacyStore
 from api.db.profile_reader import SqlProfileReader
 from api.db.profile_snapshot import SqlProfileSnapshots
 from api.db.recording_uow import SqlRecordingUnitOfWork
+from api.db.registration_uow import SqlRegistrationUnitOfWork
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
 from api.db.segments import SqlSegmentStore
 from api.db.source_keys import SqlSourceKeys
@@ -117,6 +118,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         webhooks=SqlWebhookStore(engine, crypto),
         webhook_receivers=receiver_rules(settings),
         source_keys=SqlSourceKeys(engine),
+        registrations=lambda: SqlRegistrationUnitOfWork(engine, crypto, on_commit=relay.wake),
         activity=RedisActivityFeed(redis, settings.max_subscriptions_per_principal),
         values=SqlValueStore(engine),
         ownership=SqlOwnershipReader(engine),

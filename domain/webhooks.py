@@ -35,6 +35,7 @@ EVENT_TYPES = frozenset(
         "alert.opened",
         "alert.acknowledged",
         "alert.closed",
+        "customer.registered",
     }
 )
 MAX_URL = 2000

@@ -31,6 +31,10 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     # Integrations resolve quanjing's ids by their own keys (id and code only).
     "customerBySourceKey": STAFF_READERS | {Role.INTEGRATION},
     "linkCustomerSourceKey": frozenset({Role.INTEGRATION, Role.ADMIN}),
+    # A new customer comes through the counter, the call center, an RM or a source system.
+    "registerCustomer": frozenset(
+        {Role.TELLER, Role.AGENT, Role.RELATIONSHIP_MANAGER, Role.INTEGRATION, Role.ADMIN}
+    ),
     "node": STAFF_READERS | {Role.CUSTOMER},
     "me": frozenset({Role.CUSTOMER}),
     "auditTrail": frozenset({Role.COMPLIANCE}),

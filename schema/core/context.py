@@ -19,6 +19,7 @@ from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
 from domain.assignment import AssignmentUnitOfWork, OwnershipReader, RmAssignment, TeamMember
 from domain.customers.model import ContactPoint, CorporateContact, Customer, IdentityDocument
+from domain.customers.registration import RegistrationUnitOfWork
 from domain.customers.source_keys import SourceKeys
 from domain.detection.alerts import Alert, AlertReader
 from domain.detection.handling import AlertFactory
@@ -269,6 +270,7 @@ class Ports:
     webhook_receivers: ReceiverRules
     # Customers' keys in the bank's other systems.
     source_keys: SourceKeys
+    registrations: Callable[[], RegistrationUnitOfWork]
     idempotency_ttl_seconds: int = 7 * 24 * 3600
     min_rm_grade: int = 3  # high-value customers need an RM of at least this grade
     rate_limiter: RateLimiter | None = None

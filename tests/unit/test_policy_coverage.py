@@ -50,6 +50,8 @@ NOT_PERSONAL = {
     "ErasurePayload": "the customer's id and what was erased, counted",
     "CustomerReference": "an id and a code (audited); the profile through load_customer",
     "LinkCustomerSourceKeyPayload": "the customer's id and whether the key was new",
+    "RegisterCustomerPayload": "the new customer's id; the profile through load_customer",
+    "DuplicateDocumentError": "which document; its holder through load_customer",
 }
 
 

@@ -1,0 +1,231 @@
+"""registerCustomer: a new customer, whole, from the counter, the call center, an RM or a
+source system."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+import strawberry
+
+from domain.access.principal import Role
+from domain.customers.model import (
+    AssetBand,
+    BusinessScale,
+    ContactKind,
+    CustomerKind,
+    DocumentType,
+    Gender,
+    IncomeBand,
+    OwnershipType,
+    PreferredChannel,
+)
+from domain.customers.registration import (
+    DuplicateDocument,
+    NewContactPoint,
+    NewCorporate,
+    NewCustomer,
+    NewDocument,
+    NewPersonal,
+    register_customer,
+)
+from domain.customers.source_keys import may_link
+from domain.errors import DomainError, InvalidInput
+from domain.ids import decode_typed_id, encode_id
+from schema.core.access import Forbidden, require
+from schema.core.context import Info
+from schema.core.errors import (
+    Error,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    RuleViolationError,
+    UserFacingError,
+    rule_error_type,
+)
+from schema.core.read_audit import AuditUnavailable
+from schema.customers.types import Customer, load_customer
+from schema.source_keys.types import SourceKeyInput, source_key_of
+
+log = logging.getLogger(__name__)
+
+
+@strawberry.input(description="An identity document (validated: checksum, format).")
+class IdentityDocumentInput:
+    type: DocumentType = strawberry.field(description="Resident ID or passport (persons), USCC.")
+    number: str = strawberry.field(description="The number as printed.")
+    issuing_country: str = strawberry.field(default="CN", description="ISO 3166 alpha-2.")
+
+
+@strawberry.input(description="A phone (parsed to E.164), e-mail or postal address.")
+class ContactPointInput:
+    kind: ContactKind = strawberry.field(description="Phone, e-mail or address.")
+    value: str = strawberry.field(description="The value as given.")
+    label: str | None = strawberry.field(default=None, description="Mobile, home, office…")
+    preferred: bool = strawberry.field(
+        default=False, description="The preferred one of its kind (one per kind)."
+    )
+
+
+@strawberry.input(description="What the bank records of a natural person.")
+class PersonalDetailsInput:
+    gender: Gender | None = strawberry.field(default=None, description="Gender.")
+    birth_date: date | None = strawberry.field(
+        default=None, description="Birth date; taken from the resident ID when left out."
+    )
+    occupation: str | None = strawberry.field(default=None, description="Occupation.")
+    employer: str | None = strawberry.field(default=None, description="Employer.")
+    income_band: IncomeBand | None = strawberry.field(default=None, description="Income band.")
+    asset_band: AssetBand | None = strawberry.field(default=None, description="Asset band.")
+
+
+@strawberry.input(description="What the bank records of a company or institution.")
+class CorporateDetailsInput:
+    registered_name: str = strawberry.field(description="The registered name.")
+    ownership_type: OwnershipType | None = strawberry.field(default=None, description="产权成分.")
+    business_scale: BusinessScale | None = strawberry.field(default=None, description="Size.")
+    industry: str | None = strawberry.field(default=None, description="Industry.")
+
+
+@strawberry.input(description="A new customer: a person or a company, with how to identify them.")
+class RegisterCustomerInput:
+    kind: CustomerKind = strawberry.field(description="Personal or corporate.")
+    display_name: str = strawberry.field(description="The name to show.")
+    documents: list[IdentityDocumentInput] = strawberry.field(
+        description="At least a resident ID or passport (persons), the USCC (companies)."
+    )
+    contact_points: list[ContactPointInput] = strawberry.field(
+        default_factory=list, description="Phones, e-mails, addresses."
+    )
+    personal: PersonalDetailsInput | None = strawberry.field(
+        default=None, description="For a personal customer."
+    )
+    corporate: CorporateDetailsInput | None = strawberry.field(
+        default=None, description="For a corporate customer."
+    )
+    home_branch_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The branch that owns the relationship."
+    )
+    preferred_channel: PreferredChannel | None = strawberry.field(
+        default=None, description="The channel the customer prefers."
+    )
+    preferred_language: str | None = strawberry.field(
+        default=None, description="BCP 47 language tag."
+    )
+    source_key: SourceKeyInput | None = strawberry.field(
+        default=None,
+        description="The customer's key in the registering system (required from an "
+        "integration, of its own system): a registration repeated with it replays.",
+    )
+
+
+@strawberry.type(description="The customer registered (or replayed by its source key).")
+class RegisterCustomerPayload:
+    customer_id: strawberry.ID = strawberry.field(description="The customer's global id.")
+    replayed: bool = strawberry.field(
+        description="True when the source key named this customer already: nothing was written."
+    )
+    pk: strawberry.Private[int]
+
+    @strawberry.field(description="The customer, as you may see them (masked and audited).")
+    async def customer(self, info: Info) -> Customer | None:
+        return await load_customer(info, self.pk)
+
+
+@strawberry.type(
+    description="A document already identifies another customer: the same person twice is for "
+    "identity resolution, never a second record."
+)
+class DuplicateDocumentError(Error):
+    field: str = strawberry.field(description="The document at fault.")
+    holder_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The customer it identifies, where you may see them.")
+    async def holder(self, info: Info) -> Customer | None:
+        return await load_customer(info, self.holder_pk)
+
+
+RegisterCustomerResult = Annotated[
+    RegisterCustomerPayload
+    | DuplicateDocumentError
+    | InvalidInputError
+    | NotFoundError
+    | ForbiddenError
+    | RuleViolationError,
+    strawberry.union("RegisterCustomerResult", description="The customer, or why not."),
+]
+
+
+def _draft(input: RegisterCustomerInput, info: Info) -> NewCustomer:
+    principal = info.context.principal
+    key = None if input.source_key is None else source_key_of(input.source_key, "input.sourceKey")
+    if key is not None and not may_link(principal, key.system):
+        raise Forbidden(f"you may not register keys of {key.system}")
+    if key is None and principal.role is Role.INTEGRATION:
+        raise InvalidInput("input.sourceKey", "an integration registers by its own source key")
+    p, c = input.personal, input.corporate
+    return NewCustomer(
+        kind=input.kind,
+        display_name=input.display_name,
+        documents=tuple(NewDocument(d.type, d.number, d.issuing_country) for d in input.documents),
+        contact_points=tuple(
+            NewContactPoint(x.kind, x.value, x.label, x.preferred) for x in input.contact_points
+        ),
+        personal=None
+        if p is None
+        else NewPersonal(
+            p.gender, p.birth_date, p.occupation, p.employer, p.income_band, p.asset_band
+        ),
+        corporate=None
+        if c is None
+        else NewCorporate(c.registered_name, c.ownership_type, c.business_scale, c.industry),
+        home_branch_id=None
+        if input.home_branch_id is None
+        else decode_typed_id(input.home_branch_id, "Branch", field="input.homeBranchId"),
+        preferred_channel=input.preferred_channel,
+        preferred_language=input.preferred_language,
+        source_key=key,
+    )
+
+
+@strawberry.type
+class CustomerMutations:
+    @strawberry.mutation(
+        description="Register a customer with the documents and contact points that identify "
+        "them, whole or not at all. A document that identifies someone already is "
+        "DUPLICATE_DOCUMENT; repeated with its source key, the registration replays."
+    )
+    async def register_customer(
+        self, info: Info, input: RegisterCustomerInput
+    ) -> RegisterCustomerResult:
+        context = info.context
+        try:
+            require(info, "registerCustomer")
+            registered = await register_customer(
+                context.registrations,
+                _draft(input, info),
+                context.principal.subject,
+                datetime.now(UTC).date(),
+            )
+        except DuplicateDocument as exc:
+            return DuplicateDocumentError(
+                code=exc.code, message=exc.message, field=exc.field, holder_pk=exc.holder_id
+            )
+        except DomainError as exc:
+            return rule_error_type(exc)
+        if not registered.replayed:
+            # Who registered whom: a record of its own, beside the outbox's announcement.
+            entry = context.audit_entry(
+                context.audit.operation, (registered.customer_id,), (), "registered"
+            )
+            try:
+                await context.audit_log.record(entry)
+            except Exception as exc:
+                log.exception("a registration could not be audited")
+                raise UserFacingError(AuditUnavailable(context.correlation_id)) from exc
+        return RegisterCustomerPayload(
+            customer_id=strawberry.ID(encode_id("Customer", registered.customer_id)),
+            replayed=registered.replayed,
+            pk=registered.customer_id,
+        )
