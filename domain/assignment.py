@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from domain.access.principal import Principal
 from domain.errors import InvalidInput, NotFound, RuleViolation
 from domain.organisation import Branch, ClaimStatus, RelationshipManager, RmGrade
 from domain.products import CurrencyTotals
+from domain.transaction import Transaction
 from domain.value.tiers import ValueTier
 
 MAX_REASON = 200
@@ -96,19 +96,8 @@ class OwnershipConflict:
     claims: tuple[OwnershipClaim, ...]
 
 
-class AssignmentUnitOfWork(Protocol):
+class AssignmentUnitOfWork(Transaction, Protocol):
     """One transaction; customers are locked before anything about them is decided."""
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
 
     async def relationship_manager(self, rm_id: int) -> RelationshipManager | None: ...
 
@@ -157,8 +146,6 @@ class AssignmentUnitOfWork(Protocol):
     async def replace_team(
         self, customer_id: int, team: Sequence[TeamMember], actor: str
     ) -> None: ...
-
-    async def emit(self, customer_id: int, topic: str, payload: dict[str, object]) -> None: ...
 
 
 def check_reason(reason: str) -> str:

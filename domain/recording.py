@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from types import TracebackType
 from typing import Any, Protocol
 
 from domain.access.counter_sessions import CounterSessionExpired
@@ -30,6 +29,7 @@ from domain.tasks import (
     task_for_interaction,
     validate_completion,
 )
+from domain.transaction import Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,19 +74,8 @@ class HoldingUpserted:
     change: str  # opened | changed | closed | unchanged
 
 
-class RecordingUnitOfWork(Protocol):
-    """One transaction; leaving without `commit()` rolls everything back."""
-
-    async def __aenter__(self) -> RecordingUnitOfWork: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
+class RecordingUnitOfWork(Transaction, Protocol):
+    """What the recording use cases read and write, in one transaction."""
 
     async def claim_key(
         self, claim: IdempotencyClaim, operation: str, fingerprint: str
@@ -132,8 +121,6 @@ class RecordingUnitOfWork(Protocol):
         ...
 
     async def upsert_holding(self, change: HoldingChange) -> HoldingUpserted: ...
-
-    async def emit(self, customer_id: int, topic: str, payload: dict[str, Any]) -> None: ...
 
 
 UnitOfWorkFactory = Callable[[], RecordingUnitOfWork]

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Protocol
 
 from domain.errors import NotFound
@@ -27,6 +26,7 @@ from domain.relationships import (
     clean_note,
     needs_approval,
 )
+from domain.transaction import Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +38,7 @@ class Move:
     expected_version: int
 
 
-class RelationshipUnitOfWork(Protocol):
-    async def __aenter__(self) -> RelationshipUnitOfWork: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
+class RelationshipUnitOfWork(Transaction, Protocol):
     async def relationship_for_update(self, customer_id: int) -> Relationship:
         """The current state, locked; NotFound for no such customer."""
         ...
@@ -77,8 +66,6 @@ class RelationshipUnitOfWork(Protocol):
     async def decide(
         self, proposal_id: int, status: ProposalStatus, checker: str, note: str | None, at: datetime
     ) -> None: ...
-
-    async def emit(self, customer_id: int, topic: str, payload: dict[str, object]) -> None: ...
 
 
 Factory = Callable[[], RelationshipUnitOfWork]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from types import TracebackType
 from typing import Protocol
 
 from domain.customers.contacts import normalize_contact
@@ -28,6 +27,7 @@ from domain.customers.model import (
 )
 from domain.customers.source_keys import SourceKey
 from domain.errors import InvalidInput, RuleViolation
+from domain.transaction import Transaction
 
 MAX_NAME = 200
 MAX_TEXT = 100
@@ -205,17 +205,8 @@ class Registered:
     replayed: bool  # the source key named this customer already: nothing was written
 
 
-class RegistrationUnitOfWork(Protocol):
-    """One transaction; leaving without `commit()` rolls everything back."""
-
-    async def __aenter__(self) -> RegistrationUnitOfWork: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
+class RegistrationUnitOfWork(Transaction, Protocol):
+    """What registering a customer reads and writes, in one transaction."""
 
     async def customer_of(self, key: SourceKey) -> int | None:
         """The customer the source key names, or None (locked for this transaction)."""
@@ -230,10 +221,6 @@ class RegistrationUnitOfWork(Protocol):
     async def add_customer(self, customer: NewCustomer, actor: str) -> int:
         """Write the customer, its documents, contact points and source key; its id."""
         ...
-
-    async def emit(self, customer_id: int, topic: str, payload: dict[str, object]) -> None: ...
-
-    async def commit(self) -> None: ...
 
 
 async def register_customer(

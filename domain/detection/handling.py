@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from types import TracebackType
 from typing import Any, Protocol
 
 from domain.access.principal import Principal
@@ -37,6 +36,7 @@ from domain.relationship_changes import Factory as RelationshipFactory
 from domain.relationship_changes import Move, propose_change
 from domain.relationships import RelationshipState
 from domain.tasks import DUE_AFTER, NewTask, TaskKind, default_owner
+from domain.transaction import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +69,8 @@ class DetectionFacts(Protocol):
     async def declining(self) -> list[detector.IndustryFacts]: ...
 
 
-class AlertUnitOfWork(Protocol):
-    """One transaction; leaving without `commit()` rolls everything back."""
-
-    async def __aenter__(self) -> AlertUnitOfWork: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
+class AlertUnitOfWork(Transaction, Protocol):
+    """What raising and handling alerts reads and writes, in one transaction."""
 
     async def lock_customers(self, ids: Sequence[int]) -> Mapping[int, int | None]:
         """Lock the customers (serialises cooldown checks across workers); their RM ids."""
@@ -104,8 +93,6 @@ class AlertUnitOfWork(Protocol):
         Raises if a dedupe key was taken meanwhile (the caller holds the customers' locks,
         so only a bug gets there; the batch is then retried)."""
         ...
-
-    async def emit(self, customer_id: int, topic: str, payload: dict[str, Any]) -> None: ...
 
     async def emit_many(self, events: Sequence[tuple[int, str, dict[str, Any]]]) -> None: ...
 
