@@ -36,7 +36,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def _close_at(self, expires_at: float) -> None:
         await asyncio.sleep(max(0.0, expires_at - time.time()))
-        await self.websocket.close(code=TOKEN_EXPIRED_CLOSE, reason="Token expired")
+        # The client may have gone in the meantime: then there is nothing left to close.
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=TOKEN_EXPIRED_CLOSE, reason="Token expired")
 
     async def shutdown(self) -> None:
         if self._expiry is not None:
