@@ -6,8 +6,11 @@ Starlette routes, i.e. what "as fast as the hardware allows" means on this machi
 - `/record`: `recordInteraction` with an idempotency key — the same domain validation and
   request fingerprint, the same six statements in one transaction (BEGIN, key claim, customer
   lock, interaction, outbox event and stored response, COMMIT), the same answer.
+- `/register`: `registerCustomer` of a person — the same domain validation, one transaction with
+  the document check, the customer, its sealed document, its phone, the event and the audit
+  record.
 
-Neither authenticates a caller nor charges a rate limit: quanjing's cost for those is part of
+None authenticates a caller nor charges a rate limit: quanjing's cost for those is part of
 what the ratios show."""
 
 from __future__ import annotations
@@ -32,6 +35,14 @@ from api.db.document_crypto import DocumentCrypto
 from api.settings import Settings
 from domain.access.masking import mask_document, mask_last4
 from domain.access.policy import FIELD_POLICIES
+from domain.customers.model import ContactKind, CustomerKind, DocumentType
+from domain.customers.registration import (
+    NewContactPoint,
+    NewCustomer,
+    NewDocument,
+    NewPersonal,
+    validate_new_customer,
+)
 from domain.idempotency import request_fingerprint
 from domain.ids import encode_id
 from domain.interactions import Channel, InteractionKind, NewInteraction, validate_interaction
@@ -100,6 +111,21 @@ FLUSH_SQL = """WITH events AS (
     UPDATE idempotency_keys SET response = CAST($3 AS jsonb) WHERE scope = $4 AND key = $5
   )
   SELECT 1"""
+# registerCustomer's statements, written by hand (api/db/registration_uow.py builds the same).
+HOLDER_SQL = "SELECT customer_id FROM identity_documents WHERE type = $1 AND number_hmac = $2"
+NEXT_CUSTOMER_SQL = "SELECT nextval(pg_get_serial_sequence('customers', 'id'))"
+CUSTOMER_INSERT_SQL = """INSERT INTO customers (id, code, kind, display_name, birth_date,
+  credit_status) VALUES ($1, $2, 'personal', $3, $4, 'unknown')"""
+DOCUMENT_INSERT_SQL = """INSERT INTO identity_documents (customer_id, type, number_ciphertext,
+  number_key_id, number_hmac) VALUES ($1, $2, $3, $4, $5)"""
+PHONE_INSERT_SQL = """INSERT INTO contact_points (customer_id, kind, value, is_preferred)
+  VALUES ($1, 'phone', $2, true)"""
+REGISTERED_SQL = """WITH event AS (INSERT INTO outbox (customer_id, topic, payload)
+  VALUES ($1, 'customer.registered', jsonb_build_object('customerId', $1::bigint)))
+  INSERT INTO audit_records (occurred_at, correlation_id, subject, role, channel, purpose,
+  operation, customer_ids, fields, outcome)
+  VALUES ($2, $3, 'bench-agent', 'agent', 'unspecified', 'unspecified', 'Register',
+  ARRAY[$1::bigint], '{}', 'registered')"""
 SCOPE = "agent:bench-agent"
 KEY_TTL = timedelta(hours=24)
 
@@ -319,10 +345,68 @@ def build_app() -> Starlette:
             )
         return _answer(interaction_id, False)
 
+    async def register(request: Request) -> Response:
+        """registerCustomer's work by hand: the same domain validation, one transaction with
+        the customer, its sealed document, its phone, the event and the audit record."""
+        body = orjson.loads(await request.body())
+        customer = validate_new_customer(
+            NewCustomer(
+                kind=CustomerKind.PERSONAL,
+                display_name=body["displayName"],
+                documents=(NewDocument(DocumentType.RESIDENT_ID, body["residentId"]),),
+                contact_points=(NewContactPoint(ContactKind.PHONE, body["phone"], None, True),),
+                personal=NewPersonal(),
+            ),
+            datetime.now(UTC).date(),
+        )
+        document = customer.documents[0]
+        assert pool is not None
+        assert customer.personal is not None
+        async with pool.acquire() as conn, conn.transaction():
+            lookup = crypto.lookup_hash(document.type.value, document.number)
+            if await conn.fetchval(HOLDER_SQL, document.type.value, lookup) is not None:
+                return Response(
+                    orjson.dumps({"data": {"registerCustomer": {"code": "DUPLICATE_DOCUMENT"}}}),
+                    media_type="application/json",
+                )
+            customer_id = await conn.fetchval(NEXT_CUSTOMER_SQL)
+            await conn.execute(
+                CUSTOMER_INSERT_SQL,
+                customer_id,
+                f"P{customer_id:09d}",
+                customer.display_name,
+                customer.personal.birth_date,
+            )
+            sealed = crypto.seal(document.type.value, document.number, customer_id)
+            await conn.execute(
+                DOCUMENT_INSERT_SQL,
+                customer_id,
+                document.type.value,
+                sealed.ciphertext,
+                sealed.key_id,
+                sealed.lookup,
+            )
+            await conn.execute(PHONE_INSERT_SQL, customer_id, customer.contact_points[0].value)
+            await conn.execute(REGISTERED_SQL, customer_id, datetime.now(UTC), "baseline")
+        return Response(
+            orjson.dumps(
+                {
+                    "data": {
+                        "registerCustomer": {
+                            "customerId": encode_id("Customer", customer_id),
+                            "replayed": False,
+                        }
+                    }
+                }
+            ),
+            media_type="application/json",
+        )
+
     return Starlette(
         routes=[
             Route("/profile", profile, methods=["POST"]),
             Route("/record", record, methods=["POST"]),
+            Route("/register", register, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

@@ -1,7 +1,7 @@
 """`make bench`: build the dataset, start the real servers, drive them side by side, report.
 
     python -m benchmarks [--customers 100000] [--duration 10] [--concurrency 1,8,32]
-                         [--workers 1,2] [--ops profile,self_view,search,record] [--quick]
+                         [--workers 1,2] [--ops profile,self_view,search,record,register] [--quick]
 
 Results go to benchmarks/results/latest.json and docs/benchmarks.md (regenerated). Ratios are
 measured in the same run on the same machine; absolute numbers vary with the machine.
@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from api.db.document_crypto import DocumentCrypto
 from api.db.engine import asyncpg_dsn
 from api.http.tokens import mint_development_token
 from api.ops.embedded import EmbeddedPostgres, EmbeddedRedis
+from api.ops.seed import resident_id
 from api.settings import Settings
 from benchmarks.dataset import enable_statement_stats, ensure, preload_statement_stats
 from benchmarks.load import drive, percentile
@@ -69,6 +70,18 @@ SEARCH = """query Find($s: String!) { customers(search: $s, first: 10) {
   edges { node { id code displayName } } } }"""
 RECORD = """mutation Record($input: RecordInteractionInput!) { recordInteraction(input: $input) {
   __typename ... on RecordInteractionPayload { interactionId replayed } } }"""
+REGISTER = """mutation Register($input: RegisterCustomerInput!) { registerCustomer(input: $input) {
+  __typename ... on RegisterCustomerPayload { customerId replayed } } }"""
+
+
+def new_person(rng: random.Random) -> tuple[str, str]:
+    """A resident ID nobody in the bench bank holds yet (born 1940–2005, any of 1,000
+    sequence numbers: a repeat among the run's few thousand is rare) and a mobile number."""
+    birth = date(1940, 1, 1) + timedelta(days=rng.randrange(24_000))
+    return (
+        resident_id("110108", birth, rng.randrange(1000)),
+        f"137{rng.randrange(100_000_000):08d}",
+    )
 
 
 def free_port() -> int:
@@ -216,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2")
     parser.add_argument(
         "--ops",
-        default="profile,profile_fast,profile_cached,self_view,self_view_registered,search,record",
+        default="profile,profile_fast,profile_cached,self_view,self_view_registered,search,record,"
+        "register",
     )
     parser.add_argument(
         "--save-as",
@@ -343,6 +357,25 @@ def main(argv: list[str] | None = None) -> int:
             ),
         }
 
+        def register(rng: random.Random) -> tuple[str, bytes, dict[str, str]]:
+            number, phone = new_person(rng)
+            draft = {
+                "kind": "PERSONAL",
+                "displayName": "基准客户",
+                "documents": [{"type": "RESIDENT_ID", "number": number}],
+                "contactPoints": [{"kind": "PHONE", "value": phone, "preferred": True}],
+                "personal": {},
+            }
+            body = {"query": REGISTER, "variables": {"input": draft}}
+            return "/graphql", orjson.dumps(body), auth
+
+        factories["register"] = register
+
+        def baseline_register(rng: random.Random) -> tuple[str, bytes, dict[str, str]]:
+            number, phone = new_person(rng)
+            body = {"displayName": "基准客户", "residentId": number, "phone": phone}
+            return "/register", orjson.dumps(body), {}
+
         def baseline_factory(rng: random.Random) -> tuple[str, bytes, dict[str, str]]:
             return "/profile", orjson.dumps({"id": rng.choice(sample["ids"])}), {}
 
@@ -404,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
                     for op in ops:
                         if op == "record":  # each side by side with its own baseline
                             plan.append(("record", "baseline", b_port, baseline, baseline_record))
+                        if op == "register":
+                            plan.append(
+                                ("register", "baseline", b_port, baseline, baseline_register)
+                            )
                         plan.append((op, "quanjing", q_port, quanjing, factories[op]))
                     for op, target, port, process, factory in plan:
                         asyncio.run(drive("127.0.0.1", port, factory, concurrency, 1.0, ok))  # warm
