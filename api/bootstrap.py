@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.db.alerts import SqlAlertReader, SqlAlertUnitOfWork
 from api.db.assignment_uow import SqlAssignmentUnitOfWork
 from api.db.audit_log import SqlAuditLog
+from api.db.contact_uow import SqlContactUnitOfWork
 from api.db.detection import SqlDetectionFacts
 from api.db.detection_rules import SqlDetectionRuleStore
 from api.db.document_crypto import DocumentCrypto
@@ -119,6 +120,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         webhook_receivers=receiver_rules(settings),
         source_keys=SqlSourceKeys(engine),
         registrations=lambda: SqlRegistrationUnitOfWork(engine, crypto, on_commit=relay.wake),
+        contacts=lambda: SqlContactUnitOfWork(engine, on_commit=relay.wake),
         activity=RedisActivityFeed(redis, settings.max_subscriptions_per_principal),
         values=SqlValueStore(engine),
         ownership=SqlOwnershipReader(engine),

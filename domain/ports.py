@@ -42,6 +42,10 @@ class ProfileReader(Protocol):
         """Customer ids by normalized (document type, number)."""
         ...
 
+    async def contact_point_owner(self, contact_point_id: int) -> int | None:
+        """The customer a contact point belongs to, or None."""
+        ...
+
     async def contact_points_by_customer(
         self, ids: Sequence[int]
     ) -> Mapping[int, Sequence[ContactPoint]]:

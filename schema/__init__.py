@@ -28,7 +28,7 @@ from schema.core.query_cost import RateLimitExtension
 from schema.core.read_audit import ReadAudit
 from schema.core.text_inputs import TextInputCheck
 from schema.counter.mutations import AccessMutations
-from schema.customers.mutations import CustomerMutations
+from schema.customers.mutations import ContactPointMutations, CustomerMutations
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
 from schema.detection_rules.mutations import DetectionMutations
@@ -75,6 +75,7 @@ class Query(
 @strawberry.type(description="Change what quanjing knows.")
 class Mutation(
     CustomerMutations,
+    ContactPointMutations,
     AccessMutations,
     PrivacyMutations,
     RecordingMutations,

@@ -211,6 +211,13 @@ class SqlProfileReader:
         )
         return {by_hash[row.number_hmac]: row.customer_id for row in await self._rows(stmt)}
 
+    async def contact_point_owner(self, contact_point_id: int) -> int | None:
+        async with self._engine.connect() as conn:
+            owner: int | None = await conn.scalar(
+                select(contact_points.c.customer_id).where(contact_points.c.id == contact_point_id)
+            )
+        return owner
+
     async def contact_points_by_customer(
         self, ids: Sequence[int]
     ) -> Mapping[int, Sequence[ContactPoint]]:

@@ -184,6 +184,7 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "creditStatus": PERSONAL_HIDDEN,
     },
     "ContactPoint": {
+        "id": PUBLIC,
         "kind": PUBLIC,
         "label": PUBLIC,
         "isPreferred": PUBLIC,

@@ -31,6 +31,17 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     # Integrations resolve quanjing's ids by their own keys (id and code only).
     "customerBySourceKey": STAFF_READERS | {Role.INTEGRATION},
     "linkCustomerSourceKey": frozenset({Role.INTEGRATION, Role.ADMIN}),
+    # A customer's contact points: the customer (own), the call center, a teller in session,
+    # their RM, an admin (domain.customers.contact_changes); verifying is staff's.
+    "addContactPoint": frozenset(
+        {Role.CUSTOMER, Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER, Role.ADMIN}
+    ),
+    "changeContactPoint": frozenset(
+        {Role.CUSTOMER, Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER, Role.ADMIN}
+    ),
+    "removeContactPoint": frozenset(
+        {Role.CUSTOMER, Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER, Role.ADMIN}
+    ),
     # A new customer comes through the counter, the call center, an RM or a source system.
     "registerCustomer": frozenset(
         {Role.TELLER, Role.AGENT, Role.RELATIONSHIP_MANAGER, Role.INTEGRATION, Role.ADMIN}

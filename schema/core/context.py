@@ -18,6 +18,7 @@ from domain.access.principal import Principal
 from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
 from domain.assignment import AssignmentUnitOfWork, OwnershipReader, RmAssignment, TeamMember
+from domain.customers.contact_changes import ContactUnitOfWork
 from domain.customers.model import ContactPoint, CorporateContact, Customer, IdentityDocument
 from domain.customers.registration import RegistrationUnitOfWork
 from domain.customers.source_keys import SourceKeys
@@ -271,6 +272,7 @@ class Ports:
     # Customers' keys in the bank's other systems.
     source_keys: SourceKeys
     registrations: Callable[[], RegistrationUnitOfWork]
+    contacts: Callable[[], ContactUnitOfWork]
     idempotency_ttl_seconds: int = 7 * 24 * 3600
     min_rm_grade: int = 3  # high-value customers need an RM of at least this grade
     rate_limiter: RateLimiter | None = None

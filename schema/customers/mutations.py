@@ -10,6 +10,12 @@ from typing import Annotated
 import strawberry
 
 from domain.access.principal import Role
+from domain.customers.contact_changes import (
+    ContactEdit,
+    edit_contact_points,
+    may_change_contacts,
+    may_verify_contacts,
+)
 from domain.customers.model import (
     AssetBand,
     BusinessScale,
@@ -31,9 +37,9 @@ from domain.customers.registration import (
     register_customer,
 )
 from domain.customers.source_keys import may_link
-from domain.errors import DomainError, InvalidInput
+from domain.errors import DomainError, InvalidInput, NotFound
 from domain.ids import decode_typed_id, encode_id
-from schema.core.access import Forbidden, require
+from schema.core.access import Forbidden, require, visible
 from schema.core.context import Info
 from schema.core.errors import (
     Error,
@@ -42,6 +48,7 @@ from schema.core.errors import (
     NotFoundError,
     RuleViolationError,
     UserFacingError,
+    error_type,
     rule_error_type,
 )
 from schema.core.read_audit import AuditUnavailable
@@ -229,3 +236,138 @@ class CustomerMutations:
             replayed=registered.replayed,
             pk=registered.customer_id,
         )
+
+
+@strawberry.input(description="A new phone, e-mail or address for a customer.")
+class AddContactPointInput:
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The customer; left out by a customer (their own)."
+    )
+    kind: ContactKind = strawberry.field(description="Phone, e-mail or address.")
+    value: str = strawberry.field(description="The value as given (a phone is parsed).")
+    label: str | None = strawberry.field(default=None, description="Mobile, home, office…")
+    preferred: bool = strawberry.field(
+        default=False, description="Make it the preferred one of its kind."
+    )
+
+
+@strawberry.input(description="Change a contact point: only what is given changes.")
+class ChangeContactPointInput:
+    contact_point_id: strawberry.ID = strawberry.field(description="The contact point.")
+    value: str | None = strawberry.field(
+        default=None, description="A new value (unverified until verified again)."
+    )
+    label: str | None = strawberry.field(default=None, description="A new label.")
+    preferred: bool | None = strawberry.field(
+        default=None, description="Make it (or no longer) the preferred one of its kind."
+    )
+    verify: bool = strawberry.field(
+        default=False, description="The bank confirmed it (staff only)."
+    )
+
+
+ContactPointsResult = Annotated[
+    Customer | NotFoundError | InvalidInputError | ForbiddenError,
+    strawberry.union(
+        "ContactPointsResult", description="The customer with its contact points now, or why not."
+    ),
+]
+
+
+async def _edit(info: Info, root_field: str, edit: ContactEdit) -> ContactPointsResult:
+    context = info.context
+    principal = context.principal
+    try:
+        require(info, root_field)
+        found = (await context.reader.customers_by_id([edit.customer_id])).get(edit.customer_id)
+        view = None if found is None else await visible(info, found)
+        if found is None or view is None:
+            raise NotFound("customer", encode_id("Customer", edit.customer_id))
+        allowed = may_verify_contacts if edit.verify else may_change_contacts
+        if not allowed(principal.role, view.related):
+            raise Forbidden(
+                "contact points are changed by the customer, the call center, a teller in a "
+                "counter session, their RM; verified by staff"
+            )
+        await edit_contact_points(context.contacts, edit, principal.role is not Role.CUSTOMER)
+        fresh = (await context.reader.customers_by_id([edit.customer_id]))[edit.customer_id]
+    except DomainError as exc:
+        return error_type(exc)
+    # The profile below reads the contact points as they are now, not as loaded before.
+    context.loaders.contact_points_by_customer.clear_all()
+    return Customer.from_domain(fresh, view)
+
+
+def _customer_of(info: Info, customer_id: strawberry.ID | None) -> int:
+    principal = info.context.principal
+    if principal.role is Role.CUSTOMER:
+        own = principal.customer_id or 0
+        if (
+            customer_id is not None
+            and decode_typed_id(customer_id, "Customer", field="input.customerId") != own
+        ):
+            raise Forbidden("a customer changes only their own contact points")
+        return own
+    if customer_id is None:
+        raise InvalidInput("input.customerId", "name the customer")
+    return decode_typed_id(customer_id, "Customer", field="input.customerId")
+
+
+async def _point_owner(info: Info, contact_point_id: strawberry.ID) -> tuple[int, int]:
+    pk = decode_typed_id(contact_point_id, "ContactPoint", field="input.contactPointId")
+    owner = await info.context.reader.contact_point_owner(pk)
+    if owner is None:
+        raise NotFound("contact point", contact_point_id)
+    return owner, pk
+
+
+@strawberry.type
+class ContactPointMutations:
+    @strawberry.mutation(
+        description="Add a phone, e-mail or address (a customer's own stays unverified until "
+        "the bank verifies it)."
+    )
+    async def add_contact_point(
+        self, info: Info, input: AddContactPointInput
+    ) -> ContactPointsResult:
+        try:
+            require(info, "addContactPoint")  # before anything of the request is read
+            customer_id = _customer_of(info, input.customer_id)
+        except DomainError as exc:
+            return error_type(exc)
+        edit = ContactEdit(
+            customer_id, None, input.kind, input.value, input.label, input.preferred or None
+        )
+        return await _edit(info, "addContactPoint", edit)
+
+    @strawberry.mutation(
+        description="Change a contact point's value, label or preference, or verify it."
+    )
+    async def change_contact_point(
+        self, info: Info, input: ChangeContactPointInput
+    ) -> ContactPointsResult:
+        try:
+            require(info, "changeContactPoint")  # before anything of the request is read
+            customer_id, pk = await _point_owner(info, input.contact_point_id)
+        except DomainError as exc:
+            return error_type(exc)
+        edit = ContactEdit(
+            customer_id,
+            pk,
+            value=input.value,
+            label=input.label,
+            preferred=input.preferred,
+            verify=input.verify,
+        )
+        return await _edit(info, "changeContactPoint", edit)
+
+    @strawberry.mutation(description="Remove a contact point.")
+    async def remove_contact_point(
+        self, info: Info, contact_point_id: strawberry.ID
+    ) -> ContactPointsResult:
+        try:
+            require(info, "removeContactPoint")  # before anything of the request is read
+            customer_id, pk = await _point_owner(info, contact_point_id)
+        except DomainError as exc:
+            return error_type(exc)
+        return await _edit(info, "removeContactPoint", ContactEdit(customer_id, pk, remove=True))

@@ -70,6 +70,7 @@ from schema.value.types import CustomerValue, ProductOffer, load_value
 
 @strawberry.type(description="A phone, e-mail address or postal address.")
 class ContactPoint:
+    id: strawberry.ID = strawberry.field(description="Opaque global id of the contact point.")
     kind: ContactKind = strawberry.field(description="Phone, e-mail or address.")
     value: str | None = strawberry.field(
         description="Phone in E.164, e-mail, or the address text; masked or null by role."
@@ -81,6 +82,7 @@ class ContactPoint:
     @classmethod
     def from_domain(cls, point: ContactPointModel, view: Visibility) -> ContactPoint:
         return cls(
+            id=strawberry.ID(encode_id("ContactPoint", point.id)),
             kind=point.kind,
             value=view.apply("ContactPoint", "value", point.value),
             label=point.label,
