@@ -20,6 +20,7 @@ from api.db.alerts import SqlAlertReader, SqlAlertUnitOfWork
 from api.db.assignment_uow import SqlAssignmentUnitOfWork
 from api.db.audit_log import SqlAuditLog
 from api.db.contact_uow import SqlContactUnitOfWork
+from api.db.customer_changes import SqlCustomerHistory, SqlUpdateUnitOfWork
 from api.db.detection import SqlDetectionFacts
 from api.db.detection_rules import SqlDetectionRuleStore
 from api.db.document_crypto import DocumentCrypto
@@ -121,6 +122,8 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         source_keys=SqlSourceKeys(engine),
         registrations=lambda: SqlRegistrationUnitOfWork(engine, crypto, on_commit=relay.wake),
         contacts=lambda: SqlContactUnitOfWork(engine, on_commit=relay.wake),
+        updates=lambda: SqlUpdateUnitOfWork(engine, crypto, on_commit=relay.wake),
+        history=SqlCustomerHistory(engine),
         activity=RedisActivityFeed(redis, settings.max_subscriptions_per_principal),
         values=SqlValueStore(engine),
         ownership=SqlOwnershipReader(engine),

@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from domain.access.counter_sessions import CounterSessionExpired
+from domain.customers.history import Author, FieldChange, MasterDataTransaction
+from domain.customers.model import LifecycleStatus
 from domain.errors import InvalidInput, NotFound
 from domain.fund_movements import NewFundMovement, validate_fund_movement
 from domain.idempotency import IdempotencyKeyReused, request_fingerprint
@@ -29,7 +31,6 @@ from domain.tasks import (
     task_for_interaction,
     validate_completion,
 )
-from domain.transaction import Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ class HoldingUpserted:
     change: str  # opened | changed | closed | unchanged
 
 
-class RecordingUnitOfWork(Transaction, Protocol):
+class RecordingUnitOfWork(MasterDataTransaction, Protocol):
     """What the recording use cases read and write, in one transaction."""
 
     async def claim_key(
@@ -121,6 +122,10 @@ class RecordingUnitOfWork(Transaction, Protocol):
         ...
 
     async def upsert_holding(self, change: HoldingChange) -> HoldingUpserted: ...
+
+    async def convert_prospect(self, customer_id: int) -> bool:
+        """Make a prospect an active customer, now; False when they were one already."""
+        ...
 
 
 UnitOfWorkFactory = Callable[[], RecordingUnitOfWork]
@@ -317,11 +322,24 @@ async def record_fund_movement(
     return movement_id, False
 
 
-async def upsert_holding(uow_factory: UnitOfWorkFactory, change: HoldingChange) -> HoldingUpserted:
-    """Open, change or close a holding from the source system; replaying a record is harmless."""
+async def upsert_holding(
+    uow_factory: UnitOfWorkFactory, change: HoldingChange, author: Author
+) -> HoldingUpserted:
+    """Open, change or close a holding from the source system; replaying a record is harmless.
+    A prospect's first product makes them a customer, and the conversion is recorded."""
     async with uow_factory() as uow:
         await uow.customer_rm(change.customer_id)
         result = await uow.upsert_holding(change)
+        if result.change == "opened" and await uow.convert_prospect(change.customer_id):
+            conversion = FieldChange.of(
+                "lifecycleStatus", LifecycleStatus.PROSPECT, LifecycleStatus.ACTIVE
+            )
+            await uow.record_changes(change.customer_id, [conversion], author)
+            await uow.emit(
+                change.customer_id,
+                "customer.converted",
+                {"customerId": change.customer_id, "holdingId": result.holding_id},
+            )
         if result.change != "unchanged":
             await uow.emit(
                 change.customer_id,

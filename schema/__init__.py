@@ -31,6 +31,7 @@ from schema.counter.mutations import AccessMutations
 from schema.customers.mutations import ContactPointMutations, CustomerMutations
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
+from schema.customers.updates import CustomerUpdateMutations
 from schema.detection_rules.mutations import DetectionMutations
 from schema.detection_rules.queries import DetectionQueries
 from schema.node.queries import NodeQueries
@@ -75,6 +76,7 @@ class Query(
 @strawberry.type(description="Change what quanjing knows.")
 class Mutation(
     CustomerMutations,
+    CustomerUpdateMutations,
     ContactPointMutations,
     AccessMutations,
     PrivacyMutations,

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import delete, insert, select, update
 
+from api.db.customer_changes import SqlMasterDataTransaction
 from api.db.rows import contact_point_from_row
 from api.db.tables import ContactPointRow, CustomerRow
-from api.db.transaction import SqlTransaction
 from domain.customers.model import ContactKind, ContactPoint
 from domain.errors import NotFound
 
 _points = ContactPointRow.__table__.c
 
 
-class SqlContactUnitOfWork(SqlTransaction):
+class SqlContactUnitOfWork(SqlMasterDataTransaction):
     async def contact_points_for_update(self, customer_id: int) -> list[ContactPoint]:
         # The customer row first: two edits of one customer's contacts run one after the other.
         found = await self.conn.scalar(

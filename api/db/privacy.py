@@ -17,6 +17,7 @@ from api.db.tables import (
     Base,
     ConsentRow,
     ContactPointRow,
+    CustomerChangeRow,
     CustomerRow,
     IdentityDocumentRow,
     InteractionRow,
@@ -44,6 +45,7 @@ FREE_TEXT: tuple[tuple[type[Base], tuple[str, ...]], ...] = (
     (StateChangeProposalRow, ("note", "decision_note")),
     (RmAssignmentRow, ("reason",)),
     (OwnershipClaimRow, ("note",)),
+    (CustomerChangeRow, ("reason",)),
 )
 
 
@@ -187,6 +189,15 @@ class SqlPrivacyStore:
                         IdentityDocumentRow.customer_id == customer_id
                     )
                 )
+            # The change history keeps old and new values of the erased categories' fields.
+            await conn.execute(
+                update(CustomerChangeRow)
+                .where(
+                    CustomerChangeRow.customer_id == customer_id,
+                    CustomerChangeRow.category.in_([c.value for c in categories]),
+                )
+                .values(old_value=None, new_value=None)
+            )
             if DataCategory.INTERACTIONS in categories:
                 for row, names in FREE_TEXT:
                     table = cast(Table, row.__table__)

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, bindparam, func, insert, literal, select, upd
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from api.db.customer_changes import SqlMasterDataTransaction
 from api.db.rows import task_from_row
 from api.db.tables import (
     AlertRow,
@@ -21,7 +22,7 @@ from api.db.tables import (
     RelationshipManagerRow,
     TaskRow,
 )
-from api.db.transaction import SqlTransaction
+from domain.customers.model import LifecycleStatus
 from domain.detection.alerts import AlertStatus
 from domain.errors import InvalidInput, NotFound
 from domain.fund_movements import NewFundMovement
@@ -44,7 +45,7 @@ _ADD_INTERACTION = insert(InteractionRow).returning(InteractionRow.id)
 _ADD_TASK = insert(TaskRow).returning(TaskRow.id)
 
 
-class SqlRecordingUnitOfWork(SqlTransaction):
+class SqlRecordingUnitOfWork(SqlMasterDataTransaction):
     async def customer_rm(self, customer_id: int) -> int | None:
         # FOR SHARE: the customer cannot be erased or deleted under the write.
         row = (await self.conn.execute(_CUSTOMER_RM, {"customer_id": customer_id})).first()
@@ -189,6 +190,18 @@ class SqlRecordingUnitOfWork(SqlTransaction):
             )
         ).one()
         return prior.id, prior.request_hash
+
+    async def convert_prospect(self, customer_id: int) -> bool:
+        converted = await self.conn.scalar(
+            update(CustomerRow)
+            .where(
+                CustomerRow.id == customer_id,
+                CustomerRow.lifecycle_status == LifecycleStatus.PROSPECT.value,
+            )
+            .values(lifecycle_status=LifecycleStatus.ACTIVE.value, converted_at=func.now())
+            .returning(CustomerRow.id)
+        )
+        return converted is not None
 
     async def upsert_holding(self, change: HoldingChange) -> HoldingUpserted:
         product_id = await self.conn.scalar(

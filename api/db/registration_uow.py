@@ -10,6 +10,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.customer_changes import SqlMasterDataTransaction
 from api.db.document_crypto import DocumentCrypto
 from api.db.tables import (
     BranchRow,
@@ -18,7 +19,6 @@ from api.db.tables import (
     CustomerSourceKeyRow,
     IdentityDocumentRow,
 )
-from api.db.transaction import SqlTransaction
 from domain.customers.model import CustomerKind
 from domain.customers.registration import DuplicateDocument, NewCustomer, NewDocument
 from domain.customers.source_keys import SourceKey, SourceKeyTaken
@@ -30,7 +30,7 @@ _documents = IdentityDocumentRow.__table__.c
 _NEXT_ID = text("SELECT nextval(pg_get_serial_sequence('customers', 'id'))")
 
 
-class SqlRegistrationUnitOfWork(SqlTransaction):
+class SqlRegistrationUnitOfWork(SqlMasterDataTransaction):
     def __init__(self, engine: AsyncEngine, crypto: DocumentCrypto, on_commit: Any = None) -> None:
         super().__init__(engine, on_commit)
         self._crypto = crypto
@@ -89,6 +89,8 @@ class SqlRegistrationUnitOfWork(SqlTransaction):
                 if c is None or c.business_scale is None
                 else c.business_scale.value,
                 industry=None if c is None else c.industry,
+                registered_name=None if c is None else c.registered_name,
+                lifecycle_status="prospect" if customer.prospect else "active",
             )
         )
         for document in customer.documents:

@@ -22,6 +22,7 @@ from domain.customers.model import (
     IdentityDocument,
     IncomeBand,
     LifecycleStage,
+    LifecycleStatus,
     OwnershipType,
     PersonalDetails,
     PreferredChannel,
@@ -121,10 +122,11 @@ def customer_from_row(row: Any) -> Customer:
             income_band=_opt(IncomeBand, row.income_band),
             asset_band=_opt(AssetBand, row.asset_band),
             credit_status=_opt(CreditStatus, row.credit_status) or CreditStatus.UNKNOWN,
+            credit_status_source=row.credit_status_source,
         )
     else:
         corporate = CorporateDetails(
-            registered_name=row.display_name,
+            registered_name=row.registered_name or row.display_name,
             ownership_type=_opt(OwnershipType, row.ownership_type),
             business_scale=_opt(BusinessScale, row.business_scale),
             industry=row.industry,
@@ -149,6 +151,9 @@ def customer_from_row(row: Any) -> Customer:
         corporate=corporate,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        lifecycle_status=LifecycleStatus(row.lifecycle_status),
+        version=row.version,
+        converted_at=row.converted_at,
     )
 
 

@@ -24,6 +24,15 @@ class SqlSourceKeys:
             )
         return found
 
+    async def has_key(self, customer_id: int, system: str) -> bool:
+        async with self._engine.connect() as conn:
+            found = await conn.scalar(
+                select(_keys.id)
+                .where(_keys.customer_id == customer_id, _keys.system == system)
+                .limit(1)
+            )
+        return found is not None
+
     async def link(self, customer_id: int, key: SourceKey, actor: str) -> bool:
         async with self._engine.begin() as conn:
             # FOR SHARE: the customer cannot be deleted under the new key.

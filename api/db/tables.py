@@ -44,6 +44,7 @@ from domain.customers.model import (
     Gender,
     IncomeBand,
     LifecycleStage,
+    LifecycleStatus,
     OwnershipType,
     PreferredChannel,
 )
@@ -122,6 +123,7 @@ class CustomerRow(Base):
         one_of("business_scale", BusinessScale),
         one_of("lifecycle_stage", LifecycleStage),
         one_of("preferred_channel", PreferredChannel),
+        one_of("lifecycle_status", LifecycleStatus),
         CheckConstraint(
             "kind = 'corporate' OR (ownership_type IS NULL AND business_scale IS NULL "
             "AND lifecycle_stage IS NULL AND legal_representative_id IS NULL)",
@@ -160,7 +162,8 @@ class CustomerRow(Base):
     income_band: Mapped[str | None] = mapped_column(String(12))
     asset_band: Mapped[str | None] = mapped_column(String(12))
     credit_status: Mapped[str | None] = mapped_column(String(12))
-    # Corporate customers (公司/机构)
+    # Corporate customers (公司/机构); the display name may be a short form of the registered one.
+    registered_name: Mapped[str | None] = mapped_column(String(200))
     ownership_type: Mapped[str | None] = mapped_column(String(20))
     business_scale: Mapped[str | None] = mapped_column(String(10))
     industry: Mapped[str | None] = mapped_column(String(100))
@@ -171,6 +174,14 @@ class CustomerRow(Base):
     credit_record: Mapped[str | None] = mapped_column(Text)
     legal_representative_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    # Who reported the credit status (the credit bureau, the loan system, an RM's review).
+    credit_status_source: Mapped[str | None] = mapped_column(String(40))
+    # PROSPECT until the first product (domain/customers/lifecycle.py); the conversion's time.
+    lifecycle_status: Mapped[str] = mapped_column(String(10), server_default=text("'active'"))
+    converted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The master record's version: every change of it (fields, contact points, documents)
+    # bumps it, and updateCustomer's expectedVersion is compared with it.
+    version: Mapped[int] = mapped_column(BigInteger, server_default=text("1"))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     # Set when the customer's personal data was erased (the row stays for the bank's books).
@@ -818,3 +829,29 @@ class CustomerSourceKeyRow(Base):
     key: Mapped[str] = mapped_column(String(100))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = _now()
+
+
+class CustomerChangeRow(Base):
+    """One changed field of a customer's master record (domain/customers/history.py). The
+    values are kept as text as the field shows them (document numbers only masked); erasure
+    clears the values of the erased category."""
+
+    __tablename__ = "customer_changes"
+    __table_args__ = (
+        one_of("category", DataCategory),
+        Index("ix_customer_changes_customer_id_id", "customer_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    field: Mapped[str] = mapped_column(String(60))
+    category: Mapped[str] = mapped_column(String(20))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    # The contact point or document the change is about (its row may be gone since).
+    subject_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(200))
+    source_system: Mapped[str | None] = mapped_column(String(40))
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    changed_at: Mapped[datetime] = _now()

@@ -624,7 +624,15 @@ _LEFT_TO_DEFAULTS = {
     "branches": set(),
     "relationship_managers": set(),
     "products": set(),
-    "customers": {"erased_at"},
+    # A seeded company's registered name is its display name (rows.customer_from_row).
+    "customers": {
+        "erased_at",
+        "registered_name",
+        "credit_status_source",
+        "lifecycle_status",
+        "converted_at",
+        "version",
+    },
     "identity_documents": {"id", "expires_on", "created_at"},
     "contact_points": {"id", "created_at"},
     "corporate_contacts": set(),

@@ -75,7 +75,8 @@ def _policy(
     mask: Masker | None = None,
 ) -> FieldPolicy:
     """Most fields differ only in what staff see; RMs and tellers default to clear-if-related
-    for personal fields."""
+    for personal fields. Data stewards see every field clear: correcting a record means
+    reading it (each of their reads is audited like anyone's)."""
     return FieldPolicy(
         rules={
             Role.CUSTOMER: customer,
@@ -85,6 +86,7 @@ def _policy(
             Role.APPROVER: staff,
             Role.COMPLIANCE: staff,
             Role.ADMIN: staff,
+            Role.STEWARD: Rule.CLEAR,
             Role.ANALYST: Rule.HIDDEN,
             Role.INTEGRATION: Rule.HIDDEN,
         },
@@ -115,6 +117,7 @@ VALUE = FieldPolicy(
         Role.APPROVER: Rule.CLEAR,
         Role.COMPLIANCE: Rule.CLEAR,
         Role.ADMIN: Rule.CLEAR,
+        Role.STEWARD: Rule.HIDDEN,
         Role.ANALYST: Rule.HIDDEN,
         Role.INTEGRATION: Rule.HIDDEN,
     }
@@ -148,6 +151,11 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "preferredLanguage": PUBLIC,
         "createdAt": PUBLIC,
         "updatedAt": PUBLIC,
+        "lifecycleStatus": PUBLIC,
+        "convertedAt": PUBLIC,
+        "version": PUBLIC,
+        # Who changed what: the bank's record of its own work (values follow their fields).
+        "changeHistory": INTERNAL,
         "contactPoints": PUBLIC,
         "documents": PUBLIC,
         "homeBranch": PUBLIC,
@@ -182,6 +190,7 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "incomeBand": PERSONAL_HIDDEN,
         "assetBand": PERSONAL_HIDDEN,
         "creditStatus": PERSONAL_HIDDEN,
+        "creditStatusSource": PERSONAL_HIDDEN,
     },
     "ContactPoint": {
         "id": PUBLIC,
@@ -295,6 +304,7 @@ PROFILE_READERS = frozenset(
         Role.APPROVER,
         Role.COMPLIANCE,
         Role.ADMIN,
+        Role.STEWARD,
     }
 )
 

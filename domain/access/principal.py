@@ -15,6 +15,7 @@ class Role(enum.StrEnum):
     ANALYST = "analyst"  # aggregates only
     INTEGRATION = "integration"  # core banking, card and loan systems
     COMPLIANCE = "compliance"  # compliance officer
+    STEWARD = "steward"  # data steward: corrects and completes any customer's record
     ADMIN = "admin"
 
 

@@ -13,9 +13,9 @@ from typing import Protocol
 
 from domain.access.principal import Role
 from domain.customers.contacts import normalize_contact
+from domain.customers.history import Author, FieldChange, MasterDataTransaction
 from domain.customers.model import ContactKind, ContactPoint
 from domain.errors import InvalidInput, NotFound
-from domain.transaction import Transaction
 
 MAX_LABEL = 30
 
@@ -23,7 +23,7 @@ MAX_LABEL = 30
 def may_change_contacts(role: Role, related: bool) -> bool:
     """`related`: the caller's own profile, their portfolio, a counter session with them."""
     match role:
-        case Role.AGENT | Role.ADMIN:
+        case Role.AGENT | Role.ADMIN | Role.STEWARD:
             return True
         case Role.CUSTOMER | Role.TELLER | Role.RELATIONSHIP_MANAGER:
             return related
@@ -49,7 +49,7 @@ class ContactEdit:
     remove: bool = False
 
 
-class ContactUnitOfWork(Transaction, Protocol):
+class ContactUnitOfWork(MasterDataTransaction, Protocol):
     async def contact_points_for_update(self, customer_id: int) -> list[ContactPoint]:
         """The customer's contact points, locked; NotFound when there is no such customer."""
         ...
@@ -72,11 +72,40 @@ def _label(label: str | None) -> str | None:
     return text or None
 
 
+def _changes(before: ContactPoint | None, after: ContactPoint | None) -> list[FieldChange]:
+    """What the history keeps of one contact point's move."""
+    if before is None or after is None:  # added or removed: its value comes or goes
+        point = after or before
+        assert point is not None
+        return [
+            FieldChange.of(
+                "contactPoints.value",
+                None if before is None else before.value,
+                None if after is None else after.value,
+                point.id,
+            )
+        ]
+    return [
+        FieldChange.of(f"contactPoints.{name}", old, new, after.id)
+        for name, old, new in (
+            ("value", before.value, after.value),
+            ("label", before.label, after.label),
+            ("isPreferred", before.is_preferred, after.is_preferred),
+            ("verified", before.verified, after.verified),
+        )
+        if old != new
+    ]
+
+
 async def edit_contact_points(
-    uow_factory: Callable[[], ContactUnitOfWork], edit: ContactEdit, verified_by_bank: bool
+    uow_factory: Callable[[], ContactUnitOfWork],
+    edit: ContactEdit,
+    verified_by_bank: bool,
+    author: Author,
 ) -> None:
     """Apply one edit in one transaction; at most one preferred contact point per kind stays.
-    `verified_by_bank`: the caller is staff (a customer's own edit stays unverified)."""
+    `verified_by_bank`: the caller is staff (a customer's own edit stays unverified). Every
+    change goes into the record's history."""
     async with uow_factory() as uow:
         points = await uow.contact_points_for_update(edit.customer_id)
         if edit.contact_point_id is None:
@@ -87,17 +116,19 @@ async def edit_contact_points(
                 raise InvalidInput("input.value", "already on file")
             label = _label(edit.label)
             new_id = await uow.add_contact_point(edit.customer_id, edit.kind, value, label)
-            points.append(
-                ContactPoint(new_id, edit.customer_id, edit.kind, value, label, False, False)
-            )
+            added = ContactPoint(new_id, edit.customer_id, edit.kind, value, label, False, False)
+            points.append(added)
             target_id = new_id
+            history = _changes(None, added)
         else:
             target_id = edit.contact_point_id
+            history = []
         target = next((p for p in points if p.id == target_id), None)
         if target is None:
             raise NotFound("contact point", str(target_id))
         if edit.remove:
             await uow.remove_contact_point(target.id)
+            history += _changes(target, None)
         else:
             changed = target
             if edit.value is not None and edit.contact_point_id is not None:
@@ -118,10 +149,16 @@ async def edit_contact_points(
                             and other.is_preferred
                             and other.id != changed.id
                         ):
-                            await uow.save_contact_point(replace(other, is_preferred=False))
+                            demoted = replace(other, is_preferred=False)
+                            await uow.save_contact_point(demoted)
+                            history += _changes(other, demoted)
                 changed = replace(changed, is_preferred=edit.preferred)
             if changed != target:
                 await uow.save_contact_point(changed)
+                history += _changes(target, changed)
+        if not history:
+            return  # nothing changed: no new version, nothing to announce
+        await uow.record_changes(edit.customer_id, history, author)
         await uow.emit(
             edit.customer_id,
             "customer.changed",

@@ -71,6 +71,14 @@ class LifecycleStage(enum.StrEnum):
     DECLINE = "decline"
 
 
+class LifecycleStatus(enum.StrEnum):
+    """A prospect (潜在客户) is known to the bank but holds no product yet; the first product
+    makes them a customer, and the conversion is recorded."""
+
+    PROSPECT = "prospect"
+    ACTIVE = "active"
+
+
 class PreferredChannel(enum.StrEnum):
     COUNTER = "counter"
     CALL_CENTER = "call_center"
@@ -102,6 +110,7 @@ class PersonalDetails:
     income_band: IncomeBand | None
     asset_band: AssetBand | None
     credit_status: CreditStatus
+    credit_status_source: str | None = None  # who reported it (bureau, loan system, RM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +146,9 @@ class Customer:
     corporate: CorporateDetails | None
     created_at: datetime
     updated_at: datetime
+    lifecycle_status: LifecycleStatus = LifecycleStatus.ACTIVE
+    version: int = 1  # the master record's version (updateCustomer's expectedVersion)
+    converted_at: datetime | None = None  # when a prospect took their first product
 
 
 @dataclass(frozen=True, slots=True)

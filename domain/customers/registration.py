@@ -14,6 +14,7 @@ from typing import Protocol
 
 from domain.customers.contacts import normalize_contact
 from domain.customers.documents import normalize_document_number, resident_id_birth_date
+from domain.customers.history import Author, FieldChange, MasterDataTransaction
 from domain.customers.model import (
     AssetBand,
     BusinessScale,
@@ -22,12 +23,12 @@ from domain.customers.model import (
     DocumentType,
     Gender,
     IncomeBand,
+    LifecycleStatus,
     OwnershipType,
     PreferredChannel,
 )
 from domain.customers.source_keys import SourceKey
 from domain.errors import InvalidInput, RuleViolation
-from domain.transaction import Transaction
 
 MAX_NAME = 200
 MAX_TEXT = 100
@@ -80,6 +81,8 @@ class NewCustomer:
     preferred_channel: PreferredChannel | None = None
     preferred_language: str | None = None
     source_key: SourceKey | None = None
+    # A prospect (潜在客户) is registered before they hold a product: documents may follow.
+    prospect: bool = False
 
 
 class DuplicateDocument(RuleViolation):
@@ -94,7 +97,7 @@ class DuplicateDocument(RuleViolation):
         self.holder_id = holder_id
 
 
-def _text(value: str | None, field: str, limit: int, *, required: bool = False) -> str | None:
+def clean_text(value: str | None, field: str, limit: int, *, required: bool = False) -> str | None:
     if value is None:
         if required:
             raise InvalidInput(field, "required")
@@ -111,7 +114,7 @@ def _text(value: str | None, field: str, limit: int, *, required: bool = False) 
 
 def validate_new_customer(draft: NewCustomer, today: date, field: str = "input") -> NewCustomer:
     """The registration as it will be written, or InvalidInput naming the field at fault."""
-    name = _text(draft.display_name, f"{field}.displayName", MAX_NAME, required=True)
+    name = clean_text(draft.display_name, f"{field}.displayName", MAX_NAME, required=True)
     personal, corporate = draft.personal, draft.corporate
     if draft.kind is CustomerKind.PERSONAL:
         if personal is None or corporate is not None:
@@ -138,9 +141,10 @@ def validate_new_customer(draft: NewCustomer, today: date, field: str = "input")
     if (
         draft.kind is CustomerKind.CORPORATE
         and DocumentType.UNIFIED_SOCIAL_CREDIT_CODE not in kinds
+        and not draft.prospect
     ):
         raise InvalidInput(f"{field}.documents", "a corporate customer is identified by its USCC")
-    if draft.kind is CustomerKind.PERSONAL and not kinds:
+    if draft.kind is CustomerKind.PERSONAL and not kinds and not draft.prospect:
         raise InvalidInput(
             f"{field}.documents", "a person is identified by a resident ID or passport"
         )
@@ -160,20 +164,20 @@ def validate_new_customer(draft: NewCustomer, today: date, field: str = "input")
         personal = replace(
             personal,
             birth_date=birth,
-            occupation=_text(personal.occupation, f"{field}.personal.occupation", MAX_TEXT),
-            employer=_text(personal.employer, f"{field}.personal.employer", MAX_NAME),
+            occupation=clean_text(personal.occupation, f"{field}.personal.occupation", MAX_TEXT),
+            employer=clean_text(personal.employer, f"{field}.personal.employer", MAX_NAME),
         )
     if corporate is not None:
         corporate = replace(
             corporate,
-            registered_name=_text(
+            registered_name=clean_text(
                 corporate.registered_name,
                 f"{field}.corporate.registeredName",
                 MAX_NAME,
                 required=True,
             )
             or "",
-            industry=_text(corporate.industry, f"{field}.corporate.industry", MAX_TEXT),
+            industry=clean_text(corporate.industry, f"{field}.corporate.industry", MAX_TEXT),
         )
 
     contacts = []
@@ -185,9 +189,9 @@ def validate_new_customer(draft: NewCustomer, today: date, field: str = "input")
             if point.kind in preferred:
                 raise InvalidInput(f"{at}.preferred", "one preferred contact point of each kind")
             preferred.add(point.kind)
-        label = _text(point.label, f"{at}.label", 30)
+        label = clean_text(point.label, f"{at}.label", 30)
         contacts.append(replace(point, value=value, label=label))
-    language = _text(draft.preferred_language, f"{field}.preferredLanguage", 35)
+    language = clean_text(draft.preferred_language, f"{field}.preferredLanguage", 35)
     return replace(
         draft,
         display_name=name or "",
@@ -205,7 +209,7 @@ class Registered:
     replayed: bool  # the source key named this customer already: nothing was written
 
 
-class RegistrationUnitOfWork(Transaction, Protocol):
+class RegistrationUnitOfWork(MasterDataTransaction, Protocol):
     """What registering a customer reads and writes, in one transaction."""
 
     async def customer_of(self, key: SourceKey) -> int | None:
@@ -226,7 +230,7 @@ class RegistrationUnitOfWork(Transaction, Protocol):
 async def register_customer(
     uow_factory: Callable[[], RegistrationUnitOfWork],
     draft: NewCustomer,
-    actor: str,
+    author: Author,
     today: date,
 ) -> Registered:
     """Register a customer whole, or nothing: validated first, then refused when a document
@@ -245,7 +249,11 @@ async def register_customer(
         if holders:
             position, holder = min(holders.items())
             raise DuplicateDocument(f"input.documents[{position}].number", holder)
-        customer_id = await uow.add_customer(customer, actor)
+        customer_id = await uow.add_customer(customer, author.actor)
+        status = LifecycleStatus.PROSPECT if customer.prospect else LifecycleStatus.ACTIVE
+        await uow.record_changes(
+            customer_id, [FieldChange.of("lifecycleStatus", None, status)], author, bump=False
+        )
         await uow.emit(customer_id, "customer.registered", {"customerId": customer_id})
         await uow.commit()
     return Registered(customer_id, replayed=False)

@@ -47,15 +47,19 @@ class SourceKeyTaken(RuleViolation):
 
 def may_link(principal: Principal, system: str) -> bool:
     """Who records that a customer has a key in a system: that system itself (an integration
-    whose client id is the system's name), or an admin."""
+    whose client id is the system's name), an admin or a data steward."""
     if principal.role is Role.INTEGRATION:
         return principal.client_id == system
-    return principal.role is Role.ADMIN
+    return principal.role in (Role.ADMIN, Role.STEWARD)
 
 
 class SourceKeys(Protocol):
     async def customer_of(self, key: SourceKey) -> int | None:
         """The customer the key names, or None."""
+        ...
+
+    async def has_key(self, customer_id: int, system: str) -> bool:
+        """Whether the customer has a key in the system (its records name them)."""
         ...
 
     async def link(self, customer_id: int, key: SourceKey, actor: str) -> bool:

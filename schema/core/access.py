@@ -19,7 +19,15 @@ class Forbidden(DomainError):
 
 
 STAFF_READERS = frozenset(
-    {Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN}
+    {
+        Role.AGENT,
+        Role.TELLER,
+        Role.RELATIONSHIP_MANAGER,
+        Role.APPROVER,
+        Role.COMPLIANCE,
+        Role.ADMIN,
+        Role.STEWARD,
+    }
 )
 
 # Every root field and the roles that may call it; a test fails when a root field is missing
@@ -30,21 +38,54 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "customers": STAFF_READERS,
     # Integrations resolve quanjing's ids by their own keys (id and code only).
     "customerBySourceKey": STAFF_READERS | {Role.INTEGRATION},
-    "linkCustomerSourceKey": frozenset({Role.INTEGRATION, Role.ADMIN}),
+    "linkCustomerSourceKey": frozenset({Role.INTEGRATION, Role.ADMIN, Role.STEWARD}),
     # A customer's contact points: the customer (own), the call center, a teller in session,
     # their RM, an admin (domain.customers.contact_changes); verifying is staff's.
     "addContactPoint": frozenset(
-        {Role.CUSTOMER, Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER, Role.ADMIN}
+        {
+            Role.CUSTOMER,
+            Role.AGENT,
+            Role.TELLER,
+            Role.RELATIONSHIP_MANAGER,
+            Role.ADMIN,
+            Role.STEWARD,
+        }
     ),
     "changeContactPoint": frozenset(
-        {Role.CUSTOMER, Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER, Role.ADMIN}
+        {
+            Role.CUSTOMER,
+            Role.AGENT,
+            Role.TELLER,
+            Role.RELATIONSHIP_MANAGER,
+            Role.ADMIN,
+            Role.STEWARD,
+        }
     ),
     "removeContactPoint": frozenset(
-        {Role.CUSTOMER, Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER, Role.ADMIN}
+        {
+            Role.CUSTOMER,
+            Role.AGENT,
+            Role.TELLER,
+            Role.RELATIONSHIP_MANAGER,
+            Role.ADMIN,
+            Role.STEWARD,
+        }
     ),
     # A new customer comes through the counter, the call center, an RM or a source system.
     "registerCustomer": frozenset(
-        {Role.TELLER, Role.AGENT, Role.RELATIONSHIP_MANAGER, Role.INTEGRATION, Role.ADMIN}
+        {
+            Role.TELLER,
+            Role.AGENT,
+            Role.RELATIONSHIP_MANAGER,
+            Role.INTEGRATION,
+            Role.ADMIN,
+            Role.STEWARD,
+        }
+    ),
+    # Correcting and completing a record: stewards and admins any, an RM their portfolio, an
+    # integration a customer keyed by its own system (domain.customers.updates).
+    "updateCustomer": frozenset(
+        {Role.STEWARD, Role.ADMIN, Role.RELATIONSHIP_MANAGER, Role.INTEGRATION}
     ),
     "node": STAFF_READERS | {Role.CUSTOMER},
     "me": frozenset({Role.CUSTOMER}),

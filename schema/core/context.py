@@ -19,9 +19,11 @@ from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
 from domain.assignment import AssignmentUnitOfWork, OwnershipReader, RmAssignment, TeamMember
 from domain.customers.contact_changes import ContactUnitOfWork
+from domain.customers.history import CustomerHistory
 from domain.customers.model import ContactPoint, CorporateContact, Customer, IdentityDocument
 from domain.customers.registration import RegistrationUnitOfWork
 from domain.customers.source_keys import SourceKeys
+from domain.customers.updates import UpdateUnitOfWork
 from domain.detection.alerts import Alert, AlertReader
 from domain.detection.handling import AlertFactory
 from domain.detection.rules import DetectionRuleStore
@@ -273,6 +275,8 @@ class Ports:
     source_keys: SourceKeys
     registrations: Callable[[], RegistrationUnitOfWork]
     contacts: Callable[[], ContactUnitOfWork]
+    updates: Callable[[], UpdateUnitOfWork]
+    history: CustomerHistory
     idempotency_ttl_seconds: int = 7 * 24 * 3600
     min_rm_grade: int = 3  # high-value customers need an RM of at least this grade
     rate_limiter: RateLimiter | None = None

@@ -15,6 +15,7 @@ from domain.customers.model import (
     Gender,
     IncomeBand,
     LifecycleStage,
+    LifecycleStatus,
     OwnershipType,
     PreferredChannel,
 )
@@ -35,6 +36,9 @@ strawberry.enum(CreditStatus, description="Credit standing from the credit burea
 strawberry.enum(OwnershipType, description="Ownership type of an enterprise (产权成分).")
 strawberry.enum(BusinessScale, description="Enterprise size class.")
 strawberry.enum(LifecycleStage, description="Enterprise life-cycle stage.")
+strawberry.enum(
+    LifecycleStatus, description="A prospect holds no product yet; the first makes them active."
+)
 strawberry.enum(PreferredChannel, description="The channel the customer prefers to be served on.")
 strawberry.enum(ContactKind, description="Kind of contact point.")
 strawberry.enum(DocumentType, description="Kind of identity document.")

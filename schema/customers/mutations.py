@@ -16,6 +16,7 @@ from domain.customers.contact_changes import (
     may_change_contacts,
     may_verify_contacts,
 )
+from domain.customers.history import Author
 from domain.customers.model import (
     AssetBand,
     BusinessScale,
@@ -125,6 +126,11 @@ class RegisterCustomerInput:
         description="The customer's key in the registering system (required from an "
         "integration, of its own system): a registration repeated with it replays.",
     )
+    prospect: bool = strawberry.field(
+        default=False,
+        description="A prospect (潜在客户): known to the bank, holding no product yet; "
+        "documents may follow. Their first product makes them ACTIVE.",
+    )
 
 
 @strawberry.type(description="The customer registered (or replayed by its source key).")
@@ -193,6 +199,7 @@ def _draft(input: RegisterCustomerInput, info: Info) -> NewCustomer:
         preferred_channel=input.preferred_channel,
         preferred_language=input.preferred_language,
         source_key=key,
+        prospect=input.prospect,
     )
 
 
@@ -212,7 +219,11 @@ class CustomerMutations:
             registered = await register_customer(
                 context.registrations,
                 _draft(input, info),
-                context.principal.subject,
+                Author(
+                    context.principal.subject,
+                    source_system=context.principal.client_id,
+                    correlation_id=context.correlation_id,
+                ),
                 datetime.now(UTC).date(),
             )
         except DuplicateDocument as exc:
@@ -289,7 +300,10 @@ async def _edit(info: Info, root_field: str, edit: ContactEdit) -> ContactPoints
                 "contact points are changed by the customer, the call center, a teller in a "
                 "counter session, their RM; verified by staff"
             )
-        await edit_contact_points(context.contacts, edit, principal.role is not Role.CUSTOMER)
+        author = Author(principal.subject, correlation_id=context.correlation_id)
+        await edit_contact_points(
+            context.contacts, edit, principal.role is not Role.CUSTOMER, author
+        )
         fresh = (await context.reader.customers_by_id([edit.customer_id]))[edit.customer_id]
     except DomainError as exc:
         return error_type(exc)

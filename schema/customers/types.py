@@ -21,6 +21,7 @@ from domain.customers.model import (
     Gender,
     IncomeBand,
     LifecycleStage,
+    LifecycleStatus,
     OwnershipType,
     PreferredChannel,
 )
@@ -47,6 +48,7 @@ from schema.core.context import Info
 from schema.core.errors import UserFacingError
 from schema.core.node import Node
 from schema.core.pagination import PageInfo, check_first
+from schema.customers.history import CustomerChangeConnection, change_history
 from schema.interactions.types import (
     ChannelUse,
     Interaction,
@@ -124,6 +126,9 @@ class PersonalDetails:
     income_band: IncomeBand | None = strawberry.field(description="Declared income band.")
     asset_band: AssetBand | None = strawberry.field(description="Declared asset band.")
     credit_status: CreditStatus | None = strawberry.field(description="Credit standing.")
+    credit_status_source: str | None = strawberry.field(
+        description="Who reported the credit standing (credit bureau, loan system, RM review)."
+    )
 
 
 @strawberry.type(description="A person acting for a corporate customer.")
@@ -191,6 +196,15 @@ class Customer(Node):
     preferred_language: str | None = strawberry.field(description="BCP 47 language tag.")
     created_at: datetime = strawberry.field(description="When the record was created.")
     updated_at: datetime = strawberry.field(description="When the record last changed.")
+    lifecycle_status: LifecycleStatus = strawberry.field(
+        description="PROSPECT until the first product, then ACTIVE."
+    )
+    converted_at: datetime | None = strawberry.field(
+        description="When a prospect became a customer (their first product)."
+    )
+    version: int = strawberry.field(
+        description="The record's version: pass it as updateCustomer's expectedVersion."
+    )
     pk: strawberry.Private[int]
     home_branch_id: strawberry.Private[int | None]
     relationship_manager_id: strawberry.Private[int | None]
@@ -210,6 +224,9 @@ class Customer(Node):
                 income_band=p.income_band if shown("incomeBand") else None,
                 asset_band=p.asset_band if shown("assetBand") else None,
                 credit_status=p.credit_status if shown("creditStatus") else None,
+                credit_status_source=p.credit_status_source
+                if shown("creditStatusSource")
+                else None,
             )
         if customer.corporate is not None:
             c = customer.corporate
@@ -238,6 +255,9 @@ class Customer(Node):
             preferred_language=customer.preferred_language,
             created_at=customer.created_at,
             updated_at=customer.updated_at,
+            lifecycle_status=customer.lifecycle_status,
+            converted_at=customer.converted_at,
+            version=customer.version,
             pk=customer.id,
             home_branch_id=customer.home_branch_id,
             relationship_manager_id=customer.relationship_manager_id,
@@ -294,6 +314,29 @@ class Customer(Node):
 
     def shown_timeline(self, page: TimelinePage) -> InteractionConnection:
         return interaction_connection(page, self.view)
+
+    @strawberry.field(
+        description="Every change of the record, newest first: the field, old and new value "
+        "(masked as the field is for you), who, when, why. The bank's own record: not shown "
+        "to the customer."
+    )
+    async def change_history(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        fields: list[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> CustomerChangeConnection | None:
+        if not self.view.shows("Customer", "changeHistory"):
+            return None
+        try:
+            return await change_history(
+                info, self.pk, self.view, first, after, fields or None, since, until
+            )
+        except DomainError as exc:
+            raise UserFacingError(exc) from exc
 
     @strawberry.field(description="Phones, e-mails and addresses, preferred first per kind.")
     async def contact_points(

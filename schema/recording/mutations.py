@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import strawberry
 
 from domain.access.principal import Role
+from domain.customers.history import Author
 from domain.errors import DomainError, InvalidInput
 from domain.fund_movements import NewFundMovement
 from domain.idempotency import validate_key
@@ -124,7 +125,13 @@ class RecordingMutations:
             require(info, "upsertHolding")
             customer_id = await customer_pk(info, input.customer_id, input.customer_source_key)
             change = validate_holding_change(holding_change(input, customer_id))
-            result = await upsert_holding(info.context.recording, change)
+            principal = info.context.principal
+            author = Author(
+                principal.subject,
+                source_system=principal.client_id,
+                correlation_id=info.context.correlation_id,
+            )
+            result = await upsert_holding(info.context.recording, change, author)
         except DomainError as exc:
             return _error(exc)  # type: ignore[return-value]
         return UpsertHoldingPayload(

@@ -27,7 +27,10 @@ from tests.websocket import run_over_websocket
 FIELDS = """
   id
   displayName
-  personal { gender birthDate occupation employer incomeBand assetBand creditStatus }
+  personal {
+    gender birthDate occupation employer incomeBand assetBand creditStatus creditStatusSource
+  }
+  changeHistory(first: 1) { edges { node { field changedBy } } }
   contactPoints { kind value }
   documents { type number }
   holdings { items { accountNumber } }
@@ -46,6 +49,10 @@ FRAGMENT = f"fragment Profile on Customer {{ {FIELDS} }}"
 
 SET_CONSENT = """
 mutation ($input: SetConsentInput!) { setConsent(input: $input) { __typename } }
+"""
+
+UPDATE_CUSTOMER = """
+mutation ($input: UpdateCustomerInput!) { updateCustomer(input: $input) { __typename } }
 """
 
 OPEN_SESSION = """
@@ -94,6 +101,7 @@ PROBES: dict[tuple[str, str], Probe] = (
             "incomeBand",
             "assetBand",
             "creditStatus",
+            "creditStatusSource",
         )
     }
     | {
@@ -113,6 +121,8 @@ PROBES: dict[tuple[str, str], Probe] = (
         ("Task", "title"): _first("openTasks", 0, "title"),
         ("Task", "owner"): _first("openTasks", 0, "owner"),
         ("Task", "ownerKind"): _first("openTasks", 0, "ownerKind"),
+        # The history's values follow their own fields (tests/e2e/test_customer_updates.py).
+        ("Customer", "changeHistory"): _first("changeHistory", "edges", 0, "node", "changedBy"),
     }
     | {
         ("Customer", name): _field(name)
@@ -140,34 +150,37 @@ COLUMNS = (
     "approver",
     "compliance",
     "admin",
+    "steward",  # data steward: every field clear, the customer's value not
 )
 EXPECTED: dict[tuple[str, str], str] = {
-    ("PersonalDetails", "birthDate"): "CHHCCHHHH",
-    ("PersonalDetails", "occupation"): "CHHCCHHHH",
-    ("PersonalDetails", "employer"): "CHHCCHHHH",
-    ("PersonalDetails", "incomeBand"): "CHHCCHHHH",
-    ("PersonalDetails", "assetBand"): "CHHCCHHHH",
-    ("PersonalDetails", "creditStatus"): "CHHCCHHHH",
-    ("ContactPoint", "value"): "CMMCCMMMM",
-    ("IdentityDocument", "number"): "CMMCCMMMM",
-    ("Holding", "accountNumber"): "CMMCCMMMM",
-    ("Interaction", "staffCode"): "HCCCCCCCC",
-    ("Interaction", "cost"): "HCCCCCCCC",
-    ("ChannelUse", "cost"): "HCCCCCCCC",
-    ("Consent", "actor"): "HCCCCCCCC",
-    ("Customer", "relationship"): "HCCCCCCCC",
+    ("PersonalDetails", "birthDate"): "CHHCCHHHHC",
+    ("PersonalDetails", "occupation"): "CHHCCHHHHC",
+    ("PersonalDetails", "employer"): "CHHCCHHHHC",
+    ("PersonalDetails", "incomeBand"): "CHHCCHHHHC",
+    ("PersonalDetails", "assetBand"): "CHHCCHHHHC",
+    ("PersonalDetails", "creditStatus"): "CHHCCHHHHC",
+    ("PersonalDetails", "creditStatusSource"): "CHHCCHHHHC",
+    ("ContactPoint", "value"): "CMMCCMMMMC",
+    ("IdentityDocument", "number"): "CMMCCMMMMC",
+    ("Holding", "accountNumber"): "CMMCCMMMMC",
+    ("Interaction", "staffCode"): "HCCCCCCCCC",
+    ("Interaction", "cost"): "HCCCCCCCCC",
+    ("ChannelUse", "cost"): "HCCCCCCCCC",
+    ("Consent", "actor"): "HCCCCCCCCC",
+    ("Customer", "relationship"): "HCCCCCCCCC",
     # Alerts: the field policy and their own row rule (the RM, oversight; the call center only
     # for customers without an RM, and this one has one).
-    ("Customer", "alerts"): "HHHHCHCCC",
-    ("Alert", "evidence"): "HHHHCHCCC",
-    ("Alert", "acknowledgedBy"): "HHHHCHCCC",
-    ("Customer", "value"): "HHHHCHCCC",
-    ("Customer", "relationshipManagerHistory"): "HCCCCCCCC",
-    ("Customer", "relationshipTeam"): "HCCCCCCCC",
-    ("Customer", "nextBestProducts"): "HCCCCCCCC",
-    ("Task", "title"): "HCCCCCCCC",
-    ("Task", "owner"): "HCCCCCCCC",
-    ("Task", "ownerKind"): "HCCCCCCCC",
+    ("Customer", "alerts"): "HHHHCHCCCH",
+    ("Alert", "evidence"): "HHHHCHCCCH",
+    ("Alert", "acknowledgedBy"): "HHHHCHCCCH",
+    ("Customer", "value"): "HHHHCHCCCH",
+    ("Customer", "relationshipManagerHistory"): "HCCCCCCCCC",
+    ("Customer", "relationshipTeam"): "HCCCCCCCCC",
+    ("Customer", "nextBestProducts"): "HCCCCCCCCC",
+    ("Task", "title"): "HCCCCCCCCC",
+    ("Task", "owner"): "HCCCCCCCCC",
+    ("Task", "ownerKind"): "HCCCCCCCCC",
+    ("Customer", "changeHistory"): "HCCCCCCCCC",
 }
 MASKS: dict[tuple[str, str], Callable[[str], str]] = {
     ("ContactPoint", "value"): mask_phone,
@@ -218,6 +231,20 @@ async def subject(engine: AsyncEngine, client: httpx.AsyncClient, mint: Minter) 
         token=mint(Role.AGENT, "matrix-agent"),
     )
     assert consent["setConsent"]["__typename"] == "Consent"
+    # A change of the record, so that the history has an entry to probe.
+    changed = await gql_data(
+        client,
+        UPDATE_CUSTOMER,
+        {
+            "input": {
+                "customerId": encode_id("Customer", made.id),
+                "personal": {"creditStatus": "WATCH", "creditStatusSource": "credit_bureau"},
+                "reason": "bureau report",
+            }
+        },
+        token=mint(Role.STEWARD, "matrix-steward"),
+    )
+    assert changed["updateCustomer"]["__typename"] == "UpdateCustomerPayload"
     await backdate(engine, made.id)
     await SqlValueStore(engine).score(date(2026, 11, 1), Decimal("0.2"))
     # The clear view, as the customer's own RM sees it (everything, in this RM's column).

@@ -52,6 +52,7 @@ NOT_PERSONAL = {
     "LinkCustomerSourceKeyPayload": "the customer's id and whether the key was new",
     "RegisterCustomerPayload": "the new customer's id; the profile through load_customer",
     "DuplicateDocumentError": "which document; its holder through load_customer",
+    "UpdateCustomerPayload": "a version and field names; the profile through load_customer",
 }
 
 

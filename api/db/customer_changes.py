@@ -1,0 +1,192 @@
+"""A customer's master record changed in PostgreSQL: the history appended and the version
+bumped in the writing transaction (domain/customers/history.py), partial updates
+(domain/customers/updates.py), and the history read back, newest first."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.db.document_crypto import DocumentCrypto
+from api.db.rows import customer_from_row
+from api.db.tables import BranchRow, CustomerChangeRow, CustomerRow, IdentityDocumentRow
+from api.db.transaction import SqlTransaction
+from domain.customers.documents import resident_id_birth_date
+from domain.customers.history import Author, ChangeEntry, FieldChange, HistoryFilter, category_of
+from domain.customers.model import Customer, DocumentType
+from domain.errors import NotFound
+
+_changes = CustomerChangeRow.__table__.c
+_customers = CustomerRow.__table__
+
+# Profile path → column of `customers` (updates.FIELDS names the paths).
+COLUMNS: Mapping[str, str] = {
+    "displayName": "display_name",
+    "homeBranch": "home_branch_id",
+    "preferredChannel": "preferred_channel",
+    "preferredLanguage": "preferred_language",
+    "personal.gender": "gender",
+    "personal.birthDate": "birth_date",
+    "personal.occupation": "occupation",
+    "personal.employer": "employer",
+    "personal.incomeBand": "income_band",
+    "personal.assetBand": "asset_band",
+    "personal.creditStatus": "credit_status",
+    "personal.creditStatusSource": "credit_status_source",
+    "corporate.registeredName": "registered_name",
+    "corporate.ownershipType": "ownership_type",
+    "corporate.businessScale": "business_scale",
+    "corporate.industry": "industry",
+    "corporate.lifecycleStage": "lifecycle_stage",
+    "corporate.assetStructure": "asset_structure",
+    "corporate.liabilitySources": "liability_sources",
+    "corporate.financingModes": "financing_modes",
+    "corporate.creditRecord": "credit_record",
+}
+
+
+def _column_value(value: object) -> object:
+    return getattr(value, "value", value)  # enums by their value
+
+
+class SqlMasterDataTransaction(SqlTransaction):
+    """A transaction that changes master records: it appends their history and bumps their
+    version before it commits."""
+
+    async def record_changes(
+        self,
+        customer_id: int,
+        changes: Sequence[FieldChange],
+        author: Author,
+        *,
+        bump: bool = True,
+    ) -> int:
+        if changes:
+            await self.conn.execute(
+                insert(CustomerChangeRow),
+                [
+                    {
+                        "customer_id": customer_id,
+                        "field": change.field,
+                        "category": category_of(change.field).value,
+                        "old_value": change.old,
+                        "new_value": change.new,
+                        "subject_id": change.subject_id,
+                        "actor": author.actor,
+                        "source_system": author.source_system,
+                        "correlation_id": author.correlation_id,
+                        "reason": author.reason,
+                    }
+                    for change in changes
+                ],
+            )
+        if not bump:
+            return 1  # a new record's first entry
+        bumped = await self.conn.execute(
+            update(CustomerRow)
+            .where(CustomerRow.id == customer_id)
+            .values(version=CustomerRow.version + 1, updated_at=func.now())
+            .returning(CustomerRow.version)
+        )
+        version: int = bumped.scalar_one()
+        return version
+
+
+class SqlUpdateUnitOfWork(SqlMasterDataTransaction):
+    def __init__(self, engine: AsyncEngine, crypto: DocumentCrypto, on_commit: Any = None) -> None:
+        super().__init__(engine, on_commit)
+        self._crypto = crypto
+
+    async def customer_for_update(self, customer_id: int) -> Customer:
+        row = (
+            await self.conn.execute(
+                select(_customers).where(_customers.c.id == customer_id).with_for_update()
+            )
+        ).first()
+        if row is None or row.erased_at is not None:
+            raise NotFound("customer", str(customer_id))
+        return customer_from_row(row)
+
+    async def resident_birth_date(self, customer_id: int) -> date | None:
+        d = IdentityDocumentRow.__table__.c
+        row = (
+            await self.conn.execute(
+                select(d.number_ciphertext, d.number_key_id).where(
+                    d.customer_id == customer_id, d.type == DocumentType.RESIDENT_ID.value
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        number = self._crypto.open(
+            DocumentType.RESIDENT_ID.value, row.number_key_id, row.number_ciphertext, customer_id
+        )
+        return resident_id_birth_date(number)
+
+    async def branch_exists(self, branch_id: int) -> bool:
+        return (
+            await self.conn.scalar(select(BranchRow.id).where(BranchRow.id == branch_id))
+        ) is not None
+
+    async def save_fields(self, customer_id: int, values: Mapping[str, object]) -> None:
+        columns = {COLUMNS[path]: _column_value(value) for path, value in values.items()}
+        if "registered_name" in columns:
+            # A company is shown by its registered name unless it is given a display name.
+            columns.setdefault("display_name", columns["registered_name"])
+        await self.conn.execute(
+            update(CustomerRow).where(CustomerRow.id == customer_id).values(columns)
+        )
+
+
+def _entry(row: Any) -> ChangeEntry:
+    return ChangeEntry(
+        id=row.id,
+        customer_id=row.customer_id,
+        field=row.field,
+        old=row.old_value,
+        new=row.new_value,
+        subject_id=row.subject_id,
+        actor=row.actor,
+        source_system=row.source_system,
+        correlation_id=row.correlation_id,
+        reason=row.reason,
+        changed_at=row.changed_at,
+    )
+
+
+class SqlCustomerHistory:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def changes(
+        self, customer_id: int, where: HistoryFilter, before_id: int | None, limit: int
+    ) -> list[ChangeEntry]:
+        """Newest first, `limit` entries older than `before_id`."""
+        conditions: list[ColumnElement[bool]] = [_changes.customer_id == customer_id]
+        if where.fields:
+            conditions.append(
+                or_(
+                    *(
+                        or_(_changes.field == name, _changes.field.startswith(f"{name}."))
+                        for name in where.fields
+                    )
+                )
+            )
+        if where.since is not None:
+            conditions.append(_changes.changed_at >= where.since)
+        if where.until is not None:
+            conditions.append(_changes.changed_at < where.until)
+        if before_id is not None:
+            conditions.append(_changes.id < before_id)
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(CustomerChangeRow.__table__)
+                .where(and_(*conditions))
+                .order_by(_changes.id.desc())
+                .limit(limit)
+            )
+            return [_entry(r) for r in rows]

@@ -1,0 +1,248 @@
+"""updateCustomer: correct and complete a record, partially, against the version read."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+import strawberry
+
+from domain.access.principal import Role
+from domain.customers.history import Author
+from domain.customers.model import (
+    AssetBand,
+    BusinessScale,
+    CreditStatus,
+    Gender,
+    IncomeBand,
+    LifecycleStage,
+    OwnershipType,
+    PreferredChannel,
+)
+from domain.customers.updates import (
+    CustomerUpdate,
+    VersionConflict,
+    clean_reason,
+    may_update_customer,
+    update_customer,
+)
+from domain.errors import DomainError, NotFound
+from domain.ids import decode_typed_id, encode_id
+from schema.core.access import Forbidden, require, visible
+from schema.core.context import Info
+from schema.core.errors import Error, ForbiddenError, InvalidInputError, NotFoundError, error_type
+from schema.customers.types import Customer, load_customer
+from schema.source_keys.types import SourceKeyInput, customer_pk
+
+UNSET: Any = strawberry.UNSET
+
+
+@strawberry.input(description="A person's details to change: only the fields given change.")
+class PersonalDetailsUpdate:
+    gender: Gender | None = strawberry.field(default=UNSET, description="Gender.")
+    birth_date: date | None = strawberry.field(
+        default=UNSET, description="Birth date; must agree with a resident ID on file."
+    )
+    occupation: str | None = strawberry.field(default=UNSET, description="Occupation.")
+    employer: str | None = strawberry.field(default=UNSET, description="Employer.")
+    income_band: IncomeBand | None = strawberry.field(default=UNSET, description="Income band.")
+    asset_band: AssetBand | None = strawberry.field(default=UNSET, description="Asset band.")
+    credit_status: CreditStatus | None = strawberry.field(
+        default=UNSET, description="Credit standing; give creditStatusSource with it."
+    )
+    credit_status_source: str | None = strawberry.field(
+        default=UNSET, description="Who reported the credit standing."
+    )
+
+
+@strawberry.input(description="A company's details to change: only the fields given change.")
+class CorporateDetailsUpdate:
+    registered_name: str | None = strawberry.field(default=UNSET, description="Registered name.")
+    ownership_type: OwnershipType | None = strawberry.field(default=UNSET, description="产权成分.")
+    business_scale: BusinessScale | None = strawberry.field(default=UNSET, description="Size.")
+    industry: str | None = strawberry.field(default=UNSET, description="Industry.")
+    lifecycle_stage: LifecycleStage | None = strawberry.field(
+        default=UNSET, description="Life-cycle stage."
+    )
+    asset_structure: str | None = strawberry.field(default=UNSET, description="Asset structure.")
+    liability_sources: str | None = strawberry.field(
+        default=UNSET, description="Sources of liabilities."
+    )
+    financing_modes: str | None = strawberry.field(
+        default=UNSET, description="How it finances itself."
+    )
+    credit_record: str | None = strawberry.field(default=UNSET, description="Credit record.")
+
+
+@strawberry.input(
+    description="Fields to change on a customer's record. A field left out stays as it is; "
+    "null clears it (where it may be empty)."
+)
+class UpdateCustomerInput:
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The customer (or customerSourceKey)."
+    )
+    customer_source_key: SourceKeyInput | None = strawberry.field(
+        default=None, description="The customer by its key in a source system."
+    )
+    expected_version: int | None = strawberry.field(
+        default=None,
+        description="`Customer.version` as you read it: a stale one is a CONFLICT and nothing "
+        "changes. Leave out only to overwrite (a system of record feeding quanjing).",
+    )
+    reason: str | None = strawberry.field(
+        default=None, description="Why (kept in the change history)."
+    )
+    display_name: str | None = strawberry.field(default=UNSET, description="The name to show.")
+    home_branch_id: strawberry.ID | None = strawberry.field(
+        default=UNSET, description="The branch that owns the relationship."
+    )
+    preferred_channel: PreferredChannel | None = strawberry.field(
+        default=UNSET, description="The channel the customer prefers."
+    )
+    preferred_language: str | None = strawberry.field(
+        default=UNSET, description="BCP 47 language tag."
+    )
+    personal: PersonalDetailsUpdate | None = strawberry.field(
+        default=None, description="A person's details."
+    )
+    corporate: CorporateDetailsUpdate | None = strawberry.field(
+        default=None, description="A company's details."
+    )
+
+
+@strawberry.type(description="The record as changed.")
+class UpdateCustomerPayload:
+    version: int = strawberry.field(description="The record's version now.")
+    changed_fields: list[str] = strawberry.field(
+        description="The fields that changed (none: the values were already so)."
+    )
+    pk: strawberry.Private[int]
+
+    @strawberry.field(description="The customer, as you may see them (masked and audited).")
+    async def customer(self, info: Info) -> Customer | None:
+        return await load_customer(info, self.pk)
+
+
+@strawberry.type(description="The record changed since you read it; read it again, then decide.")
+class VersionConflictError(Error):
+    current_version: int = strawberry.field(description="The record's version now.")
+
+
+UpdateCustomerResult = Annotated[
+    UpdateCustomerPayload
+    | VersionConflictError
+    | InvalidInputError
+    | NotFoundError
+    | ForbiddenError,
+    strawberry.union("UpdateCustomerResult", description="The changed record, or why not."),
+]
+
+_CAMEL = {
+    "birth_date": "birthDate",
+    "income_band": "incomeBand",
+    "asset_band": "assetBand",
+    "credit_status": "creditStatus",
+    "credit_status_source": "creditStatusSource",
+    "registered_name": "registeredName",
+    "ownership_type": "ownershipType",
+    "business_scale": "businessScale",
+    "lifecycle_stage": "lifecycleStage",
+    "asset_structure": "assetStructure",
+    "liability_sources": "liabilitySources",
+    "financing_modes": "financingModes",
+    "credit_record": "creditRecord",
+}
+
+
+def _given(prefix: str, part: object) -> dict[str, object]:
+    """The fields of an input part that were given (null included), by their profile path."""
+    return {
+        f"{prefix}.{_CAMEL.get(name, name)}": value
+        for name, value in vars(part).items()
+        if value is not UNSET
+    }
+
+
+def _values(input: UpdateCustomerInput) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for path, value in (
+        ("displayName", input.display_name),
+        ("preferredChannel", input.preferred_channel),
+        ("preferredLanguage", input.preferred_language),
+    ):
+        if value is not UNSET:
+            values[path] = value
+    if input.home_branch_id is not UNSET:
+        values["homeBranch"] = (
+            None
+            if input.home_branch_id is None
+            else decode_typed_id(input.home_branch_id, "Branch", field="input.homeBranchId")
+        )
+    if input.personal is not None:
+        values |= _given("personal", input.personal)
+    if input.corporate is not None:
+        values |= _given("corporate", input.corporate)
+    return values
+
+
+async def _may_update(info: Info, customer_id: int) -> None:
+    context = info.context
+    principal = context.principal
+    keyed = False
+    related = False
+    if principal.role is Role.INTEGRATION:
+        keyed = principal.client_id is not None and await context.source_keys.has_key(
+            customer_id, principal.client_id
+        )
+        if not keyed:  # whether the customer exists is not the integration's to learn
+            raise Forbidden("an integration changes customers keyed by its own system")
+    else:
+        found = (await context.reader.customers_by_id([customer_id])).get(customer_id)
+        view = None if found is None else await visible(info, found)
+        if found is None or view is None:
+            raise NotFound("customer", encode_id("Customer", customer_id))
+        related = view.related
+    if not may_update_customer(principal.role, related, keyed):
+        raise Forbidden("stewards and admins change any record, an RM their portfolio")
+
+
+@strawberry.type
+class CustomerUpdateMutations:
+    @strawberry.mutation(
+        description="Correct or complete a customer's record: only the fields given change, "
+        "against the version you read (CONFLICT when it is stale); every change is kept in "
+        "the record's change history."
+    )
+    async def update_customer(self, info: Info, input: UpdateCustomerInput) -> UpdateCustomerResult:
+        context = info.context
+        principal = context.principal
+        try:
+            require(info, "updateCustomer")
+            customer_id = await customer_pk(
+                info, input.customer_id, input.customer_source_key, "input.customerId"
+            )
+            await _may_update(info, customer_id)
+            author = Author(
+                actor=principal.subject,
+                source_system=principal.client_id if principal.role is Role.INTEGRATION else None,
+                correlation_id=context.correlation_id,
+                reason=clean_reason(input.reason),
+            )
+            update = CustomerUpdate(customer_id, _values(input), input.expected_version)
+            updated = await update_customer(
+                context.updates, update, author, datetime.now(UTC).date()
+            )
+        except VersionConflict as exc:
+            return VersionConflictError(
+                code=exc.code, message=exc.message, current_version=exc.current_version
+            )
+        except DomainError as exc:
+            return error_type(exc)
+        # The answer below reads the record as it is now.
+        context.loaders.customer_by_id.clear_all()
+        return UpdateCustomerPayload(
+            version=updated.version,
+            changed_fields=[c.field for c in updated.changes],
+            pk=customer_id,
+        )
