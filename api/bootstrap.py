@@ -24,6 +24,7 @@ from api.db.customer_changes import SqlCustomerHistory, SqlUpdateUnitOfWork
 from api.db.detection import SqlDetectionFacts
 from api.db.detection_rules import SqlDetectionRuleStore
 from api.db.document_crypto import DocumentCrypto
+from api.db.document_uow import SqlDocumentUnitOfWork
 from api.db.engine import create_engine
 from api.db.offers import SqlOfferSource
 from api.db.ownership import SqlOwnershipReader
@@ -124,6 +125,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         contacts=lambda: SqlContactUnitOfWork(engine, on_commit=relay.wake),
         updates=lambda: SqlUpdateUnitOfWork(engine, crypto, on_commit=relay.wake),
         history=SqlCustomerHistory(engine),
+        document_changes=lambda: SqlDocumentUnitOfWork(engine, crypto, on_commit=relay.wake),
         activity=RedisActivityFeed(redis, settings.max_subscriptions_per_principal),
         values=SqlValueStore(engine),
         ownership=SqlOwnershipReader(engine),

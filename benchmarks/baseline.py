@@ -7,8 +7,10 @@ Starlette routes, i.e. what "as fast as the hardware allows" means on this machi
   request fingerprint, the same six statements in one transaction (BEGIN, key claim, customer
   lock, interaction, outbox event and stored response, COMMIT), the same answer.
 - `/register`: `registerCustomer` of a person — the same domain validation, one transaction with
-  the document check, the customer, its sealed document, its phone, the event and the audit
-  record.
+  the document check, the customer, its sealed document, its phone, the history entry, the
+  event and the audit record.
+- `/update`: `updateCustomer` renaming a customer — the same name check, the record locked,
+  changed with its version, then its history entry and event.
 
 None authenticates a caller nor charges a rate limit: quanjing's cost for those is part of
 what the ratios show."""
@@ -37,10 +39,12 @@ from domain.access.masking import mask_document, mask_last4
 from domain.access.policy import FIELD_POLICIES
 from domain.customers.model import ContactKind, CustomerKind, DocumentType
 from domain.customers.registration import (
+    MAX_NAME,
     NewContactPoint,
     NewCustomer,
     NewDocument,
     NewPersonal,
+    clean_text,
     validate_new_customer,
 )
 from domain.idempotency import request_fingerprint
@@ -121,11 +125,22 @@ DOCUMENT_INSERT_SQL = """INSERT INTO identity_documents (customer_id, type, numb
 PHONE_INSERT_SQL = """INSERT INTO contact_points (customer_id, kind, value, is_preferred)
   VALUES ($1, 'phone', $2, true)"""
 REGISTERED_SQL = """WITH event AS (INSERT INTO outbox (customer_id, topic, payload)
-  VALUES ($1, 'customer.registered', jsonb_build_object('customerId', $1::bigint)))
+  VALUES ($1, 'customer.registered', jsonb_build_object('customerId', $1::bigint))),
+  history AS (INSERT INTO customer_changes (customer_id, field, category, new_value, actor,
+  correlation_id) VALUES ($1, 'lifecycleStatus', 'profile', 'active', 'bench-agent', $3))
   INSERT INTO audit_records (occurred_at, correlation_id, subject, role, channel, purpose,
   operation, customer_ids, fields, outcome)
   VALUES ($2, $3, 'bench-agent', 'agent', 'unspecified', 'unspecified', 'Register',
   ARRAY[$1::bigint], '{}', 'registered')"""
+# updateCustomer's statements, written by hand (api/db/customer_changes.py does the same work).
+LOCK_CUSTOMER_SQL = "SELECT display_name, version FROM customers WHERE id = $1 FOR UPDATE"
+RENAME_SQL = """UPDATE customers SET display_name = $2, version = version + 1,
+  updated_at = now() WHERE id = $1 RETURNING version"""
+CHANGED_SQL = """WITH event AS (INSERT INTO outbox (customer_id, topic, payload)
+  VALUES ($1, 'customer.changed', jsonb_build_object('customerId', $1::bigint,
+  'fields', jsonb_build_array('displayName'))))
+  INSERT INTO customer_changes (customer_id, field, category, old_value, new_value, actor,
+  correlation_id) VALUES ($1, 'displayName', 'profile', $2, $3, 'bench-steward', $4)"""
 SCOPE = "agent:bench-agent"
 KEY_TTL = timedelta(hours=24)
 
@@ -402,11 +417,34 @@ def build_app() -> Starlette:
             media_type="application/json",
         )
 
+    async def update(request: Request) -> Response:
+        """updateCustomer's work by hand: the same validation of the name, the record locked,
+        changed with its version, its history entry and event in one more statement."""
+        body = orjson.loads(await request.body())
+        name = clean_text(body["displayName"], "input.displayName", MAX_NAME, required=True)
+        assert pool is not None
+        async with pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(LOCK_CUSTOMER_SQL, body["customerId"])
+            if row is None:
+                answer: dict[str, Any] = {"__typename": "NotFoundError"}
+            elif row["display_name"] == name:
+                answer = {"version": row["version"], "changedFields": []}
+            else:
+                version = await conn.fetchval(RENAME_SQL, body["customerId"], name)
+                await conn.execute(
+                    CHANGED_SQL, body["customerId"], row["display_name"], name, "baseline"
+                )
+                answer = {"version": version, "changedFields": ["displayName"]}
+        return Response(
+            orjson.dumps({"data": {"updateCustomer": answer}}), media_type="application/json"
+        )
+
     return Starlette(
         routes=[
             Route("/profile", profile, methods=["POST"]),
             Route("/record", record, methods=["POST"]),
             Route("/register", register, methods=["POST"]),
+            Route("/update", update, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

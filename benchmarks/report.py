@@ -132,6 +132,7 @@ def render(result: dict[str, Any]) -> str:
         ("search", "p99 < 20 ms at 1,000,000 customers"),
         ("record", "≥ 1,000 writes/s with idempotency"),
         ("register", "none set yet: registerCustomer, measured beside the others"),
+        ("update", "none set yet: updateCustomer, measured beside the others"),
     ):
         cell = goal_cell(op)
         if cell:

@@ -46,6 +46,10 @@ class ProfileReader(Protocol):
         """The customer a contact point belongs to, or None."""
         ...
 
+    async def document_owner(self, document_id: int) -> int | None:
+        """The customer an identity document belongs to, or None."""
+        ...
+
     async def contact_points_by_customer(
         self, ids: Sequence[int]
     ) -> Mapping[int, Sequence[ContactPoint]]:

@@ -28,6 +28,7 @@ from schema.core.query_cost import RateLimitExtension
 from schema.core.read_audit import ReadAudit
 from schema.core.text_inputs import TextInputCheck
 from schema.counter.mutations import AccessMutations
+from schema.customers.documents import DocumentMutations
 from schema.customers.mutations import ContactPointMutations, CustomerMutations
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
@@ -78,6 +79,7 @@ class Mutation(
     CustomerMutations,
     CustomerUpdateMutations,
     ContactPointMutations,
+    DocumentMutations,
     AccessMutations,
     PrivacyMutations,
     RecordingMutations,

@@ -95,13 +95,8 @@ class SqlMasterDataTransaction(SqlTransaction):
         version: int = bumped.scalar_one()
         return version
 
-
-class SqlUpdateUnitOfWork(SqlMasterDataTransaction):
-    def __init__(self, engine: AsyncEngine, crypto: DocumentCrypto, on_commit: Any = None) -> None:
-        super().__init__(engine, on_commit)
-        self._crypto = crypto
-
     async def customer_for_update(self, customer_id: int) -> Customer:
+        """The record, locked until the commit: changes of one record run one after another."""
         row = (
             await self.conn.execute(
                 select(_customers).where(_customers.c.id == customer_id).with_for_update()
@@ -110,6 +105,12 @@ class SqlUpdateUnitOfWork(SqlMasterDataTransaction):
         if row is None or row.erased_at is not None:
             raise NotFound("customer", str(customer_id))
         return customer_from_row(row)
+
+
+class SqlUpdateUnitOfWork(SqlMasterDataTransaction):
+    def __init__(self, engine: AsyncEngine, crypto: DocumentCrypto, on_commit: Any = None) -> None:
+        super().__init__(engine, on_commit)
+        self._crypto = crypto
 
     async def resident_birth_date(self, customer_id: int) -> date | None:
         d = IdentityDocumentRow.__table__.c

@@ -218,6 +218,13 @@ class SqlProfileReader:
             )
         return owner
 
+    async def document_owner(self, document_id: int) -> int | None:
+        async with self._engine.connect() as conn:
+            owner: int | None = await conn.scalar(
+                select(documents.c.customer_id).where(documents.c.id == document_id)
+            )
+        return owner
+
     async def contact_points_by_customer(
         self, ids: Sequence[int]
     ) -> Mapping[int, Sequence[ContactPoint]]:

@@ -201,6 +201,7 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "value": personal(_mask_contact),
     },
     "IdentityDocument": {
+        "id": PUBLIC,
         "type": PUBLIC,
         "issuingCountry": PUBLIC,
         "expiresOn": PUBLIC,

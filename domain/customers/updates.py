@@ -235,9 +235,13 @@ async def update_customer(
         customer = await uow.customer_for_update(update.customer_id)
         if update.expected_version is not None and update.expected_version != customer.version:
             raise VersionConflict(customer.version)
-        values = validate_update(
-            update, customer, await uow.resident_birth_date(customer.id), today
+        # The resident ID is opened only when the birth date it encodes is at stake.
+        resident = (
+            await uow.resident_birth_date(customer.id)
+            if update.values.get("personal.birthDate") is not None
+            else None
         )
+        values = validate_update(update, customer, resident, today)
         branch = values.get("homeBranch")
         if isinstance(branch, int) and not await uow.branch_exists(branch):
             raise InvalidInput("input.homeBranchId", "no such branch")

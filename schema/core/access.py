@@ -87,6 +87,14 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "updateCustomer": frozenset(
         {Role.STEWARD, Role.ADMIN, Role.RELATIONSHIP_MANAGER, Role.INTEGRATION}
     ),
+    # Identity documents: as the record, and a teller in a counter session with the document in
+    # hand (domain.customers.document_changes).
+    **dict.fromkeys(
+        ("addIdentityDocument", "replaceIdentityDocument", "expireIdentityDocument"),
+        frozenset(
+            {Role.STEWARD, Role.ADMIN, Role.RELATIONSHIP_MANAGER, Role.INTEGRATION, Role.TELLER}
+        ),
+    ),
     "node": STAFF_READERS | {Role.CUSTOMER},
     "me": frozenset({Role.CUSTOMER}),
     "auditTrail": frozenset({Role.COMPLIANCE}),

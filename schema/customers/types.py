@@ -95,6 +95,9 @@ class ContactPoint:
 
 @strawberry.type(description="An identity document on file.")
 class IdentityDocument:
+    id: strawberry.ID = strawberry.field(
+        description="The document's id (replaceIdentityDocument, expireIdentityDocument)."
+    )
     type: DocumentType = strawberry.field(description="Document type.")
     number: str | None = strawberry.field(
         description="Document number, normalized; masked (110***********1234) or null by role."
@@ -105,6 +108,7 @@ class IdentityDocument:
     @classmethod
     def from_domain(cls, doc: IdentityDocumentModel, view: Visibility) -> IdentityDocument:
         return cls(
+            id=strawberry.ID(encode_id("IdentityDocument", doc.id)),
             type=doc.type,
             number=view.apply(
                 "IdentityDocument",

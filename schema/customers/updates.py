@@ -186,25 +186,36 @@ def _values(input: UpdateCustomerInput) -> dict[str, object]:
     return values
 
 
-async def _may_update(info: Info, customer_id: int) -> None:
+async def standing(info: Info, customer_id: int) -> tuple[bool, bool]:
+    """How the caller stands to the record a write names: (related: their own, portfolio or
+    counter session; keyed: an integration whose system has a key for the customer). NotFound
+    for a customer the caller may not read; an integration learns nothing of customers that
+    its system does not key."""
     context = info.context
     principal = context.principal
-    keyed = False
-    related = False
     if principal.role is Role.INTEGRATION:
         keyed = principal.client_id is not None and await context.source_keys.has_key(
             customer_id, principal.client_id
         )
-        if not keyed:  # whether the customer exists is not the integration's to learn
+        if not keyed:
             raise Forbidden("an integration changes customers keyed by its own system")
-    else:
-        found = (await context.reader.customers_by_id([customer_id])).get(customer_id)
-        view = None if found is None else await visible(info, found)
-        if found is None or view is None:
-            raise NotFound("customer", encode_id("Customer", customer_id))
-        related = view.related
-    if not may_update_customer(principal.role, related, keyed):
-        raise Forbidden("stewards and admins change any record, an RM their portfolio")
+        return False, True
+    found = (await context.reader.customers_by_id([customer_id])).get(customer_id)
+    view = None if found is None else await visible(info, found)
+    if found is None or view is None:
+        raise NotFound("customer", encode_id("Customer", customer_id))
+    return view.related, False
+
+
+def author_of(info: Info, reason: str | None = None) -> Author:
+    """Who writes: the principal, its source system for an integration, the request."""
+    principal = info.context.principal
+    return Author(
+        actor=principal.subject,
+        source_system=principal.client_id if principal.role is Role.INTEGRATION else None,
+        correlation_id=info.context.correlation_id,
+        reason=clean_reason(reason),
+    )
 
 
 @strawberry.type
@@ -222,16 +233,12 @@ class CustomerUpdateMutations:
             customer_id = await customer_pk(
                 info, input.customer_id, input.customer_source_key, "input.customerId"
             )
-            await _may_update(info, customer_id)
-            author = Author(
-                actor=principal.subject,
-                source_system=principal.client_id if principal.role is Role.INTEGRATION else None,
-                correlation_id=context.correlation_id,
-                reason=clean_reason(input.reason),
-            )
+            related, keyed = await standing(info, customer_id)
+            if not may_update_customer(principal.role, related, keyed):
+                raise Forbidden("stewards and admins change any record, an RM their portfolio")
             update = CustomerUpdate(customer_id, _values(input), input.expected_version)
             updated = await update_customer(
-                context.updates, update, author, datetime.now(UTC).date()
+                context.updates, update, author_of(info, input.reason), datetime.now(UTC).date()
             )
         except VersionConflict as exc:
             return VersionConflictError(
