@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db.tables import CustomerRow, CustomerSourceKeyRow
+from api.db.tables import CustomerRow, CustomerSourceKeyRow, HoldingRow
 from domain.customers.source_keys import SourceKey, SourceKeyTaken
 from domain.errors import NotFound
 
@@ -21,6 +21,13 @@ class SqlSourceKeys:
         async with self._engine.connect() as conn:
             found: int | None = await conn.scalar(
                 select(_keys.customer_id).where(_keys.system == key.system, _keys.key == key.key)
+            )
+        return found
+
+    async def holding_of(self, source_ref: str) -> int | None:
+        async with self._engine.connect() as conn:
+            found: int | None = await conn.scalar(
+                select(HoldingRow.id).where(HoldingRow.source_ref == source_ref)
             )
         return found
 

@@ -58,6 +58,10 @@ class SourceKeys(Protocol):
         """The customer the key names, or None."""
         ...
 
+    async def holding_of(self, source_ref: str) -> int | None:
+        """The holding its source system's reference names (upsertHolding's sourceRef)."""
+        ...
+
     async def has_key(self, customer_id: int, system: str) -> bool:
         """Whether the customer has a key in the system (its records name them)."""
         ...

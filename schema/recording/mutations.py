@@ -40,6 +40,19 @@ from schema.recording.types import (
 from schema.source_keys.types import customer_pk
 
 
+async def _holding_pk(info: Info, holding_id: strawberry.ID | None, source_ref: str | None) -> int:
+    """The holding a movement names, by id or by its source reference (exactly one)."""
+    if (holding_id is None) == (source_ref is None):
+        raise InvalidInput("holdingId", "name the holding by holdingId or by holdingSourceRef")
+    if holding_id is not None:
+        return decode_typed_id(holding_id, "Holding", field="holdingId")
+    assert source_ref is not None
+    found = await info.context.source_keys.holding_of(source_ref.strip())
+    if found is None:
+        raise InvalidInput("holdingSourceRef", "unknown holding")
+    return found
+
+
 @strawberry.type
 class RecordingMutations:
     @strawberry.mutation(description="Record an interaction from any channel.")
@@ -101,7 +114,7 @@ class RecordingMutations:
         try:
             require(info, "recordFundMovement")
             draft = NewFundMovement(
-                holding_id=decode_typed_id(input.holding_id, "Holding", field="holdingId"),
+                holding_id=await _holding_pk(info, input.holding_id, input.holding_source_ref),
                 amount=input.amount,
                 currency=input.currency,
                 direction=input.direction,

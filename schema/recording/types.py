@@ -117,7 +117,13 @@ RecordInteractionResult = Annotated[
 
 @strawberry.input(description="A movement of funds on a holding, from core banking.")
 class RecordFundMovementInput:
-    holding_id: strawberry.ID = strawberry.field(description="The account (Holding id).")
+    holding_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The account (Holding id), or holdingSourceRef."
+    )
+    holding_source_ref: str | None = strawberry.field(
+        default=None,
+        description="The account by the reference its source system gave it in upsertHolding.",
+    )
     amount: Decimal = strawberry.field(description="Amount, positive; direction gives the sign.")
     currency: str = strawberry.field(description="ISO 4217; must match the holding.")
     direction: MovementDirection = strawberry.field(description="Credit or debit.")

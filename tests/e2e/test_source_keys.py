@@ -26,6 +26,8 @@ RESOLVE = """query ($system: String!, $key: String!) { customerBySourceKey(syste
 UPSERT = """mutation ($input: UpsertHoldingInput!) { upsertHolding(input: $input) {
   __typename ... on UpsertHoldingPayload { holdingId change } ... on Error { code }
   ... on InvalidInputError { field } } }"""
+FUND = """mutation ($input: RecordFundMovementInput!) { recordFundMovement(input: $input) {
+  __typename ... on Error { code } ... on InvalidInputError { field } } }"""
 RECORD = """mutation ($input: RecordInteractionInput!) { recordInteraction(input: $input) {
   __typename ... on RecordInteractionPayload { interactionId } ... on Error { code }
   ... on InvalidInputError { field } } }"""
@@ -189,3 +191,32 @@ async def test_writes_name_the_customer_by_source_key(
         token=mint(Role.AGENT, "sk-agent"),
     )
     assert recorded["recordInteraction"]["__typename"] == "RecordInteractionPayload"
+    # A fund movement names its account by the reference core banking gave it.
+    movement = {
+        "holdingSourceRef": holding["sourceRef"],
+        "amount": "120.00",
+        "currency": "CNY",
+        "direction": "CREDIT",
+        "counterpartyKind": "OTHER_BANK",
+        "channel": "WEB_BANKING",
+        "bookedAt": datetime.now(UTC).isoformat(),
+        "externalRef": f"CORE-SK-MV-{made.id}",
+    }
+    moved = (await gql_data(anonymous, FUND, {"input": movement}, token=core))["recordFundMovement"]
+    assert moved["__typename"] == "RecordFundMovementPayload"
+    booked = await _rows(
+        endpoints,
+        "SELECT h.source_ref FROM fund_movements m JOIN holdings h ON h.id = m.holding_id "
+        "WHERE m.external_ref = $1",
+        movement["externalRef"],
+    )
+    assert [r["source_ref"] for r in booked] == [holding["sourceRef"]]
+    for wrong, field in (
+        ({**movement, "holdingSourceRef": "NO-SUCH-REF"}, "holdingSourceRef"),
+        ({**movement, "holdingId": encode_id("Holding", 1)}, "holdingId"),  # both
+        ({k: v for k, v in movement.items() if k != "holdingSourceRef"}, "holdingId"),  # neither
+    ):
+        refused = (await gql_data(anonymous, FUND, {"input": wrong}, token=core))[
+            "recordFundMovement"
+        ]
+        assert refused["field"] == field, wrong
