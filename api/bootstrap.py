@@ -124,6 +124,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         registrations=lambda: SqlRegistrationUnitOfWork(engine, crypto, on_commit=relay.wake),
         contacts=lambda: SqlContactUnitOfWork(engine, on_commit=relay.wake),
         updates=lambda: SqlUpdateUnitOfWork(engine, crypto, on_commit=relay.wake),
+        corporate_contacts=lambda: SqlUpdateUnitOfWork(engine, crypto, on_commit=relay.wake),
         history=SqlCustomerHistory(engine),
         document_changes=lambda: SqlDocumentUnitOfWork(engine, crypto, on_commit=relay.wake),
         activity=RedisActivityFeed(redis, settings.max_subscriptions_per_principal),

@@ -32,7 +32,7 @@ from schema.customers.documents import DocumentMutations
 from schema.customers.mutations import ContactPointMutations, CustomerMutations
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
-from schema.customers.updates import CustomerUpdateMutations
+from schema.customers.updates import CorporateContactMutations, CustomerUpdateMutations
 from schema.detection_rules.mutations import DetectionMutations
 from schema.detection_rules.queries import DetectionQueries
 from schema.node.queries import NodeQueries
@@ -80,6 +80,7 @@ class Mutation(
     CustomerUpdateMutations,
     ContactPointMutations,
     DocumentMutations,
+    CorporateContactMutations,
     AccessMutations,
     PrivacyMutations,
     RecordingMutations,

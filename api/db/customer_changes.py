@@ -8,19 +8,26 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.document_crypto import DocumentCrypto
 from api.db.rows import customer_from_row
-from api.db.tables import BranchRow, CustomerChangeRow, CustomerRow, IdentityDocumentRow
+from api.db.tables import (
+    BranchRow,
+    CorporateContactRow,
+    CustomerChangeRow,
+    CustomerRow,
+    IdentityDocumentRow,
+)
 from api.db.transaction import SqlTransaction
 from domain.customers.documents import resident_id_birth_date
 from domain.customers.history import Author, ChangeEntry, FieldChange, HistoryFilter, category_of
-from domain.customers.model import Customer, DocumentType
+from domain.customers.model import Customer, CustomerKind, DocumentType
 from domain.errors import NotFound
 
 _changes = CustomerChangeRow.__table__.c
+_contacts = CorporateContactRow.__table__.c
 _customers = CustomerRow.__table__
 
 # Profile path → column of `customers` (updates.FIELDS names the paths).
@@ -46,7 +53,23 @@ COLUMNS: Mapping[str, str] = {
     "corporate.liabilitySources": "liability_sources",
     "corporate.financingModes": "financing_modes",
     "corporate.creditRecord": "credit_record",
+    "corporate.parent": "parent_id",
+    "corporate.legalRepresentative": "legal_representative_id",
 }
+
+
+# Up a group's parents; the depth bound stops a cycle a bad import might have left.
+_PARENTS = text(
+    """
+    WITH RECURSIVE up(id, depth) AS (
+        SELECT parent_id, 1 FROM customers WHERE id = :cid AND parent_id IS NOT NULL
+        UNION ALL
+        SELECT c.parent_id, up.depth + 1 FROM customers c JOIN up ON c.id = up.id
+        WHERE c.parent_id IS NOT NULL AND up.depth < 100
+    )
+    SELECT id FROM up
+    """
+)
 
 
 def _column_value(value: object) -> object:
@@ -108,6 +131,8 @@ class SqlMasterDataTransaction(SqlTransaction):
 
 
 class SqlUpdateUnitOfWork(SqlMasterDataTransaction):
+    """Changes of the record itself: its fields (updateCustomer) and its corporate contacts."""
+
     def __init__(self, engine: AsyncEngine, crypto: DocumentCrypto, on_commit: Any = None) -> None:
         super().__init__(engine, on_commit)
         self._crypto = crypto
@@ -132,6 +157,44 @@ class SqlUpdateUnitOfWork(SqlMasterDataTransaction):
         return (
             await self.conn.scalar(select(BranchRow.id).where(BranchRow.id == branch_id))
         ) is not None
+
+    async def kind_of(self, customer_id: int) -> CustomerKind | None:
+        found = await self.conn.scalar(
+            select(CustomerRow.kind).where(
+                CustomerRow.id == customer_id, CustomerRow.erased_at.is_(None)
+            )
+        )
+        return None if found is None else CustomerKind(found)
+
+    async def parents_of(self, customer_id: int) -> list[int]:
+        rows = await self.conn.execute(_PARENTS, {"cid": customer_id})
+        return [r.id for r in rows]
+
+    async def has_corporate_contact(self, corporate_id: int, person_id: int, role: str) -> bool:
+        found = await self.conn.scalar(
+            select(_contacts.role).where(
+                _contacts.corporate_id == corporate_id,
+                _contacts.person_id == person_id,
+                _contacts.role == role,
+            )
+        )
+        return found is not None
+
+    async def add_corporate_contact(self, corporate_id: int, person_id: int, role: str) -> None:
+        await self.conn.execute(
+            insert(CorporateContactRow).values(
+                corporate_id=corporate_id, person_id=person_id, role=role
+            )
+        )
+
+    async def remove_corporate_contact(self, corporate_id: int, person_id: int, role: str) -> None:
+        await self.conn.execute(
+            delete(CorporateContactRow).where(
+                _contacts.corporate_id == corporate_id,
+                _contacts.person_id == person_id,
+                _contacts.role == role,
+            )
+        )
 
     async def save_fields(self, customer_id: int, values: Mapping[str, object]) -> None:
         columns = {COLUMNS[path]: _column_value(value) for path, value in values.items()}

@@ -27,6 +27,7 @@ from domain.customers.model import (
 )
 from domain.customers.registration import EARLIEST_BIRTH, MAX_NAME, MAX_TEXT, clean_text
 from domain.errors import DomainError, InvalidInput
+from domain.ids import encode_id
 
 MAX_LONG_TEXT = 2000
 MAX_SOURCE = 40
@@ -96,7 +97,12 @@ FIELDS: Mapping[str, Spec] = {
     "corporate.liabilitySources": Spec(C, _text(MAX_LONG_TEXT)),
     "corporate.financingModes": Spec(C, _text(MAX_LONG_TEXT)),
     "corporate.creditRecord": Spec(C, _text(MAX_LONG_TEXT)),
+    # Corporate relations (集团客户): the parent company and the legal representative (法定代表人).
+    "corporate.parent": Spec(C, _as(int)),
+    "corporate.legalRepresentative": Spec(C, _as(int)),
 }
+# Fields whose values are other customers: kept in the history by their global ids.
+CUSTOMER_REFERENCES = frozenset({"corporate.parent", "corporate.legalRepresentative"})
 
 
 def current_value(customer: Customer, path: str) -> object:
@@ -133,6 +139,8 @@ def current_value(customer: Customer, path: str) -> object:
                 "liabilitySources": c.liability_sources,
                 "financingModes": c.financing_modes,
                 "creditRecord": c.credit_record,
+                "parent": c.parent_id,
+                "legalRepresentative": c.legal_representative_id,
             }[name]
     raise KeyError(path)
 
@@ -147,7 +155,9 @@ class CustomerUpdate:
 
 
 def _field_name(path: str) -> str:
-    return f"input.{path}" if path != "homeBranch" else "input.homeBranchId"
+    if path == "homeBranch" or path in CUSTOMER_REFERENCES:
+        return f"input.{path}Id"
+    return f"input.{path}"
 
 
 def validate_update(
@@ -211,7 +221,43 @@ class UpdateUnitOfWork(MasterDataTransaction, Protocol):
 
     async def branch_exists(self, branch_id: int) -> bool: ...
 
+    async def kind_of(self, customer_id: int) -> CustomerKind | None:
+        """Whether another customer is a person or a company; None when there is none."""
+        ...
+
+    async def parents_of(self, customer_id: int) -> list[int]:
+        """The customer's parent, its parent, … up the group (at most 100 levels)."""
+        ...
+
     async def save_fields(self, customer_id: int, values: Mapping[str, object]) -> None: ...
+
+
+def _shown(path: str, value: object) -> object:
+    if path in CUSTOMER_REFERENCES and isinstance(value, int):
+        return encode_id("Customer", value)
+    return value
+
+
+async def _check_relations(
+    uow: UpdateUnitOfWork, customer: Customer, values: Mapping[str, object]
+) -> None:
+    """A parent is another company and not one of the customer's own subsidiaries; a legal
+    representative is a person."""
+    parent = values.get("corporate.parent")
+    if isinstance(parent, int):
+        if parent == customer.id:
+            raise InvalidInput("input.corporate.parentId", "a company is not its own parent")
+        if await uow.kind_of(parent) is not CustomerKind.CORPORATE:
+            raise InvalidInput("input.corporate.parentId", "the parent is a corporate customer")
+        if customer.id in await uow.parents_of(parent):
+            raise InvalidInput("input.corporate.parentId", "that company belongs to this one")
+    representative = values.get("corporate.legalRepresentative")
+    if isinstance(representative, int) and (
+        await uow.kind_of(representative) is not CustomerKind.PERSONAL
+    ):
+        raise InvalidInput(
+            "input.corporate.legalRepresentativeId", "the legal representative is a person"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,10 +291,11 @@ async def update_customer(
         branch = values.get("homeBranch")
         if isinstance(branch, int) and not await uow.branch_exists(branch):
             raise InvalidInput("input.homeBranchId", "no such branch")
+        await _check_relations(uow, customer, values)
         if not values:
             return Updated(customer.version, ())
         changes = tuple(
-            FieldChange.of(path, current_value(customer, path), value)
+            FieldChange.of(path, _shown(path, current_value(customer, path)), _shown(path, value))
             for path, value in values.items()
         )
         await uow.save_fields(customer.id, values)

@@ -87,6 +87,10 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "updateCustomer": frozenset(
         {Role.STEWARD, Role.ADMIN, Role.RELATIONSHIP_MANAGER, Role.INTEGRATION}
     ),
+    **dict.fromkeys(
+        ("addCorporateContact", "removeCorporateContact"),
+        frozenset({Role.STEWARD, Role.ADMIN, Role.RELATIONSHIP_MANAGER, Role.INTEGRATION}),
+    ),
     # Identity documents: as the record, and a teller in a counter session with the document in
     # hand (domain.customers.document_changes).
     **dict.fromkeys(

@@ -19,6 +19,7 @@ from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
 from domain.assignment import AssignmentUnitOfWork, OwnershipReader, RmAssignment, TeamMember
 from domain.customers.contact_changes import ContactUnitOfWork
+from domain.customers.corporate_contacts import CorporateContactUnitOfWork
 from domain.customers.document_changes import DocumentUnitOfWork
 from domain.customers.history import CustomerHistory
 from domain.customers.model import ContactPoint, CorporateContact, Customer, IdentityDocument
@@ -278,6 +279,7 @@ class Ports:
     contacts: Callable[[], ContactUnitOfWork]
     updates: Callable[[], UpdateUnitOfWork]
     document_changes: Callable[[], DocumentUnitOfWork]
+    corporate_contacts: Callable[[], CorporateContactUnitOfWork]
     history: CustomerHistory
     idempotency_ttl_seconds: int = 7 * 24 * 3600
     min_rm_grade: int = 3  # high-value customers need an RM of at least this grade

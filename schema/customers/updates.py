@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import strawberry
 
 from domain.access.principal import Role
+from domain.customers.corporate_contacts import ContactEdit, edit_corporate_contacts
 from domain.customers.history import Author
 from domain.customers.model import (
     AssetBand,
@@ -72,6 +73,12 @@ class CorporateDetailsUpdate:
         default=UNSET, description="How it finances itself."
     )
     credit_record: str | None = strawberry.field(default=UNSET, description="Credit record.")
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=UNSET, description="The parent company within a group (集团客户); null: none."
+    )
+    legal_representative_id: strawberry.ID | None = strawberry.field(
+        default=UNSET, description="The legal representative (法定代表人), a personal customer."
+    )
 
 
 @strawberry.input(
@@ -155,13 +162,28 @@ _CAMEL = {
 }
 
 
+# Inputs that name another customer: decoded to its key, under the profile field's name.
+_REFERENCES = {
+    "parent_id": ("parent", "parentId"),
+    "legal_representative_id": ("legalRepresentative", "legalRepresentativeId"),
+}
+
+
 def _given(prefix: str, part: object) -> dict[str, object]:
     """The fields of an input part that were given (null included), by their profile path."""
-    return {
-        f"{prefix}.{_CAMEL.get(name, name)}": value
-        for name, value in vars(part).items()
-        if value is not UNSET
-    }
+    out: dict[str, object] = {}
+    for name, value in vars(part).items():
+        if value is UNSET:
+            continue
+        if name in _REFERENCES:
+            path, argument = _REFERENCES[name]
+            at = f"input.{prefix}.{argument}"
+            out[f"{prefix}.{path}"] = (
+                None if value is None else decode_typed_id(value, "Customer", field=at)
+            )
+        else:
+            out[f"{prefix}.{_CAMEL.get(name, name)}"] = value
+    return out
 
 
 def _values(input: UpdateCustomerInput) -> dict[str, object]:
@@ -253,3 +275,59 @@ class CustomerUpdateMutations:
             changed_fields=[c.field for c in updated.changes],
             pk=customer_id,
         )
+
+
+@strawberry.input(description="A person who acts for a company, in a role.")
+class CorporateContactInput:
+    corporate_id: strawberry.ID = strawberry.field(description="The company.")
+    person_id: strawberry.ID = strawberry.field(description="The person, a personal customer.")
+    role: str = strawberry.field(description="财务负责人, 授权签字人, authorised signatory…")
+    reason: str | None = strawberry.field(default=None, description="Why (kept in the history).")
+
+
+CorporateContactResult = Annotated[
+    Customer | InvalidInputError | NotFoundError | ForbiddenError,
+    strawberry.union("CorporateContactResult", description="The company as it is now, or why not."),
+]
+
+
+async def _edit_contact(
+    info: Info, root_field: str, input: CorporateContactInput, remove: bool
+) -> CorporateContactResult:
+    context = info.context
+    try:
+        require(info, root_field)
+        company = decode_typed_id(input.corporate_id, "Customer", field="input.corporateId")
+        person = decode_typed_id(input.person_id, "Customer", field="input.personId")
+        related, keyed = await standing(info, company)
+        if not may_update_customer(context.principal.role, related, keyed):
+            raise Forbidden("stewards and admins change any record, an RM their portfolio")
+        edit = ContactEdit(company, person, input.role, remove=remove)
+        await edit_corporate_contacts(
+            context.corporate_contacts, edit, author_of(info, input.reason)
+        )
+    except DomainError as exc:
+        return error_type(exc)
+    context.loaders.corporate_contacts_by_customer.clear_all()
+    context.loaders.customer_by_id.clear_all()
+    found = await load_customer(info, company)
+    if found is None:  # an integration reads no profiles: the change stands all the same
+        return NotFoundError(code="NOT_FOUND", message="changed; the profile is not yours to read")
+    return found
+
+
+@strawberry.type
+class CorporateContactMutations:
+    @strawberry.mutation(
+        description="Record that a person acts for a company in a role (a repeat is harmless)."
+    )
+    async def add_corporate_contact(
+        self, info: Info, input: CorporateContactInput
+    ) -> CorporateContactResult:
+        return await _edit_contact(info, "addCorporateContact", input, remove=False)
+
+    @strawberry.mutation(description="Record that a person no longer acts for a company in a role.")
+    async def remove_corporate_contact(
+        self, info: Info, input: CorporateContactInput
+    ) -> CorporateContactResult:
+        return await _edit_contact(info, "removeCorporateContact", input, remove=True)
