@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.db.alerts import SqlAlertReader, SqlAlertUnitOfWork
 from api.db.assignment_uow import SqlAssignmentUnitOfWork
 from api.db.audit_log import SqlAuditLog
+from api.db.completeness import SqlDataQuality
 from api.db.contact_uow import SqlContactUnitOfWork
 from api.db.customer_changes import SqlCustomerHistory, SqlUpdateUnitOfWork
 from api.db.detection import SqlDetectionFacts
@@ -126,6 +127,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         updates=lambda: SqlUpdateUnitOfWork(engine, crypto, on_commit=relay.wake),
         corporate_contacts=lambda: SqlUpdateUnitOfWork(engine, crypto, on_commit=relay.wake),
         history=SqlCustomerHistory(engine),
+        data_quality=SqlDataQuality(engine),
         document_changes=lambda: SqlDocumentUnitOfWork(engine, crypto, on_commit=relay.wake),
         activity=RedisActivityFeed(redis, settings.max_subscriptions_per_principal),
         values=SqlValueStore(engine),

@@ -255,6 +255,19 @@ def cmd_score(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_assess_completeness(settings: Settings, args: argparse.Namespace) -> int:
+    from api.bootstrap import open_resources
+    from api.db.completeness import assess_everyone
+
+    async def run() -> None:
+        async with open_resources(settings) as resources:
+            changed = await assess_everyone(resources.engine)
+        print(f"assessed every customer's completeness: {changed:,} records changed")
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_security_doc(settings: Settings, args: argparse.Namespace) -> int:
     from api.ops.security_doc import rewrite
 
@@ -381,6 +394,11 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         "--high-share", help="top share of customers that is high value (default 0.20)"
     )
     score.set_defaults(handler=cmd_score)
+
+    sub.add_parser(
+        "assess-completeness",
+        help="assess every customer's completeness (after an upgrade or a change of the items)",
+    ).set_defaults(handler=cmd_assess_completeness)
 
     from domain.access.principal import Role
 

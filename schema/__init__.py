@@ -30,6 +30,7 @@ from schema.core.text_inputs import TextInputCheck
 from schema.counter.mutations import AccessMutations
 from schema.customers.documents import DocumentMutations
 from schema.customers.mutations import ContactPointMutations, CustomerMutations
+from schema.customers.quality import DataQualityQueries
 from schema.customers.queries import CustomerQueries
 from schema.customers.types import Customer
 from schema.customers.updates import CorporateContactMutations, CustomerUpdateMutations
@@ -70,6 +71,7 @@ class Query(
     ValueReportQueries,
     SegmentQueries,
     SourceKeyQueries,
+    DataQualityQueries,
 ):
     pass
 

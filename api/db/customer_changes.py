@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.completeness import refresh_completeness
 from api.db.document_crypto import DocumentCrypto
 from api.db.rows import customer_from_row
 from api.db.tables import (
@@ -107,6 +108,8 @@ class SqlMasterDataTransaction(SqlTransaction):
                     for change in changes
                 ],
             )
+        # The record's completeness moves with it, in the same transaction.
+        await refresh_completeness(self.conn, [customer_id])
         if not bump:
             return 1  # a new record's first entry
         bumped = await self.conn.execute(

@@ -12,6 +12,7 @@ from sqlalchemy import BigInteger, Table, delete, func, insert, literal, select,
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.completeness import refresh_completeness
 from api.db.rows import consent_from_row
 from api.db.tables import (
     Base,
@@ -198,6 +199,7 @@ class SqlPrivacyStore:
                 )
                 .values(old_value=None, new_value=None)
             )
+            await refresh_completeness(conn, [customer_id])
             if DataCategory.INTERACTIONS in categories:
                 for row, names in FREE_TEXT:
                     table = cast(Table, row.__table__)

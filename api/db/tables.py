@@ -134,6 +134,8 @@ class CustomerRow(Base):
             "AND income_band IS NULL AND asset_band IS NULL)",
             name="corporate_has_no_personal_details",
         ),
+        # The data-quality report: a branch's worst records first.
+        Index("ix_customers_branch_completeness", "home_branch_id", "completeness", "id"),
         # Partial name search (姓名模糊查询) through trigrams; GIN answers ILIKE '%…%'.
         Index(
             "ix_customers_display_name_trgm",
@@ -182,6 +184,10 @@ class CustomerRow(Base):
     # The master record's version: every change of it (fields, contact points, documents)
     # bumps it, and updateCustomer's expectedVersion is compared with it.
     version: Mapped[int] = mapped_column(BigInteger, server_default=text("1"))
+    # How complete the record is (domain/customers/completeness.py), refreshed in every
+    # transaction that changes it; null until first assessed (`quanjing assess-completeness`).
+    completeness: Mapped[int | None] = mapped_column(SmallInteger)
+    completeness_missing: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     # Set when the customer's personal data was erased (the row stays for the bank's books).

@@ -14,10 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 from stdnum.cn import ric, uscc
 
+from api.db.completeness import assess_everyone
 from api.db.document_crypto import DocumentCrypto
-from api.db.engine import asyncpg_dsn
+from api.db.engine import async_url, asyncpg_dsn
 from api.db.tables import Base
 from domain.customers.model import (
     AssetBand,
@@ -632,6 +635,8 @@ _LEFT_TO_DEFAULTS = {
         "lifecycle_status",
         "converted_at",
         "version",
+        "completeness",
+        "completeness_missing",
     },
     "identity_documents": {"id", "expires_on", "created_at"},
     "contact_points": {"id", "created_at"},
@@ -747,6 +752,12 @@ async def seed(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                 )
+        # Every record's completeness, by the one assessment (domain/customers/completeness.py).
+        engine = create_async_engine(async_url(database_url), poolclass=NullPool)
+        try:
+            await assess_everyone(engine)
+        finally:
+            await engine.dispose()
         await conn.execute("ANALYZE")
         report.seconds = time.perf_counter() - started
         return report

@@ -156,6 +156,7 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "version": PUBLIC,
         # Who changed what: the bank's record of its own work (values follow their fields).
         "changeHistory": INTERNAL,
+        "completeness": INTERNAL,
         "contactPoints": PUBLIC,
         "documents": PUBLIC,
         "homeBranch": PUBLIC,

@@ -84,6 +84,8 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     ),
     # Correcting and completing a record: stewards and admins any, an RM their portfolio, an
     # integration a customer keyed by its own system (domain.customers.updates).
+    # Where the records are thin: the people who complete them.
+    "dataQualityReport": frozenset({Role.STEWARD, Role.ADMIN}),
     "updateCustomer": frozenset(
         {Role.STEWARD, Role.ADMIN, Role.RELATIONSHIP_MANAGER, Role.INTEGRATION}
     ),

@@ -18,6 +18,7 @@ from domain.access.principal import Principal
 from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
 from domain.assignment import AssignmentUnitOfWork, OwnershipReader, RmAssignment, TeamMember
+from domain.customers.completeness import DataQuality
 from domain.customers.contact_changes import ContactUnitOfWork
 from domain.customers.corporate_contacts import CorporateContactUnitOfWork
 from domain.customers.document_changes import DocumentUnitOfWork
@@ -281,6 +282,7 @@ class Ports:
     document_changes: Callable[[], DocumentUnitOfWork]
     corporate_contacts: Callable[[], CorporateContactUnitOfWork]
     history: CustomerHistory
+    data_quality: DataQuality
     idempotency_ttl_seconds: int = 7 * 24 * 3600
     min_rm_grade: int = 3  # high-value customers need an RM of at least this grade
     rate_limiter: RateLimiter | None = None

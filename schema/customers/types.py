@@ -49,6 +49,7 @@ from schema.core.errors import UserFacingError
 from schema.core.node import Node
 from schema.core.pagination import PageInfo, check_first
 from schema.customers.history import CustomerChangeConnection, change_history
+from schema.customers.quality import Completeness, completeness_of
 from schema.interactions.types import (
     ChannelUse,
     Interaction,
@@ -341,6 +342,16 @@ class Customer(Node):
             )
         except DomainError as exc:
             raise UserFacingError(exc) from exc
+
+    @strawberry.field(
+        description="How complete the record is, and what is missing (the bank's own "
+        "assessment: not shown to the customer)."
+    )
+    async def completeness(self, info: Info) -> Completeness | None:
+        if not self.view.shows("Customer", "completeness"):
+            return None
+        found = await info.context.loaders.customer_by_id.load(self.pk)
+        return None if found is None else await completeness_of(info, found)
 
     @strawberry.field(description="Phones, e-mails and addresses, preferred first per kind.")
     async def contact_points(

@@ -31,6 +31,7 @@ FIELDS = """
     gender birthDate occupation employer incomeBand assetBand creditStatus creditStatusSource
   }
   changeHistory(first: 1) { edges { node { field changedBy } } }
+  completeness { score }
   contactPoints { kind value }
   documents { type number }
   holdings { items { accountNumber } }
@@ -123,6 +124,7 @@ PROBES: dict[tuple[str, str], Probe] = (
         ("Task", "ownerKind"): _first("openTasks", 0, "ownerKind"),
         # The history's values follow their own fields (tests/e2e/test_customer_updates.py).
         ("Customer", "changeHistory"): _first("changeHistory", "edges", 0, "node", "changedBy"),
+        ("Customer", "completeness"): _first("completeness", "score"),
     }
     | {
         ("Customer", name): _field(name)
@@ -181,6 +183,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("Task", "owner"): "HCCCCCCCCC",
     ("Task", "ownerKind"): "HCCCCCCCCC",
     ("Customer", "changeHistory"): "HCCCCCCCCC",
+    ("Customer", "completeness"): "HCCCCCCCCC",
 }
 MASKS: dict[tuple[str, str], Callable[[str], str]] = {
     ("ContactPoint", "value"): mask_phone,
