@@ -8,9 +8,9 @@ Starlette routes, i.e. what "as fast as the hardware allows" means on this machi
   lock, interaction, outbox event and stored response, COMMIT), the same answer.
 - `/register`: `registerCustomer` of a person — the same domain validation, one transaction with
   the document check, the customer, its sealed document, its phone, the history entry, the
-  event and the audit record.
+  event and the audit record, and the record's completeness assessed and kept.
 - `/update`: `updateCustomer` renaming a customer — the same name check, the record locked,
-  changed with its version, then its history entry and event.
+  changed with its version, then its history entry and event, and its completeness.
 
 None authenticates a caller nor charges a rate limit: quanjing's cost for those is part of
 what the ratios show."""
@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -34,9 +35,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.db.document_crypto import DocumentCrypto
+from api.db.rows import customer_from_row
 from api.settings import Settings
 from domain.access.masking import mask_document, mask_last4
 from domain.access.policy import FIELD_POLICIES
+from domain.customers.completeness import RecordFacts, assess
 from domain.customers.model import ContactKind, CustomerKind, DocumentType
 from domain.customers.registration import (
     MAX_NAME,
@@ -141,8 +144,29 @@ CHANGED_SQL = """WITH event AS (INSERT INTO outbox (customer_id, topic, payload)
   'fields', jsonb_build_array('displayName'))))
   INSERT INTO customer_changes (customer_id, field, category, old_value, new_value, actor,
   correlation_id) VALUES ($1, 'displayName', 'profile', $2, $3, 'bench-steward', $4)"""
+# A changed record's completeness, assessed by the same domain rule and kept with it.
+FACTS_SQL = """SELECT c.*,
+  ARRAY(SELECT DISTINCT p.kind FROM contact_points p WHERE p.customer_id = c.id) AS kinds,
+  ARRAY(SELECT DISTINCT d.type FROM identity_documents d WHERE d.customer_id = c.id) AS types,
+  (SELECT count(*) FROM corporate_contacts k WHERE k.corporate_id = c.id) AS contacts
+  FROM customers c WHERE c.id = $1"""
+COMPLETENESS_SQL = """UPDATE customers SET completeness = $2, completeness_missing = $3
+  WHERE id = $1"""
 SCOPE = "agent:bench-agent"
 KEY_TTL = timedelta(hours=24)
+
+
+async def _assess(conn: asyncpg.Connection, customer_id: int) -> None:
+    row = await conn.fetchrow(FACTS_SQL, customer_id)
+    found = assess(
+        RecordFacts(
+            customer=customer_from_row(SimpleNamespace(**dict(row))),
+            contact_kinds=frozenset(ContactKind(k) for k in row["kinds"]),
+            document_types=frozenset(DocumentType(t) for t in row["types"]),
+            corporate_contacts=row["contacts"],
+        )
+    )
+    await conn.execute(COMPLETENESS_SQL, customer_id, found.score, list(found.missing))
 
 
 def _recorded(payload: dict[str, object]) -> Response:
@@ -403,6 +427,7 @@ def build_app() -> Starlette:
             )
             await conn.execute(PHONE_INSERT_SQL, customer_id, customer.contact_points[0].value)
             await conn.execute(REGISTERED_SQL, customer_id, datetime.now(UTC), "baseline")
+            await _assess(conn, customer_id)
         return Response(
             orjson.dumps(
                 {
@@ -434,6 +459,7 @@ def build_app() -> Starlette:
                 await conn.execute(
                     CHANGED_SQL, body["customerId"], row["display_name"], name, "baseline"
                 )
+                await _assess(conn, body["customerId"])
                 answer = {"version": version, "changedFields": ["displayName"]}
         return Response(
             orjson.dumps({"data": {"updateCustomer": answer}}), media_type="application/json"
