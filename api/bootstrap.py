@@ -33,6 +33,8 @@ from api.db.privacy import SqlConsentBook, SqlPrivacyStore
 from api.db.profile_reader import SqlProfileReader
 from api.db.profile_snapshot import SqlProfileSnapshots
 from api.db.recording_uow import SqlRecordingUnitOfWork
+from api.db.reference_reader import SqlReferenceData
+from api.db.reference_uow import SqlReferenceUnitOfWork
 from api.db.registration_uow import SqlRegistrationUnitOfWork
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
 from api.db.segments import SqlSegmentStore
@@ -128,6 +130,8 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         corporate_contacts=lambda: SqlUpdateUnitOfWork(engine, crypto, on_commit=relay.wake),
         history=SqlCustomerHistory(engine),
         data_quality=SqlDataQuality(engine),
+        reference=SqlReferenceData(engine),
+        reference_changes=lambda: SqlReferenceUnitOfWork(engine, on_commit=relay.wake),
         document_changes=lambda: SqlDocumentUnitOfWork(engine, crypto, on_commit=relay.wake),
         activity=RedisActivityFeed(redis, settings.max_subscriptions_per_principal),
         values=SqlValueStore(engine),

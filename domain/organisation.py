@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 
 class BranchKind(enum.StrEnum):
@@ -38,6 +39,7 @@ class Branch:
     city: str
     kind: BranchKind
     parent_id: int | None
+    retired_at: datetime | None = None  # retired, never deleted: records still refer to it
 
 
 @dataclass(frozen=True, slots=True)

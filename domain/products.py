@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 
@@ -56,6 +56,7 @@ class Product:
     category: ProductCategory
     audience: ProductAudience
     currency: str
+    retired_at: datetime | None = None  # offered no more; holdings still refer to it
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,8 @@ from schema.ownership.queries import OwnershipQueries
 from schema.privacy.mutations import PrivacyMutations
 from schema.products.types import Product
 from schema.recording.mutations import RecordingMutations
+from schema.reference.mutations import ReferenceMutations
+from schema.reference.queries import ReferenceQueries
 from schema.relationships.mutations import RelationshipMutations
 from schema.segments.mutations import SegmentMutations
 from schema.segments.queries import SegmentQueries
@@ -72,6 +74,7 @@ class Query(
     SegmentQueries,
     SourceKeyQueries,
     DataQualityQueries,
+    ReferenceQueries,
 ):
     pass
 
@@ -95,6 +98,7 @@ class Mutation(
     OwnershipMutations,
     SegmentMutations,
     SourceKeyMutations,
+    ReferenceMutations,
 ):
     pass
 

@@ -158,7 +158,11 @@ class SqlUpdateUnitOfWork(SqlMasterDataTransaction):
 
     async def branch_exists(self, branch_id: int) -> bool:
         return (
-            await self.conn.scalar(select(BranchRow.id).where(BranchRow.id == branch_id))
+            await self.conn.scalar(
+                select(BranchRow.id).where(
+                    BranchRow.id == branch_id, BranchRow.retired_at.is_(None)
+                )
+            )
         ) is not None
 
     async def kind_of(self, customer_id: int) -> CustomerKind | None:

@@ -301,7 +301,8 @@ class SqlProfileReader:
             ids,
         )
         return {
-            row.id: product_from_row(row, row.id, row.code, row.name, row.currency) for row in rows
+            row.id: product_from_row(row, row.id, row.code, row.name, row.currency, row.retired_at)
+            for row in rows
         }
 
     async def branches_by_id(self, ids: Sequence[int]) -> Mapping[int, Branch]:

@@ -204,11 +204,16 @@ class SqlRecordingUnitOfWork(SqlMasterDataTransaction):
         return converted is not None
 
     async def upsert_holding(self, change: HoldingChange) -> HoldingUpserted:
-        product_id = await self.conn.scalar(
-            select(ProductRow.id).where(ProductRow.code == change.product_code)
-        )
-        if product_id is None:
+        product = (
+            await self.conn.execute(
+                select(ProductRow.id, ProductRow.retired_at).where(
+                    ProductRow.code == change.product_code
+                )
+            )
+        ).first()
+        if product is None:
             raise InvalidInput("productCode", f"unknown product {change.product_code}")
+        product_id = product.id
         h = HoldingRow.__table__.c
         # Lock an existing row so two feed records for one holding apply one after the other.
         current = (
@@ -230,6 +235,8 @@ class SqlRecordingUnitOfWork(SqlMasterDataTransaction):
             "closed_on": change.closed_on,
         }
         if current is None:
+            if product.retired_at is not None:  # kept for the holdings it has, offered no more
+                raise InvalidInput("productCode", f"{change.product_code} is retired")
             new_id: int | None = await self.conn.scalar(
                 insert(HoldingRow).values(source_ref=change.source_ref, **values).returning(h.id)
             )

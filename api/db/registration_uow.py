@@ -44,7 +44,9 @@ class SqlRegistrationUnitOfWork(SqlMasterDataTransaction):
         return found
 
     async def branch_exists(self, branch_id: int) -> bool:
-        found = await self.conn.scalar(select(BranchRow.id).where(BranchRow.id == branch_id))
+        found = await self.conn.scalar(
+            select(BranchRow.id).where(BranchRow.id == branch_id, BranchRow.retired_at.is_(None))
+        )
         return found is not None
 
     async def document_holders(self, documents: Sequence[NewDocument]) -> dict[int, int]:

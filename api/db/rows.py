@@ -4,6 +4,7 @@ of a table to its domain object here."""
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Any, TypeVar
 
 from api.db.document_crypto import DocumentCrypto
@@ -31,6 +32,7 @@ from domain.interactions import Channel, Interaction, InteractionKind, Interacti
 from domain.organisation import Branch, BranchKind, ClaimStatus, RelationshipManager, RmGrade
 from domain.privacy.consents import Consent, ConsentChannel, ConsentPurpose
 from domain.products import Holding, HoldingStatus, Product, ProductAudience, ProductCategory
+from domain.reference_data import ProductVariant
 from domain.relationships import (
     Proposal,
     ProposalStatus,
@@ -68,6 +70,7 @@ def branch_from_row(row: Any) -> Branch:
         city=row.city,
         kind=BranchKind(row.kind),
         parent_id=row.parent_id,
+        retired_at=row.retired_at,
     )
 
 
@@ -201,7 +204,9 @@ def manager_from_row(row: Any) -> RelationshipManager:
     )
 
 
-def product_from_row(row: Any, pk: int, code: str, name: str, currency: str) -> Product:
+def product_from_row(
+    row: Any, pk: int, code: str, name: str, currency: str, retired_at: datetime | None = None
+) -> Product:
     return Product(
         id=pk,
         code=code,
@@ -209,6 +214,7 @@ def product_from_row(row: Any, pk: int, code: str, name: str, currency: str) -> 
         category=ProductCategory(row.category),
         audience=ProductAudience(row.audience),
         currency=currency,
+        retired_at=retired_at,
     )
 
 
@@ -280,4 +286,20 @@ def state_change_from_row(row: Any) -> StateChange:
         note=row.note,
         actor=row.actor,
         occurred_at=row.occurred_at,
+    )
+
+
+def variant_from_row(row: Any) -> ProductVariant:
+    return ProductVariant(
+        id=row.id,
+        product_id=row.product_id,
+        code=row.code,
+        name=row.name,
+        term_months=row.term_months,
+        interest_rate=row.interest_rate,
+        currency=row.currency,
+        fee=row.fee,
+        fee_note=row.fee_note,
+        effective_from=row.effective_from,
+        effective_to=row.effective_to,
     )

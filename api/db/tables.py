@@ -56,6 +56,7 @@ from domain.organisation import BranchKind, ClaimStatus
 from domain.privacy.consents import ConsentChannel, ConsentPurpose
 from domain.privacy.erasure import DataCategory
 from domain.products import HoldingStatus, ProductAudience, ProductCategory
+from domain.reference_data import ReferenceKind
 from domain.relationships import ProposalStatus, ReasonCode, RelationshipState
 from domain.tasks import OwnerKind, TaskKind, TaskStatus
 from domain.value.tiers import ValueTier
@@ -95,6 +96,8 @@ class BranchRow(Base):
     city: Mapped[str] = mapped_column(String(50))
     kind: Mapped[str] = mapped_column(String(20))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    # Retired, never deleted: customers, staff and interactions still refer to it.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RelationshipManagerRow(Base):
@@ -262,6 +265,8 @@ class ProductRow(Base):
     category: Mapped[str] = mapped_column(String(20))
     audience: Mapped[str] = mapped_column(String(10))
     currency: Mapped[str] = mapped_column(String(3), server_default=text("'CNY'"))
+    # Retired, never deleted: holdings still refer to it; no new holding may.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class HoldingRow(Base):
@@ -861,3 +866,42 @@ class CustomerChangeRow(Base):
     correlation_id: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(String(500))
     changed_at: Mapped[datetime] = _now()
+
+
+class ReferenceKeyRow(Base):
+    """A branch's, product's or staff member's key in the system that owns it
+    (domain/reference_data.py)."""
+
+    __tablename__ = "reference_keys"
+    __table_args__ = (
+        one_of("kind", ReferenceKind),
+        Index("ix_reference_keys_kind_record_id", "kind", "record_id"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    system: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    record_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = _now()
+
+
+class ProductVariantRow(Base):
+    """A product's variant with its own terms, keyed by its code within the product."""
+
+    __tablename__ = "product_variants"
+    __table_args__ = (
+        UniqueConstraint("product_id", "code"),
+        CheckConstraint("effective_to IS NULL OR effective_to >= effective_from", name="dates"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100))
+    term_months: Mapped[int | None] = mapped_column(SmallInteger)
+    interest_rate: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
+    currency: Mapped[str] = mapped_column(String(3))
+    fee: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    fee_note: Mapped[str | None] = mapped_column(String(200))
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date)

@@ -624,9 +624,9 @@ class DemoBank:
 # order, except those left to their defaults. The generators build their rows in that order;
 # a column added to a table makes the rows too short, and seeding fails at once.
 _LEFT_TO_DEFAULTS = {
-    "branches": set(),
+    "branches": {"retired_at"},
     "relationship_managers": set(),
-    "products": set(),
+    "products": {"retired_at"},
     # A seeded company's registered name is its display name (rows.customer_from_row).
     "customers": {
         "erased_at",

@@ -216,7 +216,9 @@ class RegistrationUnitOfWork(MasterDataTransaction, Protocol):
         """The customer the source key names, or None (locked for this transaction)."""
         ...
 
-    async def branch_exists(self, branch_id: int) -> bool: ...
+    async def branch_exists(self, branch_id: int) -> bool:
+        """Whether the branch exists and is not retired (no new customers for it)."""
+        ...
 
     async def document_holders(self, documents: Sequence[NewDocument]) -> dict[int, int]:
         """Which of the documents (by position) identify a customer already: position → id."""
@@ -244,7 +246,7 @@ async def register_customer(
         if customer.home_branch_id is not None and not await uow.branch_exists(
             customer.home_branch_id
         ):
-            raise InvalidInput("input.homeBranchId", "no such branch")
+            raise InvalidInput("input.homeBranchId", "no such branch, or it is retired")
         holders = await uow.document_holders(customer.documents)
         if holders:
             position, holder = min(holders.items())

@@ -219,7 +219,9 @@ class UpdateUnitOfWork(MasterDataTransaction, Protocol):
         """The birth date the customer's resident ID encodes, if they have one on file."""
         ...
 
-    async def branch_exists(self, branch_id: int) -> bool: ...
+    async def branch_exists(self, branch_id: int) -> bool:
+        """Whether the branch exists and is not retired (no new customers for it)."""
+        ...
 
     async def kind_of(self, customer_id: int) -> CustomerKind | None:
         """Whether another customer is a person or a company; None when there is none."""
@@ -290,7 +292,7 @@ async def update_customer(
         values = validate_update(update, customer, resident, today)
         branch = values.get("homeBranch")
         if isinstance(branch, int) and not await uow.branch_exists(branch):
-            raise InvalidInput("input.homeBranchId", "no such branch")
+            raise InvalidInput("input.homeBranchId", "no such branch, or it is retired")
         await _check_relations(uow, customer, values)
         if not values:
             return Updated(customer.version, ())

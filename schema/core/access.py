@@ -84,6 +84,22 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     ),
     # Correcting and completing a record: stewards and admins any, an RM their portfolio, an
     # integration a customer keyed by its own system (domain.customers.updates).
+    # Reference data: no personal data; kept by the systems that own it, and admins.
+    **dict.fromkeys(
+        ("branches", "products", "relationshipManagers"),
+        STAFF_READERS | {Role.ANALYST, Role.INTEGRATION},
+    ),
+    **dict.fromkeys(
+        (
+            "upsertBranch",
+            "upsertProduct",
+            "upsertRelationshipManager",
+            "upsertProductVariant",
+            "retireProduct",
+            "retireBranch",
+        ),
+        frozenset({Role.INTEGRATION, Role.ADMIN}),
+    ),
     # Where the records are thin: the people who complete them.
     "dataQualityReport": frozenset({Role.STEWARD, Role.ADMIN}),
     "updateCustomer": frozenset(

@@ -44,6 +44,7 @@ from domain.privacy.erasure import PrivacyStore
 from domain.products import Holding, Product
 from domain.profile import ProfileSnapshots
 from domain.recording import UnitOfWorkFactory
+from domain.reference_data import ProductVariant, ReferenceReader, ReferenceUnitOfWork
 from domain.relationship_changes import Factory as RelationshipFactory
 from domain.relationships import Proposal, Relationship, StateChange
 from domain.tasks import Task
@@ -89,8 +90,10 @@ class Loaders:
         webhooks: WebhookStore,
         values: ValueStore,
         ownership: OwnershipReader,
+        reference: ReferenceReader,
     ) -> None:
         self._reader = reader
+        self._reference = reference
         self._consent_book = consent_book
         self._alerts = alerts
         self._webhooks = webhooks
@@ -146,6 +149,10 @@ class Loaders:
     @cached_property
     def product_by_id(self) -> DataLoader[int, Product | None]:
         return _one(self._reader.products_by_id)
+
+    @cached_property
+    def variants_by_product(self) -> DataLoader[int, Sequence[ProductVariant]]:
+        return _many(self._reference.variants_by_product)
 
     @cached_property
     def relationship_by_customer(self) -> DataLoader[int, Relationship | None]:
@@ -283,6 +290,9 @@ class Ports:
     corporate_contacts: Callable[[], CorporateContactUnitOfWork]
     history: CustomerHistory
     data_quality: DataQuality
+    # Branches, products and staff, kept by the systems that own them.
+    reference: ReferenceReader
+    reference_changes: Callable[[], ReferenceUnitOfWork]
     idempotency_ttl_seconds: int = 7 * 24 * 3600
     min_rm_grade: int = 3  # high-value customers need an RM of at least this grade
     rate_limiter: RateLimiter | None = None
@@ -313,7 +323,13 @@ class Context(Ports):
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(
-            self.reader, self.consent_book, self.alerts, self.webhooks, self.values, self.ownership
+            self.reader,
+            self.consent_book,
+            self.alerts,
+            self.webhooks,
+            self.values,
+            self.ownership,
+            self.reference,
         )
         self.audit = AuditCollector()
         self.sessions_checked = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -23,6 +24,9 @@ class Branch(Node):
     name: str = strawberry.field(description="Branch name.")
     city: str = strawberry.field(description="City the branch is in.")
     kind: BranchKind = strawberry.field(description="Head office, branch or sub-branch.")
+    retired_at: datetime | None = strawberry.field(
+        description="When it was retired: kept for what refers to it, no new customers."
+    )
     parent_id: strawberry.Private[int | None]
 
     @classmethod
@@ -33,6 +37,7 @@ class Branch(Node):
             name=branch.name,
             city=branch.city,
             kind=branch.kind,
+            retired_at=branch.retired_at,
             parent_id=branch.parent_id,
         )
 

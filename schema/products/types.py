@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import strawberry
@@ -13,6 +13,7 @@ from domain.products import CurrencyTotals as CurrencyTotalsModel
 from domain.products import Holding as HoldingModel
 from domain.products import HoldingsSummary, HoldingStatus, ProductAudience, ProductCategory
 from domain.products import Product as ProductModel
+from domain.reference_data import ProductVariant as ProductVariantModel
 from schema.core.context import Info
 from schema.core.node import Node
 
@@ -24,6 +25,7 @@ class Product(Node):
     category: ProductCategory = strawberry.field(description="Product family.")
     audience: ProductAudience = strawberry.field(description="Personal, corporate or both.")
     currency: str = strawberry.field(description="Default ISO 4217 currency.")
+    pk: strawberry.Private[int]
 
     @classmethod
     def from_domain(cls, product: ProductModel) -> Product:
@@ -34,6 +36,55 @@ class Product(Node):
             category=product.category,
             audience=product.audience,
             currency=product.currency,
+            pk=product.id,
+        )
+
+    @strawberry.field(
+        description="When the product was retired: offered no more, kept for the holdings it has."
+    )
+    async def retired_at(self, info: Info) -> datetime | None:
+        found = await info.context.loaders.product_by_id.load(self.pk)
+        return None if found is None else found.retired_at
+
+    @strawberry.field(
+        description="Its variants, each with its own term, rate, fees and dates; those in "
+        "effect on `effectiveOn` only, when given."
+    )
+    async def variants(self, info: Info, effective_on: date | None = None) -> list[ProductVariant]:
+        found = await info.context.loaders.variants_by_product.load(self.pk)
+        return [
+            ProductVariant.from_domain(v)
+            for v in found
+            if effective_on is None or v.effective_on(effective_on)
+        ]
+
+
+@strawberry.type(description="A variant of a product with its own terms (期限、条件和利率).")
+class ProductVariant:
+    id: strawberry.ID = strawberry.field(description="The variant's id.")
+    code: str = strawberry.field(description="Its code within the product.")
+    name: str = strawberry.field(description="Its name.")
+    term_months: int | None = strawberry.field(description="Term in months, where it has one.")
+    interest_rate: Decimal | None = strawberry.field(description="Rate, percent a year.")
+    currency: str = strawberry.field(description="ISO 4217.")
+    fee: Decimal | None = strawberry.field(description="Its fee, in its currency.")
+    fee_note: str | None = strawberry.field(description="What the fee is for, how it is charged.")
+    effective_from: date = strawberry.field(description="First day it is offered.")
+    effective_to: date | None = strawberry.field(description="Last day it is offered, if set.")
+
+    @classmethod
+    def from_domain(cls, v: ProductVariantModel) -> ProductVariant:
+        return cls(
+            id=strawberry.ID(encode_id("ProductVariant", v.id)),
+            code=v.code,
+            name=v.name,
+            term_months=v.term_months,
+            interest_rate=v.interest_rate,
+            currency=v.currency,
+            fee=v.fee,
+            fee_note=v.fee_note,
+            effective_from=v.effective_from,
+            effective_to=v.effective_to,
         )
 
 
