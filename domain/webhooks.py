@@ -36,6 +36,8 @@ EVENT_TYPES = frozenset(
         "alert.acknowledged",
         "alert.closed",
         "customer.registered",
+        "customer.changed",
+        "customer.converted",
     }
 )
 MAX_URL = 2000

@@ -392,3 +392,36 @@ async def _subscribe_checked(
         checked, frozenset({"alert.opened"}), None, "whsec_" + "QUJD" * 8, "admin-rebind"
     )
     return encode_id("WebhookSubscription", created.id)
+
+
+async def test_master_data_changes_are_announced_with_ids_and_field_names_only(
+    anonymous: httpx.AsyncClient,
+    engine: AsyncEngine,
+    crypto: DocumentCrypto,
+    mint: Minter,
+    receiver: Receiver,
+    settings: Settings,
+) -> None:
+    admin = mint(Role.ADMIN, "admin-master-data")
+    path = f"/mdm/{uuid.uuid4().hex}"
+    _, secret = await _subscribe(anonymous, admin, receiver.url(path), ["customer.changed"])
+    store = SqlWebhookStore(engine, crypto)
+    changed = Event(
+        id=int(uuid.uuid4().int % 10**12),
+        customer_id=321,
+        topic="customer.changed",
+        occurred_at=datetime.now(UTC),
+        payload={"customerId": 321, "fields": ["personal.occupation"]},
+    )
+    assert await store.fan_out([changed]) == 1
+    async with httpx.AsyncClient() as http:
+        dispatcher = _dispatcher(engine, crypto, http, 2, receiver_rules(settings))
+        await dispatcher.deliver_due()
+    (delivered,) = [r for r in receiver.received if r[0] == path]
+    _, headers, body, _ = delivered
+    payload = Webhook(secret).verify(body, headers)
+    assert payload["type"] == "customer.changed"
+    assert payload["data"] == {
+        "customerId": encode_id("Customer", 321),
+        "fields": ["personal.occupation"],
+    }
