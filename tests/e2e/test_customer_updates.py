@@ -38,6 +38,11 @@ UPSERT = """mutation ($input: UpsertHoldingInput!) { upsertHolding(input: $input
   __typename ... on UpsertHoldingPayload { change } ... on Error { code } } }"""
 ADD_PHONE = """mutation ($input: AddContactPointInput!) { addContactPoint(input: $input) {
   __typename ... on Error { code } } }"""
+CLAIM = """mutation ($c: ID!, $b: ID!) { claimCustomerOwnership(customerId: $c, branchId: $b,
+  note: "walk-in prospect") { __typename ... on OwnershipClaim { status } ... on Error { code } } }"""
+ASSIGN = """mutation ($c: ID!, $rm: ID!) { assignRelationshipManager(customerId: $c,
+  relationshipManagerId: $rm, reason: "new prospect") { __typename
+  ... on AssignRelationshipManagerPayload { changed } ... on Error { code message } } }"""
 ERASE = """mutation ($id: ID!) { eraseCustomerPersonalData(customerId: $id) { __typename } }"""
 
 
@@ -305,6 +310,23 @@ async def test_a_prospect_becomes_a_customer_with_their_first_product(
             "id"
         ]
     )
+    # A prospect is worked like any customer: a branch claims them, an RM is assigned.
+    admin = mint(Role.ADMIN, "prospect-admin")
+    branch = await _fetch(endpoints, "SELECT min(id) AS id FROM branches WHERE kind = 'sub_branch'")
+    claimed = await gql_data(
+        anonymous,
+        CLAIM,
+        {"c": registered["customerId"], "b": encode_id("Branch", branch[0]["id"])},
+        token=admin,
+    )
+    assert claimed["claimCustomerOwnership"]["status"] == "OPEN"
+    assigned = await gql_data(
+        anonymous,
+        ASSIGN,
+        {"c": registered["customerId"], "rm": encode_id("RelationshipManager", 1)},
+        token=admin,
+    )
+    assert assigned["assignRelationshipManager"]["changed"] is True
     core = mint(Role.INTEGRATION, "prospect-core", client_id="core_banking")
     holding = {
         "sourceRef": f"CORE-PROSPECT-{pk}",
@@ -341,6 +363,8 @@ async def test_a_prospect_becomes_a_customer_with_their_first_product(
     )
     assert [t["topic"] for t in topics] == [
         "customer.registered",
+        "ownership.claimed",
+        "relationship_manager.assigned",
         "customer.converted",
         "holding.opened",
     ]

@@ -7,6 +7,7 @@ import itertools
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.access.principal import Role
@@ -54,7 +55,7 @@ async def _call(client: httpx.AsyncClient, query: str, token: str, **variables: 
 
 
 async def test_a_branch_network_and_its_staff_are_kept_by_their_systems(
-    anonymous: httpx.AsyncClient, mint: Minter
+    anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
 ) -> None:
     org = mint(Role.INTEGRATION, "org-feed", client_id="org_system")
     hr = mint(Role.INTEGRATION, "hr-feed", client_id="hr")
@@ -96,6 +97,19 @@ async def test_a_branch_network_and_its_staff_are_kept_by_their_systems(
     taken = {**branch, "parentCode": parent_code, "code": parent_code}
     refused = await _call(anonymous, BRANCH, org, input=taken)
     assert (refused["__typename"], refused["field"]) == ("InvalidInputError", "input.code")
+    # Nothing of the refusals was written: one branch, one key, its name as last kept.
+    async with engine.connect() as conn:
+        kept = (
+            await conn.execute(
+                text(
+                    "SELECT b.name, count(k.key) AS keys FROM branches b "
+                    "LEFT JOIN reference_keys k ON k.kind = 'branch' AND k.record_id = b.id "
+                    "WHERE b.code = :code GROUP BY b.name"
+                ),
+                {"code": f"ZJ-{n}"},
+            )
+        ).all()
+    assert [tuple(r) for r in kept] == [("西湖支行", 1)]
     # Staff: an RM attached to the branch by its code, keyed by the HR system.
     person = {
         "sourceKey": {"system": "hr", "key": f"HR-{n}"},
@@ -198,6 +212,17 @@ async def test_products_with_variants_are_listed_and_retired_never_deleted(
         assert (answer["__typename"], answer["field"]) == ("InvalidInputError", field), bad
     other_system = mint(Role.INTEGRATION, "cards-feed", client_id="cards")
     assert (await _call(anonymous, VARIANT, other_system, input=variant))["code"] == "FORBIDDEN"
+    async with engine.connect() as conn:  # the refusals wrote nothing
+        variants = (
+            await conn.execute(
+                text(
+                    "SELECT v.code, v.interest_rate FROM product_variants v "
+                    "JOIN products p ON p.id = v.product_id WHERE p.code = :code ORDER BY v.code"
+                ),
+                {"code": code},
+            )
+        ).all()
+    assert [(c, str(r)) for c, r in variants] == [("1Y", "1.5500"), ("3Y", "1.6500")]
     analyst = mint(Role.ANALYST, "ref-analyst")
     listed = await _call(
         anonymous, PRODUCTS, analyst, search=code, first=10, retired=False, on="2026-08-01"
