@@ -205,9 +205,6 @@ class SqlUpdateUnitOfWork(SqlMasterDataTransaction):
 
     async def save_fields(self, customer_id: int, values: Mapping[str, object]) -> None:
         columns = {COLUMNS[path]: _column_value(value) for path, value in values.items()}
-        if "registered_name" in columns:
-            # A company is shown by its registered name unless it is given a display name.
-            columns.setdefault("display_name", columns["registered_name"])
         await self.conn.execute(
             update(CustomerRow).where(CustomerRow.id == customer_id).values(columns)
         )

@@ -16,8 +16,7 @@ from schema.core.access import Forbidden, require
 from schema.core.context import Info
 from schema.core.errors import ForbiddenError, InvalidInputError, NotFoundError, error_type
 from schema.customers.mutations import DuplicateDocumentError
-from schema.customers.types import Customer, load_customer
-from schema.customers.updates import author_of, standing
+from schema.customers.updates import CustomerChangedPayload, author_of, standing
 from schema.source_keys.types import SourceKeyInput, customer_pk
 
 
@@ -55,10 +54,12 @@ class ExpireIdentityDocumentInput:
 
 
 DocumentResult = Annotated[
-    Customer | DuplicateDocumentError | InvalidInputError | NotFoundError | ForbiddenError,
-    strawberry.union(
-        "IdentityDocumentResult", description="The customer with its documents now, or why not."
-    ),
+    CustomerChangedPayload
+    | DuplicateDocumentError
+    | InvalidInputError
+    | NotFoundError
+    | ForbiddenError,
+    strawberry.union("IdentityDocumentResult", description="The customer changed, or why not."),
 ]
 
 
@@ -80,12 +81,7 @@ async def _apply(info: Info, edit: DocumentEdit, reason: str | None) -> Document
         )
     except DomainError as exc:
         return error_type(exc)
-    context.loaders.documents_by_customer.clear_all()  # the answer reads them as they are now
-    context.loaders.customer_by_id.clear_all()
-    found = await load_customer(info, edit.customer_id)
-    if found is None:  # an integration reads no profiles: the change stands all the same
-        return NotFoundError(code="NOT_FOUND", message="changed; the profile is not yours to read")
-    return found
+    return CustomerChangedPayload.of(edit.customer_id)
 
 
 async def _document_owner(info: Info, document_id: strawberry.ID) -> tuple[int, int]:

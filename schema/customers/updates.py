@@ -131,6 +131,28 @@ class UpdateCustomerPayload:
         return await load_customer(info, self.pk)
 
 
+@strawberry.type(description="A customer's record was changed.")
+class CustomerChangedPayload:
+    customer_id: strawberry.ID = strawberry.field(description="The customer.")
+    pk: strawberry.Private[int]
+
+    @strawberry.field(
+        description="The customer as it is now, as you may see them (masked and audited); null "
+        "for callers who read no profiles (integrations): the change stands all the same."
+    )
+    async def customer(self, info: Info) -> Customer | None:
+        loaders = info.context.loaders
+        # Read after the change: nothing this request loaded before may answer.
+        loaders.customer_by_id.clear_all()
+        loaders.documents_by_customer.clear_all()
+        loaders.corporate_contacts_by_customer.clear_all()
+        return await load_customer(info, self.pk)
+
+    @classmethod
+    def of(cls, customer_id: int) -> CustomerChangedPayload:
+        return cls(customer_id=strawberry.ID(encode_id("Customer", customer_id)), pk=customer_id)
+
+
 @strawberry.type(description="The record changed since you read it; read it again, then decide.")
 class VersionConflictError(Error):
     current_version: int = strawberry.field(description="The record's version now.")
@@ -286,7 +308,7 @@ class CorporateContactInput:
 
 
 CorporateContactResult = Annotated[
-    Customer | InvalidInputError | NotFoundError | ForbiddenError,
+    CustomerChangedPayload | InvalidInputError | NotFoundError | ForbiddenError,
     strawberry.union("CorporateContactResult", description="The company as it is now, or why not."),
 ]
 
@@ -308,12 +330,7 @@ async def _edit_contact(
         )
     except DomainError as exc:
         return error_type(exc)
-    context.loaders.corporate_contacts_by_customer.clear_all()
-    context.loaders.customer_by_id.clear_all()
-    found = await load_customer(info, company)
-    if found is None:  # an integration reads no profiles: the change stands all the same
-        return NotFoundError(code="NOT_FOUND", message="changed; the profile is not yours to read")
-    return found
+    return CustomerChangedPayload.of(company)
 
 
 @strawberry.type

@@ -29,7 +29,8 @@ GROUP = """query ($id: ID!) { customer(id: $id) { ... on Customer { corporate {
   changeHistory(first: 10, fields: ["corporate"]) { edges { node { field oldValue newValue } } }
 } } }"""
 ADD_CONTACT = """mutation ($input: CorporateContactInput!) { addCorporateContact(input: $input) {
-  __typename ... on InvalidInputError { field } ... on Error { code } } }"""
+  __typename ... on CustomerChangedPayload { customerId }
+  ... on InvalidInputError { field } ... on Error { code } } }"""
 REMOVE_CONTACT = """mutation ($input: CorporateContactInput!) {
   removeCorporateContact(input: $input) { __typename ... on Error { code } } }"""
 
@@ -121,10 +122,10 @@ async def test_people_who_act_for_a_company_are_added_and_removed(
     contact = {"corporateId": company, "personId": encode_id("Customer", person.id)}
     signatory = {**contact, "role": " 授权签字人 "}
     added = await gql_data(anonymous, ADD_CONTACT, {"input": signatory}, token=steward)
-    assert added["addCorporateContact"]["__typename"] == "Customer"
+    assert added["addCorporateContact"]["__typename"] == "CustomerChangedPayload"
     counted = await _history_count(endpoints, company)
     again = await gql_data(anonymous, ADD_CONTACT, {"input": signatory}, token=steward)
-    assert again["addCorporateContact"]["__typename"] == "Customer"
+    assert again["addCorporateContact"]["__typename"] == "CustomerChangedPayload"
     assert await _history_count(endpoints, company) == counted  # a repeat changes nothing
     group = (await gql_data(anonymous, GROUP, {"id": company}, token=steward))["customer"]
     assert group["corporate"]["contacts"] == [
@@ -147,7 +148,7 @@ async def test_people_who_act_for_a_company_are_added_and_removed(
     removed = await gql_data(
         anonymous, REMOVE_CONTACT, {"input": {**contact, "role": "授权签字人"}}, token=steward
     )
-    assert removed["removeCorporateContact"]["__typename"] == "Customer"
+    assert removed["removeCorporateContact"]["__typename"] == "CustomerChangedPayload"
     gone = await gql_data(
         anonymous, REMOVE_CONTACT, {"input": {**contact, "role": "授权签字人"}}, token=steward
     )

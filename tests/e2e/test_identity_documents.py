@@ -21,7 +21,8 @@ from tests.factories import make_customer
 from tests.graphql import gql_data
 
 RESULT = """__typename
-  ... on Customer { version documents { id type number issuingCountry expiresOn } }
+  ... on CustomerChangedPayload { customerId
+    customer { version documents { id type number issuingCountry expiresOn } } }
   ... on DuplicateDocumentError { field holder { id } }
   ... on InvalidInputError { field }
   ... on Error { code }"""
@@ -59,6 +60,8 @@ async def _call(
 ) -> dict[str, Any]:
     data = await gql_data(client, mutation, {"input": value}, token=token)
     answer: dict[str, Any] = next(iter(data.values()))
+    if answer["__typename"] == "CustomerChangedPayload":
+        return {"__typename": answer["__typename"], **(answer["customer"] or {})}
     return answer
 
 
@@ -88,7 +91,7 @@ async def test_a_passport_is_added_renewed_and_expired_and_each_step_is_kept(
             "expiresOn": "2030-01-01",
         },
     )
-    assert added["__typename"] == "Customer"
+    assert added["__typename"] == "CustomerChangedPayload"
     assert added["version"] == 2
     passport = next(d for d in added["documents"] if d["type"] == "PASSPORT")
     assert passport["number"] == first  # normalized; a steward sees it clear
@@ -98,7 +101,7 @@ async def test_a_passport_is_added_renewed_and_expired_and_each_step_is_kept(
         steward,
         {"documentId": passport["id"], "number": renewed, "expiresOn": "2036-01-01"},
     )
-    assert replaced["__typename"] == "Customer"
+    assert replaced["__typename"] == "CustomerChangedPayload"
     (now,) = [d for d in replaced["documents"] if d["id"] == passport["id"]]
     assert (now["number"], now["expiresOn"]) == (renewed, "2036-01-01")
     expired = await _call(
@@ -247,5 +250,39 @@ async def test_who_may_keep_documents(
     )
     assert opened["openCounterSession"]["__typename"] == "CounterSession"
     at_counter = await _call(anonymous, ADD, teller, value)
-    assert at_counter["__typename"] == "Customer"
+    assert at_counter["__typename"] == "CustomerChangedPayload"
     assert len(await _documents(endpoints, made.id)) == 2
+    # The source system that keys the customer may, by its key; it reads no profile back.
+    core = mint(Role.INTEGRATION, "docwho-core", client_id="core_banking")
+    await _fetch(
+        endpoints,
+        "INSERT INTO customer_source_keys (customer_id, system, key, created_by) "
+        "VALUES ($1, 'core_banking', $2, 'test')",
+        made.id,
+        f"CB-DOC-{made.id}",
+    )
+    corporate_kind = {
+        "customerSourceKey": {"system": "core_banking", "key": f"CB-DOC-{made.id}"},
+        "type": "PASSPORT",
+        "number": _passport(made.id),
+    }
+    # One of each type: the passport is on file already, so the refusal names the type.
+    again = await _call(anonymous, ADD, core, corporate_kind)
+    assert (again["__typename"], again["field"]) == ("InvalidInputError", "input.type")
+    expired = await gql_data(
+        anonymous,
+        EXPIRE,
+        {
+            "input": {
+                "documentId": encode_id(
+                    "IdentityDocument", (await _documents(endpoints, made.id))[-1][0]
+                )
+            }
+        },
+        token=core,
+    )
+    assert expired["expireIdentityDocument"] == {
+        "__typename": "CustomerChangedPayload",
+        "customerId": gid,
+        "customer": None,
+    }

@@ -54,6 +54,7 @@ NOT_PERSONAL = {
     "DuplicateDocumentError": "which document; its holder through load_customer",
     "UpdateCustomerPayload": "a version and field names; the profile through load_customer",
     "WeakRecordNode": "a score and item names; the customer through load_customer",
+    "CustomerChangedPayload": "the customer's id; the profile through load_customer",
 }
 
 
