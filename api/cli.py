@@ -268,6 +268,47 @@ def cmd_assess_completeness(settings: Settings, args: argparse.Namespace) -> int
     return 0
 
 
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+
+    from api.db.engine import create_engine
+    from api.ops.importer import FileRefused, ImportOptions, import_file
+    from domain.errors import DomainError
+
+    options = ImportOptions(
+        kind=args.kind,
+        path=Path(args.path),
+        format=args.format,
+        encoding=args.encoding,
+        system=args.system,
+        dry_run=args.dry_run,
+        resume=args.resume,
+        batch_size=args.batch_size,
+        report=None if args.report is None else Path(args.report),
+        actor=f"import:{getpass.getuser()}",
+    )
+
+    async def run(database_url: str) -> None:
+        engine = create_engine(database_url, settings)
+        try:
+            await import_file(settings, engine, options)
+        finally:
+            await engine.dispose()
+
+    if not options.path.is_file():
+        print(f"quanjing: no such file: {options.path}", file=sys.stderr)
+        return 2
+    with Infrastructure(settings, redis=False) as endpoints:
+        migrate(endpoints.database_url, settings)
+        try:
+            asyncio.run(run(endpoints.database_url))
+        except (FileRefused, DomainError, LookupError) as exc:
+            # LookupError: an encoding Python does not know.
+            print(f"quanjing: {exc}", file=sys.stderr)
+            return 2
+    return 0
+
+
 def cmd_security_doc(settings: Settings, args: argparse.Namespace) -> int:
     from api.ops.security_doc import rewrite
 
@@ -399,6 +440,29 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         "assess-completeness",
         help="assess every customer's completeness (after an upgrade or a change of the items)",
     ).set_defaults(handler=cmd_assess_completeness)
+
+    from api.ops.importer import FORMATS, KINDS
+
+    load = sub.add_parser(
+        "import",
+        help="import a file of records from the bank's systems (docs/integration.md)",
+        description="Import a JSON Lines or CSV file: every record checked by the rules the "
+        "mutations use, written a batch per transaction; refused records go to the report.",
+    )
+    load.add_argument("kind", choices=sorted(KINDS), help="what the file holds")
+    load.add_argument("path", help="the file")
+    load.add_argument("--format", choices=FORMATS, help="default: from the file's extension")
+    load.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="the file's encoding, e.g. gbk or gb18030 (default utf-8)",
+    )
+    load.add_argument("--system", help="the source system of records that do not name one")
+    load.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
+    load.add_argument("--resume", action="store_true", help="continue this file's unfinished run")
+    load.add_argument("--batch-size", type=_bounded(1, 50_000), default=2_000)
+    load.add_argument("--report", help="where the report goes (default: PATH.report.jsonl)")
+    load.set_defaults(handler=cmd_import)
 
     from domain.access.principal import Role
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -840,6 +841,9 @@ class CustomerSourceKeyRow(Base):
     key: Mapped[str] = mapped_column(String(100))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = _now()
+    # A digest of the record the bulk import last wrote for this key: the same record again
+    # is unchanged and writes nothing (domain/imports/customers.py).
+    fingerprint: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class CustomerChangeRow(Base):
@@ -905,3 +909,40 @@ class ProductVariantRow(Base):
     fee_note: Mapped[str | None] = mapped_column(String(200))
     effective_from: Mapped[date] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)
+
+
+class ImportRunRow(Base):
+    """One `quanjing import` run (domain/imports/run.py): who, which file, how far its
+    committed batches got, and the counts; readable by admins and stewards."""
+
+    __tablename__ = "import_runs"
+    __table_args__ = (Index("ix_import_runs_kind_checksum", "kind", "checksum"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    file_name: Mapped[str] = mapped_column(String(500))
+    checksum: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(200))
+    source_system: Mapped[str | None] = mapped_column(String(40))
+    dry_run: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(10))
+    last_line: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    seconds: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ImportRefusalRow(Base):
+    """A record an import run refused: the line of its machine-readable report."""
+
+    __tablename__ = "import_refusals"
+    __table_args__ = (Index("ix_import_refusals_run_id_line", "run_id", "line"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id"))
+    line: Mapped[int] = mapped_column(BigInteger)
+    source_key: Mapped[str | None] = mapped_column(String(100))
+    field: Mapped[str | None] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(String(500))

@@ -1,0 +1,103 @@
+"""Import runs in PostgreSQL (domain/imports/run.py): the run's record, and each batch's
+refusals and checkpoint written in the batch's own transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.db.tables import ImportRefusalRow, ImportRunRow
+from api.db.transaction import SqlTransaction
+from domain.imports.records import Refusal, Tally
+from domain.imports.run import RunRequest, RunState, RunStatus
+
+_runs = ImportRunRow.__table__.c
+_refusals = ImportRefusalRow.__table__.c
+MAX_MESSAGE = 500
+
+
+class SqlImportTransaction(SqlTransaction):
+    async def save_refusals(self, run_id: int, refusals: Sequence[Refusal]) -> None:
+        if refusals:
+            await self.conn.execute(
+                insert(ImportRefusalRow),
+                [
+                    {
+                        "run_id": run_id,
+                        "line": r.line,
+                        "source_key": None if r.source_key is None else r.source_key[:100],
+                        "field": None if r.field is None else r.field[:100],
+                        "code": r.code,
+                        "message": r.message[:MAX_MESSAGE],
+                    }
+                    for r in refusals
+                ],
+            )
+
+    async def checkpoint(self, run_id: int, last_line: int, tally: Tally) -> None:
+        await self.conn.execute(
+            update(ImportRunRow)
+            .where(_runs.id == run_id)
+            .values(last_line=last_line, counts=tally.as_dict())
+        )
+
+
+class SqlImportRuns:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def start(self, request: RunRequest) -> int:
+        async with self._engine.begin() as conn:
+            run_id: int = await conn.scalar(
+                insert(ImportRunRow)
+                .values(
+                    kind=request.kind,
+                    file_name=request.file_name[:500],
+                    checksum=request.checksum,
+                    actor=request.actor,
+                    source_system=request.default_system,
+                    dry_run=request.dry_run,
+                    status=RunStatus.RUNNING,
+                    counts=Tally().as_dict(),
+                )
+                .returning(_runs.id)
+            )
+        return run_id
+
+    async def unfinished(self, kind: str, checksum: str) -> RunState | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(_runs.id, _runs.last_line, _runs.counts)
+                    .where(
+                        _runs.kind == kind,
+                        _runs.checksum == checksum,
+                        _runs.status != RunStatus.COMPLETED,
+                        _runs.dry_run.is_(False),
+                    )
+                    .order_by(_runs.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return None
+        return RunState(row.id, row.last_line, Tally.from_dict(row.counts))
+
+    async def finish(self, run_id: int, status: str, tally: Tally, seconds: float) -> None:
+        async with self._engine.begin() as conn:
+            values: dict[str, Any] = {"status": status, "seconds": seconds}
+            if status == RunStatus.COMPLETED:
+                values |= {"counts": tally.as_dict(), "finished_at": func.now()}
+            await conn.execute(update(ImportRunRow).where(_runs.id == run_id).values(values))
+
+    async def refusals(self, run_id: int) -> Sequence[Refusal]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(ImportRefusalRow.__table__)
+                .where(_refusals.run_id == run_id)
+                .order_by(_refusals.line, _refusals.id)
+            )
+            return [Refusal(r.line, r.source_key, r.field, r.code, r.message) for r in rows]

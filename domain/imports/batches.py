@@ -1,0 +1,77 @@
+"""A batch of an import: what every kind's writer gets and gives back, and the run it is in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol, TypeVar
+
+from domain.customers.history import Author
+from domain.imports.records import Outcome, Refusal, SourceRecord, Tally
+from domain.transaction import Transaction
+
+T = TypeVar("T")
+
+# The topic of the one event a committed batch announces (docs/integration.md, "Events"): a
+# million-row load raises a few hundred of these, not a million customer events.
+BATCH_TOPIC = "import.batch"
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    run_id: int
+    kind: str
+    author: Author  # the actor; its correlation id names the run in every history entry
+    today: date
+    dry_run: bool = False
+
+
+@dataclass(slots=True)
+class BatchResult:
+    tally: Tally = field(default_factory=Tally)
+    refusals: list[Refusal] = field(default_factory=list)
+    inserted_ids: list[int] = field(default_factory=list)
+    updated_ids: list[int] = field(default_factory=list)
+
+    def refuse(self, refusal: Refusal) -> None:
+        self.refusals.append(refusal)
+        self.tally.count(Outcome.REFUSED, refusal.code)
+
+
+class ImportTransaction(Transaction, Protocol):
+    """One batch's transaction: its writes, its refusals and the run's checkpoint commit
+    together, so a run killed at any moment resumes after its last committed batch."""
+
+    async def save_refusals(self, run_id: int, refusals: Sequence[Refusal]) -> None: ...
+
+    async def checkpoint(self, run_id: int, last_line: int, tally: Tally) -> None:
+        """The run's progress as of this batch: the last line it covers, the counts so far."""
+        ...
+
+
+U_contra = TypeVar("U_contra", bound="ImportTransaction", contravariant=True)
+
+
+class RecordKind(Protocol[T, U_contra]):
+    """How one kind of record is checked alone, then written a batch at a time."""
+
+    name: str
+
+    def prepare(self, record: SourceRecord, default_system: str | None, today: date) -> T:
+        """The record as the domain rules accept it; raises DomainError naming the column."""
+        ...
+
+    async def write(self, uow: U_contra, items: Sequence[T], run: RunContext) -> BatchResult:
+        """Write the batch set-based; every item ends in the result's tally."""
+        ...
+
+
+def last_wins(items: Sequence[T], key: Callable[[T], Hashable], result: BatchResult) -> list[T]:
+    """Within a batch, a later record with the same source key replaces an earlier one (the
+    earlier is SUPERSEDED); across batches the later one updates what the earlier wrote."""
+    keyed = {key(item): item for item in items}
+    kept = list(keyed.values())
+    for _ in range(len(items) - len(kept)):
+        result.tally.count(Outcome.SUPERSEDED)
+    return kept

@@ -1,0 +1,147 @@
+"""An import run: read records, check each alone, write them a batch per transaction, keep
+the refusals and the run's progress with each batch, and resume after the last committed one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol, TypeVar
+
+from domain.customers.history import Author
+from domain.errors import DomainError
+from domain.imports.batches import ImportTransaction, RecordKind, RunContext
+from domain.imports.records import Refusal, SourceRecord, Tally, refusal_of
+
+DEFAULT_BATCH = 2_000
+U = TypeVar("U", bound=ImportTransaction)
+
+
+class RunStatus:
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    kind: str
+    file_name: str
+    checksum: str  # SHA-256 of the file's bytes: --resume continues only the same file
+    actor: str
+    default_system: str | None = None
+    dry_run: bool = False
+    resume: bool = False
+    batch_size: int = DEFAULT_BATCH
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """A run as recorded: how far its committed batches got."""
+
+    id: int
+    last_line: int
+    tally: Tally
+
+
+class ImportRuns(Protocol):
+    """The record of every run (who, which file, counts, duration)."""
+
+    async def start(self, request: RunRequest) -> int: ...
+
+    async def unfinished(self, kind: str, checksum: str) -> RunState | None:
+        """The latest run of this file that did not finish, to resume."""
+        ...
+
+    async def finish(self, run_id: int, status: str, tally: Tally, seconds: float) -> None: ...
+
+    async def refusals(self, run_id: int) -> Sequence[Refusal]:
+        """The run's refusals, by line (those of every committed batch)."""
+        ...
+
+
+@dataclass(slots=True)
+class RunResult:
+    run_id: int
+    tally: Tally
+    refusals: list[Refusal] = field(default_factory=list)
+    seconds: float = 0.0
+    resumed_after: int = 0  # the last line a resumed run found committed
+
+
+class ResumeRefused(DomainError):
+    code = "NOTHING_TO_RESUME"
+
+
+Progress = Callable[[int, Tally], None]
+Read = SourceRecord | Refusal  # a malformed line is a refusal as soon as it is read
+
+
+def _batches(lines: Iterable[Read], size: int, after: int) -> Iterator[list[Read]]:
+    batch: list[Read] = []
+    for item in lines:
+        if item.line <= after:
+            continue
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def run_import(
+    request: RunRequest,
+    lines: Iterable[Read],
+    kind: RecordKind[Any, U],
+    runs: ImportRuns,
+    transactions: Callable[[], U],
+    today: date,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Import every record; per-record refusals never stop the run. A batch's writes, its
+    refusals and the run's checkpoint commit together (a dry run rolls each batch back)."""
+    started = time.monotonic()
+    previous = await runs.unfinished(request.kind, request.checksum) if request.resume else None
+    if request.resume and previous is None:
+        raise ResumeRefused("no unfinished run of this file to resume; import it without --resume")
+    run_id = previous.id if previous is not None else await runs.start(request)
+    tally = previous.tally if previous is not None else Tally()
+    after = previous.last_line if previous is not None else 0
+    author = Author(request.actor, request.default_system, correlation_id=f"import-run-{run_id}")
+    context = RunContext(run_id, request.kind, author, today, request.dry_run)
+    kept: list[Refusal] = []  # a dry run's refusals: nothing of them is committed
+    status = RunStatus.FAILED
+    try:
+        for batch in _batches(lines, request.batch_size, after):
+            refusals: list[Refusal] = []
+            items = []
+            for read in batch:
+                if isinstance(read, Refusal):
+                    refusals.append(read)
+                    continue
+                try:
+                    items.append(kind.prepare(read, request.default_system, today))
+                except DomainError as exc:
+                    refusals.append(refusal_of(exc, read.line, read.get("sourceKey")))
+            async with transactions() as uow:
+                result = await kind.write(uow, items, context)
+                for refusal in refusals:  # those read or checked alone; the writer's are counted
+                    result.tally.refused[refusal.code] += 1
+                refusals = sorted(refusals + result.refusals, key=lambda r: r.line)
+                tally.add(result.tally)
+                if request.dry_run:
+                    kept += refusals
+                else:
+                    await uow.save_refusals(run_id, refusals)
+                    await uow.checkpoint(run_id, batch[-1].line, tally)
+                    await uow.commit()
+            if progress is not None:
+                progress(batch[-1].line, tally)
+        status = RunStatus.COMPLETED
+    finally:
+        await runs.finish(run_id, status, tally, time.monotonic() - started)
+    refused = kept if request.dry_run else list(await runs.refusals(run_id))
+    return RunResult(run_id, tally, refused, time.monotonic() - started, after)
