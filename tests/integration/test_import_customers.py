@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -313,3 +317,68 @@ async def test_gbk_and_csv_quirks_are_read_by_line(
     # branch codes to look up): the COPY must run inside it.
     again, _, _ = await _import(settings, engine, path, system="gbk", encoding="gbk")
     assert (again.tally.unchanged, again.tally.inserted) == (4, 0)
+
+
+async def test_a_run_killed_part_way_resumes_after_its_last_committed_batch(
+    database: str, settings: Settings, tmp_path: Path
+) -> None:
+    count = 24_000
+    path = tmp_path / "load.jsonl"
+    path.write_bytes(jsonl(list(customers(count, seed=16, prefix="L", region="330106"))))
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "QUANJING_HOME": str(tmp_path / "home"),
+    }
+    command = [sys.executable, "-m", "api.cli", "import", "customers", str(path)]
+    options = ["--system", "resume", "--batch-size", "1000"]
+    process = subprocess.Popen([*command, *options], env=env, stdout=subprocess.DEVNULL)
+    try:
+        committed = 0
+        for _ in range(1200):  # at most a minute: the run commits a batch every few ms
+            rows = await _rows(
+                database, "SELECT last_line FROM import_runs WHERE source_system = 'resume'"
+            )
+            committed = rows[0]["last_line"] if rows else 0
+            if committed >= 3_000:
+                break
+            await asyncio.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    assert 3_000 <= committed < count, "the kill came too late to test a resume"
+    run = (await _rows(database, "SELECT * FROM import_runs WHERE source_system = 'resume'"))[0]
+    assert run["status"] == "running"  # killed: nothing finished it
+    written = await _rows(
+        database, "SELECT count(*) AS n FROM customer_source_keys WHERE system = 'resume'"
+    )
+    assert written[0]["n"] == run["last_line"]  # what was committed is what the run says
+
+    resumed = subprocess.run(
+        [*command, *options, "--resume"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resumed after line {run['last_line']:,}" in resumed.stdout
+    assert f"inserted  {count:,}" in resumed.stdout  # the counts carry over
+    keys = await _rows(
+        database,
+        "SELECT count(*) AS n, count(DISTINCT key) AS distinct_keys, count(DISTINCT customer_id) "
+        "AS customers FROM customer_source_keys WHERE system = 'resume'",
+    )
+    assert tuple(keys[0]) == (count, count, count)  # nothing doubled, nothing lost
+    documents = await _rows(
+        database,
+        "SELECT count(*) AS n FROM identity_documents d JOIN customer_source_keys k "
+        "ON k.customer_id = d.customer_id WHERE k.system = 'resume'",
+    )
+    assert documents[0]["n"] == count
+    finished = await _rows(
+        database, "SELECT status, last_line FROM import_runs WHERE id = $1", run["id"]
+    )
+    assert tuple(finished[0]) == ("completed", count)
+    nothing_left = subprocess.run(
+        [*command, *options, "--resume"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert nothing_left.returncode == 2
+    assert "NOTHING_TO_RESUME" in nothing_left.stderr or "no unfinished run" in nothing_left.stderr
