@@ -171,6 +171,10 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
             "(more: .venv/bin/quanjing token --role rm --rm 1 --sub rm1)",
             token,
         )
+        log.info(
+            "your own customers, from a file (docs/integration.md): "
+            ".venv/bin/quanjing import customers docs/import-templates/customers.csv"
+        )
         # One process for the demo: detection and webhooks run inside the web server.
         os.environ["QUANJING_RUN_WORKER"] = "1"
         return _serve(settings, endpoints, args.host, args.port, 1)

@@ -645,7 +645,7 @@ _LEFT_TO_DEFAULTS = {
     "interactions": {"offers", "products_discussed", "recorded_by", "created_at"},
     "relationship_states": set(),
     "relationship_state_changes": set(),
-    "customer_source_keys": {"id", "created_at"},
+    "customer_source_keys": {"id", "created_at", "fingerprint"},
 }
 COLUMNS: dict[str, tuple[str, ...]] = {
     name: tuple(c.name for c in Base.metadata.tables[name].columns if c.name not in skipped)

@@ -44,7 +44,7 @@ from domain.customers.source_keys import SourceKey, validate_source_key
 from domain.errors import InvalidInput
 from domain.imports.records import SourceRecord
 
-# Column → what it holds; docs/integration.md describes each, templates/import/ shows them.
+# Column → what it holds; docs/integration.md describes each, docs/import-templates/ shows them.
 COLUMNS: Mapping[str, str] = {
     "sourceSystem": "the system that owns the record (default: --system)",
     "sourceKey": "the customer's key in that system (required)",
