@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock demo test lint typecheck contracts pytest schema bench bench-search-1m bench-detector bench-value bench-statements clean
+.PHONY: install lock demo test lint typecheck contracts pytest schema bench bench-search-1m bench-detector bench-value bench-import bench-statements clean
 
 $(UV): .ci/uv-requirements.txt
 	$(PYTHON) -m venv $(UV_VENV)
@@ -84,6 +84,9 @@ bench-detector: install
 
 bench-value: install
 	$(BIN)/python -m benchmarks.value $(BENCH_ARGS)
+
+bench-import: install
+	$(BIN)/python -m benchmarks.imports $(BENCH_ARGS)
 
 bench-statements: install
 	$(BIN)/python -m benchmarks.statement_cost $(BENCH_ARGS)

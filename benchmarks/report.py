@@ -9,6 +9,7 @@ from typing import Any
 DETECTOR_RESULTS = Path(__file__).resolve().parent / "results" / "detector.json"
 VALUE_RESULTS = Path(__file__).resolve().parent / "results" / "value.json"
 SEARCH_RESULTS = Path(__file__).resolve().parent / "results" / "search_1m.json"
+IMPORT_RESULTS = Path(__file__).resolve().parent / "results" / "import.json"
 
 HEADER = """# Benchmarks
 
@@ -147,7 +148,7 @@ def render(result: dict[str, Any]) -> str:
                 f"- {op}: {cell['throughput']:.0f} req/s{ratio}, p99 {cell['p99_ms']:.1f} ms "
                 f"at {d['customers']:,} customers (goal: {goal_text})"
             )
-    return "\n".join(lines + _search_at_scale() + _detector() + _value()) + "\n"
+    return "\n".join(lines + _search_at_scale() + _detector() + _value() + _imports()) + "\n"
 
 
 def _search_at_scale() -> list[str]:
@@ -220,6 +221,41 @@ def _value() -> list[str]:
             f"- `quanjing score` ({run['run']} run): **{run['seconds']:,.1f} s** for "
             f"{run['customers']:,} customers (goal: 1,000,000 in ≤ 300 s); tiers "
             + ", ".join(f"{t} {n:,}" for t, n in run["tiers"].items())
+        )
+    return lines
+
+
+def _imports() -> list[str]:
+    if not IMPORT_RESULTS.exists():
+        return []
+    r = json.loads(IMPORT_RESULTS.read_text(encoding="utf-8"))
+    m = r["machine"]
+    runs = {run["run"]: run for run in r["runs"]}
+    floor = runs["baseline"]["per_second"]
+    lines = [
+        "",
+        "## Bulk import (`make bench-import`)",
+        "",
+        f"- measured {r['measured_at']} on {m['cpu']}, {m['cores']} cores; "
+        f"{r['customers']:,} customers from JSON Lines (each with a resident ID or USCC and a "
+        f"phone), batches of {r['batch_size']:,}, one process; a fresh database per baseline "
+        "and import",
+        "- baseline: read, seal the document numbers and COPY the same rows into the same "
+        "four tables, no validation (the physical limit)",
+    ]
+    for name, label in (
+        ("baseline", "baseline"),
+        ("initial", "initial import (empty database)"),
+        ("again", "the same file again (all unchanged)"),
+        ("delta", "delta (half changed, half new)"),
+    ):
+        run = runs.get(name)
+        if run is None:
+            continue
+        ratio = "" if name == "baseline" else f", **{run['per_second'] / floor:.2f}×** the baseline"
+        lines.append(
+            f"- {label}: {run['records']:,} records in {run['seconds']:.1f} s, "
+            f"{run['per_second']:,} records/s{ratio}"
         )
     return lines
 

@@ -319,6 +319,12 @@ async def test_gbk_and_csv_quirks_are_read_by_line(
     assert (again.tally.unchanged, again.tally.inserted) == (4, 0)
 
 
+async def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
 async def test_a_run_killed_part_way_resumes_after_its_last_committed_batch(
     database: str, settings: Settings, tmp_path: Path
 ) -> None:
@@ -332,7 +338,9 @@ async def test_a_run_killed_part_way_resumes_after_its_last_committed_batch(
     }
     command = [sys.executable, "-m", "api.cli", "import", "customers", str(path)]
     options = ["--system", "resume", "--batch-size", "1000"]
-    process = subprocess.Popen([*command, *options], env=env, stdout=subprocess.DEVNULL)
+    process = await asyncio.create_subprocess_exec(
+        *command, *options, env=env, stdout=subprocess.DEVNULL
+    )
     try:
         committed = 0
         for _ in range(1200):  # at most a minute: the run commits a batch every few ms
@@ -344,9 +352,10 @@ async def test_a_run_killed_part_way_resumes_after_its_last_committed_batch(
                 break
             await asyncio.sleep(0.05)
         process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        await asyncio.wait_for(process.wait(), 30)
     finally:
-        process.kill()
+        if process.returncode is None:
+            process.kill()
     assert 3_000 <= committed < count, "the kill came too late to test a resume"
     run = (await _rows(database, "SELECT * FROM import_runs WHERE source_system = 'resume'"))[0]
     assert run["status"] == "running"  # killed: nothing finished it
@@ -355,9 +364,7 @@ async def test_a_run_killed_part_way_resumes_after_its_last_committed_batch(
     )
     assert written[0]["n"] == run["last_line"]  # what was committed is what the run says
 
-    resumed = subprocess.run(
-        [*command, *options, "--resume"], env=env, capture_output=True, text=True, timeout=300
-    )
+    resumed = await _run([*command, *options, "--resume"], env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"resumed after line {run['last_line']:,}" in resumed.stdout
     assert f"inserted  {count:,}" in resumed.stdout  # the counts carry over
@@ -377,8 +384,6 @@ async def test_a_run_killed_part_way_resumes_after_its_last_committed_batch(
         database, "SELECT status, last_line FROM import_runs WHERE id = $1", run["id"]
     )
     assert tuple(finished[0]) == ("completed", count)
-    nothing_left = subprocess.run(
-        [*command, *options, "--resume"], env=env, capture_output=True, text=True, timeout=120
-    )
+    nothing_left = await _run([*command, *options, "--resume"], env)
     assert nothing_left.returncode == 2
     assert "NOTHING_TO_RESUME" in nothing_left.stderr or "no unfinished run" in nothing_left.stderr

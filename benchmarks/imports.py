@@ -1,0 +1,229 @@
+"""`make bench-import`: `quanjing import customers` against plain COPY of the same rows.
+
+    python -m benchmarks.imports [--customers 1000000] [--quick]
+
+One run, one machine, a fresh database per measurement (embedded PostgreSQL under
+.quanjing-bench-import):
+- **baseline**: the physical limit — read the same JSON Lines, seal the document numbers (a
+  loader must: they are stored encrypted), COPY the same rows into the same four tables
+  (customers, identity_documents, contact_points, customer_source_keys). No validation, no
+  history, no completeness, no checkpoint;
+- **initial**: the import of the whole file into an empty database;
+- **again**: the same file once more (every record unchanged);
+- **delta**: a tenth of the base size (the issue's 100,000 at 1,000,000), half changed records
+  of known keys, half new customers.
+
+Goals (issue 19, at 1,000,000 customers): initial ≥ 3,500 customers/s, again no slower than
+initial, a 100,000-record delta in ≤ 1 minute. Results: benchmarks/results/import.json and
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+from api.cli import migrate
+from api.db.document_crypto import DocumentCrypto
+from api.db.engine import asyncpg_dsn, create_engine
+from api.ops.embedded import EmbeddedPostgres
+from api.ops.importer import ImportOptions, import_file
+from api.settings import Settings
+from benchmarks.report import IMPORT_RESULTS, write_report
+from benchmarks.run import RESULTS, ROOT, machine
+from domain.customers.contacts import normalize_phone
+from tests.import_files import customers as generated
+
+_BRANCH = (
+    "INSERT INTO branches (code, name, city, kind) VALUES ('NJ01', '南京分行', '南京', 'branch')"
+)
+
+
+async def _fresh(admin_url: str, name: str) -> str:
+    admin = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = admin_url.replace("/quanjing?", f"/{name}?", 1)
+    await asyncio.to_thread(migrate, url)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute(_BRANCH)
+    finally:
+        await conn.close()
+    return url
+
+
+def write_files(folder: Path, count: int) -> tuple[Path, Path]:
+    base = folder / "customers.jsonl"
+    delta = folder / "delta.jsonl"
+    with base.open("wb") as out:
+        for record in generated(count, seed=1, prefix="B", region="320102"):
+            out.write(orjson.dumps(record) + b"\n")
+    changed = count // 20
+    with delta.open("wb") as out:
+        for n, record in enumerate(generated(changed, seed=1, prefix="B", region="320102")):
+            out.write(orjson.dumps(record | {"occupation": f"新职业{n % 7}"}) + b"\n")
+        for record in generated(changed, seed=2, prefix="N", region="330106"):
+            out.write(orjson.dumps(record) + b"\n")
+    return base, delta
+
+
+async def baseline(url: str, crypto: DocumentCrypto, path: Path) -> float:
+    """Read, seal, COPY: what any loader of these rows must do, and nothing more."""
+    started = time.perf_counter()
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        next_id = 1
+        batch: list[dict[str, Any]] = []
+
+        async def flush(first_id: int) -> None:
+            customers, documents, contacts, keys = [], [], [], []
+            for offset, r in enumerate(batch):
+                cid = first_id + offset
+                kind = r["kind"].lower()
+                customers.append(
+                    (cid, f"P{cid:09d}", kind, r["displayName"], r.get("registeredName"))
+                )
+                doc_type = "resident_id" if "residentId" in r else "uscc"
+                number = r.get("residentId") or r["uscc"]
+                sealed = crypto.seal(doc_type, number, cid)
+                documents.append((cid, doc_type, sealed.ciphertext, sealed.key_id, sealed.lookup))
+                contacts.append((cid, "phone", normalize_phone(r["phone"]), True))
+                keys.append((cid, "core", r["sourceKey"], "bench"))
+            async with conn.transaction():
+                await conn.copy_records_to_table(
+                    "customers",
+                    records=customers,
+                    columns=("id", "code", "kind", "display_name", "registered_name"),
+                )
+                await conn.copy_records_to_table(
+                    "identity_documents",
+                    records=documents,
+                    columns=(
+                        "customer_id",
+                        "type",
+                        "number_ciphertext",
+                        "number_key_id",
+                        "number_hmac",
+                    ),
+                )
+                await conn.copy_records_to_table(
+                    "contact_points",
+                    records=contacts,
+                    columns=("customer_id", "kind", "value", "is_preferred"),
+                )
+                await conn.copy_records_to_table(
+                    "customer_source_keys",
+                    records=keys,
+                    columns=("customer_id", "system", "key", "created_by"),
+                )
+
+        with path.open("rb") as stream:
+            for line in stream:
+                batch.append(orjson.loads(line))
+                if len(batch) == 2_000:
+                    await flush(next_id)
+                    next_id += len(batch)
+                    batch = []
+        if batch:
+            await flush(next_id)
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
+async def quanjing(settings: Settings, url: str, path: Path) -> tuple[float, dict[str, Any]]:
+    engine = create_engine(url, settings)
+    try:
+        started = time.perf_counter()
+        result = await import_file(
+            settings, engine, ImportOptions("customers", path, system="core"), io.StringIO()
+        )
+        return time.perf_counter() - started, result.tally.as_dict()
+    finally:
+        await engine.dispose()
+
+
+async def measure(
+    settings: Settings, admin_url: str, folder: Path, count: int
+) -> list[dict[str, Any]]:
+    crypto = DocumentCrypto.from_settings(settings)
+    base, delta = write_files(folder, count)
+    runs: list[dict[str, Any]] = []
+
+    def add(name: str, records: int, seconds: float, counts: dict[str, Any] | None = None) -> None:
+        runs.append(
+            {
+                "run": name,
+                "records": records,
+                "seconds": round(seconds, 2),
+                "per_second": round(records / seconds),
+                "counts": counts,
+            }
+        )
+        print(
+            f"{name}: {records:,} records in {seconds:.1f} s ({records / seconds:,.0f}/s)",
+            flush=True,
+        )
+
+    add("baseline", count, await baseline(await _fresh(admin_url, "bench_copy"), crypto, base))
+    url = await _fresh(admin_url, "bench_import")
+    seconds, counts = await quanjing(settings, url, base)
+    add("initial", count, seconds, counts)
+    seconds, counts = await quanjing(settings, url, base)
+    add("again", count, seconds, counts)
+    delta_records = 2 * (count // 20)
+    seconds, counts = await quanjing(settings, url, delta)
+    add("delta", delta_records, seconds, counts)
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.imports", description=__doc__)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="20,000 customers")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.customers = 20_000
+    home = Path(os.environ.get("QUANJING_BENCH_HOME") or ROOT / ".quanjing-bench-import").resolve()
+    settings = replace(Settings.from_env({}), home=home, log_level="WARNING", db_pool_size=2)
+    postgres = EmbeddedPostgres(home)
+    url = postgres.start()
+    folder = home / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        runs = asyncio.run(measure(settings, url, folder, args.customers))
+    finally:
+        postgres.stop()
+    result = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "customers": args.customers,
+        "batch_size": 2_000,
+        "runs": runs,
+    }
+    IMPORT_RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if RESULTS.exists():
+        write_report(
+            json.loads(RESULTS.read_text(encoding="utf-8")), ROOT / "docs" / "benchmarks.md"
+        )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
