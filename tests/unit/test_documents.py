@@ -111,6 +111,7 @@ def test_the_remembered_resident_id_check_agrees_with_stdnum() -> None:
         assert outcome(validate_resident_id, number) == expected, number
         valid += isinstance(expected, str)
     assert 500 < valid < 2_500  # both kinds were tried
+    body = "14089119900101001"
+    unknown_county = body + ric.calc_check_digit(body + "0")
     with pytest.raises(InvalidInput):  # stdnum raised KeyError here: an internal error
-        body = "14089119900101001"
-        normalize_document_number(DocumentType.RESIDENT_ID, body + ric.calc_check_digit(body + "0"))
+        normalize_document_number(DocumentType.RESIDENT_ID, unknown_county)
