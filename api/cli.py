@@ -290,6 +290,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         report=None if args.report is None else Path(args.report),
         actor=f"import:{getpass.getuser()}",
+        defer_missing=args.defer_missing,
     )
 
     async def run(database_url: str) -> None:
@@ -465,6 +466,11 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     load.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
     load.add_argument("--resume", action="store_true", help="continue this file's unfinished run")
     load.add_argument("--batch-size", type=_bounded(1, 50_000), default=2_000)
+    load.add_argument(
+        "--defer-missing",
+        action="store_true",
+        help="keep holdings whose customers are not there yet, and write them when they arrive",
+    )
     load.add_argument("--report", help="where the report goes (default: PATH.report.jsonl)")
     load.set_defaults(handler=cmd_import)
 

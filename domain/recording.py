@@ -353,8 +353,10 @@ async def upsert_holding(
     return result
 
 
-def validate_holding_change(change: HoldingChange) -> HoldingChange:
-    """A holdings-feed record checked and trimmed, or InvalidInput naming the field."""
+def validate_holding_change(change: HoldingChange, today: date) -> HoldingChange:
+    """A holdings-feed record checked and trimmed, or InvalidInput naming the field. `today`
+    is the UTC date: a date up to the day after it is allowed (a branch in UTC+8 opens
+    accounts "tomorrow" in UTC for eight hours a day); later ones are a fault of the feed."""
     ref = change.source_ref.strip()
     if not ref or len(ref) > 64:
         raise InvalidInput("sourceRef", "the source reference is 1 to 64 characters")
@@ -370,6 +372,10 @@ def validate_holding_change(change: HoldingChange) -> HoldingChange:
         raise InvalidInput("closedOn", "a closed holding has a closing date, an open one none")
     if change.closed_on is not None and change.closed_on < change.opened_on:
         raise InvalidInput("closedOn", "a holding cannot close before it opened")
+    latest = today + timedelta(days=1)
+    for name, day in (("openedOn", change.opened_on), ("closedOn", change.closed_on)):
+        if day is not None and day > latest:
+            raise InvalidInput(name, "the date is in the future")
     for name, value in (("balance", change.balance), ("creditLimit", change.credit_limit)):
         if value is not None and (not value.is_finite() or abs(value) >= Decimal("1e18")):
             raise InvalidInput(name, "the amount is out of range")

@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-import asyncpg
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, BYTEA
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.db.completeness import refresh_completeness
 from api.db.customer_changes import COLUMNS, SqlMasterDataTransaction, _column_value
 from api.db.document_crypto import DocumentCrypto
-from api.db.import_runs import SqlImportTransaction
+from api.db.import_runs import CHANGE_COLUMNS, SqlImportTransaction, change_row
 from api.db.rows import customer_from_row
 from api.db.tables import BranchRow, CustomerRow
 from domain.access.masking import mask_document
 from domain.customers.documents import resident_id_birth_date
-from domain.customers.history import FieldChange, category_of
+from domain.customers.history import FieldChange
 from domain.customers.model import ContactKind, Customer, CustomerKind, DocumentType
 from domain.customers.registration import NewDocument
 from domain.customers.source_keys import SourceKey
@@ -73,28 +72,12 @@ _CUSTOMER_COLUMNS = (
     "asset_band", "credit_status", "ownership_type", "business_scale", "industry",
     "registered_name", "lifecycle_status",
 )  # fmt: skip
-_CHANGE_COLUMNS = (
-    "customer_id", "field", "category", "old_value", "new_value", "subject_id", "actor",
-    "source_system", "correlation_id", "reason",
-)  # fmt: skip
 
 
 class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransaction):
     def __init__(self, engine: AsyncEngine, crypto: DocumentCrypto, on_commit: Any = None) -> None:
         super().__init__(engine, on_commit)
         self._crypto = crypto
-        self._begun = False
-
-    async def _driver(self) -> asyncpg.Connection:
-        """The asyncpg connection under this transaction, for COPY. SQLAlchemy's adapter
-        opens the transaction at its first statement: a COPY before it would run on its own
-        (autocommitted, and the staged rows gone with ON COMMIT DELETE ROWS)."""
-        if not self._begun:
-            await self.conn.execute(text("SELECT 1"))
-            self._begun = True
-        raw = await self.conn.get_raw_connection()
-        driver: asyncpg.Connection = raw.driver_connection
-        return driver
 
     async def branch_ids(self, codes: Sequence[str]) -> dict[str, int]:
         rows = await self.conn.execute(
@@ -105,7 +88,7 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
         return {r.code: r.id for r in rows}
 
     async def known_customers(self, keys: Sequence[SourceKey]) -> dict[SourceKey, KnownCustomer]:
-        driver = await self._driver()
+        driver = await self.driver()
         await driver.execute(_STAGE)
         await driver.copy_records_to_table(
             "import_key_stage",
@@ -233,11 +216,11 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
             keys.append((customer_id, key.system, key.key, author.actor, new.record.fingerprint))
             status = "prospect" if c.prospect else "active"
             changes.append(
-                _change_row(
+                change_row(
                     customer_id, FieldChange("lifecycleStatus", None, status), run, key.system
                 )
             )
-        driver = await self._driver()
+        driver = await self.driver()
         await driver.copy_records_to_table(
             "customers", records=customers, columns=_CUSTOMER_COLUMNS
         )
@@ -264,7 +247,7 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
             columns=("customer_id", "system", "key", "created_by", "fingerprint"),
         )
         await driver.copy_records_to_table(
-            "customer_changes", records=changes, columns=_CHANGE_COLUMNS
+            "customer_changes", records=changes, columns=CHANGE_COLUMNS
         )
         return ids
 
@@ -285,7 +268,7 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
                 rows,
             )
         history = [
-            _change_row(c.customer_id, entry, run, c.key.system)
+            change_row(c.customer_id, entry, run, c.key.system)
             for c in changes
             for entry in c.changes
         ]
@@ -340,7 +323,7 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
             )
             ids = {(r.customer_id, r.type): r.id for r in added}
             history += [
-                _change_row(
+                change_row(
                     d["customer_id"],  # type: ignore[arg-type]
                     FieldChange(
                         "documents.number",
@@ -368,7 +351,7 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
                 ),
             )
             history += [
-                _change_row(
+                change_row(
                     r.customer_id,
                     FieldChange("contactPoints.value", None, r.value, r.id),
                     run,
@@ -377,9 +360,9 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
                 for r in added
             ]
         if history:
-            driver = await self._driver()
+            driver = await self.driver()
             await driver.copy_records_to_table(
-                "customer_changes", records=history, columns=_CHANGE_COLUMNS
+                "customer_changes", records=history, columns=CHANGE_COLUMNS
             )
         await self.conn.execute(_BUMP, {"ids": [c.customer_id for c in changes]})
         await self.keep_fingerprints({c.key: c.fingerprint for c in changes})
@@ -396,25 +379,6 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
 
     async def refresh_completeness(self, ids: Sequence[int]) -> None:
         await refresh_completeness(self.conn, ids)
-
-
-def _change_row(
-    customer_id: int, change: FieldChange, run: RunContext, system: str
-) -> tuple[object, ...]:
-    """A history entry: the run's actor, the record's own system, the run as correlation."""
-    author = run.author
-    return (
-        customer_id,
-        change.field,
-        category_of(change.field).value,
-        change.old,
-        change.new,
-        change.subject_id,
-        author.actor,
-        system,
-        author.correlation_id,
-        author.reason,
-    )
 
 
 def _masked(document: NewDocument) -> str:

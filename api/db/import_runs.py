@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+import asyncpg
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.tables import ImportRefusalRow, ImportRunRow
 from api.db.transaction import SqlTransaction
+from domain.customers.history import FieldChange, category_of
+from domain.imports.batches import RunContext
 from domain.imports.records import Refusal, Tally
 from domain.imports.run import RunRequest, RunState, RunStatus
 
@@ -19,7 +22,48 @@ _refusals = ImportRefusalRow.__table__.c
 MAX_MESSAGE = 500
 
 
+CHANGE_COLUMNS = (
+    "customer_id", "field", "category", "old_value", "new_value", "subject_id", "actor",
+    "source_system", "correlation_id", "reason",
+)  # fmt: skip
+
+
+def change_row(
+    customer_id: int, change: FieldChange, run: RunContext, system: str
+) -> tuple[object, ...]:
+    """A history entry (CHANGE_COLUMNS): the run's actor, the record's own system, the run
+    as the correlation id."""
+    author = run.author
+    return (
+        customer_id,
+        change.field,
+        category_of(change.field).value,
+        change.old,
+        change.new,
+        change.subject_id,
+        author.actor,
+        system,
+        author.correlation_id,
+        author.reason,
+    )
+
+
 class SqlImportTransaction(SqlTransaction):
+    def __init__(self, engine: AsyncEngine, on_commit: Any = None) -> None:
+        super().__init__(engine, on_commit)
+        self._begun = False
+
+    async def driver(self) -> asyncpg.Connection:
+        """The asyncpg connection under this transaction, for COPY. SQLAlchemy's adapter
+        opens the transaction at its first statement: a COPY before it would run on its own
+        (autocommitted, and the staged rows gone with ON COMMIT DELETE ROWS)."""
+        if not self._begun:
+            await self.conn.execute(text("SELECT 1"))
+            self._begun = True
+        raw = await self.conn.get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection
+        return driver
+
     async def save_refusals(self, run_id: int, refusals: Sequence[Refusal]) -> None:
         if refusals:
             await self.conn.execute(

@@ -946,3 +946,24 @@ class ImportRefusalRow(Base):
     field: Mapped[str | None] = mapped_column(String(100))
     code: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(String(500))
+
+
+class ImportPendingRow(Base):
+    """A record kept by `--defer-missing` until the customer it names arrives (by a later
+    customers import or registration): then the next import writes it."""
+
+    __tablename__ = "import_pending"
+    __table_args__ = (
+        UniqueConstraint("kind", "source_ref"),
+        Index("ix_import_pending_customer", "customer_system", "customer_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    source_ref: Mapped[str] = mapped_column(String(100))
+    customer_system: Mapped[str] = mapped_column(String(40))
+    customer_key: Mapped[str] = mapped_column(String(100))
+    run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id"))
+    line: Mapped[int] = mapped_column(BigInteger)
+    record: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()

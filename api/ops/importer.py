@@ -14,7 +14,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,11 +25,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.db.customer_import import SqlCustomerImportTransaction
 from api.db.document_crypto import DocumentCrypto
+from api.db.holding_import import SqlHoldingImportTransaction
 from api.db.import_runs import SqlImportRuns
 from api.settings import Settings
-from domain.imports.batches import RecordKind
+from domain.customers.history import Author
+from domain.imports.batches import ImportTransaction, RecordKind, RunContext
 from domain.imports.customer_batch import CustomerImport
 from domain.imports.customers import COLUMNS as CUSTOMER_COLUMNS
+from domain.imports.holdings import COLUMNS as HOLDING_COLUMNS
+from domain.imports.holdings import HoldingImport, apply_pending
 from domain.imports.records import Refusal, SourceRecord, Tally
 from domain.imports.run import Read, RunRequest, RunResult, run_import
 
@@ -41,10 +45,17 @@ FORMATS = ("jsonl", "csv")
 class ImportKind:
     columns: Mapping[str, str]
     kind: RecordKind[Any, Any]
+    # A batch's transaction: (engine, crypto) → the kind's unit of work.
+    transaction: Callable[[Any, DocumentCrypto], ImportTransaction]
 
 
 KINDS: Mapping[str, ImportKind] = {
-    "customers": ImportKind(CUSTOMER_COLUMNS, CustomerImport()),
+    "customers": ImportKind(
+        CUSTOMER_COLUMNS, CustomerImport(), lambda e, c: SqlCustomerImportTransaction(e, c)
+    ),
+    "holdings": ImportKind(
+        HOLDING_COLUMNS, HoldingImport(), lambda e, _: SqlHoldingImportTransaction(e)
+    ),
 }
 
 
@@ -214,6 +225,7 @@ class ImportOptions:
     batch_size: int = 2_000
     report: Path | None = None
     actor: str = "import"
+    defer_missing: bool = False
 
 
 async def import_file(
@@ -239,14 +251,28 @@ async def import_file(
                     dry_run=options.dry_run,
                     resume=options.resume,
                     batch_size=options.batch_size,
+                    defer_missing=options.defer_missing,
                 ),
                 reader(stream, options.encoding, kind.columns),
                 kind.kind,
                 SqlImportRuns(engine),
-                lambda: SqlCustomerImportTransaction(engine, crypto),
+                lambda: kind.transaction(engine, crypto),
                 date.today(),
                 reporter,
             )
+        if not options.dry_run and options.kind in ("customers", "holdings"):
+            # Holdings kept by --defer-missing whose customers this run (or another) brought.
+            result.pending_applied = await apply_pending(
+                lambda: SqlHoldingImportTransaction(engine),
+                RunContext(
+                    result.run_id,
+                    options.kind,
+                    Author(options.actor, options.system, f"import-run-{result.run_id}"),
+                    date.today(),
+                ),
+            )
+            if result.pending_applied.records:
+                result.refusals = list(await SqlImportRuns(engine).refusals(result.run_id))
     finally:
         reporter.close()
     report = options.report or options.path.with_name(options.path.name + ".report.jsonl")
@@ -273,6 +299,14 @@ def summary(options: ImportOptions, result: RunResult, report: Path) -> str:
     ]
     if t.superseded:
         lines.append(f"  superseded by a later line {t.superseded:,}")
+    if t.pending:
+        lines.append(f"  pending     {t.pending:,} (kept until their customers arrive)")
+    kept = result.pending_applied
+    if kept is not None and kept.records:
+        lines.append(
+            f"  kept holdings now written: {kept.inserted + kept.updated:,} "
+            f"(refused {sum(kept.refused.values()):,}, see the report)"
+        )
     lines.append(f"  refused   {sum(t.refused.values()):,}")
     lines += [f"    {code:<20} {n:,}" for code, n in sorted(t.refused.items())]
     lines.append(f"  report    {report}")

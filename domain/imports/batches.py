@@ -25,6 +25,8 @@ class RunContext:
     author: Author  # the actor; its correlation id names the run in every history entry
     today: date
     dry_run: bool = False
+    # A record whose customer is not there yet waits for them instead of being refused.
+    defer_missing: bool = False
 
 
 @dataclass(slots=True)

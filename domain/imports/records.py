@@ -21,6 +21,7 @@ class Outcome(enum.StrEnum):
     UPDATED = "updated"
     UNCHANGED = "unchanged"  # the source's record is the one imported last time: no write
     SUPERSEDED = "superseded"  # a later line of the same run has the same source key
+    PENDING = "pending"  # kept until what it refers to arrives (--defer-missing)
     REFUSED = "refused"
 
 
@@ -85,6 +86,7 @@ class Tally:
     updated: int = 0
     unchanged: int = 0
     superseded: int = 0
+    pending: int = 0
     refused: Counter[str] = field(default_factory=Counter)  # by code
 
     def count(self, outcome: Outcome, code: str | None = None) -> None:
@@ -99,6 +101,7 @@ class Tally:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.superseded += other.superseded
+        self.pending += other.pending
         self.refused.update(other.refused)
 
     @property
@@ -108,6 +111,7 @@ class Tally:
             + self.updated
             + self.unchanged
             + self.superseded
+            + self.pending
             + sum(self.refused.values())
         )
 
@@ -117,6 +121,7 @@ class Tally:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "superseded": self.superseded,
+            "pending": self.pending,
             "refused": dict(sorted(self.refused.items())),
         }
 
@@ -127,5 +132,6 @@ class Tally:
             updated=int(data.get("updated", 0)),
             unchanged=int(data.get("unchanged", 0)),
             superseded=int(data.get("superseded", 0)),
+            pending=int(data.get("pending", 0)),
             refused=Counter({str(k): int(v) for k, v in dict(data.get("refused", {})).items()}),
         )

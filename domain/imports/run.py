@@ -35,6 +35,7 @@ class RunRequest:
     dry_run: bool = False
     resume: bool = False
     batch_size: int = DEFAULT_BATCH
+    defer_missing: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class RunResult:
     refusals: list[Refusal] = field(default_factory=list)
     seconds: float = 0.0
     resumed_after: int = 0  # the last line a resumed run found committed
+    pending_applied: Tally | None = None  # records kept earlier, written after this run
 
 
 class ResumeRefused(DomainError):
@@ -111,7 +113,9 @@ async def run_import(
     tally = previous.tally if previous is not None else Tally()
     after = previous.last_line if previous is not None else 0
     author = Author(request.actor, request.default_system, correlation_id=f"import-run-{run_id}")
-    context = RunContext(run_id, request.kind, author, today, request.dry_run)
+    context = RunContext(
+        run_id, request.kind, author, today, request.dry_run, request.defer_missing
+    )
     kept: list[Refusal] = []  # a dry run's refusals: nothing of them is committed
     status = RunStatus.FAILED
     try:

@@ -137,7 +137,9 @@ class RecordingMutations:
         try:
             require(info, "upsertHolding")
             customer_id = await customer_pk(info, input.customer_id, input.customer_source_key)
-            change = validate_holding_change(holding_change(input, customer_id))
+            change = validate_holding_change(
+                holding_change(input, customer_id), datetime.now(UTC).date()
+            )
             principal = info.context.principal
             author = Author(
                 principal.subject,
