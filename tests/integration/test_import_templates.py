@@ -13,32 +13,51 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.ops.importer import ImportOptions, import_file
 from api.settings import Settings
-from domain.imports.customers import COLUMNS
+from domain.imports.customers import COLUMNS as CUSTOMER_COLUMNS
+from domain.imports.holdings import COLUMNS as HOLDING_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "docs" / "import-templates"
 
 
-def test_every_customer_column_is_documented_and_in_the_csv_template() -> None:
+KINDS = {"customers": CUSTOMER_COLUMNS, "holdings": HOLDING_COLUMNS}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_column_is_documented_and_in_the_csv_template(kind: str) -> None:
     guide = (ROOT / "docs" / "integration.md").read_text()
-    assert [c for c in COLUMNS if f"| `{c}` |" not in guide] == []
-    header = next(csv.reader(io.StringIO((TEMPLATES / "customers.csv").read_text())))
-    assert header == list(COLUMNS)
+    section = guide[guide.index(f"### {kind.capitalize()[:-1]} columns") :]
+    section = section[: section.index("\n#", 4)]  # up to the next heading
+    assert [c for c in KINDS[kind] if f"| `{c}` |" not in section] == []
+    header = next(csv.reader(io.StringIO((TEMPLATES / f"{kind}.csv").read_text())))
+    assert header == list(KINDS[kind])
 
 
 @pytest.mark.asyncio(loop_scope="session")
-@pytest.mark.parametrize("name", ["customers.csv", "customers.jsonl"])
+@pytest.mark.parametrize(
+    ("kind", "suffix", "records"),
+    [
+        ("customers", "csv", 3),
+        ("customers", "jsonl", 3),
+        ("holdings", "csv", 2),
+        ("holdings", "jsonl", 2),
+    ],
+)
 async def test_the_templates_import_into_the_demo_bank(
-    seeded: int, engine: AsyncEngine, settings: Settings, tmp_path: Path, name: str
+    seeded: int,
+    engine: AsyncEngine,
+    settings: Settings,
+    tmp_path: Path,
+    kind: str,
+    suffix: str,
+    records: int,
 ) -> None:
+    name = f"{kind}.{suffix}"
     copy = tmp_path / name
     copy.write_bytes((TEMPLATES / name).read_bytes())
     out = io.StringIO()
-    result = await import_file(
-        settings, engine, ImportOptions("customers", copy, dry_run=True), out
-    )
-    assert (result.tally.inserted, dict(result.tally.refused)) == (3, {}), out.getvalue()
+    result = await import_file(settings, engine, ImportOptions(kind, copy, dry_run=True), out)
+    assert (result.tally.inserted, dict(result.tally.refused)) == (records, {}), out.getvalue()
     assert (tmp_path / f"{name}.report.jsonl").read_bytes() == b""
-    assert all(
-        orjson.loads(line) for line in (TEMPLATES / "customers.jsonl").read_bytes().splitlines()
-    )
+    if suffix == "jsonl":
+        assert all(orjson.loads(line) for line in copy.read_bytes().splitlines())
