@@ -446,7 +446,8 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         help="assess every customer's completeness (after an upgrade or a change of the items)",
     ).set_defaults(handler=cmd_assess_completeness)
 
-    from api.ops.importer import FORMATS, KINDS
+    from api.db.bulk_import import KINDS
+    from api.ops.importer import FORMATS
 
     load = sub.add_parser(
         "import",

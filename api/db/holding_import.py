@@ -123,7 +123,7 @@ class SqlHoldingImportTransaction(SqlImportTransaction, SqlMasterDataTransaction
             for r in rows
         }
 
-    async def write_holdings(self, writes: Sequence[HoldingWrite]) -> None:
+    async def write_holdings(self, writes: Sequence[HoldingWrite]) -> dict[str, int]:
         new = [w for w in writes if w.holding_id is None]
         changed = [w for w in writes if w.holding_id is not None]
         if new:
@@ -167,6 +167,13 @@ class SqlHoldingImportTransaction(SqlImportTransaction, SqlMasterDataTransaction
                     "closed": [w.change.closed_on for w in changed],
                 },
             )
+        if not new:
+            return {}
+        rows = await self.conn.execute(
+            text("SELECT source_ref, id FROM holdings WHERE source_ref = ANY(:refs)"),
+            {"refs": [w.change.source_ref for w in new]},
+        )
+        return {r.source_ref: r.id for r in rows}
 
     async def convert_prospects(self, customer_ids: Sequence[int], run: RunContext) -> list[int]:
         if not customer_ids:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,40 +23,14 @@ from typing import IO, Any
 import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from api.db.customer_import import SqlCustomerImportTransaction
+from api.db.bulk_import import KINDS, SqlBulkImport
 from api.db.document_crypto import DocumentCrypto
-from api.db.holding_import import SqlHoldingImportTransaction
-from api.db.import_runs import SqlImportRuns
 from api.settings import Settings
-from domain.customers.history import Author
-from domain.imports.batches import ImportTransaction, RecordKind, RunContext
-from domain.imports.customer_batch import CustomerImport
-from domain.imports.customers import COLUMNS as CUSTOMER_COLUMNS
-from domain.imports.holdings import COLUMNS as HOLDING_COLUMNS
-from domain.imports.holdings import HoldingImport, apply_pending
 from domain.imports.records import Refusal, SourceRecord, Tally
-from domain.imports.run import Read, RunRequest, RunResult, run_import
+from domain.imports.run import Read, RunRequest, RunResult
 
 BOM = b"\xef\xbb\xbf"
 FORMATS = ("jsonl", "csv")
-
-
-@dataclass(frozen=True, slots=True)
-class ImportKind:
-    columns: Mapping[str, str]
-    kind: RecordKind[Any, Any]
-    # A batch's transaction: (engine, crypto) → the kind's unit of work.
-    transaction: Callable[[Any, DocumentCrypto], ImportTransaction]
-
-
-KINDS: Mapping[str, ImportKind] = {
-    "customers": ImportKind(
-        CUSTOMER_COLUMNS, CustomerImport(), lambda e, c: SqlCustomerImportTransaction(e, c)
-    ),
-    "holdings": ImportKind(
-        HOLDING_COLUMNS, HoldingImport(), lambda e, _: SqlHoldingImportTransaction(e)
-    ),
-}
 
 
 class FileRefused(Exception):
@@ -241,7 +215,7 @@ async def import_file(
     try:
         with options.path.open("rb") as stream:
             reader = csv_records if fmt == "csv" else json_records
-            result = await run_import(
+            result = await SqlBulkImport(engine, crypto).run(
                 RunRequest(
                     kind=options.kind,
                     file_name=str(options.path),
@@ -254,25 +228,9 @@ async def import_file(
                     defer_missing=options.defer_missing,
                 ),
                 reader(stream, options.encoding, kind.columns),
-                kind.kind,
-                SqlImportRuns(engine),
-                lambda: kind.transaction(engine, crypto),
                 date.today(),
                 reporter,
             )
-        if not options.dry_run and options.kind in ("customers", "holdings"):
-            # Holdings kept by --defer-missing whose customers this run (or another) brought.
-            result.pending_applied = await apply_pending(
-                lambda: SqlHoldingImportTransaction(engine),
-                RunContext(
-                    result.run_id,
-                    options.kind,
-                    Author(options.actor, options.system, f"import-run-{result.run_id}"),
-                    date.today(),
-                ),
-            )
-            if result.pending_applied.records:
-                result.refusals = list(await SqlImportRuns(engine).refusals(result.run_id))
     finally:
         reporter.close()
     report = options.report or options.path.with_name(options.path.name + ".report.jsonl")

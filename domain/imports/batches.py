@@ -35,9 +35,17 @@ class BatchResult:
     refusals: list[Refusal] = field(default_factory=list)
     inserted_ids: list[int] = field(default_factory=list)
     updated_ids: list[int] = field(default_factory=list)
+    # line → the record's outcome and the id of what it wrote or named (a batch mutation
+    # answers per record from it).
+    outcomes: dict[int, tuple[Outcome, int | None]] = field(default_factory=dict)
+
+    def mark(self, line: int, outcome: Outcome, record_id: int | None = None) -> None:
+        self.outcomes[line] = (outcome, record_id)
+        self.tally.count(outcome)
 
     def refuse(self, refusal: Refusal) -> None:
         self.refusals.append(refusal)
+        self.outcomes[refusal.line] = (Outcome.REFUSED, None)
         self.tally.count(Outcome.REFUSED, refusal.code)
 
 
@@ -59,6 +67,7 @@ class RecordKind(Protocol[T, U_contra]):
     """How one kind of record is checked alone, then written a batch at a time."""
 
     name: str
+    key_column: str  # the column that keys a record (the report names it)
 
     def prepare(self, record: SourceRecord, default_system: str | None, today: date) -> T:
         """The record as the domain rules accept it; raises DomainError naming the column."""
@@ -69,11 +78,17 @@ class RecordKind(Protocol[T, U_contra]):
         ...
 
 
-def last_wins(items: Sequence[T], key: Callable[[T], Hashable], result: BatchResult) -> list[T]:
+def last_wins(
+    items: Sequence[T],
+    key: Callable[[T], Hashable],
+    line: Callable[[T], int],
+    result: BatchResult,
+) -> list[T]:
     """Within a batch, a later record with the same source key replaces an earlier one (the
     earlier is SUPERSEDED); across batches the later one updates what the earlier wrote."""
     keyed = {key(item): item for item in items}
-    kept = list(keyed.values())
-    for _ in range(len(items) - len(kept)):
-        result.tally.count(Outcome.SUPERSEDED)
-    return kept
+    kept = {id(item) for item in keyed.values()}
+    for item in items:
+        if id(item) not in kept:
+            result.mark(line(item), Outcome.SUPERSEDED)
+    return list(keyed.values())

@@ -68,6 +68,7 @@ class RecordChange:
 
     customer_id: int
     key: SourceKey
+    line: int
     fingerprint: bytes
     values: Mapping[str, object]  # path → new value (validate_update's answer)
     changes: tuple[FieldChange, ...]  # the fields' history entries
@@ -138,6 +139,7 @@ class CustomerImport:
     one; a record equal to the one imported last writes nothing."""
 
     name = "customers"
+    key_column = "sourceKey"
 
     def prepare(
         self, record: SourceRecord, default_system: str | None, today: date
@@ -149,7 +151,7 @@ class CustomerImport:
     ) -> BatchResult:
         result = BatchResult()
         batch = _Batch(result)
-        records = last_wins(items, lambda r: r.key, result)
+        records = last_wins(items, lambda r: r.key, lambda r: r.line, result)
         codes = sorted({r.branch_code for r in records if r.branch_code is not None})
         batch.branches = await uow.branch_ids(codes) if codes else {}
         known = await uow.known_customers([r.key for r in records])
@@ -159,7 +161,7 @@ class CustomerImport:
             if found is not None and found.erased:
                 batch.refuse(record, None, "CUSTOMER_ERASED", "the customer's data was erased")
             elif found is not None and found.fingerprint == record.fingerprint:
-                result.tally.count(Outcome.UNCHANGED)
+                result.mark(record.line, Outcome.UNCHANGED, found.id)
             elif record.branch_code is not None and record.branch_code not in batch.branches:
                 batch.refuse(
                     record, "homeBranchCode", "UNKNOWN_BRANCH", "no such branch, or it is retired"
@@ -179,8 +181,8 @@ class CustomerImport:
         if inserts:
             ids = await uow.insert_customers(inserts, run)
             result.inserted_ids += ids
-            for _ in ids:
-                result.tally.count(Outcome.INSERTED)
+            for new_record, customer_id in zip(inserts, ids, strict=True):
+                result.mark(new_record.record.line, Outcome.INSERTED, customer_id)
         writing = [c for c in changes if c.writes]
         if writing:
             await uow.apply_changes(writing, run)
@@ -189,7 +191,8 @@ class CustomerImport:
         if idle:
             await uow.keep_fingerprints(idle)
         for change in changes:
-            result.tally.count(Outcome.UPDATED if change.writes else Outcome.UNCHANGED)
+            outcome = Outcome.UPDATED if change.writes else Outcome.UNCHANGED
+            result.mark(change.line, outcome, change.customer_id)
         touched = result.inserted_ids + result.updated_ids
         if touched:
             await uow.refresh_completeness(touched)
@@ -292,6 +295,7 @@ async def _changes(
             RecordChange(
                 customer_id=customer_id,
                 key=record.key,
+                line=record.line,
                 fingerprint=record.fingerprint,
                 values=values,
                 changes=tuple(

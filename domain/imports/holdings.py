@@ -64,6 +64,7 @@ class HoldingWrite:
     change: HoldingChange  # with its customer
     product_id: int
     holding_id: int | None  # None: a new holding
+    line: int
 
 
 class HoldingImportTransaction(ImportTransaction, Protocol):
@@ -79,8 +80,9 @@ class HoldingImportTransaction(ImportTransaction, Protocol):
         """The holdings these references name, locked until the commit."""
         ...
 
-    async def write_holdings(self, writes: Sequence[HoldingWrite]) -> None:
-        """Insert the new ones, update the others: one statement each."""
+    async def write_holdings(self, writes: Sequence[HoldingWrite]) -> dict[str, int]:
+        """Insert the new ones, update the others: one statement each; the new holdings' ids
+        by reference."""
         ...
 
     async def convert_prospects(self, customer_ids: Sequence[int], run: RunContext) -> list[int]:
@@ -146,6 +148,7 @@ class HoldingImport:
     """The `holdings` kind."""
 
     name = "holdings"
+    key_column = "sourceRef"
 
     def prepare(
         self, record: SourceRecord, default_system: str | None, today: date
@@ -161,7 +164,7 @@ class HoldingImport:
         self, uow: HoldingImportTransaction, items: Sequence[HoldingRecord], run: RunContext
     ) -> BatchResult:
         result = BatchResult()
-        records = last_wins(items, lambda r: r.change.source_ref, result)
+        records = last_wins(items, lambda r: r.change.source_ref, lambda r: r.line, result)
         customers = await uow.customer_ids(sorted({r.customer_key for r in records}, key=str))
         products = await uow.products(sorted({r.change.product_code for r in records}))
         stored = await uow.holdings([r.change.source_ref for r in records])
@@ -173,7 +176,7 @@ class HoldingImport:
             customer_id = customers.get(record.customer_key)
             if customer_id is None and run.defer_missing:
                 waiting.append(record)
-                result.tally.count(Outcome.PENDING)
+                result.mark(record.line, Outcome.PENDING)
                 continue
             if customer_id is None:
                 refuse("customerSourceKey", "CUSTOMER_UNKNOWN", "no customer has this key yet")
@@ -188,8 +191,7 @@ class HoldingImport:
                 if product[1]:
                     refuse("productCode", "INVALID_INPUT", "the product is retired")
                     continue
-                writes.append(HoldingWrite(change, product[0], None))
-                result.tally.count(Outcome.INSERTED)
+                writes.append(HoldingWrite(change, product[0], None, record.line))
                 if change.status is not HoldingStatus.CLOSED:
                     opened.append(customer_id)
                 continue
@@ -201,14 +203,18 @@ class HoldingImport:
                 )
                 continue
             if current.change == change:
-                result.tally.count(Outcome.UNCHANGED)
+                result.mark(record.line, Outcome.UNCHANGED, current.id)
                 continue
-            writes.append(HoldingWrite(change, product[0], current.id))
-            result.tally.count(Outcome.UPDATED)
+            writes.append(HoldingWrite(change, product[0], current.id, record.line))
         if waiting:
             await uow.defer(run.run_id, waiting)
         if writes:
-            await uow.write_holdings(writes)
+            new_ids = await uow.write_holdings(writes)
+            for write in writes:
+                if write.holding_id is None:
+                    result.mark(write.line, Outcome.INSERTED, new_ids[write.change.source_ref])
+                else:
+                    result.mark(write.line, Outcome.UPDATED, write.holding_id)
             converted = await uow.convert_prospects(sorted(set(opened)), run)
             await uow.emit(
                 0,

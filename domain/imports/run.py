@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 from domain.customers.history import Author
 from domain.errors import DomainError
 from domain.imports.batches import ImportTransaction, RecordKind, RunContext
-from domain.imports.records import Refusal, SourceRecord, Tally, refusal_of
+from domain.imports.records import Outcome, Refusal, SourceRecord, Tally, refusal_of
 
 DEFAULT_BATCH = 2_000
 U = TypeVar("U", bound=ImportTransaction)
@@ -36,6 +36,7 @@ class RunRequest:
     resume: bool = False
     batch_size: int = DEFAULT_BATCH
     defer_missing: bool = False
+    keep_outcomes: bool = False  # per record (a batch mutation answers with them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ class RunResult:
     seconds: float = 0.0
     resumed_after: int = 0  # the last line a resumed run found committed
     pending_applied: Tally | None = None  # records kept earlier, written after this run
+    outcomes: dict[int, tuple[Outcome, int | None]] = field(default_factory=dict)
 
 
 class ResumeRefused(DomainError):
@@ -117,6 +119,7 @@ async def run_import(
         run_id, request.kind, author, today, request.dry_run, request.defer_missing
     )
     kept: list[Refusal] = []  # a dry run's refusals: nothing of them is committed
+    outcomes: dict[int, tuple[Outcome, int | None]] = {}
     status = RunStatus.FAILED
     try:
         for batch in _batches(lines, request.batch_size, after):
@@ -129,11 +132,14 @@ async def run_import(
                 try:
                     items.append(kind.prepare(read, request.default_system, today))
                 except DomainError as exc:
-                    refusals.append(refusal_of(exc, read.line, read.get("sourceKey")))
+                    refusals.append(refusal_of(exc, read.line, read.get(kind.key_column)))
             async with transactions() as uow:
                 result = await kind.write(uow, items, context)
                 for refusal in refusals:  # those read or checked alone; the writer's are counted
                     result.tally.refused[refusal.code] += 1
+                if request.keep_outcomes:
+                    outcomes.update(result.outcomes)
+                    outcomes.update((r.line, (Outcome.REFUSED, None)) for r in refusals)
                 refusals = sorted(refusals + result.refusals, key=lambda r: r.line)
                 tally.add(result.tally)
                 if request.dry_run:
@@ -148,4 +154,4 @@ async def run_import(
     finally:
         await runs.finish(run_id, status, tally, time.monotonic() - started)
     refused = kept if request.dry_run else list(await runs.refusals(run_id))
-    return RunResult(run_id, tally, refused, time.monotonic() - started, after)
+    return RunResult(run_id, tally, refused, time.monotonic() - started, after, outcomes=outcomes)

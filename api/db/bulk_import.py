@@ -1,0 +1,83 @@
+"""The import's kinds wired to their PostgreSQL batches: one way in for files
+(`quanjing import`) and batch mutations (`upsertCustomers`, `upsertHoldings`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.db.customer_import import SqlCustomerImportTransaction
+from api.db.document_crypto import DocumentCrypto
+from api.db.holding_import import SqlHoldingImportTransaction
+from api.db.import_runs import SqlImportRuns
+from domain.customers.history import Author
+from domain.imports.batches import ImportTransaction, RecordKind, RunContext
+from domain.imports.customer_batch import CustomerImport
+from domain.imports.customers import COLUMNS as CUSTOMER_COLUMNS
+from domain.imports.holdings import COLUMNS as HOLDING_COLUMNS
+from domain.imports.holdings import HoldingImport, apply_pending
+from domain.imports.records import Tally
+from domain.imports.run import Progress, Read, RunRequest, RunResult, run_import
+
+
+@dataclass(frozen=True, slots=True)
+class ImportKind:
+    columns: Mapping[str, str]
+    kind: RecordKind[Any, Any]
+    # A batch's transaction: (engine, crypto, on_commit) → the kind's unit of work.
+    transaction: Callable[[AsyncEngine, DocumentCrypto, Any], ImportTransaction]
+
+
+KINDS: Mapping[str, ImportKind] = {
+    "customers": ImportKind(
+        CUSTOMER_COLUMNS,
+        CustomerImport(),
+        lambda e, c, wake: SqlCustomerImportTransaction(e, c, wake),
+    ),
+    "holdings": ImportKind(
+        HOLDING_COLUMNS,
+        HoldingImport(),
+        lambda e, _, wake: SqlHoldingImportTransaction(e, wake),
+    ),
+}
+
+
+class SqlBulkImport:
+    def __init__(self, engine: AsyncEngine, crypto: DocumentCrypto, on_commit: Any = None) -> None:
+        self._engine = engine
+        self._crypto = crypto
+        self._on_commit = on_commit  # wakes the outbox relay for the batches' events
+
+    async def run(
+        self,
+        request: RunRequest,
+        lines: Iterable[Read],
+        today: date,
+        progress: Progress | None = None,
+    ) -> RunResult:
+        """Run the import; then write the holdings kept for customers that have arrived."""
+        kind = KINDS[request.kind]
+        runs = SqlImportRuns(self._engine)
+        result = await run_import(
+            request,
+            lines,
+            kind.kind,
+            runs,
+            lambda: kind.transaction(self._engine, self._crypto, self._on_commit),
+            today,
+            progress,
+        )
+        if not request.dry_run:
+            author = Author(request.actor, request.default_system, f"import-run-{result.run_id}")
+            applied: Tally = await apply_pending(
+                lambda: SqlHoldingImportTransaction(self._engine, self._on_commit),
+                RunContext(result.run_id, request.kind, author, today),
+            )
+            result.pending_applied = applied
+            if applied.records:
+                result.refusals = list(await runs.refusals(result.run_id))
+        return result
