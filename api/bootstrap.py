@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.db.alerts import SqlAlertReader, SqlAlertUnitOfWork
 from api.db.assignment_uow import SqlAssignmentUnitOfWork
 from api.db.audit_log import SqlAuditLog
+from api.db.bulk_import import SqlBulkImport
 from api.db.completeness import SqlDataQuality
 from api.db.contact_uow import SqlContactUnitOfWork
 from api.db.customer_changes import SqlCustomerHistory, SqlUpdateUnitOfWork
@@ -116,6 +117,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
     ports = Ports(
         reader=reader,
         snapshots=SqlProfileSnapshots(engine, crypto),
+        bulk_import=SqlBulkImport(engine, crypto, on_commit=relay.wake),
         recording=lambda: SqlRecordingUnitOfWork(engine, on_commit=relay.wake),
         relationships=lambda: SqlRelationshipUnitOfWork(engine, on_commit=relay.wake),
         detection_rules=SqlDetectionRuleStore(engine),

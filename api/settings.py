@@ -155,7 +155,7 @@ class Settings:
                 env, "QUANJING_COUNTER_SESSION_ABSOLUTE_SECONDS", 1800, minimum=1
             ),
             request_timeout_seconds=_int(env, "QUANJING_REQUEST_TIMEOUT_SECONDS", 15, minimum=1),
-            max_body_bytes=_int(env, "QUANJING_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
+            max_body_bytes=_int(env, "QUANJING_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
             # Cost units (one per field, lists times `first`): the README's call-center profile
             # costs 248, so a desk may open 2 profiles a second sustained, 20 in a burst.
             data_keys=env.get("QUANJING_DATA_KEYS") or None,

@@ -36,6 +36,7 @@ from schema.customers.types import Customer
 from schema.customers.updates import CorporateContactMutations, CustomerUpdateMutations
 from schema.detection_rules.mutations import DetectionMutations
 from schema.detection_rules.queries import DetectionQueries
+from schema.imports.mutations import ImportMutations
 from schema.node.queries import NodeQueries
 from schema.organisation.types import Branch, RelationshipManager
 from schema.ownership.mutations import OwnershipMutations
@@ -98,6 +99,7 @@ class Mutation(
     OwnershipMutations,
     SegmentMutations,
     SourceKeyMutations,
+    ImportMutations,
     ReferenceMutations,
 ):
     pass

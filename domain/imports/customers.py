@@ -46,7 +46,7 @@ from domain.imports.records import SourceRecord
 
 # Column → what it holds; docs/integration.md describes each, docs/import-templates/ shows them.
 COLUMNS: Mapping[str, str] = {
-    "sourceSystem": "the system that owns the record (default: --system)",
+    "sourceSystem": "the system that owns the record (default: the run's --system, or the calling integration's)",
     "sourceKey": "the customer's key in that system (required)",
     "kind": "PERSONAL or CORPORATE (required)",
     "prospect": "true for a prospect (潜在客户): documents may follow",

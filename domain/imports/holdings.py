@@ -31,7 +31,7 @@ from domain.recording import HoldingChange, validate_holding_change
 
 COLUMNS: Mapping[str, str] = {
     "sourceRef": "the holding's reference in its source system, unique there (required)",
-    "customerSourceSystem": "the system whose key names the customer (default: --system)",
+    "customerSourceSystem": "the system whose key names the customer (default: --system, or the calling integration's)",
     "customerSourceKey": "the customer's key in that system (required)",
     "productCode": "the product's code in quanjing's catalogue (required)",
     "accountNumber": "account, card or contract number (required)",

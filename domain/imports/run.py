@@ -83,6 +83,18 @@ Progress = Callable[[int, Tally], None]
 Read = SourceRecord | Refusal  # a malformed line is a refusal as soon as it is read
 
 
+class BulkImport(Protocol):
+    """Runs an import of any kind: the files' command and the batch mutations share it."""
+
+    async def run(
+        self,
+        request: RunRequest,
+        lines: Iterable[Read],
+        today: date,
+        progress: Progress | None = None,
+    ) -> RunResult: ...
+
+
 def _batches(lines: Iterable[Read], size: int, after: int) -> Iterator[list[Read]]:
     batch: list[Read] = []
     for item in lines:

@@ -129,6 +129,10 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     ),
     "recordFundMovement": frozenset({Role.INTEGRATION}),
     "upsertHolding": frozenset({Role.INTEGRATION}),
+    # The push path of the bulk import (schema/imports): the systems of record, and the people
+    # who keep the master data.
+    "upsertCustomers": frozenset({Role.INTEGRATION, Role.ADMIN, Role.STEWARD}),
+    "upsertHoldings": frozenset({Role.INTEGRATION, Role.ADMIN}),
     "createTask": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
     "completeTask": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
     "myTasks": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),

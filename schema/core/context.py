@@ -30,6 +30,7 @@ from domain.customers.updates import UpdateUnitOfWork
 from domain.detection.alerts import Alert, AlertReader
 from domain.detection.handling import AlertFactory
 from domain.detection.rules import DetectionRuleStore
+from domain.imports.run import BulkImport
 from domain.interactions import (
     ChannelUse,
     Interaction,
@@ -298,6 +299,8 @@ class Ports:
     rate_limiter: RateLimiter | None = None
     # The profile in one statement (schema/customers/prefetch.py); None reads through loaders.
     snapshots: ProfileSnapshots | None = None
+    # The bulk import's batches, for the push path (upsertCustomers, upsertHoldings).
+    bulk_import: BulkImport | None = None
 
 
 _PORT_NAMES = tuple(f.name for f in fields(Ports))  # read once: every request copies them
