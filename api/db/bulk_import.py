@@ -14,6 +14,7 @@ from api.db.customer_import import SqlCustomerImportTransaction
 from api.db.document_crypto import DocumentCrypto
 from api.db.holding_import import SqlHoldingImportTransaction
 from api.db.import_runs import SqlImportRuns
+from api.db.reference_import import SqlReferenceImportTransaction
 from domain.customers.history import Author
 from domain.imports.batches import ImportTransaction, RecordKind, RunContext
 from domain.imports.customer_batch import CustomerImport
@@ -21,6 +22,14 @@ from domain.imports.customers import COLUMNS as CUSTOMER_COLUMNS
 from domain.imports.holdings import COLUMNS as HOLDING_COLUMNS
 from domain.imports.holdings import HoldingImport, apply_pending
 from domain.imports.records import Tally
+from domain.imports.reference import (
+    BRANCH_COLUMNS,
+    BRANCHES,
+    PRODUCT_COLUMNS,
+    PRODUCTS,
+    STAFF,
+    STAFF_COLUMNS,
+)
 from domain.imports.run import Progress, Read, RunRequest, RunResult, run_import
 
 
@@ -43,6 +52,16 @@ KINDS: Mapping[str, ImportKind] = {
         HoldingImport(),
         lambda e, _, wake: SqlHoldingImportTransaction(e, wake),
     ),
+    **{
+        kind.name: ImportKind(
+            columns, kind, lambda e, _, wake: SqlReferenceImportTransaction(e, wake)
+        )
+        for kind, columns in (
+            (BRANCHES, BRANCH_COLUMNS),
+            (PRODUCTS, PRODUCT_COLUMNS),
+            (STAFF, STAFF_COLUMNS),
+        )
+    },
 }
 
 

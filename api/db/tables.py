@@ -887,6 +887,8 @@ class ReferenceKeyRow(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     record_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = _now()
+    # The digest of the record the bulk import last wrote for this key (unchanged: no write).
+    fingerprint: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ProductVariantRow(Base):
