@@ -44,11 +44,12 @@ async def engine(database: str, settings: Settings) -> AsyncIterator[AsyncEngine
 async def _import(
     settings: Settings, engine: AsyncEngine, kind: str, path: Path, records: list[dict[str, Any]]
 ) -> tuple[RunResult, list[tuple[int, str, str | None]]]:
-    path.write_bytes(jsonl(records))
+    await asyncio.to_thread(path.write_bytes, jsonl(records))
     result = await import_file(
         settings, engine, ImportOptions(kind, path, system="hr"), io.StringIO()
     )
-    report = path.with_name(path.name + ".report.jsonl").read_bytes().splitlines()
+    report_path = path.with_name(path.name + ".report.jsonl")
+    report = (await asyncio.to_thread(report_path.read_bytes)).splitlines()
     return result, [(r["line"], r["code"], r["field"]) for r in map(orjson.loads, report)]
 
 

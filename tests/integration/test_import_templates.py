@@ -15,18 +15,32 @@ from api.ops.importer import ImportOptions, import_file
 from api.settings import Settings
 from domain.imports.customers import COLUMNS as CUSTOMER_COLUMNS
 from domain.imports.holdings import COLUMNS as HOLDING_COLUMNS
+from domain.imports.reference import BRANCH_COLUMNS, PRODUCT_COLUMNS, STAFF_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "docs" / "import-templates"
 
 
-KINDS = {"customers": CUSTOMER_COLUMNS, "holdings": HOLDING_COLUMNS}
+KINDS = {
+    "customers": CUSTOMER_COLUMNS,
+    "holdings": HOLDING_COLUMNS,
+    "branches": BRANCH_COLUMNS,
+    "products": PRODUCT_COLUMNS,
+    "staff": STAFF_COLUMNS,
+}
+HEADINGS = {
+    "customers": "### Customer columns",
+    "holdings": "### Holding columns",
+    "branches": "#### Branches",
+    "products": "#### Products",
+    "staff": "#### Staff",
+}
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_every_column_is_documented_and_in_the_csv_template(kind: str) -> None:
     guide = (ROOT / "docs" / "integration.md").read_text()
-    section = guide[guide.index(f"### {kind.capitalize()[:-1]} columns") :]
+    section = guide[guide.index(HEADINGS[kind]) :]
     section = section[: section.index("\n#", 4)]  # up to the next heading
     assert [c for c in KINDS[kind] if f"| `{c}` |" not in section] == []
     header = next(csv.reader(io.StringIO((TEMPLATES / f"{kind}.csv").read_text())))
@@ -41,6 +55,11 @@ def test_every_column_is_documented_and_in_the_csv_template(kind: str) -> None:
         ("customers", "jsonl", 3),
         ("holdings", "csv", 2),
         ("holdings", "jsonl", 2),
+        *(
+            (kind, suffix, 2)
+            for kind in ("branches", "products", "staff")
+            for suffix in ("csv", "jsonl")
+        ),
     ],
 )
 async def test_the_templates_import_into_the_demo_bank(
