@@ -291,6 +291,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         report=None if args.report is None else Path(args.report),
         actor=f"import:{getpass.getuser()}",
         defer_missing=args.defer_missing,
+        history=args.history,
     )
 
     async def run(database_url: str) -> None:
@@ -471,6 +472,11 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         "--defer-missing",
         action="store_true",
         help="keep holdings whose customers are not there yet, and write them when they arrive",
+    )
+    load.add_argument(
+        "--history",
+        action="store_true",
+        help="movements: past bookings, announced to no one (event detection stays quiet)",
     )
     load.add_argument("--report", help="where the report goes (default: PATH.report.jsonl)")
     load.set_defaults(handler=cmd_import)

@@ -135,6 +135,12 @@ def _fingerprint(operation: str, value: Any) -> str:
     return request_fingerprint(operation, asdict(value))
 
 
+def movement_fingerprint(movement: NewFundMovement) -> str:
+    """What a movement's external reference is held to: the same reference with another
+    movement is IDEMPOTENCY_KEY_REUSED, by the mutation and the import alike."""
+    return _fingerprint("recordFundMovement", movement)
+
+
 async def record_interaction(
     uow_factory: UnitOfWorkFactory,
     draft: NewInteraction,
@@ -293,7 +299,7 @@ async def record_fund_movement(
 ) -> tuple[int, bool]:
     """Record a movement once per external reference: (movement id, replayed)."""
     movement = validate_fund_movement(draft, now, skew)
-    fingerprint = _fingerprint("recordFundMovement", movement)
+    fingerprint = movement_fingerprint(movement)
     async with uow_factory() as uow:
         owner = await uow.holding_owner(movement.holding_id)
         if owner is None:

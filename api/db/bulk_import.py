@@ -14,6 +14,7 @@ from api.db.customer_import import SqlCustomerImportTransaction
 from api.db.document_crypto import DocumentCrypto
 from api.db.holding_import import SqlHoldingImportTransaction
 from api.db.import_runs import SqlImportRuns
+from api.db.movement_import import SqlMovementImportTransaction
 from api.db.reference_import import SqlReferenceImportTransaction
 from domain.customers.history import Author
 from domain.imports.batches import ImportTransaction, RecordKind, RunContext
@@ -21,6 +22,8 @@ from domain.imports.customer_batch import CustomerImport
 from domain.imports.customers import COLUMNS as CUSTOMER_COLUMNS
 from domain.imports.holdings import COLUMNS as HOLDING_COLUMNS
 from domain.imports.holdings import HoldingImport, apply_pending
+from domain.imports.movements import COLUMNS as MOVEMENT_COLUMNS
+from domain.imports.movements import MovementImport
 from domain.imports.records import Tally
 from domain.imports.reference import (
     BRANCH_COLUMNS,
@@ -51,6 +54,11 @@ KINDS: Mapping[str, ImportKind] = {
         HOLDING_COLUMNS,
         HoldingImport(),
         lambda e, _, wake: SqlHoldingImportTransaction(e, wake),
+    ),
+    "movements": ImportKind(
+        MOVEMENT_COLUMNS,
+        MovementImport(),
+        lambda e, _, wake: SqlMovementImportTransaction(e, wake),
     ),
     **{
         kind.name: ImportKind(

@@ -200,6 +200,7 @@ class ImportOptions:
     report: Path | None = None
     actor: str = "import"
     defer_missing: bool = False
+    history: bool = False
 
 
 async def import_file(
@@ -226,6 +227,7 @@ async def import_file(
                     resume=options.resume,
                     batch_size=options.batch_size,
                     defer_missing=options.defer_missing,
+                    history=options.history,
                 ),
                 reader(stream, options.encoding, kind.columns),
                 date.today(),

@@ -27,6 +27,8 @@ class RunContext:
     dry_run: bool = False
     # A record whose customer is not there yet waits for them instead of being refused.
     defer_missing: bool = False
+    # Announce each fund movement to event detection; a history load (--history) does not.
+    announce: bool = True
 
 
 @dataclass(slots=True)

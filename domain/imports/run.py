@@ -36,6 +36,7 @@ class RunRequest:
     resume: bool = False
     batch_size: int = DEFAULT_BATCH
     defer_missing: bool = False
+    history: bool = False  # past bookings: no per-movement events (no alerts on the past)
     keep_outcomes: bool = False  # per record (a batch mutation answers with them)
 
 
@@ -128,7 +129,13 @@ async def run_import(
     after = previous.last_line if previous is not None else 0
     author = Author(request.actor, request.default_system, correlation_id=f"import-run-{run_id}")
     context = RunContext(
-        run_id, request.kind, author, today, request.dry_run, request.defer_missing
+        run_id,
+        request.kind,
+        author,
+        today,
+        request.dry_run,
+        request.defer_missing,
+        announce=not request.history,
     )
     kept: list[Refusal] = []  # a dry run's refusals: nothing of them is committed
     outcomes: dict[int, tuple[Outcome, int | None]] = {}

@@ -229,3 +229,83 @@ async def test_deferred_holdings_wait_for_their_customers_and_are_written_when_t
     direct.write_bytes(jsonl([_holding(503, customerSourceKey="W0000000", balance="7.00")]))
     await _import(settings, engine, "holdings", direct)
     assert await _rows(database, "SELECT 1 FROM import_pending") == []
+
+
+def _movement(n: int, **overrides: Any) -> dict[str, Any]:
+    return {
+        "externalRef": f"MV-{n:06d}",
+        "holdingSourceRef": f"MVACC-{n % 3}",
+        "amount": "100.00",
+        "direction": "DEBIT",
+        "counterpartyKind": "OTHER_BANK",
+        "channel": "WEB_BANKING",
+        "bookedAt": "2026-01-15T09:30:00+08:00",
+        **overrides,
+    }
+
+
+async def test_movements_are_recorded_once_per_reference_and_announced_unless_history(
+    database: str, engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    people = list(customers(3, seed=23, prefix="M", region="320102"))
+    (tmp_path / "c.jsonl").write_bytes(jsonl(people))
+    await _import(settings, engine, "customers", tmp_path / "c.jsonl")
+    accounts = [
+        _holding(
+            n, sourceRef=f"MVACC-{n}", customerSourceKey=f"M{n:07d}", accountNumber=f"6217{n:012d}"
+        )
+        for n in range(3)
+    ]
+    (tmp_path / "h.jsonl").write_bytes(jsonl(accounts))
+    await _import(settings, engine, "holdings", tmp_path / "h.jsonl")
+
+    good = [_movement(n) for n in range(10)]
+    bad = [
+        _movement(100, holdingSourceRef="NOPE"),  # line 11
+        _movement(101, amount="-5.00"),
+        _movement(102, amount="1.234"),
+        _movement(103, bookedAt="2999-01-01T00:00:00+08:00"),
+        _movement(104, bookedAt="2026-01-15 09:30:00"),  # no offset
+        _movement(105, currency="USD"),
+        _movement(106, direction="SIDEWAYS"),
+    ]
+    path = tmp_path / "movements.jsonl"
+    path.write_bytes(jsonl(good + bad))
+    result, report = await _import(settings, engine, "movements", path)
+
+    assert result.tally.inserted == 10
+    assert [(r["line"], r["code"], r["field"]) for r in report] == [
+        (11, "HOLDING_UNKNOWN", "holdingSourceRef"),
+        (12, "INVALID_INPUT", "amount"),
+        (13, "INVALID_INPUT", "amount"),
+        (14, "INVALID_INPUT", "bookedAt"),
+        (15, "INVALID_INPUT", "bookedAt"),
+        (16, "INVALID_INPUT", "currency"),
+        (17, "INVALID_INPUT", "direction"),
+    ]
+    events = await _rows(
+        database, "SELECT count(*) AS n FROM outbox WHERE topic = 'fund_movement.recorded'"
+    )
+    assert events[0]["n"] == 10  # each one, for event detection
+
+    again, _ = await _import(settings, engine, "movements", path)
+    assert (again.tally.unchanged, again.tally.inserted) == (10, 0)
+    reused = tmp_path / "reused.jsonl"
+    reused.write_bytes(jsonl([_movement(0, amount="999.00")]))
+    refused, reused_report = await _import(settings, engine, "movements", reused)
+    assert [(r["code"], r["field"]) for r in reused_report] == [
+        ("IDEMPOTENCY_KEY_REUSED", "externalRef")
+    ]
+
+    history = tmp_path / "history.jsonl"
+    history.write_bytes(
+        jsonl([_movement(n, bookedAt="2020-03-01T10:00:00+08:00") for n in range(200, 230)])
+    )
+    past, _ = await _import(settings, engine, "movements", history, history=True)
+    assert past.tally.inserted == 30
+    events = await _rows(
+        database, "SELECT count(*) AS n FROM outbox WHERE topic = 'fund_movement.recorded'"
+    )
+    assert events[0]["n"] == 10  # a history load announces nothing
+    stored = await _rows(database, "SELECT count(*) AS n FROM fund_movements")
+    assert stored[0]["n"] == 40
