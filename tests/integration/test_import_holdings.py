@@ -292,7 +292,7 @@ async def test_movements_are_recorded_once_per_reference_and_announced_unless_hi
     assert (again.tally.unchanged, again.tally.inserted) == (10, 0)
     reused = tmp_path / "reused.jsonl"
     reused.write_bytes(jsonl([_movement(0, amount="999.00")]))
-    refused, reused_report = await _import(settings, engine, "movements", reused)
+    _, reused_report = await _import(settings, engine, "movements", reused)
     assert [(r["code"], r["field"]) for r in reused_report] == [
         ("IDEMPOTENCY_KEY_REUSED", "externalRef")
     ]
