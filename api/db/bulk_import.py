@@ -14,6 +14,7 @@ from api.db.customer_import import SqlCustomerImportTransaction
 from api.db.document_crypto import DocumentCrypto
 from api.db.holding_import import SqlHoldingImportTransaction
 from api.db.import_runs import SqlImportRuns
+from api.db.interaction_import import SqlInteractionImportTransaction
 from api.db.movement_import import SqlMovementImportTransaction
 from api.db.reference_import import SqlReferenceImportTransaction
 from domain.customers.history import Author
@@ -22,6 +23,8 @@ from domain.imports.customer_batch import CustomerImport
 from domain.imports.customers import COLUMNS as CUSTOMER_COLUMNS
 from domain.imports.holdings import COLUMNS as HOLDING_COLUMNS
 from domain.imports.holdings import HoldingImport, apply_pending
+from domain.imports.interactions import COLUMNS as INTERACTION_COLUMNS
+from domain.imports.interactions import InteractionImport
 from domain.imports.movements import COLUMNS as MOVEMENT_COLUMNS
 from domain.imports.movements import MovementImport
 from domain.imports.records import Tally
@@ -54,6 +57,11 @@ KINDS: Mapping[str, ImportKind] = {
         HOLDING_COLUMNS,
         HoldingImport(),
         lambda e, _, wake: SqlHoldingImportTransaction(e, wake),
+    ),
+    "interactions": ImportKind(
+        INTERACTION_COLUMNS,
+        InteractionImport(),
+        lambda e, _, wake: SqlInteractionImportTransaction(e, wake),
     ),
     "movements": ImportKind(
         MOVEMENT_COLUMNS,

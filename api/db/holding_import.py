@@ -13,21 +13,12 @@ from api.db.customer_changes import SqlMasterDataTransaction
 from api.db.import_runs import CHANGE_COLUMNS, SqlImportTransaction, change_row
 from domain.customers.history import FieldChange
 from domain.customers.model import LifecycleStatus
-from domain.customers.source_keys import SourceKey
 from domain.imports.batches import RunContext
 from domain.imports.holdings import HoldingRecord, HoldingWrite, StoredHolding
 from domain.imports.records import SourceRecord
 from domain.products import HoldingStatus
 from domain.recording import HoldingChange
 
-_CUSTOMERS = text(
-    """
-    SELECT s.n, k.customer_id
-    FROM unnest(CAST(:systems AS text[]), CAST(:keys AS text[])) WITH ORDINALITY AS s(system, key, n)
-    JOIN customer_source_keys k ON k.system = s.system AND k.key = s.key
-    JOIN customers c ON c.id = k.customer_id AND c.erased_at IS NULL
-    """
-)
 _PRODUCTS = text(
     "SELECT code, id, retired_at IS NOT NULL AS retired FROM products WHERE code = ANY(:codes)"
 )
@@ -91,12 +82,6 @@ _HOLDING_COLUMNS = (
 
 
 class SqlHoldingImportTransaction(SqlImportTransaction, SqlMasterDataTransaction):
-    async def customer_ids(self, keys: Sequence[SourceKey]) -> dict[SourceKey, int]:
-        rows = await self.conn.execute(
-            _CUSTOMERS, {"systems": [k.system for k in keys], "keys": [k.key for k in keys]}
-        )
-        return {keys[r.n - 1]: r.customer_id for r in rows}
-
     async def products(self, codes: Sequence[str]) -> dict[str, tuple[int, bool]]:
         rows = await self.conn.execute(_PRODUCTS, {"codes": list(codes)})
         return {r.code: (r.id, r.retired) for r in rows}

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.db.tables import ImportRefusalRow, ImportRunRow
 from api.db.transaction import SqlTransaction
 from domain.customers.history import FieldChange, category_of
+from domain.customers.source_keys import SourceKey
 from domain.imports.batches import RunContext
 from domain.imports.records import Refusal, Tally
 from domain.imports.run import RunRequest, RunState, RunStatus
@@ -48,6 +49,16 @@ def change_row(
     )
 
 
+_CUSTOMERS = text(
+    """
+    SELECT s.n, k.customer_id
+    FROM unnest(CAST(:systems AS text[]), CAST(:keys AS text[])) WITH ORDINALITY AS s(system, key, n)
+    JOIN customer_source_keys k ON k.system = s.system AND k.key = s.key
+    JOIN customers c ON c.id = k.customer_id AND c.erased_at IS NULL
+    """
+)
+
+
 class SqlImportTransaction(SqlTransaction):
     def __init__(self, engine: AsyncEngine, on_commit: Any = None) -> None:
         super().__init__(engine, on_commit)
@@ -63,6 +74,12 @@ class SqlImportTransaction(SqlTransaction):
         raw = await self.conn.get_raw_connection()
         driver: asyncpg.Connection = raw.driver_connection
         return driver
+
+    async def customer_ids(self, keys: Sequence[SourceKey]) -> dict[SourceKey, int]:
+        rows = await self.conn.execute(
+            _CUSTOMERS, {"systems": [k.system for k in keys], "keys": [k.key for k in keys]}
+        )
+        return {keys[r.n - 1]: r.customer_id for r in rows}
 
     async def save_refusals(self, run_id: int, refusals: Sequence[Refusal]) -> None:
         if refusals:

@@ -330,6 +330,10 @@ class InteractionRow(Base):
     )
     recorded_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = _now()
+    # An imported interaction's reference in its source system, and a digest of the record:
+    # the same reference again is unchanged, with another record SOURCE_REF_REUSED.
+    source_ref: Mapped[str | None] = mapped_column(String(100), unique=True)
+    source_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class RelationshipStateRow(Base):

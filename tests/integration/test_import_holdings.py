@@ -309,3 +309,64 @@ async def test_movements_are_recorded_once_per_reference_and_announced_unless_hi
     assert events[0]["n"] == 10  # a history load announces nothing
     stored = await _rows(database, "SELECT count(*) AS n FROM fund_movements")
     assert stored[0]["n"] == 40
+
+
+def _interaction(n: int, **overrides: Any) -> dict[str, Any]:
+    return {
+        "sourceRef": f"CC-{n:06d}",
+        "customerSourceKey": f"I{n % 2:07d}",
+        "channel": "CALL_CENTER",
+        "kind": "INQUIRY",
+        "occurredAt": "2025-11-02T14:05:00+08:00",
+        "cost": "3.50",
+        "summary": "询问理财产品",
+        "offers": "TD-1Y|基金定投",
+        "productsDiscussed": "DEP-CUR|CARD",
+        **overrides,
+    }
+
+
+async def test_interactions_go_in_once_per_reference_without_tasks(
+    database: str, engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "c.jsonl").write_bytes(
+        jsonl(list(customers(2, seed=24, prefix="I", region="320104")))
+    )
+    await _import(settings, engine, "customers", tmp_path / "c.jsonl")
+    good = [_interaction(n) for n in range(6)] + [_interaction(6, kind="COMPLAINT")]
+    bad = [
+        _interaction(100, customerSourceKey="NOBODY"),  # line 8
+        _interaction(101, occurredAt="2999-01-01T00:00:00+08:00"),
+        _interaction(102, satisfaction="9"),
+        _interaction(103, productsDiscussed="NOPE"),
+        _interaction(104, branchCode="XX"),
+        _interaction(105, cost="-1"),
+    ]
+    path = tmp_path / "interactions.jsonl"
+    path.write_bytes(jsonl(good + bad))
+    result, report = await _import(settings, engine, "interactions", path)
+
+    assert result.tally.inserted == 7
+    assert [(r["line"], r["code"], r["field"]) for r in report] == [
+        (8, "CUSTOMER_UNKNOWN", "customerSourceKey"),
+        (9, "INVALID_INPUT", "occurredAt"),
+        (10, "INVALID_INPUT", "satisfaction"),
+        (11, "UNKNOWN_PRODUCT", "productsDiscussed"),
+        (12, "UNKNOWN_BRANCH", "branchCode"),
+        (13, "INVALID_INPUT", "cost"),
+    ]
+    stored = await _rows(
+        database,
+        "SELECT i.offers, array_length(i.products_discussed, 1) AS products, i.cost::text AS cost "
+        "FROM interactions i WHERE i.source_ref = 'CC-000000'",
+    )
+    assert tuple(stored[0]) == (["TD-1Y", "基金定投"], 2, "3.50")
+    tasks = await _rows(database, "SELECT count(*) AS n FROM tasks")
+    assert tasks[0]["n"] == 0  # a record of the past opens no work
+
+    again, _ = await _import(settings, engine, "interactions", path)
+    assert (again.tally.unchanged, again.tally.inserted) == (7, 0)
+    changed = tmp_path / "changed.jsonl"
+    changed.write_bytes(jsonl([_interaction(0, summary="另一件事")]))
+    _, changed_report = await _import(settings, engine, "interactions", changed)
+    assert [(r["code"], r["field"]) for r in changed_report] == [("SOURCE_REF_REUSED", "sourceRef")]
