@@ -4,6 +4,7 @@ the refusals and the run's progress with each batch, and resume after the last c
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,15 @@ from domain.imports.records import Outcome, Refusal, SourceRecord, Tally, refusa
 
 DEFAULT_BATCH = 2_000
 U = TypeVar("U", bound=ImportTransaction)
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A batch as read and checked alone, before it is written."""
+
+    last_line: int
+    items: list[Any]
+    refusals: list[Refusal]
 
 
 class RunStatus:
@@ -140,18 +150,31 @@ async def run_import(
     kept: list[Refusal] = []  # a dry run's refusals: nothing of them is committed
     outcomes: dict[int, tuple[Outcome, int | None]] = {}
     status = RunStatus.FAILED
+    batches = _batches(lines, request.batch_size, after)
+
+    def read_and_check() -> Checked | None:
+        """The next batch, read and checked alone: CPU work done in a thread while the
+        previous batch is written (PostgreSQL works on the other core meanwhile)."""
+        batch = next(batches, None)
+        if batch is None:
+            return None
+        refusals: list[Refusal] = []
+        items = []
+        for read in batch:
+            if isinstance(read, Refusal):
+                refusals.append(read)
+                continue
+            try:
+                items.append(kind.prepare(read, request.default_system, today))
+            except DomainError as exc:
+                refusals.append(refusal_of(exc, read.line, read.get(kind.key_column)))
+        return Checked(batch[-1].line, items, refusals)
+
+    upcoming = asyncio.create_task(asyncio.to_thread(read_and_check))
     try:
-        for batch in _batches(lines, request.batch_size, after):
-            refusals: list[Refusal] = []
-            items = []
-            for read in batch:
-                if isinstance(read, Refusal):
-                    refusals.append(read)
-                    continue
-                try:
-                    items.append(kind.prepare(read, request.default_system, today))
-                except DomainError as exc:
-                    refusals.append(refusal_of(exc, read.line, read.get(kind.key_column)))
+        while (checked := await upcoming) is not None:
+            upcoming = asyncio.create_task(asyncio.to_thread(read_and_check))
+            items, refusals, last_line = checked.items, checked.refusals, checked.last_line
             async with transactions() as uow:
                 result = await kind.write(uow, items, context)
                 for refusal in refusals:  # those read or checked alone; the writer's are counted
@@ -165,12 +188,14 @@ async def run_import(
                     kept += refusals
                 else:
                     await uow.save_refusals(run_id, refusals)
-                    await uow.checkpoint(run_id, batch[-1].line, tally)
+                    await uow.checkpoint(run_id, last_line, tally)
                     await uow.commit()
             if progress is not None:
-                progress(batch[-1].line, tally)
+                progress(last_line, tally)
         status = RunStatus.COMPLETED
     finally:
+        if not upcoming.done():  # a failed batch: let the reader finish before leaving
+            await asyncio.gather(upcoming, return_exceptions=True)
         await runs.finish(run_id, status, tally, time.monotonic() - started)
     refused = kept if request.dry_run else list(await runs.refusals(run_id))
     return RunResult(run_id, tally, refused, time.monotonic() - started, after, outcomes=outcomes)

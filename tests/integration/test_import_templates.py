@@ -13,7 +13,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli import migrate
