@@ -11,10 +11,14 @@ One run, one machine, a fresh database per measurement (embedded PostgreSQL unde
 - **initial**: the import of the whole file into an empty database;
 - **again**: the same file once more (every record unchanged);
 - **delta**: a tenth of the base size (the issue's 100,000 at 1,000,000), half changed records
-  of known keys, half new customers.
+  of known keys, half new customers;
+- **holdings**: two per customer (2,000,000 at 1,000,000), against COPY of the same rows (the
+  customer ids looked up once, as any loader would);
+- **push**: `upsertCustomers` over HTTP (`quanjing serve`, one worker), 1,000 records a request,
+  one request at a time, for a twentieth of the base size, against the same records by file.
 
 Goals (issue 19, at 1,000,000 customers): initial ≥ 3,500 customers/s, again no slower than
-initial, a 100,000-record delta in ≤ 1 minute. Results: benchmarks/results/import.json and
+initial, a 100,000-record delta in ≤ 1 minute, 2,000,000 holdings in ≤ 5 minutes. Results: benchmarks/results/import.json and
 docs/benchmarks.md.
 """
 
@@ -25,28 +29,37 @@ import asyncio
 import io
 import json
 import os
+import sys
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import orjson
 
 from api.cli import migrate
 from api.db.document_crypto import DocumentCrypto
 from api.db.engine import asyncpg_dsn, create_engine
+from api.http.tokens import mint_development_token
 from api.ops.embedded import EmbeddedPostgres
 from api.ops.importer import ImportOptions, import_file
 from api.settings import Settings
 from benchmarks.report import IMPORT_RESULTS, write_report
-from benchmarks.run import RESULTS, ROOT, machine
+from benchmarks.run import RESULTS, ROOT, free_port, machine, server
+from domain.access.principal import Role
 from domain.customers.contacts import normalize_phone
 from tests.import_files import customers as generated
 
 _BRANCH = (
     "INSERT INTO branches (code, name, city, kind) VALUES ('NJ01', '南京分行', '南京', 'branch')"
+)
+_PRODUCT = (
+    "INSERT INTO products (code, name, category, audience) "
+    "VALUES ('DEP-CUR', '活期储蓄', 'deposit', 'personal')"
 )
 
 
@@ -62,9 +75,27 @@ async def _fresh(admin_url: str, name: str) -> str:
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await conn.execute(_BRANCH)
+        await conn.execute(_PRODUCT)
     finally:
         await conn.close()
     return url
+
+
+def holdings_file(folder: Path, count: int) -> Path:
+    path = folder / "holdings.jsonl"
+    with path.open("wb") as out:
+        for n in range(count):
+            for k in range(2):
+                record = {
+                    "sourceRef": f"ACC-{n:08d}-{k}",
+                    "customerSourceKey": f"B{n:07d}",
+                    "productCode": "DEP-CUR",
+                    "accountNumber": f"62{n:012d}{k}",
+                    "balance": f"{(n * 37 + k) % 100_000}.{n % 100:02d}",
+                    "openedOn": "2020-01-02",
+                }
+                out.write(orjson.dumps(record) + b"\n")
+    return path
 
 
 def write_files(folder: Path, count: int) -> tuple[Path, Path]:
@@ -146,12 +177,67 @@ async def baseline(url: str, crypto: DocumentCrypto, path: Path) -> float:
     return time.perf_counter() - started
 
 
-async def quanjing(settings: Settings, url: str, path: Path) -> tuple[float, dict[str, Any]]:
+async def holdings_baseline(url: str, path: Path) -> float:
+    """COPY the same holdings, their customers' ids looked up once by key."""
+    started = time.perf_counter()
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        ids = {
+            r["key"]: r["customer_id"]
+            for r in await conn.fetch("SELECT key, customer_id FROM customer_source_keys")
+        }
+        product = await conn.fetchval("SELECT id FROM products WHERE code = 'DEP-CUR'")
+        batch: list[tuple[Any, ...]] = []
+
+        async def flush() -> None:
+            await conn.copy_records_to_table(
+                "holdings",
+                records=batch,
+                columns=(
+                    "customer_id",
+                    "product_id",
+                    "account_number",
+                    "currency",
+                    "balance",
+                    "status",
+                    "opened_on",
+                    "source_ref",
+                ),
+            )
+
+        with path.open("rb") as stream:
+            for line in stream:
+                r = orjson.loads(line)
+                batch.append(
+                    (
+                        ids[r["customerSourceKey"]],
+                        product,
+                        r["accountNumber"],
+                        "CNY",
+                        Decimal(r["balance"]),
+                        "active",
+                        date.fromisoformat(r["openedOn"]),
+                        r["sourceRef"],
+                    )
+                )
+                if len(batch) == 2_000:
+                    await flush()
+                    batch = []
+        if batch:
+            await flush()
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
+async def quanjing(
+    settings: Settings, url: str, path: Path, kind: str = "customers"
+) -> tuple[float, dict[str, Any]]:
     engine = create_engine(url, settings)
     try:
         started = time.perf_counter()
         result = await import_file(
-            settings, engine, ImportOptions("customers", path, system="core"), io.StringIO()
+            settings, engine, ImportOptions(kind, path, system="core"), io.StringIO()
         )
         return time.perf_counter() - started, result.tally.as_dict()
     finally:
@@ -189,7 +275,63 @@ async def measure(
     delta_records = 2 * (count // 20)
     seconds, counts = await quanjing(settings, url, delta)
     add("delta", delta_records, seconds, counts)
+
+    holdings = holdings_file(folder, count)
+    copied = await _fresh(admin_url, "bench_copy")
+    await baseline(copied, crypto, base)
+    add("holdings_baseline", 2 * count, await holdings_baseline(copied, holdings))
+    seconds, counts = await quanjing(settings, url, holdings, "holdings")
+    add("holdings", 2 * count, seconds, counts)
+
+    pushed = count // 20
+    push_file = folder / "push.jsonl"
+    with push_file.open("wb") as out:
+        for record in generated(pushed, seed=3, prefix="P", region="330106"):
+            out.write(orjson.dumps(record) + b"\n")
+    by_file = await _fresh(admin_url, "bench_push_file")
+    seconds, counts = await quanjing(settings, by_file, push_file)
+    add("push_baseline", pushed, seconds, counts)
+    seconds, counts = await asyncio.to_thread(
+        push, settings, await _fresh(admin_url, "bench_push"), push_file
+    )
+    add("push", pushed, seconds, counts)
     return runs
+
+
+PUSH = """mutation ($input: [CustomerRecordInput!]!) { upsertCustomers(input: $input) {
+  ... on BatchImportPayload { inserted refused } ... on Error { code message } } }"""
+
+
+def push(settings: Settings, url: str, path: Path) -> tuple[float, dict[str, Any]]:
+    """The records 1,000 a request to `quanjing serve`, one request at a time."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "QUANJING_HOME": str(settings.home),
+        "QUANJING_LOG_LEVEL": "WARNING",
+        "QUANJING_RATE_CAPACITY": str(10**9),
+        "QUANJING_RATE_REFILL_PER_SECOND": str(10**9),
+    }
+    token = mint_development_token(
+        settings, role=Role.INTEGRATION, subject="bench-push", client_id="core"
+    )
+    records = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    inserted = refused = 0
+    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
+    with server(command, env, port), httpx.Client(timeout=120) as client:
+        started = time.perf_counter()
+        for first in range(0, len(records), 1_000):
+            response = client.post(
+                f"http://127.0.0.1:{port}/graphql",
+                json={"query": PUSH, "variables": {"input": records[first : first + 1_000]}},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            payload = response.json()["data"]["upsertCustomers"]
+            inserted += payload["inserted"]
+            refused += payload["refused"]
+        seconds = time.perf_counter() - started
+    return seconds, {"inserted": inserted, "refused": refused}
 
 
 def main(argv: list[str] | None = None) -> int:

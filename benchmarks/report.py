@@ -243,16 +243,28 @@ def _imports() -> list[str]:
         "- baseline: read, seal the document numbers and COPY the same rows into the same "
         "four tables, no validation (the physical limit)",
     ]
+    floors = {
+        "holdings": "holdings_baseline",
+        "push": "push_baseline",
+    }
     for name, label in (
-        ("baseline", "baseline"),
-        ("initial", "initial import (empty database)"),
-        ("again", "the same file again (all unchanged)"),
-        ("delta", "delta (half changed, half new)"),
+        ("baseline", "customers, baseline (read, seal, COPY)"),
+        ("initial", "customers, initial import (empty database)"),
+        ("again", "customers, the same file again (all unchanged)"),
+        ("delta", "customers, delta (half changed, half new)"),
+        ("holdings_baseline", "holdings, baseline (read, look up the customer, COPY)"),
+        ("holdings", "holdings, initial import"),
+        ("push_baseline", "customers by file, for the push path's comparison"),
+        ("push", "customers pushed: upsertCustomers over HTTP, 1,000 a request"),
     ):
         run = runs.get(name)
         if run is None:
             continue
-        ratio = "" if name == "baseline" else f", **{run['per_second'] / floor:.2f}×** the baseline"
+        versus = runs.get(floors.get(name, "baseline"), {}).get("per_second", floor)
+        what = "by file" if name == "push" else "the baseline"
+        ratio = (
+            "" if name.endswith("baseline") else f", **{run['per_second'] / versus:.2f}×** {what}"
+        )
         lines.append(
             f"- {label}: {run['records']:,} records in {run['seconds']:.1f} s, "
             f"{run['per_second']:,} records/s{ratio}"
