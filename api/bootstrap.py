@@ -28,6 +28,7 @@ from api.db.detection_rules import SqlDetectionRuleStore
 from api.db.document_crypto import DocumentCrypto
 from api.db.document_uow import SqlDocumentUnitOfWork
 from api.db.engine import create_engine
+from api.db.import_runs import SqlImportRuns
 from api.db.offers import SqlOfferSource
 from api.db.ownership import SqlOwnershipReader
 from api.db.privacy import SqlConsentBook, SqlPrivacyStore
@@ -118,6 +119,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         reader=reader,
         snapshots=SqlProfileSnapshots(engine, crypto),
         bulk_import=SqlBulkImport(engine, crypto, on_commit=relay.wake),
+        import_runs=SqlImportRuns(engine),
         recording=lambda: SqlRecordingUnitOfWork(engine, on_commit=relay.wake),
         relationships=lambda: SqlRelationshipUnitOfWork(engine, on_commit=relay.wake),
         detection_rules=SqlDetectionRuleStore(engine),

@@ -37,6 +37,7 @@ from schema.customers.updates import CorporateContactMutations, CustomerUpdateMu
 from schema.detection_rules.mutations import DetectionMutations
 from schema.detection_rules.queries import DetectionQueries
 from schema.imports.mutations import ImportMutations
+from schema.imports.queries import ImportQueries
 from schema.node.queries import NodeQueries
 from schema.organisation.types import Branch, RelationshipManager
 from schema.ownership.mutations import OwnershipMutations
@@ -76,6 +77,7 @@ class Query(
     SourceKeyQueries,
     DataQualityQueries,
     ReferenceQueries,
+    ImportQueries,
 ):
     pass
 

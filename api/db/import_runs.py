@@ -16,7 +16,7 @@ from domain.customers.history import FieldChange, category_of
 from domain.customers.source_keys import SourceKey
 from domain.imports.batches import RunContext
 from domain.imports.records import Refusal, Tally
-from domain.imports.run import RunRequest, RunState, RunStatus
+from domain.imports.run import ImportRunView, RunRequest, RunState, RunStatus
 
 _runs = ImportRunRow.__table__.c
 _refusals = ImportRefusalRow.__table__.c
@@ -162,3 +162,45 @@ class SqlImportRuns:
                 .order_by(_refusals.line, _refusals.id)
             )
             return [Refusal(r.line, r.source_key, r.field, r.code, r.message) for r in rows]
+
+    async def runs(self, kind: str | None, before: int | None, limit: int) -> list[ImportRunView]:
+        query = select(ImportRunRow.__table__).order_by(_runs.id.desc()).limit(limit)
+        if kind is not None:
+            query = query.where(_runs.kind == kind)
+        if before is not None:
+            query = query.where(_runs.id < before)
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [
+                ImportRunView(
+                    id=r.id,
+                    kind=r.kind,
+                    file_name=r.file_name,
+                    checksum=r.checksum,
+                    actor=r.actor,
+                    source_system=r.source_system,
+                    dry_run=r.dry_run,
+                    status=r.status,
+                    last_line=r.last_line,
+                    tally=Tally.from_dict(r.counts),
+                    seconds=r.seconds,
+                    started_at=r.started_at,
+                    finished_at=r.finished_at,
+                )
+                for r in rows
+            ]
+
+    async def refusal_page(
+        self, run_id: int, after: int | None, limit: int
+    ) -> list[tuple[int, Refusal]]:
+        query = (
+            select(ImportRefusalRow.__table__)
+            .where(_refusals.run_id == run_id)
+            .order_by(_refusals.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(_refusals.id > after)
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [(r.id, Refusal(r.line, r.source_key, r.field, r.code, r.message)) for r in rows]

@@ -943,7 +943,11 @@ class ImportRefusalRow(Base):
     """A record an import run refused: the line of its machine-readable report."""
 
     __tablename__ = "import_refusals"
-    __table_args__ = (Index("ix_import_refusals_run_id_line", "run_id", "line"),)
+    __table_args__ = (
+        Index("ix_import_refusals_run_id_line", "run_id", "line"),
+        # importRuns { refusals }: a run's refusals in the order written, keyset-paged.
+        Index("ix_import_refusals_run_id_id", "run_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id"))

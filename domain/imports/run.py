@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from domain.customers.history import Author
@@ -72,6 +72,39 @@ class ImportRuns(Protocol):
 
     async def refusals(self, run_id: int) -> Sequence[Refusal]:
         """The run's refusals, by line (those of every committed batch)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRunView:
+    """A run as an operator reads it back (importRuns)."""
+
+    id: int
+    kind: str
+    file_name: str
+    checksum: str
+    actor: str
+    source_system: str | None
+    dry_run: bool
+    status: str
+    last_line: int
+    tally: Tally
+    seconds: float | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class ImportRunReader(Protocol):
+    async def runs(
+        self, kind: str | None, before: int | None, limit: int
+    ) -> Sequence[ImportRunView]:
+        """Newest first: at most `limit` runs older than `before`."""
+        ...
+
+    async def refusal_page(
+        self, run_id: int, after: int | None, limit: int
+    ) -> Sequence[tuple[int, Refusal]]:
+        """The run's refusals in the order written, after the one with id `after`."""
         ...
 
 

@@ -133,6 +133,7 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     # who keep the master data.
     "upsertCustomers": frozenset({Role.INTEGRATION, Role.ADMIN, Role.STEWARD}),
     "upsertHoldings": frozenset({Role.INTEGRATION, Role.ADMIN}),
+    "importRuns": frozenset({Role.ADMIN, Role.STEWARD}),
     "createTask": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
     "completeTask": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
     "myTasks": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),

@@ -30,7 +30,7 @@ from domain.customers.updates import UpdateUnitOfWork
 from domain.detection.alerts import Alert, AlertReader
 from domain.detection.handling import AlertFactory
 from domain.detection.rules import DetectionRuleStore
-from domain.imports.run import BulkImport
+from domain.imports.run import BulkImport, ImportRunReader
 from domain.interactions import (
     ChannelUse,
     Interaction,
@@ -301,6 +301,7 @@ class Ports:
     snapshots: ProfileSnapshots | None = None
     # The bulk import's batches, for the push path (upsertCustomers, upsertHoldings).
     bulk_import: BulkImport | None = None
+    import_runs: ImportRunReader | None = None
 
 
 _PORT_NAMES = tuple(f.name for f in fields(Ports))  # read once: every request copies them

@@ -66,18 +66,20 @@ async def _push(
     except DomainError as exc:
         return error_type(exc)  # type: ignore[return-value]
     system = principal.client_id if principal.role is Role.INTEGRATION else None
-    early: dict[int, Refusal] = {}
-    lines = []
+    lines: list[SourceRecord | Refusal] = []
     for index, values in enumerate(records):
         named = values.get("sourceSystem") if kind == "customers" else None
         if kind == "customers" and not may_link(principal, named or system or ""):
             # An integration writes the customers of its own system only (as linkCustomerSourceKey).
-            early[index + 1] = Refusal(
-                index + 1,
-                values.get(_KEYS[kind]),
-                "sourceSystem",
-                "FORBIDDEN",
-                "an integration writes the customers of its own system only",
+            # Refused in the run like any record: counted and in its report.
+            lines.append(
+                Refusal(
+                    index + 1,
+                    values.get(_KEYS[kind]),
+                    "sourceSystem",
+                    "FORBIDDEN",
+                    "an integration writes the customers of its own system only",
+                )
             )
             continue
         lines.append(SourceRecord(index + 1, values))
@@ -91,16 +93,15 @@ async def _push(
         keep_outcomes=True,
     )
     result = await context.bulk_import.run(request, lines, datetime.now(UTC).date())
-    return _payload(kind, records, result, early)
+    return _payload(kind, records, result)
 
 
 def _payload(
     kind: str,
     records: Sequence[Mapping[str, str | None]],
     result: RunResult,
-    early: Mapping[int, Refusal],
 ) -> BatchImportPayload:
-    refusals = {r.line: r for r in result.refusals} | dict(early)
+    refusals = {r.line: r for r in result.refusals}
     results = []
     for index, values in enumerate(records):
         line = index + 1
@@ -129,7 +130,7 @@ def _payload(
         unchanged=t.unchanged,
         superseded=t.superseded,
         pending=t.pending,
-        refused=sum(t.refused.values()) + len(early),
+        refused=sum(t.refused.values()),
         results=results,
     )
 

@@ -13,7 +13,7 @@ from api.ops.embedded import Endpoints
 from domain.access.principal import Role
 from domain.ids import decode_typed_id
 from tests.conftest import Minter
-from tests.graphql import gql_data
+from tests.graphql import gql, gql_data
 from tests.import_files import customers
 
 RESULT = """
@@ -28,6 +28,11 @@ CUSTOMERS = f"""mutation ($input: [CustomerRecordInput!]!) {{
   upsertCustomers(input: $input) {{ {RESULT} }} }}"""
 HOLDINGS = f"""mutation ($input: [HoldingRecordInput!]!) {{
   upsertHoldings(input: $input) {{ {RESULT} }} }}"""
+
+
+RUNS = """query ($kind: String) { importRuns(first: 10, kind: $kind) { nodes {
+  id fileName actor status inserted superseded refused { code count }
+  refusals(first: 10) { nodes { line key error { field code message } } } } } }"""
 
 
 def _feed(mint: Minter) -> str:
@@ -117,6 +122,27 @@ async def test_customers_are_pushed_with_an_answer_per_record_and_again_change_n
         ("graphql:upsertCustomers", "push-feed", "completed"),
         ("graphql:upsertHoldings", "push-feed", "completed"),
     ]
+
+    # A data steward reads the runs back, newest first, with each one's refusals.
+    steward = mint(Role.STEWARD, "push-steward")
+    listed = await gql_data(anonymous, RUNS, {"kind": "customers"}, token=steward)
+    first = next(n for n in listed["importRuns"]["nodes"] if n["id"] == payload["runId"])
+    assert (first["fileName"], first["actor"], first["status"]) == (
+        "graphql:upsertCustomers",
+        "push-feed",
+        "completed",
+    )
+    assert (first["inserted"], first["superseded"]) == (3, 1)
+    assert first["refused"] == [
+        {"code": "FORBIDDEN", "count": 1},
+        {"code": "INVALID_INPUT", "count": 1},
+    ]
+    assert [(r["line"], r["error"]["code"]) for r in first["refusals"]["nodes"]] == [
+        (2, "INVALID_INPUT"),
+        (3, "FORBIDDEN"),
+    ]
+    refused = await gql(anonymous, RUNS, {"kind": "customers"}, token=mint(Role.AGENT, "a"))
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_a_batch_too_large_or_from_a_role_that_may_not_is_refused_whole(
