@@ -3,16 +3,27 @@ check digits, and the bad records a real extract contains."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.cli import migrate
+from api.db.engine import asyncpg_dsn
+from api.ops.embedded import Endpoints
+from api.ops.importer import ImportOptions, import_file
 from api.ops.seed import credit_code, resident_id
+from api.settings import Settings
+from domain.imports.run import RunResult
+from tests.scratch import scratch_database
 
 COLUMNS = (
     "sourceKey", "kind", "displayName", "registeredName", "residentId", "uscc", "phone",
@@ -73,3 +84,35 @@ def csv_text(records: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) 
     for record in records:
         writer.writerow({c: record.get(c, "") for c in columns})
     return out.getvalue()
+
+
+async def fresh_database(endpoints: Endpoints, name: str, *setup: str) -> str:
+    """A migrated scratch database `name`, with the setup statements run."""
+    url = await scratch_database(endpoints, name)
+    await asyncio.to_thread(migrate, url)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        for statement in setup:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+    return url
+
+
+async def fetch(url: str, query: str, *args: object) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return list(await conn.fetch(query, *args))
+    finally:
+        await conn.close()
+
+
+async def run_import(
+    settings: Settings, engine: AsyncEngine, kind: str, path: Path, **options: Any
+) -> tuple[RunResult, list[dict[str, Any]], str]:
+    """Import the file as `quanjing import` does: the result, its report, its summary."""
+    out = io.StringIO()
+    result = await import_file(settings, engine, ImportOptions(kind, path, **options), out)
+    report = path.with_name(path.name + ".report.jsonl")
+    lines = (await asyncio.to_thread(report.read_bytes)).splitlines()
+    return result, [orjson.loads(line) for line in lines], out.getvalue()

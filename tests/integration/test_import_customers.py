@@ -5,7 +5,6 @@ dry run writes nothing, GBK and CSV quirks are read by line."""
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import signal
 import subprocess
@@ -14,38 +13,29 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import orjson
 import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.cli import migrate
 from api.db.document_crypto import DocumentCrypto
-from api.db.engine import asyncpg_dsn, create_engine
+from api.db.engine import create_engine
 from api.ops.embedded import Endpoints
-from api.ops.importer import ImportOptions, import_file
 from api.settings import Settings
 from domain.customers.contacts import normalize_phone
 from domain.imports.run import RunResult
-from tests.import_files import csv_text, customers, jsonl
-from tests.scratch import scratch_database
+from tests.import_files import csv_text, customers, fetch, fresh_database, jsonl, run_import
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def database(endpoints: Endpoints) -> str:
-    url = await scratch_database(endpoints, "import_customers")
-    await asyncio.to_thread(migrate, url)
-    conn = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await conn.execute(
-            "INSERT INTO branches (code, name, city, kind) VALUES ('NJ01', '南京分行', '南京', 'branch')"
-        )
-    finally:
-        await conn.close()
-    return url
+    return await fresh_database(
+        endpoints,
+        "import_customers",
+        "INSERT INTO branches (code, name, city, kind) VALUES ('NJ01', '南京分行', '南京', 'branch')",
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
@@ -58,18 +48,10 @@ async def engine(database: str, settings: Settings) -> AsyncIterator[AsyncEngine
 async def _import(
     settings: Settings, engine: AsyncEngine, path: Path, **options: Any
 ) -> tuple[RunResult, list[dict[str, Any]], str]:
-    out = io.StringIO()
-    result = await import_file(settings, engine, ImportOptions("customers", path, **options), out)
-    report = path.with_name(path.name + ".report.jsonl")
-    return result, [orjson.loads(line) for line in report.read_bytes().splitlines()], out.getvalue()
+    return await run_import(settings, engine, "customers", path, **options)
 
 
-async def _rows(database: str, query: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(asyncpg_dsn(database))
-    try:
-        return list(await conn.fetch(query, *args))
-    finally:
-        await conn.close()
+_rows = fetch
 
 
 async def _imported(database: str, system: str) -> dict[str, tuple[Any, ...]]:

@@ -4,48 +4,36 @@ unchanged on a re-import, updated and closed by a delta, a prospect converted by
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-import orjson
 import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.cli import migrate
-from api.db.engine import asyncpg_dsn, create_engine
+from api.db.engine import create_engine
 from api.ops.embedded import Endpoints
 from api.ops.importer import ImportOptions, import_file
 from api.settings import Settings
 from domain.imports.run import RunResult
-from tests.import_files import customers, jsonl
-from tests.scratch import scratch_database
+from tests.import_files import customers, fetch, fresh_database, jsonl, run_import
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def database(endpoints: Endpoints) -> str:
-    url = await scratch_database(endpoints, "import_holdings")
-    await asyncio.to_thread(migrate, url)
-    conn = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await conn.execute(
-            "INSERT INTO products (code, name, category, audience) VALUES "
-            "('DEP-CUR', '活期储蓄', 'deposit', 'personal'), "
-            "('CARD', '信用卡', 'credit_card', 'personal')"
-        )
-        await conn.execute(
-            "INSERT INTO products (code, name, category, audience, retired_at) VALUES "
-            "('OLD', '旧产品', 'deposit', 'personal', now())"
-        )
-    finally:
-        await conn.close()
-    return url
+    return await fresh_database(
+        endpoints,
+        "import_holdings",
+        "INSERT INTO products (code, name, category, audience) VALUES "
+        "('DEP-CUR', '活期储蓄', 'deposit', 'personal'), "
+        "('CARD', '信用卡', 'credit_card', 'personal')",
+        "INSERT INTO products (code, name, category, audience, retired_at) VALUES "
+        "('OLD', '旧产品', 'deposit', 'personal', now())",
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
@@ -58,19 +46,11 @@ async def engine(database: str, settings: Settings) -> AsyncIterator[AsyncEngine
 async def _import(
     settings: Settings, engine: AsyncEngine, kind: str, path: Path, **options: Any
 ) -> tuple[RunResult, list[dict[str, Any]]]:
-    result = await import_file(
-        settings, engine, ImportOptions(kind, path, system="core", **options), io.StringIO()
-    )
-    report = path.with_name(path.name + ".report.jsonl")
-    return result, [orjson.loads(line) for line in report.read_bytes().splitlines()]
+    result, report, _ = await run_import(settings, engine, kind, path, system="core", **options)
+    return result, report
 
 
-async def _rows(database: str, query: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(asyncpg_dsn(database))
-    try:
-        return list(await conn.fetch(query, *args))
-    finally:
-        await conn.close()
+_rows = fetch
 
 
 def _holding(n: int, **overrides: Any) -> dict[str, Any]:

@@ -4,34 +4,26 @@ use cases of upsertBranch, upsertProduct and upsertRelationshipManager, a savepo
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-import orjson
 import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.cli import migrate
-from api.db.engine import asyncpg_dsn, create_engine
+from api.db.engine import create_engine
 from api.ops.embedded import Endpoints
-from api.ops.importer import ImportOptions, import_file
 from api.settings import Settings
 from domain.imports.run import RunResult
-from tests.import_files import jsonl
-from tests.scratch import scratch_database
+from tests.import_files import fetch, fresh_database, jsonl, run_import
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def database(endpoints: Endpoints) -> str:
-    url = await scratch_database(endpoints, "import_reference")
-    await asyncio.to_thread(migrate, url)
-    return url
+    return await fresh_database(endpoints, "import_reference")
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
@@ -45,20 +37,12 @@ async def _import(
     settings: Settings, engine: AsyncEngine, kind: str, path: Path, records: list[dict[str, Any]]
 ) -> tuple[RunResult, list[tuple[int, str, str | None]]]:
     await asyncio.to_thread(path.write_bytes, jsonl(records))
-    result = await import_file(
-        settings, engine, ImportOptions(kind, path, system="hr"), io.StringIO()
-    )
-    report_path = path.with_name(path.name + ".report.jsonl")
-    report = (await asyncio.to_thread(report_path.read_bytes)).splitlines()
-    return result, [(r["line"], r["code"], r["field"]) for r in map(orjson.loads, report)]
+    result, report, _ = await run_import(settings, engine, kind, path, system="hr")
+    return result, [(r["line"], r["code"], r["field"]) for r in report]
 
 
 async def _rows(database: str, query: str) -> list[tuple[Any, ...]]:
-    conn = await asyncpg.connect(asyncpg_dsn(database))
-    try:
-        return [tuple(r) for r in await conn.fetch(query)]
-    finally:
-        await conn.close()
+    return [tuple(r) for r in await fetch(database, query)]
 
 
 async def test_branches_products_and_staff_go_in_by_key_and_again_change_nothing(
