@@ -179,3 +179,91 @@ async def test_a_full_batch_of_a_thousand_customers_fits_one_request(
         endpoints, "SELECT count(*) AS n FROM customer_source_keys WHERE system = 'full_feed'"
     )
     assert written[0]["n"] == 1_000
+
+
+REGISTER = """mutation ($input: RegisterCustomerInput!) { registerCustomer(input: $input) {
+  __typename ... on InvalidInputError { field } ... on DuplicateDocumentError { field }
+  ... on Error { code } } }"""
+
+
+def _as_registration(record: dict[str, Any]) -> dict[str, Any]:
+    """The same customer as registerCustomer's input."""
+    personal = record["kind"] == "PERSONAL"
+    documents = [
+        {"type": t, "number": record[c]}
+        for c, t in (("residentId", "RESIDENT_ID"), ("uscc", "UNIFIED_SOCIAL_CREDIT_CODE"))
+        if record.get(c)
+    ]
+    details = {
+        k: record[c]
+        for c, k in (("birthDate", "birthDate"), ("occupation", "occupation"))
+        if record.get(c)
+    }
+    return {
+        "kind": record["kind"],
+        "displayName": record["displayName"],
+        "documents": documents,
+        "contactPoints": [{"kind": "PHONE", "value": record["phone"], "preferred": True}],
+        "personal": details if personal else None,
+        "corporate": None if personal else {"registeredName": record.get("registeredName", "")},
+        "sourceKey": {"system": "same_rules", "key": record["sourceKey"]},
+    }
+
+
+async def test_a_bad_record_is_refused_alike_by_registration_and_by_the_import(
+    seeded: int, anonymous: httpx.AsyncClient, mint: Minter
+) -> None:
+    """One implementation of every rule: the batch path's set-based lookups (keys, documents)
+    feed the same domain decisions as registerCustomer's, so the same bad records get the same
+    codes on the same fields (the input path's last part names the import's column)."""
+    base = list(customers(8, seed=33, prefix="SAME", region="120103"))
+    taken = base[0]
+    faults = [
+        base[1]
+        | {
+            "residentId": base[1]["residentId"][:-1]
+            + ("1" if base[1]["residentId"][-1] != "1" else "2")
+        },
+        base[2] | {"phone": "12345"},
+        base[3] | {"birthDate": "2999-01-01"},
+        base[4] | {"displayName": " "},
+        base[5] | {"residentId": taken["residentId"]},  # held by another customer
+        base[6] | {"occupation": "x" * 101},
+    ]
+    feed = mint(Role.INTEGRATION, "same-rules", client_id="same_rules")
+    first = await gql_data(anonymous, REGISTER, {"input": _as_registration(taken)}, token=feed)
+    assert first["registerCustomer"]["__typename"] == "RegisterCustomerPayload"
+
+    by_mutation = []
+    for record in faults:
+        answer = (
+            await gql_data(anonymous, REGISTER, {"input": _as_registration(record)}, token=feed)
+        )["registerCustomer"]
+        code = (
+            "DUPLICATE_DOCUMENT"
+            if answer["__typename"] == "DuplicateDocumentError"
+            else answer["code"]
+        )
+        by_mutation.append((code, answer.get("field")))
+    pushed = (await gql_data(anonymous, CUSTOMERS, {"input": faults}, token=feed))[
+        "upsertCustomers"
+    ]
+    by_import = [(r["error"]["code"], r["error"]["field"]) for r in pushed["results"]]
+
+    assert by_mutation == [
+        ("INVALID_INPUT", "input.documents[0].number"),
+        ("INVALID_INPUT", "input.contactPoints[0].value"),
+        ("INVALID_INPUT", "input.personal.birthDate"),
+        ("INVALID_INPUT", "input.displayName"),
+        ("DUPLICATE_DOCUMENT", "input.documents[0].number"),
+        ("INVALID_INPUT", "input.personal.occupation"),
+    ]
+    # The same rule on the same field: the import names the column the field came from.
+    assert by_import == [
+        ("INVALID_INPUT", "residentId"),
+        ("INVALID_INPUT", "phone"),
+        ("INVALID_INPUT", "birthDate"),
+        ("INVALID_INPUT", "displayName"),
+        ("DUPLICATE_DOCUMENT", "residentId"),
+        ("INVALID_INPUT", "occupation"),
+    ]
