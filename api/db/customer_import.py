@@ -71,6 +71,9 @@ _CUSTOMER_COLUMNS = (
     "preferred_language", "gender", "birth_date", "occupation", "employer", "income_band",
     "asset_band", "credit_status", "ownership_type", "business_scale", "industry",
     "registered_name", "lifecycle_status",
+    # The KYC fields beyond registration (domain/imports/customers.py KYC_COLUMNS).
+    "credit_status_source", "lifecycle_stage", "asset_structure", "liability_sources",
+    "financing_modes", "credit_record",
 )  # fmt: skip
 
 
@@ -172,6 +175,7 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
         for customer_id, new in zip(ids, records, strict=True):
             c = new.record.customer
             p, k = c.personal, c.corporate
+            kyc = {COLUMNS[path]: value for path, value in new.record.kyc.items()}
             prefix = "P" if c.kind is CustomerKind.PERSONAL else "C"
             customers.append(
                 (
@@ -188,12 +192,18 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
                     None if p is None else p.employer,
                     None if p is None else _column_value(p.income_band),
                     None if p is None else _column_value(p.asset_band),
-                    "unknown" if p is not None else None,
+                    None if p is None else _column_value(kyc.get("credit_status", "unknown")),
                     None if k is None else _column_value(k.ownership_type),
                     None if k is None else _column_value(k.business_scale),
                     None if k is None else k.industry,
                     None if k is None else k.registered_name,
                     "prospect" if c.prospect else "active",
+                    kyc.get("credit_status_source"),
+                    _column_value(kyc.get("lifecycle_stage")),
+                    kyc.get("asset_structure"),
+                    kyc.get("liability_sources"),
+                    kyc.get("financing_modes"),
+                    kyc.get("credit_record"),
                 )
             )
             for d in c.documents:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TypeVar
 
@@ -25,10 +25,12 @@ from domain.customers.model import (
     AssetBand,
     BusinessScale,
     ContactKind,
+    CreditStatus,
     CustomerKind,
     DocumentType,
     Gender,
     IncomeBand,
+    LifecycleStage,
     OwnershipType,
     PreferredChannel,
 )
@@ -41,6 +43,7 @@ from domain.customers.registration import (
     validate_new_customer,
 )
 from domain.customers.source_keys import SourceKey, validate_source_key
+from domain.customers.updates import FIELDS
 from domain.errors import InvalidInput
 from domain.imports.records import SourceRecord
 
@@ -71,6 +74,28 @@ COLUMNS: Mapping[str, str] = {
     "ownershipType": "STATE_OWNED, COLLECTIVE, PRIVATE, FOREIGN_INVESTED, JOINT_STOCK, OTHER",
     "businessScale": "MICRO, SMALL, MEDIUM or LARGE",
     "industry": "industry",
+    "creditStatus": "GOOD, WATCH, DEFAULTED or UNKNOWN (a person's; give creditStatusSource)",
+    "creditStatusSource": "who reported the credit status (the bureau, the loan system)",
+    "lifecycleStage": "a company's: START_UP, GROWTH, MATURE or DECLINE",
+    "assetStructure": "a company's asset structure (资产结构), free text",
+    "liabilitySources": "a company's sources of liabilities (负债来源), free text",
+    "financingModes": "a company's financing modes (融资方式), free text",
+    "creditRecord": "a company's credit record (信用记录), free text",
+}
+# Columns beyond what registration takes, by the profile path `updateCustomer` checks them
+# under (updates.FIELDS): a new customer is written with them, a known one updated.
+KYC_COLUMNS: Mapping[str, str] = {
+    "creditStatus": "personal.creditStatus",
+    "creditStatusSource": "personal.creditStatusSource",
+    "lifecycleStage": "corporate.lifecycleStage",
+    "assetStructure": "corporate.assetStructure",
+    "liabilitySources": "corporate.liabilitySources",
+    "financingModes": "corporate.financingModes",
+    "creditRecord": "corporate.creditRecord",
+}
+_KYC_ENUMS: Mapping[str, type[enum.Enum]] = {
+    "creditStatus": CreditStatus,
+    "lifecycleStage": LifecycleStage,
 }
 _DOCUMENT_COLUMNS = (
     ("residentId", DocumentType.RESIDENT_ID),
@@ -98,6 +123,15 @@ _PATHS = {
 }
 
 E = TypeVar("E", bound=enum.Enum)
+# Columns of one kind only: a value in the other kind's record would be dropped without a word.
+_CORPORATE_ONLY = (
+    "registeredName", "uscc", "ownershipType", "businessScale", "industry", "lifecycleStage",
+    "assetStructure", "liabilitySources", "financingModes", "creditRecord",
+)  # fmt: skip
+_PERSONAL_ONLY = (
+    "residentId", "passport", "passportCountry", "gender", "birthDate", "occupation",
+    "employer", "incomeBand", "assetBand", "creditStatus", "creditStatusSource",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +142,8 @@ class CustomerRecord:
     customer: NewCustomer  # validated; its source key set
     branch_code: str | None
     fingerprint: bytes  # of everything the record says: equal means unchanged
+    # The KYC fields beyond registration, by profile path, checked as updateCustomer does.
+    kyc: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def key(self) -> SourceKey:
@@ -141,7 +177,8 @@ class CustomerRecord:
                 "corporate.businessScale": k.business_scale,
                 "corporate.industry": k.industry,
             }
-        return values | {path: v for path, v in optional.items() if v is not None}
+        given = {path: v for path, v in optional.items() if v is not None}
+        return values | given | dict(self.kyc)
 
 
 def column_of(path: str) -> str:
@@ -248,7 +285,7 @@ def customer_record(
             income_band=parse_enum(IncomeBand, record.get("incomeBand"), "incomeBand"),
             asset_band=parse_enum(AssetBand, record.get("assetBand"), "assetBand"),
         )
-        _only_for(record, ("registeredName", "uscc", "ownershipType", "businessScale"), kind)
+        _only_for(record, _CORPORATE_ONLY, kind)
     else:
         corporate = NewCorporate(
             registered_name=record.get("registeredName") or "",
@@ -256,7 +293,7 @@ def customer_record(
             business_scale=parse_enum(BusinessScale, record.get("businessScale"), "businessScale"),
             industry=record.get("industry"),
         )
-        _only_for(record, ("residentId", "passport", "gender", "birthDate", "incomeBand"), kind)
+        _only_for(record, _PERSONAL_ONLY, kind)
     draft = NewCustomer(
         kind=kind,
         display_name=record.get("displayName") or "",
@@ -277,9 +314,31 @@ def customer_record(
         raise InvalidInput(
             _column(exc.field, kind, document_columns, contact_columns), exc.message
         ) from exc
+    kyc = _kyc(record)
     branch = record.get("homeBranchCode")
     branch_code = branch.strip() if branch is not None and branch.strip() else None
-    return CustomerRecord(record.line, customer, branch_code, _fingerprint(customer, branch_code))
+    return CustomerRecord(
+        record.line, customer, branch_code, _fingerprint(customer, branch_code, kyc), kyc
+    )
+
+
+def _kyc(record: SourceRecord) -> dict[str, object]:
+    """The KYC columns given, checked by updateCustomer's own field checks."""
+    out: dict[str, object] = {}
+    for column, path in KYC_COLUMNS.items():
+        text = record.get(column)
+        if text is None or not text.strip():
+            continue
+        kind = _KYC_ENUMS.get(column)
+        value: object = parse_enum(kind, text, column) if kind is not None else text
+        try:
+            out[path] = FIELDS[path].check(value, column)
+        except InvalidInput as exc:
+            raise InvalidInput(column, exc.message) from exc
+    if "personal.creditStatus" in out and "personal.creditStatusSource" not in out:
+        # A credit status means little without who reported it (updateCustomer's rule).
+        raise InvalidInput("creditStatusSource", "say who reported the status")
+    return out
 
 
 def _only_for(record: SourceRecord, columns: Sequence[str], kind: CustomerKind) -> None:
@@ -307,7 +366,10 @@ def _column(
     return column_of(path)
 
 
-def _fingerprint(customer: NewCustomer, branch_code: str | None) -> bytes:
+def _fingerprint(
+    customer: NewCustomer, branch_code: str | None, kyc: Mapping[str, object]
+) -> bytes:
     """A digest of the record as validated (orjson writes dataclasses field by field, in
     order): the same record twice has the same one."""
-    return hashlib.sha256(orjson.dumps({"customer": customer, "branch": branch_code})).digest()
+    shape = {"customer": customer, "branch": branch_code, "kyc": dict(sorted(kyc.items()))}
+    return hashlib.sha256(orjson.dumps(shape)).digest()

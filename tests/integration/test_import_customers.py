@@ -369,3 +369,63 @@ async def test_a_run_killed_part_way_resumes_after_its_last_committed_batch(
     nothing_left = await _run([*command, *options, "--resume"], env)
     assert nothing_left.returncode == 2
     assert "NOTHING_TO_RESUME" in nothing_left.stderr or "no unfinished run" in nothing_left.stderr
+
+
+async def test_kyc_columns_go_in_with_a_new_customer_and_change_a_known_one_with_history(
+    database: str, engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    person, company = [
+        r
+        for r in customers(10, seed=17, prefix="KYC", region="320106")
+        if r["sourceKey"] in ("KYC0000000", "KYC0000009")
+    ]
+    records = [
+        person | {"creditStatus": "WATCH", "creditStatusSource": "征信中心"},
+        company | {"lifecycleStage": "DECLINE", "creditRecord": "有逾期已结清"},
+        {
+            **person,
+            "sourceKey": "KYC-NOSOURCE",
+            "residentId": None,
+            "prospect": True,
+            "creditStatus": "GOOD",
+        },
+        company
+        | {"sourceKey": "KYC-PERSONAL", "uscc": None, "prospect": True, "occupation": "工程师"},
+        company
+        | {"sourceKey": "KYC-LONG", "uscc": None, "prospect": True, "creditRecord": "x" * 2001},
+    ]
+    path = tmp_path / "kyc.jsonl"
+    path.write_bytes(jsonl(records))
+    result, report, _ = await _import(settings, engine, path, system="kyc")
+    assert result.tally.inserted == 2
+    assert [(r["line"], r["field"]) for r in report] == [
+        (3, "creditStatusSource"),
+        (4, "occupation"),  # a company has no occupation: refused, not dropped
+        (5, "creditRecord"),
+    ]
+    stored = await _rows(
+        database,
+        "SELECT k.key, c.credit_status, c.credit_status_source, c.lifecycle_stage, c.credit_record "
+        "FROM customers c JOIN customer_source_keys k ON k.customer_id = c.id "
+        "WHERE k.system = 'kyc' ORDER BY k.key",
+    )
+    assert [tuple(r) for r in stored] == [
+        ("KYC0000000", "watch", "征信中心", None, None),
+        ("KYC0000009", None, None, "decline", "有逾期已结清"),
+    ]
+
+    later = tmp_path / "later.jsonl"
+    later.write_bytes(jsonl([person | {"creditStatus": "GOOD", "creditStatusSource": "贷款系统"}]))
+    changed, _, _ = await _import(settings, engine, later, system="kyc")
+    assert changed.tally.updated == 1
+    history = await _rows(
+        database,
+        "SELECT h.field, h.old_value, h.new_value FROM customer_changes h "
+        "JOIN customer_source_keys k ON k.customer_id = h.customer_id "
+        "WHERE k.key = 'KYC0000000' AND h.correlation_id = $1 ORDER BY h.id",
+        f"import-run-{changed.run_id}",
+    )
+    assert [tuple(r) for r in history] == [
+        ("personal.creditStatus", "watch", "good"),
+        ("personal.creditStatusSource", "征信中心", "贷款系统"),
+    ]
