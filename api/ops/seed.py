@@ -22,6 +22,7 @@ from api.db.completeness import assess_everyone
 from api.db.document_crypto import DocumentCrypto
 from api.db.engine import async_url, asyncpg_dsn
 from api.db.tables import Base
+from api.ops.seed_import import SeedImport, customer_ids, key_of, mapped
 from domain.customers.model import (
     AssetBand,
     BusinessScale,
@@ -471,10 +472,7 @@ class DemoBank:
             out["customer_source_keys"].append((cid, "core_banking", f"CB{cid:010d}", "seed"))
             (self.corporate_ids if corporate else self.personal_ids).append(cid)
             doc_type, number, country = data["document"]
-            sealed = self.crypto.seal(doc_type, number, cid)
-            out["documents"].append(
-                (cid, doc_type, sealed.ciphertext, sealed.key_id, sealed.lookup, country)
-            )
+            out["documents"].append((cid, doc_type, number, country))  # sealed by the import
             out["contact_points"].append((cid, "phone", data["phone"], "mobile", True, True))
             if data["email"]:
                 out["contact_points"].append(
@@ -679,6 +677,173 @@ async def customer_count(database_url: str) -> int:
         await conn.close()
 
 
+async def _load_batch(
+    conn: asyncpg.Connection,
+    loader: SeedImport,
+    bank: DemoBank,
+    batch: dict[str, list[tuple[Any, ...]]],
+    ids: dict[int, int],
+) -> None:
+    """One batch of the demo bank: the records through the import, then what the import has
+    no columns for. `ids` maps the demo's customer numbers to the ids the import gave them,
+    across batches (a company names a person of an earlier batch as its representative)."""
+    branch_codes = {b[0]: b[1] for b in bank.branches}
+    product_codes = {p[0]: p[1] for p in bank.products}
+    documents = {cid: (kind, number) for cid, kind, number, _ in batch["documents"]}
+    contacts: dict[int, dict[str, str]] = {}
+    for cid, kind, value, *_ in batch["contact_points"]:
+        contacts.setdefault(cid, {})[kind] = value
+    rows = [dict(zip(COLUMNS["customers"], r, strict=True)) for r in batch["customers"]]
+    await loader.load(
+        "customers", [_customer_record(r, documents, contacts, branch_codes) for r in rows]
+    )
+    ids.update(await customer_ids(conn, [r["id"] for r in rows]))
+    await loader.load(
+        "holdings",
+        [
+            _holding_record(dict(zip(COLUMNS["holdings"], h, strict=True)), product_codes)
+            for h in batch["holdings"]
+        ],
+    )
+    await loader.load(
+        "interactions",
+        [
+            _interaction_record(dict(zip(COLUMNS["interactions"], i, strict=True)), branch_codes)
+            for i in batch["interactions"]
+        ],
+    )
+    async with conn.transaction():
+        await conn.execute(
+            _EXTRAS,
+            [ids[r["id"]] for r in rows],
+            [r["created_at"] for r in rows],
+            [r["relationship_manager_id"] for r in rows],
+            [r["credit_status"] for r in rows],
+            [r["lifecycle_stage"] for r in rows],
+            [r["asset_structure"] for r in rows],
+            [r["liability_sources"] for r in rows],
+            [r["financing_modes"] for r in rows],
+            [r["credit_record"] for r in rows],
+            [mapped(ids, r["legal_representative_id"]) for r in rows],
+            [mapped(ids, r["parent_id"]) for r in rows],
+        )
+        points = batch["contact_points"]
+        await conn.execute(
+            _CONTACT_EXTRAS,
+            [ids[p[0]] for p in points],
+            [p[1] for p in points],
+            [p[3] for p in points],
+            [p[5] for p in points],
+        )
+        for table in ("corporate_contacts", "relationship_states", "relationship_state_changes"):
+            records = [_remapped(table, r, ids) for r in batch[table]]
+            if records:
+                await conn.copy_records_to_table(table, records=records, columns=COLUMNS[table])
+
+
+# What a bank's files do not carry: set on the imported records by their new ids.
+_EXTRAS = """
+UPDATE customers c SET created_at = v.created, updated_at = v.created,
+  relationship_manager_id = v.rm, credit_status = v.credit, lifecycle_stage = v.stage,
+  asset_structure = v.assets, liability_sources = v.liabilities, financing_modes = v.financing,
+  credit_record = v.record, legal_representative_id = v.representative, parent_id = v.parent
+FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])
+  AS v(id, created, rm, credit, stage, assets, liabilities, financing, record, representative,
+       parent)
+WHERE c.id = v.id
+"""
+_CONTACT_EXTRAS = """
+UPDATE contact_points p SET label = v.label, verified = v.verified
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[]) AS v(id, kind, label, verified)
+WHERE p.customer_id = v.id AND p.kind = v.kind
+"""
+
+
+def _remapped(table: str, row: tuple[Any, ...], ids: dict[int, int]) -> tuple[Any, ...]:
+    """A demo row with its customers' numbers replaced by the ids the import gave them."""
+    values = dict(zip(COLUMNS[table], row, strict=True))
+    for column in ("customer_id", "corporate_id", "person_id"):
+        if column in values:
+            values[column] = ids[values[column]]
+    return tuple(values.values())
+
+
+def _customer_record(
+    row: dict[str, Any],
+    documents: dict[int, tuple[str, str]],
+    contacts: dict[int, dict[str, str]],
+    branch_codes: dict[int, str],
+) -> dict[str, Any]:
+    cid = row["id"]
+    doc_type, number = documents[cid]
+    points = contacts.get(cid, {})
+    corporate = row["kind"] == "corporate"
+    return {
+        "sourceKey": key_of(cid),
+        "kind": row["kind"],
+        "displayName": row["display_name"],
+        # A seeded company goes by its registered name.
+        "registeredName": row["display_name"] if corporate else None,
+        "residentId": number if doc_type == "resident_id" else None,
+        "uscc": number if doc_type == "uscc" else None,
+        "phone": points.get("phone"),
+        "email": points.get("email"),
+        "address": points.get("address"),
+        "homeBranchCode": branch_codes[row["home_branch_id"]],
+        "preferredChannel": row["preferred_channel"],
+        "preferredLanguage": row["preferred_language"],
+        "gender": row["gender"],
+        "birthDate": row["birth_date"],
+        "occupation": row["occupation"],
+        "employer": row["employer"],
+        "incomeBand": row["income_band"],
+        "assetBand": row["asset_band"],
+        "ownershipType": row["ownership_type"],
+        "businessScale": row["business_scale"],
+        "industry": row["industry"],
+    }
+
+
+def _holding_record(row: dict[str, Any], product_codes: dict[int, str]) -> dict[str, Any]:
+    return {
+        "sourceRef": row["source_ref"],
+        "customerSourceKey": key_of(row["customer_id"]),
+        "productCode": product_codes[row["product_id"]],
+        "accountNumber": row["account_number"],
+        "currency": row["currency"],
+        "balance": row["balance"],
+        "creditLimit": row["credit_limit"],
+        "status": row["status"],
+        "openedOn": row["opened_on"],
+        "closedOn": row["closed_on"],
+    }
+
+
+def _interaction_record(row: dict[str, Any], branch_codes: dict[int, str]) -> dict[str, Any]:
+    return {
+        "sourceRef": f"SEED-I-{row['id']}",
+        "customerSourceKey": key_of(row["customer_id"]),
+        "channel": row["channel"],
+        "kind": row["kind"],
+        "occurredAt": row["occurred_at"].isoformat(),
+        "branchCode": None if row["branch_id"] is None else branch_codes[row["branch_id"]],
+        "staffCode": row["staff_code"],
+        "cost": row["cost"],
+        "outcome": row["outcome"],
+        "summary": row["summary"],
+        "satisfaction": row["satisfaction"],
+    }
+
+
+async def _advance_sequences(conn: asyncpg.Connection) -> None:
+    for table in IDENTITY_TABLES:
+        await conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+        )
+
+
 def _batches(total: int, size: int) -> Iterator[tuple[int, int]]:
     for start in range(1, total + 1, size):
         yield start, min(total + 1, start + size)
@@ -703,6 +868,7 @@ async def seed(
     interactions_per_customer: float = 12.0,
     reset: bool = False,
     now: datetime | None = None,
+    batch_size: int = 5_000,
 ) -> SeedReport:
     """Load a demo bank into an empty, migrated database (or `reset` it first)."""
     started = time.perf_counter()
@@ -743,25 +909,23 @@ async def seed(
                 records=[(p[0], p[1], p[2], p[3].value, p[4], p[5]) for p in bank.products],
                 columns=COLUMNS["products"],
             )
-            for start, stop in _batches(customers, 5_000):
+            await _advance_sequences(conn)
+        # Customers, holdings and interactions go in through the bulk import (one way in).
+        engine = create_async_engine(async_url(database_url), poolclass=NullPool)
+        try:
+            loader = SeedImport(engine, crypto, bank.now.date())
+            await loader.start(seed, customers)
+            ids: dict[int, int] = {}
+            for start, stop in _batches(customers, batch_size):
                 batch = bank.customer_batch(start, stop)
-                for key, rows in batch.items():
-                    table = _BATCH_KEYS.get(key, key)
-                    if rows:
-                        await conn.copy_records_to_table(
-                            table, records=rows, columns=COLUMNS[table]
-                        )
+                await _load_batch(conn, loader, bank, batch, ids)
                 report.customers += len(batch["customers"])
                 report.holdings += len(batch["holdings"])
                 report.interactions += len(batch["interactions"])
-            for table in IDENTITY_TABLES:
-                await conn.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
-                )
-        # Every record's completeness, by the one assessment (domain/customers/completeness.py).
-        engine = create_async_engine(async_url(database_url), poolclass=NullPool)
-        try:
+            await loader.finish(time.perf_counter() - started)
+            await _advance_sequences(conn)  # past the rows written with their own ids
+            # Every record's completeness, by the one assessment, now that the demo's extras
+            # are set (domain/customers/completeness.py).
             await assess_everyone(engine)
         finally:
             await engine.dispose()
