@@ -315,6 +315,27 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resolve(settings: Settings, args: argparse.Namespace) -> int:
+    from api.db.engine import create_engine
+    from api.db.identity import resolve
+
+    async def run(database_url: str) -> None:
+        engine = create_engine(database_url, settings)
+        try:
+            report = await resolve(engine, args.threshold)
+        finally:
+            await engine.dispose()
+        print(
+            f"matched {report.customers:,} customers: {report.pairs:,} candidate pairs, "
+            f"{report.kept:,} at or above {args.threshold} kept for review"
+        )
+
+    with Infrastructure(settings, redis=False) as endpoints:
+        migrate(endpoints.database_url, settings)
+        asyncio.run(run(endpoints.database_url))
+    return 0
+
+
 def cmd_security_doc(settings: Settings, args: argparse.Namespace) -> int:
     from api.ops.security_doc import rewrite
 
@@ -480,6 +501,19 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     )
     load.add_argument("--report", help="where the report goes (default: PATH.report.jsonl)")
     load.set_defaults(handler=cmd_import)
+
+    from domain.identity.matching import REVIEW_THRESHOLD
+
+    resolve = sub.add_parser(
+        "resolve", help="match the whole base for duplicate customers (docs/identity.md)"
+    )
+    resolve.add_argument(
+        "--threshold",
+        type=float,
+        default=REVIEW_THRESHOLD,
+        help=f"match probability kept for review (default {REVIEW_THRESHOLD})",
+    )
+    resolve.set_defaults(handler=cmd_resolve)
 
     from domain.access.principal import Role
 

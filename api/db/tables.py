@@ -977,3 +977,25 @@ class ImportPendingRow(Base):
     line: Mapped[int] = mapped_column(BigInteger)
     record: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _now()
+
+
+class MatchCandidateRow(Base):
+    """A pair of customers the matcher thinks may be one (domain/identity/matching.py), with
+    its score and evidence, for a data steward to decide; the lower id first."""
+
+    __tablename__ = "match_candidates"
+    __table_args__ = (
+        UniqueConstraint("left_id", "right_id"),
+        CheckConstraint("left_id < right_id", name="ordered"),
+        Index("ix_match_candidates_status_probability", "status", text("probability DESC")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    left_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    right_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    probability: Mapped[float] = mapped_column(Float)
+    weight: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    model_version: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(12), server_default=text("'pending'"))
+    found_at: Mapped[datetime] = _now()

@@ -67,6 +67,12 @@ def _levels(*levels: Level) -> Mapping[str, Level]:
 
 
 MISSING = "missing"
+# A pair at or above this probability goes to the data steward's review queue.
+REVIEW_THRESHOLD = 0.8
+# A blocking key shared by more customers than this (a company switchboard, a branch's address
+# typed for walk-ins) forms no pairs: it would grow with the square of its members and says
+# little about any two of them.
+MAX_BLOCK = 50
 _NEUTRAL = "one of the two records has no value"
 
 # Version it when a value changes: scores name the version they were made with.
