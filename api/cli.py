@@ -488,7 +488,12 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     load.add_argument("--system", help="the source system of records that do not name one")
     load.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
     load.add_argument("--resume", action="store_true", help="continue this file's unfinished run")
-    load.add_argument("--batch-size", type=_bounded(1, 50_000), default=2_000)
+    load.add_argument(
+        "--batch-size",
+        type=_bounded(1, 50_000),
+        default=2_000,
+        help="records per transaction (default 2,000)",
+    )
     load.add_argument(
         "--defer-missing",
         action="store_true",
@@ -497,7 +502,8 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     load.add_argument(
         "--history",
         action="store_true",
-        help="movements: past bookings, announced to no one (event detection stays quiet)",
+        help="movements and interactions: past records, announced to no one (event detection "
+        "stays quiet)",
     )
     load.add_argument("--report", help="where the report goes (default: PATH.report.jsonl)")
     load.set_defaults(handler=cmd_import)
