@@ -296,7 +296,7 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
                         "number_key_id": sealed.key_id,
                         "number_hmac": sealed.lookup,
                         "issuing_country": d.issuing_country,
-                        "masked": _masked(d),
+                        "masked": mask_document(d.type.value, d.number),
                     }
                 )
             contacts += [
@@ -389,10 +389,6 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
 
     async def refresh_completeness(self, ids: Sequence[int]) -> None:
         await refresh_completeness(self.conn, ids)
-
-
-def _masked(document: NewDocument) -> str:
-    return mask_document(document.type.value, document.number)
 
 
 def _columns(rows: Sequence[Mapping[str, object]], **names: str) -> dict[str, list[object]]:

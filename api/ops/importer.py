@@ -18,10 +18,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.bulk_import import KINDS, SqlBulkImport
 from api.db.document_crypto import DocumentCrypto
@@ -204,7 +205,7 @@ class ImportOptions:
 
 
 async def import_file(
-    settings: Settings, engine: Any, options: ImportOptions, out: IO[str] = sys.stdout
+    settings: Settings, engine: AsyncEngine, options: ImportOptions, out: IO[str] = sys.stdout
 ) -> RunResult:
     """Import the file; the report written next to it (or where --report says)."""
     kind = KINDS[options.kind]

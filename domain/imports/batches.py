@@ -35,8 +35,6 @@ class RunContext:
 class BatchResult:
     tally: Tally = field(default_factory=Tally)
     refusals: list[Refusal] = field(default_factory=list)
-    inserted_ids: list[int] = field(default_factory=list)
-    updated_ids: list[int] = field(default_factory=list)
     # line → the record's outcome and the id of what it wrote or named (a batch mutation
     # answers per record from it).
     outcomes: dict[int, tuple[Outcome, int | None]] = field(default_factory=dict)
@@ -44,6 +42,12 @@ class BatchResult:
     def mark(self, line: int, outcome: Outcome, record_id: int | None = None) -> None:
         self.outcomes[line] = (outcome, record_id)
         self.tally.count(outcome)
+
+    def reject(
+        self, line: int, key: str | None, field: str | None, code: str, message: str
+    ) -> None:
+        """Refuse the record on `line` (keyed `key`) for `code`, naming the column at fault."""
+        self.refuse(Refusal(line, key, field, code, message))
 
     def refuse(self, refusal: Refusal) -> None:
         self.refusals.append(refusal)

@@ -31,7 +31,7 @@ from domain.imports.batches import (
     last_wins,
 )
 from domain.imports.customers import CustomerRecord, column_of, customer_record
-from domain.imports.records import Outcome, Refusal, SourceRecord
+from domain.imports.records import Outcome, SourceRecord
 
 _DOCUMENT_COLUMN = {
     DocumentType.RESIDENT_ID: "residentId",
@@ -131,7 +131,7 @@ class _Batch:
     seen_documents: dict[tuple[DocumentType, str], int] = field(default_factory=dict)
 
     def refuse(self, record: CustomerRecord, column: str | None, code: str, message: str) -> None:
-        self.result.refuse(Refusal(record.line, record.key.key, column, code, message))
+        self.result.reject(record.line, record.key.key, column, code, message)
 
 
 class CustomerImport:
@@ -178,22 +178,22 @@ class CustomerImport:
             if _documents_free(batch, r, holders, None)
         ]
         changes = await _changes(uow, batch, existing, known, holders, run.today)
+        registered: list[int] = []
         if inserts:
-            ids = await uow.insert_customers(inserts, run)
-            result.inserted_ids += ids
-            for new_record, customer_id in zip(inserts, ids, strict=True):
+            registered = await uow.insert_customers(inserts, run)
+            for new_record, customer_id in zip(inserts, registered, strict=True):
                 result.mark(new_record.record.line, Outcome.INSERTED, customer_id)
         writing = [c for c in changes if c.writes]
         if writing:
             await uow.apply_changes(writing, run)
-            result.updated_ids += [c.customer_id for c in writing]
+        changed = [c.customer_id for c in writing]
         idle = {c.key: c.fingerprint for c in changes if not c.writes}
         if idle:
             await uow.keep_fingerprints(idle)
         for change in changes:
             outcome = Outcome.UPDATED if change.writes else Outcome.UNCHANGED
             result.mark(change.line, outcome, change.customer_id)
-        touched = result.inserted_ids + result.updated_ids
+        touched = registered + changed
         if touched:
             await uow.refresh_completeness(touched)
             await uow.emit(
@@ -202,8 +202,8 @@ class CustomerImport:
                 {
                     "runId": run.run_id,
                     "kind": self.name,
-                    "registered": result.inserted_ids,
-                    "changed": result.updated_ids,
+                    "registered": registered,
+                    "changed": changed,
                 },
             )
         return result

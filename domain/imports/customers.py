@@ -240,15 +240,23 @@ def check_text(record: SourceRecord) -> None:
             raise InvalidInput(column, "text must not contain the NUL character (U+0000)")
 
 
-def source_key_of(record: SourceRecord, default_system: str | None) -> SourceKey:
-    system = record.get("sourceSystem") or default_system
+def source_key_of(
+    record: SourceRecord,
+    default_system: str | None,
+    *,
+    system_column: str = "sourceSystem",
+    key_column: str = "sourceKey",
+) -> SourceKey:
+    """The key the two columns give (a holding names its customer by `customerSourceSystem`
+    and `customerSourceKey`); errors name the column at fault."""
+    system = record.get(system_column) or default_system
     if system is None:
-        raise InvalidInput("sourceSystem", "required (or give the run a --system)")
-    key = required(record, "sourceKey")
+        raise InvalidInput(system_column, "required (or give the run a --system)")
+    key = required(record, key_column)
     try:
         return validate_source_key(system.strip(), key)
     except InvalidInput as exc:
-        column = "sourceSystem" if exc.field == "system" else "sourceKey"
+        column = system_column if exc.field == "system" else key_column
         raise InvalidInput(column, exc.message) from exc
 
 

@@ -9,6 +9,7 @@ prospect's first opened holding makes them a customer, as through the mutation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -25,7 +26,7 @@ from domain.imports.batches import (
     last_wins,
 )
 from domain.imports.customers import check_text, parse_date, parse_enum, required, source_key_of
-from domain.imports.records import Outcome, Refusal, SourceRecord, Tally
+from domain.imports.records import Outcome, SourceRecord, Tally
 from domain.products import HoldingStatus
 from domain.recording import HoldingChange, validate_holding_change
 
@@ -114,13 +115,11 @@ def parse_amount(text: str | None, column: str) -> Decimal | None:
 
 def holding_record(record: SourceRecord, default_system: str | None, today: date) -> HoldingRecord:
     check_text(record)
-    system = record.get("customerSourceSystem") or default_system
     key = source_key_of(
-        SourceRecord(
-            record.line,
-            {"sourceSystem": system, "sourceKey": record.get("customerSourceKey")},
-        ),
-        None,
+        record,
+        default_system,
+        system_column="customerSourceSystem",
+        key_column="customerSourceKey",
     )
     balance = parse_amount(required(record, "balance"), "balance")
     assert balance is not None
@@ -139,11 +138,6 @@ def holding_record(record: SourceRecord, default_system: str | None, today: date
     return HoldingRecord(record.line, validate_holding_change(change, today), key, record)
 
 
-def _customer_column(exc: InvalidInput) -> InvalidInput:
-    column = "customerSourceSystem" if exc.field == "sourceSystem" else "customerSourceKey"
-    return InvalidInput(column, exc.message)
-
-
 class HoldingImport:
     """The `holdings` kind."""
 
@@ -153,12 +147,7 @@ class HoldingImport:
     def prepare(
         self, record: SourceRecord, default_system: str | None, today: date
     ) -> HoldingRecord:
-        try:
-            return holding_record(record, default_system, today)
-        except InvalidInput as exc:
-            if exc.field in ("sourceSystem", "sourceKey"):
-                raise _customer_column(exc) from exc
-            raise
+        return holding_record(record, default_system, today)
 
     async def write(
         self, uow: HoldingImportTransaction, items: Sequence[HoldingRecord], run: RunContext
@@ -172,7 +161,7 @@ class HoldingImport:
         opened: list[int] = []
         waiting: list[HoldingRecord] = []
         for record in records:
-            refuse = _refuser(result, record)
+            refuse = functools.partial(result.reject, record.line, record.change.source_ref)
             customer_id = customers.get(record.customer_key)
             if customer_id is None and run.defer_missing:
                 waiting.append(record)
@@ -228,13 +217,6 @@ class HoldingImport:
                 },
             )
         return result
-
-
-def _refuser(result: BatchResult, record: HoldingRecord) -> Callable[[str, str, str], None]:
-    def refuse(field: str, code: str, message: str) -> None:
-        result.refuse(Refusal(record.line, record.change.source_ref, field, code, message))
-
-    return refuse
 
 
 async def apply_pending(

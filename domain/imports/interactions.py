@@ -10,6 +10,7 @@ through `recordInteraction`, which opens one). A delta announces each one
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
@@ -21,7 +22,7 @@ from domain.idempotency import request_fingerprint
 from domain.imports.batches import BatchResult, ImportTransaction, RunContext, last_wins
 from domain.imports.customers import check_text, parse_enum, required, source_key_of
 from domain.imports.holdings import parse_amount
-from domain.imports.records import Outcome, Refusal, SourceRecord
+from domain.imports.records import Outcome, SourceRecord
 from domain.interactions import (
     Channel,
     InteractionKind,
@@ -110,14 +111,10 @@ def interaction_record(
 ) -> InteractionRecord:
     check_text(record)
     key = source_key_of(
-        SourceRecord(
-            record.line,
-            {
-                "sourceSystem": record.get("customerSourceSystem") or default_system,
-                "sourceKey": record.get("customerSourceKey"),
-            },
-        ),
-        None,
+        record,
+        default_system,
+        system_column="customerSourceSystem",
+        key_column="customerSourceKey",
     )
     channel = parse_enum(Channel, required(record, "channel"), "channel")
     kind = parse_enum(InteractionKind, required(record, "kind"), "kind")
@@ -160,15 +157,7 @@ class InteractionImport:
     def prepare(
         self, record: SourceRecord, default_system: str | None, today: date
     ) -> InteractionRecord:
-        try:
-            return interaction_record(record, default_system, datetime.now(UTC))
-        except InvalidInput as exc:
-            if exc.field in ("sourceSystem", "sourceKey"):
-                column = (
-                    "customerSourceSystem" if exc.field == "sourceSystem" else "customerSourceKey"
-                )
-                raise InvalidInput(column, exc.message) from exc
-            raise
+        return interaction_record(record, default_system, datetime.now(UTC))
 
     async def write(
         self,
@@ -186,12 +175,7 @@ class InteractionImport:
         seen = await uow.imported([r.source_ref for r in records])
         new: list[tuple[int, NewImportedInteraction]] = []
         for record in records:
-
-            def refuse(
-                field: str, code: str, message: str, record: InteractionRecord = record
-            ) -> None:
-                result.refuse(Refusal(record.line, record.source_ref, field, code, message))
-
+            refuse = functools.partial(result.reject, record.line, record.source_ref)
             customer_id = customers.get(record.customer_key)
             if customer_id is None:
                 refuse("customerSourceKey", "CUSTOMER_UNKNOWN", "no customer has this key")

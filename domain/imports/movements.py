@@ -26,7 +26,7 @@ from domain.idempotency import IdempotencyKeyReused
 from domain.imports.batches import BatchResult, ImportTransaction, RunContext, last_wins
 from domain.imports.customers import check_text, parse_enum, required
 from domain.imports.holdings import parse_amount
-from domain.imports.records import Outcome, Refusal, SourceRecord
+from domain.imports.records import Outcome, SourceRecord
 from domain.interactions import Channel
 from domain.recording import movement_fingerprint
 
@@ -137,19 +137,17 @@ class MovementImport:
             ref = record.movement.external_ref
             owner = owners.get(record.holding_ref)
             if owner is None:
-                result.refuse(
-                    Refusal(
-                        record.line,
-                        ref,
-                        "holdingSourceRef",
-                        "HOLDING_UNKNOWN",
-                        "no holding has this reference",
-                    )
+                result.reject(
+                    record.line,
+                    ref,
+                    "holdingSourceRef",
+                    "HOLDING_UNKNOWN",
+                    "no holding has this reference",
                 )
                 continue
             if owner.currency != record.movement.currency:
                 message = f"the holding is in {owner.currency}"
-                result.refuse(Refusal(record.line, ref, "currency", "INVALID_INPUT", message))
+                result.reject(record.line, ref, "currency", "INVALID_INPUT", message)
                 continue
             movement = replace(record.movement, holding_id=owner.holding_id)
             fingerprint = movement_fingerprint(movement)
@@ -157,9 +155,7 @@ class MovementImport:
             if prior is not None:
                 if prior[1] != fingerprint:
                     error = IdempotencyKeyReused()
-                    result.refuse(
-                        Refusal(record.line, ref, "externalRef", error.code, error.message)
-                    )
+                    result.reject(record.line, ref, "externalRef", error.code, error.message)
                 else:
                     result.mark(record.line, Outcome.UNCHANGED, prior[0])
                 continue

@@ -57,23 +57,8 @@ class Refusal:
         }
 
 
-class RecordRefused(DomainError):
-    """A record the rules refuse, with the code a client acts on and the column at fault."""
-
-    def __init__(self, code: str, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.refusal_code = code
-        self.field = field
-
-
-class UnknownReference(RecordRefused):
-    """The record names a branch, product, staff member or customer quanjing does not know."""
-
-
 def refusal_of(exc: DomainError, line: int, source_key: str | None) -> Refusal:
     """The report line for a domain error raised while checking a record."""
-    if isinstance(exc, RecordRefused):
-        return Refusal(line, source_key, exc.field, exc.refusal_code, exc.message)
     field_name = exc.field if isinstance(exc, InvalidInput) else getattr(exc, "field", None)
     return Refusal(line, source_key, field_name, exc.code, exc.message)
 
