@@ -8,13 +8,12 @@ from typing import Any
 import asyncpg
 import httpx
 
-from api.db.engine import asyncpg_dsn
 from api.ops.embedded import Endpoints
 from domain.access.principal import Role
 from domain.ids import decode_typed_id
 from tests.conftest import Minter
 from tests.graphql import gql, gql_data
-from tests.import_files import customers
+from tests.import_files import customers, fetch
 
 RESULT = """
   __typename
@@ -40,11 +39,7 @@ def _feed(mint: Minter) -> str:
 
 
 async def _fetch(endpoints: Endpoints, query: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(asyncpg_dsn(endpoints.database_url))
-    try:
-        return list(await conn.fetch(query, *args))
-    finally:
-        await conn.close()
+    return await fetch(endpoints.database_url, query, *args)
 
 
 async def test_customers_are_pushed_with_an_answer_per_record_and_again_change_nothing(
