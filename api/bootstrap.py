@@ -28,7 +28,9 @@ from api.db.detection_rules import SqlDetectionRuleStore
 from api.db.document_crypto import DocumentCrypto
 from api.db.document_uow import SqlDocumentUnitOfWork
 from api.db.engine import create_engine
+from api.db.identity import SqlIdentityReview
 from api.db.import_runs import SqlImportRuns
+from api.db.merges import SqlMerges
 from api.db.offers import SqlOfferSource
 from api.db.ownership import SqlOwnershipReader
 from api.db.privacy import SqlConsentBook, SqlPrivacyStore
@@ -120,6 +122,8 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         snapshots=SqlProfileSnapshots(engine, crypto),
         bulk_import=SqlBulkImport(engine, crypto, on_commit=relay.wake),
         import_runs=SqlImportRuns(engine),
+        identity=SqlIdentityReview(engine),
+        merges=SqlMerges(engine, on_commit=relay.wake),
         recording=lambda: SqlRecordingUnitOfWork(engine, on_commit=relay.wake),
         relationships=lambda: SqlRelationshipUnitOfWork(engine, on_commit=relay.wake),
         detection_rules=SqlDetectionRuleStore(engine),

@@ -72,6 +72,10 @@ class ProfileReader(Protocol):
         """Corporate customers whose parent is each given customer."""
         ...
 
+    async def merged_ids_by_survivor(self, ids: Sequence[int]) -> Mapping[int, Sequence[int]]:
+        """The records merged into each given customer."""
+        ...
+
     async def products_by_id(self, ids: Sequence[int]) -> Mapping[int, Product]:
         """Catalog products by primary key."""
         ...

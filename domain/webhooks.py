@@ -38,6 +38,8 @@ EVENT_TYPES = frozenset(
         "customer.registered",
         "customer.changed",
         "customer.converted",
+        "customer.merged",
+        "customer.unmerged",
     }
 )
 MAX_URL = 2000

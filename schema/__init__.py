@@ -36,6 +36,8 @@ from schema.customers.types import Customer
 from schema.customers.updates import CorporateContactMutations, CustomerUpdateMutations
 from schema.detection_rules.mutations import DetectionMutations
 from schema.detection_rules.queries import DetectionQueries
+from schema.identity.mutations import IdentityMutations
+from schema.identity.queries import IdentityQueries
 from schema.imports.mutations import ImportMutations
 from schema.imports.queries import ImportQueries
 from schema.node.queries import NodeQueries
@@ -78,6 +80,7 @@ class Query(
     DataQualityQueries,
     ReferenceQueries,
     ImportQueries,
+    IdentityQueries,
 ):
     pass
 
@@ -102,6 +105,7 @@ class Mutation(
     SegmentMutations,
     SourceKeyMutations,
     ImportMutations,
+    IdentityMutations,
     ReferenceMutations,
 ):
     pass

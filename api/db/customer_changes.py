@@ -26,6 +26,7 @@ from domain.customers.documents import resident_id_birth_date
 from domain.customers.history import Author, ChangeEntry, FieldChange, HistoryFilter, category_of
 from domain.customers.model import Customer, CustomerKind, DocumentType
 from domain.errors import NotFound
+from domain.identity.merging import CustomerMerged
 
 _changes = CustomerChangeRow.__table__.c
 _contacts = CorporateContactRow.__table__.c
@@ -130,6 +131,8 @@ class SqlMasterDataTransaction(SqlTransaction):
         ).first()
         if row is None or row.erased_at is not None:
             raise NotFound("customer", str(customer_id))
+        if row.merged_into_id is not None:
+            raise CustomerMerged(customer_id, row.merged_into_id)
         return customer_from_row(row)
 
 

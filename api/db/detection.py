@@ -93,7 +93,7 @@ _SILENT = text(
     CROSS JOIN LATERAL (
         SELECT max(i.occurred_at) AS at FROM interactions i WHERE i.customer_id = c.id
     ) last
-    WHERE c.erased_at IS NULL
+    WHERE c.erased_at IS NULL AND c.merged_into_id IS NULL
       AND coalesce(last.at, c.created_at) <= CAST(:now AS timestamptz) - make_interval(
           days => CASE WHEN c.kind = 'corporate' THEN CAST(:days_c AS int) ELSE CAST(:days_p AS int) END)
     """
@@ -111,7 +111,7 @@ _OCCASIONS = text(
                      ORDER BY k.channel = 'rm_visit' DESC, k.version DESC LIMIT 1), false)
                AS allowed
     FROM customers c
-    WHERE c.erased_at IS NULL AND (
+    WHERE c.erased_at IS NULL AND c.merged_into_id IS NULL AND (
         (extract(month FROM c.birth_date) * 100 + extract(day FROM c.birth_date))::int
             = ANY(:days)
         OR (extract(month FROM c.created_at) * 100 + extract(day FROM c.created_at))::int

@@ -110,7 +110,7 @@ _SEARCH = (
             FROM unnest(CAST(:doc_types AS text[]), CAST(:doc_hashes AS bytea[])) AS k(type, hash)
             JOIN identity_documents d ON d.type = k.type AND d.number_hmac = k.hash
         )
-        AND customers.id > :after
+        AND customers.id > :after AND customers.merged_into_id IS NULL
         ORDER BY customers.id
         LIMIT :limit
         """
@@ -169,6 +169,19 @@ def _ids(values: Sequence[int]) -> Any:
     return literal(list(values), ARRAY(BigInteger))
 
 
+def _customers_by_id() -> Select[Any]:
+    asked = customers.alias("asked")
+    return (
+        select(customers, asked.c.id.label("asked"))
+        .select_from(
+            asked.join(
+                customers, customers.c.id == func.coalesce(asked.c.merged_into_id, asked.c.id)
+            )
+        )
+        .where(asked.c.id == func.any(IDS))
+    )
+
+
 proposals = StateChangeProposalRow.__table__
 tasks = TaskRow.__table__
 consents = ConsentRow.__table__
@@ -191,13 +204,9 @@ class SqlProfileReader:
             return rows
 
     async def customers_by_id(self, ids: Sequence[int]) -> Mapping[int, Customer]:
-        rows = await self._rows(
-            _static(
-                "customers_by_id", lambda: select(customers).where(customers.c.id == func.any(IDS))
-            ),
-            ids,
-        )
-        return {row.id: customer_from_row(row) for row in rows}
+        """By id; a merged record's id answers its survivor."""
+        rows = await self._rows(_static("customers_by_id", _customers_by_id), ids)
+        return {row.asked: customer_from_row(row) for row in rows}
 
     async def customer_ids_by_document(
         self, keys: Sequence[DocumentKey]
@@ -292,6 +301,23 @@ class SqlProfileReader:
         for row in await self._rows(stmt, ids):
             out[row.parent_id].append(customer_from_row(row))
         return out
+
+    async def merged_ids_by_survivor(self, ids: Sequence[int]) -> Mapping[int, Sequence[int]]:
+        rows = await self._rows(
+            _static(
+                "merged_ids_by_survivor",
+                lambda: (
+                    select(customers.c.merged_into_id, customers.c.id)
+                    .where(customers.c.merged_into_id == func.any(IDS))
+                    .order_by(customers.c.id)
+                ),
+            ),
+            ids,
+        )
+        found: dict[int, list[int]] = {}
+        for row in rows:
+            found.setdefault(row.merged_into_id, []).append(row.id)
+        return found
 
     async def products_by_id(self, ids: Sequence[int]) -> Mapping[int, Product]:
         rows = await self._rows(

@@ -157,6 +157,7 @@ def customer_from_row(row: Any) -> Customer:
         lifecycle_status=LifecycleStatus(row.lifecycle_status),
         version=row.version,
         converted_at=row.converted_at,
+        merged_into_id=row.merged_into_id,
     )
 
 

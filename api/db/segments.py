@@ -183,7 +183,10 @@ def compile_clause(clause: Clause) -> Compiled:
 def _where(rule: SegmentRule) -> tuple[list[Compiled], ColumnElement[bool]]:
     compiled = [compile_clause(x) for x in rule.clauses]
     # Erased customers keep their accounts but leave every marketing list.
-    return compiled, and_(c.erased_at.is_(None), *(x.predicate for x in compiled))
+    # A record merged into another is counted once, as its survivor.
+    return compiled, and_(
+        c.erased_at.is_(None), c.merged_into_id.is_(None), *(x.predicate for x in compiled)
+    )
 
 
 def _segment(row: Any) -> Segment:

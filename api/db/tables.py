@@ -147,6 +147,11 @@ class CustomerRow(Base):
             postgresql_using="gin",
             postgresql_ops={"display_name": "gin_trgm_ops"},
         ),
+        Index(
+            "ix_customers_merged_into_id",
+            "merged_into_id",
+            postgresql_where=text("merged_into_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -196,6 +201,10 @@ class CustomerRow(Base):
     updated_at: Mapped[datetime] = _now()
     # Set when the customer's personal data was erased (the row stays for the bank's books).
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set while the record is merged into another (customer_merges): its id and source keys
+    # answer the survivor, and rows written for it land there (trigger redirect_merged).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    merged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     home_branch: Mapped[BranchRow | None] = relationship(lazy="raise")
     relationship_manager: Mapped[RelationshipManagerRow | None] = relationship(lazy="raise")
@@ -294,6 +303,8 @@ class HoldingRow(Base):
     source_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     product: Mapped[ProductRow] = relationship(lazy="raise")
+    # Written for a record merged into this row's customer: where an unmerge sends it back.
+    arrived_for: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class InteractionRow(Base):
@@ -334,6 +345,8 @@ class InteractionRow(Base):
     # the same reference again is unchanged, with another record SOURCE_REF_REUSED.
     source_ref: Mapped[str | None] = mapped_column(String(100), unique=True)
     source_hash: Mapped[str | None] = mapped_column(String(64))
+    # Written for a record merged into this row's customer: where an unmerge sends it back.
+    arrived_for: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class RelationshipStateRow(Base):
@@ -458,6 +471,8 @@ class FundMovementRow(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = _now()
+    # Written for a record merged into this row's customer: where an unmerge sends it back.
+    arrived_for: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class TaskRow(Base):
@@ -487,6 +502,8 @@ class TaskRow(Base):
     result_interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
+    # Written for a record merged into this row's customer: where an unmerge sends it back.
+    arrived_for: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class OutboxRow(Base):
@@ -581,6 +598,8 @@ class AlertRow(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Written for a record merged into this row's customer: where an unmerge sends it back.
+    arrived_for: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class WebhookSubscriptionRow(Base):
@@ -997,5 +1016,71 @@ class MatchCandidateRow(Base):
     weight: Mapped[float] = mapped_column(Float)
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     model_version: Mapped[str] = mapped_column(String(40))
+    # pending, not_same (a steward's decision), merged, superseded (one record merged away)
     status: Mapped[str] = mapped_column(String(12), server_default=text("'pending'"))
     found_at: Mapped[datetime] = _now()
+    # What was compared when it was last scored (domain/identity/matching.py `fingerprint`).
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(String(500))
+    # The compared fields of both records when decided: a not_same pair is proposed again
+    # only once this changes (domain/identity/matching.py `fingerprint`).
+    decided_fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+
+class CustomerMatchKeyRow(Base):
+    """The blocking keys of every customer (domain/identity/matching.py `blocking_keys`): a new
+    or changed record finds its candidates by them without a scan. Rebuilt by
+    `quanjing resolve`, kept by every write that changes what the matcher compares."""
+
+    __tablename__ = "customer_match_keys"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+
+
+class CustomerMergeRow(Base):
+    """One merge: who decided it on what evidence, both records as they were, the values the
+    survivor took and their lineage; an unmerge reads it back (api/db/merges.py)."""
+
+    __tablename__ = "customer_merges"
+    __table_args__ = (
+        Index("ix_customer_merges_merged", "merged_id", "id"),
+        Index("ix_customer_merges_survivor", "survivor_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    merged_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("match_candidates.id"))
+    status: Mapped[str] = mapped_column(String(10))  # merged, unmerged
+    probability: Mapped[float | None] = mapped_column(Float)
+    evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    survivor_before: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    merged_before: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # column → the value the merge set on the survivor; lineage: field → where it came from.
+    survivor_set: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    lineage: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # What else the merge decided: the relationship state, the RM, consents.
+    outcomes: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    decided_by: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = _now()
+    undone_by: Mapped[str | None] = mapped_column(String(200))
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What the unmerge did: rows sent back, rows kept, rows for the steward to place.
+    undo_report: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class CustomerMergeMoveRow(Base):
+    """A row a merge moved to the survivor (or added for it): the unmerge's work list. `before`
+    keeps the row's other columns the merge changed (a contact point's preference)."""
+
+    __tablename__ = "customer_merge_moves"
+
+    merge_id: Mapped[int] = mapped_column(ForeignKey("customer_merges.id"), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    row_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    action: Mapped[str] = mapped_column(String(10))  # moved, added
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

@@ -118,7 +118,7 @@ SELECT c.id AS customer_id, coalesce(p.mr, 0) AS mr, coalesce(p.fr, 0) AS fr,
 FROM customers c
 LEFT JOIN p ON p.customer_id = c.id
 LEFT JOIN ch ON ch.customer_id = c.id
-WHERE c.created_at < :end_at {customer_filter}
+WHERE c.created_at < :end_at AND c.merged_into_id IS NULL {customer_filter}
 """
 
 _CUTOFF = """

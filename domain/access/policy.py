@@ -153,6 +153,7 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "updatedAt": PUBLIC,
         "lifecycleStatus": PUBLIC,
         "convertedAt": PUBLIC,
+        "mergedIds": PUBLIC,
         "version": PUBLIC,
         # Who changed what: the bank's record of its own work (values follow their fields).
         "changeHistory": INTERNAL,

@@ -149,6 +149,8 @@ class Customer:
     lifecycle_status: LifecycleStatus = LifecycleStatus.ACTIVE
     version: int = 1  # the master record's version (updateCustomer's expectedVersion)
     converted_at: datetime | None = None  # when a prospect took their first product
+    # Set while this record is merged into another (domain/identity/merging.py).
+    merged_into_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

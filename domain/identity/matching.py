@@ -11,6 +11,7 @@ planted duplicates, not learned yet.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -248,3 +249,23 @@ def blocking_keys(record: MatchRecord) -> list[str]:
     if record.birth_date is not None and record.name.pinyin:
         keys.append(f"name:{pinyin_key(record.name)}:{record.birth_date.isoformat()}")
     return keys
+
+
+def fingerprint(a: MatchRecord, b: MatchRecord) -> str:
+    """What the matcher compared of a pair, as a digest: a steward's "not the same" holds
+    until it changes (a record's name, birth date, documents, phones, e-mails or address)."""
+
+    def facts(r: MatchRecord) -> tuple[object, ...]:
+        documents = sorted((t, d.hex()) for t, d in (r.documents or {}).items())
+        return (
+            r.id,
+            r.name.text,
+            r.birth_date,
+            documents,
+            sorted(r.phones),
+            sorted(r.emails),
+            r.address,
+        )
+
+    first, second = sorted((a, b), key=lambda r: r.id)
+    return hashlib.sha256(repr((facts(first), facts(second))).encode()).hexdigest()

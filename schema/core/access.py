@@ -134,6 +134,12 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "upsertCustomers": frozenset({Role.INTEGRATION, Role.ADMIN, Role.STEWARD}),
     "upsertHoldings": frozenset({Role.INTEGRATION, Role.ADMIN}),
     "importRuns": frozenset({Role.ADMIN, Role.STEWARD}),
+    # Identity resolution (schema/identity): the review queue and the merges are the stewards'.
+    "matchCandidates": frozenset({Role.ADMIN, Role.STEWARD}),
+    "customerMerges": frozenset({Role.ADMIN, Role.STEWARD}),
+    "decideMatchCandidate": frozenset({Role.ADMIN, Role.STEWARD}),
+    "mergeCustomers": frozenset({Role.ADMIN, Role.STEWARD}),
+    "unmergeCustomers": frozenset({Role.ADMIN, Role.STEWARD}),
     "createTask": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
     "completeTask": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
     "myTasks": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),

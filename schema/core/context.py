@@ -30,6 +30,7 @@ from domain.customers.updates import UpdateUnitOfWork
 from domain.detection.alerts import Alert, AlertReader
 from domain.detection.handling import AlertFactory
 from domain.detection.rules import DetectionRuleStore
+from domain.identity.review import IdentityReview, Merges
 from domain.imports.run import BulkImport, ImportRunReader
 from domain.interactions import (
     ChannelUse,
@@ -138,6 +139,10 @@ class Loaders:
     @cached_property
     def subsidiaries_by_parent(self) -> DataLoader[int, Sequence[Customer]]:
         return _many(self._reader.subsidiaries_by_parent)
+
+    @cached_property
+    def merged_ids_by_survivor(self) -> DataLoader[int, Sequence[int]]:
+        return _many(self._reader.merged_ids_by_survivor)
 
     @cached_property
     def branch_by_id(self) -> DataLoader[int, Branch | None]:
@@ -302,6 +307,9 @@ class Ports:
     # The bulk import's batches, for the push path (upsertCustomers, upsertHoldings).
     bulk_import: BulkImport | None = None
     import_runs: ImportRunReader | None = None
+    # Identity resolution: the review queue, and merges with their undo.
+    identity: IdentityReview | None = None
+    merges: Merges | None = None
 
 
 _PORT_NAMES = tuple(f.name for f in fields(Ports))  # read once: every request copies them

@@ -40,6 +40,8 @@ def _prime(
     """The rows read, to the loaders that would have read them. Only the parts asked for: a
     part not read is empty in the snapshot, and must not look empty to another resolver."""
     customer = snapshot.customer
+    if customer is not None and customer.merged_into_id is not None:
+        return  # the loaders read the survivor the merged id answers
     loaders.customer_by_id.prime(pk, customer)
     if customer is None:
         return

@@ -230,8 +230,8 @@ class RegisteredProfile:
         """The answer's `data`, or None when the executor must answer (no such customer, a
         denied one, or a selection the walker does not know)."""
         customer = snapshot.customer
-        if customer is None or customer.id != customer_id:
-            return None
+        if customer is None or customer.id != customer_id or customer.merged_into_id is not None:
+            return None  # a merged id answers its survivor: the executor redirects
         view = await visible_in(context, customer)
         if view is None:
             return None

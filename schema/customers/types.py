@@ -269,6 +269,14 @@ class Customer(Node):
             view=view,
         )
 
+    @strawberry.field(
+        description="The global ids of records merged into this one (identity resolution): "
+        "each still answers this customer in `customer` and `node`."
+    )
+    async def merged_ids(self, info: Info) -> list[strawberry.ID]:
+        found = await info.context.loaders.merged_ids_by_survivor.load(self.pk)
+        return [strawberry.ID(encode_id("Customer", pk)) for pk in found]
+
     # Each profile part's answer from its rows, written once: the resolvers below call these
     # with what the loaders read, the registered-profile lane with what its one snapshot read
     # (schema/customers/profile_parts.py says which snapshot rows feed which field).

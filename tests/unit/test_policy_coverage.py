@@ -55,6 +55,11 @@ NOT_PERSONAL = {
     "UpdateCustomerPayload": "a version and field names; the profile through load_customer",
     "WeakRecordNode": "a score and item names; the customer through load_customer",
     "CustomerChangedPayload": "the customer's id; the profile through load_customer",
+    "MatchCandidate": "ids, a score and field levels (no values); both records through "
+    "load_customer; stewards and admins only",
+    "CustomerMerge": "ids, field names, systems and rows moved (no values); the survivor "
+    "through load_customer; stewards and admins only",
+    "FieldLineage": "a field's name, a record's id, a system and a time (no value)",
 }
 
 
