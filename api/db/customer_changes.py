@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.completeness import refresh_completeness
 from api.db.document_crypto import DocumentCrypto
+from api.db.identity import match_customers
 from api.db.rows import customer_from_row
 from api.db.tables import (
     BranchRow,
@@ -78,9 +79,34 @@ def _column_value(value: object) -> object:
     return getattr(value, "value", value)  # enums by their value
 
 
+# History paths of what the matcher compares (domain/identity/matching.py): a change of one
+# matches the record against the base again before the commit.
+_MATCHED = (
+    "displayName",
+    "corporate.registeredName",
+    "personal.birthDate",
+    "contactPoints.",
+    "documents.",
+)
+
+
 class SqlMasterDataTransaction(SqlTransaction):
     """A transaction that changes master records: it appends their history and bumps their
-    version before it commits."""
+    version, and matches new and changed records against the base (incremental identity
+    resolution), before it commits."""
+
+    def __init__(self, engine: AsyncEngine, on_commit: Any = None) -> None:
+        super().__init__(engine, on_commit)
+        self._rematch: set[int] = set()
+
+    def rematch(self, customer_ids: Sequence[int]) -> None:
+        """Match these records against the base before the commit."""
+        self._rematch.update(customer_ids)
+
+    async def commit(self) -> None:
+        if self._rematch:
+            await match_customers(self.conn, sorted(self._rematch))
+        await super().commit()
 
     async def record_changes(
         self,
@@ -111,6 +137,8 @@ class SqlMasterDataTransaction(SqlTransaction):
             )
         # The record's completeness moves with it, in the same transaction.
         await refresh_completeness(self.conn, [customer_id])
+        if not bump or any(c.field.startswith(_MATCHED) for c in changes):
+            self._rematch.add(customer_id)  # a new record, or one changed in a compared field
         if not bump:
             return 1  # a new record's first entry
         bumped = await self.conn.execute(

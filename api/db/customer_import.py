@@ -389,6 +389,7 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
 
     async def refresh_completeness(self, ids: Sequence[int]) -> None:
         await refresh_completeness(self.conn, ids)
+        self.rematch(ids)  # the batch's new and changed records, against the base
 
 
 def _columns(rows: Sequence[Mapping[str, object]], **names: str) -> dict[str, list[object]]:

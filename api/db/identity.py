@@ -82,13 +82,20 @@ _SAVE_SQL = text(
         "CAST(:w AS float8[]), CAST(:e AS jsonb[]), CAST(:v AS text[]), CAST(:f AS text[])"
     )
 )
-# The customers sharing a key with the given ones (a key of a crowded block forms no pairs).
-_NEIGHBOURS = text(
+# The given customers' keys replaced, and the customers sharing one of them (a key of a
+# crowded block forms no pairs): one round trip.
+_REKEY = text(
     f"""
-    SELECT DISTINCT n.customer_id FROM customer_match_keys k
-    JOIN customer_match_keys n ON n.key = k.key AND n.customer_id <> k.customer_id
-    WHERE k.customer_id = ANY(:ids)
-      AND (SELECT count(*) FROM customer_match_keys b WHERE b.key = k.key) <= {MAX_BLOCK}
+    WITH gone AS (
+        DELETE FROM customer_match_keys WHERE customer_id = ANY(:ids)
+    ), added AS (
+        INSERT INTO customer_match_keys (key, customer_id)
+        SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:owners AS bigint[]))
+        ON CONFLICT DO NOTHING
+    )
+    SELECT DISTINCT n.customer_id FROM customer_match_keys n
+    WHERE n.key = ANY(CAST(:keys AS text[])) AND n.customer_id <> ALL(CAST(:ids AS bigint[]))
+      AND (SELECT count(*) FROM customer_match_keys b WHERE b.key = n.key) < {MAX_BLOCK}
     """
 )
 
@@ -181,35 +188,38 @@ async def match_customers(
     conn: AsyncConnection, customer_ids: Sequence[int], threshold: float = REVIEW_THRESHOLD
 ) -> int:
     """Incremental matching, inside the writing transaction: the given records' blocking keys
-    replaced, their neighbours read and scored, the pairs worth a look queued. How many."""
+    replaced, the customers sharing one read and scored against them, the pairs worth a look
+    queued. Three statements (four when a pair is kept); how many pairs were kept."""
     ids = sorted(set(customer_ids))
     if not ids:
         return 0
-    rows = (await conn.execute(_FACTS_OF, {"ids": ids})).all()
-    mine = [_record(r) for r in rows]
-    keys = [(key, r.id) for r in mine for key in set(blocking_keys(r))]
-    await conn.execute(
-        text(
-            "WITH gone AS (DELETE FROM customer_match_keys WHERE customer_id = ANY(:ids)) "
-            "INSERT INTO customer_match_keys (key, customer_id) SELECT * FROM "
-            "unnest(CAST(:keys AS text[]), CAST(:owners AS bigint[])) ON CONFLICT DO NOTHING"
-        ),
-        {"ids": ids, "keys": [k for k, _ in keys], "owners": [c for _, c in keys]},
+    mine = {r.id: r for r in map(_record, await conn.execute(_FACTS_OF, {"ids": ids}))}
+    keys = [(key, r.id) for r in mine.values() for key in set(blocking_keys(r))]
+    found = await conn.execute(
+        _REKEY, {"ids": ids, "keys": [k for k, _ in keys], "owners": [c for _, c in keys]}
     )
-    if not keys:
-        return 0
-    neighbours = [r[0] for r in await conn.execute(_NEIGHBOURS, {"ids": ids})]
-    others = {r.id: r for r in map(_record, (await conn.execute(_FACTS_OF, {"ids": neighbours})))}
-    by_id = {r.id: r for r in mine}
-    others.update(by_id)
-    pairs = {(min(a, b), max(a, b)) for a in by_id for b in others if a != b}
+    neighbours = [r[0] for r in found]
+    others = {r.id: r for r in map(_record, await conn.execute(_FACTS_OF, {"ids": neighbours}))}
+    others.update(mine)
+    # Pairs only within a shared key, as `quanjing resolve` forms them: never every new record
+    # against every neighbour (a batch of a thousand would score a million pairs).
+    holders: dict[str, set[int]] = {}
+    for record in others.values():
+        for key in blocking_keys(record):
+            holders.setdefault(key, set()).add(record.id)
+    pairs = {
+        (min(a, b), max(a, b))
+        for group in holders.values()
+        if 1 < len(group) <= MAX_BLOCK
+        for a in group & mine.keys()
+        for b in group
+        if a != b
+    }
     scored = [_scored(others[a], others[b]) for a, b in sorted(pairs)]
     keep = [(s, f) for s, f in scored if s.probability >= threshold]
     if keep:
-        columns = _columns(keep)
-        await conn.execute(
-            _SAVE_SQL, dict(zip(("l", "r", "p", "w", "e", "v", "f"), columns, strict=True))
-        )
+        names = ("l", "r", "p", "w", "e", "v", "f")
+        await conn.execute(_SAVE_SQL, dict(zip(names, _columns(keep), strict=True)))
     return len(keep)
 
 
