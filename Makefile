@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock demo test lint typecheck contracts pytest schema bench bench-search-1m bench-detector bench-value bench-import bench-statements clean
+.PHONY: install lock demo test lint typecheck contracts pytest schema bench bench-search-1m bench-detector bench-value bench-import bench-resolve bench-statements clean
 
 $(UV): .ci/uv-requirements.txt
 	$(PYTHON) -m venv $(UV_VENV)
@@ -87,6 +87,9 @@ bench-value: install
 
 bench-import: install
 	$(BIN)/python -m benchmarks.imports $(BENCH_ARGS)
+
+bench-resolve: install
+	$(BIN)/python -m benchmarks.resolve $(BENCH_ARGS)
 
 bench-statements: install
 	$(BIN)/python -m benchmarks.statement_cost $(BENCH_ARGS)

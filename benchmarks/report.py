@@ -10,6 +10,7 @@ DETECTOR_RESULTS = Path(__file__).resolve().parent / "results" / "detector.json"
 VALUE_RESULTS = Path(__file__).resolve().parent / "results" / "value.json"
 SEARCH_RESULTS = Path(__file__).resolve().parent / "results" / "search_1m.json"
 IMPORT_RESULTS = Path(__file__).resolve().parent / "results" / "import.json"
+RESOLVE_RESULTS = Path(__file__).resolve().parent / "results" / "resolve.json"
 
 HEADER = """# Benchmarks
 
@@ -148,7 +149,10 @@ def render(result: dict[str, Any]) -> str:
                 f"- {op}: {cell['throughput']:.0f} req/s{ratio}, p99 {cell['p99_ms']:.1f} ms "
                 f"at {d['customers']:,} customers (goal: {goal_text})"
             )
-    return "\n".join(lines + _search_at_scale() + _detector() + _value() + _imports()) + "\n"
+    return (
+        "\n".join(lines + _search_at_scale() + _detector() + _value() + _imports() + _resolve())
+        + "\n"
+    )
 
 
 def _search_at_scale() -> list[str]:
@@ -269,6 +273,49 @@ def _imports() -> list[str]:
             f"- {label}: {run['records']:,} records in {run['seconds']:.1f} s, "
             f"{run['per_second']:,} records/s{ratio}"
         )
+    return lines
+
+
+def _resolve() -> list[str]:
+    if not RESOLVE_RESULTS.exists():
+        return []
+    r = json.loads(RESOLVE_RESULTS.read_text(encoding="utf-8"))
+    m, q, reg = r["machine"], r["quality"], r["registration"]
+    lines = [
+        "",
+        "## Identity resolution (`make bench-resolve`)",
+        "",
+        f"- measured {r['measured_at']} on {m['cpu']}, {m['cores']} cores; {r['records']:,} "
+        f"records ({r['planted_duplicates']:,} planted duplicates, {q['true_pairs']:,} true "
+        f"pairs loaded) by benchmarks/identity_data.py; model {r['model']}",
+        f"- `quanjing resolve`: {r['resolve']['customers']:,} customers, "
+        f"{r['resolve']['pairs']:,} candidate pairs from blocking, "
+        f"**{r['resolve']['seconds']:.1f} s**; the import before it "
+        f"{r['import']['seconds']:.1f} s with incremental matching on every batch",
+        f"- registration with incremental matching: p50 {reg['p50_ms_with']} ms against "
+        f"{reg['p50_ms_without']} ms without (**+{reg['added_ms']} ms**, "
+        f"{reg['registrations']} each, interleaved)",
+        "",
+        "| threshold | proposed | true | precision | recall |",
+        "|---|---|---|---|---|",
+    ]
+    for point in q["curve"]:
+        mark = " (review)" if point["threshold"] == r["review_threshold"] else ""
+        lines.append(
+            f"| {point['threshold']}{mark} | {point['proposed']:,} | {point['true']:,} | "
+            f"{point['precision']:.4f} | {point['recall']:.4f} |"
+        )
+    lines += [
+        "",
+        "Recall at the review threshold by the variation a duplicate was written with:",
+        "",
+    ]
+    lines.append(
+        ", ".join(
+            f"{kind} {v['recall']:.2f} ({v['found']}/{v['of']})"
+            for kind, v in q["recall_by_variation"].items()
+        )
+    )
     return lines
 
 

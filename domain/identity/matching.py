@@ -237,17 +237,34 @@ def score(a: MatchRecord, b: MatchRecord, model: MatchModel = MODEL) -> MatchSco
     return MatchScore(a.id, b.id, probability, total, tuple(evidence), model.version)
 
 
+def address_tail(address: str | None) -> str | None:
+    """The end of an address (the road and the number, as Chinese addresses end): a short
+    form that leaves out the city still ends the same."""
+    if not address:
+        return None
+    text = simplified(address).replace(" ", "")
+    return text[-6:] if len(text) >= 4 else None
+
+
 def blocking_keys(record: MatchRecord) -> list[str]:
     """The keys a candidate pair must share (the work grows with the pairs these make, never
-    with the square of the base): a document, a phone, an e-mail, or the name's sound with
-    the birth date."""
+    with the square of the base), so that any one field may be wrong or missing and the pair
+    still meets: a document, a phone, an e-mail, the name's sound with the birth date, the
+    family name's sound with the birth date (a typo in the given name), the name's sound with
+    the end of the address (a birth date or phone typed wrong)."""
     keys = [
         f"doc:{kind}:{digest.hex()}" for kind, digest in sorted((record.documents or {}).items())
     ]
     keys += [f"phone:{p}" for p in sorted(record.phones)]
     keys += [f"email:{e}" for e in sorted(record.emails)]
-    if record.birth_date is not None and record.name.pinyin:
-        keys.append(f"name:{pinyin_key(record.name)}:{record.birth_date.isoformat()}")
+    name = record.name
+    if record.birth_date is not None and name.pinyin:
+        born = record.birth_date.isoformat()
+        keys.append(f"name:{pinyin_key(name)}:{born}")
+        keys += [f"family:{sound}:{born}" for sound in name.family_sounds]
+    tail = address_tail(record.address)
+    if tail is not None and name.pinyin:
+        keys.append(f"home:{pinyin_key(name)}:{tail}")
     return keys
 
 

@@ -36,6 +36,9 @@ class Name:
     given: str
     pinyin: tuple[str, ...]
     written: str = ""  # as written, before simplification (traditional characters stay)
+    # The family name's sound; for a romanised name its first and its last word (which one is
+    # the family name is not written).
+    family_sounds: tuple[str, ...] = ()
 
     @property
     def sound(self) -> str:
@@ -72,11 +75,14 @@ def parse_name(raw: str, *, person: bool = True) -> Name:
         if person and len(text) >= 2:
             family = text[:2] if text[:2] in COMPOUND_SURNAMES and len(text) > 2 else text[:1]
         syllables = tuple(lazy_pinyin(text, style=Style.NORMAL))
-        return Name(text, family, text[len(family) :], syllables, _clean(raw))
+        sounds = ("".join(lazy_pinyin(family, style=Style.NORMAL)),) if family else ()
+        return Name(text, family, text[len(family) :], syllables, _clean(raw), sounds)
     words = tuple(w for w in (_clean(part) for part in raw.replace(",", " ").split()) if w)
-    return Name(text, "", "", words, _clean(raw))
+    ends = tuple(dict.fromkeys((words[0], words[-1]))) if len(words) > 1 else ()
+    return Name(text, "", "", words, _clean(raw), ends)
 
 
 def pinyin_key(name: Name) -> str:
-    """The name's sound, for blocking: the syllables sorted, so 张伟 and WEI ZHANG meet."""
-    return " ".join(sorted(name.pinyin))
+    """The name's sound, for blocking: its letters sorted, so 张伟 and WEI ZHANG meet, and 欧阳娜
+    (ou·yang·na) meets OUYANG NA, whose words are not split into syllables."""
+    return "".join(sorted(name.sound))
