@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import cast
 
-from sqlalchemy import BigInteger, Table, delete, func, insert, literal, select, update
+import orjson
+from sqlalchemy import BigInteger, Table, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,6 +36,18 @@ from domain.privacy.erasure import DataCategory, ErasureIncomplete, ErasureSubje
 log = logging.getLogger(__name__)
 
 ERASED_NAME = "已删除客户"  # "erased customer": the row stays for the bank's books
+# The profile columns an erasure clears (besides the name), in a merge's snapshots too.
+_PROFILE_COLUMNS = (
+    "gender",
+    "birth_date",
+    "occupation",
+    "employer",
+    "income_band",
+    "asset_band",
+    "credit_status",
+    "preferred_channel",
+    "preferred_language",
+)
 ERASED_TEXT = "[已删除]"  # "[erased]", where a column must hold some text
 
 # Free text written about a customer, by hand or from a form, outside the customer row: the
@@ -155,21 +168,18 @@ class SqlPrivacyStore:
 
     async def erase(self, customer_id: int, categories: Sequence[DataCategory]) -> None:
         async with self._engine.begin() as conn:
+            # Records merged into the customer are the same person: erased with them.
+            merged = await conn.scalars(
+                select(CustomerRow.id).where(CustomerRow.merged_into_id == customer_id)
+            )
+            ids = [customer_id, *merged]
             if DataCategory.PROFILE in categories:
                 await conn.execute(
                     update(CustomerRow)
-                    .where(CustomerRow.id == customer_id)
+                    .where(CustomerRow.id.in_(ids))
                     .values(
                         display_name=ERASED_NAME,
-                        gender=None,
-                        birth_date=None,
-                        occupation=None,
-                        employer=None,
-                        income_band=None,
-                        asset_band=None,
-                        credit_status=None,
-                        preferred_channel=None,
-                        preferred_language=None,
+                        **dict.fromkeys(_PROFILE_COLUMNS),
                         erased_at=func.coalesce(CustomerRow.erased_at, func.now()),
                         updated_at=func.now(),
                     )
@@ -177,35 +187,50 @@ class SqlPrivacyStore:
             else:
                 await conn.execute(
                     update(CustomerRow)
-                    .where(CustomerRow.id == customer_id)
+                    .where(CustomerRow.id.in_(ids))
                     .values(erased_at=func.coalesce(CustomerRow.erased_at, func.now()))
                 )
             if DataCategory.CONTACT_POINTS in categories:
                 await conn.execute(
-                    delete(ContactPointRow).where(ContactPointRow.customer_id == customer_id)
+                    delete(ContactPointRow).where(ContactPointRow.customer_id.in_(ids))
                 )
             if DataCategory.DOCUMENTS in categories:
                 await conn.execute(
-                    delete(IdentityDocumentRow).where(
-                        IdentityDocumentRow.customer_id == customer_id
-                    )
+                    delete(IdentityDocumentRow).where(IdentityDocumentRow.customer_id.in_(ids))
                 )
             # The change history keeps old and new values of the erased categories' fields.
             await conn.execute(
                 update(CustomerChangeRow)
                 .where(
-                    CustomerChangeRow.customer_id == customer_id,
+                    CustomerChangeRow.customer_id.in_(ids),
                     CustomerChangeRow.category.in_([c.value for c in categories]),
                 )
                 .values(old_value=None, new_value=None)
             )
-            await refresh_completeness(conn, [customer_id])
+            await refresh_completeness(conn, ids)
+            # What identity resolution keeps of them: blocking keys hold name sounds, phones
+            # and e-mails; a merge's snapshots hold the profile as it was.
+            await conn.execute(
+                text("DELETE FROM customer_match_keys WHERE customer_id = ANY(:ids)"), {"ids": ids}
+            )
+            if DataCategory.PROFILE in categories:
+                erased = orjson.dumps(
+                    {**dict.fromkeys(_PROFILE_COLUMNS), "display_name": ERASED_NAME}
+                )
+                for side in ("survivor", "merged"):
+                    await conn.execute(
+                        text(
+                            f"UPDATE customer_merges SET {side}_before = {side}_before || "
+                            f"CAST(:erased AS jsonb) WHERE {side}_id = ANY(:ids)"
+                        ),
+                        {"erased": erased.decode(), "ids": ids},
+                    )
             if DataCategory.INTERACTIONS in categories:
                 for row, names in FREE_TEXT:
                     table = cast(Table, row.__table__)
                     await conn.execute(
                         update(table)
-                        .where(table.c.customer_id == customer_id)
+                        .where(table.c.customer_id.in_(ids))
                         .values(
                             {
                                 name: None if table.c[name].nullable else ERASED_TEXT

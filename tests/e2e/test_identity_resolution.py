@@ -566,3 +566,34 @@ async def test_an_erased_record_is_never_merged_and_a_legal_hold_carries_over(
     holds = kept["eraseCustomerPersonalData"]["kept"]
     assert holds, kept
     assert all(k["hold"]["reason"] == "诉讼保全" for k in holds), kept
+
+
+async def test_erasing_a_survivor_erases_the_records_merged_into_it(
+    anonymous: httpx.AsyncClient, engine: AsyncEngine, endpoints: Endpoints, mint: Minter
+) -> None:
+    steward = mint(Role.STEWARD, "steward-6")
+    a, b = await _pair(engine, endpoints)
+    merged = await gql_data(
+        anonymous, MERGE, {"input": {"customerIds": [gid(a), gid(b)]}}, token=steward
+    )
+    assert merged["mergeCustomers"]["merge"]["survivorId"] == gid(a)
+    erased = await gql_data(anonymous, ERASE, {"id": gid(a)}, token=mint(Role.COMPLIANCE, "co"))
+    assert erased["eraseCustomerPersonalData"]["__typename"] == "ErasurePayload"
+    # The merged record is the same person: its name, birth date and phones go too, and so do
+    # the matcher's keys and the merge's snapshots of both.
+    rows = await _sql(
+        endpoints,
+        "SELECT id, display_name, birth_date, erased_at IS NOT NULL AS erased, "
+        "(SELECT count(*) FROM contact_points p WHERE p.customer_id = c.id) AS contacts, "
+        "(SELECT count(*) FROM customer_match_keys k WHERE k.customer_id = c.id) AS keys "
+        "FROM customers c WHERE id = ANY($1) ORDER BY id",
+        [a.id, b.id],
+    )
+    assert [tuple(r)[1:] for r in rows] == [("已删除客户", None, True, 0, 0)] * 2
+    snapshots = await _sql(
+        endpoints,
+        "SELECT survivor_before->>'display_name' AS s, merged_before->>'birth_date' AS m "
+        "FROM customer_merges WHERE survivor_id = $1",
+        a.id,
+    )
+    assert [tuple(r) for r in snapshots] == [("已删除客户", None)]
