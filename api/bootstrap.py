@@ -7,6 +7,7 @@ here and nowhere else, so a new adapter, or a new port, is wired in one place.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +31,7 @@ from api.db.document_uow import SqlDocumentUnitOfWork
 from api.db.engine import create_engine
 from api.db.identity import SqlIdentityReview
 from api.db.import_runs import SqlImportRuns
-from api.db.merges import SqlMerges
+from api.db.merges import SqlMerges, auto_merge
 from api.db.offers import SqlOfferSource
 from api.db.ownership import SqlOwnershipReader
 from api.db.privacy import SqlConsentBook, SqlPrivacyStore
@@ -204,6 +205,11 @@ def build_worker(
         detection=Detection(background, relay),
         webhooks=webhooks,
         values=SqlValueStore(background),
+        auto_merge=None
+        if not settings.auto_merge.thresholds
+        else functools.partial(
+            auto_merge, background, SqlMerges(background, relay.wake), settings.auto_merge
+        ),
         dispatcher=WebhookDispatcher(
             webhooks,
             http,

@@ -336,6 +336,28 @@ def cmd_resolve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_auto_merge(settings: Settings, args: argparse.Namespace) -> int:
+    from api.db.engine import create_engine
+    from api.db.merges import SqlMerges, auto_merge
+
+    if not settings.auto_merge.thresholds:
+        print("quanjing: QUANJING_AUTO_MERGE is not set: every pair waits for a steward")
+        return 0
+
+    async def run(database_url: str) -> None:
+        engine = create_engine(database_url, settings)
+        try:
+            merged = await auto_merge(engine, SqlMerges(engine), settings.auto_merge, args.limit)
+        finally:
+            await engine.dispose()
+        print(f"auto-merged {len(merged):,} candidate pairs")
+
+    with Infrastructure(settings, redis=False) as endpoints:
+        migrate(endpoints.database_url, settings)
+        asyncio.run(run(endpoints.database_url))
+    return 0
+
+
 def cmd_security_doc(settings: Settings, args: argparse.Namespace) -> int:
     from api.ops.security_doc import rewrite
 
@@ -520,6 +542,13 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         help=f"match probability kept for review (default {REVIEW_THRESHOLD})",
     )
     resolve.set_defaults(handler=cmd_resolve)
+    merging = sub.add_parser(
+        "auto-merge",
+        help="merge the pending pairs at or above QUANJING_AUTO_MERGE's thresholds (the "
+        "worker does it every minute)",
+    )
+    merging.add_argument("--limit", type=int, default=500, help="pairs per run (default 500)")
+    merging.set_defaults(handler=cmd_auto_merge)
 
     from domain.access.principal import Role
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
+
+from domain.identity.matching import REVIEW_THRESHOLD
+from domain.identity.merging import AutoMerge
 
 Environment = Literal["development", "production"]
 # What production accepts: signatures only the identity provider can make.
@@ -43,6 +46,13 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _auto_merge(env: Mapping[str, str]) -> AutoMerge:
+    try:
+        return AutoMerge.parse(env.get("QUANJING_AUTO_MERGE", ""), REVIEW_THRESHOLD)
+    except ValueError as exc:
+        raise SettingsError(f"QUANJING_AUTO_MERGE: {exc}") from exc
 
 
 def _share(env: Mapping[str, str], name: str, default: str) -> Decimal:
@@ -96,6 +106,8 @@ class Settings:
     counter_max_failures: int = 5
     webhook_allowed_networks: tuple[IPv4Network | IPv6Network, ...] = ()
     counter_lockout_seconds: int = 900
+    # Identity resolution's second threshold, per source system (docs/identity.md).
+    auto_merge: AutoMerge = field(default_factory=AutoMerge)
 
     @property
     def is_production(self) -> bool:
@@ -177,6 +189,8 @@ class Settings:
             run_worker=env.get("QUANJING_RUN_WORKER", "") in ("1", "true", "yes"),
             # 0 turns the response cache of registered profile operations off.
             response_cache_ttl_seconds=_int(env, "QUANJING_RESPONSE_CACHE_TTL_SECONDS", 30),
+            # Off unless set: pairs from these systems merged without a steward above these.
+            auto_merge=_auto_merge(env),
             # The top share of customers by contribution that is high value (when scoring).
             high_value_share=_share(env, "QUANJING_HIGH_VALUE_SHARE", "0.20"),
             # High-value customers are served by an RM of at least this grade (1–4).

@@ -12,6 +12,7 @@ rows back and sends back what arrived for the merged record since.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,10 +25,11 @@ from api.db.customer_changes import COLUMNS, SqlMasterDataTransaction
 from api.db.identity import pair_fingerprint
 from api.db.value_store import SqlValueStore
 from domain.customers.history import Author, FieldChange
-from domain.errors import NotFound
+from domain.errors import DomainError, NotFound
 from domain.identity.merging import (
     FIELD_RULES,
     FOLLOWERS,
+    AutoMerge,
     CannotUnmerge,
     MergeSide,
     plan_merge,
@@ -36,6 +38,8 @@ from domain.identity.merging import (
 )
 from domain.identity.review import AlreadyDecided, MergeRequest, MergeResult, UnmergeResult
 from domain.relationships import ReasonCode, RelationshipState
+
+log = logging.getLogger(__name__)
 
 # Rows that follow their customer wholesale; the condition (if any) picks what moves.
 _MOVED: Mapping[str, str] = {
@@ -765,3 +769,53 @@ async def _audit(
             "outcome": outcome,
         },
     )
+
+
+_AUTO = text(
+    """
+    SELECT c.id, c.left_id, c.right_id, c.probability, c.evidence,
+        ARRAY(SELECT DISTINCT k.system FROM customer_source_keys k
+              WHERE k.customer_id IN (c.left_id, c.right_id)) AS systems
+    FROM match_candidates c
+    WHERE c.status = 'pending' AND c.probability >= :floor
+    ORDER BY c.probability DESC, c.id
+    LIMIT :limit
+    """
+)
+
+
+async def auto_merge(
+    engine: AsyncEngine, merges: SqlMerges, policy: AutoMerge, limit: int = 500
+) -> list[int]:
+    """Merge the pending pairs at or above their source system's auto-merge threshold, each
+    in its own transaction as a steward's merge would be (actor `auto-merge`, audited); a pair
+    the rules refuse stays in the queue. The merges made."""
+    if not policy.thresholds:
+        return []
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(_AUTO, {"floor": min(policy.thresholds.values()), "limit": limit})
+        ).all()
+    done = []
+    for row in rows:
+        threshold = policy.threshold_for(frozenset(row.systems))
+        if threshold is None or row.probability < threshold:
+            continue
+        request = MergeRequest(
+            row.left_id,
+            row.right_id,
+            actor="auto-merge",
+            role="system",
+            correlation_id=f"auto-merge-{row.id}",
+            candidate_id=row.id,
+            probability=row.probability,
+            evidence=list(row.evidence),
+            reason=f"auto-merge: p ≥ {threshold} for {', '.join(sorted(row.systems))}",
+        )
+        try:
+            result = await merges.merge(request)
+        except DomainError as exc:  # merged meanwhile, erased, decided: the queue keeps it
+            log.info("auto-merge of pair %s refused: %s", row.id, exc.code)
+            continue
+        done.append(result.merge_id)
+    return done

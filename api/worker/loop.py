@@ -14,7 +14,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -55,6 +55,8 @@ class WorkerParts:
     webhooks: SqlWebhookStore
     values: ValueStore
     dispatcher: WebhookDispatcher
+    # Identity resolution's auto-merge pass (None: QUANJING_AUTO_MERGE is not set).
+    auto_merge: Callable[[], Awaitable[list[int]]] | None = None
 
 
 class Worker:
@@ -90,6 +92,7 @@ class Worker:
         self.webhooks = parts.webhooks
         self.values = parts.values
         self.dispatcher = parts.dispatcher
+        self.auto_merge = parts.auto_merge
         self._tasks: list[asyncio.Task[None]] = []
         self._group_ready = False
 
@@ -179,6 +182,10 @@ class Worker:
     async def _tick(self) -> bool:
         if self.schedule:
             await self.run_scheduled_if_due(datetime.now(UTC).date())
+        if self.auto_merge is not None:
+            merged = await self.auto_merge()
+            if merged:
+                log.info("auto-merged %d candidate pairs", len(merged))
         return False
 
     def start(self) -> None:

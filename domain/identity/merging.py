@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.errors import RuleViolation
+from domain.ids import encode_id
 from domain.relationships import RelationshipState
 
 
@@ -95,7 +96,8 @@ class CustomerMerged(RuleViolation):
 
     def __init__(self, customer_id: int, survivor_id: int) -> None:
         super().__init__(
-            f"customer {customer_id} is merged into customer {survivor_id}; change that record"
+            f"customer {encode_id('Customer', customer_id)} is merged into customer "
+            f"{encode_id('Customer', survivor_id)}; change that record"
         )
         self.survivor_id = survivor_id
 
@@ -247,3 +249,34 @@ def restrictive_consents(
     """The (purpose, channel) answers the survivor must take from the merged record: a refusal
     it has not given itself. The most restrictive answer wins; a grant never carries over."""
     return sorted(key for key, granted in merged.items() if not granted and survivor.get(key, True))
+
+
+@dataclass(frozen=True, slots=True)
+class AutoMerge:
+    """The second threshold: pairs a source system's records may be merged at without a
+    steward, per system (QUANJING_AUTO_MERGE, e.g. `crm=0.999`). Empty, the default: none."""
+
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str, review_threshold: float) -> AutoMerge:
+        """`system=threshold,…`; each threshold above the review threshold and at most 1."""
+        found: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            system, sep, raw = part.partition("=")
+            try:
+                threshold = float(raw)
+            except ValueError:
+                threshold = -1.0
+            if not sep or not system.strip() or not review_threshold < threshold <= 1:
+                raise ValueError(
+                    f"{part!r}: write system=threshold, the threshold above "
+                    f"{review_threshold} and at most 1"
+                )
+            found[system.strip()] = threshold
+        return cls(found)
+
+    def threshold_for(self, systems: frozenset[str]) -> float | None:
+        """The lowest threshold of the systems a pair's records come from; None: review only."""
+        chosen = [self.thresholds[s] for s in systems if s in self.thresholds]
+        return min(chosen, default=None)

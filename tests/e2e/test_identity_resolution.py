@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.engine import asyncpg_dsn
 from api.db.identity import match_customers
+from api.db.merges import SqlMerges, auto_merge
 from api.ops.embedded import Endpoints
 from domain.access.principal import Role
+from domain.identity.merging import AutoMerge
 from domain.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import Made, make_customer
@@ -597,3 +599,33 @@ async def test_erasing_a_survivor_erases_the_records_merged_into_it(
         a.id,
     )
     assert [tuple(r) for r in snapshots] == [("已删除客户", None)]
+
+
+async def test_auto_merge_is_off_by_default_and_merges_per_source_system(
+    engine: AsyncEngine, endpoints: Endpoints
+) -> None:
+    a, b = await _pair(engine, endpoints)
+    candidate = await _candidate(endpoints, a, b)
+    merges = SqlMerges(engine)
+    assert await auto_merge(engine, merges, AutoMerge()) == []  # the default: none
+    # A threshold for a system neither record comes from: the pair stays a steward's.
+    assert await auto_merge(engine, merges, AutoMerge({"crm": 0.9})) == []
+    pending = await _sql(endpoints, "SELECT status FROM match_candidates WHERE id = $1", candidate)
+    assert pending[0]["status"] == "pending"
+    await auto_merge(engine, merges, AutoMerge({"cards": 0.9}))
+    done = await _sql(
+        endpoints,
+        "SELECT m.survivor_id, m.merged_id, m.decided_by, m.reason, c.status FROM customer_merges m "
+        "JOIN match_candidates c ON c.id = m.candidate_id WHERE m.candidate_id = $1",
+        candidate,
+    )
+    assert [tuple(r) for r in done] == [
+        (a.id, b.id, "auto-merge", "auto-merge: p ≥ 0.9 for cards, core_banking", "merged")
+    ]
+    audit = await _sql(
+        endpoints,
+        "SELECT subject, role FROM audit_records WHERE operation = 'mergeCustomers' "
+        "AND customer_ids = $1",
+        [a.id, b.id],
+    )
+    assert [tuple(r) for r in audit] == [("auto-merge", "system")]
