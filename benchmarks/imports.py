@@ -31,7 +31,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -45,11 +44,10 @@ from api.cli import migrate
 from api.db.document_crypto import DocumentCrypto
 from api.db.engine import asyncpg_dsn, create_engine
 from api.http.tokens import mint_development_token
-from api.ops.embedded import EmbeddedPostgres
 from api.ops.importer import ImportOptions, import_file
 from api.settings import Settings
 from benchmarks.report import IMPORT_RESULTS, write_report
-from benchmarks.run import RESULTS, ROOT, free_port, machine, server
+from benchmarks.run import RESULTS, ROOT, free_port, machine, on_embedded, server
 from domain.access.principal import Role
 from domain.customers.contacts import normalize_phone
 from tests.import_files import customers as generated
@@ -341,16 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.customers = 20_000
-    home = Path(os.environ.get("QUANJING_BENCH_HOME") or ROOT / ".quanjing-bench-import").resolve()
-    settings = replace(Settings.from_env({}), home=home, log_level="WARNING", db_pool_size=2)
-    postgres = EmbeddedPostgres(home)
-    url = postgres.start()
-    folder = home / "files"
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        runs = asyncio.run(measure(settings, url, folder, args.customers))
-    finally:
-        postgres.stop()
+    runs = on_embedded(
+        ".quanjing-bench-import",
+        lambda settings, url, folder: measure(settings, url, folder, args.customers),
+    )
     result = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),

@@ -21,13 +21,10 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import json
-import os
 import statistics
 import time
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from itertools import combinations
 from pathlib import Path
@@ -41,14 +38,13 @@ from api.db.document_crypto import DocumentCrypto
 from api.db.engine import asyncpg_dsn, create_engine
 from api.db.identity import resolve
 from api.db.registration_uow import SqlRegistrationUnitOfWork
-from api.ops.embedded import EmbeddedPostgres
 from api.ops.importer import ImportOptions, import_file
 from api.ops.seed import resident_id
 from api.settings import Settings
 from benchmarks.identity_data import generate, lines
 from benchmarks.imports import _fresh
 from benchmarks.report import RESOLVE_RESULTS, write_report
-from benchmarks.run import RESULTS, ROOT, machine
+from benchmarks.run import RESULTS, ROOT, machine, on_embedded
 from domain.customers.history import Author
 from domain.customers.model import ContactKind, CustomerKind, DocumentType
 from domain.customers.registration import (
@@ -258,16 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.customers = 10_000
-    home = Path(os.environ.get("QUANJING_BENCH_HOME") or ROOT / ".quanjing-bench-resolve").resolve()
-    settings = replace(Settings.from_env({}), home=home, log_level="WARNING", db_pool_size=2)
-    postgres = EmbeddedPostgres(home)
-    url = postgres.start()
-    folder = home / "files"
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        measured = asyncio.run(measure(settings, url, folder, args.customers))
-    finally:
-        postgres.stop()
+    measured = on_embedded(
+        ".quanjing-bench-resolve",
+        lambda settings, url, folder: measure(settings, url, folder, args.customers),
+    )
     result = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),

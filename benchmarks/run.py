@@ -21,12 +21,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -45,6 +45,8 @@ from benchmarks.report import write_report
 from domain.access.principal import Role
 from domain.ids import encode_id
 from schema.core.persisted import registry
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 HOT_SET = 200  # customers the cached-profile run reads again and again
@@ -215,6 +217,23 @@ async def statements(url: str, reset: bool) -> int:
         return int(value)
     finally:
         await conn.close()
+
+
+def on_embedded(
+    folder_name: str, measure: Callable[[Settings, str, Path], Coroutine[Any, Any, T]]
+) -> T:
+    """Run `measure(settings, url, files folder)` on a fresh embedded PostgreSQL under
+    QUANJING_BENCH_HOME (or ROOT/folder_name), stopped whatever happens."""
+    home = Path(os.environ.get("QUANJING_BENCH_HOME") or ROOT / folder_name).resolve()
+    settings = replace(Settings.from_env({}), home=home, log_level="WARNING", db_pool_size=2)
+    postgres = EmbeddedPostgres(home)
+    url = postgres.start()
+    folder = home / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return asyncio.run(measure(settings, url, folder))
+    finally:
+        postgres.stop()
 
 
 def machine() -> dict[str, Any]:

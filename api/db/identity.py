@@ -15,7 +15,7 @@ in a field the matcher compares (its fingerprint), then it is proposed again.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import asyncpg
@@ -230,40 +230,13 @@ async def pair_fingerprint(conn: AsyncConnection, left: int, right: int) -> str 
 
 
 def _candidate(row: Any) -> Candidate:
-    return Candidate(
-        id=row.id,
-        left_id=row.left_id,
-        right_id=row.right_id,
-        probability=row.probability,
-        weight=row.weight,
-        evidence=row.evidence,
-        model_version=row.model_version,
-        status=CandidateStatus(row.status),
-        found_at=row.found_at,
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-        decision_note=row.decision_note,
-    )
+    values = {f.name: row._mapping[f.name] for f in fields(Candidate)}
+    return Candidate(**{**values, "status": CandidateStatus(row.status)})
 
 
 def _merge(row: Any) -> MergeRecord:
-    return MergeRecord(
-        id=row.id,
-        survivor_id=row.survivor_id,
-        merged_id=row.merged_id,
-        candidate_id=row.candidate_id,
-        status=row.status,
-        probability=row.probability,
-        evidence=row.evidence or [],
-        reason=row.reason,
-        lineage=row.lineage,
-        outcomes=row.outcomes,
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-        undone_by=row.undone_by,
-        undone_at=row.undone_at,
-        undo_report=row.undo_report,
-    )
+    values = {f.name: row._mapping[f.name] for f in fields(MergeRecord)}
+    return MergeRecord(**{**values, "evidence": row.evidence or []})
 
 
 class SqlIdentityReview:

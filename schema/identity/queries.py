@@ -16,6 +16,14 @@ from schema.identity.types import CustomerMerge, MatchCandidate
 from schema.reference.types import Connection, connection
 
 
+def _customer(customer_id: strawberry.ID | None) -> int | None:
+    return (
+        None
+        if customer_id is None
+        else decode_typed_id(customer_id, "Customer", field="customerId")
+    )
+
+
 @strawberry.type
 class IdentityQueries:
     @strawberry.field(
@@ -38,11 +46,7 @@ class IdentityQueries:
             cursor = decode_id_cursor(after)
             if not 0.0 <= min_probability <= 1.0:
                 raise InvalidInput("minProbability", "between 0 and 1")
-            pk = (
-                None
-                if customer_id is None
-                else decode_typed_id(customer_id, "Customer", field="customerId")
-            )
+            pk = _customer(customer_id)
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         review = info.context.identity
@@ -65,11 +69,7 @@ class IdentityQueries:
             require(info, "customerMerges")
             check_first(first)
             cursor = decode_id_cursor(after)
-            pk = (
-                None
-                if customer_id is None
-                else decode_typed_id(customer_id, "Customer", field="customerId")
-            )
+            pk = _customer(customer_id)
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         review = info.context.identity

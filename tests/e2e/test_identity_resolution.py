@@ -73,6 +73,10 @@ CHILDREN = (
 )
 
 
+# The kinds that move wholesale: every row of the merged record goes to the survivor.
+WHOLESALE = CHILDREN[:9]
+
+
 async def _sql(endpoints: Endpoints, sql: str, *args: object) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(asyncpg_dsn(endpoints.database_url))
     try:
@@ -265,17 +269,7 @@ async def test_a_merge_moves_every_child_kind_and_the_old_id_and_keys_keep_answe
     )
     before = await _children(endpoints, a.id, b.id)
     b_rows = {t: {r for r, c in rows if c == b.id} for t, rows in before.items()}
-    for table in (
-        "holdings",
-        "fund_movements",
-        "interactions",
-        "tasks",
-        "alerts",
-        "relationship_state_changes",
-        "rm_assignments",
-        "legal_holds",
-        "state_change_proposals",
-    ):
+    for table in WHOLESALE:
         assert b_rows[table], table  # B has rows of every kind to move
 
     steward = mint(Role.STEWARD, "steward-3")
@@ -292,16 +286,7 @@ async def test_a_merge_moves_every_child_kind_and_the_old_id_and_keys_keep_answe
     assert merge["outcomes"]["survivorChosenBy"] == "its source system (core_banking)"
 
     after = await _children(endpoints, a.id, b.id)
-    for table in (
-        "holdings",
-        "fund_movements",
-        "interactions",
-        "tasks",
-        "alerts",
-        "rm_assignments",
-        "legal_holds",
-        "state_change_proposals",
-    ):
+    for table in WHOLESALE:
         assert {r for r, c in after[table] if c == b.id} == set(), table
         assert b_rows[table] <= {r for r, c in after[table] if c == a.id}, table
     # A document of a type A holds stays with B (one per type); B's mobile, which A has, too.
