@@ -5,7 +5,7 @@
 One run, one machine, a fresh database (embedded PostgreSQL under .quanjing-bench-resolve):
 1. benchmarks/identity_data.py writes a customer file with about 5 % planted duplicates and
    families that share a phone and a home (not duplicates), from its own seed and tables;
-2. `quanjing import customers` loads it (incremental matching runs on every batch);
+2. `quanjing import customers` loads it (and matches what it wrote at the run's end);
 3. the queue is emptied and `quanjing resolve` matches the whole base, keeping every pair
    scored at 0.05 or more, timed;
 4. precision and recall at each threshold against the generator's truth, and recall per kind
@@ -167,7 +167,7 @@ async def _registrations(settings: Settings, url: str, count: int) -> dict[str, 
                 kind=CustomerKind.PERSONAL,
                 display_name=f"基准{n}号",
                 documents=(
-                    NewDocument(DocumentType.RESIDENT_ID, resident_id("440104", birth, n % 997)),
+                    NewDocument(DocumentType.RESIDENT_ID, resident_id("450102", birth, n % 997)),
                 ),
                 contact_points=(
                     NewContactPoint(ContactKind.PHONE, f"+86137{n:08d}", preferred=True),

@@ -10,9 +10,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.customer_changes import SqlMasterDataTransaction
 from api.db.customer_import import SqlCustomerImportTransaction
 from api.db.document_crypto import DocumentCrypto
 from api.db.holding_import import SqlHoldingImportTransaction
+from api.db.identity import match_import_run
 from api.db.import_runs import SqlImportRuns
 from api.db.interaction_import import SqlInteractionImportTransaction
 from api.db.movement_import import SqlMovementImportTransaction
@@ -97,15 +99,19 @@ class SqlBulkImport:
         """Run the import; then write the holdings kept for customers that have arrived."""
         kind = KINDS[request.kind]
         runs = SqlImportRuns(self._engine)
-        result = await run_import(
-            request,
-            lines,
-            kind.kind,
-            runs,
-            lambda: kind.transaction(self._engine, self._crypto, self._on_commit),
-            today,
-            progress,
-        )
+        # A file of customers is matched at the run's end, not batch by batch (a batch mutation
+        # answers at once, so its batch is matched before it commits).
+        deferred = request.kind == "customers" and not request.keep_outcomes
+
+        def transaction() -> Any:
+            tx = kind.transaction(self._engine, self._crypto, self._on_commit)
+            if deferred and isinstance(tx, SqlMasterDataTransaction):
+                tx.match_on_commit = False
+            return tx
+
+        result = await run_import(request, lines, kind.kind, runs, transaction, today, progress)
+        if deferred and not request.dry_run and (result.tally.inserted or result.tally.updated):
+            result.matched_pairs = await match_import_run(self._engine, result.run_id)
         if not request.dry_run:
             author = Author(request.actor, request.default_system, f"import-run-{result.run_id}")
             applied: Tally = await apply_pending(

@@ -98,13 +98,16 @@ class SqlMasterDataTransaction(SqlTransaction):
     def __init__(self, engine: AsyncEngine, on_commit: Any = None) -> None:
         super().__init__(engine, on_commit)
         self._rematch: set[int] = set()
+        # Off for a file import's batches: the run matches what it wrote at its end
+        # (api/db/identity.py `match_import_run`), set-based where it wrote much of the base.
+        self.match_on_commit = True
 
     def rematch(self, customer_ids: Sequence[int]) -> None:
         """Match these records against the base before the commit."""
         self._rematch.update(customer_ids)
 
     async def commit(self) -> None:
-        if self._rematch:
+        if self._rematch and self.match_on_commit:
             await match_customers(self.conn, sorted(self._rematch))
         await super().commit()
 

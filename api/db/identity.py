@@ -229,6 +229,38 @@ async def pair_fingerprint(conn: AsyncConnection, left: int, right: int) -> str 
     return fingerprint(facts[left], facts[right]) if len(facts) == 2 else None
 
 
+# A run that wrote this share of the base or more is matched by `resolve`, set-based.
+_RESOLVE_SHARE = 0.25
+
+
+async def match_import_run(engine: AsyncEngine, run_id: int, chunk: int = 2_000) -> int:
+    """Match what a file import wrote, at its end: the records of the run (its history entries
+    name it) against the base — by `resolve` when they are a quarter of it or more (an initial
+    load), in chunks of incremental matching otherwise (a delta). The pairs kept."""
+    async with engine.connect() as conn:
+        ids = list(
+            await conn.scalars(
+                text(
+                    "SELECT DISTINCT customer_id FROM customer_changes "
+                    "WHERE correlation_id = :run ORDER BY customer_id"
+                ),
+                {"run": f"import-run-{run_id}"},
+            )
+        )
+        base = await conn.scalar(
+            text("SELECT count(*) FROM customers WHERE merged_into_id IS NULL")
+        )
+    if not ids:
+        return 0
+    if len(ids) >= _RESOLVE_SHARE * (base or 1):
+        return (await resolve(engine, REVIEW_THRESHOLD)).kept
+    kept = 0
+    for part in _chunks(ids, chunk):
+        async with engine.begin() as conn:
+            kept += await match_customers(conn, part)
+    return kept
+
+
 def _candidate(row: Any) -> Candidate:
     values = {f.name: row._mapping[f.name] for f in fields(Candidate)}
     return Candidate(**{**values, "status": CandidateStatus(row.status)})

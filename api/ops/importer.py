@@ -270,5 +270,7 @@ def summary(options: ImportOptions, result: RunResult, report: Path) -> str:
         )
     lines.append(f"  refused   {sum(t.refused.values()):,}")
     lines += [f"    {code:<20} {n:,}" for code, n in sorted(t.refused.items())]
+    if result.matched_pairs is not None:
+        lines.append(f"  possible duplicates queued for review: {result.matched_pairs:,}")
     lines.append(f"  report    {report}")
     return "\n".join(lines)

@@ -117,6 +117,7 @@ class RunResult:
     resumed_after: int = 0  # the last line a resumed run found committed
     pending_applied: Tally | None = None  # records kept earlier, written after this run
     outcomes: dict[int, tuple[Outcome, int | None]] = field(default_factory=dict)
+    matched_pairs: int | None = None  # candidate pairs the run's matching queued (customers)
 
 
 class ResumeRefused(DomainError):

@@ -429,3 +429,43 @@ async def test_kyc_columns_go_in_with_a_new_customer_and_change_a_known_one_with
         ("personal.creditStatus", "watch", "good"),
         ("personal.creditStatusSource", "征信中心", "贷款系统"),
     ]
+
+
+async def test_a_file_is_matched_at_the_end_of_its_run(
+    settings: Settings, engine: AsyncEngine, database: str, tmp_path: Path
+) -> None:
+    """The card centre's file brings a second record of a core-banking customer: the run
+    queues the pair for review once its batches are written (a delta: incrementally)."""
+    known = next(customers(1, seed=91, prefix="M", region="440104"))
+    digits = known["residentId"][6:14]  # the birth date the ID number carries
+    born = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+    known = {**known, "birthDate": born, "displayName": "张伟"}
+    first = tmp_path / "core.jsonl"
+    first.write_bytes(jsonl([known]))
+    loaded, _, _ = await _import(settings, engine, first, system="core_banking")
+    assert loaded.tally.inserted == 1
+    # A second file: the same person from the card centre, romanised, with a passport.
+    twin = {
+        "sourceKey": "CARD-1",
+        "kind": "PERSONAL",
+        "displayName": "ZHANG WEI",
+        "passport": "E12345678",
+        "phone": known["phone"],
+        "birthDate": born,
+    }
+    filler = list(customers(30, seed=92, prefix="N", region="440104"))
+    second = tmp_path / "cards.jsonl"
+    second.write_bytes(jsonl([twin, *filler]))
+    result, _, printed = await _import(settings, engine, second, system="cards")
+    assert result.matched_pairs == 1
+    assert "possible duplicates queued for review: 1" in printed
+    pairs = await _rows(
+        database,
+        "SELECT c.status, c.probability FROM match_candidates c "
+        "JOIN customer_source_keys a ON a.customer_id IN (c.left_id, c.right_id) AND a.key = $1 "
+        "JOIN customer_source_keys b ON b.customer_id IN (c.left_id, c.right_id) AND b.key = $2",
+        known["sourceKey"],
+        "CARD-1",
+    )
+    assert [r["status"] for r in pairs] == ["pending"]
+    assert pairs[0]["probability"] > 0.99
