@@ -82,8 +82,8 @@ _SAVE_SQL = text(
         "CAST(:w AS float8[]), CAST(:e AS jsonb[]), CAST(:v AS text[]), CAST(:f AS text[])"
     )
 )
-# The given customers' keys replaced, and the customers sharing one of them (a key of a
-# crowded block forms no pairs): one round trip.
+# The given customers' keys replaced, and the matching facts of the customers sharing one of
+# them (a key of a crowded block forms no pairs): one round trip.
 _REKEY = text(
     f"""
     WITH gone AS (
@@ -92,11 +92,13 @@ _REKEY = text(
         INSERT INTO customer_match_keys (key, customer_id)
         SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:owners AS bigint[]))
         ON CONFLICT DO NOTHING
+    ), near AS (
+        SELECT DISTINCT n.customer_id FROM customer_match_keys n
+        WHERE n.key = ANY(CAST(:keys AS text[])) AND n.customer_id <> ALL(CAST(:ids AS bigint[]))
+          AND (SELECT count(*) FROM customer_match_keys b WHERE b.key = n.key) < {MAX_BLOCK}
     )
-    SELECT DISTINCT n.customer_id FROM customer_match_keys n
-    WHERE n.key = ANY(CAST(:keys AS text[])) AND n.customer_id <> ALL(CAST(:ids AS bigint[]))
-      AND (SELECT count(*) FROM customer_match_keys b WHERE b.key = n.key) < {MAX_BLOCK}
     """
+    + _FACTS.format(where="c.id IN (SELECT customer_id FROM near)")
 )
 
 
@@ -189,7 +191,7 @@ async def match_customers(
 ) -> int:
     """Incremental matching, inside the writing transaction: the given records' blocking keys
     replaced, the customers sharing one read and scored against them, the pairs worth a look
-    queued. Three statements (four when a pair is kept); how many pairs were kept."""
+    queued. Two statements (three when a pair is kept); how many pairs were kept."""
     ids = sorted(set(customer_ids))
     if not ids:
         return 0
@@ -198,8 +200,7 @@ async def match_customers(
     found = await conn.execute(
         _REKEY, {"ids": ids, "keys": [k for k, _ in keys], "owners": [c for _, c in keys]}
     )
-    neighbours = [r[0] for r in found]
-    others = {r.id: r for r in map(_record, await conn.execute(_FACTS_OF, {"ids": neighbours}))}
+    others = {r.id: r for r in map(_record, found)}
     others.update(mine)
     # Pairs only within a shared key, as `quanjing resolve` forms them: never every new record
     # against every neighbour (a batch of a thousand would score a million pairs).
