@@ -305,6 +305,17 @@ def _resolve() -> list[str]:
             f"| {point['threshold']}{mark} | {point['proposed']:,} | {point['true']:,} | "
             f"{point['precision']:.4f} | {point['recall']:.4f} |"
         )
+    at_scale = RESOLVE_RESULTS.with_name("resolve-1m.json")
+    if at_scale.exists():
+        big = json.loads(at_scale.read_text(encoding="utf-8"))
+        review = next(p for p in big["quality"]["curve"] if p["threshold"] == r["review_threshold"])
+        lines.append(
+            f"- at {big['records']:,} records (measured {big['measured_at']}): `quanjing "
+            f"resolve` **{big['resolve']['seconds']:.1f} s** for {big['resolve']['pairs']:,} "
+            f"candidate pairs (goal ≤ 600 s); at the review threshold precision "
+            f"{review['precision']:.4f}, recall {review['recall']:.4f}; the import "
+            f"{big['import']['seconds']:.1f} s with its matching"
+        )
     lines += [
         "",
         "Recall at the review threshold by the variation a duplicate was written with:",

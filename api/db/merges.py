@@ -50,7 +50,9 @@ _MOVED: Mapping[str, str] = {
     "alerts": "",
     "relationship_state_changes": "",
     "rm_assignments": "",
-    "ownership_claims": "",
+    # An open claim by a branch that has one open on the survivor is that claim already.
+    "ownership_claims": "AND NOT (t.status = 'open' AND EXISTS (SELECT 1 FROM ownership_claims "
+    "o WHERE o.customer_id = :s AND o.branch_id = t.branch_id AND o.status = 'open'))",
     "legal_holds": "",
     "state_change_proposals": "",
     # A document of a type the survivor holds stays with the merged record (one per type).
@@ -257,7 +259,8 @@ class SqlMerges:
                 {"b": _json({"status": "pending"}), "merge": merge_id, "id": proposal},
             )
         moved["contact_points"] = await self._move_contact_points(tx, merge_id, s, m)
-        for column in ("parent_id", "legal_representative_id"):
+        # Records merged into the merged one before answer the survivor now (no chains).
+        for column in ("parent_id", "legal_representative_id", "merged_into_id"):
             related = await conn.execute(
                 text(f"UPDATE customers SET {column} = :s WHERE {column} = :m RETURNING id"),
                 {"s": s, "m": m},
@@ -427,13 +430,17 @@ class SqlMerges:
         return [[p, c] for p, c in refused]
 
     async def _rescore(self, customer_ids: Sequence[int]) -> None:
-        """The survivor's value for the latest scored month, now with both records' rows."""
-        async with self._engine.connect() as conn:
-            period: date | None = (
-                await conn.execute(text("SELECT max(period) FROM value_periods"))
-            ).scalar()
-        if period is not None:
-            await SqlValueStore(self._engine).rescore(period, customer_ids)
+        """The survivor's value for the latest scored month, now with both records' rows. After
+        the commit, so a failure here leaves the merge done and the next scoring run fixes it."""
+        try:
+            async with self._engine.connect() as conn:
+                period: date | None = (
+                    await conn.execute(text("SELECT max(period) FROM value_periods"))
+                ).scalar()
+            if period is not None:
+                await SqlValueStore(self._engine).rescore(period, customer_ids)
+        except Exception:
+            log.exception("customers %s: value not rescored after a merge", customer_ids)
 
     async def unmerge(
         self, merge_id: int, actor: str, role: str, correlation_id: str

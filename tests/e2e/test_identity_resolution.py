@@ -614,3 +614,34 @@ async def test_auto_merge_is_off_by_default_and_merges_per_source_system(
         [a.id, b.id],
     )
     assert [tuple(r) for r in audit] == [("auto-merge", "system")]
+
+
+async def test_a_survivor_merged_again_takes_its_merged_records_along_and_back(
+    anonymous: httpx.AsyncClient, engine: AsyncEngine, endpoints: Endpoints, mint: Minter
+) -> None:
+    steward = mint(Role.STEWARD, "steward-7")
+    a, b = await _pair(engine, endpoints)
+    c = await make_customer(engine)
+    first = await gql_data(
+        anonymous, MERGE, {"input": {"customerIds": [gid(a), gid(b)]}}, token=steward
+    )
+    assert first["mergeCustomers"]["merge"]["survivorId"] == gid(a)
+    second = await gql_data(
+        anonymous,
+        MERGE,
+        {"input": {"customerIds": [gid(a), gid(c)], "survivorId": gid(c)}},
+        token=steward,
+    )
+    # B answers C now, not the record it was merged into (no chains to follow).
+    seen = await gql_data(anonymous, PROFILE, {"id": gid(b)}, token=steward)
+    assert seen["customer"]["id"] == gid(c)
+    assert sorted(seen["customer"]["mergedIds"]) == sorted([gid(a), gid(b)])
+    # The first merge can't be undone before the second; the second can, and B answers A again.
+    first_id = first["mergeCustomers"]["merge"]["id"]
+    refused = await gql_data(anonymous, UNMERGE, {"input": {"mergeId": first_id}}, token=steward)
+    assert refused["unmergeCustomers"]["code"] == "CANNOT_UNMERGE"
+    second_id = second["mergeCustomers"]["merge"]["id"]
+    undone = await gql_data(anonymous, UNMERGE, {"input": {"mergeId": second_id}}, token=steward)
+    assert undone["unmergeCustomers"]["__typename"] == "UnmergeCustomersPayload", undone
+    seen = await gql_data(anonymous, PROFILE, {"id": gid(b)}, token=steward)
+    assert (seen["customer"]["id"], seen["customer"]["mergedIds"]) == (gid(a), [gid(b)])
