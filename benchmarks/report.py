@@ -313,8 +313,12 @@ def _resolve() -> list[str]:
             f"- at {big['records']:,} records (measured {big['measured_at']}): `quanjing "
             f"resolve` **{big['resolve']['seconds']:.1f} s** for {big['resolve']['pairs']:,} "
             f"candidate pairs (goal ≤ 600 s); at the review threshold precision "
-            f"{review['precision']:.4f}, recall {review['recall']:.4f}; the import "
-            f"{big['import']['seconds']:.1f} s with its matching"
+            f"{review['precision']:.4f}, recall {review['recall']:.4f}"
+            + (
+                ""
+                if big["import"] is None
+                else f"; the import {big['import']['seconds']:.1f} s with its matching"
+            )
         )
     lines += [
         "",

@@ -162,7 +162,8 @@ async def _registrations(settings: Settings, url: str, count: int) -> dict[str, 
     try:
         for n in range(count * 2):
             matching = n % 2 == 0
-            birth = date(1960, 1, 1) + date.resolution * (n * 7 % 20_000)
+            # Born after every generated customer (1950 to mid-2018): no ID number collides.
+            birth = date(2019, 1, 1) + date.resolution * n
             draft = NewCustomer(
                 kind=CustomerKind.PERSONAL,
                 display_name=f"基准{n}号",
@@ -193,22 +194,44 @@ async def _registrations(settings: Settings, url: str, count: int) -> dict[str, 
     }
 
 
-async def measure(
-    settings: Settings, admin_url: str, folder: Path, customers: int
-) -> dict[str, Any]:
-    planted = generate(customers)
-    path = folder / f"customers-{customers}.jsonl"
-    with path.open("wb") as out:
-        for line in lines(planted):
-            out.write(orjson.dumps(line) + b"\n")
-    url = await _fresh(admin_url, "bench_resolve")
-    engine = create_engine(url, settings)
+async def _loaded(admin_url: str) -> str | None:
+    """The bench database of an earlier run of the same size, if it holds customers."""
+    url = admin_url.replace("/quanjing?", "/bench_resolve?", 1)
     try:
-        started = time.perf_counter()
-        imported = await import_file(
-            settings, engine, ImportOptions("customers", path), io.StringIO()
-        )
-        import_seconds = time.perf_counter() - started
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+    except asyncpg.InvalidCatalogNameError:
+        return None
+    try:
+        return url if await conn.fetchval("SELECT count(*) FROM customers") else None
+    finally:
+        await conn.close()
+
+
+async def measure(
+    settings: Settings, admin_url: str, folder: Path, customers: int, reuse: bool = False
+) -> dict[str, Any]:
+    planted = generate(customers)  # deterministic: a reused database holds the same records
+    url = await _loaded(admin_url) if reuse else None
+    fresh = url is None
+    if fresh:
+        path = folder / f"customers-{customers}.jsonl"
+        with path.open("wb") as out:
+            for line in lines(planted):
+                out.write(orjson.dumps(line) + b"\n")
+        url = await _fresh(admin_url, "bench_resolve")
+    assert url is not None
+    engine = create_engine(url, settings)
+    imported: dict[str, Any] | None = None
+    try:
+        if fresh:
+            started = time.perf_counter()
+            result = await import_file(
+                settings, engine, ImportOptions("customers", path), io.StringIO()
+            )
+            imported = {
+                "seconds": round(time.perf_counter() - started, 1),
+                "tally": result.tally.as_dict(),
+            }
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
             incremental = await conn.fetchval(
@@ -229,11 +252,8 @@ async def measure(
         "records": len(planted.records),
         "planted_duplicates": sum(len(k) - 1 for k in planted.truth.values()),
         "variations": planted.variations,
-        "import": {
-            "seconds": round(import_seconds, 1),
-            "tally": imported.tally.as_dict(),
-            "incremental_candidates": incremental,
-        },
+        # None when an earlier run's database was reused (--reuse).
+        "import": None if imported is None else {**imported, "queued_at_run_end": incremental},
         "resolve": {
             "seconds": round(resolve_seconds, 1),
             "customers": report.customers,
@@ -251,12 +271,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.resolve", description=__doc__)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="10,000 customers")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="match the database an earlier run of the same size loaded (no generation "
+        "of the file, no import)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.customers = 10_000
     measured = on_embedded(
         ".quanjing-bench-resolve",
-        lambda settings, url, folder: measure(settings, url, folder, args.customers),
+        lambda settings, url, folder: measure(settings, url, folder, args.customers, args.reuse),
     )
     result = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

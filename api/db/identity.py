@@ -37,6 +37,7 @@ from domain.identity.matching import (
 )
 from domain.identity.names import parse_name
 from domain.identity.review import AlreadyDecided, Candidate, CandidateStatus, MergeRecord
+from domain.ids import encode_id
 
 _FACTS = """
 SELECT c.id, c.kind, coalesce(c.registered_name, c.display_name) AS name, c.birth_date,
@@ -319,7 +320,7 @@ class SqlIdentityReview:
                 )
             ).first()
             if row is None:
-                raise NotFound("match candidate", str(candidate_id))
+                raise NotFound("match candidate", encode_id("MatchCandidate", candidate_id))
             if row.status != CandidateStatus.PENDING.value:
                 raise AlreadyDecided(f"the pair was decided already ({row.status})")
             digest = await pair_fingerprint(conn, row.left_id, row.right_id)

@@ -37,6 +37,7 @@ from domain.identity.merging import (
     stricter,
 )
 from domain.identity.review import AlreadyDecided, MergeRequest, MergeResult, UnmergeResult
+from domain.ids import encode_id
 from domain.relationships import ReasonCode, RelationshipState
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class SqlMerges:
         rows = {r.id: r for r in (await conn.execute(_LOCK, {"ids": ids})).all()}
         for wanted in ids:
             if wanted not in rows:
-                raise NotFound("customer", str(wanted))
+                raise NotFound("customer", encode_id("Customer", wanted))
         if request.candidate_id is not None:
             # Two stewards on one pair: the second finds it decided.
             status = (
@@ -461,7 +462,7 @@ class SqlMerges:
             )
         ).first()
         if merge is None:
-            raise NotFound("merge", str(merge_id))
+            raise NotFound("merge", encode_id("CustomerMerge", merge_id))
         if merge.status != "merged":
             raise CannotUnmerge(f"merge {merge_id} was undone already")
         s, m = merge.survivor_id, merge.merged_id
