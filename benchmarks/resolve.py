@@ -32,6 +32,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from sqlalchemy import text
 
 from api.db.customer_changes import SqlMasterDataTransaction
 from api.db.document_crypto import DocumentCrypto
@@ -159,11 +160,16 @@ async def _registrations(settings: Settings, url: str, count: int) -> dict[str, 
     crypto = DocumentCrypto.from_settings(settings)
     author = Author("bench", source_system="bench")
     timings: dict[str, list[float]] = {"with": [], "without": []}
+    async with engine.connect() as conn:
+        # Born after every generated customer (1950 to mid-2018) and after the registrations
+        # of an earlier run on a reused database: no ID number collides.
+        first = await conn.scalar(
+            text("SELECT coalesce(max(birth_date), DATE '2019-01-01') + 1 FROM customers")
+        )
     try:
         for n in range(count * 2):
             matching = n % 2 == 0
-            # Born after every generated customer (1950 to mid-2018): no ID number collides.
-            birth = date(2019, 1, 1) + date.resolution * n
+            birth = max(first, date(2019, 1, 1)) + date.resolution * n
             draft = NewCustomer(
                 kind=CustomerKind.PERSONAL,
                 display_name=f"基准{n}号",

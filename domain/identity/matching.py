@@ -78,7 +78,7 @@ _NEUTRAL = "one of the two records has no value"
 
 # Version it when a value changes: scores name the version they were made with.
 MODEL = MatchModel(
-    version="fs-2026-12-05",
+    version="fs-2026-12-06",
     prior=0.01,
     levels={
         "name": _levels(
@@ -104,7 +104,12 @@ MODEL = MatchModel(
         ),
         "document": _levels(
             Level("same", 0.60, 1e-7, "the same identity document"),
-            Level("different", 0.02, 0.999, "different documents of one type"),
+            # A document identifies one customer (the import and registration refuse a number
+            # someone holds), so one person's two records with two numbers of one type means a
+            # mistyped number that passed its check digit: rare. Strangers who share a common
+            # name and a birth date are not (fs-2026-12-05 had m = 0.02: at a million
+            # customers they made most of the false positives).
+            Level("different", 0.0001, 0.999, "different documents of one type"),
             Level(MISSING, 1.0, 1.0, "no document of a type both hold"),
         ),
         "phone": _levels(
