@@ -60,6 +60,12 @@ _MOVED: Mapping[str, str] = {
     "identity_documents": "AND NOT EXISTS (SELECT 1 FROM identity_documents o "
     "WHERE o.customer_id = :s AND o.type = t.type)",
 }
+# Link rows keyed by the customer (table, the customer's column, the rest of the key).
+_LINKS = (
+    ("corporate_contacts", "corporate_id", ("person_id", "role")),
+    ("corporate_contacts", "person_id", ("corporate_id", "role")),
+    ("rm_team_members", "customer_id", ("rm_id",)),
+)
 # Rows written since the merge for the merged record (the redirect trigger marked them).
 _ARRIVALS = ("holdings", "interactions", "fund_movements", "tasks", "alerts")
 
@@ -268,6 +274,7 @@ class SqlMerges:
             )
             for r in related:
                 await tx._note(merge_id, f"customers.{column}", r.id, "moved", None)
+        moved.update(await self._move_links(tx, merge_id, s, m))
         outcomes["relationshipState"] = await self._merge_states(tx, merge_id, request, s, m)
         outcomes["consentsRefused"] = await self._merge_consents(tx, merge_id, request, s, m)
         # After the moves: the survivor's completeness counts its new contact points too.
@@ -328,6 +335,28 @@ class SqlMerges:
         payload = {"survivorId": s, "mergedId": m, "mergeId": merge_id}
         await tx.emit(s, "customer.merged", payload)
         return MergeResult(merge_id, plan, moved, outcomes)
+
+    @staticmethod
+    async def _move_links(tx: _Merge, merge_id: int, s: int, m: int) -> dict[str, int]:
+        """Rows keyed by the customer itself (no id of their own): a company's contacts, the
+        people a company names, an RM team. Moved unless the survivor has the same link; each
+        listed with its key (`before`) under a running number."""
+        moved: dict[str, int] = {}
+        for table, column, others in _LINKS:
+            found = await tx.conn.execute(
+                text(
+                    f"UPDATE {table} t SET {column} = :s WHERE t.{column} = :m AND NOT EXISTS ("
+                    f"SELECT 1 FROM {table} o WHERE o.{column} = :s "
+                    + "".join(f"AND o.{c} = t.{c} " for c in others)
+                    + f") RETURNING {', '.join(others)}"
+                ),
+                {"s": s, "m": m},
+            )
+            rows = [dict(r._mapping) for r in found]
+            for n, key in enumerate(rows, start=1):
+                await tx._note(merge_id, f"{table}.{column}", n, "linked", key)
+            moved[f"{table}.{column}"] = len(rows)
+        return moved
 
     @staticmethod
     async def _move_contact_points(tx: _Merge, merge_id: int, s: int, m: int) -> int:
@@ -506,6 +535,17 @@ class SqlMerges:
         for table, listed in by_table.items():
             moved_ids = [x.row_id for x in listed if x.action == "moved"]
             added_ids = [x.row_id for x in listed if x.action == "added"]
+            linked = [x for x in listed if x.action == "linked"]
+            if linked:
+                base, _, column = table.partition(".")
+                for x in linked:
+                    key = " ".join(f"AND {c} = :{c}" for c in x.before)
+                    done = await conn.execute(
+                        text(f"UPDATE {base} SET {column} = :m WHERE {column} = :s {key}"),
+                        {"m": m, "s": s, **x.before},
+                    )
+                    returned[table] = returned.get(table, 0) + done.rowcount
+                continue
             if table.startswith("customers."):
                 column = table.partition(".")[2]
                 done = await conn.execute(

@@ -74,7 +74,7 @@ CHILDREN = (
 
 
 # The kinds that move wholesale: every row of the merged record goes to the survivor.
-WHOLESALE = CHILDREN[:9]
+WHOLESALE = (*CHILDREN[:9], "rm_team_members")
 
 
 async def _sql(endpoints: Endpoints, sql: str, *args: object) -> list[asyncpg.Record]:
@@ -133,7 +133,8 @@ async def _candidate(endpoints: Endpoints, a: Made, b: Made) -> int:
 
 
 async def _children(endpoints: Endpoints, *ids: int) -> dict[str, set[tuple[int, int]]]:
-    """(row id, customer id) of every child row of the given customers, per kind."""
+    """(row id, customer id) of every child row of the given customers, per kind; an RM team
+    member, which has no id, by its RM."""
     found: dict[str, set[tuple[int, int]]] = {}
     for table in CHILDREN:
         rows = await _sql(
@@ -142,6 +143,18 @@ async def _children(endpoints: Endpoints, *ids: int) -> dict[str, set[tuple[int,
             list(ids),
         )
         found[table] = {(r["id"], r["customer_id"]) for r in rows}
+    team = await _sql(
+        endpoints,
+        "SELECT rm_id, customer_id FROM rm_team_members WHERE customer_id = ANY($1)",
+        list(ids),
+    )
+    found["rm_team_members"] = {(r["rm_id"], r["customer_id"]) for r in team}
+    acting = await _sql(
+        endpoints,
+        "SELECT corporate_id, person_id FROM corporate_contacts WHERE person_id = ANY($1)",
+        list(ids),
+    )
+    found["corporate_contacts"] = {(r["corporate_id"], r["person_id"]) for r in acting}
     return found
 
 
@@ -361,6 +374,19 @@ async def test_an_unmerge_restores_both_records_and_splits_later_rows_by_origin(
         "source, actor) VALUES ($1, 'marketing', 'sms', false, 1, now(), 'counter', 't')",
         b.id,
     )
+    # B acts for a company: the company's contact is the survivor while merged, B again after.
+    company = await _sql(
+        endpoints,
+        "INSERT INTO customers (code, kind, display_name) VALUES ($1, 'corporate', '合并测试公司') "
+        "RETURNING id",
+        f"C-MERGE-{b.id}",
+    )
+    await _sql(
+        endpoints,
+        "INSERT INTO corporate_contacts (corporate_id, person_id, role) VALUES ($1, $2, '财务')",
+        company[0]["id"],
+        b.id,
+    )
     columns = "display_name, birth_date, occupation, employer, income_band, relationship_manager_id"
     fields_before = await _sql(
         endpoints, f"SELECT id, {columns} FROM customers WHERE id = ANY($1)", [a.id, b.id]
@@ -376,6 +402,12 @@ async def test_an_unmerge_restores_both_records_and_splits_later_rows_by_origin(
         anonymous, MERGE, {"input": {"customerIds": [gid(b), gid(a)]}}, token=steward
     )
     merge_id = merged["mergeCustomers"]["merge"]["id"]
+    acting = await _sql(
+        endpoints,
+        "SELECT person_id FROM corporate_contacts WHERE corporate_id = $1",
+        company[0]["id"],
+    )
+    assert [r["person_id"] for r in acting] == [a.id]
 
     # Activity after the merge, on both source systems and both ids.
     cards = mint(Role.INTEGRATION, "cards-feed", client_id="cards")
@@ -462,7 +494,7 @@ async def test_an_unmerge_restores_both_records_and_splits_later_rows_by_origin(
     expected["fund_movements"].add((new_movement, b.id))
     ia, ib = (int(_pk(interactions[x.id])) for x in (a, b))
     expected["interactions"] |= {(ia, a.id), (ib, b.id)}
-    for table in CHILDREN:
+    for table in (*CHILDREN, "rm_team_members", "corporate_contacts"):
         assert after[table] == expected[table], table
     preferred_after = await _sql(
         endpoints,
