@@ -5,7 +5,8 @@
   pairs, each pair scored by the domain's matcher, the pairs worth a steward's look kept in
   `match_candidates`.
 - Incremental matching (`match_customers`): the records a write just registered or changed,
-  against the base through the same keys, inside the writing transaction.
+  against the base through the same keys, inside the writing transaction; a file import's
+  records at the end of its run (`match_import_run`).
 - The steward's queue (`SqlIdentityReview`).
 
 A pair the steward said is not one customer stays decided until one of the two records changes
