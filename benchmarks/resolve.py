@@ -33,8 +33,8 @@ from typing import Any
 import asyncpg
 import orjson
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db.customer_changes import SqlMasterDataTransaction
 from api.db.document_crypto import DocumentCrypto
 from api.db.engine import asyncpg_dsn, create_engine
 from api.db.identity import resolve
@@ -146,12 +146,9 @@ def _quality(
 class _WithoutMatching(SqlRegistrationUnitOfWork):
     """The same registration with incremental matching switched off: the comparison's floor."""
 
-    def rematch(self, customer_ids: Any) -> None:
-        return None
-
-    async def commit(self) -> None:
-        self._rematch.clear()
-        await SqlMasterDataTransaction.commit(self)
+    def __init__(self, engine: AsyncEngine, crypto: DocumentCrypto) -> None:
+        super().__init__(engine, crypto)
+        self.match_on_commit = False
 
 
 async def _registrations(settings: Settings, url: str, count: int) -> dict[str, Any]:

@@ -112,8 +112,9 @@ class ResolveReport:
 
 
 def _record(row: Any) -> MatchRecord:
-    kind = CustomerKind(row["kind"] if isinstance(row, asyncpg.Record) else row.kind)
+    """From an asyncpg record (resolve) or a SQLAlchemy row (the writing transactions)."""
     get = row.__getitem__ if isinstance(row, asyncpg.Record) else row._mapping.__getitem__
+    kind = CustomerKind(get("kind"))
     documents = {}
     for entry in get("documents"):
         doc_type, _, digest = entry.partition(":")

@@ -36,7 +36,7 @@ from domain.identity.merging import (
     restrictive_consents,
     stricter,
 )
-from domain.identity.review import AlreadyDecided, MergeRequest, MergeResult, UnmergeResult
+from domain.identity.review import AlreadyDecided, MergeDone, MergeRequest
 from domain.ids import encode_id
 from domain.relationships import ReasonCode, RelationshipState
 
@@ -111,7 +111,7 @@ def _side(row: Any, systems: Mapping[int, list[str]], changed: Mapping[int, Any]
 
 
 class _Merge(SqlMasterDataTransaction):
-    async def _move(self, merge_id: int, table: str, s: int, m: int, condition: str) -> int:
+    async def move(self, merge_id: int, table: str, s: int, m: int, condition: str) -> int:
         moved = await self.conn.execute(
             text(
                 f"WITH moved AS (UPDATE {table} t SET customer_id = :s "
@@ -123,7 +123,7 @@ class _Merge(SqlMasterDataTransaction):
         )
         return moved.rowcount
 
-    async def _note(self, merge_id: int, table: str, row_id: int, action: str, before: Any) -> None:
+    async def note(self, merge_id: int, table: str, row_id: int, action: str, before: Any) -> None:
         await self.conn.execute(
             text(
                 "INSERT INTO customer_merge_moves (merge_id, table_name, row_id, action, before) "
@@ -144,14 +144,14 @@ class SqlMerges:
         self._engine = engine
         self._on_commit = on_commit
 
-    async def merge(self, request: MergeRequest) -> MergeResult:
+    async def merge(self, request: MergeRequest) -> MergeDone:
         async with _Merge(self._engine, self._on_commit) as tx:
             result = await self._merge(tx, request)
             await tx.commit()
-        await self._rescore([result.plan.survivor_id, result.plan.merged_id])
+        await self._rescore([result.survivor_id, result.merged_id])
         return result
 
-    async def _merge(self, tx: _Merge, request: MergeRequest) -> MergeResult:
+    async def _merge(self, tx: _Merge, request: MergeRequest) -> MergeDone:
         conn = tx.conn
         ids = sorted({request.left_id, request.right_id})
         rows = {r.id: r for r in (await conn.execute(_LOCK, {"ids": ids})).all()}
@@ -173,8 +173,6 @@ class SqlMerges:
         for r in await conn.execute(_CHANGED, {"ids": ids}):
             changed.setdefault(r.customer_id, {})[r.field] = r.at
         sides = [_side(rows[i], systems, changed) for i in (request.left_id, request.right_id)]
-        if len(ids) == 1:
-            sides = [sides[0], sides[0]]
         plan = plan_merge(sides[0], sides[1], request.survivor_id)
         s, m = plan.survivor_id, plan.merged_id
         before = {i: (await conn.execute(_SNAPSHOT, {"id": i})).scalar_one() for i in (s, m)}
@@ -227,7 +225,7 @@ class SqlMerges:
                 )
             ).scalar()
             if claim is not None:
-                await tx._note(merge_id, "ownership_claims", claim, "added", None)
+                await tx.note(merge_id, "ownership_claims", claim, "added", None)
             outcomes["relationshipManager"] = {"kept": s_rm, "conflictWith": m_rm, "claim": claim}
         if columns:
             assignments = ", ".join(f"{c} = :{c}" for c in columns)
@@ -256,7 +254,7 @@ class SqlMerges:
         )
         outcomes["supersededProposals"] = [r.id for r in superseded]
         for table, condition in _MOVED.items():
-            moved[table] = await tx._move(merge_id, table, s, m, condition)
+            moved[table] = await tx.move(merge_id, table, s, m, condition)
         for proposal in outcomes["supersededProposals"]:
             await conn.execute(
                 text(
@@ -273,7 +271,7 @@ class SqlMerges:
                 {"s": s, "m": m},
             )
             for r in related:
-                await tx._note(merge_id, f"customers.{column}", r.id, "moved", None)
+                await tx.note(merge_id, f"customers.{column}", r.id, "moved", None)
         moved.update(await self._move_links(tx, merge_id, s, m))
         outcomes["relationshipState"] = await self._merge_states(tx, merge_id, request, s, m)
         outcomes["consentsRefused"] = await self._merge_consents(tx, merge_id, request, s, m)
@@ -334,7 +332,7 @@ class SqlMerges:
         await _audit(conn, request, "mergeCustomers", [s, m], "merged", request.evidence)
         payload = {"survivorId": s, "mergedId": m, "mergeId": merge_id}
         await tx.emit(s, "customer.merged", payload)
-        return MergeResult(merge_id, plan, moved, outcomes)
+        return MergeDone(merge_id, s, m)
 
     @staticmethod
     async def _move_links(tx: _Merge, merge_id: int, s: int, m: int) -> dict[str, int]:
@@ -354,7 +352,7 @@ class SqlMerges:
             )
             rows = [dict(r._mapping) for r in found]
             for n, key in enumerate(rows, start=1):
-                await tx._note(merge_id, f"{table}.{column}", n, "linked", key)
+                await tx.note(merge_id, f"{table}.{column}", n, "linked", key)
             moved[f"{table}.{column}"] = len(rows)
         return moved
 
@@ -430,7 +428,7 @@ class SqlMerges:
                 },
             )
         ).scalar_one()
-        await tx._note(merge_id, "relationship_state_changes", change, "added", None)
+        await tx.note(merge_id, "relationship_state_changes", change, "added", None)
         return {"state": kept.value, "was": mine.state, "wasVersion": mine.version + 1}
 
     @staticmethod
@@ -456,7 +454,7 @@ class SqlMerges:
                     {"s": s, "purpose": purpose, "channel": channel, "actor": request.actor},
                 )
             ).scalar_one()
-            await tx._note(merge_id, "consents", added, "added", None)
+            await tx.note(merge_id, "consents", added, "added", None)
         return [[p, c] for p, c in refused]
 
     async def _rescore(self, customer_ids: Sequence[int]) -> None:
@@ -472,9 +470,7 @@ class SqlMerges:
         except Exception:
             log.exception("customers %s: value not rescored after a merge", customer_ids)
 
-    async def unmerge(
-        self, merge_id: int, actor: str, role: str, correlation_id: str
-    ) -> UnmergeResult:
+    async def unmerge(self, merge_id: int, actor: str, role: str, correlation_id: str) -> MergeDone:
         async with _Merge(self._engine, self._on_commit) as tx:
             result = await self._unmerge(tx, merge_id, actor, role, correlation_id)
             await tx.commit()
@@ -483,7 +479,7 @@ class SqlMerges:
 
     async def _unmerge(
         self, tx: _Merge, merge_id: int, actor: str, role: str, correlation_id: str
-    ) -> UnmergeResult:
+    ) -> MergeDone:
         conn = tx.conn
         merge = (
             await conn.execute(
@@ -634,7 +630,7 @@ class SqlMerges:
         payload = {"survivorId": s, "mergedId": m, "mergeId": merge_id}
         await tx.emit(s, "customer.unmerged", payload)
         await tx.emit(m, "customer.unmerged", payload)
-        return UnmergeResult(merge_id, s, m, returned, kept_fields, review)
+        return MergeDone(merge_id, s, m)
 
     @staticmethod
     async def _restore_survivor(

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from domain.errors import RuleViolation
-from domain.identity.merging import MergePlan
 
 
 class CandidateStatus(enum.StrEnum):
@@ -81,21 +80,12 @@ class MergeRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class MergeResult:
-    merge_id: int
-    plan: MergePlan
-    moved: Mapping[str, int]  # table → rows moved to the survivor
-    outcomes: Mapping[str, Any]
+class MergeDone:
+    """A merge made or undone; what it did is kept with it (`MergeRecord`)."""
 
-
-@dataclass(frozen=True, slots=True)
-class UnmergeResult:
     merge_id: int
     survivor_id: int
     merged_id: int
-    returned: Mapping[str, int]  # table → rows sent back to the merged record
-    kept_fields: Sequence[str]  # fields changed on the survivor since the merge: kept
-    review: Mapping[str, list[int]] = field(default_factory=dict)  # rows for the steward
 
 
 class IdentityReview(Protocol):
@@ -126,12 +116,10 @@ class IdentityReview(Protocol):
 
 
 class Merges(Protocol):
-    async def merge(self, request: MergeRequest) -> MergeResult:
+    async def merge(self, request: MergeRequest) -> MergeDone:
         """Merge the two records in one transaction (domain/identity/merging.py's rules)."""
         ...
 
-    async def unmerge(
-        self, merge_id: int, actor: str, role: str, correlation_id: str
-    ) -> UnmergeResult:
+    async def unmerge(self, merge_id: int, actor: str, role: str, correlation_id: str) -> MergeDone:
         """Undo a merge: both records as they were, and what arrived since split by origin."""
         ...

@@ -11,16 +11,16 @@ import asyncpg
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db.engine import asyncpg_dsn
 from api.db.identity import match_customers
 from api.db.merges import SqlMerges, auto_merge
 from api.ops.embedded import Endpoints
 from domain.access.principal import Role
 from domain.identity.merging import AutoMerge
-from domain.ids import encode_id
+from domain.ids import decode_id, encode_id
 from tests.conftest import Minter
 from tests.factories import Made, make_customer
 from tests.graphql import gql, gql_data
+from tests.import_files import fetch
 
 QUEUE = """query ($c: ID, $status: MatchCandidateStatus) {
   matchCandidates(first: 10, customerId: $c, status: $status) { edges { cursor node {
@@ -78,11 +78,7 @@ WHOLESALE = (*CHILDREN[:9], "rm_team_members")
 
 
 async def _sql(endpoints: Endpoints, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(asyncpg_dsn(endpoints.database_url))
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
+    return await fetch(endpoints.database_url, sql, *args)
 
 
 def gid(made: Made | int) -> str:
@@ -542,8 +538,6 @@ async def test_an_unmerge_restores_both_records_and_splits_later_rows_by_origin(
 
 
 def _pk(global_id: str) -> int:
-    from domain.ids import decode_id
-
     return decode_id(global_id)[1]
 
 
