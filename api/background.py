@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 async def stop_tasks(tasks: Iterable[asyncio.Task[Any]], within_seconds: float) -> None:
@@ -35,3 +37,35 @@ async def stop_tasks(tasks: Iterable[asyncio.Task[Any]], within_seconds: float) 
     for task in tasks:
         if task.done() and not task.cancelled() and (error := task.exception()) is not None:
             log.error("background task %s failed", task.get_name(), exc_info=error)
+
+
+_abandoned: set[asyncio.Future[Any]] = set()
+
+
+async def within(work: Awaitable[T], seconds: float) -> T:
+    """`work`'s result, or TimeoutError after `seconds` — at `seconds`, not later.
+
+    `asyncio.timeout` cancels the work and then waits for it to unwind, and a driver's cleanup
+    on cancellation can take its own time (SQLAlchemy closing an asyncpg connection to a hung
+    server waits 2 s more). Here the work runs in a task of its own: at the deadline it is
+    cancelled and left to unwind in the background (held, so it is not collected), and the
+    caller answers at once. A caller cancelled meanwhile cancels the work too.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if done:
+        return task.result()
+    task.cancel()
+    _abandoned.add(task)
+    task.add_done_callback(_forget)
+    raise TimeoutError
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: an abandoned task's failure is not worth a warning

@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.alerts import SqlAlertReader, SqlAlertUnitOfWork
@@ -48,8 +49,10 @@ from api.db.value_report import SqlValueReports
 from api.db.value_store import SqlValueStore
 from api.db.webhooks import SqlWebhookStore
 from api.ops.embedded import Infrastructure
+from api.outages import Outages
 from api.redis.activity_feed import RedisActivityFeed
 from api.redis.counter_sessions import RedisCounterSessionStore
+from api.redis.guarded import CircuitBreaker, background_client, request_client
 from api.redis.rate_limits import RedisTokenBuckets
 from api.redis.response_cache import ResponseCache
 from api.settings import Settings
@@ -67,8 +70,16 @@ class Resources:
     """The process-wide clients: opened by `open_resources`, or handed in by tests."""
 
     engine: AsyncEngine
+    # The request path's client (tight timeouts, circuit breaker: api/redis/guarded.py).
     redis: aioredis.Redis
     http: httpx.AsyncClient | None = None
+    # Background work's client (the worker, the outbox relay, the activity feed); None: `redis`.
+    background_redis: aioredis.Redis | None = None
+    outages: Outages = field(default_factory=Outages)
+
+    @property
+    def background(self) -> aioredis.Redis:
+        return self.redis if self.background_redis is None else self.background_redis
 
 
 @contextlib.asynccontextmanager
@@ -77,14 +88,35 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     # Infrastructure starts nothing; otherwise this process owns embedded servers.
     with Infrastructure(settings) as endpoints:
         engine = create_engine(endpoints.database_url, settings)
-        client = aioredis.from_url(endpoints.redis_url)
+        outages = Outages(database_probe=functools.partial(database_answers, engine))
+        breaker = CircuitBreaker(
+            failures=settings.redis_breaker_failures,
+            open_seconds=settings.redis_breaker_open_seconds,
+            outages=outages,
+        )
+        client = request_client(endpoints.redis_url, settings.redis_timeout_ms, breaker)
+        background = background_client(endpoints.redis_url, settings.worker_redis_timeout_ms)
         http = httpx.AsyncClient()
         try:
-            yield Resources(engine=engine, redis=client, http=http)
+            yield Resources(
+                engine=engine,
+                redis=client,
+                http=http,
+                background_redis=background,
+                outages=outages,
+            )
         finally:
+            await outages.aclose()
             await http.aclose()
+            await background.aclose()
             await client.aclose()
             await engine.dispose()
+
+
+async def database_answers(engine: AsyncEngine) -> None:
+    """`SELECT 1` on a new connection: the outage probe and the readiness check."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
 
 
 def receiver_rules(settings: Settings) -> ReceiverRules:
@@ -142,7 +174,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         reference=SqlReferenceData(engine),
         reference_changes=lambda: SqlReferenceUnitOfWork(engine, on_commit=relay.wake),
         document_changes=lambda: SqlDocumentUnitOfWork(engine, crypto, on_commit=relay.wake),
-        activity=RedisActivityFeed(redis, settings.max_subscriptions_per_principal),
+        activity=RedisActivityFeed(resources.background, settings.max_subscriptions_per_principal),
         values=SqlValueStore(engine),
         ownership=SqlOwnershipReader(engine),
         value_reports=SqlValueReports(engine),
@@ -164,6 +196,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         rate_limiter=RedisTokenBuckets(
             redis, settings.rate_capacity, settings.rate_refill_per_second
         ),
+        outages=resources.outages.unavailable,
     )
     return Wiring(ports=ports, response_cache=cache)
 

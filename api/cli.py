@@ -189,7 +189,11 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         async with open_resources(settings) as resources:
             assert resources.http is not None
             worker = build_worker(
-                settings, resources.engine, resources.redis, resources.http, consumer=args.consumer
+                settings,
+                resources.engine,
+                resources.background,
+                resources.http,
+                consumer=args.consumer,
             )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

@@ -108,6 +108,12 @@ class Settings:
     counter_lockout_seconds: int = 900
     # Identity resolution's second threshold, per source system (docs/identity.md).
     auto_merge: AutoMerge = field(default_factory=AutoMerge)
+    redis_timeout_ms: int = 250
+    worker_redis_timeout_ms: int = 5000
+    redis_breaker_failures: int = 5
+    redis_breaker_open_seconds: int = 5
+    db_connect_timeout_seconds: int = 5
+    worker_max_deliveries: int = 5
 
     @property
     def is_production(self) -> bool:
@@ -215,4 +221,22 @@ class Settings:
             # CIDRs, comma-separated. Everything else private, loopback or link-local is refused.
             webhook_allowed_networks=_networks(env, "QUANJING_WEBHOOK_ALLOWED_NETWORKS"),
             counter_lockout_seconds=_int(env, "QUANJING_COUNTER_LOCKOUT_SECONDS", 900, minimum=1),
+            # Redis on the request path (rate limits, the response cache, counter sessions):
+            # how long one call may wait before its fallback is taken, and the breaker that
+            # stops calling a Redis that keeps failing (api/redis/guarded.py).
+            redis_timeout_ms=_int(env, "QUANJING_REDIS_TIMEOUT_MS", 250, minimum=10),
+            redis_breaker_failures=_int(env, "QUANJING_REDIS_BREAKER_FAILURES", 5, minimum=1),
+            redis_breaker_open_seconds=_int(
+                env, "QUANJING_REDIS_BREAKER_OPEN_SECONDS", 5, minimum=1
+            ),
+            # Redis for background work (stream reads block for a second, so more than that).
+            worker_redis_timeout_ms=_int(
+                env, "QUANJING_WORKER_REDIS_TIMEOUT_MS", 5000, minimum=2000
+            ),
+            # How long opening a database connection may take before the request gets 503.
+            db_connect_timeout_seconds=_int(
+                env, "QUANJING_DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=1
+            ),
+            # A worker event that failed on this many deliveries goes to the dead letters.
+            worker_max_deliveries=_int(env, "QUANJING_WORKER_MAX_DELIVERIES", 5, minimum=1),
         )

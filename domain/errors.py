@@ -44,3 +44,18 @@ class RuleViolation(DomainError):
     """The request is well-formed but a business rule refuses it; `code` names the rule."""
 
     code = "RULE_VIOLATION"
+
+
+class DependencyUnavailable(DomainError):
+    """A server the request needs (the database, Redis) is down or not answering: not the
+    request's fault and not a bug. The client retries after `retry_after` seconds."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, dependency: str, retry_after: int = 5) -> None:
+        super().__init__(f"the {dependency} is unavailable; retry in {retry_after} s")
+        self.dependency = dependency
+        self.retry_after = retry_after
+
+    def details(self) -> dict[str, object]:
+        return {"dependency": self.dependency, "retryAfter": self.retry_after}

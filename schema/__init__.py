@@ -14,7 +14,8 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StreamResult
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from schema.activity.subscriptions import ActivitySubscriptions
 from schema.alerts.mutations import AlertMutations
@@ -112,6 +113,15 @@ class Mutation(
 
 
 class QuanjingSchema(strawberry.Schema):
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        # A subscription lives on the websocket (graphql-transport-ws). Sent as a plain POST,
+        # strawberry would run it as a query and fail inside; refused before that instead
+        # (the HTTP view answers 400 SUBSCRIPTION_NEEDS_WEBSOCKET).
+        allowed = kwargs.get("allowed_operation_types")
+        if allowed is not None:
+            kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
+        return await super().execute(*args, **kwargs)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -121,7 +131,8 @@ class QuanjingSchema(strawberry.Schema):
         # traceback, expected ones included) is replaced by one line per unexpected error.
         context = None if execution_context is None else execution_context.context
         correlation_id = getattr(context, "correlation_id", "-")
-        errors[:] = [masked(error, correlation_id) for error in errors]
+        outages = getattr(context, "outages", None)
+        errors[:] = [masked(error, correlation_id, outages) for error in errors]
 
     async def stream(
         self,

@@ -33,12 +33,15 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         # logged with its statement must not carry them into the log.
         hide_parameters=True,
         connect_args={
+            # asyncpg waits 60 s for a connection by default; a server that does not answer
+            # should cost a request a 503 within its time limit instead.
+            "timeout": settings.db_connect_timeout_seconds,
             "server_settings": {
                 "application_name": "quanjing",
                 # A runaway query is cut off by the database, not left to hold a connection.
                 "statement_timeout": str(settings.db_statement_timeout_ms),
                 "idle_in_transaction_session_timeout": "60000",
-            }
+            },
         },
     )
 

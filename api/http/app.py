@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -15,7 +15,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from api.bootstrap import Resources, Wiring, build_worker, open_resources, wire
+from api.background import within
+from api.bootstrap import (
+    Resources,
+    Wiring,
+    build_worker,
+    database_answers,
+    open_resources,
+    wire,
+)
 from api.http.authentication import AuthenticationMiddleware
 from api.http.correlation import CorrelationIdMiddleware
 from api.http.graphql_view import GraphQLEndpoint
@@ -36,26 +44,34 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
+    """Both dependencies, checked at once, each within READY_SECONDS: a hung server makes
+    this answer 503 in a second, not when a driver gives up."""
     resources: Resources = request.app.state.resources
-    checks: dict[str, str] = {}
-    try:
-        async with resources.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception:
-        log.warning("readiness: database unreachable", exc_info=True)
-        checks["database"] = "unreachable"
-    try:
-        await resources.redis.ping()
-        checks["redis"] = "ok"
-    except Exception:
-        log.warning("readiness: redis unreachable", exc_info=True)
-        checks["redis"] = "unreachable"
+    database, redis = await asyncio.gather(
+        _check("database", database_answers(resources.engine)),
+        _check("redis", resources.redis.ping()),
+    )
+    checks = {"database": database, "redis": redis}
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", **checks},
         status_code=200 if ready else 503,
     )
+
+
+READY_SECONDS = 1.0
+
+
+async def _check(name: str, probe: Awaitable[object]) -> str:
+    try:
+        await within(probe, READY_SECONDS)
+    except TimeoutError:
+        log.warning("readiness: %s did not answer within %.0f s", name, READY_SECONDS)
+        return "timeout"
+    except Exception as exc:
+        log.warning("readiness: %s unreachable (%s)", name, type(exc).__name__)
+        return "unreachable"
+    return "ok"
 
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> Starlette:
@@ -82,12 +98,12 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             app.state.resources = owned
             assert owned.http is not None
             worker = (
-                build_worker(settings, owned.engine, owned.redis, owned.http)
+                build_worker(settings, owned.engine, owned.background, owned.http)
                 if settings.run_worker
                 else None
             )
             relay = app.state.relay = (
-                worker.relay if worker else OutboxRelay(owned.engine, owned.redis)
+                worker.relay if worker else OutboxRelay(owned.engine, owned.background)
             )
             _serve_with(graphql, wire(settings, owned, relay))
             activity = graphql.ports.activity if graphql.ports else None

@@ -15,7 +15,9 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.http.authentication import UNAUTHENTICATED
@@ -28,7 +30,7 @@ from api.http.tokens import AuthError, TokenVerifier
 from api.redis.response_cache import ResponseCache
 from domain.access.principal import Principal
 from schema.core.context import Context, Ports
-from schema.core.error_masking import masked
+from schema.core.error_masking import UNAVAILABLE_CODES, masked
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,15 @@ _CODE_OF_STATUS = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 def refusal(error: HTTPException) -> Response:
     """A refused request as JSON, like every other error: the sentence and a code."""
     code = getattr(error, "code", None) or _CODE_OF_STATUS.get(error.status_code, "BAD_REQUEST")
-    body = error_body(error.reason, code)
+    reason = error.reason
+    cause = error.__cause__
+    if (
+        isinstance(cause, InvalidOperationTypeError)
+        and cause.operation_type is OperationType.SUBSCRIPTION
+    ):
+        code = "SUBSCRIPTION_NEEDS_WEBSOCKET"
+        reason = "subscriptions are served over the websocket at /graphql (graphql-transport-ws)"
+    body = error_body(reason, code)
     return Response(
         orjson.dumps(body), status_code=error.status_code, media_type="application/json"
     )
@@ -127,6 +137,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        if isinstance(response, Response):
+            request.state.sub_response = response  # its status and headers are the answer's
         return self._context(request)
 
     def _context(self, request: Request | WebSocket) -> Context:
@@ -173,7 +185,24 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         correlation_id = current_correlation_id()
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
-            response["errors"] = [mask_error(e, correlation_id) for e in result.errors]
+            errors = [mask_error(e, correlation_id) for e in result.errors]
+            _unavailable_is_503(request, errors)
+            response["errors"] = list(errors)
         if result.extensions:
             response["extensions"] = result.extensions
         return response
+
+
+def _unavailable_is_503(request: Request, errors: list[dict[str, Any]]) -> None:
+    """A request that could not be served because a dependency is away answers 503 with
+    Retry-After (the longest any of its errors asks for), not 200: load balancers and clients'
+    retry policies act on the status."""
+    waits = [
+        int(e.get("extensions", {}).get("retryAfter", 1))
+        for e in errors
+        if e.get("extensions", {}).get("code") in UNAVAILABLE_CODES
+    ]
+    sub_response = getattr(request.state, "sub_response", None)
+    if waits and isinstance(sub_response, Response):
+        sub_response.status_code = 503
+        sub_response.headers["retry-after"] = str(max(waits))

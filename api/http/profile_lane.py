@@ -137,8 +137,9 @@ class ProfileLane:
             try:
                 if await cache.serve(answer, context, customer_id):
                     return b'{"data":' + answer.data + b"}"
-            except Exception:
-                log.exception("a cached answer could not be audited; answering afresh")
+            except Exception as exc:
+                if self._unexpected(exc):
+                    log.exception("a cached answer could not be audited; answering afresh")
         return await self._walk(profile, context, customer_id, key)
 
     async def _walk(
@@ -150,9 +151,10 @@ class ProfileLane:
                 customer_id, profile.timeline_first, frozenset(profile.parts)
             )
             rendered = await profile.render(context, snapshot, customer_id)
-        except Exception:
+        except Exception as exc:
             # The view answers instead, with its masked error if the failure persists.
-            log.exception("the profile lane failed; executing instead")
+            if self._unexpected(exc):
+                log.exception("the profile lane failed; executing instead")
             return None
         if rendered is None:
             return None
@@ -175,6 +177,11 @@ class ProfileLane:
                 ),
             )
         return b'{"data":' + data + b"}"
+
+    def _unexpected(self, error: Exception) -> bool:
+        """Not a dependency's outage (that is logged once, where it is recorded)."""
+        outages = self.ports.outages
+        return outages is None or outages(error) is None
 
     async def _charge_and_look_up(
         self, context: Context, cost: float, key: str | None

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.background import within
 from api.http.envelope import send_error
 
 
@@ -32,6 +31,7 @@ class RequestLimitsMiddleware:
                 return
         received = 0
         started = False
+        cut_off = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -44,17 +44,20 @@ class RequestLimitsMiddleware:
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if cut_off:
+                return  # answered already (504); the request unwinds in the background
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            async with asyncio.timeout(self.timeout_seconds):
-                await self.app(scope, limited_receive, tracking_send)
+            # The limit holds to the second: the request is not waited for while it unwinds.
+            await within(self.app(scope, limited_receive, tracking_send), self.timeout_seconds)
         except BodyTooLarge:
             if not started:
                 await self._too_large(send)
         except TimeoutError:
+            cut_off = True
             if not started:
                 await send_error(
                     send, 504, "The request took too long and was stopped.", "REQUEST_TIMEOUT"

@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from domain.access.counter_sessions import (
     LOCKOUT_SECONDS,
     MAX_FAILED_VERIFICATIONS,
     CounterSession,
+    CounterSessionUnavailable,
 )
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 PREFIX = "qj:counter-session"
 FAILURES = "qj:counter-failures"
+
+
+def _unknown_when_unreachable(
+    method: Callable[Concatenate[RedisCounterSessionStore, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[RedisCounterSessionStore, P], Coroutine[Any, Any, R]]:
+    """Redis down, frozen or behind an open breaker: the session is unknown, which the schema
+    decides about (reads as without one, what needs the session refused)."""
+
+    async def guarded(self: RedisCounterSessionStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(self, *args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            breaker = getattr(self.client, "breaker", None)
+            raise CounterSessionUnavailable(
+                5 if breaker is None else breaker.retry_after()
+            ) from exc
+
+    return guarded
 
 
 class RedisCounterSessionStore:
@@ -52,6 +78,7 @@ class RedisCounterSessionStore:
             expires_at=ends,
         )
 
+    @_unknown_when_unreachable
     async def open(self, teller: str, customer_id: int) -> CounterSession:
         now = datetime.now(UTC)
         ends = now + timedelta(seconds=self.absolute)
@@ -63,6 +90,7 @@ class RedisCounterSessionStore:
             await pipe.execute()
         return self._session(teller, customer_id, now, ends, now)
 
+    @_unknown_when_unreachable
     async def touch(self, teller: str, customer_id: int) -> CounterSession | None:
         key = self._key(teller, customer_id)
         # GETEX reads and extends the idle timeout in one atomic step.
@@ -80,13 +108,16 @@ class RedisCounterSessionStore:
             await self.client.pexpire(key, remaining_ms)  # never outlive the absolute limit
         return self._session(teller, customer_id, datetime.fromisoformat(data["opened"]), ends, now)
 
+    @_unknown_when_unreachable
     async def close(self, teller: str, customer_id: int) -> bool:
         return bool(await self.client.delete(self._key(teller, customer_id)))
 
+    @_unknown_when_unreachable
     async def is_open(self, teller: str, customer_id: int) -> bool:
         # The key's TTL never passes the absolute end (see `touch`): existing is being open.
         return bool(await self.client.exists(self._key(teller, customer_id)))
 
+    @_unknown_when_unreachable
     async def locked_for(self, teller: str, customer_id: int) -> int:
         key = self._failures(teller, customer_id)
         async with self.client.pipeline(transaction=True) as pipe:
@@ -95,6 +126,7 @@ class RedisCounterSessionStore:
             count, ttl = await pipe.execute()
         return max(int(ttl), 1) if count is not None and int(count) >= self.max_failures else 0
 
+    @_unknown_when_unreachable
     async def failed(self, teller: str, customer_id: int) -> int:
         # Failures count within the lockout period from the first; the one that reaches the
         # limit locks the pair for the whole period from now. (EXPIRE … NX would say "from the

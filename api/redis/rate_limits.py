@@ -3,14 +3,10 @@ the same tokens (no read-then-write race). Falls back to in-process buckets when
 
 from __future__ import annotations
 
-import logging
-
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from domain.access.rate_limits import LocalTokenBuckets
-
-log = logging.getLogger(__name__)
 
 # KEYS[1] bucket; ARGV: capacity, refill per second, cost. Time comes from the Redis server,
 # so workers with skewed clocks share one notion of "now".
@@ -57,7 +53,7 @@ class RedisTokenBuckets:
                 keys=[f"qj:rate:{key}"], args=[self.capacity, self.refill, cost]
             )
         except (RedisError, OSError):
-            log.warning("rate limiter: Redis unreachable, using in-process buckets")
+            # In-process buckets meanwhile; the outage is logged once (api/outages.py).
             return self._fallback.take(key, cost)
         retry = float(raw)
         return None if retry <= 0 else round(retry, 3)
@@ -71,7 +67,7 @@ class RedisTokenBuckets:
                 keys=[f"qj:rate:{key}", other], args=[self.capacity, self.refill, cost]
             )
         except (RedisError, OSError):
-            log.warning("rate limiter: Redis unreachable, using in-process buckets")
+            # In-process buckets meanwhile; the outage is logged once (api/outages.py).
             return self._fallback.take(key, cost), None
         retry = float(raw[0])
         value = raw[1] if len(raw) > 1 else None

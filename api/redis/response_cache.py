@@ -17,6 +17,7 @@ how long time-derived flags (a task becoming overdue) may lag.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from domain.access.audit import AuditLog, StillCurrent
+from domain.access.counter_sessions import CounterSessionUnavailable
 from domain.access.policy import relation_inputs, session_decides
 from schema.core.context import Context
 
@@ -80,7 +82,10 @@ class ResponseCache:
         in_session = False
         if session_decides(principal):
             # The same check (and refresh) the resolvers make; remembered for this request.
-            session = await context.counter_sessions.touch(principal.subject, customer_id)
+            try:
+                session = await context.counter_sessions.touch(principal.subject, customer_id)
+            except CounterSessionUnavailable:
+                session = None  # unknown: answered (and cached) as without a session
             in_session = context.sessions_checked[customer_id] = session is not None
         # Shared only by callers whose relation to every customer is the same (the policy's
         # own inputs to relation_of, so a new kind of relation cannot be missed here).
@@ -92,8 +97,7 @@ class ResponseCache:
         try:
             raw = await self.redis.get(key)
         except RedisError:
-            log.warning("response cache unavailable; answering without it")
-            return None
+            return None  # answered without it; the outage itself is logged once (api/outages.py)
         return None if raw is None else self.parse(raw)
 
     @staticmethod
@@ -123,7 +127,6 @@ class ResponseCache:
                 "outcome": answer.outcome,
             }
         )
-        try:
+        # Not kept while Redis is away; the outage itself is logged once (api/outages.py).
+        with contextlib.suppress(RedisError):
             await self.redis.set(key, meta + b"\0" + answer.data, ex=self.ttl)
-        except RedisError:
-            log.warning("response cache unavailable; the answer is not kept")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from domain.errors import DomainError, RuleViolation
+from domain.errors import DependencyUnavailable, DomainError, RuleViolation
 
 # A document number is what stands between a teller and a customer's data in clear: a pair of
 # teller and customer that fails this often is locked out for a while (the defaults of
@@ -84,3 +84,15 @@ class CounterSessionStore(Protocol):
         """Count a document that did not match; the seconds of the lockout it brings (0: not
         yet locked). Failures are forgotten after the lockout period, and on success."""
         ...
+
+
+class CounterSessionUnavailable(DependencyUnavailable):
+    """The session store cannot be reached, so whether the teller has a verified session with
+    this customer is unknown. Reads go on as for a teller without one (masked); what needs the
+    session (opening or closing one, a visit recorded at the counter) is refused with this."""
+
+    code = "COUNTER_SESSION_UNAVAILABLE"
+
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__("counter session store", retry_after)
+        self.message = f"counter sessions cannot be checked right now; retry in {retry_after} s"

@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from domain.access.counter_sessions import CounterSessionUnavailable
 from domain.access.policy import Visibility
 from domain.access.principal import Role
 from domain.errors import NotFound
@@ -38,9 +39,12 @@ async def _visible_now(info: Info, pk: int, customer_id: strawberry.ID) -> Visib
     A teller's session is looked at, not extended: only the teller's own actions keep it."""
     context = info.context
     if context.principal.role is Role.TELLER:
-        context.sessions_checked[pk] = await context.counter_sessions.is_open(
-            context.principal.subject, pk
-        )
+        try:
+            context.sessions_checked[pk] = await context.counter_sessions.is_open(
+                context.principal.subject, pk
+            )
+        except CounterSessionUnavailable:
+            context.sessions_checked[pk] = False  # unknown: shown as without a session
     customer = (await info.context.reader.customers_by_id([pk])).get(pk)
     visibility = None if customer is None else await visible(info, customer)
     if visibility is None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from domain.access.counter_sessions import CounterSessionUnavailable
 from domain.access.policy import Visibility, may_read_customer, relation_of, visibility_for
 from domain.access.principal import Role
 from domain.customers.model import Customer as CustomerModel
 from domain.errors import DomainError
 from schema.core.context import Context, Info
+from schema.core.errors import UserFacingError
 
 
 class Forbidden(DomainError):
@@ -193,12 +195,24 @@ def may_use(info: Info, root_field: str) -> bool:
 
 
 async def in_counter_session(info: Info, customer_id: int) -> bool:
-    return await _in_counter_session(info.context, customer_id)
+    """For what needs the session (a visit recorded at the counter, a consent taken there):
+    a session store that cannot be reached refuses it (COUNTER_SESSION_UNAVAILABLE, 503)."""
+    try:
+        return await _in_counter_session(info.context, customer_id, strict=True)
+    except CounterSessionUnavailable as exc:
+        raise UserFacingError(exc) from exc
 
 
-async def _in_counter_session(context: Context, customer_id: int) -> bool:
+async def _in_counter_session(context: Context, customer_id: int, *, strict: bool = False) -> bool:
+    """Reads (`strict=False`) go on while the session store is away, as for a teller without
+    a session: masked data, never more than the teller may see (docs/security.md)."""
     if customer_id not in context.sessions_checked:
-        session = await context.counter_sessions.touch(context.principal.subject, customer_id)
+        try:
+            session = await context.counter_sessions.touch(context.principal.subject, customer_id)
+        except CounterSessionUnavailable:
+            if strict:
+                raise
+            return False  # not remembered: a later check in this request may find the store
         context.sessions_checked[customer_id] = session is not None
     return context.sessions_checked[customer_id]
 

@@ -30,6 +30,7 @@ from domain.customers.updates import UpdateUnitOfWork
 from domain.detection.alerts import Alert, AlertReader
 from domain.detection.handling import AlertFactory
 from domain.detection.rules import DetectionRuleStore
+from domain.errors import DependencyUnavailable
 from domain.identity.review import IdentityReview, Merges
 from domain.imports.run import BulkImport, ImportRunReader
 from domain.interactions import (
@@ -310,6 +311,9 @@ class Ports:
     # Identity resolution: the review queue, and merges with their undo.
     identity: IdentityReview | None = None
     merges: Merges | None = None
+    # Which failures are a dependency's outage (api/outages.py): their clients get 503
+    # SERVICE_UNAVAILABLE instead of INTERNAL_SERVER_ERROR, and no traceback is logged.
+    outages: Callable[[BaseException | None], DependencyUnavailable | None] | None = None
 
 
 _PORT_NAMES = tuple(f.name for f in fields(Ports))  # read once: every request copies them

@@ -9,11 +9,12 @@ the request's correlation id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryInputCoercionError
 
-from domain.errors import DomainError
+from domain.errors import DependencyUnavailable, DomainError
 from schema.core.errors import UserFacingError
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,17 @@ def is_expected(error: GraphQLError) -> bool:
     return isinstance(error.original_error, UserFacingError | DomainError)
 
 
-def masked(error: GraphQLError, correlation_id: str) -> GraphQLError:
+def masked(
+    error: GraphQLError,
+    correlation_id: str,
+    outages: Callable[[BaseException | None], DependencyUnavailable | None] | None = None,
+) -> GraphQLError:
     """The error itself when the client may see it (a request error with the code
-    GRAPHQL_VALIDATION_FAILED added); otherwise a generic one, logged."""
+    GRAPHQL_VALIDATION_FAILED added); a dependency's outage as SERVICE_UNAVAILABLE naming it
+    (not logged: the outage is, once, by api/outages.py); otherwise a generic one, logged."""
     if is_expected(error):
+        if isinstance(error.original_error, DependencyUnavailable):
+            return unavailable(error, error.original_error, correlation_id)
         return error
     if is_about_the_request(error):
         if error.extensions and "code" in error.extensions:
@@ -55,6 +63,9 @@ def masked(error: GraphQLError, correlation_id: str) -> GraphQLError:
             original_error=error.original_error,
             extensions={**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"},
         )
+    outage = None if outages is None else outages(error.original_error)
+    if outage is not None:
+        return unavailable(error, outage, correlation_id)
     log.error(
         "unexpected error at %s",
         ".".join(map(str, error.path or ())) or "<operation>",
@@ -66,4 +77,20 @@ def masked(error: GraphQLError, correlation_id: str) -> GraphQLError:
         nodes=error.nodes,
         path=error.path,
         extensions={"code": "INTERNAL_SERVER_ERROR", "correlationId": correlation_id},
+    )
+
+
+UNAVAILABLE_CODES = frozenset({"SERVICE_UNAVAILABLE", "COUNTER_SESSION_UNAVAILABLE"})
+
+
+def unavailable(
+    error: GraphQLError, outage: DependencyUnavailable, correlation_id: str
+) -> GraphQLError:
+    """The client's error for a dependency that is away: the HTTP layer answers 503 with
+    Retry-After when a result carries one (api/http/graphql_view.py)."""
+    return GraphQLError(
+        outage.message,
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": outage.code, **outage.details(), "correlationId": correlation_id},
     )

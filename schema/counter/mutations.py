@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from domain.access.counter_sessions import OneVerificationPerRequest, VerificationLocked
+from domain.access.counter_sessions import (
+    CounterSessionUnavailable,
+    OneVerificationPerRequest,
+    VerificationLocked,
+)
 from domain.customers.documents import normalize_document_number
 from domain.errors import InvalidInput, NotFound, RuleViolation
 from domain.ids import decode_typed_id
@@ -15,6 +19,7 @@ from schema.core.errors import (
     InvalidInputError,
     NotFoundError,
     RuleViolationError,
+    UserFacingError,
 )
 from schema.counter.types import (
     CloseCounterSessionPayload,
@@ -61,29 +66,12 @@ class AccessMutations:
         loaders = context.loaders
         if await loaders.customer_by_id.load(pk) is None:
             return NotFoundError.from_domain(NotFound("customer", input.customer_id))
-        locked = await context.counter_sessions.locked_for(teller, pk)
-        if locked:
-            await _audit_attempt(info, pk, "locked_out")
-            return _locked(VerificationLocked(locked))
-        holder = await loaders.customer_id_by_document.load((input.document_type, number))
-        if holder != pk:
-            locked = await context.counter_sessions.failed(teller, pk)
-            await _audit_attempt(info, pk, "mismatch")
-            if locked:
-                return _locked(VerificationLocked(locked))
-            return IdentityNotVerifiedError(
-                code="IDENTITY_NOT_VERIFIED",
-                message="the document shown does not belong to this customer",
-            )
-        # Recorded before the session opens: no record, no session.
-        await _audit_attempt(info, pk, "verified")
-        session = await context.counter_sessions.open(teller, pk)
-        return CounterSession(
-            customer_id=input.customer_id,
-            opened_at=session.opened_at,
-            idle_expires_at=session.idle_expires_at,
-            expires_at=session.expires_at,
-        )
+        try:
+            return await _verify(info, input, teller, pk, number)
+        except CounterSessionUnavailable as exc:
+            # Whether this teller is locked out cannot be known, nor a session kept: refused
+            # (503) rather than verified without the lockout's protection.
+            raise UserFacingError(exc) from exc
 
     @strawberry.mutation(description="End the teller's counter session with the customer.")
     async def close_counter_session(
@@ -96,6 +84,40 @@ class AccessMutations:
             return ForbiddenError.from_domain(exc)
         except InvalidInput as exc:
             return InvalidInputError.from_domain(exc)
-        closed = await info.context.counter_sessions.close(info.context.principal.subject, pk)
+        try:
+            closed = await info.context.counter_sessions.close(info.context.principal.subject, pk)
+        except CounterSessionUnavailable as exc:
+            raise UserFacingError(exc) from exc
         info.context.sessions_checked.pop(pk, None)
         return CloseCounterSessionPayload(closed=closed)
+
+
+async def _verify(
+    info: Info, input: OpenCounterSessionInput, teller: str, pk: int, number: str
+) -> OpenCounterSessionResult:
+    """The lockout, the document and the session, once the request is known to be valid."""
+    context = info.context
+    loaders = context.loaders
+    locked = await context.counter_sessions.locked_for(teller, pk)
+    if locked:
+        await _audit_attempt(info, pk, "locked_out")
+        return _locked(VerificationLocked(locked))
+    holder = await loaders.customer_id_by_document.load((input.document_type, number))
+    if holder != pk:
+        locked = await context.counter_sessions.failed(teller, pk)
+        await _audit_attempt(info, pk, "mismatch")
+        if locked:
+            return _locked(VerificationLocked(locked))
+        return IdentityNotVerifiedError(
+            code="IDENTITY_NOT_VERIFIED",
+            message="the document shown does not belong to this customer",
+        )
+    # Recorded before the session opens: no record, no session.
+    await _audit_attempt(info, pk, "verified")
+    session = await context.counter_sessions.open(teller, pk)
+    return CounterSession(
+        customer_id=input.customer_id,
+        opened_at=session.opened_at,
+        idle_expires_at=session.idle_expires_at,
+        expires_at=session.expires_at,
+    )
