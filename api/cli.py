@@ -362,6 +362,40 @@ def cmd_auto_merge(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+
+    from api.redis.dead_letters import dead_letters, drop, requeue
+
+    async def run(redis_url: str) -> int:
+        client = aioredis.from_url(redis_url)
+        try:
+            letters = await dead_letters(client, limit=args.limit)
+            if args.action == "list":
+                for letter in letters:
+                    print(
+                        f"{letter.id}  event {letter.original_id}  {letter.error}  "
+                        f"{letter.deliveries} deliveries  {letter.failed_at}  "
+                        f"{letter.event.decode(errors='replace')}"
+                    )
+                print(f"{len(letters):,} dead letters shown")
+                return 0
+            ids = [letter.id for letter in letters] if args.all else list(args.ids)
+            if not ids:
+                print("quanjing: name the dead letters (ids from `list`) or --all", file=sys.stderr)
+                return 2
+            if args.action == "requeue":
+                print(f"requeued {await requeue(client, ids):,} events onto the stream")
+            else:
+                print(f"dropped {await drop(client, ids):,} dead letters")
+            return 0
+        finally:
+            await client.aclose()
+
+    with Infrastructure(settings) as endpoints:
+        return asyncio.run(run(endpoints.redis_url))
+
+
 def cmd_security_doc(settings: Settings, args: argparse.Namespace) -> int:
     from api.ops.security_doc import rewrite
 
@@ -553,6 +587,16 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     )
     merging.add_argument("--limit", type=int, default=500, help="pairs per run (default 500)")
     merging.set_defaults(handler=cmd_auto_merge)
+
+    dead = sub.add_parser(
+        "dead-letters",
+        help="worker events that failed on every delivery: list, requeue (after a fix) or drop",
+    )
+    dead.add_argument("action", choices=["list", "requeue", "drop"])
+    dead.add_argument("ids", nargs="*", help="dead-letter ids (from list)")
+    dead.add_argument("--all", action="store_true", help="every one shown by list")
+    dead.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    dead.set_defaults(handler=cmd_dead_letters)
 
     from domain.access.principal import Role
 

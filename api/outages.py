@@ -65,8 +65,9 @@ def dependency_of(error: BaseException | None) -> str | None:
             return DATABASE
         if isinstance(error, _DATABASE_ERRORS):
             return DATABASE
-        original = getattr(error, "original_error", None)  # graphql-core's located error
-        error = original or error.__cause__ or error.__context__
+        # graphql-core's located error, SQLAlchemy's wrapper of the driver's, then the chain.
+        wrapped = getattr(error, "original_error", None) or getattr(error, "orig", None)
+        error = wrapped or error.__cause__ or error.__context__
         seen += 1
     return None
 

@@ -24,6 +24,8 @@ from redis.exceptions import RedisError, ResponseError
 
 from api.background import stop_tasks
 from api.db.webhooks import SqlWebhookStore
+from api.outages import REDIS, dependency_of
+from api.redis.dead_letters import dead_letter
 from api.redis.events import STREAM, from_stream
 from api.settings import Settings
 from api.worker.outbox_relay import OutboxRelay
@@ -85,6 +87,7 @@ class Worker:
         self.claim_idle_ms = (
             settings.worker_claim_idle_seconds * 1000 if claim_idle_ms is None else claim_idle_ms
         )
+        self.max_deliveries = settings.worker_max_deliveries
         self.schedule = schedule
         self.stop_seconds = float(settings.shutdown_timeout_seconds)
         self.relay = parts.relay
@@ -117,6 +120,58 @@ class Worker:
         return [m for _, batch in answer for m in batch] if answer else []
 
     async def handle(self, messages: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> DetectionReport:
+        """Handle and acknowledge a batch. A batch that fails for a reason of its own (not an
+        outage) is handled again one message at a time, so one poison event holds up only
+        itself; a message that has failed on QUANJING_WORKER_MAX_DELIVERIES deliveries goes to
+        the dead letters (`quanjing dead-letters`)."""
+        try:
+            return await self._handle(messages)
+        except Exception as exc:
+            if dependency_of(exc) is not None or not messages:
+                raise  # everything fails while PostgreSQL or Redis is away: retried as a batch
+            if len(messages) == 1:
+                await self._failed(messages[0], exc)
+                return DetectionReport()
+        report = DetectionReport()
+        for message in messages:
+            try:
+                report.add(await self._handle([message]))
+            except Exception as exc:
+                if dependency_of(exc) is not None:
+                    raise
+                await self._failed(message, exc)
+        return report
+
+    async def _failed(self, message: tuple[bytes, dict[bytes, bytes]], error: Exception) -> None:
+        message_id, fields = message
+        pending: Any = await self.redis.xpending_range(
+            STREAM, self.group, min=message_id, max=message_id, count=1
+        )
+        deliveries = int(pending[0]["times_delivered"]) if pending else 1
+        if deliveries < self.max_deliveries:
+            log.warning(
+                "event %s failed on delivery %d of %d (%s); it is retried after %d s",
+                message_id.decode(),
+                deliveries,
+                self.max_deliveries,
+                type(error).__name__,
+                self.claim_idle_ms // 1000,
+                exc_info=error,
+            )
+            return
+        await dead_letter(self.redis, self.group, message_id, fields, error, deliveries)
+        await self.redis.xack(STREAM, self.group, message_id)
+        log.error(
+            "event %s failed on all %d deliveries (%s); moved to the dead letters",
+            message_id.decode(),
+            deliveries,
+            type(error).__name__,
+            exc_info=error,
+        )
+
+    async def _handle(
+        self, messages: Sequence[tuple[bytes, dict[bytes, bytes]]]
+    ) -> DetectionReport:
         events = []
         for message_id, fields in messages:
             try:
@@ -153,14 +208,22 @@ class Worker:
             try:
                 busy = await step()
                 backoff = 0.2
-            except (RedisError, OSError) as exc:
-                log.warning("%s: %s; retrying in %.1f s", name, exc, backoff)
+            except Exception as exc:
+                # An error reply (NOGROUP after Redis lost its data) is retried like an outage.
+                dependency = dependency_of(exc) or (REDIS if isinstance(exc, RedisError) else None)
+                if dependency is None:
+                    log.exception("%s failed; retrying", name)
+                    await asyncio.sleep(1.0)
+                    continue
+                log.warning(
+                    "%s: %s unavailable (%s); retrying in %.1f s",
+                    name,
+                    dependency,
+                    type(exc).__name__,
+                    backoff,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-                continue
-            except Exception:
-                log.exception("%s failed; retrying", name)
-                await asyncio.sleep(1.0)
                 continue
             if not busy:
                 await asyncio.sleep(pause)

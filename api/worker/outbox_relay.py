@@ -9,13 +9,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 from sqlalchemy import BigInteger, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.background import stop_tasks
 from api.db.tables import IdempotencyKeyRow, OutboxRow
+from api.outages import dependency_of
 from api.redis import events
 
 log = logging.getLogger(__name__)
@@ -109,15 +109,17 @@ class OutboxRelay:
                 if loop.time() - self._last_housekeeping > 300:
                     self._last_housekeeping = loop.time()
                     await self.housekeeping()
-            except (RedisError, OSError):
-                # Redis is down: events wait in the outbox; retry with growing pauses.
-                log.warning("outbox relay: Redis unavailable, retrying in %.1f s", backoff)
+            except Exception as exc:
+                # PostgreSQL or Redis is down: events wait in the outbox; retry with growing
+                # pauses, naming the one that failed (asyncpg's refusal is an OSError too).
+                dependency = dependency_of(exc)
+                if dependency is None:
+                    log.exception("outbox relay failed; retrying")
+                    await asyncio.sleep(1.0)
+                    continue
+                log.warning("outbox relay: %s unavailable, retrying in %.1f s", dependency, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-                continue
-            except Exception:
-                log.exception("outbox relay failed; retrying")
-                await asyncio.sleep(1.0)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
+import pytest
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -44,3 +46,25 @@ async def test_a_wake_during_a_publishing_pass_brings_another_pass() -> None:
     finally:
         await relay.stop()
     assert relay.passes >= 2
+
+
+async def test_a_database_outage_is_named_as_the_database_s(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 22, defect 6: asyncpg's refusal is an OSError, which the relay took for Redis's."""
+    engine = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    relay = OutboxRelay(engine, aioredis.Redis(host="127.0.0.1", port=1), poll_seconds=3600)
+    caplog.set_level(logging.WARNING)
+    relay.start()
+    try:
+        for _ in range(50):
+            if caplog.records:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await relay.stop()
+        await engine.dispose()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages
+    assert messages[0].startswith("outbox relay: database unavailable"), messages
+    assert not any("Redis" in m or "redis" in m for m in messages), messages
