@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock demo test lint typecheck contracts pytest schema bench bench-search-1m bench-detector bench-value bench-import bench-resolve bench-statements clean
+.PHONY: install lock demo test lint typecheck contracts pytest schema bench bench-search-1m bench-detector bench-value bench-import bench-resolve bench-statements bench-refusals chaos clean
 
 $(UV): .ci/uv-requirements.txt
 	$(PYTHON) -m venv $(UV_VENV)
@@ -93,3 +93,14 @@ bench-resolve: install
 
 bench-statements: install
 	$(BIN)/python -m benchmarks.statement_cost $(BENCH_ARGS)
+
+bench-refusals: install
+	$(BIN)/python -m benchmarks.refusals $(BENCH_ARGS)
+
+## The fault tests of tests/faults, each driving its load for CHAOS_SECONDS (default 60) instead
+## of its CI size; figures in benchmarks/results/chaos.json and docs/benchmarks.md.
+CHAOS_SECONDS ?= 60
+chaos: install
+	QUANJING_CHAOS_SECONDS=$(CHAOS_SECONDS) $(BIN)/pytest tests/faults -p no:randomly -q \
+		-o addopts="" --timeout 1800
+	$(BIN)/python -m benchmarks.report

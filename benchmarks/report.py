@@ -11,6 +11,8 @@ VALUE_RESULTS = Path(__file__).resolve().parent / "results" / "value.json"
 SEARCH_RESULTS = Path(__file__).resolve().parent / "results" / "search_1m.json"
 IMPORT_RESULTS = Path(__file__).resolve().parent / "results" / "import.json"
 RESOLVE_RESULTS = Path(__file__).resolve().parent / "results" / "resolve.json"
+REFUSALS_RESULTS = Path(__file__).resolve().parent / "results" / "refusals.json"
+CHAOS_RESULTS = Path(__file__).resolve().parent / "results" / "chaos.json"
 
 HEADER = """# Benchmarks
 
@@ -150,7 +152,16 @@ def render(result: dict[str, Any]) -> str:
                 f"at {d['customers']:,} customers (goal: {goal_text})"
             )
     return (
-        "\n".join(lines + _search_at_scale() + _detector() + _value() + _imports() + _resolve())
+        "\n".join(
+            lines
+            + _search_at_scale()
+            + _detector()
+            + _value()
+            + _imports()
+            + _resolve()
+            + _refusals()
+            + _chaos()
+        )
         + "\n"
     )
 
@@ -334,8 +345,60 @@ def _resolve() -> list[str]:
     return lines
 
 
+def _refusals() -> list[str]:
+    if not REFUSALS_RESULTS.exists():
+        return []
+    r = json.loads(REFUSALS_RESULTS.read_text(encoding="utf-8"))
+    m, parsed, early = r["machine"], r["parsed"], r["early"]
+    return [
+        "",
+        "## Refusing a rate-limited caller (`make bench-refusals`)",
+        "",
+        f"- measured {r['measured_at']} on {m['cpu']}, {m['cores']} cores; one process, "
+        f"{r['rounds']} interleaved rounds; {r['hammering_callers']} callers refused 300 "
+        "times a second in all while a bystander sends a cheap query every 15 ms; CPU per "
+        "refusal timed inside the application, one refusal at a time",
+        "",
+        "| refused | CPU per refusal | bystander p50 | bystander p99 | bystander requests |",
+        "|---|---|---|---|---|",
+        f"| after parsing, costing and Redis (before) | {parsed['cpu_us_per_refusal']} µs | "
+        f"{parsed['bystander_p50_ms']} ms | {parsed['bystander_p99_ms']} ms | "
+        f"{parsed['bystander_requests']:,} |",
+        f"| from the last refusal, unparsed | {early['cpu_us_per_refusal']} µs | "
+        f"{early['bystander_p50_ms']} ms | {early['bystander_p99_ms']} ms | "
+        f"{early['bystander_requests']:,} |",
+        "",
+        f"CPU per refusal ratio {r['cpu_ratio']}; bystander p99 ratio {r['bystander_p99_ratio']}.",
+    ]
+
+
+def _chaos() -> list[str]:
+    if not CHAOS_RESULTS.exists():
+        return []
+    r = json.loads(CHAOS_RESULTS.read_text(encoding="utf-8"))
+    lines = [
+        "",
+        "## Faults (`make chaos`)",
+        "",
+        "The tests of tests/faults with their load driven longer; each line is one test's "
+        'figures (docs/operations.md, "Failure modes").',
+        "",
+    ]
+    for name, figures in sorted(r.items()):
+        shown = ", ".join(f"{k} {v}" for k, v in figures.items() if k != "measured_at")
+        lines.append(f"- **{name}** ({figures['measured_at']}): {shown}")
+    return lines
+
+
 def write_report(result: dict[str, Any], path: Path) -> None:
     existing = path.read_text(encoding="utf-8") if path.exists() else ""
     marker = "<!-- notes: kept across runs -->"
     notes = existing[existing.index(marker) :] if marker in existing else marker + "\n"
     path.write_text(render(result) + "\n" + notes, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    # Regenerate docs/benchmarks.md from the results already measured (make chaos does).
+    root = Path(__file__).resolve().parents[1]
+    latest = json.loads((root / "benchmarks" / "results" / "latest.json").read_text("utf-8"))
+    write_report(latest, root / "docs" / "benchmarks.md")

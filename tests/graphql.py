@@ -40,11 +40,16 @@ async def gql_data(
     return data
 
 
-def ports_of(app: Starlette) -> Ports:
-    """The ports the app's GraphQL endpoint serves with: a test swaps one to break it."""
+def endpoint_of(app: Starlette) -> GraphQLEndpoint:
     for route in app.routes:
         endpoint = getattr(route, "app", None)
         if getattr(route, "path", "") == "/graphql" and isinstance(endpoint, GraphQLEndpoint):
-            assert endpoint.ports is not None
-            return endpoint.ports
+            return endpoint
     raise AssertionError("the app serves no GraphQL endpoint")
+
+
+def ports_of(app: Starlette) -> Ports:
+    """The ports the app's GraphQL endpoint serves with: a test swaps one to break it."""
+    ports = endpoint_of(app).ports
+    assert ports is not None
+    return ports

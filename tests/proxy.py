@@ -3,7 +3,7 @@
 Between the service and a real server (PostgreSQL on its Unix socket, Redis on TCP), it stands
 in for the network faults crash tests produce from outside: a server that is gone (`refuse`),
 one that hangs (`freeze`: connections stay open, nothing moves), connections cut (`cut`), and
-a reply lost after the server acted on the request (`swallow_reply_containing`).
+and the acknowledgement of a COMMIT lost after the server committed (`lose_commit_ack_after`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ class Proxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        # A byte string: the next server → client chunk that contains it is dropped, and the
-        # client's connection is cut (the acknowledgement of a COMMIT, lost on the way back).
-        self._swallow: bytes | None = None
-        self.swallowed = 0
+        # A byte string the client sends (a value of its write): on that connection, the next
+        # COMMIT's acknowledgement is dropped and the connection cut, after the server committed.
+        self._commit_marker: bytes | None = None
+        self.lost_acks = 0
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -63,8 +63,8 @@ class Proxy:
             writer.transport.abort()
         self._writers.clear()
 
-    def swallow_reply_containing(self, marker: bytes) -> None:
-        self._swallow = marker
+    def lose_commit_ack_after(self, marker: bytes) -> None:
+        self._commit_marker = marker
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.refusing:
@@ -76,9 +76,10 @@ class Proxy:
             writer.transport.abort()
             return
         self._writers.update({writer, up_writer})
+        armed: list[bool] = [False]  # this connection sent the marker: lose its COMMIT's ack
         pumps = [
-            asyncio.create_task(self._pump(reader, up_writer, to_client=False)),
-            asyncio.create_task(self._pump(up_reader, writer, to_client=True)),
+            asyncio.create_task(self._pump(reader, up_writer, armed, to_client=False)),
+            asyncio.create_task(self._pump(up_reader, writer, armed, to_client=True)),
         ]
         self._tasks.update(pumps)
         try:
@@ -92,15 +93,24 @@ class Proxy:
                 w.transport.abort()
 
     async def _pump(
-        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, to_client: bool
+        self,
+        source: asyncio.StreamReader,
+        sink: asyncio.StreamWriter,
+        armed: list[bool],
+        *,
+        to_client: bool,
     ) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while chunk := await source.read(65536):
                 await self._moving.wait()
-                if to_client and self._swallow is not None and self._swallow in chunk:
-                    self._swallow = None
-                    self.swallowed += 1
-                    return  # the reply is lost and the connection with it
+                marker = self._commit_marker
+                if not to_client and marker is not None and marker in chunk:
+                    self._commit_marker = None
+                    armed[0] = True
+                if to_client and armed[0] and b"COMMIT\x00" in chunk:
+                    armed[0] = False
+                    self.lost_acks += 1
+                    return  # committed, but the acknowledgement is lost with the connection
                 sink.write(chunk)
                 await sink.drain()
 

@@ -24,13 +24,15 @@ from api.http.authentication import UNAUTHENTICATED
 from api.http.correlation import current_correlation_id
 from api.http.envelope import error_body
 from api.http.graphql_ws import TransportWSHandler
-from api.http.persisted_requests import query_text
+from api.http.persisted_requests import RequestRefused, query_text
 from api.http.profile_lane import RATE_CHARGED, ProfileLane, is_json, read_body, replay
 from api.http.tokens import AuthError, TokenVerifier
 from api.redis.response_cache import ResponseCache
 from domain.access.principal import Principal
 from schema.core.context import Context, Ports
 from schema.core.error_masking import UNAVAILABLE_CODES, masked
+from schema.core.errors import UserFacingError
+from schema.core.query_cost import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             await self._view(scope, receive, send)
             return
         body = await read_body(receive)
-        payload = await self.lane.answer(scope, body)
+        payload = await self._refused_early(scope, body)
+        if payload is None:
+            payload = await self.lane.answer(scope, body)
         if payload is None:
             await self._view(scope, replay(body, receive), send)
             return
@@ -110,6 +114,29 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+    async def _refused_early(self, scope: Scope, body: bytes) -> bytes | None:
+        """RATE_LIMITED for a caller whose bucket cannot yet pay for this request, known from
+        its last refusal (domain/access/rate_limits.RefusalMemory): answered before anything
+        is parsed or sent to Redis, so that refusals cost next to nothing (issue 22, 8)."""
+        limiter = self.ports.rate_limiter if self.ports is not None else None
+        principal = scope.get("state", {}).get("principal", UNAUTHENTICATED)
+        if limiter is None or principal is UNAUTHENTICATED:
+            return None
+        bucket = f"{principal.role}:{principal.subject}"
+        refusals = limiter.refusals
+        if not refusals.has_refused(bucket):
+            return None  # the common case: one dictionary lookup
+        try:
+            data = orjson.loads(body)
+            text = query_text(data) if isinstance(data, dict) else None
+        except (orjson.JSONDecodeError, RequestRefused):
+            return None  # the view refuses it with its own code
+        retry = refusals.retry_after(bucket, refusals.cost_of(text))
+        if retry is None:
+            return None
+        refused = ExecutionResult(data=None, errors=[UserFacingError(RateLimited(retry))])
+        return orjson.dumps(await self.process_result(Request(scope), refused))
 
     async def _view(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Strawberry's HTTP handling (`GraphQL.__call__`), with its refusals as JSON with a

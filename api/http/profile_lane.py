@@ -117,6 +117,8 @@ class ProfileLane:
             return None
         cost = float(operation_cost(profile.query, variables))
         limiter = context.rate_limiter
+        if limiter is not None:
+            limiter.refusals.remember_cost(text, cost)
         if limiter is not None and cost > limiter.capacity:
             return None  # the view refuses it with QUERY_TOO_COSTLY, charging nothing
         cache = self.cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from domain.access.rate_limits import LocalTokenBuckets
+from domain.access.rate_limits import LocalTokenBuckets, RefusalMemory
 
 # KEYS[1] bucket; ARGV: capacity, refill per second, cost. Time comes from the Redis server,
 # so workers with skewed clocks share one notion of "now".
@@ -46,6 +46,7 @@ class RedisTokenBuckets:
         self._script = client.register_script(TOKEN_BUCKET)
         self._script_and_get = client.register_script(TOKEN_BUCKET_AND_GET)
         self._fallback = LocalTokenBuckets(capacity, refill_per_second)
+        self.refusals = RefusalMemory(refill_per_second)
 
     async def acquire(self, key: str, cost: float) -> float | None:
         try:
@@ -54,9 +55,14 @@ class RedisTokenBuckets:
             )
         except (RedisError, OSError):
             # In-process buckets meanwhile; the outage is logged once (api/outages.py).
-            return self._fallback.take(key, cost)
+            return self._noted(key, cost, self._fallback.take(key, cost))
         retry = float(raw)
-        return None if retry <= 0 else round(retry, 3)
+        return self._noted(key, cost, None if retry <= 0 else round(retry, 3))
+
+    def _noted(self, key: str, cost: float, retry: float | None) -> float | None:
+        if retry is not None:
+            self.refusals.refused(key, cost, retry)
+        return retry
 
     async def acquire_and_get(
         self, key: str, cost: float, other: str
@@ -68,7 +74,7 @@ class RedisTokenBuckets:
             )
         except (RedisError, OSError):
             # In-process buckets meanwhile; the outage is logged once (api/outages.py).
-            return self._fallback.take(key, cost), None
+            return self._noted(key, cost, self._fallback.take(key, cost)), None
         retry = float(raw[0])
         value = raw[1] if len(raw) > 1 else None
-        return (None if retry <= 0 else round(retry, 3)), value
+        return self._noted(key, cost, None if retry <= 0 else round(retry, 3)), value

@@ -183,5 +183,8 @@ class RateLimitExtension(SchemaExtension):
         limiter = getattr(context, "rate_limiter", None)
         if document is not None and limiter is not None:
             cost = float(document_cost(document, ec.variables or {}))
+            # Remembered, so that a refused caller's next request of this text is refused
+            # before it is parsed (api/http/graphql_view.py).
+            limiter.refusals.remember_cost(ec.query, cost)
             await charge(limiter, f"{context.principal.role}:{context.principal.subject}", cost)
         yield

@@ -23,7 +23,7 @@ from domain.ids import encode_id
 from schema.core.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.core.query_cost import selection_cost
 from tests.conftest import Minter, as_production
-from tests.graphql import gql, ports_of
+from tests.graphql import endpoint_of, gql, ports_of
 
 
 def _codes(body: dict[str, Any]) -> list[str]:
@@ -264,3 +264,54 @@ async def test_production_hides_the_schema_and_refuses_get_and_batches(
     assert batch.status_code == 400
     assert batch.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     assert get.json()["errors"][0]["extensions"]["code"] in ("BAD_REQUEST", "METHOD_NOT_ALLOWED")
+
+
+async def test_a_refused_caller_is_refused_again_before_anything_is_parsed(
+    limited_app: tuple[Starlette, Settings], mint: Minter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22, defect 8: ~300 refusals a second used both cores, because each was parsed,
+    validated and costed, and sent to Redis, before being refused. After one refusal the
+    caller's bucket is known to be short until it refills: the same text (its cost remembered)
+    is refused from that alone, with the same answer, until it can be paid."""
+    app, tight = limited_app
+    query = "{ customers(first: 50) { edges { cursor node { code } } } }"
+    cost = selection_cost(parse(query).definitions[0].selection_set, {}, {})  # type: ignore[attr-defined]
+    viewed: list[int] = []
+    endpoint = endpoint_of(app)
+    view = endpoint._view
+
+    async def counted(*args: Any) -> None:
+        viewed.append(1)
+        await view(*args)
+
+    monkeypatch.setattr(endpoint, "_view", counted)
+    limiter = ports_of(app).rate_limiter
+    assert limiter is not None
+    async with await _client(app, mint(Role.AGENT, "hammer")) as hammer:
+        assert "errors" not in (await hammer.post("/graphql", json={"query": query})).json()
+        first = (await hammer.post("/graphql", json={"query": query})).json()
+        assert first["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert len(viewed) == 2
+        scripts: list[int] = []
+        acquire = limiter.acquire
+
+        async def counted_acquire(*args: Any) -> float | None:
+            scripts.append(1)
+            return await acquire(*args)
+
+        monkeypatch.setattr(limiter, "acquire", counted_acquire)
+        for _ in range(20):
+            again = (await hammer.post("/graphql", json={"query": query})).json()
+            assert again["data"] is None
+            (error,) = again["errors"]
+            assert error["extensions"]["code"] == "RATE_LIMITED"
+            assert 0 < error["extensions"]["retryAfter"] <= cost / tight.rate_refill_per_second
+            assert set(error) == set(first["errors"][0])
+        assert len(viewed) == 2  # none of the 20 reached the GraphQL view
+        assert scripts == []  # nor Redis
+        # A cheaper request the bucket can pay is not refused by the estimate.
+        cheap = "{ customers(first: 1) { edges { cursor } } }"
+        assert "errors" not in (await hammer.post("/graphql", json={"query": cheap})).json()
+        assert len(viewed) == 3
+    async with await _client(app, mint(Role.AGENT, "bystander")) as other:
+        assert "errors" not in (await other.post("/graphql", json={"query": query})).json()
