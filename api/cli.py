@@ -417,12 +417,31 @@ def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
     from api.db.document_crypto import DocumentCrypto
-    from api.ops.key_rotation import rotate_document_keys
+    from api.db.engine import create_engine
+    from api.ops.key_rotation import (
+        reseal_webhook_secrets,
+        rotate_document_keys,
+        rotate_lookup_hashes,
+    )
 
     crypto = DocumentCrypto.from_settings(settings)
+
+    async def run(database_url: str) -> tuple[int, int, int]:
+        numbers = await rotate_document_keys(database_url, crypto)
+        engine = create_engine(database_url, settings)
+        try:
+            secrets = await reseal_webhook_secrets(engine, crypto)
+            hashes = await rotate_lookup_hashes(engine, crypto)
+        finally:
+            await engine.dispose()
+        return numbers, secrets, hashes
+
     with Infrastructure(settings, redis=False) as endpoints:
-        count = asyncio.run(rotate_document_keys(endpoints.database_url, crypto))
-    log.info("re-encrypted %d document numbers under key %s", count, crypto.active)
+        numbers, secrets, hashes = asyncio.run(run(endpoints.database_url))
+    lookup = next(iter(crypto.lookup_keys))
+    log.info("re-encrypted %d document numbers under key %s", numbers, crypto.active)
+    log.info("re-sealed %d webhook signing secrets under key %s", secrets, crypto.active)
+    log.info("rehashed %d document lookup hashes under lookup key %s", hashes, lookup)
     return 0
 
 
@@ -618,7 +637,9 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     token.set_defaults(handler=cmd_token)
 
     rotate = sub.add_parser(
-        "rotate-keys", help="re-encrypt document numbers under the first QUANJING_DATA_KEYS key"
+        "rotate-keys",
+        help="re-encrypt document numbers and webhook secrets under the first QUANJING_DATA_KEYS "
+        "key, rehash document lookups under the first QUANJING_LOOKUP_KEY key",
     )
     rotate.set_defaults(handler=cmd_rotate_keys)
 

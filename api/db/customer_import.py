@@ -104,10 +104,11 @@ class SqlCustomerImportTransaction(SqlImportTransaction, SqlMasterDataTransactio
     async def document_holders(
         self, documents: Sequence[NewDocument]
     ) -> dict[tuple[DocumentType, str], int]:
-        hashes = {
-            (d.type, d.number): self._crypto.lookup_hash(d.type.value, d.number) for d in documents
+        by_hash = {
+            (d.type.value, h): (d.type, d.number)
+            for d in documents
+            for h in self._crypto.lookup_hashes(d.type.value, d.number)
         }
-        by_hash = {(t.value, h): (t, n) for (t, n), h in hashes.items()}
         rows = await self.conn.execute(
             _HOLDERS,
             {"types": [t for t, _ in by_hash], "hashes": [h for _, h in by_hash]},

@@ -3,7 +3,9 @@
 The ciphertext protects a stolen backup or a careless SELECT; the keyed hash lets an exact
 lookup (counter, search) use a btree index without decrypting anything. Keys come from
 settings: `QUANJING_DATA_KEYS` ("kid:base64key,…", the first encrypts, all decrypt) and
-`QUANJING_LOOKUP_KEY`. A development install generates both once under `$QUANJING_HOME`.
+`QUANJING_LOOKUP_KEY` (one base64 key, or "kid:base64key,…" while it is rotated: the first
+hashes, every one is looked up with). A development install generates both once under
+`$QUANJING_HOME`. Rotation: docs/security.md, "Key rotation"; `quanjing rotate-keys`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ def parse_data_keys(spec: str) -> dict[str, bytes]:
     return keys
 
 
+def parse_lookup_keys(spec: str) -> dict[str, bytes]:
+    """One bare base64 key (kid "default"), or "kid:base64,…" with the active key first."""
+    if ":" not in spec:
+        return {"default": _decode_key("lookup", spec.strip())}
+    return parse_data_keys(spec)
+
+
 def _fresh_key() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
 
@@ -57,10 +66,13 @@ class Sealed:
 
 
 class DocumentCrypto:
-    def __init__(self, data_keys: dict[str, bytes], lookup_key: bytes) -> None:
+    def __init__(self, data_keys: dict[str, bytes], lookup_key: bytes | dict[str, bytes]) -> None:
         self.keys = {kid: AESGCM(key) for kid, key in data_keys.items()}
         self.active = next(iter(data_keys))
-        self.lookup_key = lookup_key
+        # The first hashes what is written; all are tried when looking up, so a number hashed
+        # under the previous key is still found while `rotate-keys` rehashes.
+        self.lookup_keys = lookup_key if isinstance(lookup_key, dict) else {"default": lookup_key}
+        self.lookup_key = next(iter(self.lookup_keys.values()))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DocumentCrypto:
@@ -76,10 +88,15 @@ class DocumentCrypto:
             )
         if lookup is None:
             lookup = development_secret_file(settings.home, "lookup-key", _fresh_key)
-        return cls(parse_data_keys(spec), _decode_key("lookup", lookup))
+        return cls(parse_data_keys(spec), parse_lookup_keys(lookup))
 
     def lookup_hash(self, doc_type: str, number: str) -> bytes:
-        return hmac.new(self.lookup_key, f"{doc_type}:{number}".encode(), hashlib.sha256).digest()
+        """The hash written now, under the active lookup key."""
+        return _hmac(self.lookup_key, doc_type, number)
+
+    def lookup_hashes(self, doc_type: str, number: str) -> list[bytes]:
+        """The hashes to look a number up by: under every lookup key, the active one first."""
+        return [_hmac(key, doc_type, number) for key in self.lookup_keys.values()]
 
     def seal(self, doc_type: str, number: str, customer_id: int) -> Sealed:
         """A document number sealed to its row: the document type and the customer are its
@@ -112,3 +129,7 @@ class DocumentCrypto:
 def document_context(doc_type: str, customer_id: int) -> bytes:
     """The associated data of a document number: its type and its customer."""
     return f"{doc_type}:customer:{customer_id}".encode()
+
+
+def _hmac(key: bytes, doc_type: str, number: str) -> bytes:
+    return hmac.new(key, f"{doc_type}:{number}".encode(), hashlib.sha256).digest()

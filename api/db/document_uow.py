@@ -33,10 +33,10 @@ class SqlDocumentUnitOfWork(SqlMasterDataTransaction):
         return [document_from_row(r, self._crypto) for r in rows]
 
     async def holder_of(self, type: DocumentType, number: str) -> int | None:
-        lookup = self._crypto.lookup_hash(type.value, number)
+        lookups = self._crypto.lookup_hashes(type.value, number)
         holder: int | None = await self.conn.scalar(
             select(_documents.customer_id).where(
-                _documents.type == type.value, _documents.number_hmac == lookup
+                _documents.type == type.value, _documents.number_hmac.in_(lookups)
             )
         )
         return holder

@@ -63,6 +63,7 @@ from domain.customers.model import (
     ContactPoint,
     CorporateContact,
     Customer,
+    DocumentType,
     IdentityDocument,
 )
 from domain.interactions import (
@@ -212,7 +213,7 @@ class SqlProfileReader:
         self, keys: Sequence[DocumentKey]
     ) -> Mapping[DocumentKey, int]:
         # Exact lookup through the keyed hash: the index never sees a clear number.
-        by_hash = {self._crypto.lookup_hash(t.value, n): (t, n) for t, n in keys}
+        by_hash = {h: (t, n) for t, n in keys for h in self._crypto.lookup_hashes(t.value, n)}
         stmt = select(documents.c.type, documents.c.number_hmac, documents.c.customer_id).where(
             tuple_(documents.c.type, documents.c.number_hmac).in_(
                 [(t.value, h) for h, (t, _) in by_hash.items()]
@@ -570,6 +571,9 @@ class SqlProfileReader:
         items = tuple(customer_from_row(row) for row in rows[:first])
         return CustomerPage(items=items, has_next_page=len(rows) > first)
 
+    def _hashes(self, doc_type: DocumentType, number: str) -> list[bytes]:
+        return self._crypto.lookup_hashes(doc_type.value, number)
+
     def _search_parameters(
         self, terms: SearchTerms, first: int, after: int | None
     ) -> dict[str, object]:
@@ -581,8 +585,8 @@ class SqlProfileReader:
             "code": terms.code,
             "pattern": pattern,
             "phone": terms.phone,
-            "doc_types": [t.value for t, _ in terms.documents],
-            "doc_hashes": [self._crypto.lookup_hash(t.value, n) for t, n in terms.documents],
+            "doc_types": [t.value for t, n in terms.documents for _ in self._hashes(t, n)],
+            "doc_hashes": [h for t, n in terms.documents for h in self._hashes(t, n)],
             "after": after or 0,
             "limit": first + 1,
         }

@@ -52,10 +52,10 @@ class SqlRegistrationUnitOfWork(SqlMasterDataTransaction):
     async def document_holders(self, documents: Sequence[NewDocument]) -> dict[int, int]:
         holders = {}
         for position, document in enumerate(documents):
-            lookup = self._crypto.lookup_hash(document.type.value, document.number)
+            lookups = self._crypto.lookup_hashes(document.type.value, document.number)
             holder = await self.conn.scalar(
                 select(_documents.customer_id).where(
-                    _documents.type == document.type.value, _documents.number_hmac == lookup
+                    _documents.type == document.type.value, _documents.number_hmac.in_(lookups)
                 )
             )
             if holder is not None:
