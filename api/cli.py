@@ -396,6 +396,49 @@ def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(run(endpoints.redis_url))
 
 
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from api.ops.backups import BackupError, take_backup
+
+    if settings.database_url is not None:
+        print(
+            "quanjing backup: DATABASE_URL points at an external PostgreSQL; back it up with "
+            "its own tools (pgBackRest, WAL-G): docs/operations.md, Backups",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        made = take_backup(settings.home)
+    except BackupError as exc:
+        print(f"quanjing backup: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"base backup {made.path} ({made.started_at} – {made.finished_at}, {made.seconds} s); "
+        "WAL is archived continuously from now on"
+    )
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from api.ops.backups import BackupError, restore
+
+    try:
+        target = datetime.fromisoformat(args.to)
+        done = restore(settings.home, target, Path(args.into).resolve())
+    except ValueError:
+        print(f"quanjing restore: --to {args.to!r} is not an ISO 8601 time", file=sys.stderr)
+        return 2
+    except BackupError as exc:
+        print(f"quanjing restore: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"restored {done.base} to {done.target} into {done.into} in {done.seconds} s; start it "
+        f"with QUANJING_HOME={done.into} (docs/operations.md: what to do after a restore)"
+    )
+    return 0
+
+
 def cmd_security_doc(settings: Settings, args: argparse.Namespace) -> int:
     from api.ops.security_doc import rewrite
 
@@ -606,6 +649,18 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     )
     merging.add_argument("--limit", type=int, default=500, help="pairs per run (default 500)")
     merging.set_defaults(handler=cmd_auto_merge)
+
+    backup = sub.add_parser(
+        "backup",
+        help="base backup of the embedded PostgreSQL, and continuous WAL archiving from then on",
+    )
+    backup.set_defaults(handler=cmd_backup)
+    restoring = sub.add_parser(
+        "restore", help="recover the embedded PostgreSQL as it was at a time, into a new home"
+    )
+    restoring.add_argument("--to", required=True, help="ISO 8601 time with its zone")
+    restoring.add_argument("--into", required=True, help="a new QUANJING_HOME folder")
+    restoring.set_defaults(handler=cmd_restore)
 
     dead = sub.add_parser(
         "dead-letters",

@@ -153,13 +153,37 @@ class EmbeddedPostgres:
     def _tune(self) -> bool:
         """Development defaults that suit a single-machine server (production tunes its own).
         True when the running server must restart before they take effect."""
-        running = self._psql("SELECT setting FROM pg_settings WHERE name = 'max_connections'")
-        if running == str(MAX_CONNECTIONS):
-            return False
+        running = dict(
+            line.split("|", 1)
+            for line in self._psql(
+                "SELECT name, setting FROM pg_settings "
+                "WHERE name IN ('max_connections', 'archive_mode', 'archive_command')"
+            ).splitlines()
+        )
+        restart = False
         # Written to postgresql.auto.conf, read at the next start; no reload (the server would
-        # only log that this parameter cannot change without a restart).
-        self._psql(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
-        return True
+        # only log that these parameters cannot change without a restart).
+        if running.get("max_connections") != str(MAX_CONNECTIONS):
+            self._psql(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
+            restart = True
+        # WAL archiving is switched on from the start, so that `quanjing backup` can begin
+        # archiving at any time without a restart (api/ops/backups.py); until then each
+        # segment is let go (`true`), as without archiving.
+        if running.get("archive_mode") != "on":
+            self._psql("ALTER SYSTEM SET archive_mode = 'on'")
+            restart = True
+        if not running.get("archive_command"):
+            self._psql("ALTER SYSTEM SET archive_command = 'true'")
+            self._psql("SELECT pg_reload_conf()")
+        return restart
+
+    @property
+    def socket(self) -> tuple[str, int]:
+        """(socket directory, port) of the running server."""
+        return str(self._info.socket_dir), int(self._info.port)
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        return self._psql(sql, database)
 
     def stop(self) -> None:
         if self._server is not None:
