@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.access.principal import Role
+from domain.access.rate_limits import RefusalMemory
 from domain.ids import encode_id
 from schema.core.persisted import registry
 from tests.conftest import Minter
@@ -183,6 +184,7 @@ async def test_a_stale_answer_is_charged_to_the_rate_limit_once(
 
     class Counting:
         capacity = real.capacity
+        refusals = real.refusals
 
         async def acquire(self, key: str, cost: float) -> float | None:
             if key.endswith(":cache-charge"):
@@ -217,6 +219,7 @@ async def test_a_limited_caller_gets_the_executors_refusal_charged_once(
 
     class Empty:
         capacity = real.capacity
+        refusals = RefusalMemory(1.0)  # its own: these refusals are not remembered
 
         async def acquire(self, key: str, cost: float) -> float | None:
             charged.append(cost)
@@ -245,6 +248,7 @@ async def test_an_operation_over_the_whole_bucket_is_refused_alike_and_charged_n
 
     class Small:
         capacity = 100.0  # below the registered profile's cost
+        refusals = RefusalMemory(1.0)
 
         async def acquire(self, key: str, cost: float) -> float | None:
             charged.append(cost)
