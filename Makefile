@@ -102,5 +102,5 @@ bench-refusals: install
 CHAOS_SECONDS ?= 60
 chaos: install
 	QUANJING_CHAOS_SECONDS=$(CHAOS_SECONDS) $(BIN)/pytest tests/faults -p no:randomly -q \
-		-o addopts="" --timeout 1800
+		--timeout 1800
 	$(BIN)/python -m benchmarks.report

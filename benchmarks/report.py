@@ -376,12 +376,17 @@ def _chaos() -> list[str]:
     if not CHAOS_RESULTS.exists():
         return []
     r = json.loads(CHAOS_RESULTS.read_text(encoding="utf-8"))
+    m = r.pop("_machine", {})
     lines = [
         "",
         "## Faults (`make chaos`)",
         "",
-        "The tests of tests/faults with their load driven longer; each line is one test's "
-        'figures (docs/operations.md, "Failure modes").',
+        "The tests of tests/faults with their load driven longer (`CHAOS_SECONDS`); each line "
+        'is one test\'s figures (docs/operations.md, "Failure modes"). One machine '
+        f"({m.get('cpu', 'unknown')}, {m.get('cores', '?')} cores) runs everything: "
+        "PostgreSQL and Redis of the tests' own (60 seeded customers), `quanjing serve` with one "
+        "worker in a process of its own, and the clients (8 writers; 6 agents reading every "
+        "50 ms).",
         "",
     ]
     for name, figures in sorted(r.items()):

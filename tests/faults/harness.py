@@ -30,6 +30,7 @@ from api.http.tokens import mint_development_token
 from api.ops.embedded import EmbeddedPostgres, EmbeddedRedis
 from api.settings import Settings
 from benchmarks.report import CHAOS_RESULTS
+from benchmarks.run import machine
 from domain.access.principal import Role
 from tests.websocket import free_port
 
@@ -51,6 +52,7 @@ def report(name: str, figures: dict[str, Any]) -> None:
         json.loads(CHAOS_RESULTS.read_text(encoding="utf-8")) if CHAOS_RESULTS.exists() else {}
     )
     existing[name] = {"measured_at": time.strftime("%Y-%m-%d %H:%M"), **figures}
+    existing["_machine"] = machine()
     CHAOS_RESULTS.write_text(json.dumps(existing, indent=2) + "\n", encoding="utf-8")
 
 
