@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from alembic import command
 from alembic.config import Config
@@ -439,6 +441,34 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+SECRETS = frozenset({"jwt_secret", "data_keys", "lookup_key"})
+
+
+def redacted(name: str, value: object) -> object:
+    """A setting as `quanjing config` shows it: secrets only as set or not, URLs without
+    their password."""
+    if name in SECRETS:
+        return "(set)" if value else "(unset: generated under QUANJING_HOME in development)"
+    if name in ("database_url", "redis_url") and isinstance(value, str):
+        parts = urlsplit(value)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+            return urlunsplit(parts._replace(netloc=netloc))
+    return value
+
+
+def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    shown = {f.name: redacted(f.name, getattr(settings, f.name)) for f in fields(settings)}
+    if args.json:
+        print(json.dumps(shown, default=str, indent=2))
+        return 0
+    for name, value in shown.items():
+        print(f"{name} = {value}")
+    return 0
+
+
 def cmd_security_doc(settings: Settings, args: argparse.Namespace) -> int:
     from api.ops.security_doc import rewrite
 
@@ -649,6 +679,12 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     )
     merging.add_argument("--limit", type=int, default=500, help="pairs per run (default 500)")
     merging.set_defaults(handler=cmd_auto_merge)
+
+    config = sub.add_parser(
+        "config", help="print the effective configuration (secrets redacted) and exit"
+    )
+    config.add_argument("--json", action="store_true", help="as one JSON object")
+    config.set_defaults(handler=cmd_config)
 
     backup = sub.add_parser(
         "backup",

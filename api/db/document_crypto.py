@@ -19,39 +19,14 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from api.secret_files import development_secret_file
-from api.settings import Settings, SettingsError
+from api.settings import (
+    Settings,
+    SettingsError,
+    parse_data_keys,
+    parse_lookup_keys,
+)
 
 NONCE_BYTES = 12
-
-
-def _decode_key(kid: str, encoded: str) -> bytes:
-    try:
-        key = base64.b64decode(encoded, validate=True)
-    except ValueError as exc:
-        raise SettingsError(f"data key {kid!r} is not base64") from exc
-    if len(key) != 32:
-        raise SettingsError(f"data key {kid!r} must be 32 bytes (AES-256), got {len(key)}")
-    return key
-
-
-def parse_data_keys(spec: str) -> dict[str, bytes]:
-    """ "k2:BASE64,k1:BASE64" → {"k2": …, "k1": …}, in order (the first is active)."""
-    keys: dict[str, bytes] = {}
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        kid, sep, encoded = item.partition(":")
-        if not sep or not kid:
-            raise SettingsError("QUANJING_DATA_KEYS entries are kid:base64key")
-        keys[kid] = _decode_key(kid, encoded)
-    if not keys:
-        raise SettingsError("QUANJING_DATA_KEYS holds no key")
-    return keys
-
-
-def parse_lookup_keys(spec: str) -> dict[str, bytes]:
-    """One bare base64 key (kid "default"), or "kid:base64,…" with the active key first."""
-    if ":" not in spec:
-        return {"default": _decode_key("lookup", spec.strip())}
-    return parse_data_keys(spec)
 
 
 def _fresh_key() -> str:
