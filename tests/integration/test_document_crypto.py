@@ -11,7 +11,7 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db.document_crypto import DocumentCrypto, parse_data_keys
+from api.db.document_crypto import DocumentCrypto
 from api.db.engine import asyncpg_dsn
 from api.db.identity import pair_fingerprint
 from api.db.profile_reader import SqlProfileReader
@@ -22,7 +22,7 @@ from api.ops.key_rotation import (
     rotate_document_keys,
     rotate_lookup_hashes,
 )
-from api.settings import Settings, SettingsError
+from api.settings import Settings, SettingsError, parse_data_keys
 from domain.customers.model import DocumentType
 from tests.factories import make_customer
 
