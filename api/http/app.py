@@ -26,6 +26,7 @@ from api.bootstrap import (
 )
 from api.http.authentication import AuthenticationMiddleware
 from api.http.correlation import CorrelationIdMiddleware
+from api.http.cors import Cors
 from api.http.graphql_view import GraphQLEndpoint
 from api.http.request_limits import RequestLimitsMiddleware
 from api.http.tokens import JwksCache, TokenVerifier
@@ -144,6 +145,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         ],
         middleware=[
             Middleware(CorrelationIdMiddleware),
+            # Before the limits and authentication: a preflight carries no token.
+            *([Middleware(Cors, origins=settings.cors_origins)] if settings.cors_origins else []),
             Middleware(
                 RequestLimitsMiddleware,
                 max_body_bytes=settings.max_body_bytes,
