@@ -45,6 +45,9 @@ def server_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn serves the application (the tests' live server uses the same)."""
     return {
         "log_level": settings.log_level.lower(),
+        # uvicorn configures no logging of its own: its lines go through ours (text or JSON,
+        # with the correlation id), and the access line is ours (api/http/access_log.py).
+        "log_config": None,
         "access_log": False,
         "proxy_headers": False,
         "server_header": False,
@@ -750,7 +753,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"quanjing: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     args = build_parser(settings).parse_args(argv)
     handler = args.handler
     from api.http.serving import Stopping, stop_on_signals

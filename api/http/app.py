@@ -24,8 +24,9 @@ from api.bootstrap import (
     open_resources,
     wire,
 )
+from api.http.access_log import AccessLogMiddleware
 from api.http.authentication import AuthenticationMiddleware
-from api.http.correlation import CorrelationIdMiddleware
+from api.http.correlation import CorrelationIdMiddleware, configure_logging
 from api.http.cors import Cors
 from api.http.graphql_view import GraphQLEndpoint
 from api.http.request_limits import RequestLimitsMiddleware
@@ -77,6 +78,9 @@ async def _check(name: str, probe: Awaitable[object]) -> str:
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    if not logging.getLogger().handlers:
+        # A worker process uvicorn spawned (`serve --workers N`): nothing set its logging up.
+        configure_logging(settings.log_level, settings.log_format)
     graphql = GraphQLEndpoint(
         production_schema if settings.is_production else schema,
         verifier=None,
@@ -145,6 +149,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         ],
         middleware=[
             Middleware(CorrelationIdMiddleware),
+            Middleware(AccessLogMiddleware),
             # Before the limits and authentication: a preflight carries no token.
             *([Middleware(Cors, origins=settings.cors_origins)] if settings.cors_origins else []),
             Middleware(

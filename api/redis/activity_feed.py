@@ -70,6 +70,7 @@ class RedisActivityFeed:
         # Live subscriptions per holder (one caller, over all their connections).
         self._held: Counter[str] = Counter()
         self._pubsub: PubSub | None = None
+        self._lost = False  # Redis went away while reading (logged once until it is back)
         self._reader: asyncio.Task[None] | None = None
         # Which queues listen to which channel: changed only without awaiting, by the
         # subscriptions themselves; Redis is brought in line with it by `_reconcile`.
@@ -177,9 +178,12 @@ class RedisActivityFeed:
                 return
             try:
                 message = await pubsub.get_message(timeout=POLL_SECONDS)
-            except RedisError:
-                # redis-py reconnects on the next read and resubscribes every channel.
-                log.warning("the activity feed lost Redis; reconnecting", exc_info=True)
+            except RedisError as exc:
+                # redis-py reconnects on the next read and resubscribes every channel. Said
+                # once when Redis goes and once when it is back, not every second meanwhile.
+                if not self._lost:
+                    self._lost = True
+                    log.warning("the activity feed lost Redis (%s); reconnecting", exc)
                 await asyncio.sleep(POLL_SECONDS)
                 continue
             except Exception:
@@ -187,6 +191,9 @@ class RedisActivityFeed:
                 log.exception("the activity feed's reader failed; reading on")
                 await asyncio.sleep(POLL_SECONDS)
                 continue
+            if self._lost:
+                self._lost = False
+                log.warning("the activity feed has Redis again")
             if message is None or message.get("type") != "message":
                 continue
             channel = message["channel"]
