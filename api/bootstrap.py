@@ -6,6 +6,7 @@ here and nowhere else, so a new adapter, or a new port, is wired in one place.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.background import stop_tasks
 from api.db.alerts import SqlAlertReader, SqlAlertUnitOfWork
 from api.db.assignment_uow import SqlAssignmentUnitOfWork
 from api.db.audit_log import SqlAuditLog
@@ -29,7 +31,7 @@ from api.db.detection import SqlDetectionFacts
 from api.db.detection_rules import SqlDetectionRuleStore
 from api.db.document_crypto import DocumentCrypto
 from api.db.document_uow import SqlDocumentUnitOfWork
-from api.db.engine import create_engine
+from api.db.engine import create_engine, pool_usage
 from api.db.identity import SqlIdentityReview
 from api.db.import_runs import SqlImportRuns
 from api.db.merges import SqlMerges, auto_merge
@@ -48,6 +50,7 @@ from api.db.source_keys import SqlSourceKeys
 from api.db.value_report import SqlValueReports
 from api.db.value_store import SqlValueStore
 from api.db.webhooks import SqlWebhookStore
+from api.metrics import DB_POOL_IN_USE, DB_POOL_WAITING
 from api.ops.embedded import Infrastructure
 from api.outages import Outages
 from api.redis.activity_feed import RedisActivityFeed
@@ -97,6 +100,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         client = request_client(endpoints.redis_url, settings.redis_timeout_ms, breaker)
         background = background_client(endpoints.redis_url, settings.worker_redis_timeout_ms)
         http = httpx.AsyncClient()
+        sampling = asyncio.create_task(sample_pool(engine), name="pool-metrics")
         try:
             yield Resources(
                 engine=engine,
@@ -106,11 +110,22 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 outages=outages,
             )
         finally:
+            await stop_tasks([sampling], 5.0)
             await outages.aclose()
             await http.aclose()
             await background.aclose()
             await client.aclose()
             await engine.dispose()
+
+
+async def sample_pool(engine: AsyncEngine, every: float = 1.0) -> None:
+    """The pool's use, for the metrics, once a second (gauges in multiprocess mode cannot be
+    read at scrape time from another process)."""
+    while True:
+        in_use, waiting = pool_usage(engine)
+        DB_POOL_IN_USE.set(in_use)
+        DB_POOL_WAITING.set(waiting)
+        await asyncio.sleep(every)
 
 
 async def database_answers(engine: AsyncEngine) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -66,6 +67,8 @@ def _serve(settings: Settings, endpoints: Endpoints, host: str, port: int, worke
     # external ones) through the same variables an operator would set.
     os.environ["DATABASE_URL"] = endpoints.database_url
     os.environ["REDIS_URL"] = endpoints.redis_url
+    if settings.metrics_port:
+        _metrics_for_workers(settings)
     return run(
         "api.http.app:create_app",
         host=host,
@@ -73,6 +76,20 @@ def _serve(settings: Settings, endpoints: Endpoints, host: str, port: int, worke
         workers=workers,
         options=server_options(settings),
     )
+
+
+def _metrics_for_workers(settings: Settings) -> None:
+    """Every worker process (and this one) writes its samples under one folder, and this
+    process serves their sum (api/metrics.py). The folder is named before prometheus-client is
+    first imported: it chooses its multiprocess mode at import."""
+    folder = settings.home / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)  # samples of an earlier run are not ours
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    from api.metrics import serve_metrics
+
+    serve_metrics(settings.metrics_host, settings.metrics_port)
+    log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
 
 
 def _address_free(host: str, port: int) -> bool:
@@ -204,6 +221,10 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
+            if settings.metrics_port:
+                from api.metrics import serve_metrics
+
+                serve_metrics(settings.metrics_host, settings.metrics_port)
             worker.start()
             log.info("worker %s: detecting, delivering webhooks, relaying events", worker.consumer)
             await stop.wait()

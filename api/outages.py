@@ -22,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import exc as sa
 
+from api.metrics import DEPENDENCY_UP
 from domain.errors import DependencyUnavailable
 
 log = logging.getLogger("quanjing.outages")
@@ -79,6 +80,8 @@ class Outages:
     def __init__(self, database_probe: Callable[[], Awaitable[object]] | None = None) -> None:
         self.database_probe = database_probe
         self._down_since: dict[str, float] = {}
+        for dependency in (DATABASE, REDIS):
+            DEPENDENCY_UP.labels(dependency).set(1)
         self._probe: asyncio.Task[None] | None = None
 
     def unavailable(self, error: BaseException | None) -> DependencyUnavailable | None:
@@ -97,6 +100,7 @@ class Outages:
         if dependency in self._down_since:
             return
         self._down_since[dependency] = time.monotonic()
+        DEPENDENCY_UP.labels(dependency).set(0)
         cause = "" if error is None else f" ({type(error).__name__}: {_first_line(error)})"
         log.warning(
             "%s unavailable%s; requests that need it get 503 SERVICE_UNAVAILABLE",
@@ -111,6 +115,7 @@ class Outages:
 
     def up(self, dependency: str) -> None:
         since = self._down_since.pop(dependency, None)
+        DEPENDENCY_UP.labels(dependency).set(1)
         if since is not None:
             log.warning("%s available again after %.1f s", dependency, time.monotonic() - since)
 

@@ -18,6 +18,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.tables import AuditRecordRow
+from api.metrics import AUDIT_GROUP, AUDIT_QUEUE
+from api.outages import dependency_of
 from domain.access.audit import AuditEntry, AuditPage, AuditRecord, StillCurrent
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,7 @@ class SqlAuditLog:
     async def _submit(self, entry: AuditEntry, condition: StillCurrent | None) -> bool:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((entry, condition, future))
+        AUDIT_QUEUE.inc()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write_pending())
         return await future
@@ -102,10 +105,17 @@ class SqlAuditLog:
         while self._pending:
             group = self._pending[:GROUP_LIMIT]
             del self._pending[:GROUP_LIMIT]
+            AUDIT_QUEUE.dec(len(group))
+            AUDIT_GROUP.observe(len(group))
             try:
                 written = await self._write(group)
-            except Exception:
-                if len(group) > 1:
+            except Exception as exc:
+                if dependency_of(exc) is not None:
+                    # The database is away: every row fails alike; the outage is logged once
+                    # (api/outages.py) and each caller answers AUDIT_UNAVAILABLE.
+                    for _, _, future in group:
+                        _settle(future, error=True)
+                elif len(group) > 1:
                     log.warning("an audit group failed; writing its rows one by one")
                     for one in group:
                         await self._write_alone(one)

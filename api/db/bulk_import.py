@@ -19,6 +19,7 @@ from api.db.import_runs import SqlImportRuns
 from api.db.interaction_import import SqlInteractionImportTransaction
 from api.db.movement_import import SqlMovementImportTransaction
 from api.db.reference_import import SqlReferenceImportTransaction
+from api.metrics import IMPORT_RECORDS, IMPORT_RUNS
 from domain.customers.history import Author
 from domain.imports.batches import ImportTransaction, RecordKind, RunContext
 from domain.imports.customer_batch import CustomerImport
@@ -109,7 +110,23 @@ class SqlBulkImport:
                 tx.match_on_commit = False
             return tx
 
-        result = await run_import(request, lines, kind.kind, runs, transaction, today, progress)
+        try:
+            result = await run_import(request, lines, kind.kind, runs, transaction, today, progress)
+        except Exception:
+            IMPORT_RUNS.labels(request.kind, "failed").inc()
+            raise
+        IMPORT_RUNS.labels(request.kind, "dry_run" if request.dry_run else "completed").inc()
+        tally = result.tally
+        for outcome, count in (
+            ("inserted", tally.inserted),
+            ("updated", tally.updated),
+            ("unchanged", tally.unchanged),
+            ("superseded", tally.superseded),
+            ("pending", tally.pending),
+            ("refused", sum(tally.refused.values())),
+        ):
+            if count:
+                IMPORT_RECORDS.labels(request.kind, outcome).inc(count)
         if deferred and not request.dry_run and (result.tally.inserted or result.tally.updated):
             result.matched_pairs = await match_import_run(self._engine, result.run_id)
         if not request.dry_run:

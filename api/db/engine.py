@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -53,3 +55,14 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 def asyncpg_dsn(database_url: str) -> str:
     """The URL for asyncpg itself (bulk loads, COPY, tools): no SQLAlchemy driver name."""
     return async_url(database_url).replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def pool_usage(engine: AsyncEngine) -> tuple[int, int]:
+    """(connections checked out, callers waiting for one) of the engine's pool, for the
+    metrics. The waiters are read from the pool's asyncio queue: SQLAlchemy counts them nowhere
+    else, and a pool with waiters is the first sign that it is too small."""
+    pool: Any = engine.sync_engine.pool
+    in_use = int(pool.checkedout()) if hasattr(pool, "checkedout") else 0
+    queue = getattr(getattr(pool, "_pool", None), "_queue", None)
+    waiting = len(getattr(queue, "_getters", ()) or ())
+    return in_use, waiting

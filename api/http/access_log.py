@@ -1,5 +1,5 @@
-"""One access line per HTTP request, and the operation name every measure of a request is
-labelled with (the access line, the metrics).
+"""One access line and one measurement per HTTP request, and the operation name both are
+labelled with.
 
 The line says who asked for what and how it went: method, path, GraphQL operation, status,
 milliseconds, the principal's role and subject, and (in every line) the correlation id. Never
@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.authentication import UNAUTHENTICATED
+from api.metrics import HTTP_REQUESTS, HTTP_SECONDS, route_of
 from schema.core.persisted import registry
 
 log = logging.getLogger("quanjing.access")
@@ -70,12 +70,8 @@ def label_request(scope: Scope, body: dict[str, Any], text: str | None) -> None:
 class AccessLogMiddleware:
     """Pure ASGI, inside the correlation id's middleware (so the line carries it)."""
 
-    def __init__(
-        self, app: ASGIApp, *, observe: Callable[[Scope, int, float], None] | None = None
-    ) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # Called with (scope, status, seconds) after each request: the metrics' hook.
-        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,8 +96,9 @@ class AccessLogMiddleware:
             known = principal is not UNAUTHENTICATED
             role = principal.role.value if known else "-"
             subject = principal.subject if known else "-"
-            if self.observe is not None:
-                self.observe(scope, status, seconds)
+            route = route_of(scope["path"])
+            HTTP_REQUESTS.labels(route, str(status), operation).inc()
+            HTTP_SECONDS.labels(route, operation).observe(seconds)
             if log.isEnabledFor(logging.INFO):
                 log.info(
                     "%s %s %s %d %.1f ms %s:%s",

@@ -28,6 +28,7 @@ from api.http.graphql_ws import TransportWSHandler
 from api.http.persisted_requests import RequestRefused, query_text
 from api.http.profile_lane import RATE_CHARGED, ProfileLane, is_json, read_body, replay
 from api.http.tokens import AuthError, TokenVerifier
+from api.metrics import GRAPHQL_ERRORS, RATE_LIMITED
 from api.redis.response_cache import ResponseCache
 from domain.access.principal import Principal
 from schema.core.context import Context, Ports
@@ -138,6 +139,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         retry = refusals.retry_after(bucket, refusals.cost_of(text))
         if retry is None:
             return None
+        RATE_LIMITED.labels("early").inc()
         refused = ExecutionResult(data=None, errors=[UserFacingError(RateLimited(retry))])
         return orjson.dumps(await self.process_result(Request(scope), refused))
 
@@ -216,6 +218,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
             errors = [mask_error(e, correlation_id) for e in result.errors]
+            for error in errors:
+                GRAPHQL_ERRORS.labels(str(error.get("extensions", {}).get("code", "-"))).inc()
             _unavailable_is_503(request, errors)
             response["errors"] = list(errors)
         if result.extensions:

@@ -24,6 +24,7 @@ from api.http.authentication import UNAUTHENTICATED
 from api.http.correlation import current_correlation_id
 from api.http.envelope import error_body
 from api.http.persisted_requests import RequestRefused, query_text
+from api.metrics import RESPONSE_CACHE
 from api.redis.rate_limits import RedisTokenBuckets
 from api.redis.response_cache import CachedAnswer, ResponseCache
 from schema.core.context import Context, Ports
@@ -137,10 +138,14 @@ class ProfileLane:
         # Charged: whoever answers from here on does not charge again.
         scope.setdefault("state", {})[RATE_CHARGED] = True
         context.rate_limiter = None
+        if cache is not None and key is not None and answer is None:
+            RESPONSE_CACHE.labels("miss").inc()
         if cache is not None and answer is not None:
             try:
                 if await cache.serve(answer, context, customer_id):
+                    RESPONSE_CACHE.labels("hit").inc()
                     return b'{"data":' + answer.data + b"}"
+                RESPONSE_CACHE.labels("stale").inc()
             except Exception as exc:
                 if self._unexpected(exc):
                     log.exception("a cached answer could not be audited; answering afresh")

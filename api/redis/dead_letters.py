@@ -16,6 +16,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from api.metrics import DEAD_LETTERS
 from api.redis.events import STREAM, STREAM_FIELD
 
 DEAD_STREAM = "qj:events:dead"
@@ -54,6 +55,7 @@ async def dead_letter(
         maxlen=MAX_DEAD,
         approximate=True,
     )
+    DEAD_LETTERS.inc()
 
 
 def _letter(entry_id: bytes, fields: dict[bytes, bytes]) -> DeadLetter:

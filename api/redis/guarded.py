@@ -29,6 +29,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from api.metrics import REDIS_FAILURES
 from api.outages import REDIS, Outages
 
 T = TypeVar("T")
@@ -75,6 +76,7 @@ class CircuitBreaker:
         if self.opened_at is None:
             return False
         if self.clock() < self.opened_at + self.open_seconds or self.probing:
+            REDIS_FAILURES.labels("failed_fast").inc()
             raise BreakerOpen("Redis is unavailable (circuit open)")
         self.probing = True
         return True
@@ -103,6 +105,9 @@ class CircuitBreaker:
                 self.outages.up(REDIS)
 
     def _failed(self, error: BaseException) -> None:
+        REDIS_FAILURES.labels(
+            "timeout" if isinstance(error, TimeoutError | RedisTimeoutError) else "error"
+        ).inc()
         self.failures += 1
         self.probing = False
         if self.opened_at is not None or self.failures >= self.threshold:

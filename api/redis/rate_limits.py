@@ -6,6 +6,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from api.metrics import RATE_LIMITED
 from domain.access.rate_limits import LocalTokenBuckets, RefusalMemory
 
 # KEYS[1] bucket; ARGV: capacity, refill per second, cost. Time comes from the Redis server,
@@ -61,6 +62,7 @@ class RedisTokenBuckets:
 
     def _noted(self, key: str, cost: float, retry: float | None) -> float | None:
         if retry is not None:
+            RATE_LIMITED.labels("bucket").inc()
             self.refusals.refused(key, cost, retry)
         return retry
 

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from api.background import stop_tasks
 from api.db.webhooks import SqlWebhookStore
+from api.metrics import STREAM_LAG, STREAM_PENDING, WORKER_BATCH_EVENTS, WORKER_BATCHES
 from api.outages import REDIS, dependency_of
 from api.redis.dead_letters import dead_letter
 from api.redis.events import STREAM, from_stream
@@ -124,14 +125,21 @@ class Worker:
         outage) is handled again one message at a time, so one poison event holds up only
         itself; a message that has failed on QUANJING_WORKER_MAX_DELIVERIES deliveries goes to
         the dead letters (`quanjing dead-letters`)."""
+        if messages:
+            WORKER_BATCH_EVENTS.observe(len(messages))
         try:
-            return await self._handle(messages)
+            report = await self._handle(messages)
         except Exception as exc:
+            WORKER_BATCHES.labels("failed").inc()
             if dependency_of(exc) is not None or not messages:
                 raise  # everything fails while PostgreSQL or Redis is away: retried as a batch
             if len(messages) == 1:
                 await self._failed(messages[0], exc)
                 return DetectionReport()
+        else:
+            if messages:
+                WORKER_BATCHES.labels("handled").inc()
+            return report
         report = DetectionReport()
         for message in messages:
             try:
@@ -251,9 +259,19 @@ class Worker:
                 log.info("auto-merged %d candidate pairs", len(merged))
         return False
 
+    async def observe_stream(self) -> bool:
+        """The consumer groups' lag and pending counts, for the metrics."""
+        groups: Any = await self.redis.xinfo_groups(STREAM)
+        for group in groups:
+            name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
+            STREAM_PENDING.labels(name).set(int(group.get("pending") or 0))
+            STREAM_LAG.labels(name).set(int(group.get("lag") or 0))
+        return False
+
     def start(self) -> None:
         self.relay.start()
         self._tasks = [
+            asyncio.create_task(self._loop("stream", self.observe_stream, 10.0), name="stream"),
             asyncio.create_task(self._loop("detector", self._consume, 0.0), name="detector"),
             asyncio.create_task(self._loop("webhooks", self._deliver, 0.5), name="webhooks"),
             asyncio.create_task(self._loop("schedule", self._tick, 60.0), name="schedule"),

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.background import stop_tasks
 from api.db.tables import IdempotencyKeyRow, OutboxRow
+from api.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_SECONDS
 from api.outages import dependency_of
 from api.redis import events
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 BACKGROUND_COMPONENT = "outbox-relay"
 STREAM_MAXLEN = 1_000_000
+OBSERVE_SECONDS = 10.0  # how often the backlog is counted for the metrics
 
 
 class OutboxRelay:
@@ -41,6 +43,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_housekeeping = 0.0
+        self._last_observed = 0.0
 
     def wake(self) -> None:
         """Called after a commit that emitted events: publish now, not at the next poll."""
@@ -82,6 +85,21 @@ class OutboxRelay:
             )
         return len(rows)
 
+    async def observe_backlog(self) -> None:
+        """The events waiting and the oldest one's age, for the metrics (a count over the
+        partial index of unpublished rows: cheap while the relay keeps up)."""
+        o = OutboxRow.__table__.c
+        async with self.engine.connect() as conn:
+            waiting, oldest = (
+                await conn.execute(
+                    select(func.count(), func.min(o.created_at)).where(o.published_at.is_(None))
+                )
+            ).one()
+        OUTBOX_BACKLOG.set(waiting)
+        OUTBOX_OLDEST_SECONDS.set(
+            0.0 if oldest is None else max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+        )
+
     async def housekeeping(self) -> None:
         """Forget expired idempotency keys and announced events older than a week."""
         async with self.engine.begin() as conn:
@@ -106,6 +124,9 @@ class OutboxRelay:
                     pass  # a backlog: keep going without waiting
                 backoff = 0.2
                 loop = asyncio.get_running_loop()
+                if loop.time() - self._last_observed > OBSERVE_SECONDS:
+                    self._last_observed = loop.time()
+                    await self.observe_backlog()
                 if loop.time() - self._last_housekeeping > 300:
                     self._last_housekeeping = loop.time()
                     await self.housekeeping()

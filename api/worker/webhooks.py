@@ -14,6 +14,7 @@ import orjson
 from standardwebhooks.webhooks import Webhook
 
 from api.db.webhooks import DueDelivery, SqlWebhookStore
+from api.metrics import WEBHOOK_DELIVERIES
 from domain.errors import InvalidInput
 from domain.webhooks import IPAddress, ReceiverRules, allowed_address
 
@@ -93,6 +94,8 @@ class WebhookDispatcher:
         outcome = await self.store.record_attempt(
             due, at, status_code, error, duration_ms, self.max_attempts, self.backoff
         )
+        # delivered, pending (to be retried) or dead: the state this attempt left it in.
+        WEBHOOK_DELIVERIES.labels(getattr(outcome, "value", str(outcome))).inc()
         if error is not None:
             log.info(
                 "webhook delivery %s attempt %d: %s (%s)",
