@@ -82,14 +82,31 @@ def _metrics_for_workers(settings: Settings) -> None:
     """Every worker process (and this one) writes its samples under one folder, and this
     process serves their sum (api/metrics.py). The folder is named before prometheus-client is
     first imported: it chooses its multiprocess mode at import."""
-    folder = settings.home / "metrics"
-    shutil.rmtree(folder, ignore_errors=True)  # samples of an earlier run are not ours
-    folder.mkdir(parents=True)
+    # One folder per `serve` (several may share a home), the folders of ones gone removed:
+    # their samples are not ours, and prometheus-client wants an empty folder at start.
+    parent = settings.home / "metrics"
+    parent.mkdir(parents=True, exist_ok=True)
+    for old in parent.iterdir():
+        if not (old.name.isdigit() and _alive(int(old.name))):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = parent / str(os.getpid())
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     from api.metrics import serve_metrics
 
     serve_metrics(settings.metrics_host, settings.metrics_port)
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _address_free(host: str, port: int) -> bool:

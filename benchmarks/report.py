@@ -118,6 +118,7 @@ def render(result: dict[str, Any]) -> str:
             None,
         )
 
+    lines += _tracing_overhead(result["runs"])
     base = baselines.get(("profile", 1, 8))
     lines += ["", "## Against the goals (100,000 customers, concurrency 8, one worker)", ""]
     for op, label, goal_text in (
@@ -164,6 +165,35 @@ def render(result: dict[str, Any]) -> str:
         )
         + "\n"
     )
+
+
+def _tracing_overhead(runs: list[dict[str, Any]]) -> list[str]:
+    """What traces cost: the same op against the same data, tracing on and off, this run."""
+    plain = {
+        (r["op"], r["workers"], r["concurrency"]): r for r in runs if r["target"] == "quanjing"
+    }
+    traced = [r for r in runs if r["target"] == "quanjing+traces"]
+    if not traced:
+        return []
+    lines = [
+        "",
+        "## Tracing on and off (`quanjing+traces`: OTLP over HTTP to a local sink)",
+        "",
+        "| operation | workers | concurrency | req/s traced ÷ untraced | server CPU ms/req "
+        "untraced → traced | p99 ms untraced → traced |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in traced:
+        off = plain.get((run["op"], run["workers"], run["concurrency"]))
+        if off is None:
+            continue
+        lines.append(
+            f"| {run['op']} | {run['workers']} | {run['concurrency']} | "
+            f"{run['throughput'] / off['throughput']:.2f}× | "
+            f"{off['server_cpu_ms_per_request']:.2f} → {run['server_cpu_ms_per_request']:.2f} | "
+            f"{off['p99_ms']:.1f} → {run['p99_ms']:.1f} |"
+        )
+    return lines
 
 
 def _search_at_scale() -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -19,12 +20,14 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -236,6 +239,27 @@ def on_embedded(
         postgres.stop()
 
 
+def span_sink() -> int:
+    """A local OTLP endpoint that takes every export and keeps nothing (the port): the traced
+    server pays for making, batching, encoding and sending its spans, as it would to a real
+    collector on the same host."""
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return int(httpd.server_address[1])
+
+
 def machine() -> dict[str, Any]:
     model = "unknown"
     with Path("/proc/cpuinfo").open(encoding="utf-8") as info:
@@ -265,6 +289,12 @@ def main(argv: list[str] | None = None) -> int:
         "register,update",
     )
     parser.add_argument(
+        "--traced-ops",
+        default="profile_fast,profile_cached,record",
+        help="ops also run against a quanjing with tracing on (OTLP over HTTP to a local sink "
+        "in this process), to measure what traces cost; empty for none",
+    )
+    parser.add_argument(
         "--save-as",
         metavar="NAME",
         help="write benchmarks/results/NAME.json instead of latest.json (e.g. search_1m for the "
@@ -281,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     worker_counts = [int(w) for w in args.workers.split(",")]
     ops = args.ops.split(",")
+    traced_ops = {op for op in args.traced_ops.split(",") if op}
+    sink = span_sink() if traced_ops else 0
 
     home = Path(os.environ.get("QUANJING_BENCH_HOME") or ROOT / ".quanjing-bench").resolve()
     settings = replace(Settings.from_env({}), home=home)
@@ -452,8 +484,18 @@ def main(argv: list[str] | None = None) -> int:
 
         runs: list[dict[str, Any]] = []
         for workers in worker_counts:
-            q_port, b_port = free_port(), free_port()
+            q_port, b_port, t_port = free_port(), free_port(), free_port()
+            # Metrics on, as production runs (multiprocess mode writes every sample to a
+            # shared file): the ratios include them.
+            q_env = {**env, "QUANJING_METRICS_PORT": str(free_port())}
+            traced_env = {
+                **env,
+                "QUANJING_METRICS_PORT": str(free_port()),
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{sink}/v1/traces",
+                "OTEL_SERVICE_NAME": "quanjing-bench",
+            }
             with (
+                contextlib.ExitStack() as traced_servers,
                 server(
                     [
                         sys.executable,
@@ -465,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
                         "--workers",
                         str(workers),
                     ],
-                    env,
+                    q_env,
                     q_port,
                 ) as quanjing,
                 server(
@@ -486,6 +528,26 @@ def main(argv: list[str] | None = None) -> int:
                     b_port,
                 ) as baseline,
             ):
+                traced = (
+                    traced_servers.enter_context(
+                        server(
+                            [
+                                sys.executable,
+                                "-m",
+                                "api.cli",
+                                "serve",
+                                "--port",
+                                str(t_port),
+                                "--workers",
+                                str(workers),
+                            ],
+                            traced_env,
+                            t_port,
+                        )
+                    )
+                    if traced_ops
+                    else None
+                )
                 for concurrency in concurrencies:
                     plan = []
                     if {"profile", "profile_fast", "profile_cached"} & set(ops):
@@ -500,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
                         if op == "update":
                             plan.append(("update", "baseline", b_port, baseline, baseline_update))
                         plan.append((op, "quanjing", q_port, quanjing, factories[op]))
+                        if op in traced_ops and traced is not None:
+                            plan.append((op, "quanjing+traces", t_port, traced, factories[op]))
                     for op, target, port, process, factory in plan:
                         asyncio.run(drive("127.0.0.1", port, factory, concurrency, 1.0, ok))  # warm
                         asyncio.run(statements(url, reset=True))

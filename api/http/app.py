@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable
 
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -33,6 +34,7 @@ from api.http.request_limits import RequestLimitsMiddleware
 from api.http.tokens import JwksCache, TokenVerifier
 from api.redis.activity_feed import RedisActivityFeed
 from api.settings import Settings
+from api.tracing import asgi_middleware_options, ensure_tracing, instrument_engine
 from api.worker.outbox_relay import OutboxRelay
 from schema import production_schema, schema
 
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     if not logging.getLogger().handlers:
         # A worker process uvicorn spawned (`serve --workers N`): nothing set its logging up.
         configure_logging(settings.log_level, settings.log_format)
+    tracing = ensure_tracing()
     graphql = GraphQLEndpoint(
         production_schema if settings.is_production else schema,
         verifier=None,
@@ -101,6 +104,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             return
         async with open_resources(settings) as owned:
             app.state.resources = owned
+            instrument_engine(owned.engine)
             assert owned.http is not None
             worker = (
                 build_worker(settings, owned.engine, owned.background, owned.http)
@@ -148,6 +152,12 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             WebSocketRoute("/graphql", graphql),
         ],
         middleware=[
+            # Outermost: the server span holds everything else (api/tracing.py; off by default).
+            *(
+                [Middleware(OpenTelemetryMiddleware, **asgi_middleware_options())]
+                if tracing is not None
+                else []
+            ),
             Middleware(CorrelationIdMiddleware),
             Middleware(AccessLogMiddleware),
             # Before the limits and authentication: a preflight carries no token.
@@ -168,6 +178,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         # at once.
         # The relay is created, not started: whoever hands in resources runs its loop.
         app.state.resources = resources
+        instrument_engine(resources.engine)
         app.state.relay = OutboxRelay(resources.engine, resources.redis)
         _serve_with(graphql, wire(settings, resources, app.state.relay))
     return app

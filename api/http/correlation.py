@@ -7,7 +7,10 @@ import logging
 import re
 import secrets
 
+from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.tracing import tracing_requested
 
 HEADER = "x-request-id"
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
@@ -49,15 +52,23 @@ class CorrelationIdMiddleware:
 
 
 class CorrelationIdFilter(logging.Filter):
+    """Every line's correlation id, and its trace id when the line is written in a span."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "correlation_id"):
             record.correlation_id = _current.get()
+        context = trace.get_current_span().get_span_context()
+        record.trace_id = format(context.trace_id, "032x") if context.is_valid else "-"
         return True
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"
+# With traces on, the trace id beside the correlation id.
+TRACED_TEXT_FORMAT = (
+    "%(asctime)s %(levelname)s [%(correlation_id)s %(trace_id)s] %(name)s: %(message)s"
+)
 # JSON lines: these fields, then whatever a line passes in `extra` (the access line's).
-JSON_FIELDS = ("asctime", "levelname", "name", "message", "correlation_id")
+JSON_FIELDS = ("asctime", "levelname", "name", "message", "correlation_id", "trace_id")
 
 
 def configure_logging(level: str, log_format: str = "text") -> None:
@@ -76,7 +87,7 @@ def configure_logging(level: str, log_format: str = "text") -> None:
             json_ensure_ascii=False,
         )
     else:
-        formatter = logging.Formatter(TEXT_FORMAT)
+        formatter = logging.Formatter(TRACED_TEXT_FORMAT if tracing_requested() else TEXT_FORMAT)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -20,7 +20,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
-from api.http.access_log import label_request
+from api.http.access_log import OPERATION, label_request
 from api.http.authentication import UNAUTHENTICATED
 from api.http.correlation import current_correlation_id
 from api.http.envelope import error_body
@@ -30,6 +30,7 @@ from api.http.profile_lane import RATE_CHARGED, ProfileLane, is_json, read_body,
 from api.http.tokens import AuthError, TokenVerifier
 from api.metrics import GRAPHQL_ERRORS, RATE_LIMITED
 from api.redis.response_cache import ResponseCache
+from api.tracing import tracer
 from domain.access.principal import Principal
 from schema.core.context import Context, Ports
 from schema.core.error_masking import UNAVAILABLE_CODES, masked
@@ -95,6 +96,20 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)  # websockets
             return
+        traced = tracer()
+        if traced is None:
+            await self._answer(scope, receive, send)
+            return
+        # One span per GraphQL operation, named once its name is known (api/tracing.py).
+        with traced.start_as_current_span("graphql") as span:
+            try:
+                await self._answer(scope, receive, send)
+            finally:
+                operation = scope.get("state", {}).get(OPERATION, "anonymous")
+                span.update_name(f"graphql {operation}")
+                span.set_attribute("graphql.operation.name", operation)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST" or self.lane is None or not is_json(scope):
             await self._view(scope, receive, send)
             return

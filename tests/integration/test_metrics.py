@@ -144,7 +144,7 @@ def test_several_workers_are_summed_in_one_exposition(endpoints: Endpoints, tmp_
                 )
                 assert answer.status_code == 200
         text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
-        writers = {p.name.rsplit("_", 1)[-1] for p in (tmp_path / "metrics").glob("counter_*")}
+        writers = {p.name.rsplit("_", 1)[-1] for p in (tmp_path / "metrics").rglob("counter_*")}
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=60)
