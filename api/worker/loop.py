@@ -261,7 +261,10 @@ class Worker:
 
     async def observe_stream(self) -> bool:
         """The consumer groups' lag and pending counts, for the metrics."""
-        groups: Any = await self.redis.xinfo_groups(STREAM)
+        try:
+            groups: Any = await self.redis.xinfo_groups(STREAM)
+        except ResponseError:
+            return False  # no stream yet: nothing was ever published
         for group in groups:
             name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
             STREAM_PENDING.labels(name).set(int(group.get("pending") or 0))
