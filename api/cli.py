@@ -19,7 +19,7 @@ from alembic.config import Config
 
 import migrations
 from api.http.correlation import configure_logging
-from api.ops.embedded import Endpoints, Infrastructure
+from api.ops.embedded import Endpoints, Infrastructure, pid_alive
 from api.settings import Settings, SettingsError
 
 log = logging.getLogger("quanjing")
@@ -87,7 +87,7 @@ def _metrics_for_workers(settings: Settings) -> None:
     parent = settings.home / "metrics"
     parent.mkdir(parents=True, exist_ok=True)
     for old in parent.iterdir():
-        if not (old.name.isdigit() and _alive(int(old.name))):
+        if not (old.name.isdigit() and pid_alive(int(old.name))):
             shutil.rmtree(old, ignore_errors=True)
     folder = parent / str(os.getpid())
     shutil.rmtree(folder, ignore_errors=True)
@@ -97,16 +97,6 @@ def _metrics_for_workers(settings: Settings) -> None:
 
     serve_metrics(settings.metrics_host, settings.metrics_port)
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _address_free(host: str, port: int) -> bool:

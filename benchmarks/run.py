@@ -239,6 +239,19 @@ def on_embedded(
         postgres.stop()
 
 
+def serve_command(port: int, workers: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "api.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+
+
 def span_sink() -> int:
     """A local OTLP endpoint that takes every export and keeps nothing (the port): the traced
     server pays for making, batching, encoding and sending its spans, as it would to a real
@@ -496,20 +509,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             with (
                 contextlib.ExitStack() as traced_servers,
-                server(
-                    [
-                        sys.executable,
-                        "-m",
-                        "api.cli",
-                        "serve",
-                        "--port",
-                        str(q_port),
-                        "--workers",
-                        str(workers),
-                    ],
-                    q_env,
-                    q_port,
-                ) as quanjing,
+                server(serve_command(q_port, workers), q_env, q_port) as quanjing,
                 server(
                     [
                         sys.executable,
@@ -530,20 +530,7 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 traced = (
                     traced_servers.enter_context(
-                        server(
-                            [
-                                sys.executable,
-                                "-m",
-                                "api.cli",
-                                "serve",
-                                "--port",
-                                str(t_port),
-                                "--workers",
-                                str(workers),
-                            ],
-                            traced_env,
-                            t_port,
-                        )
+                        server(serve_command(t_port, workers), traced_env, t_port)
                     )
                     if traced_ops
                     else None

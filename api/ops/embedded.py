@@ -40,7 +40,7 @@ def _free_port() -> int:
         return port
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -110,7 +110,7 @@ class EmbeddedPostgres:
         users = DiskList(self.pgdata / ".handle_pids.json")
         with getattr(PostgresServer, "_lock", contextlib.nullcontext()):
             pids = users.get()
-            alive = [pid for pid in pids if _pid_alive(pid)]
+            alive = [pid for pid in pids if pid_alive(pid)]
             if alive != pids:
                 log.info(
                     "forgetting %d embedded PostgreSQL users that are gone", len(pids) - len(alive)
@@ -204,11 +204,11 @@ class EmbeddedRedis:
             return
         with contextlib.suppress(ValueError):
             pid = int(pidfile.read_text().strip() or 0)
-            if pid and _pid_alive(pid):
+            if pid and pid_alive(pid):
                 log.info("stopping a leftover redis-server (pid %s)", pid)
                 os.kill(pid, signal.SIGTERM)
                 for _ in range(100):
-                    if not _pid_alive(pid):
+                    if not pid_alive(pid):
                         break
                     time.sleep(0.05)
         pidfile.unlink(missing_ok=True)
