@@ -26,10 +26,22 @@ _MOVEMENTS = text(
     WITH m AS (
         SELECT fm.id, fm.customer_id, fm.holding_id, fm.amount, fm.currency, fm.direction,
                fm.booked_at, c.kind, p.category = ANY(:deposits) AS deposit_holding,
-               CASE WHEN c.kind = 'corporate' THEN CAST(:lookback_c AS int) ELSE CAST(:lookback_p AS int) END AS lookback,
-               CASE WHEN c.kind = 'corporate' THEN CAST(:window_c AS int) ELSE CAST(:window_p AS int) END AS window_days
+               t.tier,
+               coalesce(
+                   (SELECT x.d FROM unnest(CAST(:lookback_tiers AS text[]),
+                                           CAST(:lookback_tier_days AS int[])) AS x(t, d)
+                    WHERE x.t = t.tier),
+                   CASE WHEN c.kind = 'corporate' THEN CAST(:lookback_c AS int) ELSE CAST(:lookback_p AS int) END
+               ) AS lookback,
+               coalesce(
+                   (SELECT x.d FROM unnest(CAST(:window_tiers AS text[]),
+                                           CAST(:window_tier_days AS int[])) AS x(t, d)
+                    WHERE x.t = t.tier),
+                   CASE WHEN c.kind = 'corporate' THEN CAST(:window_c AS int) ELSE CAST(:window_p AS int) END
+               ) AS window_days
         FROM fund_movements fm
         JOIN customers c ON c.id = fm.customer_id AND c.erased_at IS NULL
+        CROSS JOIN LATERAL (SELECT (SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id ORDER BY v.period DESC LIMIT 1) AS tier) t
         JOIN holdings h ON h.id = fm.holding_id
         JOIN products p ON p.id = h.product_id
         WHERE fm.id = ANY(:ids)
@@ -66,7 +78,7 @@ _MOVEMENTS = text(
 
 _CLOSURES = text(
     """
-    SELECT h.id, h.customer_id, c.kind, p.code, p.category,
+    SELECT h.id, h.customer_id, c.kind, p.code, p.category, (SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id ORDER BY v.period DESC LIMIT 1) AS tier,
            coalesce(h.closed_on::timestamptz, now()) AS observed_at,
            (SELECT count(*) FROM holdings o JOIN products op ON op.id = o.product_id
             WHERE o.customer_id = h.customer_id AND o.id <> h.id AND o.status <> 'closed'
@@ -80,7 +92,7 @@ _CLOSURES = text(
 
 _COMPLAINTS = text(
     """
-    SELECT i.id, i.customer_id, c.kind, i.channel, i.occurred_at
+    SELECT i.id, i.customer_id, c.kind, i.channel, i.occurred_at, (SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id ORDER BY v.period DESC LIMIT 1) AS tier
     FROM interactions i JOIN customers c ON c.id = i.customer_id AND c.erased_at IS NULL
     WHERE i.id = ANY(:ids) AND i.kind = 'complaint'
     """
@@ -88,14 +100,18 @@ _COMPLAINTS = text(
 
 _SILENT = text(
     """
-    SELECT c.id, c.kind, c.created_at, last.at AS last_at
+    SELECT c.id, c.kind, c.created_at, last.at AS last_at, t.tier
     FROM customers c
+    CROSS JOIN LATERAL (SELECT (SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id ORDER BY v.period DESC LIMIT 1) AS tier) t
     CROSS JOIN LATERAL (
         SELECT max(i.occurred_at) AS at FROM interactions i WHERE i.customer_id = c.id
     ) last
     WHERE c.erased_at IS NULL AND c.merged_into_id IS NULL
       AND coalesce(last.at, c.created_at) <= CAST(:now AS timestamptz) - make_interval(
-          days => CASE WHEN c.kind = 'corporate' THEN CAST(:days_c AS int) ELSE CAST(:days_p AS int) END)
+          days => coalesce(
+              (SELECT x.d FROM unnest(CAST(:tiers AS text[]), CAST(:tier_days AS int[])) AS x(t, d)
+               WHERE x.t = t.tier),
+              CASE WHEN c.kind = 'corporate' THEN CAST(:days_c AS int) ELSE CAST(:days_p AS int) END))
     """
 )
 
@@ -104,7 +120,7 @@ _SILENT = text(
 # one, the latest version of each wins, and no answer means no (opt-in).
 _OCCASIONS = text(
     """
-    SELECT c.id, c.kind, c.birth_date, c.created_at::date AS since,
+    SELECT c.id, c.kind, c.birth_date, c.created_at::date AS since, (SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id ORDER BY v.period DESC LIMIT 1) AS tier,
            coalesce((SELECT k.granted FROM consents k
                      WHERE k.customer_id = c.id AND k.purpose = 'marketing'
                        AND k.channel IN ('rm_visit', 'all')
@@ -121,15 +137,24 @@ _OCCASIONS = text(
 
 _DECLINING = text(
     """
-    SELECT id, kind, industry, lifecycle_stage FROM customers
-    WHERE kind = 'corporate' AND lifecycle_stage = 'decline' AND erased_at IS NULL
+    SELECT c.id, c.kind, c.industry, c.lifecycle_stage, (SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id ORDER BY v.period DESC LIMIT 1) AS tier FROM customers c
+    WHERE c.kind = 'corporate' AND c.lifecycle_stage = 'decline' AND c.erased_at IS NULL
     """
 )
 
 
-def _customer(row: Any) -> detector.CustomerFacts:
-    # Value tiers do not exist yet: thresholds resolve by customer kind, then default.
-    return detector.CustomerFacts(customer_id=row.customer_id, kind=row.kind, tier=None)
+def _customer(row: Any, id_column: str = "customer_id") -> detector.CustomerFacts:
+    """The customer's kind and value tier (the latest scored month's; none before the first
+    scoring): thresholds resolve by tier, then kind, then default (domain/detection/rules.py)."""
+    return detector.CustomerFacts(customer_id=getattr(row, id_column), kind=row.kind, tier=row.tier)
+
+
+def _by_tier(days: Mapping[str, int]) -> tuple[list[str], list[int]]:
+    """The tier-scoped windows of a threshold, as the arrays the statements join on."""
+    scoped = [
+        (scope.removeprefix("tier:"), n) for scope, n in days.items() if scope.startswith("tier:")
+    ]
+    return [t for t, _ in scoped], [n for _, n in scoped]
 
 
 class SqlDetectionFacts:
@@ -143,10 +168,16 @@ class SqlDetectionFacts:
     async def movements(
         self, ids: Sequence[int], lookback_days: Mapping[str, int], window_days: Mapping[str, int]
     ) -> list[detector.MovementFacts]:
+        lookback_tiers, lookback_tier_days = _by_tier(lookback_days)
+        window_tiers, window_tier_days = _by_tier(window_days)
         rows = await self._rows(
             _MOVEMENTS,
             ids=list(ids),
             deposits=_DEPOSITS,
+            lookback_tiers=lookback_tiers,
+            lookback_tier_days=lookback_tier_days,
+            window_tiers=window_tiers,
+            window_tier_days=window_tier_days,
             lookback_p=lookback_days.get("personal", 0),
             lookback_c=lookback_days.get("corporate", 0),
             window_p=window_days.get("personal", 0),
@@ -197,12 +228,18 @@ class SqlDetectionFacts:
         ]
 
     async def silent(self, now: datetime, days: Mapping[str, int]) -> list[detector.SilenceFacts]:
+        tiers, tier_days = _by_tier(days)
         rows = await self._rows(
-            _SILENT, now=now, days_p=days.get("personal", 0), days_c=days.get("corporate", 0)
+            _SILENT,
+            now=now,
+            days_p=days.get("personal", 0),
+            days_c=days.get("corporate", 0),
+            tiers=tiers,
+            tier_days=tier_days,
         )
         return [
             detector.SilenceFacts(
-                customer=detector.CustomerFacts(r.id, r.kind, None),
+                customer=_customer(r, "id"),
                 last_interaction_at=r.last_at,
                 customer_since=r.created_at,
             )
@@ -215,7 +252,7 @@ class SqlDetectionFacts:
         rows = await self._rows(_OCCASIONS, days=[m * 100 + d for m, d in month_days])
         return [
             detector.OccasionFacts(
-                customer=detector.CustomerFacts(r.id, r.kind, None),
+                customer=_customer(r, "id"),
                 birth_date=r.birth_date,
                 customer_since=r.since,
                 contact_allowed=r.allowed,
@@ -227,7 +264,7 @@ class SqlDetectionFacts:
         rows = await self._rows(_DECLINING)
         return [
             detector.IndustryFacts(
-                customer=detector.CustomerFacts(r.id, r.kind, None),
+                customer=_customer(r, "id"),
                 industry=r.industry,
                 lifecycle_stage=r.lifecycle_stage,
             )

@@ -28,7 +28,7 @@ _ONE_UP = {
 class CustomerFacts:
     customer_id: int
     kind: str  # personal | corporate: selects the threshold scope
-    tier: str | None  # value tier, once customers are scored
+    tier: str | None  # value tier of the latest scored month; None before any scoring
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +92,13 @@ def _threshold(rule: DetectionRule, name: str, customer: CustomerFacts) -> float
 
 
 def window_days(rule: DetectionRule, name: str) -> dict[str, int]:
-    """The window a rule needs per customer kind, so the adapter can gather exactly it."""
-    return {kind: int(rule.threshold(name, kind)) for kind in ("personal", "corporate")}
+    """The window a rule needs per customer kind, and per value tier where the rule sets one
+    (`tier:high`: the tier wins over the kind), so the adapter gathers exactly it."""
+    windows = {kind: int(rule.threshold(name, kind)) for kind in ("personal", "corporate")}
+    for scope, values in rule.thresholds.items():
+        if scope.startswith("tier:") and name in values:
+            windows[scope] = int(values[name])
+    return windows
 
 
 def large_fund_movement(rule: DetectionRule, facts: MovementFacts) -> Finding | None:

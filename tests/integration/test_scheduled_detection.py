@@ -26,13 +26,21 @@ async def _craft(url: str, today: date) -> dict[str, int]:
         people = [
             r["id"]
             for r in await conn.fetch(
-                "SELECT id FROM customers WHERE kind = 'personal' ORDER BY id LIMIT 6"
+                "SELECT id FROM customers WHERE kind = 'personal' ORDER BY id LIMIT 7"
             )
         ]
         company = await conn.fetchval(
             "SELECT id FROM customers WHERE kind = 'corporate' ORDER BY id LIMIT 1"
         )
-        names = ["silent", "recent", "birthday", "no_consent", "withdrawn", "quiet_unknown"]
+        names = [
+            "silent",
+            "recent",
+            "birthday",
+            "no_consent",
+            "withdrawn",
+            "quiet_unknown",
+            "high_quiet",
+        ]
         chosen = dict(zip(names, people, strict=True)) | {"declining": company}
         # Nobody else in this bank is silent, has an occasion soon, or is declining.
         # (Dates relative to today, so no occasion falls in the window whenever this runs.)
@@ -48,7 +56,19 @@ async def _craft(url: str, today: date) -> dict[str, int]:
             "SELECT id, 'mobile_app', 'inquiry', $1 FROM customers",
             now - timedelta(days=1),
         )
-        for name, days in (("silent", 200), ("recent", 179)):
+        # Tiers as the value scoring left them: none but one high-value customer, whose
+        # silence threshold is `tier:high`'s 60 days, not the personal 180.
+        await conn.execute("DELETE FROM customer_values")
+        await conn.execute(
+            "INSERT INTO customer_values (period, customer_id, margin_revenue, fee_revenue, "
+            "interaction_cost, servicing_cost, contribution, corporate_growth, tier, scored_at) "
+            "VALUES ($1, $2, 0, 0, 0, 0, 0, false, 'low', now()), "
+            "($3, $2, 90000, 0, 0, 0, 90000, false, 'high', now())",
+            date(today.year - 1, 1, 1),
+            chosen["high_quiet"],
+            date(today.year, 1, 1) if today.month > 1 else date(today.year - 1, 12, 1),
+        )
+        for name, days in (("silent", 200), ("recent", 179), ("high_quiet", 90)):
             await conn.execute("DELETE FROM interactions WHERE customer_id = $1", chosen[name])
             await conn.execute(
                 "INSERT INTO interactions (customer_id, channel, kind, occurred_at) "
@@ -118,6 +138,8 @@ async def test_detect_as_of_a_date_alerts_once_for_time_based_rules(
         [
             (chosen["silent"], "silence", "contact"),
             (chosen["quiet_unknown"], "silence", "contact"),
+            # Detection used no tiers before (issue 23): 90 quiet days passed as fine.
+            (chosen["high_quiet"], "silence", "contact"),
             (chosen["birthday"], "birthday", "contact"),
             (chosen["declining"], "industry_decline", "contact"),
         ]
@@ -130,4 +152,4 @@ async def test_detect_as_of_a_date_alerts_once_for_time_based_rules(
     finally:
         await engine.dispose()
     assert again.alerts == []
-    assert again.duplicates == 4
+    assert again.duplicates == 5
