@@ -212,6 +212,18 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             raise HTTPException(400, "The request body must be a JSON object")
         return decoded
 
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        """A GET's parameters: `variables` and `extensions` are plain JSON (strawberry decodes
+        them with `parse_json`, whose persisted-id lookup below took a variable named `id` for
+        a persisted operation's id, refusing urql's and Apollo's GETs); the parameters as a
+        whole are the request, which may name a persisted operation."""
+        parsed = dict(params)
+        for name in ("variables", "extensions"):
+            if parsed.get(name):
+                parsed[name] = self.decode_json(parsed[name])
+        parsed["query"] = query_text(parsed)
+        return parsed
+
     def parse_json(self, data: str | bytes) -> Any:
         # HTTP bodies only: websocket messages (which carry an "id" of their own) are decoded
         # by decode_json directly and never name a persisted operation.

@@ -104,6 +104,16 @@ async def test_the_body_size_is_limited(client: httpx.AsyncClient, settings: Set
     over = await client.post("/graphql", content=body(settings.max_body_bytes + 1), headers=headers)
     assert over.status_code == 413
     assert over.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
+    assert over.json()["data"] is None  # the same shape as every other refusal
+
+    async def chunks() -> Any:  # no content-length: refused while it streams
+        for _ in range(settings.max_body_bytes // 1024 + 2):
+            yield b" " * 1024
+
+    streamed = await client.post("/graphql", content=chunks(), headers=headers)
+    assert streamed.status_code == 413
+    assert streamed.json() == over.json() | {"errors": streamed.json()["errors"]}
+    assert streamed.json()["data"] is None
 
 
 class SlowReader:

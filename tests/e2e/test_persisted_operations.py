@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import httpx
 import pytest
@@ -86,3 +87,29 @@ async def test_an_apollo_client_retries_an_unregistered_query_with_its_text(
     assert len(retried.json()["data"]["customers"]["edges"]) == 1
     again = await client.post("/graphql", json={"extensions": apq})
     assert again.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_a_get_whose_variables_hold_an_id_runs_in_development(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Issue 23: urql's default and Apollo's useGETForQueries send queries as GET; a variable
+    named `id` (the schema's own `customer(id:)`) was taken for a persisted operation's id and
+    refused with PERSISTED_QUERY_NOT_FOUND."""
+    made = await make_customer(engine)
+    query = "query One($id: ID!) { customer(id: $id) { __typename ... on Customer { id } } }"
+    answer = await client.get(
+        "/graphql",
+        params={
+            "query": query,
+            "variables": json.dumps({"id": encode_id("Customer", made.id)}),
+            "operationName": "One",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["customer"]["id"] == encode_id("Customer", made.id)
+    # A GET may still name a persisted operation by its id, as a POST does.
+    unknown = await client.get(
+        "/graphql", params={"id": "0" * 64}, headers={"accept": "application/json"}
+    )
+    assert unknown.status_code == 400, (unknown.status_code, unknown.text)
+    assert unknown.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
