@@ -24,7 +24,7 @@ from schema.audit.queries import AccessQueries
 from schema.core.audit_fields import AuditFieldsExtension
 from schema.core.context import Context
 from schema.core.error_masking import masked
-from schema.core.limits import OperationLimits
+from schema.core.limits import DevelopmentOperationLimits, OperationLimits
 from schema.core.query_cost import RateLimitExtension
 from schema.core.read_audit import ReadAudit
 from schema.core.text_inputs import TextInputCheck
@@ -156,7 +156,9 @@ class Subscription(ActivitySubscriptions):
 
 def build_schema(*, production: bool = False) -> strawberry.Schema:
     # Limits keep one request from taking the service down; production also hides the schema.
-    limits: list[type[SchemaExtension]] = [OperationLimits]
+    limits: list[type[SchemaExtension]] = [
+        OperationLimits if production else DevelopmentOperationLimits
+    ]
     if production:
         limits.append(DisableIntrospection)
     return QuanjingSchema(

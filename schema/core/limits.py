@@ -36,6 +36,26 @@ class Measure:
     tokens: int
     depth: int
     aliases: int
+    # Every operation selects only `__schema`, `__type` or `__typename` at its root: the
+    # introspection GraphiQL, code generators and Postman send (depth 14 by its type refs).
+    introspection_only: bool = False
+
+
+def _introspection_only(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
+) -> bool:
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if not selection.name.value.startswith("__"):
+                return False
+        elif isinstance(selection, InlineFragmentNode):
+            if not _introspection_only(selection.selection_set, fragments):
+                return False
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is None or not _introspection_only(fragment.selection_set, fragments):
+                return False
+    return True
 
 
 def _depth(
@@ -87,16 +107,24 @@ def measure(query: str) -> Measure:
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     depth = aliases = 0
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
             aliases += _aliases(definition.selection_set)
         if isinstance(definition, OperationDefinitionNode):
             depth = max(depth, _depth(definition.selection_set, fragments, frozenset()))
-    return Measure(tokens=tokens, depth=depth, aliases=aliases)
+    introspection = bool(operations) and all(
+        _introspection_only(o.selection_set, fragments) for o in operations
+    )
+    return Measure(tokens=tokens, depth=depth, aliases=aliases, introspection_only=introspection)
 
 
 class OperationLimits(SchemaExtension):
     """Refuses a query over a limit before it is parsed for execution."""
+
+    # Development answers the standard introspection query whatever its depth (tools send it;
+    # production refuses introspection altogether: DisableIntrospection).
+    introspection_exempt = False
 
     def on_parse(self) -> Iterator[None]:
         query = self.execution_context.query
@@ -106,12 +134,18 @@ class OperationLimits(SchemaExtension):
             except GraphQLError:
                 found = None  # a syntax error: the parser reports it next
             if found is not None:
-                if found.tokens > MAX_TOKENS:
+                # The standard introspection is deep and long; aliases stay limited for it too.
+                sized = not (self.introspection_exempt and found.introspection_only)
+                if sized and found.tokens > MAX_TOKENS:
                     raise GraphQLError(f"Document contains more than {MAX_TOKENS} tokens.")
-                if found.depth > MAX_DEPTH:
+                if sized and found.depth > MAX_DEPTH:
                     raise GraphQLError(
                         f"The operation exceeds maximum operation depth of {MAX_DEPTH}."
                     )
                 if found.aliases > MAX_ALIASES:
                     raise GraphQLError(f"{found.aliases} aliases found. Allowed: {MAX_ALIASES}")
         yield
+
+
+class DevelopmentOperationLimits(OperationLimits):
+    introspection_exempt = True

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from graphql import Lexer, Source, TokenKind, parse
+from graphql import Lexer, Source, TokenKind, get_introspection_query, parse
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
@@ -325,3 +325,28 @@ async def test_a_refused_caller_is_refused_again_before_anything_is_parsed(
         assert len(viewed) == 3
     async with await _client(app, mint(Role.AGENT, "bystander")) as other:
         assert "errors" not in (await other.post("/graphql", json={"query": query})).json()
+
+
+async def test_the_standard_introspection_query_works_in_development_only(
+    client: httpx.AsyncClient, production: httpx.AsyncClient
+) -> None:
+    """Issue 23: GraphiQL's docs, code generators, Postman and schemathesis send graphql-js's
+    getIntrospectionQuery (depth 14); it was refused for the depth limit of 10. Development
+    answers it; an operation that is not only introspection keeps every limit; production
+    keeps introspection closed."""
+    standard = get_introspection_query(
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+    )
+    answer = await gql(client, standard)
+    assert "errors" not in answer, answer.get("errors")
+    assert any(t["name"] == "Customer" for t in answer["data"]["__schema"]["types"])
+    mixed = standard.replace("__schema {", "customers(first: 1) { edges { cursor } } __schema {", 1)
+    refused = await gql(client, mixed)
+    assert "maximum operation depth" in refused["errors"][0]["message"]
+    closed = (await production.post("/graphql", json={"query": standard})).json()
+    assert closed["data"] is None
+    assert closed["errors"]  # refused (by the depth limit first, introspection closed anyway)
