@@ -52,9 +52,15 @@ class AuthenticationMiddleware:
             principal = await self.verifier.verify(token.strip())
         except AuthError as exc:
             if scope["type"] == "websocket":
-                # 1013 "try again later" when the fault is ours, not the token's.
+                # Accepted, then closed: a close before the accept becomes HTTP 403, which a
+                # client only sees as 1006 ("abnormal"), without the code. 4401 for the token
+                # (sign in again), 1013 "try again later" when the fault is ours.
                 close = 4401 if exc.status == 401 else 1013
-                await send({"type": "websocket.close", "code": close, "reason": exc.code})
+                if (await receive())["type"] == "websocket.connect":
+                    offered = scope.get("subprotocols") or []
+                    chosen = "graphql-transport-ws" if "graphql-transport-ws" in offered else None
+                    await send({"type": "websocket.accept", "subprotocol": chosen})
+                    await send({"type": "websocket.close", "code": close, "reason": exc.code})
                 return
             if exc.status == 401:
                 challenge = f'Bearer error="invalid_token", error_description="{exc.code}"'

@@ -24,7 +24,7 @@ from api.http.access_log import OPERATION, label_request
 from api.http.authentication import UNAUTHENTICATED
 from api.http.correlation import current_correlation_id
 from api.http.envelope import error_body
-from api.http.graphql_ws import TransportWSHandler
+from api.http.graphql_ws import REJECTION, TransportWSHandler
 from api.http.persisted_requests import RequestRefused, query_text
 from api.http.profile_lane import RATE_CHARGED, ProfileLane, is_json, read_body, replay
 from api.http.tokens import AuthError, TokenVerifier
@@ -174,10 +174,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         raw = params.get("authorization") or params.get("Authorization") or ""
         scheme, _, token = str(raw).partition(" ")
         if self.verifier is None or scheme.lower() != "bearer" or not token.strip():
+            REJECTION.set("TOKEN_MISSING")
             raise ConnectionRejectionError({"code": "TOKEN_MISSING"})
         try:
             context.principal = await self.verifier.verify(token.strip())
         except AuthError as exc:
+            REJECTION.set(exc.code)
             raise ConnectionRejectionError({"code": exc.code}) from exc
         return ACK
 

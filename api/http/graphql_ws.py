@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 from typing import Any
 
@@ -21,6 +22,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Connec
 from schema.core.context import Context
 
 TOKEN_EXPIRED_CLOSE = 4401
+# The code a connection_init was refused with (api/http/graphql_view.on_ws_connect).
+REJECTION: contextvars.ContextVar[str | None] = contextvars.ContextVar("rejection", default=None)
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -29,7 +32,24 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self._expiry: asyncio.Task[None] | None = None
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        await super().handle_connection_init(message)
+        # strawberry closes a refused connection_init with 4403 "Forbidden", which a
+        # graphql-ws client retries for ~40 s before telling anyone. A bad or missing token is
+        # closed 4401 instead (the protocol's Unauthorized: clients give up and sign in
+        # again), with its code as the reason; the identity provider away is 1013 (try later).
+        close = self.websocket.close
+
+        async def close_with_the_code(code: int = 1000, reason: str | None = None) -> None:
+            rejected = REJECTION.get()
+            if code == 4403 and rejected is not None:
+                code = 1013 if rejected == "TOKEN_UNVERIFIABLE" else 4401
+                reason = rejected
+            await close(code=code, reason=reason or "")
+
+        self.websocket.close = close_with_the_code  # type: ignore[method-assign]
+        try:
+            await super().handle_connection_init(message)
+        finally:
+            self.websocket.close = close  # type: ignore[method-assign]
         expires_at = self.context.principal.expires_at
         if self.connection_acknowledged and expires_at is not None and self._expiry is None:
             self._expiry = asyncio.create_task(self._close_at(expires_at))

@@ -167,10 +167,33 @@ async def test_a_commit_wakes_the_relay_instead_of_waiting_for_its_poll(
 
 
 async def test_a_websocket_without_a_valid_token_is_refused(server: str) -> None:
+    """Closed 4401 with the token's code as the reason (issue 23): the protocol's
+    Unauthorized, which graphql-ws clients do not retry; it was 4403 "Forbidden", retried for
+    ~40 s, and without the code."""
     ws = await connect(f"ws://{server}/graphql", subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
     await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": "Bearer x"}}))
-    with pytest.raises(Exception, match="4403"):
+    with pytest.raises(ConnectionClosed) as closed:
         await ws.recv()
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "TOKEN_INVALID")
+
+
+async def test_a_bad_token_in_the_handshake_is_a_close_with_its_code_not_a_403(
+    server: str,
+) -> None:
+    """A bad Authorization header on the handshake was refused before the accept: HTTP 403,
+    which clients see as 1006 without any code. Now the websocket is accepted, then closed
+    4401 with the code."""
+    ws = await connect(
+        f"ws://{server}/graphql",
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        additional_headers={"authorization": "Bearer not-a-token"},
+    )
+    assert ws.subprotocol == "graphql-transport-ws"
+    with pytest.raises(ConnectionClosed) as closed:
+        await ws.recv()
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "TOKEN_INVALID")
 
 
 async def test_the_relay_catches_up_after_redis_comes_back(
