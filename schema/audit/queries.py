@@ -52,5 +52,6 @@ class AccessQueries:
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 end_cursor=encode_cursor(str(page.items[-1].id)) if page.items else None,
+                start_cursor=encode_cursor(str(page.items[0].id)) if page.items else None,
             ),
         )

@@ -22,6 +22,14 @@ class PageInfo:
     end_cursor: str | None = strawberry.field(
         description="Cursor of the last edge; pass it as `after` for the next page."
     )
+    start_cursor: str | None = strawberry.field(
+        default=None, description="Cursor of the first edge (null on an empty page)."
+    )
+    has_previous_page: bool = strawberry.field(
+        default=False,
+        description="Lists page forward only (first/after): always false, as the Relay "
+        "specification allows when it cannot be told cheaply; keep the cursors you came by.",
+    )
 
 
 def check_first(first: int) -> None:
@@ -59,4 +67,5 @@ def split_page(found: Sequence[T], first: int, key: Callable[[T], int]) -> tuple
     return page, PageInfo(
         has_next_page=len(found) > first,
         end_cursor=encode_cursor(str(key(page[-1]))) if page else None,
+        start_cursor=encode_cursor(str(key(page[0]))) if page else None,
     )

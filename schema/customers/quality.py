@@ -120,12 +120,13 @@ def _keyset(after: str | None) -> tuple[int, int] | None:
 def _page(found: Sequence[WeakRecord], first: int) -> WeakRecordConnection:
     page = list(found[:first])
     end = encode_cursor(f"{page[-1].score}:{page[-1].customer_id}") if page else None
+    start = encode_cursor(f"{page[0].score}:{page[0].customer_id}") if page else None
     return WeakRecordConnection(
         nodes=[
             WeakRecordNode(score=r.score, missing=list(r.missing), customer_id=r.customer_id)
             for r in page
         ],
-        page_info=PageInfo(has_next_page=len(found) > first, end_cursor=end),
+        page_info=PageInfo(has_next_page=len(found) > first, end_cursor=end, start_cursor=start),
     )
 
 

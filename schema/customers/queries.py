@@ -117,6 +117,7 @@ class CustomerQueries:
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 end_cursor=encode_cursor(f"c|{page.items[-1].id}") if page.items else None,
+                start_cursor=encode_cursor(f"c|{page.items[0].id}") if page.items else None,
             ),
         )
 

@@ -524,6 +524,7 @@ def interaction_connection(page: TimelinePage, view: Visibility) -> InteractionC
         page_info=PageInfo(
             has_next_page=page.has_next_page,
             end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=edges[0].cursor if edges else None,
         ),
     )
 

@@ -44,5 +44,6 @@ class TaskQueries:
             page_info=PageInfo(
                 has_next_page=more,
                 end_cursor=encode_cursor(str(tasks[-1].id)) if tasks else None,
+                start_cursor=encode_cursor(str(tasks[0].id)) if tasks else None,
             ),
         )

@@ -82,3 +82,21 @@ async def test_the_profile_costs_the_same_statements_for_small_and_large_custome
 
 
 PROFILE_STATEMENT_BOUND = 13
+
+
+async def test_page_info_has_the_relay_fields(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Issue 23: the Relay specification's PageInfo has hasPreviousPage and startCursor too
+    (Relay and Apollo's relayStylePagination read them)."""
+    await make_customer(engine)
+    await make_customer(engine)
+    data = await gql_data(
+        client,
+        "{ customers(first: 2) { edges { cursor } pageInfo { hasNextPage hasPreviousPage "
+        "startCursor endCursor } } }",
+    )
+    page = data["customers"]
+    assert page["pageInfo"]["startCursor"] == page["edges"][0]["cursor"]
+    assert page["pageInfo"]["endCursor"] == page["edges"][-1]["cursor"]
+    assert page["pageInfo"]["hasPreviousPage"] is False
