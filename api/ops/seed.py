@@ -176,6 +176,34 @@ SUMMARIES = {
     InteractionKind.SERVICE_REQUEST: ["挂失借记卡", "修改预留手机号", "申请开具资信证明"],
     InteractionKind.FOLLOW_UP: ["投诉处理回访", "理财产品到期回访", "贷款发放后回访"],
 }
+# Transactions that happen in particular places only: on another channel the same draw is
+# written as what that channel does (the draw itself is unchanged: the bank stays the same).
+TRANSACTION_CHANNELS = {
+    "柜台转账": {Channel.COUNTER},
+    "存款": {Channel.COUNTER, Channel.SELF_SERVICE},
+    "取款": {Channel.COUNTER, Channel.SELF_SERVICE},
+    "购买理财产品": {Channel.COUNTER, Channel.MOBILE_APP, Channel.WEB_BANKING, Channel.RM_VISIT},
+    "开立定期存款": {Channel.COUNTER, Channel.MOBILE_APP, Channel.WEB_BANKING},
+}
+TRANSACTION_ON = {
+    Channel.COUNTER: "柜台转账",
+    Channel.CALL_CENTER: "电话银行转账",
+    Channel.MOBILE_APP: "手机银行转账",
+    Channel.WEB_BANKING: "网上银行转账",
+    Channel.SELF_SERVICE: "自助机取款",
+    Channel.RM_VISIT: "客户经理上门办理存款",
+    Channel.SMS: "回复短信确认交易",
+    Channel.EMAIL: "邮件确认交易对账单",
+}
+
+
+def summary(rng: random.Random, kind: InteractionKind, channel: Channel) -> str:
+    text = rng.choice(SUMMARIES[kind])
+    if kind is InteractionKind.TRANSACTION and channel not in TRANSACTION_CHANNELS[text]:
+        return TRANSACTION_ON[channel]
+    return text
+
+
 # Roughly what each channel costs the bank per contact, CNY: counters and visits are dear.
 CHANNEL_COST = {
     Channel.COUNTER: Decimal("18.00"),
@@ -581,7 +609,7 @@ class DemoBank:
                             (InteractionOutcome.NO_CONTACT.value, 8),
                         ),
                     ),
-                    rng.choice(SUMMARIES[kind]),
+                    summary(rng, kind, channel),
                     rng.randint(1, 5) if staffed and rng.random() < 0.4 else None,
                 )
             )

@@ -14,7 +14,7 @@ from api.cli import migrate
 from api.db.document_crypto import DocumentCrypto
 from api.db.engine import asyncpg_dsn
 from api.ops.embedded import Endpoints
-from api.ops.seed import DatabaseNotEmpty, seed
+from api.ops.seed import TRANSACTION_CHANNELS, DatabaseNotEmpty, seed
 from tests.scratch import scratch_database
 
 PINNED_NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -112,3 +112,24 @@ async def test_seeded_identifiers_are_valid_and_activity_is_long_tailed(
     assert counts[-1] >= 8 * max(1, median), "the busiest customer should dwarf the median"
     assert kinds["corporate"] > 0
     assert products >= 20
+
+
+async def test_demo_transactions_happen_where_they_can(endpoints: Endpoints, seeded: int) -> None:
+    """Issue 23: the demo bank put 柜台转账 (a counter transfer) on EMAIL and 购买理财产品 on
+    SMS; each transaction's summary now fits its channel."""
+    conn = await asyncpg.connect(asyncpg_dsn(endpoints.database_url))
+    try:
+        rows = await conn.fetch(
+            "SELECT channel, summary, count(*) AS n FROM interactions "
+            "WHERE kind = 'transaction' GROUP BY channel, summary"
+        )
+    finally:
+        await conn.close()
+    places = {text: {c.value for c in channels} for text, channels in TRANSACTION_CHANNELS.items()}
+    assert rows
+    misplaced = [
+        (r["summary"], r["channel"])
+        for r in rows
+        if r["summary"] in places and r["channel"] not in places[r["summary"]]
+    ]
+    assert not misplaced, misplaced
