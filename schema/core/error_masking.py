@@ -14,8 +14,8 @@ from collections.abc import Callable
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryInputCoercionError
 
-from domain.errors import DependencyUnavailable, DomainError
-from schema.core.errors import UserFacingError
+from domain.errors import DependencyUnavailable, DomainError, NotFound
+from schema.core.errors import UserFacingError, as_sent
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,18 @@ def masked(
     GRAPHQL_VALIDATION_FAILED added); a dependency's outage as SERVICE_UNAVAILABLE naming it
     (not logged: the outage is, once, by api/outages.py); otherwise a generic one, logged."""
     if is_expected(error):
-        if isinstance(error.original_error, DependencyUnavailable):
-            return unavailable(error, error.original_error, correlation_id)
+        original = error.original_error
+        if isinstance(original, DependencyUnavailable):
+            return unavailable(error, original, correlation_id)
+        if isinstance(original, NotFound) and not isinstance(error, UserFacingError):
+            shown = as_sent(original)  # the client's id, never the row number
+            return GraphQLError(
+                shown.message,
+                nodes=error.nodes,
+                path=error.path,
+                original_error=shown,
+                extensions={**(error.extensions or {}), "code": shown.code},
+            )
         return error
     if is_about_the_request(error):
         if error.extensions and "code" in error.extensions:

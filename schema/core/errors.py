@@ -6,6 +6,7 @@ import strawberry
 from graphql import GraphQLError
 
 from domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
+from domain.ids import encode_id
 
 
 @strawberry.interface(description="An expected failure a client can act on.")
@@ -18,7 +19,32 @@ class Error:
 class NotFoundError(Error):
     @classmethod
     def from_domain(cls, error: NotFound) -> NotFoundError:
-        return cls(code=error.code, message=error.message)
+        shown = as_sent(error)
+        return cls(code=shown.code, message=shown.message)
+
+
+# What the domain calls a thing → its GraphQL type, whose global id the client sent.
+_TYPE_OF_KIND = {
+    "customer": "Customer",
+    "task": "Task",
+    "alert": "Alert",
+    "proposal": "Proposal",
+    "contact point": "ContactPoint",
+    "identity document": "IdentityDocument",
+    "match candidate": "MatchCandidate",
+    "merge": "CustomerMerge",
+    "webhook subscription": "WebhookSubscription",
+    "undelivered webhook delivery": "WebhookDelivery",
+}
+
+
+def as_sent(error: NotFound) -> NotFound:
+    """The error with the id the client sent, not the row number behind it ("task 454 was
+    not found" told a client nothing it could match, and a number it should never see)."""
+    type_name = _TYPE_OF_KIND.get(error.kind)
+    if type_name is None or not error.key.isdigit():
+        return error
+    return NotFound(error.kind, encode_id(type_name, int(error.key)))
 
 
 @strawberry.type(description="An argument failed validation; `field` names which one.")
@@ -70,6 +96,8 @@ class UserFacingError(GraphQLError):
     schema cannot return an error type (lists, connections)."""
 
     def __init__(self, error: DomainError) -> None:
+        if isinstance(error, NotFound):
+            error = as_sent(error)
         extensions: dict[str, object] = {"code": error.code}
         if isinstance(error, InvalidInput):
             extensions["field"] = error.field

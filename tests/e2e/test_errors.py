@@ -11,8 +11,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from domain.access.principal import Role
 from domain.customers.model import Customer
 from domain.ids import encode_id
+from tests.conftest import Minter
 from tests.graphql import gql, gql_data, ports_of
 
 PROFILE = """query ($id: ID!) { customer(id: $id) { __typename
@@ -175,3 +177,31 @@ async def test_a_method_the_endpoint_does_not_serve_is_a_405_with_a_code(
     assert response.status_code == 405
     (error,) = response.json()["errors"]
     assert error["extensions"] == {"code": "METHOD_NOT_ALLOWED"}
+
+
+async def test_not_found_names_the_id_the_client_sent(
+    client: httpx.AsyncClient, mint: Minter
+) -> None:
+    """Issue 23: "task 454 was not found" showed a row number the client never sent (and
+    should never see); the message names the global id it did send."""
+    agent = mint(Role.AGENT, "agent-not-found")
+    sent = encode_id("Task", 987_654_321)
+    answer = await gql(
+        client,
+        """mutation ($input: CompleteTaskInput!) { completeTask(input: $input) {
+          __typename ... on Error { code message } } }""",
+        {"input": {"taskId": sent, "result": "done"}},
+        token=agent,
+    )
+    result = answer["data"]["completeTask"]
+    assert result["code"] == "NOT_FOUND"
+    assert sent in result["message"]
+    assert "987654321" not in result["message"]
+    alert = encode_id("Alert", 987_654_321)
+    acknowledged = await gql(
+        client,
+        "mutation ($id: ID!) { acknowledgeAlert(id: $id) { __typename ... on Error { code message } } }",
+        {"id": alert},
+        token=mint(Role.ADMIN, "admin-not-found"),
+    )
+    assert "987654321" not in str(acknowledged)
