@@ -69,7 +69,7 @@ class RelationshipManager(Node):
 
     @strawberry.field(
         description="The RM's book: customers, totals, contribution, tier mix, open alerts and "
-        "tasks. The RM themself, approvers, compliance and admins; null for anyone else."
+        "tasks. The RM themself, approvers, compliance and admins; FORBIDDEN for anyone else."
     )
     async def portfolio(
         self, info: Info

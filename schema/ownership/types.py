@@ -27,6 +27,7 @@ from domain.ids import encode_id
 from domain.organisation import ClaimStatus, RmGrade
 from domain.value.contribution import format_period
 from domain.value.tiers import ValueTier
+from schema.core.access import Forbidden
 from schema.core.context import Info
 from schema.core.errors import (
     ForbiddenError,
@@ -153,7 +154,12 @@ def may_see_portfolio(info: Info, rm_id: int) -> bool:
 
 async def load_portfolio(info: Info, rm_id: int) -> Portfolio | None:
     if not may_see_portfolio(info, rm_id):
-        return None
+        # Refused with FORBIDDEN, not a silent null a desk would take for an empty book.
+        raise UserFacingError(
+            Forbidden(
+                f"the {info.context.principal.role.value} role may not see this RM's portfolio"
+            )
+        )
     summary = await info.context.ownership.portfolio(rm_id)
     return Portfolio(
         customer_count=summary.customers,

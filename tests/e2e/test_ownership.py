@@ -17,7 +17,7 @@ from domain.access.principal import Role
 from domain.ids import encode_id
 from tests.conftest import Minter
 from tests.factories import backdate, make_customer
-from tests.graphql import gql_data
+from tests.graphql import gql, gql_data
 
 _numbers = itertools.count(1)
 
@@ -363,11 +363,14 @@ async def test_a_leaving_rms_portfolio_moves_whole_and_leaves_no_orphan(
     assert {n["id"] for n in portfolio["customers"]["nodes"]} == {cid(ids[0]), cid(ids[1])}
     assert portfolio["customers"]["pageInfo"]["hasNextPage"] is False
     assert Decimal(portfolio["totals"][0]["deposits"]) >= 0
+    # Another RM, or an agent: refused with FORBIDDEN at the field (issue 23: it was a silent
+    # null, which a desk could take for an empty book).
     for other in (mint(Role.RELATIONSHIP_MANAGER, "x", rm=leaver), mint(Role.AGENT, "ag")):
-        hidden = (await gql_data(anonymous, PORTFOLIO, {"rm": rid(successor)}, token=other))[
-            "relationshipManager"
-        ]
-        assert hidden["portfolio"] is None
+        hidden = await gql(anonymous, PORTFOLIO, {"rm": rid(successor)}, token=other)
+        assert hidden["data"]["relationshipManager"]["portfolio"] is None
+        [refusal] = hidden["errors"]
+        assert refusal["extensions"]["code"] == "FORBIDDEN"
+        assert refusal["path"] == ["relationshipManager", "portfolio"]
 
 
 CLAIM = """
