@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -55,7 +56,19 @@ class ActivitySubscriptions:
                     customer_id=strawberry.ID(encode_id("Customer", pk)),
                     topic=event.topic,
                     occurred_at=event.occurred_at,
-                    payload=JSON(with_global_ids(payload)),
+                    payload=JSON(as_graphql_enums(with_global_ids(payload))),
                 )
         except DomainError as exc:  # the feed ended it (the client fell behind): say why
             raise UserFacingError(exc) from exc
+
+
+# Payload keys whose values are domain enums: written the way every GraphQL enum is (issue 23:
+# `call_center` here, `CALL_CENTER` everywhere else in the schema).
+ENUM_KEYS = frozenset({"channel", "kind", "direction", "status", "outcome", "severity", "rule"})
+
+
+def as_graphql_enums(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value.upper() if key in ENUM_KEYS and isinstance(value, str) else value
+        for key, value in payload.items()
+    }

@@ -133,6 +133,10 @@ async def test_a_committed_write_is_announced_and_a_rolled_back_one_never(
         first = await _events(ws, 2)
         assert [e["topic"] for e in first] == ["interaction.recorded", "task.opened"]
         assert first[0]["payload"]["interactionId"] == interaction_id
+        # Enum values as every GraphQL enum is written (issue 23: they were `call_center`).
+        assert first[0]["payload"]["channel"] == "CALL_CENTER"
+        assert first[0]["payload"]["kind"] == "COMPLAINT"
+        assert first[1]["payload"]["kind"] == first[1]["payload"]["kind"].upper()
         assert first[0]["sequence"] < first[1]["sequence"]
         await _nothing_more(ws, within=0.5)
     finally:
