@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.access.policy import FIELD_POLICIES
+from domain.access.principal import Role
 from domain.errors import DomainError
 from domain.ids import decode_typed_id, encode_id, with_global_ids
 from schema.activity.types import ActivityEvent, _visible_now
@@ -24,7 +25,9 @@ class ActivitySubscriptions:
         description="New interactions, tasks, holding changes and fund movements of one "
         "customer, as they are committed (a rolled-back write is never announced). Audited "
         "when it starts and with every event; a fund movement's amount and direction follow "
-        "the field policies. The connection closes (4401) when the token expires."
+        "the field policies. A customer may follow only their own, and is told of their "
+        "interactions, holdings and movements only. The connection closes (4401) when the "
+        "token expires."
     )
     async def customer_activity(
         self, info: Info, customer_id: strawberry.ID
@@ -42,8 +45,11 @@ class ActivitySubscriptions:
             raise UserFacingError(AuditUnavailable(context.correlation_id))
         context.audit.reset()
         holder = f"{context.principal.role}:{context.principal.subject}"
+        own = context.principal.role is Role.CUSTOMER
         try:
             async for event in context.activity.subscribe(pk, holder):
+                if own and event.topic not in CUSTOMER_TOPICS:
+                    continue  # the bank's own work about them (tasks, alerts, the ladder)
                 visibility = await _visible_now(info, pk, customer_id)
                 payload = visibility.json("ActivityEvent", "payload", event.payload)
                 context.audit.shown.update(
@@ -60,6 +66,19 @@ class ActivitySubscriptions:
                 )
         except DomainError as exc:  # the feed ended it (the client fell behind): say why
             raise UserFacingError(exc) from exc
+
+
+# What a customer following their own activity is told of: their own doings and their
+# accounts'. Tasks, alerts and relationship-state changes are the bank's work about them.
+CUSTOMER_TOPICS = frozenset(
+    {
+        "interaction.recorded",
+        "holding.opened",
+        "holding.changed",
+        "holding.closed",
+        "fund_movement.recorded",
+    }
+)
 
 
 # Payload keys whose values are domain enums: written the way every GraphQL enum is (issue 23:

@@ -145,7 +145,10 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "createTask": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
     "completeTask": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
     "myTasks": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
-    "customerActivity": frozenset({Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
+    # A customer follows only their own (the row rule), and only their own doings (below).
+    "customerActivity": frozenset(
+        {Role.CUSTOMER, Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}
+    ),
     "changeRelationshipState": frozenset({Role.RELATIONSHIP_MANAGER, Role.APPROVER}),
     "proposeStateChange": frozenset({Role.RELATIONSHIP_MANAGER, Role.APPROVER}),
     "approveStateChange": frozenset({Role.APPROVER}),

@@ -380,3 +380,45 @@ async def test_a_client_that_drops_right_after_subscribing_leaves_no_subscriptio
             break
         await asyncio.sleep(0.1)
     assert listeners == 0
+
+
+async def test_a_customer_follows_their_own_activity_and_only_their_doings(
+    server: str, engine: AsyncEngine, mint: Minter, redis_client: aioredis.Redis
+) -> None:
+    """Issue 23: a customer token was refused customerActivity (FORBIDDEN). It may follow its
+    own, and hears of its interactions, holdings and movements, not of the bank's tasks."""
+    made, other = await make_customer(engine), await make_customer(engine)
+    me = mint(Role.CUSTOMER, f"c-{made.id}", cid=made.id)
+    ws = await _subscribe(server, me, made.id)
+    try:
+        await _listening(redis_client, made.id)
+        async with httpx.AsyncClient(base_url=f"http://{server}") as http:
+            await http.post(
+                "/graphql",
+                headers={"authorization": f"Bearer {mint(Role.AGENT, 'desk-own')}"},
+                json={
+                    "query": """mutation ($input: RecordInteractionInput!) {
+                      recordInteraction(input: $input) { __typename } }""",
+                    "variables": {
+                        "input": {
+                            "customerId": encode_id("Customer", made.id),
+                            "channel": "CALL_CENTER",
+                            "kind": "COMPLAINT",  # also opens a task: not the customer's to see
+                            "occurredAt": datetime.now(UTC).isoformat(),
+                        }
+                    },
+                },
+            )
+        [event] = await _events(ws, 1)
+        assert event["topic"] == "interaction.recorded"
+        await _nothing_more(ws, within=1.0)  # task.opened is not sent to the customer
+    finally:
+        await ws.close()
+    # Someone else's activity: as if it did not exist.
+    ws = await _subscribe(server, me, other.id)
+    try:
+        message = await receive(ws)
+        errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+        assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+    finally:
+        await ws.close()
