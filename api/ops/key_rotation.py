@@ -15,7 +15,8 @@ Each batch is its own transaction; a run that stops is simply run again.
 from __future__ import annotations
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import LargeBinary, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.document_crypto import DocumentCrypto
@@ -90,6 +91,17 @@ _DOCUMENTS = text(
     "SELECT id, customer_id, type, number_key_id, number_ciphertext, number_hmac "
     "FROM identity_documents WHERE id > :last ORDER BY id LIMIT :n FOR UPDATE"
 )
+_REHASH = text(
+    "UPDATE identity_documents d SET number_hmac = u.hash "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:hashes AS bytea[])) AS u(id, hash) "
+    "WHERE d.id = u.id"
+).bindparams(bindparam("hashes", type_=ARRAY(LargeBinary)))
+# Identity resolution's blocking keys name the hash: they move with it.
+_REKEY = text(
+    "UPDATE customer_match_keys k SET key = u.new "
+    "FROM unnest(CAST(:customers AS bigint[]), CAST(:old AS text[]), CAST(:new AS text[])) "
+    "AS u(customer_id, old, new) WHERE k.customer_id = u.customer_id AND k.key = u.old"
+)
 _DECIDED = text(
     "SELECT id, left_id, right_id, decided_fingerprint FROM match_candidates "
     "WHERE decided_fingerprint IS NOT NULL "
@@ -126,22 +138,19 @@ async def rotate_lookup_hashes(
                 for d in (await conn.execute(_DECIDED, {"ids": customers})).all()
                 if await pair_fingerprint(conn, d.left_id, d.right_id) == d.decided_fingerprint
             ]
-            for row, fresh in stale:
-                await conn.execute(
-                    text("UPDATE identity_documents SET number_hmac = :h WHERE id = :id"),
-                    {"h": fresh, "id": row.id},
-                )
-                await conn.execute(
-                    text(
-                        "UPDATE customer_match_keys SET key = :new "
-                        "WHERE customer_id = :c AND key = :old"
-                    ),
-                    {
-                        "c": row.customer_id,
-                        "old": f"doc:{row.type}:{row.number_hmac.hex()}",
-                        "new": f"doc:{row.type}:{fresh.hex()}",
-                    },
-                )
+            # Set-based, two statements per batch whatever its size.
+            await conn.execute(
+                _REHASH,
+                {"ids": [row.id for row, _ in stale], "hashes": [fresh for _, fresh in stale]},
+            )
+            await conn.execute(
+                _REKEY,
+                {
+                    "customers": [row.customer_id for row, _ in stale],
+                    "old": [f"doc:{row.type}:{row.number_hmac.hex()}" for row, _ in stale],
+                    "new": [f"doc:{row.type}:{fresh.hex()}" for row, fresh in stale],
+                },
+            )
             for decided in holding:
                 await conn.execute(
                     text("UPDATE match_candidates SET decided_fingerprint = :f WHERE id = :id"),
