@@ -99,10 +99,11 @@ class CircuitBreaker:
     def _succeeded(self) -> None:
         self.failures = 0
         self.probing = False
-        if self.opened_at is not None:
-            self.opened_at = None
-            if self.outages is not None:
-                self.outages.up(REDIS)
+        self.opened_at = None
+        # Redis answers: whoever recorded it down (this breaker, or a Redis error that reached
+        # the error masking) hears it is back, once.
+        if self.outages is not None and self.outages.is_down(REDIS):
+            self.outages.up(REDIS)
 
     def _failed(self, error: BaseException) -> None:
         REDIS_FAILURES.labels(
