@@ -46,6 +46,29 @@ async def _publish(redis: aioredis.Redis, customer_id: int) -> bytes:
     return entry if isinstance(entry, bytes) else entry.encode()
 
 
+async def _worker(
+    settings: Settings,
+    engine: AsyncEngine,
+    redis: aioredis.Redis,
+    max_deliveries: int,
+    detection: PoisonedDetection,
+) -> Worker:
+    """A worker of its own group whose detection is `detection`, claiming a failed message
+    again at once (no idle wait). Its webhook client is closed: these tests deliver none."""
+    async with httpx.AsyncClient() as http:
+        worker = make_worker(
+            replace(settings, worker_max_deliveries=max_deliveries),
+            engine,
+            redis,
+            http,
+            f"dead-{uuid.uuid4().hex[:8]}",
+            claim_idle_ms=0,
+        )
+    worker.detection = detection
+    await worker.ensure_group()
+    return worker
+
+
 async def _pending(worker: Worker) -> int:
     groups: Any = await worker.redis.xinfo_groups(STREAM)
     (mine,) = [g for g in groups if g["name"] == worker.group.encode()]
@@ -55,18 +78,8 @@ async def _pending(worker: Worker) -> int:
 async def test_a_poison_event_goes_to_the_dead_letters_and_the_rest_go_on(
     settings: Settings, engine: AsyncEngine, redis_client: aioredis.Redis
 ) -> None:
-    async with httpx.AsyncClient() as http:
-        worker = make_worker(
-            replace(settings, worker_max_deliveries=3),
-            engine,
-            redis_client,
-            http,
-            f"dead-{uuid.uuid4().hex[:8]}",
-            claim_idle_ms=0,  # a failed message is claimed again at once
-        )
     detection = PoisonedDetection()
-    worker.detection = detection
-    await worker.ensure_group()
+    worker = await _worker(settings, engine, redis_client, 3, detection)
     good_before = 100_000_000 + int(uuid.uuid4().int % 1_000_000)
     await _publish(redis_client, good_before)
     poison = await _publish(redis_client, POISON)
@@ -105,17 +118,7 @@ async def test_an_outage_is_retried_as_a_batch_without_counting_towards_the_dead
         async def events(self, events: list[Event]) -> DetectionReport:
             raise ConnectionRefusedError(111, "Connect call failed")
 
-    async with httpx.AsyncClient() as http:
-        worker = make_worker(
-            replace(settings, worker_max_deliveries=1),
-            engine,
-            redis_client,
-            http,
-            f"down-{uuid.uuid4().hex[:8]}",
-            claim_idle_ms=0,
-        )
-    worker.detection = Down()  # type: ignore[assignment]
-    await worker.ensure_group()
+    worker = await _worker(settings, engine, redis_client, 1, Down())  # type: ignore[arg-type]
     await redis_client.delete(DEAD_STREAM)
     await _publish(redis_client, 1)
     for _ in range(3):
