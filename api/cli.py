@@ -12,7 +12,6 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from alembic import command
 from alembic.config import Config
@@ -481,10 +480,9 @@ def redacted(name: str, value: object) -> object:
     if name in SECRETS:
         return "(set)" if value else "(unset: generated under QUANJING_HOME in development)"
     if name in ("database_url", "redis_url") and isinstance(value, str):
-        parts = urlsplit(value)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-            return urlunsplit(parts._replace(netloc=netloc))
+        from sqlalchemy.engine import make_url  # its URL masking reads Redis URLs too
+
+        return make_url(value).render_as_string(hide_password=True)
     return value
 
 
