@@ -73,7 +73,9 @@ class RefusalMemory:
     def __init__(self, refill_per_second: float) -> None:
         self.refill = refill_per_second
         self._tokens: dict[str, tuple[float, float]] = {}  # bucket → (when, tokens then)
-        self._costs: dict[str, float] = {}  # query text → its cost when last charged
+        # hash(query text) → the least it has cost. Keyed by the hash, not the text: ten
+        # thousand texts of up to a request body each must not be what a process keeps.
+        self._costs: dict[int, float] = {}
 
     def has_refused(self, bucket: str) -> bool:
         return bucket in self._tokens
@@ -81,14 +83,15 @@ class RefusalMemory:
     def remember_cost(self, text: str | None, cost: float) -> None:
         if text is None:
             return
-        if len(self._costs) >= self.MAX_ENTRIES and text not in self._costs:
+        key = hash(text)
+        if len(self._costs) >= self.MAX_ENTRIES and key not in self._costs:
             self._costs.clear()  # crude, and rare: forgetting only costs a parse
         # The least it has cost: `first:` may make the same text cheaper, and a request must
         # never be refused for a cost it does not have.
-        self._costs[text] = min(cost, self._costs.get(text, cost))
+        self._costs[key] = min(cost, self._costs.get(key, cost))
 
     def cost_of(self, text: str | None) -> float:
-        return self._costs.get(text, 1.0) if text is not None else 1.0
+        return self._costs.get(hash(text), 1.0) if text is not None else 1.0
 
     def refused(self, bucket: str, cost: float, retry: float, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
