@@ -16,13 +16,19 @@ from domain.fund_movements import MovementDirection
 from domain.products import DEPOSIT_CATEGORIES
 
 _IDS = bindparam("ids", type_=ARRAY(BigInteger))
+# The customer's value tier: the latest scored month's (none before the first scoring), for
+# thresholds scoped `tier:<tier>` (domain/detection/rules.py).
+_TIER = (
+    "(SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id "
+    "ORDER BY v.period DESC LIMIT 1)"
+)
 _DEPOSITS = [c.value for c in DEPOSIT_CATEGORIES]
 
 # Per movement: the customer's typical movement in the same currency over the lookback
 # (this one excluded), deposit balances in that currency, and the net deposit outflow over
 # the balance-drop window (this one included). Windows differ by customer kind.
 _MOVEMENTS = text(
-    """
+    f"""
     WITH m AS (
         SELECT fm.id, fm.customer_id, fm.holding_id, fm.amount, fm.currency, fm.direction,
                fm.booked_at, c.kind, p.category = ANY(:deposits) AS deposit_holding,
@@ -41,7 +47,7 @@ _MOVEMENTS = text(
                ) AS window_days
         FROM fund_movements fm
         JOIN customers c ON c.id = fm.customer_id AND c.erased_at IS NULL
-        CROSS JOIN LATERAL (SELECT (SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id ORDER BY v.period DESC LIMIT 1) AS tier) t
+        CROSS JOIN LATERAL (SELECT {_TIER} AS tier) t
         JOIN holdings h ON h.id = fm.holding_id
         JOIN products p ON p.id = h.product_id
         WHERE fm.id = ANY(:ids)
@@ -77,8 +83,8 @@ _MOVEMENTS = text(
 ).bindparams(_IDS)
 
 _CLOSURES = text(
-    """
-    SELECT h.id, h.customer_id, c.kind, p.code, p.category, (SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id ORDER BY v.period DESC LIMIT 1) AS tier,
+    f"""
+    SELECT h.id, h.customer_id, c.kind, p.code, p.category, {_TIER} AS tier,
            coalesce(h.closed_on::timestamptz, now()) AS observed_at,
            (SELECT count(*) FROM holdings o JOIN products op ON op.id = o.product_id
             WHERE o.customer_id = h.customer_id AND o.id <> h.id AND o.status <> 'closed'
@@ -91,18 +97,18 @@ _CLOSURES = text(
 ).bindparams(_IDS)
 
 _COMPLAINTS = text(
-    """
-    SELECT i.id, i.customer_id, c.kind, i.channel, i.occurred_at, (SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id ORDER BY v.period DESC LIMIT 1) AS tier
+    f"""
+    SELECT i.id, i.customer_id, c.kind, i.channel, i.occurred_at, {_TIER} AS tier
     FROM interactions i JOIN customers c ON c.id = i.customer_id AND c.erased_at IS NULL
     WHERE i.id = ANY(:ids) AND i.kind = 'complaint'
     """
 ).bindparams(_IDS)
 
 _SILENT = text(
-    """
+    f"""
     SELECT c.id, c.kind, c.created_at, last.at AS last_at, t.tier
     FROM customers c
-    CROSS JOIN LATERAL (SELECT (SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id ORDER BY v.period DESC LIMIT 1) AS tier) t
+    CROSS JOIN LATERAL (SELECT {_TIER} AS tier) t
     CROSS JOIN LATERAL (
         SELECT max(i.occurred_at) AS at FROM interactions i WHERE i.customer_id = c.id
     ) last
@@ -119,8 +125,8 @@ _SILENT = text(
 # the customer's marketing consent for contact: the RM-visit answer wins over the general
 # one, the latest version of each wins, and no answer means no (opt-in).
 _OCCASIONS = text(
-    """
-    SELECT c.id, c.kind, c.birth_date, c.created_at::date AS since, (SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id ORDER BY v.period DESC LIMIT 1) AS tier,
+    f"""
+    SELECT c.id, c.kind, c.birth_date, c.created_at::date AS since, {_TIER} AS tier,
            coalesce((SELECT k.granted FROM consents k
                      WHERE k.customer_id = c.id AND k.purpose = 'marketing'
                        AND k.channel IN ('rm_visit', 'all')
@@ -136,8 +142,8 @@ _OCCASIONS = text(
 )
 
 _DECLINING = text(
-    """
-    SELECT c.id, c.kind, c.industry, c.lifecycle_stage, (SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id ORDER BY v.period DESC LIMIT 1) AS tier FROM customers c
+    f"""
+    SELECT c.id, c.kind, c.industry, c.lifecycle_stage, {_TIER} AS tier FROM customers c
     WHERE c.kind = 'corporate' AND c.lifecycle_stage = 'decline' AND c.erased_at IS NULL
     """
 )
