@@ -267,6 +267,7 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "result": INTERNAL,
         "satisfaction": PUBLIC,
         "completedAt": PUBLIC,
+        "customer": PUBLIC,  # through load_customer: row rule, masking and audit of its own
     },
     # Alerts reach only those who handle them (`may_handle`); their evidence (amounts,
     # balances) and who acknowledged them are internal.

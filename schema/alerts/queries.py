@@ -11,7 +11,7 @@ from schema.core.context import Info
 from schema.core.errors import (
     UserFacingError,
 )
-from schema.core.pagination import check_first, decode_id_cursor, split_page
+from schema.core.pagination import check_first, decode_id_cursor, edges, split_page
 
 
 @strawberry.type
@@ -36,4 +36,5 @@ class AlertQueries:
             raise UserFacingError(exc) from exc
         found = await info.context.alerts.alerts(wanted, first + 1, after_id)
         page, page_info = split_page(found, first, lambda x: x.id)
-        return AlertConnection(nodes=await shown(info, page), page_info=page_info)
+        nodes = await shown(info, page)
+        return AlertConnection(edges=edges(nodes, lambda a: a.pk), nodes=nodes, page_info=page_info)

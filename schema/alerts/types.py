@@ -21,7 +21,7 @@ from schema.core.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from schema.core.pagination import PageInfo
+from schema.core.pagination import Edge, PageInfo
 from schema.tasks.types import Task
 
 if TYPE_CHECKING:
@@ -99,6 +99,7 @@ async def shown(info: Info, alerts: Sequence[AlertModel]) -> list[Alert]:
 
 @strawberry.type(description="A page of alerts, newest first.")
 class AlertConnection:
+    edges: list[Edge[Alert]] = strawberry.field(description="This page, with cursors.")
     nodes: list[Alert] = strawberry.field(description="Alerts on this page.")
     page_info: PageInfo = strawberry.field(description="Paging information.")
 

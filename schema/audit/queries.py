@@ -12,7 +12,7 @@ from schema.core.context import Info
 from schema.core.errors import (
     UserFacingError,
 )
-from schema.core.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
+from schema.core.pagination import PageInfo, check_first, decode_id_cursor, edges, encode_cursor
 
 
 @strawberry.type
@@ -48,6 +48,7 @@ class AccessQueries:
             for r in page.items
         ]
         return AuditRecordConnection(
+            edges=edges(nodes, lambda r: r.id),
             nodes=nodes,
             page_info=PageInfo(
                 has_next_page=page.has_next_page,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from schema.core.pagination import PageInfo
+from schema.core.pagination import Edge, PageInfo
 
 
 @strawberry.type(description="One read of personal data, as the audit recorded it.")
@@ -28,5 +28,6 @@ class AuditRecord:
 
 @strawberry.type(description="A page of audit records, newest first.")
 class AuditRecordConnection:
+    edges: list[Edge[AuditRecord]] = strawberry.field(description="This page, with cursors.")
     nodes: list[AuditRecord] = strawberry.field(description="Records on this page.")
     page_info: PageInfo = strawberry.field(description="Paging information.")

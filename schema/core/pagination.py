@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import strawberry
 
@@ -30,6 +30,18 @@ class PageInfo:
         description="Lists page forward only (first/after): always false, as the Relay "
         "specification allows when it cannot be told cheaply; keep the cursors you came by.",
     )
+
+
+@strawberry.type(description="One record of a page and its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Pass as `after` for the records after it.")
+    node: T = strawberry.field(description="The record.")
+
+
+def edges(nodes: Sequence[T], key: Callable[[T], object]) -> list[Edge[T]]:
+    """The page's records with their cursors; `key` gives what a record's cursor encodes
+    (the same value the list's `after` accepts)."""
+    return [Edge(cursor=encode_cursor(str(key(n))), node=n) for n in nodes]
 
 
 def check_first(first: int) -> None:

@@ -73,6 +73,10 @@ class CustomerChangeConnection:
     edges: list[CustomerChangeEdge] = strawberry.field(description="This page of changes.")
     page_info: PageInfo = strawberry.field(description="Whether older changes follow.")
 
+    @strawberry.field(description="This page's changes, without cursors.")
+    def nodes(self) -> list[CustomerChange]:
+        return [edge.node for edge in self.edges]
+
 
 async def change_history(
     info: Info,

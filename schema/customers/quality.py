@@ -14,7 +14,7 @@ from domain.ids import decode_typed_id
 from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import UserFacingError
-from schema.core.pagination import PageInfo, check_first, decode_cursor, encode_cursor
+from schema.core.pagination import Edge, PageInfo, check_first, decode_cursor, edges, encode_cursor
 from schema.organisation.types import Branch, load_branch
 
 if TYPE_CHECKING:
@@ -104,6 +104,7 @@ class WeakRecordNode:
 
 @strawberry.type(description="The least complete records, lowest score first.")
 class WeakRecordConnection:
+    edges: list[Edge[WeakRecordNode]] = strawberry.field(description="This page, with cursors.")
     nodes: list[WeakRecordNode] = strawberry.field(description="This page.")
     page_info: PageInfo = strawberry.field(description="Whether more follow.")
 
@@ -121,11 +122,13 @@ def _page(found: Sequence[WeakRecord], first: int) -> WeakRecordConnection:
     page = list(found[:first])
     end = encode_cursor(f"{page[-1].score}:{page[-1].customer_id}") if page else None
     start = encode_cursor(f"{page[0].score}:{page[0].customer_id}") if page else None
+    nodes = [
+        WeakRecordNode(score=r.score, missing=list(r.missing), customer_id=r.customer_id)
+        for r in page
+    ]
     return WeakRecordConnection(
-        nodes=[
-            WeakRecordNode(score=r.score, missing=list(r.missing), customer_id=r.customer_id)
-            for r in page
-        ],
+        edges=edges(nodes, lambda n: f"{n.score}:{n.customer_id}"),
+        nodes=nodes,
         page_info=PageInfo(has_next_page=len(found) > first, end_cursor=end, start_cursor=start),
     )
 

@@ -36,6 +36,10 @@ class CustomerConnection:
     edges: list[CustomerEdge] = strawberry.field(description="Customers on this page.")
     page_info: PageInfo = strawberry.field(description="Paging information.")
 
+    @strawberry.field(description="This page's customers, without cursors.")
+    def nodes(self) -> list[Customer]:
+        return [edge.node for edge in self.edges]
+
 
 async def _found(info: Info, pk: int, key: str) -> CustomerResult:
     # A customer the caller may not read is reported exactly like one that does not exist:

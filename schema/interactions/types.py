@@ -69,6 +69,10 @@ class InteractionConnection:
     edges: list[InteractionEdge] = strawberry.field(description="Interactions on this page.")
     page_info: PageInfo = strawberry.field(description="Paging information.")
 
+    @strawberry.field(description="This page's interactions, without cursors.")
+    def nodes(self) -> list[Interaction]:
+        return [edge.node for edge in self.edges]
+
 
 @strawberry.type(description="How much one channel was used, and what it cost to serve.")
 class ChannelUse:

@@ -12,7 +12,7 @@ from schema.core.context import Info
 from schema.core.errors import (
     UserFacingError,
 )
-from schema.core.pagination import check_first, decode_id_cursor, split_page
+from schema.core.pagination import check_first, decode_id_cursor, edges, split_page
 from schema.organisation.types import (
     RelationshipManager,
     load_relationship_manager,
@@ -55,19 +55,19 @@ class OwnershipQueries:
         grade = RmGrade(info.context.min_rm_grade)
         found = await info.context.ownership.violations(grade, first + 1, after_id)
         page, page_info = split_page(found, first, lambda v: v.customer_id)
+        nodes = [
+            AssignmentViolation(
+                kind=v.kind,
+                tier=v.tier,
+                required_grade=v.required_grade,
+                rm_grade=v.rm_grade,
+                customer_pk=v.customer_id,
+                rm_pk=v.rm_id,
+            )
+            for v in page
+        ]
         return AssignmentViolationConnection(
-            nodes=[
-                AssignmentViolation(
-                    kind=v.kind,
-                    tier=v.tier,
-                    required_grade=v.required_grade,
-                    rm_grade=v.rm_grade,
-                    customer_pk=v.customer_id,
-                    rm_pk=v.rm_id,
-                )
-                for v in page
-            ],
-            page_info=page_info,
+            edges=edges(nodes, lambda v: v.customer_pk), nodes=nodes, page_info=page_info
         )
 
     @strawberry.field(description="Customers claimed by a branch other than their home branch.")
@@ -82,14 +82,14 @@ class OwnershipQueries:
             raise UserFacingError(exc) from exc
         found = await info.context.ownership.conflicts(first + 1, after_id)
         page, page_info = split_page(found, first, lambda x: x.customer_id)
+        nodes = [
+            OwnershipConflict(
+                claims=[OwnershipClaim.from_domain(c) for c in x.claims],
+                customer_pk=x.customer_id,
+                home_pk=x.home_branch_id,
+            )
+            for x in page
+        ]
         return OwnershipConflictConnection(
-            nodes=[
-                OwnershipConflict(
-                    claims=[OwnershipClaim.from_domain(c) for c in x.claims],
-                    customer_pk=x.customer_id,
-                    home_pk=x.home_branch_id,
-                )
-                for x in page
-            ],
-            page_info=page_info,
+            edges=edges(nodes, lambda x: x.customer_pk), nodes=nodes, page_info=page_info
         )

@@ -36,7 +36,7 @@ from schema.core.errors import (
     RuleViolationError,
     UserFacingError,
 )
-from schema.core.pagination import PageInfo, check_first, decode_id_cursor, split_page
+from schema.core.pagination import Edge, PageInfo, check_first, decode_id_cursor, split_page
 from schema.organisation.types import (
     Branch,
     RelationshipManager,
@@ -193,6 +193,9 @@ class AssignmentViolation:
 
 @strawberry.type(description="A page of assignment violations, in customer id order.")
 class AssignmentViolationConnection:
+    edges: list[Edge[AssignmentViolation]] = strawberry.field(
+        description="This page, with cursors."
+    )
     nodes: list[AssignmentViolation] = strawberry.field(description="Violations on this page.")
     page_info: PageInfo = strawberry.field(description="Paging information.")
 
@@ -243,6 +246,7 @@ class OwnershipConflict:
 
 @strawberry.type(description="A page of ownership conflicts, in customer id order.")
 class OwnershipConflictConnection:
+    edges: list[Edge[OwnershipConflict]] = strawberry.field(description="This page, with cursors.")
     nodes: list[OwnershipConflict] = strawberry.field(description="Conflicts on this page.")
     page_info: PageInfo = strawberry.field(description="Paging information.")
 

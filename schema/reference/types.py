@@ -12,7 +12,7 @@ import strawberry
 from domain.organisation import BranchKind
 from domain.products import ProductAudience, ProductCategory
 from schema.core.errors import ForbiddenError, InvalidInputError, RuleViolationError
-from schema.core.pagination import PageInfo, encode_cursor, split_page
+from schema.core.pagination import Edge, PageInfo, edges, split_page
 from schema.organisation.types import Branch, RelationshipManager
 from schema.products.types import Product, ProductVariant
 from schema.source_keys.types import SourceKeyInput
@@ -123,12 +123,6 @@ RetireResult = Annotated[
 T = TypeVar("T")
 
 
-@strawberry.type(description="One record of a page and its cursor.")
-class Edge(Generic[T]):
-    cursor: str = strawberry.field(description="Pass as `after` for the records after it.")
-    node: T = strawberry.field(description="The record.")
-
-
 @strawberry.type(description="A page of reference data, by id (Relay connection).")
 class Connection(Generic[T]):
     edges: list[Edge[T]] = strawberry.field(description="This page, with cursors.")
@@ -140,7 +134,7 @@ def connection(found: Sequence[T], first: int, key: Callable[[T], int]) -> Conne
     """A page from `first + 1` id-ordered records."""
     page, info = split_page(found, first, key)
     return Connection(
-        edges=[Edge(cursor=encode_cursor(str(key(r))), node=r) for r in page],
+        edges=edges(page, key),
         nodes=page,
         page_info=info,
     )

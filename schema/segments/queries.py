@@ -15,7 +15,7 @@ from schema.core.context import Info
 from schema.core.errors import (
     UserFacingError,
 )
-from schema.core.pagination import check_first, decode_id_cursor, split_page
+from schema.core.pagination import check_first, decode_id_cursor, edges, split_page
 from schema.segments.types import (
     Segment,
     SegmentConnection,
@@ -59,4 +59,7 @@ class SegmentQueries:
             raise UserFacingError(exc) from exc
         found = await info.context.segments.list(first + 1, after_id)
         page, page_info = split_page(found, first, lambda s: s.id)
-        return SegmentConnection(nodes=[Segment.from_domain(s) for s in page], page_info=page_info)
+        nodes = [Segment.from_domain(s) for s in page]
+        return SegmentConnection(
+            edges=edges(nodes, lambda s: s.model.id), nodes=nodes, page_info=page_info
+        )

@@ -39,7 +39,14 @@ from schema.core.errors import (
     RuleViolationError,
     UserFacingError,
 )
-from schema.core.pagination import PageInfo, check_first, decode_id_cursor, split_page
+from schema.core.pagination import (
+    Edge,
+    PageInfo,
+    check_first,
+    decode_id_cursor,
+    encode_cursor,
+    split_page,
+)
 
 if TYPE_CHECKING:
     from schema.customers.types import Customer
@@ -198,6 +205,7 @@ CustomerRef = Annotated["Customer", strawberry.lazy("schema.customers.types")]
 
 @strawberry.type(description="A page of segment members, in customer id order.")
 class SegmentMemberConnection:
+    edges: list[Edge[SegmentMember]] = strawberry.field(description="This page, with cursors.")
     nodes: list[SegmentMember] = strawberry.field(description="Members on this page.")
     page_info: PageInfo = strawberry.field(description="Paging information.")
 
@@ -233,7 +241,14 @@ async def members_page(
     page, page_info = split_page(found, first, lambda m: m.customer_id)
     # Concurrently, so the customer loader reads the whole page in one batch.
     nodes = await asyncio.gather(*(_member(info, rule, m) for m in page))
-    return SegmentMemberConnection(nodes=list(nodes), page_info=page_info)
+    return SegmentMemberConnection(
+        edges=[
+            Edge(cursor=encode_cursor(str(m.customer_id)), node=n)
+            for m, n in zip(page, nodes, strict=True)
+        ],
+        nodes=list(nodes),
+        page_info=page_info,
+    )
 
 
 @strawberry.type(description="A saved rule-based segment.")
@@ -281,6 +296,7 @@ class Segment:
 
 @strawberry.type(description="A page of saved segments.")
 class SegmentConnection:
+    edges: list[Edge[Segment]] = strawberry.field(description="This page, with cursors.")
     nodes: list[Segment] = strawberry.field(description="Segments on this page.")
     page_info: PageInfo = strawberry.field(description="Paging information.")
 

@@ -11,6 +11,7 @@ from domain.errors import DomainError
 from domain.ids import decode_typed_id
 from domain.recording import complete_task, open_task
 from domain.tasks import (
+    OwnerKind,
     may_work_on,
     validate_due,
     validate_owner,
@@ -25,6 +26,14 @@ from schema.core.errors import (
 from schema.tasks.types import CompleteTaskInput, CreateTaskInput, TaskResult, _reload
 
 
+def _owner_ref(kind: OwnerKind | None, owner: str | None) -> str | None:
+    """An RM owner is named by the RM's global id, as every id is; the row number is still
+    taken, for clients written before RMs had global ids here."""
+    if kind is not OwnerKind.RM or owner is None or owner.strip().isdigit():
+        return owner
+    return str(decode_typed_id(owner.strip(), "RelationshipManager", field="owner"))
+
+
 @strawberry.type
 class TaskMutations:
     @strawberry.mutation(description="Open a task, e.g. a follow-up instruction (回访).")
@@ -35,7 +44,7 @@ class TaskMutations:
             pk = decode_typed_id(input.customer_id, "Customer", field="customerId")
             title = validate_title(input.title)
             due = None if input.due_at is None else validate_due(input.due_at, now)
-            owner = validate_owner(input.owner_kind, input.owner)
+            owner = validate_owner(input.owner_kind, _owner_ref(input.owner_kind, input.owner))
             task_id = await open_task(
                 info.context.recording,
                 pk,

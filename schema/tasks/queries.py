@@ -15,7 +15,7 @@ from schema.core.context import Info
 from schema.core.errors import (
     UserFacingError,
 )
-from schema.core.pagination import PageInfo, check_first, decode_id_cursor, encode_cursor
+from schema.core.pagination import PageInfo, check_first, decode_id_cursor, edges, encode_cursor
 from schema.tasks.types import TaskConnection, my_owners, shown
 
 
@@ -39,8 +39,10 @@ class TaskQueries:
         tasks, more = await info.context.reader.tasks_for_owners(
             my_owners(info), status, datetime.now(UTC) if overdue else None, first, after_id
         )
+        nodes = await shown(info, tasks)
         return TaskConnection(
-            nodes=await shown(info, tasks),
+            edges=edges(nodes, lambda t: t.pk),
+            nodes=nodes,
             page_info=PageInfo(
                 has_next_page=more,
                 end_cursor=encode_cursor(str(tasks[-1].id)) if tasks else None,

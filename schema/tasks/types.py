@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -27,7 +27,11 @@ from schema.core.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from schema.core.pagination import PageInfo
+from schema.core.pagination import Edge, PageInfo
+from schema.organisation.types import RelationshipManager, load_relationship_manager
+
+if TYPE_CHECKING:
+    from schema.customers.types import Customer
 
 strawberry.enum(TaskKind, description="What a task is about.")
 
@@ -36,6 +40,22 @@ strawberry.enum(TaskStatus, description="Where a task stands.")
 
 
 strawberry.enum(OwnerKind, description="Who owns a task: a person, an RM, or a queue.")
+
+
+@strawberry.type(description="A staff member who owns a task, by their sign-in subject.")
+class StaffMember:
+    subject: str = strawberry.field(description="The subject their sign-in names.")
+
+
+@strawberry.type(description="A shared work queue, such as the call center's.")
+class WorkQueue:
+    name: str = strawberry.field(description="The queue's name (e.g. `call_center`).")
+
+
+TaskOwnerResult = Annotated[
+    RelationshipManager | StaffMember | WorkQueue,
+    strawberry.union("TaskOwner", description="Who owns a task."),
+]
 
 
 @strawberry.type(description="A complaint, service request or follow-up (回访) to be done.")
@@ -50,9 +70,6 @@ class Task:
     owner_kind: OwnerKind | None = strawberry.field(
         description="Staff member, RM or queue; null for the customer."
     )
-    owner: str | None = strawberry.field(
-        description="Staff subject, RM id or queue name; null for the customer."
-    )
     due_at: datetime = strawberry.field(description="When it must be done.")
     overdue: bool = strawberry.field(description="Open and past its due date.")
     created_at: datetime = strawberry.field(description="When it was opened.")
@@ -61,6 +78,9 @@ class Task:
     )
     satisfaction: int | None = strawberry.field(description="Customer rating 1-5, once done.")
     completed_at: datetime | None = strawberry.field(description="When it was done.")
+    pk: strawberry.Private[int]
+    customer_pk: strawberry.Private[int]
+    owner_model: strawberry.Private[TaskOwner | None]  # None where the field policy hides it
 
     @classmethod
     def from_domain(cls, task: TaskModel, view: Visibility) -> Task:
@@ -72,18 +92,47 @@ class Task:
             status=task.status,
             title=view.apply("Task", "title", task.title),
             owner_kind=task.owner.kind if view.shows("Task", "ownerKind") else None,
-            owner=view.apply("Task", "owner", task.owner.ref),
             due_at=task.due_at,
             overdue=task.is_overdue(datetime.now(UTC)),
             created_at=task.created_at,
             result=view.apply("Task", "result", task.result),
             satisfaction=task.satisfaction,
             completed_at=task.completed_at,
+            pk=task.id,
+            customer_pk=task.customer_id,
+            owner_model=task.owner if view.shows("Task", "owner") else None,
         )
+
+    @strawberry.field(
+        description="Who owns it: the RM (with their global id), a staff member or a queue; "
+        "null for the customer."
+    )
+    async def owner(self, info: Info) -> TaskOwnerResult | None:
+        match self.owner_model:
+            case None:
+                return None
+            case TaskOwner(kind=OwnerKind.RM, ref=ref):
+                return await load_relationship_manager(info, int(ref))
+            case TaskOwner(kind=OwnerKind.STAFF, ref=ref):
+                return StaffMember(subject=ref)
+            case TaskOwner(ref=ref):
+                return WorkQueue(name=ref)
+
+    @strawberry.field(
+        description="The customer, as the caller may see them (one batched read for a whole "
+        "queue, masked and audited like every other path to a customer)."
+    )
+    async def customer(
+        self, info: Info
+    ) -> Annotated[Customer, strawberry.lazy("schema.customers.types")] | None:
+        from schema.customers.types import load_customer
+
+        return await load_customer(info, self.customer_pk)
 
 
 @strawberry.type(description="A page of tasks, soonest due first.")
 class TaskConnection:
+    edges: list[Edge[Task]] = strawberry.field(description="This page, with cursors.")
     nodes: list[Task] = strawberry.field(description="Tasks on this page.")
     page_info: PageInfo = strawberry.field(description="Paging information.")
 
@@ -111,7 +160,8 @@ class CreateTaskInput:
         default=None, description="Who owns it; the customer's RM (or the queue) otherwise."
     )
     owner: str | None = strawberry.field(
-        default=None, description="Staff subject, RM id or queue name, with ownerKind."
+        default=None,
+        description="With ownerKind: a staff subject, the RM's global id, or a queue name.",
     )
 
 

@@ -22,7 +22,7 @@ from schema.core.errors import (
     NotFoundError,
     UserFacingError,
 )
-from schema.core.pagination import PageInfo, check_first, decode_id_cursor, split_page
+from schema.core.pagination import Edge, PageInfo, check_first, decode_id_cursor, edges, split_page
 
 strawberry.enum(DeliveryStatus, description="Where a webhook delivery stands.")
 
@@ -87,6 +87,7 @@ class WebhookDelivery:
 
 @strawberry.type(description="A page of deliveries, newest first.")
 class WebhookDeliveryConnection:
+    edges: list[Edge[WebhookDelivery]] = strawberry.field(description="This page, with cursors.")
     nodes: list[WebhookDelivery] = strawberry.field(description="Deliveries on this page.")
     page_info: PageInfo = strawberry.field(description="Paging information.")
 
@@ -130,8 +131,9 @@ class WebhookSubscription:
             raise UserFacingError(exc) from exc
         found = await info.context.webhooks.deliveries(self.pk, status, first + 1, after_id)
         page, page_info = split_page(found, first, lambda x: x.id)
+        nodes = [WebhookDelivery.from_domain(d) for d in page]
         return WebhookDeliveryConnection(
-            nodes=[WebhookDelivery.from_domain(d) for d in page], page_info=page_info
+            edges=edges(nodes, lambda d: d.pk), nodes=nodes, page_info=page_info
         )
 
 

@@ -44,7 +44,7 @@ FIELDS = """
   relationshipManagerHistory { reason }
   relationshipTeam { role }
   nextBestProducts { peerShare }
-  openTasks { title owner ownerKind }
+  openTasks { title ownerKind owner { __typename ... on RelationshipManager { id } ... on StaffMember { subject } ... on WorkQueue { name } } }
 """
 FRAGMENT = f"fragment Profile on Customer {{ {FIELDS} }}"
 

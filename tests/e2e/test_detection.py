@@ -37,7 +37,7 @@ RECORD = """mutation ($input: RecordInteractionInput!) { recordInteraction(input
   ... on Error { code } } }"""
 ALERTS = """query ($filter: AlertFilterInput) { alerts(first: 50, filter: $filter) {
   nodes { id rule severity status evidence customerId acknowledgedBy
-          task { id kind status owner ownerKind } } } }"""
+          task { id kind status ownerKind owner { ... on RelationshipManager { id } } } } } }"""
 CUSTOMER_ALERTS = """query ($id: ID!) { customer(id: $id) { ... on Customer {
   alerts { rule status } relationship { pendingProposal { toState reasonCode proposedBy } } } } }"""
 ACK = """mutation ($id: ID!) { acknowledgeAlert(id: $id) {
@@ -222,7 +222,10 @@ async def test_movements_raise_large_movement_and_balance_drop_alerts_with_their
     # Each alert opened a contact task for the customer's RM.
     for alert in alerts.values():
         assert alert["task"]["kind"] == "CONTACT"
-        assert (alert["task"]["ownerKind"], alert["task"]["owner"]) == ("RM", "1")
+        assert (alert["task"]["ownerKind"], alert["task"]["owner"]) == (
+            "RM",
+            {"id": encode_id("RelationshipManager", 1)},
+        )
         assert alert["task"]["status"] == "OPEN"
 
 

@@ -24,7 +24,7 @@ RECORD = """mutation ($input: RecordInteractionInput!) { recordInteraction(input
   __typename
   ... on RecordInteractionPayload { interactionId replayed
     interaction { channel kind summary cost }
-    task { id kind status ownerKind owner dueAt } }
+    task { id kind status ownerKind owner { ... on RelationshipManager { id } ... on StaffMember { subject } ... on WorkQueue { name } } dueAt } }
   ... on Error { code message }
   ... on InvalidInputError { field } } }"""
 
@@ -209,7 +209,7 @@ async def test_a_complaint_opens_a_task_for_the_rm_who_completes_it_onto_the_tim
         "COMPLAINT",
         "OPEN",
         "RM",
-        "1",
+        {"id": encode_id("RelationshipManager", 1)},
     )
     rm = mint(Role.RELATIONSHIP_MANAGER, "rm1", rm=1)
     mine = await gql_data(anonymous, "{ myTasks(first: 100) { nodes { id } } }", token=rm)
@@ -255,7 +255,7 @@ async def test_overdue_tasks_are_listed_as_such(
     created = await gql_data(
         anonymous,
         """mutation ($input: CreateTaskInput!) {
-        createTask(input: $input) { ... on Task { id overdue ownerKind owner } } }""",
+        createTask(input: $input) { ... on Task { id overdue ownerKind owner { ... on RelationshipManager { id } ... on StaffMember { subject } ... on WorkQueue { name } } } } }""",
         {
             "input": {
                 "customerId": encode_id("Customer", made.id),
@@ -487,7 +487,7 @@ async def test_text_with_a_nul_character_is_invalid_input_and_writes_nothing(
 
 
 CREATE_TASK = """mutation ($input: CreateTaskInput!) { createTask(input: $input) {
-  __typename ... on Task { id ownerKind owner } ... on InvalidInputError { field message } } }"""
+  __typename ... on Task { id ownerKind owner { ... on RelationshipManager { id } ... on StaffMember { subject } ... on WorkQueue { name } } } ... on InvalidInputError { field message } } }"""
 
 
 async def _create_task(
@@ -568,7 +568,12 @@ async def test_a_task_given_to_an_rm_by_id_is_in_that_rms_list(
     made = await make_customer(engine)
     rm = await _count(endpoints, "SELECT min(id) FROM relationship_managers WHERE active")
     task = await _create_task(anonymous, mint, made.id, {"ownerKind": "RM", "owner": f"00{rm}"})
-    assert (task["ownerKind"], task["owner"]) == ("RM", str(rm))  # as myTasks matches it
+    owner = {"id": encode_id("RelationshipManager", rm)}
+    assert (task["ownerKind"], task["owner"]) == ("RM", owner)  # as myTasks matches it
+    by_global_id = await _create_task(
+        anonymous, mint, made.id, {"ownerKind": "RM", "owner": owner["id"]}
+    )
+    assert by_global_id["owner"] == owner
     rm_token = mint(Role.RELATIONSHIP_MANAGER, "rm-owner", rm=rm)
     seen: list[str] = []
     after = None

@@ -41,6 +41,8 @@ NOT_PERSONAL = {
     "HoldingPortfolio": "covered holdings and their totals",
     "TaskConnection": "a page of covered tasks",
     "AlertConnection": "a page of covered alerts",
+    "TaskEdge": "a cursor and a covered task",
+    "AlertEdge": "a cursor and a covered alert",
     "RecordInteractionPayload": "ids; the interaction and task it reads back are covered",
     "PortfolioCustomers": "customers through load_customer (row rule, masking, audit)",
     "AssignmentViolation": "a tier and grades; the customer through load_customer",

@@ -10,6 +10,7 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLUnionType,
+    get_named_type,
 )
 
 from schema import schema
@@ -70,3 +71,26 @@ def test_the_schema_uses_unions_and_enums_the_clients_rely_on() -> None:
         "SMS",
         "EMAIL",
     }
+
+
+def test_every_paged_list_is_a_relay_connection_with_edges_and_nodes() -> None:
+    """The schema guide promises `edges { cursor node }` on every paged list (and `nodes` as
+    the shortcut); a connection added without them fails here."""
+    connections = {
+        name: t
+        for name, t in schema._schema.type_map.items()
+        if name.endswith("Connection") and isinstance(t, GraphQLObjectType)
+    }
+    assert len(connections) > 15  # the walk really covers the lists
+    broken: list[str] = []
+    for name, connection in connections.items():
+        edges = connection.fields.get("edges")
+        if edges is None or not {"nodes", "pageInfo"} <= set(connection.fields):
+            broken.append(f"{name}: no edges, nodes or pageInfo")
+            continue
+        edge_type = get_named_type(edges.type)
+        if not isinstance(edge_type, GraphQLObjectType) or not {"cursor", "node"} <= set(
+            edge_type.fields
+        ):
+            broken.append(f"{name}: its edges lack cursor or node")
+    assert broken == [], broken
