@@ -22,7 +22,7 @@ from domain.interactions import (
 )
 from domain.organisation import Branch, RelationshipManager
 from domain.products import Holding, Product
-from domain.relationships import Proposal, Relationship, StateChange
+from domain.relationships import Proposal, ProposalFilter, Relationship, StateChange
 from domain.search import CustomerPage, SearchTerms
 from domain.tasks import Task, TaskOwner, TaskStatus
 
@@ -124,6 +124,12 @@ class ProfileReader(Protocol):
 
     async def proposals_by_id(self, ids: Sequence[int]) -> Mapping[int, Proposal]:
         """Proposals by primary key."""
+        ...
+
+    async def pending_proposals(
+        self, where: ProposalFilter, first: int, after_id: int | None
+    ) -> Sequence[Proposal]:
+        """Pending proposals matching `where`, oldest first; up to `first` after `after_id`."""
         ...
 
     async def open_tasks_by_customer(self, ids: Sequence[int]) -> Mapping[int, Sequence[Task]]:

@@ -354,6 +354,7 @@ class ReferenceQuery:
     include_retired: bool = False  # staff: inactive ones
     category: ProductCategory | None = None  # products
     branch_id: int | None = None  # staff of one branch
+    code: str | None = None  # exactly this code (a token's branch)
 
     def validated(self) -> ReferenceQuery:
         search = clean_text(self.search, "search", 100)

@@ -143,6 +143,18 @@ class Proposal:
         return self.status is ProposalStatus.PENDING and self.deadline < now
 
 
+@dataclass(frozen=True, slots=True)
+class ProposalFilter:
+    """Which pending proposals an approver's inbox lists. `checker` is the approver: their own
+    proposals are left out, as they may not decide them (maker-checker)."""
+
+    checker: str
+    branch_id: int | None = None  # customers homed at the branch or below it
+    to_states: frozenset[RelationshipState] | None = None  # the ladder level proposed
+    proposed_before: datetime | None = None  # at least this old
+    overdue_at: datetime | None = None  # past their decision deadline at this moment
+
+
 def check_decision(proposal: Proposal, checker: str) -> None:
     if proposal.status is not ProposalStatus.PENDING:
         raise InvalidInput("proposalId", f"the proposal is already {proposal.status.value}")

@@ -51,6 +51,7 @@ from schema.recording.mutations import RecordingMutations
 from schema.reference.mutations import ReferenceMutations
 from schema.reference.queries import ReferenceQueries
 from schema.relationships.mutations import RelationshipMutations
+from schema.relationships.queries import ApprovalQueries
 from schema.segments.mutations import SegmentMutations
 from schema.segments.queries import SegmentQueries
 from schema.source_keys.mutations import SourceKeyMutations
@@ -60,6 +61,7 @@ from schema.tasks.queries import TaskQueries
 from schema.value.mutations import ValueMutations
 from schema.value.queries import ValueQueries
 from schema.value.report import ValueReportQueries
+from schema.viewer.queries import ViewerQueries
 from schema.webhooks.mutations import WebhookMutations
 from schema.webhooks.queries import WebhookQueries
 
@@ -67,6 +69,8 @@ from schema.webhooks.queries import WebhookQueries
 @strawberry.type(description="Read the consolidated customer view.")
 class Query(
     CustomerQueries,
+    ViewerQueries,
+    ApprovalQueries,
     NodeQueries,
     AccessQueries,
     TaskQueries,

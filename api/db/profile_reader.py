@@ -79,6 +79,7 @@ from domain.ports import DocumentKey
 from domain.products import Holding, HoldingStatus, Product
 from domain.relationships import (
     Proposal,
+    ProposalFilter,
     ProposalStatus,
     Relationship,
     StateChange,
@@ -506,6 +507,35 @@ class SqlProfileReader:
             lambda: select(StateChangeProposalRow.__table__).where(p.id == func.any(IDS)),
         )
         return {row.id: proposal_from_row(row) for row in await self._rows(stmt, ids)}
+
+    async def pending_proposals(
+        self, where: ProposalFilter, first: int, after_id: int | None
+    ) -> Sequence[Proposal]:
+        p = StateChangeProposalRow.__table__.c
+        stmt = select(StateChangeProposalRow.__table__).where(
+            p.status == ProposalStatus.PENDING.value, p.proposed_by != where.checker
+        )
+        if where.branch_id is not None:
+            units = (
+                select(branches.c.id)
+                .where(branches.c.id == where.branch_id)
+                .cte("units", recursive=True)
+            )
+            units = units.union_all(
+                select(branches.c.id).join(units, branches.c.parent_id == units.c.id)
+            )
+            homed = select(customers.c.id).where(customers.c.home_branch_id.in_(select(units.c.id)))
+            stmt = stmt.where(p.customer_id.in_(homed))
+        if where.to_states:
+            stmt = stmt.where(p.to_state.in_(sorted(s.value for s in where.to_states)))
+        if where.proposed_before is not None:
+            stmt = stmt.where(p.proposed_at < where.proposed_before)
+        if where.overdue_at is not None:
+            stmt = stmt.where(p.deadline < where.overdue_at)
+        if after_id is not None:
+            stmt = stmt.where(p.id > after_id)
+        rows = await self._rows(stmt.order_by(p.id).limit(first))
+        return [proposal_from_row(row) for row in rows]
 
     async def open_tasks_by_customer(self, ids: Sequence[int]) -> Mapping[int, Sequence[Task]]:
         t = TaskRow.__table__.c

@@ -47,6 +47,8 @@ class SqlReferenceData:
         if query.search:
             pattern = _like(query.search)
             conditions.append(or_(table.c[code].ilike(pattern), table.c.name.ilike(pattern)))
+        if query.code is not None:
+            conditions.append(table.c[code] == query.code)
         return conditions
 
     async def branches(

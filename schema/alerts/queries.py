@@ -14,6 +14,23 @@ from schema.core.errors import (
 from schema.core.pagination import check_first, decode_id_cursor, edges, split_page
 
 
+async def alerts_page(
+    info: Info, first: int, filter: AlertFilterInput | None, after: str | None
+) -> AlertConnection:
+    """Alerts the caller handles, newest first."""
+    try:
+        require(info, "alerts")
+        check_first(first)
+        after_id = decode_id_cursor(after)
+        wanted = _filter(info, filter)
+    except DomainError as exc:
+        raise UserFacingError(exc) from exc
+    found = await info.context.alerts.alerts(wanted, first + 1, after_id)
+    page, page_info = split_page(found, first, lambda x: x.id)
+    nodes = await shown(info, page)
+    return AlertConnection(edges=edges(nodes, lambda a: a.pk), nodes=nodes, page_info=page_info)
+
+
 @strawberry.type
 class AlertQueries:
     @strawberry.field(
@@ -27,14 +44,4 @@ class AlertQueries:
         filter: AlertFilterInput | None = None,
         after: str | None = None,
     ) -> AlertConnection:
-        try:
-            require(info, "alerts")
-            check_first(first)
-            after_id = decode_id_cursor(after)
-            wanted = _filter(info, filter)
-        except DomainError as exc:
-            raise UserFacingError(exc) from exc
-        found = await info.context.alerts.alerts(wanted, first + 1, after_id)
-        page, page_info = split_page(found, first, lambda x: x.id)
-        nodes = await shown(info, page)
-        return AlertConnection(edges=edges(nodes, lambda a: a.pk), nodes=nodes, page_info=page_info)
+        return await alerts_page(info, first, filter, after)

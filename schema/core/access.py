@@ -152,6 +152,10 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "changeRelationshipState": frozenset({Role.RELATIONSHIP_MANAGER, Role.APPROVER}),
     "proposeStateChange": frozenset({Role.RELATIONSHIP_MANAGER, Role.APPROVER}),
     "approveStateChange": frozenset({Role.APPROVER}),
+    # The inbox of what the caller may approve: approvers, who alone decide proposals.
+    "approvals": frozenset({Role.APPROVER}),
+    # Who the signed-in staff member is and their own work; customers have `me`.
+    "viewer": STAFF_READERS | {Role.ANALYST},
     "detectionRules": STAFF_READERS,
     "updateDetectionRule": frozenset({Role.ADMIN}),
     "rejectStateChange": frozenset({Role.APPROVER}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -12,6 +13,9 @@ from domain.relationships import Proposal, ProposalStatus, ReasonCode, Relations
 from domain.relationships import Relationship as RelationshipModel
 from domain.relationships import StateChange as StateChangeModel
 from schema.core.context import Info
+
+if TYPE_CHECKING:
+    from schema.customers.types import Customer
 
 
 @strawberry.type(description="One move on the relationship ladder.")
@@ -50,6 +54,19 @@ class StateChangeProposal:
     overdue: bool = strawberry.field(description="Still pending past its deadline.")
     status: ProposalStatus = strawberry.field(description="Pending, approved or rejected.")
     decided_by: str | None = strawberry.field(description="The checker, once decided.")
+    pk: strawberry.Private[int]
+    customer_pk: strawberry.Private[int]
+
+    @strawberry.field(
+        description="The customer it is about, as the caller may see them (masked and "
+        "audited; one batched read for a whole inbox)."
+    )
+    async def customer(
+        self, info: Info
+    ) -> Annotated[Customer, strawberry.lazy("schema.customers.types")] | None:
+        from schema.customers.types import load_customer
+
+        return await load_customer(info, self.customer_pk)
 
     @classmethod
     def from_domain(cls, proposal: Proposal) -> StateChangeProposal:
@@ -65,6 +82,8 @@ class StateChangeProposal:
             overdue=proposal.is_overdue(datetime.now(UTC)),
             status=proposal.status,
             decided_by=proposal.decided_by,
+            pk=proposal.id,
+            customer_pk=proposal.customer_id,
         )
 
 
