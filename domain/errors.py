@@ -40,6 +40,12 @@ class InvalidInput(DomainError):
         self.field = field
 
 
+class Forbidden(DomainError):
+    """The caller's role may not do this."""
+
+    code = "FORBIDDEN"
+
+
 class RuleViolation(DomainError):
     """The request is well-formed but a business rule refuses it; `code` names the rule."""
 

@@ -15,6 +15,7 @@ from domain.value.report import (
     ChannelCostShare,
     Migration,
     ParetoPoint,
+    ReportScope,
     TierSlice,
     ValueReport,
     share_of,
@@ -22,20 +23,30 @@ from domain.value.report import (
 )
 from domain.value.tiers import ValueTier
 
-# Customers in scope: the whole bank, or those whose home branch is the branch or below it.
-_SCOPE = """
+# Customers in scope: the whole bank, or those whose home branch is the branch or below it,
+# and (or) those whose RM is the RM.
+_IN_SCOPE = """(
+        CAST(:branch AS bigint) IS NULL
+        OR {v}.customer_id IN (SELECT id FROM customers
+            WHERE home_branch_id IN (SELECT id FROM units))
+    ) AND (
+        CAST(:rm AS bigint) IS NULL
+        OR {v}.customer_id IN (SELECT id FROM customers WHERE relationship_manager_id = :rm)
+    )"""
+_SCOPE = (
+    """
 WITH RECURSIVE units AS (
     SELECT id FROM branches WHERE id = :branch
     UNION ALL
     SELECT b.id FROM branches b JOIN units u ON b.parent_id = u.id
 ), scope AS (
     SELECT v.* FROM customer_values v
-    WHERE v.period = :period AND (
-        CAST(:branch AS bigint) IS NULL
-        OR v.customer_id IN (SELECT id FROM customers WHERE home_branch_id IN (SELECT id FROM units))
-    )
+    WHERE v.period = :period AND """
+    + _IN_SCOPE.format(v="v")
+    + """
 )
 """
+)
 
 _PARETO = (
     _SCOPE
@@ -77,10 +88,9 @@ SELECT
     (SELECT count(*) FROM scope s WHERE NOT EXISTS (SELECT 1 FROM customer_values e
         WHERE e.customer_id = s.customer_id AND e.period = :earlier)) AS new_customers,
     (SELECT count(*) FROM customer_values e
-        WHERE e.period = :earlier AND (
-            CAST(:branch AS bigint) IS NULL
-            OR e.customer_id IN (SELECT id FROM customers
-                WHERE home_branch_id IN (SELECT id FROM units)))
+        WHERE e.period = :earlier AND """
+    + _IN_SCOPE.format(v="e")
+    + """
         AND NOT EXISTS (SELECT 1 FROM scope s WHERE s.customer_id = e.customer_id))
         AS departed_customers
 """
@@ -103,9 +113,9 @@ class SqlValueReports:
         self._engine = engine
 
     async def report(
-        self, period: date, branch_id: int | None, compared_to: date | None
+        self, period: date, scope: ReportScope, compared_to: date | None
     ) -> ValueReport | None:
-        params: dict[str, Any] = {"period": period, "branch": branch_id}
+        params: dict[str, Any] = {"period": period, "branch": scope.branch_id, "rm": scope.rm_id}
         # One snapshot for the whole report, so its parts add up even while events rescore.
         async with self._engine.connect() as conn:
             await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
@@ -153,7 +163,8 @@ class SqlValueReports:
         order = list(ValueTier)
         return ValueReport(
             period=period,
-            branch_id=branch_id,
+            branch_id=scope.branch_id,
+            rm_id=scope.rm_id,
             customers=sum(t.customers for t in tiers),
             contribution=total,
             pareto=tuple(pareto),

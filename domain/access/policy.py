@@ -84,6 +84,7 @@ def _policy(
             Role.TELLER: teller or staff,
             Role.RELATIONSHIP_MANAGER: rm or staff,
             Role.APPROVER: staff,
+            Role.BRANCH_MANAGER: staff,
             Role.COMPLIANCE: staff,
             Role.ADMIN: staff,
             Role.STEWARD: Rule.CLEAR,
@@ -115,6 +116,9 @@ VALUE = FieldPolicy(
         Role.TELLER: Rule.HIDDEN,
         Role.RELATIONSHIP_MANAGER: Rule.CLEAR_IF_RELATED_ELSE_HIDDEN,
         Role.APPROVER: Rule.CLEAR,
+        # A branch manager reads their branch's value in aggregate (valueReport), not per
+        # customer: the figure follows the customer's RM.
+        Role.BRANCH_MANAGER: Rule.HIDDEN,
         Role.COMPLIANCE: Rule.CLEAR,
         Role.ADMIN: Rule.CLEAR,
         Role.STEWARD: Rule.HIDDEN,
@@ -306,6 +310,7 @@ PROFILE_READERS = frozenset(
         Role.TELLER,
         Role.RELATIONSHIP_MANAGER,
         Role.APPROVER,
+        Role.BRANCH_MANAGER,
         Role.COMPLIANCE,
         Role.ADMIN,
         Role.STEWARD,

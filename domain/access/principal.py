@@ -12,6 +12,7 @@ class Role(enum.StrEnum):
     TELLER = "teller"  # counter staff (柜员)
     RELATIONSHIP_MANAGER = "rm"  # 客户经理
     APPROVER = "approver"  # checker in maker-checker flows
+    BRANCH_MANAGER = "branch_manager"  # 支行行长: oversees one branch (the token's `branch`)
     ANALYST = "analyst"  # aggregates only
     INTEGRATION = "integration"  # core banking, card and loan systems
     COMPLIANCE = "compliance"  # compliance officer

@@ -10,6 +10,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
+from domain.access.principal import Principal, Role
+from domain.errors import Forbidden
 from domain.interactions import Channel
 from domain.value.rates import SELF_SERVICE_CHANNELS
 from domain.value.tiers import ValueTier
@@ -61,9 +63,40 @@ class ChannelSuggestion:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportScope:
+    """Whose customers a report covers: the whole bank, a branch with every unit below it,
+    an RM's current portfolio, or both at once."""
+
+    branch_id: int | None = None
+    rm_id: int | None = None
+
+
+def scope_for(principal: Principal, asked: ReportScope, own_branch_id: int | None) -> ReportScope:
+    """The scope the caller may see of what they asked: an RM their own portfolio, a branch
+    manager their own branch (`own_branch_id`, from the token's branch code); the bank-wide
+    roles whatever they ask. Anything wider is FORBIDDEN, never silently narrowed."""
+    match principal.role:
+        case Role.RELATIONSHIP_MANAGER:
+            if principal.rm_id is None or asked.rm_id not in (None, principal.rm_id):
+                raise Forbidden("an RM's report covers their own portfolio")
+            if asked.branch_id is not None:
+                raise Forbidden("an RM's report covers their own portfolio, not a branch")
+            return ReportScope(rm_id=principal.rm_id)
+        case Role.BRANCH_MANAGER:
+            if own_branch_id is None:
+                raise Forbidden("the sign-in names no branch of this bank")
+            if asked.branch_id not in (None, own_branch_id):
+                raise Forbidden("a branch manager's report covers their own branch")
+            return ReportScope(branch_id=own_branch_id, rm_id=asked.rm_id)
+        case _:
+            return asked
+
+
+@dataclass(frozen=True, slots=True)
 class ValueReport:
     period: date
     branch_id: int | None
+    rm_id: int | None
     customers: int
     contribution: Decimal
     pareto: tuple[ParetoPoint, ...]
@@ -78,7 +111,7 @@ class ValueReport:
 
 class ValueReports(Protocol):
     async def report(
-        self, period: date, branch_id: int | None, compared_to: date | None
+        self, period: date, scope: ReportScope, compared_to: date | None
     ) -> ValueReport | None:
         """None when the period was never scored."""
         ...

@@ -9,20 +9,14 @@ from domain.access.counter_sessions import CounterSessionUnavailable
 from domain.access.policy import Visibility, may_read_customer, relation_of, visibility_for
 from domain.access.principal import Role
 from domain.customers.model import Customer as CustomerModel
-from domain.errors import DomainError
+from domain.errors import Forbidden
 from schema.core.context import Context, Info
 from schema.core.errors import UserFacingError
-
-
-class Forbidden(DomainError):
-    """The caller's role may not do this."""
-
-    code = "FORBIDDEN"
-
 
 STAFF_READERS = frozenset(
     {
         Role.AGENT,
+        Role.BRANCH_MANAGER,
         Role.TELLER,
         Role.RELATIONSHIP_MANAGER,
         Role.APPROVER,
@@ -179,7 +173,17 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "segments": frozenset({Role.ANALYST, Role.RELATIONSHIP_MANAGER, Role.APPROVER, Role.ADMIN}),
     "createSegment": frozenset({Role.ANALYST, Role.ADMIN}),
     "deleteSegment": frozenset({Role.ANALYST, Role.ADMIN}),
-    "valueReport": frozenset({Role.ANALYST, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN}),
+    # RMs over their own portfolio, branch managers over their branch (domain.value.report).
+    "valueReport": frozenset(
+        {
+            Role.ANALYST,
+            Role.APPROVER,
+            Role.COMPLIANCE,
+            Role.ADMIN,
+            Role.RELATIONSHIP_MANAGER,
+            Role.BRANCH_MANAGER,
+        }
+    ),
     "assignmentViolations": frozenset({Role.APPROVER, Role.ADMIN, Role.COMPLIANCE}),
     "ownershipConflicts": frozenset({Role.APPROVER, Role.ADMIN}),
     "assignRelationshipManager": frozenset({Role.APPROVER, Role.ADMIN}),

@@ -10,9 +10,9 @@ from domain.access.counter_sessions import (
     VerificationLocked,
 )
 from domain.customers.documents import normalize_document_number
-from domain.errors import InvalidInput, NotFound, RuleViolation
+from domain.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 from domain.ids import decode_typed_id
-from schema.core.access import Forbidden, require
+from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import (
     ForbiddenError,

@@ -10,9 +10,9 @@ import strawberry
 from domain.customers.document_changes import DocumentEdit, edit_documents, may_change_documents
 from domain.customers.model import DocumentType
 from domain.customers.registration import DuplicateDocument
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, Forbidden, NotFound
 from domain.ids import decode_typed_id
-from schema.core.access import Forbidden, require
+from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import ForbiddenError, InvalidInputError, NotFoundError, error_type
 from schema.customers.mutations import DuplicateDocumentError

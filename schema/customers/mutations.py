@@ -38,9 +38,9 @@ from domain.customers.registration import (
     register_customer,
 )
 from domain.customers.source_keys import may_link
-from domain.errors import DomainError, InvalidInput, NotFound
+from domain.errors import DomainError, Forbidden, InvalidInput, NotFound
 from domain.ids import decode_typed_id, encode_id
-from schema.core.access import Forbidden, require, visible
+from schema.core.access import require, visible
 from schema.core.context import Info
 from schema.core.errors import (
     Error,

@@ -9,10 +9,10 @@ import strawberry
 
 from domain.customers.documents import normalize_document_number
 from domain.customers.model import DocumentType
-from domain.errors import DomainError, InvalidInput, NotFound
+from domain.errors import DomainError, Forbidden, InvalidInput, NotFound
 from domain.ids import decode_typed_id
 from domain.search import interpret_search
-from schema.core.access import Forbidden, require
+from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import ForbiddenError, InvalidInputError, NotFoundError, UserFacingError
 from schema.core.pagination import PageInfo, check_first, cursor_key, decode_cursor, encode_cursor

@@ -27,9 +27,9 @@ from domain.customers.updates import (
     may_update_customer,
     update_customer,
 )
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, Forbidden, NotFound
 from domain.ids import decode_typed_id, encode_id
-from schema.core.access import Forbidden, require, visible
+from schema.core.access import require, visible
 from schema.core.context import Info
 from schema.core.errors import Error, ForbiddenError, InvalidInputError, NotFoundError, error_type
 from schema.customers.types import Customer, load_customer

@@ -17,10 +17,10 @@ from domain.assignment import (
     resolve_conflict,
     set_team,
 )
-from domain.errors import DomainError
+from domain.errors import DomainError, Forbidden
 from domain.ids import decode_typed_id
 from domain.organisation import RmGrade
-from schema.core.access import Forbidden, require
+from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import (
     rule_error_type,

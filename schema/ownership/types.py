@@ -22,12 +22,11 @@ from domain.assignment import (
 from domain.assignment import (
     ViolationKind,
 )
-from domain.errors import DomainError
+from domain.errors import DomainError, Forbidden
 from domain.ids import encode_id
 from domain.organisation import ClaimStatus, RmGrade
 from domain.value.contribution import format_period
 from domain.value.tiers import ValueTier
-from schema.core.access import Forbidden
 from schema.core.context import Info
 from schema.core.errors import (
     ForbiddenError,

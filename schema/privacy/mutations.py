@@ -8,11 +8,11 @@ import strawberry
 
 from domain.access.policy import FIELD_POLICIES, Outcome
 from domain.access.principal import Role
-from domain.errors import DomainError, InvalidInput, NotFound
+from domain.errors import DomainError, Forbidden, InvalidInput, NotFound
 from domain.ids import decode_typed_id, encode_id
 from domain.privacy.consents import may_record_consent
 from domain.privacy.erasure import erase_personal_data, validate_hold
-from schema.core.access import Forbidden, in_counter_session, require
+from schema.core.access import in_counter_session, require
 from schema.core.context import Info
 from schema.core.errors import error_type
 from schema.privacy.types import (

@@ -6,7 +6,7 @@ import strawberry
 
 from domain.access.principal import Role
 from domain.customers.source_keys import SourceKey, may_link
-from domain.errors import DomainError
+from domain.errors import DomainError, Forbidden
 from domain.organisation import RelationshipManager as RelationshipManagerModel
 from domain.products import Product as ProductModel
 from domain.reference_data import (
@@ -21,7 +21,7 @@ from domain.reference_data import (
     upsert_staff,
     upsert_variant,
 )
-from schema.core.access import Forbidden, require
+from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import rule_error_type
 from schema.organisation.types import Branch, RelationshipManager

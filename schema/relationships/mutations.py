@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 
 from domain.access.principal import Role
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, Forbidden, NotFound
 from domain.ids import decode_typed_id
 from domain.relationship_changes import Move, change_state, decide_proposal, propose_change
 from domain.relationships import (
@@ -19,7 +19,7 @@ from domain.relationships import (
     ReasonCode,
     RelationshipState,
 )
-from schema.core.access import Forbidden, require
+from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import Error, ForbiddenError, InvalidInputError, NotFoundError, error_type
 from schema.relationships.types import Relationship, StateChangeProposal, load_relationship

@@ -7,9 +7,9 @@ from typing import Annotated
 import strawberry
 
 from domain.customers.source_keys import may_link
-from domain.errors import DomainError
+from domain.errors import DomainError, Forbidden
 from domain.ids import decode_typed_id, encode_id
-from schema.core.access import Forbidden, require
+from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import (
     ForbiddenError,

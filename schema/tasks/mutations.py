@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import strawberry
 
 from domain.access.principal import Role
-from domain.errors import DomainError
+from domain.errors import DomainError, Forbidden
 from domain.ids import decode_typed_id
 from domain.recording import complete_task, open_task
 from domain.tasks import (
@@ -17,7 +17,7 @@ from domain.tasks import (
     validate_owner,
     validate_title,
 )
-from schema.core.access import Forbidden, require
+from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import (
     ForbiddenError,

@@ -6,16 +6,24 @@ from decimal import Decimal
 
 import strawberry
 
+from domain.access.principal import Role
 from domain.errors import DomainError
 from domain.ids import decode_typed_id
 from domain.interactions import Channel
+from domain.reference_data import ReferenceQuery
 from domain.value.contribution import format_period, parse_period
+from domain.value.report import ReportScope, scope_for
 from domain.value.report import ValueReport as ValueReportModel
 from domain.value.tiers import ValueTier
 from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import UserFacingError
-from schema.organisation.types import Branch, load_branch
+from schema.organisation.types import (
+    Branch,
+    RelationshipManager,
+    load_branch,
+    load_relationship_manager,
+)
 
 
 @strawberry.type(description="What the top share of customers by contribution contributes.")
@@ -89,10 +97,15 @@ class ValueReport:
         description="Cheaper self-service channels for their assisted contacts."
     )
     branch_pk: strawberry.Private[int | None]
+    rm_pk: strawberry.Private[int | None]
 
     @strawberry.field(description="The branch (with its sub-branches); null for the whole bank.")
     async def branch(self, info: Info) -> Branch | None:
         return await load_branch(info, self.branch_pk)
+
+    @strawberry.field(description="The RM whose current portfolio it covers; null for none.")
+    async def relationship_manager(self, info: Info) -> RelationshipManager | None:
+        return await load_relationship_manager(info, self.rm_pk)
 
     @classmethod
     def from_domain(cls, r: ValueReportModel) -> ValueReport:
@@ -145,14 +158,27 @@ class ValueReport:
                 for s in r.suggestions
             ],
             branch_pk=r.branch_id,
+            rm_pk=r.rm_id,
         )
+
+
+async def _own_branch(info: Info) -> int | None:
+    """The id of the branch a branch manager's sign-in names (None for other roles)."""
+    principal = info.context.principal
+    if principal.role is not Role.BRANCH_MANAGER or principal.branch is None:
+        return None
+    found = await info.context.reference.branches(
+        ReferenceQuery(code=principal.branch, include_retired=True), None, 1
+    )
+    return found[0].id if found else None
 
 
 @strawberry.type
 class ValueReportQueries:
     @strawberry.field(
         description="The value report for a scored month (null if never scored), for the "
-        "whole bank or one branch with its sub-branches."
+        "whole bank, one branch with its sub-branches, or one RM's current portfolio. An RM "
+        "gets their own portfolio's, a branch manager their branch's; wider is FORBIDDEN."
     )
     async def value_report(
         self,
@@ -160,17 +186,24 @@ class ValueReportQueries:
         period: str,
         branch_id: strawberry.ID | None = None,
         compared_to: str | None = None,
+        relationship_manager_id: strawberry.ID | None = None,
     ) -> ValueReport | None:
         try:
             require(info, "valueReport")
             month = parse_period(period)
             earlier = None if compared_to is None else parse_period(compared_to, "comparedTo")
-            branch = (
-                None
+            asked = ReportScope(
+                branch_id=None
                 if branch_id is None
-                else decode_typed_id(branch_id, "Branch", field="branchId")
+                else decode_typed_id(branch_id, "Branch", field="branchId"),
+                rm_id=None
+                if relationship_manager_id is None
+                else decode_typed_id(
+                    relationship_manager_id, "RelationshipManager", field="relationshipManagerId"
+                ),
             )
+            scope = scope_for(info.context.principal, asked, await _own_branch(info))
         except DomainError as exc:
             raise UserFacingError(exc) from exc
-        found = await info.context.value_reports.report(month, branch, earlier)
+        found = await info.context.value_reports.report(month, scope, earlier)
         return None if found is None else ValueReport.from_domain(found)

@@ -195,13 +195,98 @@ async def test_analysts_read_the_value_report_and_it_matches_the_scores(
         )
         assert abs(total_share - 1) < Decimal("0.001")
 
-    for token in (mint(Role.RELATIONSHIP_MANAGER, "rm1", rm=1), mint(Role.AGENT, "ag")):
-        denied = await gql(anonymous, REPORT, {"period": "2026-11"}, token=token)
-        assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    denied = await gql(anonymous, REPORT, {"period": "2026-11"}, token=mint(Role.AGENT, "ag"))
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     never = await gql_data(anonymous, REPORT, {"period": "1990-01"}, token=analyst)
     assert never["valueReport"] is None
     bad = await gql(anonymous, REPORT, {"period": "2026-11", "earlier": "Nov"}, token=analyst)
     assert bad["errors"][0]["extensions"]["field"] == "comparedTo"
+
+
+SCOPED = """
+query R($period: String!, $branch: ID, $rm: ID) {
+  valueReport(period: $period, branchId: $branch, relationshipManagerId: $rm) {
+    customers contribution branch { id } relationshipManager { id }
+  }
+}
+"""
+
+
+async def _figures(engine: AsyncEngine, where: str, **params: object) -> tuple[int, Decimal]:
+    """Customers and contribution of November 2026 for the customers `where` picks."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) AS n, coalesce(sum(v.contribution), 0) AS total "
+                    "FROM customer_values v JOIN customers c ON c.id = v.customer_id "
+                    f"WHERE v.period = '2026-11-01' AND {where}"
+                ),
+                params,
+            )
+        ).one()
+    return row.n, row.total
+
+
+async def test_an_rm_reads_their_portfolio_s_report_and_a_branch_manager_their_branch_s(
+    anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+) -> None:
+    await SqlValueStore(engine).score(date(2026, 11, 1), Decimal("0.2"))
+    rm1 = mint(Role.RELATIONSHIP_MANAGER, "rm1", rm=1)
+    own = (await gql_data(anonymous, SCOPED, {"period": "2026-11"}, token=rm1))["valueReport"]
+    expected = await _figures(engine, "c.relationship_manager_id = 1")
+    assert expected[0] > 0
+    assert (own["customers"], Decimal(own["contribution"])) == expected
+    assert own["relationshipManager"] == {"id": encode_id("RelationshipManager", 1)}
+    assert own["branch"] is None
+    # The same report for an analyst who asks for RM 1's book.
+    asked = {"period": "2026-11", "rm": encode_id("RelationshipManager", 1)}
+    analyst = mint(Role.ANALYST, "analyst-scope")
+    assert (await gql_data(anonymous, SCOPED, asked, token=analyst))["valueReport"] == own
+    # Wider than their own is refused, never narrowed in silence.
+    async with engine.connect() as conn:
+        branch_id, code = (
+            await conn.execute(
+                text(
+                    "SELECT b.id, b.code FROM branches b WHERE EXISTS (SELECT 1 FROM customers c "
+                    "WHERE c.home_branch_id = b.id) ORDER BY b.id LIMIT 1"
+                )
+            )
+        ).one()
+        other_branch = await conn.scalar(
+            text("SELECT min(id) FROM branches WHERE id <> :b"), {"b": branch_id}
+        )
+    branch = encode_id("Branch", branch_id)
+    for variables in (
+        {"period": "2026-11", "rm": encode_id("RelationshipManager", 2)},
+        {"period": "2026-11", "branch": branch},
+    ):
+        refused = await gql(anonymous, SCOPED, variables, token=rm1)
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", variables
+    manager = mint(Role.BRANCH_MANAGER, "branch-head", branch=code)
+    theirs = (await gql_data(anonymous, SCOPED, {"period": "2026-11"}, token=manager))[
+        "valueReport"
+    ]
+    units = (
+        "c.home_branch_id IN (WITH RECURSIVE u AS (SELECT id FROM branches WHERE id = :b "
+        "UNION ALL SELECT b.id FROM branches b JOIN u ON b.parent_id = u.id) SELECT id FROM u)"
+    )
+    assert (theirs["customers"], Decimal(theirs["contribution"])) == await _figures(
+        engine, units, b=branch_id
+    )
+    assert theirs["branch"] == {"id": branch}
+    both = {"period": "2026-11", "rm": encode_id("RelationshipManager", 1)}
+    narrowed = (await gql_data(anonymous, SCOPED, both, token=manager))["valueReport"]
+    assert (narrowed["customers"], Decimal(narrowed["contribution"])) == await _figures(
+        engine, units + " AND c.relationship_manager_id = 1", b=branch_id
+    )
+    elsewhere = {"period": "2026-11", "branch": encode_id("Branch", other_branch)}
+    refused = await gql(anonymous, SCOPED, elsewhere, token=manager)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    nowhere = await gql(
+        anonymous, SCOPED, {"period": "2026-11"}, token=mint(Role.BRANCH_MANAGER, "no-branch")
+    )
+    assert nowhere["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 RECORD = """mutation ($input: RecordInteractionInput!) { recordInteraction(input: $input) {

@@ -26,6 +26,7 @@ from api.ops.embedded import Endpoints
 from api.settings import Settings
 from domain.detection.handling import Event
 from domain.interactions import Channel
+from domain.value.report import ReportScope
 from domain.value.scoring import rescore_events
 from domain.value.tiers import ValueTier, classify
 from tests.scratch import scratch_database
@@ -281,7 +282,7 @@ async def test_the_value_report_adds_up_to_the_customer_figures(bank: Bank) -> N
     store = SqlValueStore(bank.engine)
     await _score_three_months(store)
     reports = SqlValueReports(bank.engine)
-    report = await reports.report(OCT, None, SEP)
+    report = await reports.report(OCT, ReportScope(), SEP)
     assert report is not None
     values = await store.values(list(bank.ids.values()), OCT)
     total = sum((v.contribution for v in values.values()), Decimal(0))
@@ -341,14 +342,14 @@ async def test_the_value_report_adds_up_to_the_customer_figures(bank: Bank) -> N
             {"p": branch},
         )
         await conn.commit()
-    scoped = await reports.report(OCT, branch, None)
+    scoped = await reports.report(OCT, ReportScope(branch_id=branch), None)
     assert scoped is not None
     assert (scoped.customers, scoped.contribution) == (8, Decimal("537.65"))
-    nobody = await reports.report(OCT, empty, None)
+    nobody = await reports.report(OCT, ReportScope(branch_id=empty), None)
     assert nobody is not None
     assert nobody.customers == 0
     assert all(p.share_of_total is None for p in nobody.pareto)
-    assert await reports.report(date(2030, 1, 1), None, None) is None
+    assert await reports.report(date(2030, 1, 1), ReportScope(), None) is None
 
 
 async def test_scoring_is_not_cut_short_by_the_service_statement_timeout(
