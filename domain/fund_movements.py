@@ -80,3 +80,49 @@ def validate_fund_movement(
         movement.booked_at,
         ref,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FundMovement:
+    """A recorded movement, as the customer's statement shows it."""
+
+    id: int
+    customer_id: int
+    holding_id: int
+    amount: Decimal
+    currency: str
+    direction: MovementDirection
+    counterparty_kind: CounterpartyKind
+    channel: Channel
+    booked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MovementFilter:
+    """Which of a customer's movements to list; every field narrows the list."""
+
+    since: datetime | None = None  # booked at or after
+    until: datetime | None = None  # booked before
+    direction: MovementDirection | None = None
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+    holding_id: int | None = None
+
+
+def validate_movement_filter(wanted: MovementFilter) -> MovementFilter:
+    """The filter, or InvalidInput naming the argument that can match nothing sane."""
+    for name, moment in (("since", wanted.since), ("until", wanted.until)):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput(f"filter.{name}", "the time needs a time zone")
+    if wanted.since is not None and wanted.until is not None and wanted.until <= wanted.since:
+        raise InvalidInput("filter.until", "until must be after since")
+    for name, amount in (("minAmount", wanted.min_amount), ("maxAmount", wanted.max_amount)):
+        if amount is not None and (not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT):
+            raise InvalidInput(f"filter.{name}", "an amount from 0 below 10^15")
+    if (
+        wanted.min_amount is not None
+        and wanted.max_amount is not None
+        and wanted.max_amount < wanted.min_amount
+    ):
+        raise InvalidInput("filter.maxAmount", "maxAmount must not be below minAmount")
+    return wanted

@@ -13,6 +13,7 @@ from domain.customers.model import (
     DocumentType,
     IdentityDocument,
 )
+from domain.fund_movements import FundMovement, MovementFilter
 from domain.interactions import (
     ChannelUse,
     Interaction,
@@ -124,6 +125,13 @@ class ProfileReader(Protocol):
 
     async def proposals_by_id(self, ids: Sequence[int]) -> Mapping[int, Proposal]:
         """Proposals by primary key."""
+        ...
+
+    async def fund_movements(
+        self, customer_id: int, where: MovementFilter, first: int, after_id: int | None
+    ) -> Sequence[FundMovement]:
+        """The customer's movements matching `where`, newest booked first (ties: newest id);
+        up to `first` after the movement `after_id`."""
         ...
 
     async def pending_proposals(

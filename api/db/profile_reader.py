@@ -48,6 +48,7 @@ from api.db.tables import (
     ContactPointRow,
     CorporateContactRow,
     CustomerRow,
+    FundMovementRow,
     HoldingRow,
     IdentityDocumentRow,
     InteractionRow,
@@ -65,6 +66,12 @@ from domain.customers.model import (
     Customer,
     DocumentType,
     IdentityDocument,
+)
+from domain.fund_movements import (
+    CounterpartyKind,
+    FundMovement,
+    MovementDirection,
+    MovementFilter,
 )
 from domain.interactions import (
     Channel,
@@ -507,6 +514,47 @@ class SqlProfileReader:
             lambda: select(StateChangeProposalRow.__table__).where(p.id == func.any(IDS)),
         )
         return {row.id: proposal_from_row(row) for row in await self._rows(stmt, ids)}
+
+    async def fund_movements(
+        self, customer_id: int, where: MovementFilter, first: int, after_id: int | None
+    ) -> Sequence[FundMovement]:
+        m = FundMovementRow.__table__.c
+        stmt = select(FundMovementRow.__table__).where(m.customer_id == customer_id)
+        if where.since is not None:
+            stmt = stmt.where(m.booked_at >= where.since)
+        if where.until is not None:
+            stmt = stmt.where(m.booked_at < where.until)
+        if where.direction is not None:
+            stmt = stmt.where(m.direction == where.direction.value)
+        if where.min_amount is not None:
+            stmt = stmt.where(m.amount >= where.min_amount)
+        if where.max_amount is not None:
+            stmt = stmt.where(m.amount <= where.max_amount)
+        if where.holding_id is not None:
+            stmt = stmt.where(m.holding_id == where.holding_id)
+        if after_id is not None:
+            # Keyset on (booked_at, id) through the cursor's movement (of this customer only).
+            anchor = (
+                select(m.booked_at)
+                .where(m.id == after_id, m.customer_id == customer_id)
+                .scalar_subquery()
+            )
+            stmt = stmt.where(tuple_(m.booked_at, m.id) < tuple_(anchor, after_id))
+        rows = await self._rows(stmt.order_by(m.booked_at.desc(), m.id.desc()).limit(first))
+        return [
+            FundMovement(
+                id=r.id,
+                customer_id=r.customer_id,
+                holding_id=r.holding_id,
+                amount=r.amount,
+                currency=r.currency,
+                direction=MovementDirection(r.direction),
+                counterparty_kind=CounterpartyKind(r.counterparty_kind),
+                channel=Channel(r.channel),
+                booked_at=r.booked_at,
+            )
+            for r in rows
+        ]
 
     async def pending_proposals(
         self, where: ProposalFilter, first: int, after_id: int | None

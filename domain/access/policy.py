@@ -169,6 +169,7 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "relationship": INTERNAL,
         "holdings": PUBLIC,
         "interactions": PUBLIC,
+        "fundMovements": PUBLIC,
         "consents": PUBLIC,
         "channelMix": PUBLIC,
         "openTasks": PUBLIC,
@@ -235,6 +236,18 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "branch": PUBLIC,
         "staffCode": INTERNAL,
         "cost": INTERNAL,
+    },
+    # A movement's figures are the customer's: as an account number is shown (a customer their
+    # own, an RM their portfolio's, a teller in session), hidden from other staff.
+    "FundMovement": {
+        "id": PUBLIC,
+        "holdingId": PUBLIC,
+        "amount": PERSONAL,
+        "currency": PUBLIC,
+        "direction": PERSONAL,
+        "counterpartyKind": PERSONAL,
+        "channel": PUBLIC,
+        "bookedAt": PUBLIC,
     },
     "CorporateDetails": dict.fromkeys(
         (

@@ -50,6 +50,11 @@ from schema.core.node import Node
 from schema.core.pagination import PageInfo, check_first
 from schema.customers.history import CustomerChangeConnection, change_history
 from schema.customers.quality import Completeness, completeness_of
+from schema.fund_movements.types import (
+    FundMovementConnection,
+    FundMovementFilterInput,
+    movements_page,
+)
 from schema.interactions.types import (
     ChannelUse,
     Interaction,
@@ -512,6 +517,19 @@ class Customer(Node):
         return self.shown_timeline(
             await info.context.loaders.timeline_page_by_request.load(request)
         )
+
+    @strawberry.field(
+        description="Money in and out of the customer's holdings, newest booked first; "
+        "amounts and directions as the caller may see the customer's figures (audited)."
+    )
+    async def fund_movements(
+        self,
+        info: Info,
+        first: int,
+        after: str | None = None,
+        filter: FundMovementFilterInput | None = None,
+    ) -> FundMovementConnection:
+        return await movements_page(info, self.pk, self.view, first, filter, after)
 
 
 def interaction_connection(page: TimelinePage, view: Visibility) -> InteractionConnection:

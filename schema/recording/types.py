@@ -8,6 +8,8 @@ from typing import Annotated
 
 import strawberry
 
+# The movement enums are declared with the movements they describe.
+import schema.fund_movements.types  # noqa: F401
 from domain.access.counter_sessions import CounterSessionExpired
 from domain.errors import DomainError
 from domain.fund_movements import CounterpartyKind, MovementDirection
@@ -25,11 +27,6 @@ from schema.interactions.types import Interaction
 from schema.source_keys.types import SourceKeyInput
 from schema.tasks.types import Task
 from schema.tasks.types import shown as shown_tasks
-
-strawberry.enum(MovementDirection, description="Money in (credit) or out (debit).")
-
-
-strawberry.enum(CounterpartyKind, description="Who is on the other side of a movement.")
 
 
 @strawberry.type(description="This idempotency key was already used for a different request.")

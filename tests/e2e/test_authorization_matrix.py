@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.value_store import SqlValueStore
@@ -36,6 +37,7 @@ FIELDS = """
   documents { type number }
   holdings { items { accountNumber } }
   interactions(first: 2) { edges { node { staffCode cost summary } } }
+  fundMovements(first: 1) { nodes { amount direction counterpartyKind } }
   consents { purpose actor }
   channelMix { channel cost }
   relationship { state version }
@@ -54,6 +56,11 @@ mutation ($input: SetConsentInput!) { setConsent(input: $input) { __typename } }
 
 UPDATE_CUSTOMER = """
 mutation ($input: UpdateCustomerInput!) { updateCustomer(input: $input) { __typename } }
+"""
+
+RECORD_MOVEMENT = """
+mutation ($input: RecordFundMovementInput!) { recordFundMovement(input: $input) {
+  __typename ... on Error { code message } } }
 """
 
 OPEN_SESSION = """
@@ -114,6 +121,11 @@ PROBES: dict[tuple[str, str], Probe] = (
         ),
         ("Holding", "accountNumber"): _first("holdings", "items", 0, "accountNumber"),
         ("Interaction", "staffCode"): _first("interactions", "edges", 0, "node", "staffCode"),
+        ("FundMovement", "amount"): _first("fundMovements", "nodes", 0, "amount"),
+        ("FundMovement", "direction"): _first("fundMovements", "nodes", 0, "direction"),
+        ("FundMovement", "counterpartyKind"): _first(
+            "fundMovements", "nodes", 0, "counterpartyKind"
+        ),
         ("Interaction", "cost"): _first("interactions", "edges", 0, "node", "cost"),
         ("ChannelUse", "cost"): _first("channelMix", 0, "cost"),
         ("Consent", "actor"): _first("consents", 0, "actor"),
@@ -167,6 +179,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("IdentityDocument", "number"): "CMMCCMMMMCM",
     ("Holding", "accountNumber"): "CMMCCMMMMCM",
     ("Interaction", "staffCode"): "HCCCCCCCCCC",
+    # A movement's figures: as personal details (the customer, their RM, a teller in session).
+    ("FundMovement", "amount"): "CHHCCHHHHCH",
+    ("FundMovement", "direction"): "CHHCCHHHHCH",
+    ("FundMovement", "counterpartyKind"): "CHHCCHHHHCH",
     ("Interaction", "cost"): "HCCCCCCCCCC",
     ("ChannelUse", "cost"): "HCCCCCCCCCC",
     ("Consent", "actor"): "HCCCCCCCCCC",
@@ -249,6 +265,29 @@ async def subject(engine: AsyncEngine, client: httpx.AsyncClient, mint: Minter) 
         token=mint(Role.STEWARD, "matrix-steward"),
     )
     assert changed["updateCustomer"]["__typename"] == "UpdateCustomerPayload"
+    # A movement on one of its holdings, so that the statement has figures to probe.
+    async with engine.connect() as conn:
+        holding = await conn.scalar(
+            text("SELECT min(id) FROM holdings WHERE customer_id = :c"), {"c": made.id}
+        )
+    moved = await gql_data(
+        client,
+        RECORD_MOVEMENT,
+        {
+            "input": {
+                "holdingId": encode_id("Holding", holding),
+                "amount": "1234.56",
+                "currency": "CNY",
+                "direction": "DEBIT",
+                "counterpartyKind": "MERCHANT",
+                "channel": "MOBILE_APP",
+                "bookedAt": "2026-11-20T08:00:00+00:00",
+                "externalRef": f"matrix-{made.id}",
+            }
+        },
+        token=mint(Role.INTEGRATION, "matrix-core"),
+    )
+    assert moved["recordFundMovement"]["__typename"] == "RecordFundMovementPayload", moved
     await backdate(engine, made.id)
     await SqlValueStore(engine).score(date(2026, 11, 1), Decimal("0.2"))
     # The clear view, as the customer's own RM sees it (everything, in this RM's column).

@@ -18,7 +18,13 @@ from tests.factories import make_customer
 
 def test_the_channels_operations_are_registered_and_valid() -> None:
     names = {op.name for op in registry().values()}
-    assert {"call_center_profile", "self_view", "customer_search", "record_interaction"} <= names
+    assert {
+        "call_center_profile",
+        "self_view",
+        "self_movements",
+        "customer_search",
+        "record_interaction",
+    } <= names
     for digest, operation in registry().items():
         assert hashlib.sha256(operation.query.encode()).hexdigest() == digest
         assert validate(schema._schema, parse(operation.query)) == [], operation.name

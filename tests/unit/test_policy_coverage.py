@@ -42,6 +42,8 @@ NOT_PERSONAL = {
     "TaskConnection": "a page of covered tasks",
     "AlertConnection": "a page of covered alerts",
     "TaskEdge": "a cursor and a covered task",
+    "FundMovementConnection": "a page of covered movements",
+    "FundMovementEdge": "a cursor and a covered movement",
     "StateChangeProposal": "states, a reason and its people; the customer through load_customer",
     "AlertEdge": "a cursor and a covered alert",
     "RecordInteractionPayload": "ids; the interaction and task it reads back are covered",
