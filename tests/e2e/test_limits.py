@@ -317,7 +317,17 @@ async def test_a_refused_caller_is_refused_again_before_anything_is_parsed(
             assert error["extensions"]["code"] == "RATE_LIMITED"
             assert 0 < error["extensions"]["retryAfter"] <= cost / tight.rate_refill_per_second
             assert set(error) == set(first["errors"][0])
-        assert len(viewed) == 2  # none of the 20 reached the GraphQL view
+        # Asked as graphql-response+json, the refusal is a request error: 429, no data.
+        modern = await hammer.post(
+            "/graphql",
+            json={"query": query},
+            headers={"accept": "application/graphql-response+json"},
+        )
+        assert modern.status_code == 429
+        assert modern.headers["content-type"].startswith("application/graphql-response+json")
+        assert "data" not in modern.json()
+        assert modern.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert len(viewed) == 2  # none of the 21 reached the GraphQL view
         assert scripts == []  # nor Redis
         # A cheaper request the bucket can pay is not refused by the estimate.
         cheap = "{ customers(first: 1) { edges { cursor } } }"
