@@ -16,7 +16,7 @@ JS = Path(__file__).resolve().parent / "js"
 NODE = Path(sys.executable).parent / "node"
 
 
-async def run_node(script: str, *args: str, timeout: float = 120) -> list[dict[str, Any]]:
+async def run_node(script: str, *args: str, limit: float = 120) -> list[dict[str, Any]]:
     """The JSON lines a script of tests/js printed; fails with its stderr if it failed."""
     if not (JS / "node_modules").is_dir():
         raise AssertionError("tests/js/node_modules is missing: run `make js-deps` (make test does)")
@@ -28,6 +28,7 @@ async def run_node(script: str, *args: str, timeout: float = 120) -> list[dict[s
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    async with asyncio.timeout(limit):
+        out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
     return [json.loads(line) for line in out.decode().splitlines() if line.strip()]
