@@ -19,7 +19,9 @@ NODE = Path(sys.executable).parent / "node"
 async def run_node(script: str, *args: str, limit: float = 120) -> list[dict[str, Any]]:
     """The JSON lines a script of tests/js printed; fails with its stderr if it failed."""
     if not (JS / "node_modules").is_dir():
-        raise AssertionError("tests/js/node_modules is missing: run `make js-deps` (make test does)")
+        raise AssertionError(
+            "tests/js/node_modules is missing: run `make js-deps` (make test does)"
+        )
     process = await asyncio.create_subprocess_exec(
         str(NODE),
         str(JS / script),

@@ -14,7 +14,9 @@ from tests.js import run_node
 
 
 async def test_the_graphql_over_http_audit_passes_every_check(server: str, mint: Minter) -> None:
-    results = await run_node("audit.mjs", f"http://{server}/graphql", mint(Role.AGENT, "http-audit"))
+    results = await run_node(
+        "audit.mjs", f"http://{server}/graphql", mint(Role.AGENT, "http-audit")
+    )
     failed = [r for r in results if r["status"] != "ok"]
     assert len(results) >= 61  # the whole audit ran
     assert failed == [], "\n".join(f"{r['id']} {r['name']}: {r['reason']}" for r in failed)
@@ -35,7 +37,7 @@ async def test_graphql_response_json_tells_a_request_that_never_ran_from_one_tha
     assert (ran.status_code, ran.json()) == (200, {"data": {"viewer": {"role": "AGENT"}}})
     assert ran.headers["content-type"] == f"{GRAPHQL_RESPONSE}; charset=utf-8"
     # A root field refused while running: data is null but present, so 200.
-    forbidden = await post("{ auditTrail(customerId: \"x\", first: 1) { nodes { id } } }")
+    forbidden = await post('{ auditTrail(customerId: "x", first: 1) { nodes { id } } }')
     assert forbidden.status_code == 200
     assert forbidden.json()["data"] is None
     assert forbidden.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
