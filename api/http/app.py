@@ -30,6 +30,7 @@ from api.http.authentication import AuthenticationMiddleware
 from api.http.correlation import CorrelationIdMiddleware, configure_logging
 from api.http.cors import Cors
 from api.http.graphql_view import GraphQLEndpoint
+from api.http.persisted_requests import LearnedQueries
 from api.http.request_limits import RequestLimitsMiddleware
 from api.http.tokens import JwksCache, TokenVerifier
 from api.redis.activity_feed import RedisActivityFeed
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     graphql = GraphQLEndpoint(
         production_schema if settings.is_production else schema,
         verifier=None,
+        learned=None if settings.is_production else LearnedQueries(),
         graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=not settings.is_production,
         # A desktop follows one or two customers at a time; strawberry's default allows 100

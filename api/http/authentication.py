@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from urllib.parse import parse_qs
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.http.envelope import send_error
@@ -12,6 +15,21 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 # Held by a websocket context until connection_init proves who is there; a connection that
 # never does is closed (4403) before it can subscribe, so this principal is never served.
 UNAUTHENTICATED = Principal(subject="unauthenticated", role=Role.CUSTOMER, customer_id=0)
+
+
+# What makes a GET a GraphQL request rather than the IDE's page: any of these parameters.
+_REQUEST_PARAMETERS = frozenset({"query", "id", "extensions", "variables", "operationName"})
+
+
+def is_ide_page(method: str, parameters: Iterable[str], accept: str) -> bool:
+    """A browser asking for the GraphiQL page: a GET for HTML with no GraphQL request in it.
+    A hash-only GET (`?extensions=…` or `?id=…`, Apollo's and urql's persisted queries) is a
+    request, sent with `Accept: */*`: it is answered as one, and authenticated as one."""
+    return (
+        method == "GET"
+        and not _REQUEST_PARAMETERS.intersection(parameters)
+        and "text/html" in accept
+    )
 
 
 class AuthenticationMiddleware:
@@ -32,8 +50,11 @@ class AuthenticationMiddleware:
         if (
             self.ide_open
             and scope["type"] == "http"
-            and scope["method"] == "GET"
-            and b"query=" not in scope.get("query_string", b"")
+            and is_ide_page(
+                scope["method"],
+                parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True),
+                next((v.decode("latin-1") for k, v in scope["headers"] if k == b"accept"), ""),
+            )
         ):
             await self.app(scope, receive, send)
             return

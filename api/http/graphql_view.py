@@ -21,7 +21,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.http.access_log import OPERATION, label_request
-from api.http.authentication import UNAUTHENTICATED
+from api.http.authentication import UNAUTHENTICATED, is_ide_page
 from api.http.correlation import current_correlation_id
 from api.http.envelope import error_body
 from api.http.graphql_ws import REJECTION, TransportWSHandler
@@ -33,7 +33,7 @@ from api.http.media_types import (
     negotiate,
     request_error_status,
 )
-from api.http.persisted_requests import RequestRefused, query_text
+from api.http.persisted_requests import LearnedQueries, RequestRefused, query_text
 from api.http.profile_lane import RATE_CHARGED, ProfileLane, is_json, read_body, replay
 from api.http.tokens import AuthError, TokenVerifier
 from api.metrics import GRAPHQL_ERRORS, RATE_LIMITED
@@ -86,9 +86,16 @@ def refusal(error: HTTPException) -> Response:
 class GraphQLEndpoint(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
 
-    def __init__(self, *args: Any, verifier: TokenVerifier | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        verifier: TokenVerifier | None,
+        learned: LearnedQueries | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.verifier = verifier
+        self.learned = learned  # development's automatic persisted queries; None in production
         # Set by the application's lifespan (`serve_with`; api/bootstrap.py builds them).
         self.ports: Ports | None = None
         self.lane: ProfileLane | None = None
@@ -253,15 +260,23 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         for name in ("variables", "extensions"):
             if parsed.get(name):
                 parsed[name] = self.decode_json(parsed[name])
-        parsed["query"] = query_text(parsed)
+        parsed["query"] = query_text(parsed, self.learned)
         return parsed
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL's page only for a browser asking for it (api/http/authentication.py):
+        strawberry's own test also took a hash-only GET sent with `Accept: */*` for a page
+        request, so Apollo's and urql's persisted-query GETs never resolved."""
+        return is_ide_page(
+            request.method, request.query_params.keys(), request.headers.get("accept", "")
+        )
 
     def parse_json(self, data: str | bytes) -> Any:
         # HTTP bodies only: websocket messages (which carry an "id" of their own) are decoded
         # by decode_json directly and never name a persisted operation.
         body = super().parse_json(data)
         if isinstance(body, dict):
-            body["query"] = query_text(body)  # a registered operation's text, by its id
+            body["query"] = query_text(body, self.learned)  # a registered (or learned) text
         return body
 
     def encode_json(self, data: object) -> str:

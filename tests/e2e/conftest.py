@@ -45,6 +45,8 @@ def _has_personal_data(value: Any) -> bool:
 async def _record_personal_reads(request: httpx.Request, response: httpx.Response) -> None:
     if request.url.path != "/graphql" or response.status_code != 200:
         return
+    if "json" not in response.headers.get("content-type", ""):
+        return  # GraphiQL's page
     await response.aread()
     body = response.json()
     if isinstance(body, dict) and _has_personal_data(body.get("data")):

@@ -7,12 +7,18 @@ import json
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from graphql import parse, validate
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.bootstrap import Resources
+from api.http.app import create_app
+from api.settings import Settings
+from domain.access.principal import Role
 from domain.ids import encode_id
 from schema import schema
 from schema.core.persisted import registry
+from tests.conftest import Minter, as_production
 from tests.factories import make_customer
 
 
@@ -77,22 +83,72 @@ async def test_an_unknown_or_mismatched_operation_is_a_400_with_a_code(
     assert response.json()["data"] is None
 
 
-async def test_an_apollo_client_retries_an_unregistered_query_with_its_text(
-    client: httpx.AsyncClient,
-) -> None:
-    """Automatic persisted queries: the hash alone is not found; the hash with the text it is
-    the hash of runs as that text (it is not registered by being sent)."""
-    query = "{ customers(first: 1) { edges { cursor } } }"
+async def _apq_round(client: httpx.AsyncClient, query: str) -> httpx.Response:
+    """Apollo's automatic persisted queries: the hash alone, the retry with the text, then
+    the hash alone again; returns the last answer."""
     apq = {
         "persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(query.encode()).hexdigest()}
     }
     first = await client.post("/graphql", json={"extensions": apq})
-    assert first.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    # The protocol's message and code: Apollo Kotlin matches the message, Apollo Client either.
+    assert first.status_code == 400
+    assert first.json()["errors"][0] == {
+        "message": "PersistedQueryNotFound",
+        "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"},
+    }
     retried = await client.post("/graphql", json={"query": query, "extensions": apq})
     assert retried.status_code == 200, retried.text
     assert len(retried.json()["data"]["customers"]["edges"]) == 1
-    again = await client.post("/graphql", json={"extensions": apq})
+    return await client.post("/graphql", json={"extensions": apq})
+
+
+async def test_development_learns_a_query_from_an_apollo_retry(client: httpx.AsyncClient) -> None:
+    again = await _apq_round(client, "{ customers(first: 1) { edges { cursor node { id } } } }")
+    assert again.status_code == 200, again.text
+    assert len(again.json()["data"]["customers"]["edges"]) == 1
+
+
+async def test_production_keeps_its_safelist_through_an_apollo_retry(
+    settings: Settings, engine: AsyncEngine, redis_client: aioredis.Redis, mint: Minter
+) -> None:
+    """The retry with the text runs (arbitrary queries are allowed within the limits), but
+    is never learned: the hash alone stays unknown."""
+    app = create_app(as_production(settings), Resources(engine=engine, redis=redis_client))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://q.test",
+        headers={"authorization": f"Bearer {mint(Role.AGENT, 'prod-apq')}"},
+    ) as production:
+        again = await _apq_round(production, "{ customers(first: 1) { edges { cursor } } }")
     assert again.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_a_hash_only_get_runs_a_registered_operation_and_needs_a_token(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Issue 23: a GET naming an operation by its hash alone (urql's and Apollo's persisted
+    GETs, sent with `Accept: */*`) got GraphiQL's page, without authentication: the page's
+    exemption took any GET without `query=` for a page request."""
+    made = await make_customer(engine)
+    variables = json.dumps({"id": encode_id("Customer", made.id)})
+    profile = next(op for op in registry().values() if op.name == "call_center_profile")
+    apq = json.dumps({"persistedQuery": {"version": 1, "sha256Hash": profile.sha256}})
+    for params in ({"id": profile.sha256}, {"extensions": apq}):
+        answer = await client.get(
+            "/graphql", params={**params, "variables": variables}, headers={"accept": "*/*"}
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"]["customer"]["id"] == encode_id("Customer", made.id)
+        refused = await anonymous.get(
+            "/graphql", params={**params, "variables": variables}, headers={"accept": "text/html"}
+        )
+        assert refused.status_code == 401
+        assert refused.json()["errors"][0]["extensions"]["code"] == "TOKEN_MISSING"
+    # The page itself still opens without a token, for a browser asking for HTML only.
+    page = await anonymous.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert (await anonymous.get("/graphql", headers={"accept": "*/*"})).status_code == 401
 
 
 async def test_a_get_whose_variables_hold_an_id_runs_in_development(
