@@ -70,9 +70,10 @@ js-deps: $(JS_DEPS)
 pytest: install $(JS_DEPS)
 	$(BIN)/pytest
 
-## Rewrite schema.graphql and the generated tables of docs/security.md (tests fail while stale)
+## Rewrite schema.graphql, apollo-cache.json and the generated tables of docs/security.md
+## (tests fail while stale)
 schema: install
-	$(BIN)/quanjing export-schema --output schema.graphql
+	$(BIN)/quanjing export-schema --output schema.graphql --apollo apollo-cache.json
 	$(BIN)/quanjing security-doc docs/security.md
 
 clean:

@@ -514,6 +514,11 @@ def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         Path(args.output).write_text(text, encoding="utf-8")
+    if args.apollo:
+        from api.ops.apollo_cache import apollo_cache
+
+        cache = json.dumps(apollo_cache(schema._schema), indent=2, ensure_ascii=False)
+        Path(args.apollo).write_text(cache + "\n", encoding="utf-8")
     return 0
 
 
@@ -769,6 +774,9 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
     export = sub.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--output", "-o", default="-", help="file to write (default stdout)")
+    export.add_argument(
+        "--apollo", help="also write Apollo Client's possibleTypes and typePolicies (JSON) here"
+    )
     export.set_defaults(handler=cmd_export_schema)
     return parser
 

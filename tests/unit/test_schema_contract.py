@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from graphql import (
@@ -13,6 +14,7 @@ from graphql import (
     get_named_type,
 )
 
+from api.ops.apollo_cache import apollo_cache
 from schema import schema
 
 SDL = Path(__file__).resolve().parents[2] / "schema.graphql"
@@ -22,6 +24,18 @@ def test_the_committed_schema_graphql_is_current() -> None:
     assert SDL.read_text(encoding="utf-8") == schema.as_str() + "\n", (
         "schema.graphql is stale: run `make schema` and commit it"
     )
+
+
+def test_the_committed_apollo_cache_config_is_current() -> None:
+    committed = json.loads((SDL.parent / "apollo-cache.json").read_text(encoding="utf-8"))
+    assert committed == apollo_cache(schema._schema), (
+        "apollo-cache.json is stale: run `make schema` and commit it"
+    )
+    # What the clients rely on: the result unions' members, and value objects merged.
+    assert "Customer" in committed["possibleTypes"]["CustomerResult"]
+    assert "NotFoundError" in committed["possibleTypes"]["Error"]
+    assert committed["typePolicies"]["Customer"]["fields"]["personal"] == {"merge": True}
+    assert "contactPoints" not in committed["typePolicies"]["Customer"]["fields"]  # a list
 
 
 def _public_types() -> list[object]:
