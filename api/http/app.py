@@ -13,7 +13,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.background import within
@@ -29,6 +30,7 @@ from api.http.access_log import AccessLogMiddleware
 from api.http.authentication import AuthenticationMiddleware
 from api.http.correlation import CorrelationIdMiddleware, configure_logging
 from api.http.cors import Cors
+from api.http.graphiql import ASSETS, PREFIX
 from api.http.graphql_view import GraphQLEndpoint
 from api.http.persisted_requests import LearnedQueries
 from api.http.request_limits import RequestLimitsMiddleware
@@ -152,6 +154,12 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             # with METHOD_NOT_ALLOWED, like every other refusal.
             Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
+            # GraphiQL's scripts and styles (development only, like the page): no CDN.
+            *(
+                []
+                if settings.is_production
+                else [Mount(PREFIX.rstrip("/"), StaticFiles(directory=ASSETS), name="graphiql")]
+            ),
         ],
         middleware=[
             # Outermost: the server span holds everything else (api/tracing.py; off by default).

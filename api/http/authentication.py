@@ -12,6 +12,8 @@ from api.http.tokens import AuthError, TokenVerifier
 from domain.access.principal import Principal, Role
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+# GraphiQL's vendored scripts and styles (api/http/graphiql.py): public files, no data.
+IDE_ASSETS = "/graphiql/"
 # Held by a websocket context until connection_init proves who is there; a connection that
 # never does is closed (4403) before it can subscribe, so this principal is never served.
 UNAUTHENTICATED = Principal(subject="unauthenticated", role=Role.CUSTOMER, customer_id=0)
@@ -44,7 +46,11 @@ class AuthenticationMiddleware:
         self.ide_open = ide_open
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS:
+        if (
+            scope["type"] not in ("http", "websocket")
+            or scope["path"] in OPEN_PATHS
+            or (self.ide_open and scope["path"].startswith(IDE_ASSETS))
+        ):
             await self.app(scope, receive, send)
             return
         if (

@@ -9,7 +9,7 @@ import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -24,6 +24,7 @@ from api.http.access_log import OPERATION, label_request
 from api.http.authentication import UNAUTHENTICATED, is_ide_page
 from api.http.correlation import current_correlation_id
 from api.http.envelope import error_body
+from api.http.graphiql import local_graphiql_html
 from api.http.graphql_ws import REJECTION, TransportWSHandler
 from api.http.media_types import (
     GRAPHQL_RESPONSE,
@@ -262,6 +263,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 parsed[name] = self.decode_json(parsed[name])
         parsed["query"] = query_text(parsed, self.learned)
         return parsed
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(local_graphiql_html())
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """GraphiQL's page only for a browser asking for it (api/http/authentication.py):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import httpx
 import pytest
@@ -175,3 +176,22 @@ async def test_a_get_whose_variables_hold_an_id_runs_in_development(
     )
     assert unknown.status_code == 400, (unknown.status_code, unknown.text)
     assert unknown.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_graphiql_s_page_and_its_assets_come_from_quanjing(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    """Issue 23: the page loaded its scripts from unpkg.com, which a bank's intranet never
+    reaches. Each asset it names is served here, without a token (no data in them)."""
+    page = await anonymous.get("/graphql", headers={"accept": "text/html"})
+    assert "unpkg.com" not in page.text
+    assets = re.findall(r'(?:src|href)="(/graphiql/[^"]+)"', page.text)
+    assert len(assets) == 7
+    for asset in assets:
+        served = await anonymous.get(asset)
+        assert served.status_code == 200, asset
+        assert served.headers["content-type"].split(";")[0] in (
+            "text/javascript",
+            "application/javascript",
+            "text/css",
+        )
