@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain.errors import InvalidInput
-from domain.interactions import InteractionKind
+from domain.interactions import Channel, InteractionKind
 
 
 class TaskKind(enum.StrEnum):
@@ -68,6 +68,7 @@ class Task:
     satisfaction: int | None
     result_interaction_id: int | None
     completed_at: datetime | None
+    planned_channel: Channel | None = None  # a contact task's planned method
 
     def is_overdue(self, now: datetime) -> bool:
         return self.status is TaskStatus.OPEN and self.due_at < now
@@ -81,6 +82,7 @@ class NewTask:
     owner: TaskOwner
     due_at: datetime
     source_interaction_id: int | None
+    planned_channel: Channel | None = None
 
 
 def task_for_interaction(kind: InteractionKind) -> TaskKind | None:

@@ -12,11 +12,16 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db.tables import AlertRow, CustomerRow, RelationshipStateRow, TaskRow
+from api.db.rows import consent_from_row
+from api.db.tables import AlertRow, ConsentRow, CustomerRow, RelationshipStateRow, TaskRow
 from api.db.transaction import SqlTransaction
+from domain.contact_planning import ContactProfile
+from domain.customers.model import PreferredChannel
 from domain.detection.alerts import Alert, AlertFilter, AlertStatus, Finding
 from domain.detection.rules import RuleKind, Severity
+from domain.privacy.consents import Consent, ConsentPurpose
 from domain.tasks import NewTask, TaskStatus
+from domain.value.tiers import ValueTier
 
 _IDS = bindparam("ids", type_=ARRAY(BigInteger))
 
@@ -96,31 +101,82 @@ class SqlAlertUnitOfWork(SqlTransaction):
         )
         return [r[0] for r in rows]
 
+    async def contact_profiles(self, ids: Sequence[int]) -> Mapping[int, ContactProfile]:
+        if not ids:
+            return {}
+        customers = await self.conn.execute(
+            text(
+                "SELECT c.id, c.preferred_channel, c.relationship_manager_id IS NOT NULL AS has_rm,"
+                " (SELECT v.tier FROM customer_values v WHERE v.customer_id = c.id"
+                "  ORDER BY v.period DESC LIMIT 1) AS tier"
+                " FROM customers c WHERE c.id = ANY(:ids)"
+            ).bindparams(_IDS),
+            {"ids": list(ids)},
+        )
+        consents = await self.conn.execute(
+            select(ConsentRow.__table__).where(
+                ConsentRow.customer_id.in_(list(ids)),
+                ConsentRow.purpose == ConsentPurpose.MARKETING.value,
+            )
+        )
+        by_customer: dict[int, list[Consent]] = {}
+        for row in consents:
+            by_customer.setdefault(row.customer_id, []).append(consent_from_row(row))
+        return {
+            r.id: ContactProfile(
+                tier=None if r.tier is None else ValueTier(r.tier),
+                preferred=None
+                if r.preferred_channel is None
+                else PreferredChannel(r.preferred_channel),
+                consents=tuple(by_customer.get(r.id, ())),
+                has_rm=r.has_rm,
+            )
+            for r in customers
+        }
+
+    async def open_tasks_of_interactions(self, interaction_ids: Sequence[int]) -> Mapping[int, int]:
+        if not interaction_ids:
+            return {}
+        rows = await self.conn.execute(
+            select(TaskRow.source_interaction_id, TaskRow.id).where(
+                TaskRow.source_interaction_id.in_(list(interaction_ids)),
+                TaskRow.status == TaskStatus.OPEN.value,
+            )
+        )
+        return {r.source_interaction_id: r.id for r in rows}
+
     async def open_alerts(
-        self, alerts: Sequence[tuple[Finding, NewTask]], actor: str, fired_at: datetime
+        self, alerts: Sequence[tuple[Finding, NewTask | int]], actor: str, fired_at: datetime
     ) -> list[tuple[int, int]]:
         if not alerts:
             return []
-        task_ids = await self._next_ids("tasks", len(alerts))
+        new = [task for _, task in alerts if isinstance(task, NewTask)]
+        fresh = iter(await self._next_ids("tasks", len(new)) if new else [])
+        task_ids = [task if isinstance(task, int) else next(fresh) for _, task in alerts]
         alert_ids = await self._next_ids("alerts", len(alerts))
-        await self.conn.execute(
-            insert(TaskRow),
-            [
-                {
-                    "id": task_id,
-                    "customer_id": task.customer_id,
-                    "kind": task.kind.value,
-                    "status": TaskStatus.OPEN.value,
-                    "title": task.title,
-                    "owner_kind": task.owner.kind.value,
-                    "owner_ref": task.owner.ref,
-                    "due_at": task.due_at,
-                    "created_by": actor,
-                    "source_interaction_id": task.source_interaction_id,
-                }
-                for task_id, (_, task) in zip(task_ids, alerts, strict=True)
-            ],
-        )
+        if new:
+            await self.conn.execute(
+                insert(TaskRow),
+                [
+                    {
+                        "id": task_id,
+                        "customer_id": task.customer_id,
+                        "kind": task.kind.value,
+                        "status": TaskStatus.OPEN.value,
+                        "title": task.title,
+                        "owner_kind": task.owner.kind.value,
+                        "owner_ref": task.owner.ref,
+                        "due_at": task.due_at,
+                        "created_by": actor,
+                        "source_interaction_id": task.source_interaction_id,
+                        "planned_channel": None
+                        if task.planned_channel is None
+                        else task.planned_channel.value,
+                    }
+                    for task_id, (_, task) in zip(task_ids, alerts, strict=True)
+                    if isinstance(task, NewTask)
+                ],
+            )
         inserted = await self.conn.execute(
             pg_insert(AlertRow)
             .values(

@@ -262,6 +262,7 @@ def task_from_row(row: Any) -> Task:
         satisfaction=row.satisfaction,
         result_interaction_id=row.result_interaction_id,
         completed_at=row.completed_at,
+        planned_channel=None if row.planned_channel is None else Channel(row.planned_channel),
     )
 
 

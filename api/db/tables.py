@@ -483,6 +483,7 @@ class TaskRow(Base):
         one_of("kind", TaskKind),
         one_of("status", TaskStatus),
         one_of("owner_kind", OwnerKind),
+        one_of("planned_channel", Channel),
         CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction"),
         Index("ix_tasks_owner_status_due", "owner_kind", "owner_ref", "status", "due_at"),
     )
@@ -504,6 +505,8 @@ class TaskRow(Base):
     created_at: Mapped[datetime] = _now()
     # Written for a record merged into this row's customer: where an unmerge sends it back.
     arrived_for: Mapped[int | None] = mapped_column(BigInteger)
+    # A contact task's planned method (domain/contact_planning.py); null for other tasks.
+    planned_channel: Mapped[str | None] = mapped_column(String(20))
 
 
 class OutboxRow(Base):

@@ -284,6 +284,7 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "result": INTERNAL,
         "satisfaction": PUBLIC,
         "completedAt": PUBLIC,
+        "plannedChannel": PUBLIC,  # how the bank will reach them: the customer may know it
         "customer": PUBLIC,  # through load_customer: row rule, masking and audit of its own
     },
     # Alerts reach only those who handle them (`may_handle`); their evidence (amounts,

@@ -33,6 +33,9 @@ class Finding:
     dedupe_key: str
     evidence: Mapping[str, Any]
     observed_at: datetime
+    # The interaction the finding is about (a complaint): its own task, if still open, is the
+    # alert's work too, rather than a second task for the same thing.
+    interaction_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,6 +201,7 @@ def complaint(rule: DetectionRule, facts: ComplaintFacts) -> Finding:
         dedupe_key=f"{rule.kind}:interaction:{facts.interaction_id}",
         evidence={"interactionId": facts.interaction_id, "channel": facts.channel},
         observed_at=facts.occurred_at,
+        interaction_id=facts.interaction_id,
     )
 
 

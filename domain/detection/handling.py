@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from domain.access.principal import Principal
 from domain.activity import ActivityEvent
+from domain.contact_planning import UNKNOWN, ContactProfile, plan_contact
 from domain.detection import detector
 from domain.detection.alerts import (
     DETECTOR,
@@ -35,7 +36,7 @@ from domain.errors import DomainError, InvalidInput, NotFound
 from domain.relationship_changes import Factory as RelationshipFactory
 from domain.relationship_changes import Move, propose_change
 from domain.relationships import RelationshipState
-from domain.tasks import DUE_AFTER, NewTask, TaskKind, default_owner
+from domain.tasks import NewTask, TaskKind, default_owner
 from domain.transaction import Transaction
 
 log = logging.getLogger(__name__)
@@ -86,12 +87,21 @@ class AlertUnitOfWork(Transaction, Protocol):
         """The dedupe keys among `keys` that have raised an alert before."""
         ...
 
+    async def contact_profiles(self, ids: Sequence[int]) -> Mapping[int, ContactProfile]:
+        """What planning a contact reads of each customer (domain/contact_planning.py)."""
+        ...
+
+    async def open_tasks_of_interactions(self, interaction_ids: Sequence[int]) -> Mapping[int, int]:
+        """The open task each interaction opened (a complaint's), by interaction id."""
+        ...
+
     async def open_alerts(
-        self, alerts: Sequence[tuple[Finding, NewTask]], actor: str, fired_at: datetime
+        self, alerts: Sequence[tuple[Finding, NewTask | int]], actor: str, fired_at: datetime
     ) -> list[tuple[int, int]]:
-        """Insert each alert with its contact task; (alert id, task id) in the same order.
-        Raises if a dedupe key was taken meanwhile (the caller holds the customers' locks,
-        so only a bug gets there; the batch is then retried)."""
+        """Insert each alert with its task: a new contact task, or (an int) the open task it
+        is linked to; (alert id, task id) in the same order. Raises if a dedupe key was taken
+        meanwhile (the caller holds the customers' locks, so only a bug gets there; the batch
+        is then retried)."""
         ...
 
     async def emit_many(self, events: Sequence[tuple[int, str, dict[str, Any]]]) -> None: ...
@@ -147,11 +157,18 @@ async def raise_alerts(
     ordered = sorted(findings, key=lambda f: (f.customer_id, f.observed_at, f.dedupe_key))
     customers = sorted({f.customer_id for f in ordered})
     escalate: set[int] = set()
-    chosen: list[tuple[Finding, NewTask]] = []
+    chosen: list[tuple[Finding, NewTask | int]] = []
     async with alerts() as uow:
         rm_ids = await uow.lock_customers(customers)
         last = dict(await uow.last_alerts(customers))
         seen = await uow.known_keys([f.dedupe_key for f in ordered])
+        # A complaint already opened its own task: the alert is the same piece of work, and
+        # completing that task closes it (issue 23: it opened a second task, and completing
+        # the complaint left the alert open).
+        profiles = await uow.contact_profiles(customers)
+        linked = await uow.open_tasks_of_interactions(
+            sorted({f.interaction_id for f in ordered if f.interaction_id is not None})
+        )
         for finding in ordered:
             if finding.customer_id not in rm_ids:
                 continue  # erased or gone since the event: nobody to contact
@@ -173,6 +190,15 @@ async def raise_alerts(
                 report.cooled_down += 1
                 continue
             last[(finding.customer_id, finding.rule, finding.severity)] = now
+            existing = (
+                None if finding.interaction_id is None else linked.get(finding.interaction_id)
+            )
+            if existing is not None:
+                chosen.append((finding, existing))
+                continue
+            # When and how: from the severity, the customer's tier and the channel they
+            # prefer and consented to (domain/contact_planning.py), not a fixed 3 days.
+            plan = plan_contact(finding.severity, profiles.get(finding.customer_id, UNKNOWN), now)
             chosen.append(
                 (
                     finding,
@@ -181,8 +207,9 @@ async def raise_alerts(
                         kind=TaskKind.CONTACT,
                         title=contact_title(finding),
                         owner=default_owner(rm_ids[finding.customer_id]),
-                        due_at=now + DUE_AFTER[TaskKind.CONTACT],
+                        due_at=plan.due_at,
                         source_interaction_id=None,
+                        planned_channel=plan.channel,
                     ),
                 )
             )
@@ -190,7 +217,7 @@ async def raise_alerts(
         # a few statements per batch, not a few per alert.
         opened = await uow.open_alerts(chosen, DETECTOR, now)
         events: list[tuple[int, str, dict[str, Any]]] = []
-        for (finding, _), (alert_id, task_id) in zip(chosen, opened, strict=True):
+        for (finding, work), (alert_id, task_id) in zip(chosen, opened, strict=True):
             events.append(
                 (
                     finding.customer_id,
@@ -203,9 +230,14 @@ async def raise_alerts(
                     },
                 )
             )
-            events.append(
-                (finding.customer_id, "task.opened", {"taskId": task_id, "kind": TaskKind.CONTACT})
-            )
+            if isinstance(work, NewTask):
+                events.append(
+                    (
+                        finding.customer_id,
+                        "task.opened",
+                        {"taskId": task_id, "kind": TaskKind.CONTACT},
+                    )
+                )
             report.alerts.append(alert_id)
             if finding.severity is Severity.HIGH:
                 escalate.add(finding.customer_id)

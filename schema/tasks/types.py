@@ -78,6 +78,11 @@ class Task:
     )
     satisfaction: int | None = strawberry.field(description="Customer rating 1-5, once done.")
     completed_at: datetime | None = strawberry.field(description="When it was done.")
+    planned_channel: Channel | None = strawberry.field(
+        description="How a contact task plans to reach the customer (from the alert's "
+        "severity, their value tier and the channel they prefer and consented to); null for "
+        "other tasks."
+    )
     pk: strawberry.Private[int]
     customer_pk: strawberry.Private[int]
     owner_model: strawberry.Private[TaskOwner | None]  # None where the field policy hides it
@@ -98,6 +103,7 @@ class Task:
             result=view.apply("Task", "result", task.result),
             satisfaction=task.satisfaction,
             completed_at=task.completed_at,
+            planned_channel=task.planned_channel,
             pk=task.id,
             customer_pk=task.customer_id,
             owner_model=task.owner if view.shows("Task", "owner") else None,

@@ -23,9 +23,11 @@ from api.redis.events import STREAM
 from api.settings import Settings
 from api.worker.loop import Worker
 from domain.access.principal import Role
+from domain.contact_planning import DUE_BY_SEVERITY, SOONEST, TIER_FACTOR
 from domain.detection.handling import DetectionReport
-from domain.detection.rules import RuleKind
+from domain.detection.rules import RuleKind, Severity
 from domain.ids import decode_typed_id, encode_id
+from domain.value.tiers import ValueTier
 from tests.conftest import Minter
 from tests.factories import make_customer
 from tests.graphql import gql_data
@@ -35,9 +37,11 @@ FUND = """mutation ($input: RecordFundMovementInput!) { recordFundMovement(input
 RECORD = """mutation ($input: RecordInteractionInput!) { recordInteraction(input: $input) {
   __typename ... on RecordInteractionPayload { interactionId task { id } }
   ... on Error { code } } }"""
+OPEN_TASKS = """query ($id: ID!) { customer(id: $id) { ... on Customer { openTasks { id } } } }"""
 ALERTS = """query ($filter: AlertFilterInput) { alerts(first: 50, filter: $filter) {
-  nodes { id rule severity status evidence customerId acknowledgedBy
-          task { id kind status ownerKind owner { ... on RelationshipManager { id } } } } } }"""
+  nodes { id rule severity status evidence customerId acknowledgedBy firedAt
+          task { id kind status ownerKind owner { ... on RelationshipManager { id } }
+                 dueAt plannedChannel } } } }"""
 CUSTOMER_ALERTS = """query ($id: ID!) { customer(id: $id) { ... on Customer {
   alerts { rule status } relationship { pendingProposal { toState reasonCode proposedBy } } } } }"""
 ACK = """mutation ($id: ID!) { acknowledgeAlert(id: $id) {
@@ -307,6 +311,52 @@ async def test_a_worker_killed_mid_batch_loses_no_event_and_duplicates_no_alert(
         assert [a["rule"] for a in await _alerts_of(client, made.id)] == ["LARGE_FUND_MOVEMENT"]
 
 
+async def test_a_contact_is_planned_from_severity_tier_and_the_consented_channel(
+    anonymous: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    mint: Minter,
+    worker: Worker,
+) -> None:
+    """Issue 23: every contact task was due after a fixed 3 days, by no particular method."""
+    made = await make_customer(engine)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE customers SET preferred_channel = 'mobile_app' WHERE id = :c"),
+            {"c": made.id},
+        )
+        tier = await conn.scalar(
+            text(
+                "SELECT tier FROM customer_values WHERE customer_id = :c "
+                "ORDER BY period DESC LIMIT 1"
+            ),
+            {"c": made.id},
+        )
+    consent = await gql_data(
+        anonymous,
+        """mutation ($input: SetConsentInput!) { setConsent(input: $input) { __typename } }""",
+        {"input": {"purpose": "MARKETING", "channel": "MOBILE_APP", "granted": True}},
+        token=mint(Role.CUSTOMER, "self", cid=made.id),
+    )
+    assert consent["setConsent"]["__typename"] == "Consent"
+    holding = await _deposit_holding(engine, made.id)
+    core = mint(Role.INTEGRATION, "core", client_id="core-banking")
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    for i in range(5):
+        await _move(anonymous, core, holding, "100.00", "CREDIT", start + timedelta(seconds=i))
+    await _move(anonymous, core, holding, "5000.00", "DEBIT", start + timedelta(seconds=6))
+    assert (await drain(worker, engine, made.id)).alerts
+    alerts = await _alerts_of(client, made.id)
+    assert alerts
+    factor = 1.0 if tier is None else TIER_FACTOR[ValueTier(tier)]
+    for alert in alerts:
+        fired = datetime.fromisoformat(alert["firedAt"])
+        due = datetime.fromisoformat(alert["task"]["dueAt"])
+        wanted = max(SOONEST, DUE_BY_SEVERITY[Severity(alert["severity"].lower())] * factor)
+        assert due - fired == wanted, (alert["rule"], alert["severity"], tier)
+        assert alert["task"]["plannedChannel"] == "MOBILE_APP"  # preferred and consented
+
+
 async def test_a_complaint_alert_is_acknowledged_and_closed_by_completing_its_task(
     anonymous: httpx.AsyncClient,
     client: httpx.AsyncClient,
@@ -334,6 +384,11 @@ async def test_a_complaint_alert_is_acknowledged_and_closed_by_completing_its_ta
     assert len((await drain(worker, engine, made.id)).alerts) == 1
     (alert,) = await _alerts_of(client, made.id)
     assert (alert["rule"], alert["severity"]) == ("COMPLAINT", "MEDIUM")
+    # One piece of work (issue 23): the alert is the complaint's own task, not a second one.
+    complaint_task = recorded["recordInteraction"]["task"]["id"]
+    assert alert["task"]["id"] == complaint_task
+    tasks = await gql_data(client, OPEN_TASKS, {"id": encode_id("Customer", made.id)})
+    assert [t["id"] for t in tasks["customer"]["openTasks"]] == [complaint_task]
 
     # Only those who handle the customer's alerts may acknowledge: the RM of another
     # portfolio, and the call center for a customer with an RM, find no such alert.
