@@ -47,6 +47,7 @@ from api.db.registration_uow import SqlRegistrationUnitOfWork
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
 from api.db.segments import SqlSegmentStore
 from api.db.source_keys import SqlSourceKeys
+from api.db.reports import SqlReports
 from api.db.value_report import SqlValueReports
 from api.db.value_store import SqlValueStore
 from api.db.webhooks import SqlWebhookStore
@@ -193,6 +194,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         values=SqlValueStore(engine),
         ownership=SqlOwnershipReader(engine),
         value_reports=SqlValueReports(engine),
+        reports=SqlReports(engine),
         segments=SqlSegmentStore(engine),
         offers=SqlOfferSource(engine),
         assignments=lambda: SqlAssignmentUnitOfWork(engine, on_commit=relay.wake),

@@ -52,6 +52,7 @@ from schema.reference.mutations import ReferenceMutations
 from schema.reference.queries import ReferenceQueries
 from schema.relationships.mutations import RelationshipMutations
 from schema.relationships.queries import ApprovalQueries
+from schema.reports.queries import ReportQueries
 from schema.segments.mutations import SegmentMutations
 from schema.segments.queries import SegmentQueries
 from schema.source_keys.mutations import SourceKeyMutations
@@ -71,6 +72,7 @@ class Query(
     CustomerQueries,
     ViewerQueries,
     ApprovalQueries,
+    ReportQueries,
     NodeQueries,
     AccessQueries,
     TaskQueries,

@@ -184,6 +184,12 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
             Role.BRANCH_MANAGER,
         }
     ),
+    # Management reports: aggregates of the bank's own work (no customer named), for
+    # management; a branch manager sees their own branch only (domain.reports.scope).
+    **dict.fromkeys(
+        ("rmLeagueTable", "satisfactionReport"),
+        frozenset({Role.ANALYST, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN, Role.BRANCH_MANAGER}),
+    ),
     "assignmentViolations": frozenset({Role.APPROVER, Role.ADMIN, Role.COMPLIANCE}),
     "ownershipConflicts": frozenset({Role.APPROVER, Role.ADMIN}),
     "assignRelationshipManager": frozenset({Role.APPROVER, Role.ADMIN}),

@@ -50,6 +50,7 @@ from domain.recording import UnitOfWorkFactory
 from domain.reference_data import ProductVariant, ReferenceReader, ReferenceUnitOfWork
 from domain.relationship_changes import Factory as RelationshipFactory
 from domain.relationships import Proposal, Relationship, StateChange
+from domain.reports.ports import ManagementReports
 from domain.tasks import Task
 from domain.value.contribution import CustomerValue, ValueStore
 from domain.value.offers import OfferSource
@@ -283,6 +284,7 @@ class Ports:
     values: ValueStore
     ownership: OwnershipReader
     value_reports: ValueReports
+    reports: ManagementReports
     segments: SegmentStore
     offers: OfferSource
     assignments: Callable[[], AssignmentUnitOfWork]

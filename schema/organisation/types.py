@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from domain.access.principal import Role
 from domain.ids import encode_id
 from domain.organisation import Branch as BranchModel
 from domain.organisation import BranchKind, RmGrade
 from domain.organisation import RelationshipManager as RelationshipManagerModel
+from domain.reference_data import ReferenceQuery
 from schema.core.context import Info
 from schema.core.node import Node
 
@@ -89,6 +91,18 @@ async def load_branch(info: Info, pk: int | None) -> Branch | None:
         return None
     found = await info.context.loaders.branch_by_id.load(pk)
     return None if found is None else Branch.from_domain(found)
+
+
+async def own_branch_id(info: Info) -> int | None:
+    """The id of the branch a branch manager's sign-in names (None for other roles, and for
+    a code that names no branch: their reports are then refused, never bank-wide)."""
+    principal = info.context.principal
+    if principal.role is not Role.BRANCH_MANAGER or principal.branch is None:
+        return None
+    found = await info.context.reference.branches(
+        ReferenceQuery(code=principal.branch, include_retired=True), None, 1
+    )
+    return found[0].id if found else None
 
 
 async def load_relationship_manager(info: Info, pk: int | None) -> RelationshipManager | None:

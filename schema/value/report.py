@@ -6,11 +6,9 @@ from decimal import Decimal
 
 import strawberry
 
-from domain.access.principal import Role
 from domain.errors import DomainError
 from domain.ids import decode_typed_id
 from domain.interactions import Channel
-from domain.reference_data import ReferenceQuery
 from domain.value.contribution import format_period, parse_period
 from domain.value.report import ReportScope, scope_for
 from domain.value.report import ValueReport as ValueReportModel
@@ -23,6 +21,7 @@ from schema.organisation.types import (
     RelationshipManager,
     load_branch,
     load_relationship_manager,
+    own_branch_id,
 )
 
 
@@ -162,17 +161,6 @@ class ValueReport:
         )
 
 
-async def _own_branch(info: Info) -> int | None:
-    """The id of the branch a branch manager's sign-in names (None for other roles)."""
-    principal = info.context.principal
-    if principal.role is not Role.BRANCH_MANAGER or principal.branch is None:
-        return None
-    found = await info.context.reference.branches(
-        ReferenceQuery(code=principal.branch, include_retired=True), None, 1
-    )
-    return found[0].id if found else None
-
-
 @strawberry.type
 class ValueReportQueries:
     @strawberry.field(
@@ -202,7 +190,7 @@ class ValueReportQueries:
                     relationship_manager_id, "RelationshipManager", field="relationshipManagerId"
                 ),
             )
-            scope = scope_for(info.context.principal, asked, await _own_branch(info))
+            scope = scope_for(info.context.principal, asked, await own_branch_id(info))
         except DomainError as exc:
             raise UserFacingError(exc) from exc
         found = await info.context.value_reports.report(month, scope, earlier)

@@ -1,0 +1,166 @@
+"""SqlReports: the management reports (domain/reports), each one set-based statement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.products import DEPOSIT_CATEGORIES, LOAN_CATEGORIES
+from domain.reports.league import LeagueRow
+from domain.reports.satisfaction import SatisfactionGrouping, SatisfactionQuery, SatisfactionRow
+
+
+def _in(categories: frozenset[Any]) -> str:
+    return ", ".join(f"'{c}'" for c in sorted(str(c) for c in categories))
+
+
+# The branch and every unit below it; empty for a bank-wide report (:branch null).
+_UNITS = """units AS (
+    SELECT id FROM branches WHERE id = :branch
+    UNION ALL
+    SELECT b.id FROM branches b JOIN units u ON b.parent_id = u.id
+)"""
+
+_LEAGUE = f"""
+WITH RECURSIVE {_UNITS},
+rms AS (
+    SELECT m.id FROM relationship_managers m
+    WHERE m.active AND (CAST(:branch AS bigint) IS NULL OR m.branch_id IN (SELECT id FROM units))
+),
+book AS (
+    SELECT c.relationship_manager_id AS rm, count(*) AS customers
+    FROM customers c
+    WHERE c.relationship_manager_id IN (SELECT id FROM rms) AND c.erased_at IS NULL
+    GROUP BY 1
+),
+earned AS (
+    SELECT c.relationship_manager_id AS rm, sum(v.contribution) AS contribution,
+        sum(v.margin_revenue + v.fee_revenue) AS revenue, sum(v.fee_revenue) AS fees
+    FROM customer_values v JOIN customers c ON c.id = v.customer_id
+    WHERE v.period = :period AND c.relationship_manager_id IN (SELECT id FROM rms)
+    GROUP BY 1
+),
+balances AS (
+    SELECT c.relationship_manager_id AS rm,
+        sum(h.balance) FILTER (WHERE p.category IN ({_in(DEPOSIT_CATEGORIES)})) AS deposits,
+        sum(h.balance) FILTER (WHERE p.category IN ({_in(LOAN_CATEGORIES)})) AS loans
+    FROM customers c
+    JOIN holdings h ON h.customer_id = c.id AND h.status <> 'closed' AND h.currency = 'CNY'
+    JOIN products p ON p.id = h.product_id
+    WHERE c.relationship_manager_id IN (SELECT id FROM rms)
+    GROUP BY 1
+),
+visits AS (
+    SELECT c.relationship_manager_id AS rm, count(*) AS visits
+    FROM interactions i JOIN customers c ON c.id = i.customer_id
+    WHERE i.channel = 'rm_visit' AND i.occurred_at >= :start AND i.occurred_at < :end
+        AND c.relationship_manager_id IN (SELECT id FROM rms)
+    GROUP BY 1
+),
+overdue AS (
+    SELECT CAST(t.owner_ref AS bigint) AS rm, count(*) AS overdue
+    FROM tasks t
+    WHERE t.owner_kind = 'rm' AND t.status = 'open' AND t.due_at < now()
+        AND t.owner_ref IN (SELECT CAST(id AS text) FROM rms)
+    GROUP BY 1
+)
+SELECT r.id AS rm_id,
+    rank() OVER (ORDER BY coalesce(e.contribution, 0) DESC) AS rank,
+    coalesce(b.customers, 0) AS customers,
+    coalesce(e.contribution, 0) AS contribution,
+    coalesce(e.revenue, 0) AS revenue,
+    coalesce(e.fees, 0) AS fees,
+    coalesce(m.deposits, 0) AS deposits,
+    coalesce(m.loans, 0) AS loans,
+    coalesce(v.visits, 0) AS visits,
+    coalesce(o.overdue, 0) AS overdue
+FROM rms r
+LEFT JOIN book b ON b.rm = r.id
+LEFT JOIN earned e ON e.rm = r.id
+LEFT JOIN balances m ON m.rm = r.id
+LEFT JOIN visits v ON v.rm = r.id
+LEFT JOIN overdue o ON o.rm = r.id
+ORDER BY rank, r.id
+LIMIT :first OFFSET :offset
+"""
+
+_GROUP_KEY = {
+    SatisfactionGrouping.STAFF: "i.staff_code",
+    SatisfactionGrouping.BRANCH: "CAST(i.branch_id AS text)",
+    SatisfactionGrouping.CHANNEL: "i.channel",
+}
+
+
+def _satisfaction(grouping: SatisfactionGrouping) -> str:
+    key = _GROUP_KEY[grouping]  # one of three constants, never input
+    return f"""
+WITH RECURSIVE {_UNITS}
+SELECT {key} AS key, count(*) AS interactions, count(i.satisfaction) AS rated,
+    round(avg(i.satisfaction), 2) AS average,
+    count(*) FILTER (WHERE i.satisfaction >= 4) AS satisfied,
+    count(*) FILTER (WHERE i.satisfaction <= 2) AS dissatisfied
+FROM interactions i
+WHERE i.occurred_at >= :since AND i.occurred_at < :until AND {key} IS NOT NULL
+    AND (CAST(:branch AS bigint) IS NULL OR i.branch_id IN (SELECT id FROM units))
+GROUP BY 1
+ORDER BY count(*) DESC, 1
+"""
+
+
+def _month_after(period: date) -> date:
+    return date(period.year + period.month // 12, period.month % 12 + 1, 1)
+
+
+class SqlReports:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def league(
+        self, period: date, branch_id: int | None, first: int, offset: int
+    ) -> Sequence[LeagueRow]:
+        params = {
+            "period": period,
+            "branch": branch_id,
+            "start": period,
+            "end": _month_after(period),
+            "first": first,
+            "offset": offset,
+        }
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(text(_LEAGUE), params)).all()
+        return [
+            LeagueRow(
+                rank=r.rank,
+                rm_id=r.rm_id,
+                customers=r.customers,
+                contribution=Decimal(r.contribution),
+                revenue=Decimal(r.revenue),
+                fees=Decimal(r.fees),
+                deposits_cny=Decimal(r.deposits),
+                loans_cny=Decimal(r.loans),
+                visits=r.visits,
+                overdue_tasks=r.overdue,
+            )
+            for r in rows
+        ]
+
+    async def satisfaction(self, query: SatisfactionQuery) -> Sequence[SatisfactionRow]:
+        params = {"since": query.since, "until": query.until, "branch": query.branch_id}
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(text(_satisfaction(query.grouping)), params)).all()
+        return [
+            SatisfactionRow(
+                key=r.key,
+                interactions=r.interactions,
+                rated=r.rated,
+                average=None if r.average is None else Decimal(r.average),
+                satisfied=r.satisfied,
+                dissatisfied=r.dissatisfied,
+            )
+            for r in rows
+        ]

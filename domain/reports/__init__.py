@@ -1,0 +1,1 @@
+"""Management reports: set-based figures over the bank's own records, by role."""

@@ -1,0 +1,12 @@
+"""The one port the management reports are read through."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.reports.league import LeagueTables
+from domain.reports.satisfaction import SatisfactionReports
+
+
+class ManagementReports(LeagueTables, SatisfactionReports, Protocol):
+    """Every management report, one adapter (api/db/reports.py)."""
