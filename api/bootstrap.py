@@ -45,9 +45,9 @@ from api.db.reference_reader import SqlReferenceData
 from api.db.reference_uow import SqlReferenceUnitOfWork
 from api.db.registration_uow import SqlRegistrationUnitOfWork
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
+from api.db.reports import SqlReports
 from api.db.segments import SqlSegmentStore
 from api.db.source_keys import SqlSourceKeys
-from api.db.reports import SqlReports
 from api.db.value_report import SqlValueReports
 from api.db.value_store import SqlValueStore
 from api.db.webhooks import SqlWebhookStore
