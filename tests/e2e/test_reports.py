@@ -161,7 +161,7 @@ async def test_satisfaction_is_grouped_by_staff_channel_and_branch(
         "dissatisfied": 1,
     }
     async with engine.connect() as conn:
-        counts = dict(
+        counts: dict[str, int] = dict(
             (
                 await conn.execute(
                     text(
@@ -170,7 +170,7 @@ async def test_satisfaction_is_grouped_by_staff_channel_and_branch(
                     ),
                     {"s": start, "u": start + timedelta(days=1)},
                 )
-            ).all()
+            ).tuples()
         )
     by_channel = (
         await gql_data(anonymous, SATISFACTION, {**window, "by": "CHANNEL"}, token=analyst)
