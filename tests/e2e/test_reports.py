@@ -161,17 +161,14 @@ async def test_satisfaction_is_grouped_by_staff_channel_and_branch(
         "dissatisfied": 1,
     }
     async with engine.connect() as conn:
-        counts: dict[str, int] = dict(
-            (
-                await conn.execute(
-                    text(
-                        "SELECT channel, count(*) FROM interactions WHERE occurred_at >= :s "
-                        "AND occurred_at < :u GROUP BY channel"
-                    ),
-                    {"s": start, "u": start + timedelta(days=1)},
-                )
-            ).tuples()
+        rows = await conn.execute(
+            text(
+                "SELECT channel, count(*) AS n FROM interactions WHERE occurred_at >= :s "
+                "AND occurred_at < :u GROUP BY channel"
+            ),
+            {"s": start, "u": start + timedelta(days=1)},
         )
+        counts = {r.channel: r.n for r in rows}
     by_channel = (
         await gql_data(anonymous, SATISFACTION, {**window, "by": "CHANNEL"}, token=analyst)
     )["satisfactionReport"]
