@@ -52,6 +52,7 @@ from schema.reference.mutations import ReferenceMutations
 from schema.reference.queries import ReferenceQueries
 from schema.relationships.mutations import RelationshipMutations
 from schema.relationships.queries import ApprovalQueries
+from schema.reports.groups import GroupQueries
 from schema.reports.queries import ReportQueries
 from schema.segments.mutations import SegmentMutations
 from schema.segments.queries import SegmentQueries
@@ -73,6 +74,7 @@ class Query(
     ViewerQueries,
     ApprovalQueries,
     ReportQueries,
+    GroupQueries,
     NodeQueries,
     AccessQueries,
     TaskQueries,

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.products import DEPOSIT_CATEGORIES, LOAN_CATEGORIES
+from domain.reports.groups import CorporateGroup, GroupScope, GroupTotals
 from domain.reports.league import LeagueRow
 from domain.reports.satisfaction import SatisfactionGrouping, SatisfactionQuery, SatisfactionRow
 
@@ -112,6 +113,54 @@ ORDER BY count(*) DESC, 1
 """
 
 
+# A page of groups: parents (corporate, no parent, at least one subsidiary) in scope, then
+# every company below each; a chain that loops back is cut (CYCLE), never followed for ever.
+_GROUP_TREE = f"""
+WITH RECURSIVE {_UNITS},
+roots AS (
+    SELECT c.id FROM customers c
+    WHERE c.kind = 'corporate' AND c.parent_id IS NULL AND c.erased_at IS NULL
+        AND c.merged_into_id IS NULL AND c.id > :after
+        AND EXISTS (SELECT 1 FROM customers s WHERE s.parent_id = c.id AND s.erased_at IS NULL)
+        AND (CAST(:rm AS bigint) IS NULL OR c.relationship_manager_id = :rm)
+        AND (CAST(:branch AS bigint) IS NULL OR c.home_branch_id IN (SELECT id FROM units))
+    ORDER BY c.id LIMIT :first
+),
+walk AS (
+    SELECT id AS root, id AS member FROM roots
+    UNION ALL
+    SELECT w.root, s.id FROM customers s JOIN walk w ON s.parent_id = w.member
+    WHERE s.erased_at IS NULL AND s.merged_into_id IS NULL
+) CYCLE member SET looped USING path,
+tree AS (SELECT DISTINCT root, member FROM walk WHERE NOT looped)
+"""
+
+# A page of groups: parents (corporate, no parent, at least one subsidiary) in scope, then
+# every company below each; a chain that loops back is cut (CYCLE), never followed for ever.
+_GROUP_MEMBERS = (
+    _GROUP_TREE
+    + """
+SELECT root, array_agg(member ORDER BY member) AS ids FROM tree GROUP BY root ORDER BY root
+"""
+)
+
+_GROUP_TOTALS = (
+    _GROUP_TREE
+    + f"""
+SELECT t.root, h.currency,
+    coalesce(sum(h.balance) FILTER (WHERE p.category IN ({_in(DEPOSIT_CATEGORIES)})), 0)
+        AS deposits,
+    coalesce(sum(h.balance) FILTER (WHERE p.category IN ({_in(LOAN_CATEGORIES)})), 0) AS loans,
+    coalesce(sum(greatest(h.balance, coalesce(h.credit_limit, 0)))
+        FILTER (WHERE p.category IN ({_in(LOAN_CATEGORIES)})), 0) AS exposure
+FROM tree t
+JOIN holdings h ON h.customer_id = t.member AND h.status <> 'closed'
+JOIN products p ON p.id = h.product_id
+GROUP BY t.root, h.currency ORDER BY t.root, h.currency
+"""
+)
+
+
 def _month_after(period: date) -> date:
     return date(period.year + period.month // 12, period.month % 12 + 1, 1)
 
@@ -147,6 +196,34 @@ class SqlReports:
                 overdue_tasks=r.overdue,
             )
             for r in rows
+        ]
+
+    async def groups(
+        self, scope: GroupScope, first: int, after_parent: int | None
+    ) -> Sequence[CorporateGroup]:
+        params = {
+            "rm": scope.rm_id,
+            "branch": scope.branch_id,
+            "after": after_parent or 0,
+            "first": first,
+        }
+        # One snapshot for both statements, so the totals are those of the members listed.
+        async with self._engine.connect() as conn:
+            await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+            members = (await conn.execute(text(_GROUP_MEMBERS), params)).all()
+            sums = (await conn.execute(text(_GROUP_TOTALS), params)).all()
+        totals: dict[int, list[GroupTotals]] = {}
+        for r in sums:
+            totals.setdefault(r.root, []).append(
+                GroupTotals(
+                    currency=r.currency, deposits=r.deposits, loans=r.loans, exposure=r.exposure
+                )
+            )
+        return [
+            CorporateGroup(
+                parent_id=r.root, member_ids=tuple(r.ids), totals=tuple(totals.get(r.root, ()))
+            )
+            for r in members
         ]
 
     async def satisfaction(self, query: SatisfactionQuery) -> Sequence[SatisfactionRow]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from domain.reports.groups import CorporateGroups
 from domain.reports.league import LeagueTables
 from domain.reports.satisfaction import SatisfactionReports
 
 
-class ManagementReports(LeagueTables, SatisfactionReports, Protocol):
+class ManagementReports(LeagueTables, SatisfactionReports, CorporateGroups, Protocol):
     """Every management report, one adapter (api/db/reports.py)."""

@@ -190,6 +190,17 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
         ("rmLeagueTable", "satisfactionReport"),
         frozenset({Role.ANALYST, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN, Role.BRANCH_MANAGER}),
     ),
+    # Named groups of customers: those who may read them (an RM their book's groups, a
+    # branch manager their branch's; members through the row rule, masked and audited).
+    "corporateGroups": frozenset(
+        {
+            Role.RELATIONSHIP_MANAGER,
+            Role.BRANCH_MANAGER,
+            Role.APPROVER,
+            Role.COMPLIANCE,
+            Role.ADMIN,
+        }
+    ),
     "assignmentViolations": frozenset({Role.APPROVER, Role.ADMIN, Role.COMPLIANCE}),
     "ownershipConflicts": frozenset({Role.APPROVER, Role.ADMIN}),
     "assignRelationshipManager": frozenset({Role.APPROVER, Role.ADMIN}),

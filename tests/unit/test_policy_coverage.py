@@ -43,6 +43,7 @@ NOT_PERSONAL = {
     "AlertConnection": "a page of covered alerts",
     "TaskEdge": "a cursor and a covered task",
     "FundMovementConnection": "a page of covered movements",
+    "CorporateGroup": "a count and totals; parent and members through load_customer",
     "FundMovementEdge": "a cursor and a covered movement",
     "StateChangeProposal": "states, a reason and its people; the customer through load_customer",
     "AlertEdge": "a cursor and a covered alert",
