@@ -14,6 +14,9 @@ from domain.products import DEPOSIT_CATEGORIES, LOAN_CATEGORIES
 from domain.reports.groups import CorporateGroup, GroupScope, GroupTotals
 from domain.reports.league import LeagueRow
 from domain.reports.satisfaction import SatisfactionGrouping, SatisfactionQuery, SatisfactionRow
+from domain.reports.structure import MonthStructure
+from domain.value.contribution import shift_period
+from domain.value.tiers import ValueTier
 
 
 def _in(categories: frozenset[Any]) -> str:
@@ -161,8 +164,66 @@ GROUP BY t.root, h.currency ORDER BY t.root, h.currency
 )
 
 
+# Scores of the months asked and the month before the first, for customers in scope; the
+# months compared are consecutive scored months (value_periods).
+_SCORED = f"""
+WITH RECURSIVE {_UNITS},
+months AS (
+    SELECT period, CAST(period - interval '1 month' AS date) AS prev,
+        EXISTS (SELECT 1 FROM value_periods p
+            WHERE p.period = CAST(v.period - interval '1 month' AS date)) AS comparable
+    FROM value_periods v WHERE v.period BETWEEN :first AND :last
+),
+scoped AS (
+    SELECT v.period, v.customer_id, v.tier FROM customer_values v
+    WHERE v.period BETWEEN CAST(CAST(:first AS date) - interval '1 month' AS date) AND :last
+        AND (CAST(:branch AS bigint) IS NULL OR v.customer_id IN (
+            SELECT id FROM customers WHERE home_branch_id IN (SELECT id FROM units)))
+)
+"""
+
+_STRUCTURE_TIERS = (
+    _SCORED
+    + """
+SELECT m.period, m.comparable, s.tier, count(s.customer_id) AS customers
+FROM months m LEFT JOIN scoped s ON s.period = m.period
+GROUP BY 1, 2, 3 ORDER BY 1
+"""
+)
+
+_STRUCTURE_MOVES = (
+    _SCORED
+    + """
+SELECT m.period, p.tier AS from_tier, s.tier AS to_tier, count(*) AS customers
+FROM months m
+JOIN scoped s ON s.period = m.period
+JOIN scoped p ON p.period = m.prev AND p.customer_id = s.customer_id
+WHERE m.comparable AND p.tier <> s.tier
+GROUP BY 1, 2, 3
+"""
+)
+
+_STRUCTURE_FLOW = (
+    _SCORED
+    + """
+SELECT m.period,
+    (SELECT count(*) FROM scoped s WHERE s.period = m.period AND NOT EXISTS (
+        SELECT 1 FROM scoped p WHERE p.period = m.prev AND p.customer_id = s.customer_id))
+        AS new_customers,
+    (SELECT count(*) FROM scoped p WHERE p.period = m.prev AND NOT EXISTS (
+        SELECT 1 FROM scoped s WHERE s.period = m.period AND s.customer_id = p.customer_id))
+        AS lost_customers
+FROM months m WHERE m.comparable
+"""
+)
+
+
 def _month_after(period: date) -> date:
-    return date(period.year + period.month // 12, period.month % 12 + 1, 1)
+    return shift_period(period, 1)
+
+
+def _month_before(period: date) -> date:
+    return shift_period(period, -1)
 
 
 class SqlReports:
@@ -224,6 +285,39 @@ class SqlReports:
                 parent_id=r.root, member_ids=tuple(r.ids), totals=tuple(totals.get(r.root, ()))
             )
             for r in members
+        ]
+
+    async def structure(
+        self, first: date, last: date, branch_id: int | None
+    ) -> Sequence[MonthStructure]:
+        params = {"first": first, "last": last, "branch": branch_id}
+        # One snapshot: the months' parts add up while a rescore runs.
+        async with self._engine.connect() as conn:
+            await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+            tiers = (await conn.execute(text(_STRUCTURE_TIERS), params)).all()
+            moves = (await conn.execute(text(_STRUCTURE_MOVES), params)).all()
+            flows = {r.period: r for r in await conn.execute(text(_STRUCTURE_FLOW), params)}
+        months: dict[date, dict[ValueTier, int]] = {}
+        comparable: dict[date, bool] = {}
+        for r in tiers:
+            mix = months.setdefault(r.period, dict.fromkeys(ValueTier, 0))
+            comparable[r.period] = r.comparable
+            if r.tier is not None:
+                mix[ValueTier(r.tier)] = r.customers
+        migration: dict[date, dict[tuple[ValueTier, ValueTier], int]] = {}
+        for r in moves:
+            pair = (ValueTier(r.from_tier), ValueTier(r.to_tier))
+            migration.setdefault(r.period, {})[pair] = r.customers
+        return [
+            MonthStructure(
+                period=period,
+                tiers=mix,
+                compared_to=_month_before(period) if comparable[period] else None,
+                new_customers=flows[period].new_customers if period in flows else None,
+                lost_customers=flows[period].lost_customers if period in flows else None,
+                migration=migration.get(period, {}),
+            )
+            for period, mix in sorted(months.items())
         ]
 
     async def satisfaction(self, query: SatisfactionQuery) -> Sequence[SatisfactionRow]:

@@ -7,7 +7,10 @@ from typing import Protocol
 from domain.reports.groups import CorporateGroups
 from domain.reports.league import LeagueTables
 from domain.reports.satisfaction import SatisfactionReports
+from domain.reports.structure import CustomerStructures
 
 
-class ManagementReports(LeagueTables, SatisfactionReports, CorporateGroups, Protocol):
+class ManagementReports(
+    LeagueTables, SatisfactionReports, CorporateGroups, CustomerStructures, Protocol
+):
     """Every management report, one adapter (api/db/reports.py)."""

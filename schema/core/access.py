@@ -187,7 +187,7 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     # Management reports: aggregates of the bank's own work (no customer named), for
     # management; a branch manager sees their own branch only (domain.reports.scope).
     **dict.fromkeys(
-        ("rmLeagueTable", "satisfactionReport"),
+        ("rmLeagueTable", "satisfactionReport", "customerStructure"),
         frozenset({Role.ANALYST, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN, Role.BRANCH_MANAGER}),
     ),
     # Named groups of customers: those who may read them (an RM their book's groups, a

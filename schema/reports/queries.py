@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
 
@@ -19,7 +20,10 @@ from domain.reports.satisfaction import (
     validate_period,
 )
 from domain.reports.scope import branch_scope
-from domain.value.contribution import parse_period
+from domain.reports.structure import MonthStructure as MonthStructureModel
+from domain.reports.structure import validate_months
+from domain.value.contribution import format_period, parse_period
+from domain.value.tiers import ValueTier
 from schema.core.access import require
 from schema.core.context import Info
 from schema.core.errors import UserFacingError
@@ -38,6 +42,7 @@ from schema.organisation.types import (
     load_relationship_manager,
     own_branch_id,
 )
+from schema.ownership.types import TierCount
 
 strawberry.enum(SatisfactionGrouping, description="What a satisfaction report groups by.")
 
@@ -119,6 +124,52 @@ class SatisfactionLine:
         )
 
 
+@strawberry.type(description="Customers who moved from one tier to another since the month before.")
+class TierMove:
+    from_tier: ValueTier = strawberry.field(description="Tier the month before.")
+    to_tier: ValueTier = strawberry.field(description="Tier this month.")
+    customers: int = strawberry.field(description="How many customers.")
+
+
+@strawberry.type(description="One scored month of the customer structure.")
+class MonthStructure:
+    period: str = strawberry.field(description="The month, YYYY-MM.")
+    customers: int = strawberry.field(description="Customers scored in scope.")
+    tiers: list[TierCount] = strawberry.field(description="Every tier, empty ones included.")
+    compared_to: str | None = strawberry.field(
+        description="The month before, when it was scored too; null otherwise (then there "
+        "are no new, lost or moved customers to tell)."
+    )
+    new_customers: int | None = strawberry.field(
+        description="Scored this month, not the month before."
+    )
+    lost_customers: int | None = strawberry.field(
+        description="Scored the month before, not this month."
+    )
+    migration: list[TierMove] = strawberry.field(
+        description="Moves between tiers since the month before (customers scored in both)."
+    )
+
+    @classmethod
+    def from_domain(cls, month: MonthStructureModel) -> MonthStructure:
+        order = list(ValueTier)
+        return cls(
+            period=format_period(month.period),
+            customers=sum(month.tiers.values()),
+            tiers=[TierCount(tier=t, customers=month.tiers.get(t, 0)) for t in ValueTier],
+            compared_to=None if month.compared_to is None else format_period(month.compared_to),
+            new_customers=month.new_customers,
+            lost_customers=month.lost_customers,
+            migration=[
+                TierMove(from_tier=a, to_tier=b, customers=n)
+                for (a, b), n in sorted(
+                    month.migration.items(),
+                    key=lambda x: (order.index(x[0][0]), order.index(x[0][1])),
+                )
+            ],
+        )
+
+
 async def _branch(info: Info, branch_id: strawberry.ID | None) -> int | None:
     asked = None if branch_id is None else decode_typed_id(branch_id, "Branch", field="branchId")
     return branch_scope(info.context.principal, asked, await own_branch_id(info))
@@ -163,6 +214,30 @@ class ReportQueries:
                 start_cursor=encode_cursor(str(positions[0])) if nodes else None,
             ),
         )
+
+    @strawberry.field(
+        description="The customer structure month by month: the tier mix, new and lost "
+        "customers and the moves between tiers, for the scored months from `from` to `to` "
+        "(at most 36); the whole bank or one branch with its units (a branch manager: their "
+        "own)."
+    )
+    async def customer_structure(
+        self,
+        info: Info,
+        from_: Annotated[str, strawberry.argument(name="from")],
+        to: str,
+        branch_id: strawberry.ID | None = None,
+    ) -> list[MonthStructure]:
+        try:
+            require(info, "customerStructure")
+            first = parse_period(from_, "from")
+            last = parse_period(to, "to")
+            validate_months(first, last)
+            branch = await _branch(info, branch_id)
+        except DomainError as exc:
+            raise UserFacingError(exc) from exc
+        months = await info.context.reports.structure(first, last, branch)
+        return [MonthStructure.from_domain(m) for m in months]
 
     @strawberry.field(
         description="Customer satisfaction over a period, by staff member, branch or channel: "

@@ -220,3 +220,76 @@ async def test_reports_are_management_s_and_a_branch_manager_sees_only_their_bra
     )
     assert elsewhere["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert own is not None
+
+
+STRUCTURE = """query ($from: String!, $to: String!) {
+  customerStructure(from: $from, to: $to) {
+    period customers tiers { tier customers } comparedTo newCustomers lostCustomers
+    migration { fromTier toTier customers } } }"""
+
+
+async def test_the_customer_structure_month_by_month_matches_the_scores(
+    anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+) -> None:
+    store = SqlValueStore(engine)
+    await store.score(date(2026, 10, 1), Decimal("0.2"))
+    await store.score(date(2026, 11, 1), Decimal("0.2"))
+    analyst = mint(Role.ANALYST, "analyst-structure")
+    months = (
+        await gql_data(anonymous, STRUCTURE, {"from": "2026-10", "to": "2026-11"}, token=analyst)
+    )["customerStructure"]
+    assert [m["period"] for m in months] == ["2026-10", "2026-11"]
+    async with engine.connect() as conn:
+        for month in months:
+            period = date.fromisoformat(f"{month['period']}-01")
+            counts = {
+                r.tier: r.n
+                for r in await conn.execute(
+                    text(
+                        "SELECT tier, count(*) AS n FROM customer_values WHERE period = :p "
+                        "GROUP BY tier"
+                    ),
+                    {"p": period},
+                )
+            }
+            assert {
+                t["tier"].lower(): t["customers"] for t in month["tiers"] if t["customers"]
+            } == (counts)
+            assert month["customers"] == sum(counts.values())
+        november = months[1]
+        assert november["comparedTo"] == "2026-10"
+        flow = (
+            await conn.execute(
+                text(
+                    "SELECT "
+                    "(SELECT count(*) FROM customer_values n WHERE n.period = '2026-11-01' AND "
+                    " NOT EXISTS (SELECT 1 FROM customer_values o WHERE o.period = '2026-10-01' "
+                    " AND o.customer_id = n.customer_id)) AS new, "
+                    "(SELECT count(*) FROM customer_values o WHERE o.period = '2026-10-01' AND "
+                    " NOT EXISTS (SELECT 1 FROM customer_values n WHERE n.period = '2026-11-01' "
+                    " AND n.customer_id = o.customer_id)) AS lost"
+                )
+            )
+        ).one()
+        moves = {
+            (r.from_tier, r.to_tier): r.n
+            for r in await conn.execute(
+                text(
+                    "SELECT o.tier AS from_tier, n.tier AS to_tier, count(*) AS n FROM customer_values n "
+                    "JOIN customer_values o ON o.customer_id = n.customer_id "
+                    "AND o.period = '2026-10-01' WHERE n.period = '2026-11-01' "
+                    "AND o.tier <> n.tier GROUP BY 1, 2"
+                )
+            )
+        }
+    assert (november["newCustomers"], november["lostCustomers"]) == (flow.new, flow.lost)
+    assert {
+        (m["fromTier"].lower(), m["toTier"].lower()): m["customers"] for m in november["migration"]
+    } == moves
+    for variables, field in (
+        ({"from": "2026-11", "to": "2026-10"}, "to"),
+        ({"from": "2020-01", "to": "2026-11"}, "to"),
+        ({"from": "Nov", "to": "2026-11"}, "from"),
+    ):
+        bad = await gql(anonymous, STRUCTURE, variables, token=analyst)
+        assert bad["errors"][0]["extensions"]["field"] == field, variables
