@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     String,
     and_,
+    case,
     cast,
     delete,
     exists,
@@ -31,6 +32,7 @@ from api.db.tables import (
     BranchRow,
     CustomerRow,
     CustomerValueRow,
+    FundMovementRow,
     HoldingRow,
     InteractionRow,
     ProductRow,
@@ -57,6 +59,7 @@ v = CustomerValueRow.__table__.alias("v")
 i = InteractionRow.__table__.alias("i")
 b = BranchRow.__table__.alias("b")
 s = RelationshipStateRow.__table__.alias("s")
+m = FundMovementRow.__table__.alias("m")
 segments = SegmentRow.__table__
 
 _MEASURES = {
@@ -178,6 +181,28 @@ def compile_clause(clause: Clause) -> Compiled:
             return Compiled(state.in_([x.value for x in clause.states]), state)
         case ClauseKind.CUSTOMER_KIND:
             return Compiled(c.kind.in_([x.value for x in clause.kinds]), c.kind)
+        case ClauseKind.NET_INFLOW | ClauseKind.LARGEST_MOVEMENT:
+            assert clause.within_days is not None
+            signed = case((m.c.direction == "credit", m.c.amount), else_=-m.c.amount)
+            measure = (
+                func.sum(signed) if clause.kind is ClauseKind.NET_INFLOW else func.max(m.c.amount)
+            )
+            flow = func.coalesce(
+                select(measure)
+                .where(
+                    m.c.customer_id == c.id,
+                    m.c.currency == "CNY",
+                    m.c.booked_at >= func.now() - func.make_interval(0, 0, 0, clause.within_days),
+                )
+                .scalar_subquery(),
+                0,
+            )
+            bounds = []
+            if clause.minimum is not None:
+                bounds.append(flow >= clause.minimum)
+            if clause.maximum is not None:
+                bounds.append(flow <= clause.maximum)
+            return Compiled(and_(*bounds), cast(flow, String))
 
 
 def _where(rule: SegmentRule) -> tuple[list[Compiled], ColumnElement[bool]]:

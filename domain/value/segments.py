@@ -46,6 +46,10 @@ class ClauseKind(enum.StrEnum):
     AGE = "age"
     RELATIONSHIP_STATE = "relationship_state"
     CUSTOMER_KIND = "customer_kind"
+    # Money flows (fund movements in CNY over the last `within_days` days): credits less
+    # debits, and the largest single movement either way.
+    NET_INFLOW = "net_inflow"
+    LARGEST_MOVEMENT = "largest_movement"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,13 @@ def _range(low: Decimal | int | None, high: Decimal | int | None, field: str) ->
         raise InvalidInput(field, "the minimum is above the maximum")
 
 
+def _amounts(c: Clause, at: str) -> None:
+    for name, value in (("minimum", c.minimum), ("maximum", c.maximum)):
+        if value is not None and (not value.is_finite() or abs(value) >= 10**15):
+            raise InvalidInput(f"{at}.{name}", "not a usable amount")
+    _range(c.minimum, c.maximum, at)
+
+
 def validate(rule: SegmentRule, field: str = "rule") -> SegmentRule:
     """Check every clause; the error's field names the bad one (rule.clauses[2].maximum)."""
     if not rule.clauses:
@@ -141,10 +152,11 @@ def validate(rule: SegmentRule, field: str = "rule") -> SegmentRule:
             case ClauseKind.BALANCE:
                 if c.measure is None:
                     raise InvalidInput(f"{at}.measure", "say which balance")
-                for name, value in (("minimum", c.minimum), ("maximum", c.maximum)):
-                    if value is not None and (not value.is_finite() or abs(value) >= 10**15):
-                        raise InvalidInput(f"{at}.{name}", "not a usable amount")
-                _range(c.minimum, c.maximum, at)
+                _amounts(c, at)
+            case ClauseKind.NET_INFLOW | ClauseKind.LARGEST_MOVEMENT:
+                if c.within_days is None or not 1 <= c.within_days <= 3660:
+                    raise InvalidInput(f"{at}.withinDays", "between 1 and 3660 days")
+                _amounts(c, at)
             case ClauseKind.CHANNEL_USE:
                 if c.channel is None:
                     raise InvalidInput(f"{at}.channel", "say which channel")
@@ -216,6 +228,15 @@ def describe(c: Clause) -> str:
             return f"relationship state is {names(c.states)}"
         case ClauseKind.CUSTOMER_KIND:
             return f"customer kind is {names(c.kinds)}"
+        case ClauseKind.NET_INFLOW:
+            return (
+                f"net inflow {_between(c.minimum, c.maximum)} CNY in the last {c.within_days} days"
+            )
+        case ClauseKind.LARGEST_MOVEMENT:
+            return (
+                f"largest movement {_between(c.minimum, c.maximum)} CNY "
+                f"in the last {c.within_days} days"
+            )
 
 
 def to_json(rule: SegmentRule) -> dict[str, Any]:
@@ -284,6 +305,9 @@ WITNESS_FIELD: dict[ClauseKind, tuple[str, str]] = {
     ClauseKind.AGE: ("PersonalDetails", "birthDate"),
     ClauseKind.RELATIONSHIP_STATE: ("Customer", "relationship"),
     ClauseKind.CUSTOMER_KIND: ("Customer", "kind"),
+    # A member of "net inflow above 1,000,000" is told by that; as a movement's amount is.
+    ClauseKind.NET_INFLOW: ("FundMovement", "amount"),
+    ClauseKind.LARGEST_MOVEMENT: ("FundMovement", "amount"),
 }
 
 # A count this small could single a person out (combined with what the caller knows); it is

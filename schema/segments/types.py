@@ -78,6 +78,13 @@ class ChannelUseInput:
     within_days: int = strawberry.field(description="In the last this many days.")
 
 
+@strawberry.input(description="Money moved in CNY over recent days (fund movements).")
+class MoneyFlowInput:
+    within_days: int = strawberry.field(description="In the last this many days (1-3660).")
+    minimum: Decimal | None = strawberry.field(default=None, description="At least, CNY.")
+    maximum: Decimal | None = strawberry.field(default=None, description="At most, CNY.")
+
+
 @strawberry.input(description="An age band in whole years (personal customers).")
 class AgeBandInput:
     min_age: int | None = strawberry.field(default=None, description="At least.")
@@ -116,6 +123,14 @@ class SegmentClauseInput:
     )
     customer_kinds: list[CustomerKind] | None = strawberry.field(
         default=None, description="Personal or corporate."
+    )
+    net_inflow: MoneyFlowInput | None = strawberry.field(
+        default=None,
+        description="Credits less debits in CNY over the last days within a range (negative: "
+        "money leaving).",
+    )
+    largest_movement: MoneyFlowInput | None = strawberry.field(
+        default=None, description="The largest single movement (in or out) within a range."
     )
 
 
@@ -164,6 +179,14 @@ def _clause(given: SegmentClauseInput, at: str) -> Clause:
         )
     if given.relationship_states is not None:
         return Clause(ClauseKind.RELATIONSHIP_STATE, states=tuple(given.relationship_states))
+    for kind, flow in (
+        (ClauseKind.NET_INFLOW, given.net_inflow),
+        (ClauseKind.LARGEST_MOVEMENT, given.largest_movement),
+    ):
+        if flow is not None:
+            return Clause(
+                kind, within_days=flow.within_days, minimum=flow.minimum, maximum=flow.maximum
+            )
     assert given.customer_kinds is not None
     return Clause(ClauseKind.CUSTOMER_KIND, kinds=tuple(given.customer_kinds))
 

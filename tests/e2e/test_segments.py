@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -240,3 +240,70 @@ async def test_a_page_of_members_costs_the_same_statements_whatever_its_size(
         assert len(page["segment"]["members"]["nodes"]) == size
         counts.append(len(sent))
     assert counts[0] == counts[1]  # one batch of customers per page, not one read each
+
+
+async def test_money_flow_clauses_select_by_net_inflow_and_largest_movement(
+    anonymous: httpx.AsyncClient, engine: AsyncEngine, mint: Minter
+) -> None:
+    """Issue 23: segments on money flows. Members are listed to the customer's own RM (the
+    clause reads movement amounts, which other staff do not see): admins get counts only."""
+    made = await make_customer(engine, complete=True)  # an RM of its own
+    async with engine.connect() as conn:
+        holding = await conn.scalar(
+            text("SELECT min(id) FROM holdings WHERE customer_id = :c"), {"c": made.id}
+        )
+    core = mint(Role.INTEGRATION, "core-flows")
+    booked = datetime.now(UTC) - timedelta(days=1)
+    for n, (amount, direction) in enumerate(
+        (("50000.00", "CREDIT"), ("20000.00", "CREDIT"), ("4999.99", "DEBIT"))
+    ):
+        moved = await gql_data(
+            anonymous,
+            """mutation ($input: RecordFundMovementInput!) { recordFundMovement(input: $input) {
+            __typename } }""",
+            {
+                "input": {
+                    "holdingId": encode_id("Holding", holding),
+                    "amount": amount,
+                    "currency": "CNY",
+                    "direction": direction,
+                    "counterpartyKind": "COMPANY",
+                    "channel": "WEB_BANKING",
+                    "bookedAt": (booked + timedelta(minutes=n)).isoformat(),
+                    "externalRef": f"flows-{made.id}-{n}",
+                }
+            },
+            token=core,
+        )
+        assert moved["recordFundMovement"]["__typename"] == "RecordFundMovementPayload"
+    rule = {
+        "clauses": [
+            {"netInflow": {"withinDays": 30, "minimum": "65000.00", "maximum": "65000.01"}},
+            {"largestMovement": {"withinDays": 30, "minimum": "50000", "maximum": "50000"}},
+        ]
+    }
+    admin = mint(Role.ADMIN, "admin-flows")
+    saved = (
+        await gql_data(anonymous, CREATE, {"name": f"资金流入{made.id}", "rule": rule}, token=admin)
+    )["createSegment"]
+    assert saved["__typename"] == "Segment", saved
+    assert saved["conditions"] == [
+        "net inflow between 65000.00 and 65000.01 CNY in the last 30 days",
+        "largest movement between 50000 and 50000 CNY in the last 30 days",
+    ]
+    rm = mint(Role.RELATIONSHIP_MANAGER, "rm-flows", rm=made.rm_id)
+    listed = (await gql_data(anonymous, MEMBERS, {"id": saved["id"]}, token=rm))["segment"]
+    (member,) = listed["members"]["nodes"]
+    assert member["customer"]["id"] == encode_id("Customer", made.id)
+    assert [r["value"] for r in member["reasons"]] == ["65000.01", "50000.00"]
+    refused = await gql(anonymous, MEMBERS, {"id": saved["id"]}, token=admin)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # A shorter window leaves the first credit out: its net inflow is no longer 65,000.01.
+    stale = {
+        "clauses": [{"netInflow": {"withinDays": 1, "minimum": "65000.00", "maximum": "65000.01"}}]
+    }
+    preview = await gql_data(anonymous, PREVIEW, {"rule": stale}, token=admin)
+    assert preview["segmentPreview"]["count"] == 0
+    bad = {"clauses": [{"largestMovement": {"withinDays": 0, "minimum": "1"}}]}
+    invalid = await gql_data(anonymous, CREATE, {"name": "坏", "rule": bad}, token=admin)
+    assert invalid["createSegment"]["field"] == "rule.clauses[0].withinDays"
