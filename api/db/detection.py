@@ -121,6 +121,43 @@ _SILENT = text(
     """
 )
 
+# Key customers' visit calendars: per customer the period and the visits planned (the tier's
+# where the rule sets one, else the kind's), and the RM visits made in that period.
+_VISITS = text(
+    f"""
+    SELECT c.id, c.kind, t.tier, w.days, w.visits,
+        (SELECT count(*) FROM interactions i WHERE i.customer_id = c.id
+            AND i.channel = 'rm_visit'
+            AND i.occurred_at > CAST(:now AS timestamptz) - make_interval(days => w.days))
+            AS made,
+        (SELECT max(i.occurred_at) FROM interactions i
+            WHERE i.customer_id = c.id AND i.channel = 'rm_visit') AS last_visit
+    FROM customers c
+    CROSS JOIN LATERAL (SELECT {_TIER} AS tier) t
+    CROSS JOIN LATERAL (
+        SELECT
+            coalesce(
+                (SELECT x.n FROM unnest(CAST(:tiers AS text[]), CAST(:tier_days AS int[]))
+                    AS x(t, n) WHERE x.t = t.tier),
+                CASE WHEN c.kind = 'corporate' THEN CAST(:days_c AS int)
+                    ELSE CAST(:days_p AS int) END) AS days,
+            coalesce(
+                (SELECT x.n FROM unnest(CAST(:visit_tiers AS text[]), CAST(:tier_visits AS int[]))
+                    AS x(t, n) WHERE x.t = t.tier),
+                CASE WHEN c.kind = 'corporate' THEN CAST(:visits_c AS int)
+                    ELSE CAST(:visits_p AS int) END) AS visits
+    ) w
+    WHERE c.relationship_manager_id IS NOT NULL
+      AND c.erased_at IS NULL AND c.merged_into_id IS NULL
+      AND w.visits > 0 AND w.days > 0
+      AND c.created_at <= CAST(:now AS timestamptz) - make_interval(days => w.days)
+      AND (SELECT count(*) FROM interactions i WHERE i.customer_id = c.id
+            AND i.channel = 'rm_visit'
+            AND i.occurred_at > CAST(:now AS timestamptz) - make_interval(days => w.days))
+          < w.visits
+    """
+)
+
 # Birthdays and relationship anniversaries on the given days (as month * 100 + day), with
 # the customer's marketing consent for contact: the RM-visit answer wins over the general
 # one, the latest version of each wins, and no answer means no (opt-in).
@@ -248,6 +285,30 @@ class SqlDetectionFacts:
                 customer=_customer(r, "id"),
                 last_interaction_at=r.last_at,
                 customer_since=r.created_at,
+            )
+            for r in rows
+        ]
+
+    async def missed_visits(
+        self, now: datetime, days: Mapping[str, int], visits: Mapping[str, int]
+    ) -> list[detector.VisitFacts]:
+        tiers, tier_days = _by_tier(days)
+        visit_tiers, tier_visits = _by_tier(visits)
+        rows = await self._rows(
+            _VISITS,
+            now=now,
+            tiers=tiers,
+            tier_days=tier_days,
+            days_p=days.get("personal", 0),
+            days_c=days.get("corporate", 0),
+            visit_tiers=visit_tiers,
+            tier_visits=tier_visits,
+            visits_p=visits.get("personal", 0),
+            visits_c=visits.get("corporate", 0),
+        )
+        return [
+            detector.VisitFacts(
+                customer=_customer(r, "id"), visits=r.made, days=r.days, last_visit_at=r.last_visit
             )
             for r in rows
         ]

@@ -73,6 +73,16 @@ class SilenceFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class VisitFacts:
+    """A customer with an RM whose visit calendar asks for more visits than were made."""
+
+    customer: CustomerFacts
+    visits: int  # RM visits (channel rm_visit) in the last `days` days
+    days: int  # the calendar's period for this customer
+    last_visit_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class OccasionFacts:
     customer: CustomerFacts
     birth_date: date | None
@@ -285,6 +295,29 @@ def industry_decline(
         severity=rule.severity,
         dedupe_key=f"{rule.kind}:{facts.customer.customer_id}:{quarter}",
         evidence={"industry": facts.industry, "lifecycleStage": facts.lifecycle_stage},
+        observed_at=now,
+    )
+
+
+def missed_visit(rule: DetectionRule, facts: VisitFacts, now: datetime) -> Finding | None:
+    planned = int(_threshold(rule, "visits", facts.customer))
+    days = int(_threshold(rule, "days", facts.customer))
+    if planned <= 0 or days <= 0 or facts.visits >= planned:
+        return None
+    # Periods are counted from the epoch in whole `days`: one alert per customer per period,
+    # however often the schedule runs within it.
+    period = int(now.timestamp() // 86_400) // days
+    return Finding(
+        customer_id=facts.customer.customer_id,
+        rule=rule.kind,
+        severity=rule.severity,
+        dedupe_key=f"{rule.kind}:{facts.customer.customer_id}:{days}:{period}",
+        evidence={
+            "visitsPlanned": planned,
+            "visitsMade": facts.visits,
+            "periodDays": days,
+            "lastVisitAt": None if facts.last_visit_at is None else facts.last_visit_at.isoformat(),
+        },
         observed_at=now,
     )
 

@@ -61,6 +61,14 @@ class DetectionFacts(Protocol):
         """Customers without an interaction for at least `days` (per customer kind)."""
         ...
 
+    async def missed_visits(
+        self, now: datetime, days: Mapping[str, int], visits: Mapping[str, int]
+    ) -> list[detector.VisitFacts]:
+        """Customers with an RM whose calendar (visits per days, by tier then kind) asks for
+        more RM visits in the last `days` than were made; customers newer than the period
+        are left out."""
+        ...
+
     async def occasions(
         self, month_days: Sequence[tuple[int, int]]
     ) -> list[detector.OccasionFacts]:
@@ -372,6 +380,16 @@ async def detect_scheduled(
         ahead = max(detector.window_days(occasion, "days_ahead").values())
         for o in await facts.occasions(anniversaries(as_of, ahead)):
             findings += detector.occasions(occasion, o, as_of, now)
+    calendar = detector.enabled(rules, RuleKind.MISSED_VISIT)
+    if calendar:
+        due = await facts.missed_visits(
+            now,
+            detector.window_days(calendar, "days"),
+            detector.window_days(calendar, "visits"),
+        )
+        for v in due:
+            if (f := detector.missed_visit(calendar, v, now)) is not None:
+                findings.append(f)
     decline = detector.enabled(rules, RuleKind.INDUSTRY_DECLINE)
     if decline:
         for i in await facts.declining():

@@ -22,6 +22,9 @@ class RuleKind(enum.StrEnum):
     SILENCE = "silence"
     BIRTHDAY = "birthday"
     INDUSTRY_DECLINE = "industry_decline"
+    # A key customer's visit calendar (visits per period, by tier, as data): fewer RM visits
+    # in the period than planned raises an alert and a visit task.
+    MISSED_VISIT = "missed_visit"
 
 
 class Severity(enum.StrEnum):
@@ -41,6 +44,7 @@ PARAMETERS: dict[RuleKind, frozenset[str]] = {
     RuleKind.SILENCE: frozenset({"days"}),
     RuleKind.BIRTHDAY: frozenset({"days_ahead"}),
     RuleKind.INDUSTRY_DECLINE: frozenset(),
+    RuleKind.MISSED_VISIT: frozenset({"visits", "days"}),
 }
 SCOPES = (
     "default",

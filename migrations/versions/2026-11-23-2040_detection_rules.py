@@ -19,6 +19,17 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+KINDS = (
+    "large_fund_movement",
+    "balance_drop",
+    "product_closure",
+    "complaint",
+    "silence",
+    "birthday",
+    "industry_decline",
+)
+
+
 def upgrade() -> None:
     op.create_table(
         "detection_rules",
@@ -67,6 +78,9 @@ def upgrade() -> None:
                 "updated_by": "defaults",
             }
             for r in default_rules()
+            # The kinds this revision knows (its CHECK above); later kinds are seeded by the
+            # revisions that add them.
+            if r.kind.value in KINDS
         ],
     )
 

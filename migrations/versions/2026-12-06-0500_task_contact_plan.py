@@ -33,10 +33,10 @@ def upgrade() -> None:
     op.add_column("tasks", sa.Column("planned_channel", sa.String(length=20), nullable=True))
     allowed = ", ".join(f"'{c}'" for c in CHANNELS)
     op.create_check_constraint(
-        "ck_tasks_planned_channel", "tasks", f"planned_channel IN ({allowed})"
+        op.f("ck_tasks_planned_channel"), "tasks", f"planned_channel IN ({allowed})"
     )
 
 
 def downgrade() -> None:
-    op.drop_constraint("ck_tasks_planned_channel", "tasks", type_="check")
+    op.drop_constraint(op.f("ck_tasks_planned_channel"), "tasks", type_="check")
     op.drop_column("tasks", "planned_channel")

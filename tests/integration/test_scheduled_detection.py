@@ -26,7 +26,7 @@ async def _craft(url: str, today: date) -> dict[str, int]:
         people = [
             r["id"]
             for r in await conn.fetch(
-                "SELECT id FROM customers WHERE kind = 'personal' ORDER BY id LIMIT 7"
+                "SELECT id FROM customers WHERE kind = 'personal' ORDER BY id LIMIT 9"
             )
         ]
         company = await conn.fetchval(
@@ -40,6 +40,8 @@ async def _craft(url: str, today: date) -> dict[str, int]:
             "withdrawn",
             "quiet_unknown",
             "high_quiet",
+            "visited_high",
+            "visited_potential",
         ]
         chosen = dict(zip(names, people, strict=True)) | {"declining": company}
         # Nobody else in this bank is silent, has an occasion soon, or is declining.
@@ -67,6 +69,32 @@ async def _craft(url: str, today: date) -> dict[str, int]:
             date(today.year - 1, 1, 1),
             chosen["high_quiet"],
             date(today.year, 1, 1) if today.month > 1 else date(today.year - 1, 12, 1),
+        )
+        # Visit calendars (missed_visit: tier:high once in 30 days, tier:potential once in 90):
+        # the high-value customer above has had no RM visit; these two had one in time.
+        latest = date(today.year, 1, 1) if today.month > 1 else date(today.year - 1, 12, 1)
+        for name, tier, days_ago in (
+            ("visited_high", "high", 10),
+            ("visited_potential", "potential", 60),
+        ):
+            await conn.execute(
+                "INSERT INTO customer_values (period, customer_id, margin_revenue, fee_revenue, "
+                "interaction_cost, servicing_cost, contribution, corporate_growth, tier, "
+                "scored_at) VALUES ($1, $2, 0, 0, 0, 0, 0, false, $3, now())",
+                latest,
+                chosen[name],
+                tier,
+            )
+            await conn.execute(
+                "INSERT INTO interactions (customer_id, channel, kind, occurred_at) "
+                "VALUES ($1, 'rm_visit', 'inquiry', $2)",
+                chosen[name],
+                now - timedelta(days=days_ago),
+            )
+        await conn.execute(
+            "UPDATE customers SET relationship_manager_id = "
+            "(SELECT min(id) FROM relationship_managers) WHERE id = ANY($1)",
+            [chosen["high_quiet"], chosen["visited_high"], chosen["visited_potential"]],
         )
         for name, days in (("silent", 200), ("recent", 179), ("high_quiet", 90)):
             await conn.execute("DELETE FROM interactions WHERE customer_id = $1", chosen[name])
@@ -140,6 +168,8 @@ async def test_detect_as_of_a_date_alerts_once_for_time_based_rules(
             (chosen["quiet_unknown"], "silence", "contact"),
             # Detection used no tiers before (issue 23): 90 quiet days passed as fine.
             (chosen["high_quiet"], "silence", "contact"),
+            # Its visit calendar: no RM visit in 30 days (issue 23).
+            (chosen["high_quiet"], "missed_visit", "contact"),
             (chosen["birthday"], "birthday", "contact"),
             (chosen["declining"], "industry_decline", "contact"),
         ]
@@ -152,4 +182,4 @@ async def test_detect_as_of_a_date_alerts_once_for_time_based_rules(
     finally:
         await engine.dispose()
     assert again.alerts == []
-    assert again.duplicates == 5
+    assert again.duplicates == 6
