@@ -161,7 +161,11 @@ class ProfileReader(Protocol):
         ...
 
     async def search_customers(
-        self, terms: SearchTerms | None, first: int, after: int | None
+        self,
+        terms: SearchTerms | None,
+        first: int,
+        after: int | None,
+        rm_scope: int | None = None,
     ) -> CustomerPage:
         """Customers matching any of the terms (all when None), by id, after the given id."""
         ...

@@ -12,6 +12,9 @@ from domain.errors import InvalidInput
 
 MAX_SEARCH_LENGTH = 100
 _CODE = re.compile(r"^[PC]\d{6,12}$")
+_PINYIN = re.compile(r"^[a-z]{3,60}$")  # 3 letters at least: a trigram index answers it
+_LAST4 = re.compile(r"^\d{4}$")
+_ID_SUFFIX = re.compile(r"^\d{3,7}[\dX]$")  # the end of an identity number (4-8 characters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,14 @@ class SearchTerms:
     phone: str | None
     documents: tuple[tuple[DocumentType, str], ...]
     code: str | None
+    # A name in pinyin ("xiong", "Xiong Dawei"): compared with the names' pinyin, letters only.
+    pinyin: str | None = None
+    # The last four digits of a phone with part of a name ("王 5678"): both must match.
+    phone_last4: str | None = None
+    name_part: str | None = None
+    # The end of an identity number ("1234", "12345X"): looked for only among the customers
+    # the caller owns (an RM's portfolio), whose numbers the service decrypts to compare.
+    id_suffix: str | None = None
 
 
 def interpret_search(text: str) -> SearchTerms:
@@ -48,7 +59,26 @@ def interpret_search(text: str) -> SearchTerms:
     code = upper if _CODE.fullmatch(upper) else None
     # Pure identifiers (digits) are not names; anything with a letter or a CJK character may be.
     name = stripped if not compact.isdigit() else None
-    return SearchTerms(name=name, phone=phone, documents=tuple(documents), code=code)
+    letters = compact.lower()
+    pinyin = letters if _PINYIN.fullmatch(letters) else None
+    tokens = stripped.split(" ")
+    last4 = [t for t in tokens if _LAST4.fullmatch(t)]
+    rest = [t for t in tokens if t not in last4]
+    phone_last4 = name_part = None
+    if len(last4) == 1 and rest and not any(ch.isdigit() for t in rest for ch in t):
+        phone_last4, name_part = last4[0], " ".join(rest)
+    suffix = compact.upper()
+    id_suffix = suffix if _ID_SUFFIX.fullmatch(suffix) else None
+    return SearchTerms(
+        name=name,
+        phone=phone,
+        documents=tuple(documents),
+        code=code,
+        pinyin=pinyin,
+        phone_last4=phone_last4,
+        name_part=name_part,
+        id_suffix=id_suffix,
+    )
 
 
 @dataclass(frozen=True, slots=True)

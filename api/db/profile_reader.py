@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.db.document_crypto import DocumentCrypto
 from api.db.rows import (
@@ -112,6 +112,16 @@ _SEARCH = (
             SELECT id FROM customers
             WHERE CAST(:pattern AS text) IS NOT NULL AND display_name ILIKE :pattern
             UNION ALL
+            SELECT id FROM customers
+            WHERE CAST(:pinyin AS text) IS NOT NULL AND name_pinyin LIKE :pinyin
+            UNION ALL
+            SELECT n.id FROM customers n
+            WHERE CAST(:last4 AS text) IS NOT NULL AND n.display_name ILIKE :name_part
+              AND EXISTS (SELECT 1 FROM contact_points cp WHERE cp.customer_id = n.id
+                          AND cp.kind = '{ContactKind.PHONE.value}' AND right(cp.value, 4) = :last4)
+            UNION ALL
+            SELECT unnest(CAST(:suffix_ids AS bigint[]))
+            UNION ALL
             SELECT customer_id FROM contact_points
             WHERE kind = '{ContactKind.PHONE.value}' AND value = :phone
             UNION ALL
@@ -127,8 +137,26 @@ _SEARCH = (
     .bindparams(
         bindparam("doc_types", type_=ARRAY(String)),
         bindparam("doc_hashes", type_=ARRAY(LargeBinary)),
+        bindparam("suffix_ids", type_=ARRAY(BigInteger)),
     )
     .columns(*customers.c)
+)
+
+
+def _contains(text: str | None) -> str | None:
+    """An ILIKE pattern for text anywhere, its wildcards escaped; None for no text."""
+    if text is None:
+        return None
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+# The identity documents of an RM's book, to compare a number's end with (issue 23): the
+# numbers are sealed, so the comparison is the service's, within the caller's own customers.
+_PORTFOLIO_DOCUMENTS = text(
+    "SELECT d.customer_id, d.type, d.number_key_id, d.number_ciphertext "
+    "FROM identity_documents d JOIN customers c ON c.id = d.customer_id "
+    "WHERE c.relationship_manager_id = :rm AND c.merged_into_id IS NULL"
 )
 corporate_contacts = CorporateContactRow.__table__
 branches = BranchRow.__table__
@@ -635,7 +663,11 @@ class SqlProfileReader:
         return [task_from_row(r) for r in rows[:first]], len(rows) > first
 
     async def search_customers(
-        self, terms: SearchTerms | None, first: int, after: int | None
+        self,
+        terms: SearchTerms | None,
+        first: int,
+        after: int | None,
+        rm_scope: int | None = None,
     ) -> CustomerPage:
         if terms is None:
             stmt = select(customers)
@@ -644,7 +676,14 @@ class SqlProfileReader:
             rows = await self._rows(stmt.order_by(customers.c.id).limit(first + 1))
         else:
             async with self._engine.connect() as conn:
-                result = await conn.execute(_SEARCH, self._search_parameters(terms, first, after))
+                suffix_ids = (
+                    await self._ending_with(conn, terms.id_suffix, rm_scope)
+                    if terms.id_suffix is not None and rm_scope is not None
+                    else []
+                )
+                result = await conn.execute(
+                    _SEARCH, self._search_parameters(terms, first, after, suffix_ids)
+                )
                 rows = result.all()
         items = tuple(customer_from_row(row) for row in rows[:first])
         return CustomerPage(items=items, has_next_page=len(rows) > first)
@@ -652,16 +691,25 @@ class SqlProfileReader:
     def _hashes(self, doc_type: DocumentType, number: str) -> list[bytes]:
         return self._crypto.lookup_hashes(doc_type.value, number)
 
+    async def _ending_with(self, conn: AsyncConnection, suffix: str, rm: int) -> list[int]:
+        """The RM's customers with an identity number ending in `suffix` (opened here)."""
+        found = set()
+        for d in await conn.execute(_PORTFOLIO_DOCUMENTS, {"rm": rm}):
+            number = self._crypto.open(d.type, d.number_key_id, d.number_ciphertext, d.customer_id)
+            if number.upper().endswith(suffix):
+                found.add(d.customer_id)
+        return sorted(found)
+
     def _search_parameters(
-        self, terms: SearchTerms, first: int, after: int | None
+        self, terms: SearchTerms, first: int, after: int | None, suffix_ids: list[int]
     ) -> dict[str, object]:
-        pattern = None
-        if terms.name is not None:
-            escaped = terms.name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern = f"%{escaped}%"
         return {
             "code": terms.code,
-            "pattern": pattern,
+            "pattern": _contains(terms.name),
+            "pinyin": None if terms.pinyin is None else f"%{terms.pinyin}%",
+            "last4": terms.phone_last4,
+            "name_part": _contains(terms.name_part),
+            "suffix_ids": suffix_ids,
             "phone": terms.phone,
             "doc_types": [t.value for t, n in terms.documents for _ in self._hashes(t, n)],
             "doc_hashes": [h for t, n in terms.documents for h in self._hashes(t, n)],

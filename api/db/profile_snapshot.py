@@ -55,11 +55,19 @@ tasks = TaskRow.__table__
 consents = ConsentRow.__table__
 
 
+_SEARCH_ONLY = frozenset({"name_pinyin"})
+
+
 @functools.cache
 def _names(table: Any) -> tuple[str, ...]:
     # Array columns stay out: asyncpg decodes arrays inside anonymous records only once it
     # has met the array type on that connection, and the profile shows none of them.
-    return tuple(c.name for c in table.columns if not isinstance(c.type, ARRAY))
+    # name_pinyin is the search's (written by a trigger), not the profile's.
+    return tuple(
+        c.name
+        for c in table.columns
+        if not isinstance(c.type, ARRAY) and c.name not in _SEARCH_ONLY
+    )
 
 
 def _columns(table: Any, alias: str) -> str:

@@ -147,6 +147,14 @@ class CustomerRow(Base):
             postgresql_using="gin",
             postgresql_ops={"display_name": "gin_trgm_ops"},
         ),
+        # The same for the names' pinyin (xiong → 熊), written by a trigger on every write of
+        # a name (migrations: name_pinyin).
+        Index(
+            "ix_customers_name_pinyin_trgm",
+            "name_pinyin",
+            postgresql_using="gin",
+            postgresql_ops={"name_pinyin": "gin_trgm_ops"},
+        ),
         Index(
             "ix_customers_merged_into_id",
             "merged_into_id",
@@ -201,6 +209,9 @@ class CustomerRow(Base):
     updated_at: Mapped[datetime] = _now()
     # Set when the customer's personal data was erased (the row stays for the bank's books).
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The name in pinyin, lower case, without spaces: written by the database (a trigger), never
+    # by the application; searched through a trigram index.
+    name_pinyin: Mapped[str | None] = mapped_column(Text)
     # Set while the record is merged into another (customer_merges): its id and source keys
     # answer the survivor, and rows written for it land there (trigger redirect_merged).
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
@@ -1030,6 +1041,16 @@ class MatchCandidateRow(Base):
     # The compared fields of both records when decided: a not_same pair is proposed again
     # only once this changes (domain/identity/matching.py `fingerprint`).
     decided_fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+
+class PinyinReadingRow(Base):
+    """One reading per Chinese character (pypinyin's, at migration time): what the database
+    spells names in pinyin with, for search (migrations: name_pinyin)."""
+
+    __tablename__ = "pinyin_readings"
+
+    ch: Mapped[str] = mapped_column(Text, primary_key=True)
+    reading: Mapped[str] = mapped_column(Text)
 
 
 class CustomerMatchKeyRow(Base):

@@ -665,6 +665,7 @@ _LEFT_TO_DEFAULTS = {
         "completeness_missing",
         "merged_into_id",
         "merged_at",
+        "name_pinyin",  # written by the database's trigger from the name
     },
     "identity_documents": {"id", "expires_on", "created_at"},
     "contact_points": {"id", "created_at"},

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from domain.access.principal import Role
 from domain.customers.documents import normalize_document_number
 from domain.customers.model import DocumentType
 from domain.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -109,7 +110,11 @@ class CustomerQueries:
             terms = interpret_search(search) if search is not None else None
         except DomainError as exc:
             raise UserFacingError(exc) from exc
-        page = await info.context.reader.search_customers(terms, first, after_pk)
+        # The end of an identity number is looked for in an RM's own book only (the numbers
+        # are sealed; opening the whole bank's to compare would be a scan of every customer).
+        principal = info.context.principal
+        scope = principal.rm_id if principal.role is Role.RELATIONSHIP_MANAGER else None
+        page = await info.context.reader.search_customers(terms, first, after_pk, scope)
         edges = []
         # Concurrently: a teller's session check is one Redis call per customer.
         presented = await asyncio.gather(*(present(info, found) for found in page.items))
