@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+
+from pypinyin import lazy_pinyin
 
 from domain.customers.contacts import normalize_phone
 from domain.customers.documents import normalize_document_number
@@ -85,3 +88,22 @@ def interpret_search(text: str) -> SearchTerms:
 class CustomerPage:
     items: tuple[Customer, ...]
     has_next_page: bool
+
+
+_DROPPED = frozenset("·•.-")  # the middle dot of minority names, initials' dots, hyphens
+
+
+@functools.cache
+def _reading(ch: str) -> str | None:
+    reading = lazy_pinyin(ch, errors="ignore")
+    return reading[0].lower() if reading and reading[0].isascii() and reading[0].isalpha() else None
+
+
+def name_pinyin(name: str) -> str:
+    """A name spelled in pinyin as search compares it: each character by its most common
+    reading (as it reads alone), letters and digits lower-cased, spaces and dots dropped.
+    The same spelling as the database's `name_pinyin()` (migrations: name_pinyin), which
+    writes it for any path that does not; a test keeps the two equal."""
+    return "".join(
+        _reading(ch) or ch.lower() for ch in name if not ch.isspace() and ch not in _DROPPED
+    )

@@ -32,16 +32,26 @@ CREATE FUNCTION name_pinyin(name text) RETURNS text LANGUAGE sql STABLE PARALLEL
 $$
 """
 
+# A writer that spells the name itself (the bulk import, domain.search.name_pinyin: the same
+# spelling, cheaper than this function per row) keeps its value; any other write of a name
+# gets it from here.
 TRIGGER_FUNCTION = """
 CREATE FUNCTION customers_name_pinyin() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.name_pinyin := name_pinyin(NEW.display_name);
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.name_pinyin IS NULL THEN
+            NEW.name_pinyin := name_pinyin(NEW.display_name);
+        END IF;
+    ELSIF NEW.display_name IS DISTINCT FROM OLD.display_name
+        AND NEW.name_pinyin IS NOT DISTINCT FROM OLD.name_pinyin THEN
+        NEW.name_pinyin := name_pinyin(NEW.display_name);
+    END IF;
     RETURN NEW;
 END
 $$
 """
 TRIGGER = """
-CREATE TRIGGER customers_name_pinyin BEFORE INSERT OR UPDATE OF display_name ON customers
+CREATE TRIGGER customers_name_pinyin BEFORE INSERT OR UPDATE OF display_name, name_pinyin ON customers
     FOR EACH ROW EXECUTE FUNCTION customers_name_pinyin()
 """
 

@@ -82,3 +82,39 @@ async def test_the_end_of_an_identity_number_is_found_in_an_rm_s_own_book_only(
     # numbers are not opened to compare.
     assert await _found(anonymous, mint(Role.RELATIONSHIP_MANAGER, "rm1", rm=1), suffix) == []
     assert await _found(anonymous, mint(Role.AGENT, "agent-suffix"), suffix) == []
+
+
+async def test_the_service_and_the_database_spell_names_in_pinyin_alike(
+    engine: AsyncEngine,
+) -> None:
+    """The bulk import spells names itself (domain.search.name_pinyin); every other write is
+    spelled by the database's function: the two must agree, or a customer would be found
+    by one spelling or the other depending on how it came in."""
+    import random
+
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    from domain.search import name_pinyin
+
+    rng = random.Random(23)
+    sample = [chr(c) for c in rng.sample(sorted(pinyin_dict), 2000)]
+    names = [
+        "熊雯霏",
+        "单田芳",
+        "吕 绿",
+        "阿依古丽·买买提",
+        "John Smith-Jones",
+        "J. R. 王",
+        "張三丰",
+        "北京某科技有限公司",
+        "123号",
+        *("".join(sample[i : i + 4]) for i in range(0, len(sample), 4)),
+    ]
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT n, name_pinyin(n) AS spelled FROM unnest(CAST(:names AS text[])) AS n"),
+            {"names": names},
+        )
+        spelled = {r.n: r.spelled for r in rows}
+    mismatched = {n: (spelled[n], name_pinyin(n)) for n in names if spelled[n] != name_pinyin(n)}
+    assert mismatched == {}

@@ -24,6 +24,7 @@ from api.ops.embedded import Endpoints
 from api.settings import Settings
 from domain.customers.contacts import normalize_phone
 from domain.imports.run import RunResult
+from domain.search import name_pinyin
 from tests.import_files import csv_text, customers, fetch, fresh_database, jsonl, run_import
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -229,7 +230,7 @@ async def test_a_delta_updates_what_changed_with_history_and_refuses_a_changed_d
     rows = await _rows(
         database,
         """
-        SELECT k.key, c.occupation, c.display_name, c.version,
+        SELECT k.key, c.occupation, c.display_name, c.name_pinyin, c.version,
           array(SELECT h.field || '=' || coalesce(h.new_value, '') FROM customer_changes h
                 WHERE h.customer_id = c.id AND h.correlation_id = $1 ORDER BY h.id) AS entries
         FROM customer_source_keys k JOIN customers c ON c.id = k.customer_id
@@ -245,6 +246,11 @@ async def test_a_delta_updates_what_changed_with_history_and_refuses_a_changed_d
     assert by_key[base[1]["sourceKey"]]["version"] == 1
     assert by_key[base[2]["sourceKey"]]["entries"] == []  # refused: nothing written
     assert by_key[base[3]["sourceKey"]]["display_name"] == "改名客户"
+    # A renamed customer is spelled anew (the database's trigger); an imported one by the
+    # import itself, the same way.
+    assert by_key[base[3]["sourceKey"]]["name_pinyin"] == "gaimingkehu"
+    for row in rows:
+        assert row["name_pinyin"] == name_pinyin(row["display_name"])
     assert by_key[base[4]["sourceKey"]]["occupation"] == "第二次"
 
 
