@@ -56,6 +56,7 @@ class AuthenticationMiddleware:
         if (
             self.ide_open
             and scope["type"] == "http"
+            and scope["method"] == "GET"  # cheap first: every POST passes here
             and is_ide_page(
                 scope["method"],
                 parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True),

@@ -22,6 +22,8 @@ def negotiate(accept: str | None) -> str:
     """The response media type for an Accept header: graphql-response+json when the client
     prefers it (by q, then order), application/json otherwise (also for no header, `*/*` and
     types we do not serve, as the specification allows for legacy clients)."""
+    if not accept or GRAPHQL_RESPONSE not in accept.lower():
+        return JSON  # nearly every request: no parsing
     best, best_q = JSON, -1.0
     for position, item in enumerate((accept or "").split(",")):
         media, *params = (part.strip() for part in item.split(";"))
