@@ -19,8 +19,9 @@ UPDATE = """mutation ($input: UpdateDetectionRuleInput!) { updateDetectionRule(i
 async def test_staff_read_the_seeded_rules(anonymous: httpx.AsyncClient, mint: Minter) -> None:
     rules = (await gql_data(anonymous, RULES, token=mint(Role.AGENT, "a")))["detectionRules"]
     by_kind = {r["kind"]: r for r in rules}
-    assert len(by_kind) == 7
+    assert len(by_kind) == 8  # every kind, the visit calendar (missed_visit) included
     assert by_kind["LARGE_FUND_MOVEMENT"]["thresholds"]["default"]["absolute_amount"] == 500000
+    assert by_kind["MISSED_VISIT"]["thresholds"]["tier:high"] == {"visits": 1, "days": 30}
     denied = await gql(anonymous, RULES, token=mint(Role.INTEGRATION, "core"))
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
