@@ -43,6 +43,7 @@ from schema.organisation.types import (
     own_branch_id,
 )
 from schema.ownership.types import TierCount
+from schema.value.report import TierMigration
 
 strawberry.enum(SatisfactionGrouping, description="What a satisfaction report groups by.")
 
@@ -124,13 +125,6 @@ class SatisfactionLine:
         )
 
 
-@strawberry.type(description="Customers who moved from one tier to another since the month before.")
-class TierMove:
-    from_tier: ValueTier = strawberry.field(description="Tier the month before.")
-    to_tier: ValueTier = strawberry.field(description="Tier this month.")
-    customers: int = strawberry.field(description="How many customers.")
-
-
 @strawberry.type(description="One scored month of the customer structure.")
 class MonthStructure:
     period: str = strawberry.field(description="The month, YYYY-MM.")
@@ -146,7 +140,7 @@ class MonthStructure:
     lost_customers: int | None = strawberry.field(
         description="Scored the month before, not this month."
     )
-    migration: list[TierMove] = strawberry.field(
+    migration: list[TierMigration] = strawberry.field(
         description="Moves between tiers since the month before (customers scored in both)."
     )
 
@@ -161,7 +155,7 @@ class MonthStructure:
             new_customers=month.new_customers,
             lost_customers=month.lost_customers,
             migration=[
-                TierMove(from_tier=a, to_tier=b, customers=n)
+                TierMigration(from_tier=a, to_tier=b, customers=n)
                 for (a, b), n in sorted(
                     month.migration.items(),
                     key=lambda x: (order.index(x[0][0]), order.index(x[0][1])),
