@@ -7,6 +7,7 @@ the page's own integrity hashes, checked by a test) and served under /graphiql/.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from strawberry.http.ides import get_graphql_ide_html
@@ -30,6 +31,7 @@ CDN_FILES = {
 }
 
 
+@functools.cache
 def local_graphiql_html() -> str:
     """Strawberry's page with every CDN address replaced by its vendored file. Fails loudly
     when strawberry names an address we do not vendor (a new version: see the README there)."""
