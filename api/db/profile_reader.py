@@ -706,7 +706,7 @@ class SqlProfileReader:
         return {
             "code": terms.code,
             "pattern": _contains(terms.name),
-            "pinyin": None if terms.pinyin is None else f"%{terms.pinyin}%",
+            "pinyin": None if terms.pinyin is None else f"{terms.pinyin}%",
             "last4": terms.phone_last4,
             "name_part": _contains(terms.name_part),
             "suffix_ids": suffix_ids,

@@ -2,7 +2,8 @@
 
 A dictionary of readings (one per character, from pypinyin at migration time) and a trigger
 that writes `customers.name_pinyin` whenever a name is written, by any path (the API, the
-bulk import's COPY, the seeder): the search finds 熊 by `xiong` through a trigram index.
+bulk import's COPY, the seeder): the search finds 熊 by `xiong` through a B-tree index, from
+the start of the name.
 
 Revision ID: 9a4b6c8e0f32
 Revises: 7e2f4a6c8d10
@@ -81,23 +82,20 @@ def upgrade() -> None:
     op.execute(TRIGGER_FUNCTION)
     op.execute(TRIGGER)
     op.execute("UPDATE customers SET name_pinyin = name_pinyin(display_name)")
+    # A B-tree for prefix matches (the family name first, as Chinese names are written): a
+    # second trigram GIN index cost the initial import of 1,000,000 customers 86 s (268 → 354 s,
+    # over its 300 s goal); a B-tree costs a fraction of that.
     op.create_index(
-        "ix_customers_name_pinyin_trgm",
+        "ix_customers_name_pinyin",
         "customers",
         ["name_pinyin"],
         unique=False,
-        postgresql_using="gin",
-        postgresql_ops={"name_pinyin": "gin_trgm_ops"},
+        postgresql_ops={"name_pinyin": "text_pattern_ops"},
     )
 
 
 def downgrade() -> None:
-    op.drop_index(
-        "ix_customers_name_pinyin_trgm",
-        table_name="customers",
-        postgresql_using="gin",
-        postgresql_ops={"name_pinyin": "gin_trgm_ops"},
-    )
+    op.drop_index("ix_customers_name_pinyin", table_name="customers")
     op.execute("DROP TRIGGER customers_name_pinyin ON customers")
     op.execute("DROP FUNCTION customers_name_pinyin()")
     op.execute("DROP FUNCTION name_pinyin(text)")

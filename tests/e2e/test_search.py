@@ -40,7 +40,9 @@ async def test_a_name_is_found_by_its_pinyin_and_kept_current_when_it_changes(
     agent = mint(Role.AGENT, "agent-pinyin")
     assert gid in await _found(anonymous, agent, "xiongwenfei")
     assert gid in await _found(anonymous, agent, "Xiong Wen")
-    assert gid in await _found(anonymous, agent, "wenfei")
+    assert gid in await _found(anonymous, agent, "xio")
+    # From the start of the name: the given name alone, or a wrong family name, is no match.
+    assert gid not in await _found(anonymous, agent, "wenfei")
     assert gid not in await _found(anonymous, agent, "xiongda")
     # Any write of the name rewrites its pinyin (a trigger: the API, imports, the seeder).
     async with engine.begin() as conn:
