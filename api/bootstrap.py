@@ -24,6 +24,7 @@ from api.db.alerts import SqlAlertReader, SqlAlertUnitOfWork
 from api.db.assignment_uow import SqlAssignmentUnitOfWork
 from api.db.audit_log import SqlAuditLog
 from api.db.bulk_import import SqlBulkImport
+from api.db.campaigns import SqlCampaigns
 from api.db.completeness import SqlDataQuality
 from api.db.contact_uow import SqlContactUnitOfWork
 from api.db.customer_changes import SqlCustomerHistory, SqlUpdateUnitOfWork
@@ -195,6 +196,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         ownership=SqlOwnershipReader(engine),
         value_reports=SqlValueReports(engine),
         reports=SqlReports(engine),
+        campaigns=SqlCampaigns(engine),
         segments=SqlSegmentStore(engine),
         offers=SqlOfferSource(engine),
         assignments=lambda: SqlAssignmentUnitOfWork(engine, on_commit=relay.wake),

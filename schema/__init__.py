@@ -21,6 +21,8 @@ from schema.activity.subscriptions import ActivitySubscriptions
 from schema.alerts.mutations import AlertMutations
 from schema.alerts.queries import AlertQueries
 from schema.audit.queries import AccessQueries
+from schema.campaigns.mutations import CampaignMutations
+from schema.campaigns.queries import CampaignQueries
 from schema.core.audit_fields import AuditFieldsExtension
 from schema.core.context import Context
 from schema.core.error_masking import masked
@@ -75,6 +77,7 @@ class Query(
     ApprovalQueries,
     ReportQueries,
     GroupQueries,
+    CampaignQueries,
     NodeQueries,
     AccessQueries,
     TaskQueries,
@@ -97,6 +100,7 @@ class Query(
 @strawberry.type(description="Change what quanjing knows.")
 class Mutation(
     CustomerMutations,
+    CampaignMutations,
     CustomerUpdateMutations,
     ContactPointMutations,
     DocumentMutations,

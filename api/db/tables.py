@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from domain.campaigns.model import CampaignKind, CampaignStatus, ContactChannel
 from domain.customers.model import (
     AssetBand,
     BusinessScale,
@@ -1107,3 +1108,45 @@ class CustomerMergeMoveRow(Base):
     row_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     action: Mapped[str] = mapped_column(String(10))  # moved, added
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class CampaignRow(Base):
+    """A campaign's plan and where it stands (domain/campaigns)."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (one_of("kind", CampaignKind), one_of("status", CampaignStatus))
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    objective: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12))
+    segment_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    holdout_share: Mapped[Decimal] = mapped_column(Numeric(6, 5))
+    budget: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    cost_per_contact: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    planned_contacts: Mapped[int] = mapped_column(BigInteger)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now()
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CampaignArmRow(Base):
+    """One arm of a campaign: its share of the treated, channel, offers and message."""
+
+    __tablename__ = "campaign_arms"
+    __table_args__ = (one_of("channel", ContactChannel),)
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    share: Mapped[Decimal] = mapped_column(Numeric(6, 5))
+    channel: Mapped[str] = mapped_column(String(20))
+    offer_product_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    message: Mapped[str] = mapped_column(Text)

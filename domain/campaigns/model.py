@@ -19,6 +19,7 @@ MAX_MESSAGE = 1000
 MAX_ARMS = 10
 MAX_SEGMENTS = 10
 MAX_DURATION = timedelta(days=366)
+STEP = Decimal("0.00001")  # shares are stored with 5 decimals
 MAX_HOLDOUT = Decimal("0.5")  # more control than treatment proves little and costs reach
 
 
@@ -126,8 +127,9 @@ def validate_plan(
                 raise ProductRetired(f"arms[{i}] offers a retired product")
         if arm.channel not in plan.cost_per_contact:
             raise InvalidInput(f"arms[{i}].channel", "give the channel's cost per contact")
-    if not Decimal("0") <= plan.holdout_share <= MAX_HOLDOUT:
-        raise InvalidInput("holdoutShare", f"between 0 and {MAX_HOLDOUT}")
+    share = plan.holdout_share
+    if not share.is_finite() or not 0 <= share <= MAX_HOLDOUT or share != share.quantize(STEP):
+        raise InvalidInput("holdoutShare", f"between 0 and {MAX_HOLDOUT}, at most 5 decimals")
     for channel, cost in plan.cost_per_contact.items():
         if not cost.is_finite() or cost < 0 or cost >= 10**9:
             raise InvalidInput(f"costPerContact.{channel.value}", "a cost from 0, in CNY")
@@ -155,8 +157,8 @@ def _check_arms(arms: Sequence[Arm]) -> None:
     if any(not n or len(n) > 40 for n in names) or len(set(names)) != len(names):
         raise InvalidInput("arms", "each arm has its own name of 1 to 40 characters")
     for i, arm in enumerate(arms):
-        if not arm.share.is_finite() or arm.share <= 0:
-            raise InvalidInput(f"arms[{i}].share", "a share above 0")
+        if not arm.share.is_finite() or arm.share <= 0 or arm.share != arm.share.quantize(STEP):
+            raise InvalidInput(f"arms[{i}].share", "a share above 0, at most 5 decimals")
         if len(arm.message) > MAX_MESSAGE:
             raise InvalidInput(f"arms[{i}].message", f"at most {MAX_MESSAGE} characters")
     if sum((a.share for a in arms), Decimal("0")) != 1:

@@ -201,6 +201,14 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
             Role.ADMIN,
         }
     ),
+    # Campaigns (schema/campaigns): marketing plans them, a different approver approves them
+    # (maker-checker); no customer is named in a plan.
+    **dict.fromkeys(("createCampaign", "cancelCampaign"), frozenset({Role.ANALYST, Role.ADMIN})),
+    "approveCampaign": frozenset({Role.APPROVER}),
+    **dict.fromkeys(
+        ("campaign", "campaigns", "campaignSampleSize"),
+        frozenset({Role.ANALYST, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN}),
+    ),
     "assignmentViolations": frozenset({Role.APPROVER, Role.ADMIN, Role.COMPLIANCE}),
     "ownershipConflicts": frozenset({Role.APPROVER, Role.ADMIN}),
     "assignRelationshipManager": frozenset({Role.APPROVER, Role.ADMIN}),

@@ -18,6 +18,7 @@ from domain.access.principal import Principal
 from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
 from domain.assignment import AssignmentUnitOfWork, OwnershipReader, RmAssignment, TeamMember
+from domain.campaigns.lifecycle import CampaignStore
 from domain.customers.completeness import DataQuality
 from domain.customers.contact_changes import ContactUnitOfWork
 from domain.customers.corporate_contacts import CorporateContactUnitOfWork
@@ -285,6 +286,7 @@ class Ports:
     ownership: OwnershipReader
     value_reports: ValueReports
     reports: ManagementReports
+    campaigns: CampaignStore
     segments: SegmentStore
     offers: OfferSource
     assignments: Callable[[], AssignmentUnitOfWork]

@@ -35,6 +35,9 @@ _TYPE_OF_KIND = {
     "merge": "CustomerMerge",
     "webhook subscription": "WebhookSubscription",
     "undelivered webhook delivery": "WebhookDelivery",
+    "segment": "Segment",
+    "product": "Product",
+    "campaign": "Campaign",
 }
 
 
