@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.branch_sql import sql_list
 from api.db.rows import assignment_from_row, claim_from_row
 from domain.assignment import (
     OwnershipClaim,
@@ -27,18 +28,13 @@ from domain.products import (
 )
 from domain.value.tiers import ValueTier
 
-
-def _in(categories: frozenset[object]) -> str:
-    return ", ".join(f"'{c}'" for c in sorted(str(c) for c in categories))
-
-
 # The same sums as `summarize_holdings`, over a whole portfolio at once.
 _TOTALS = f"""
 SELECT h.currency,
-    coalesce(sum(h.balance) FILTER (WHERE p.category IN ({_in(DEPOSIT_CATEGORIES)})), 0) AS deposits,
-    coalesce(sum(h.balance) FILTER (WHERE p.category IN ({_in(LOAN_CATEGORIES)})), 0) AS loans,
+    coalesce(sum(h.balance) FILTER (WHERE p.category IN ({sql_list(DEPOSIT_CATEGORIES)})), 0) AS deposits,
+    coalesce(sum(h.balance) FILTER (WHERE p.category IN ({sql_list(LOAN_CATEGORIES)})), 0) AS loans,
     coalesce(sum(h.balance) FILTER (
-        WHERE p.category IN ({_in(DEPOSIT_CATEGORIES | INVESTMENT_CATEGORIES)})), 0) AS aum
+        WHERE p.category IN ({sql_list(DEPOSIT_CATEGORIES | INVESTMENT_CATEGORIES)})), 0) AS aum
 FROM customers c
 JOIN holdings h ON h.customer_id = c.id AND h.status <> 'closed'
 JOIN products p ON p.id = h.product_id

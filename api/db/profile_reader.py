@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from api.db.branch_sql import branches_below
 from api.db.document_crypto import DocumentCrypto
 from api.db.rows import (
     branch_from_row,
@@ -592,15 +593,8 @@ class SqlProfileReader:
             p.status == ProposalStatus.PENDING.value, p.proposed_by != where.checker
         )
         if where.branch_id is not None:
-            units = (
-                select(branches.c.id)
-                .where(branches.c.id == where.branch_id)
-                .cte("units", recursive=True)
-            )
-            units = units.union_all(
-                select(branches.c.id).join(units, branches.c.parent_id == units.c.id)
-            )
-            homed = select(customers.c.id).where(customers.c.home_branch_id.in_(select(units.c.id)))
+            units = branches_below([where.branch_id])
+            homed = select(customers.c.id).where(customers.c.home_branch_id.in_(units))
             stmt = stmt.where(p.customer_id.in_(homed))
         if where.to_states:
             stmt = stmt.where(p.to_state.in_(sorted(s.value for s in where.to_states)))

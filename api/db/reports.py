@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.branch_sql import UNITS_CTE, sql_list
 from domain.products import DEPOSIT_CATEGORIES, LOAN_CATEGORIES
 from domain.reports.groups import CorporateGroup, GroupScope, GroupTotals
 from domain.reports.league import LeagueRow
@@ -18,20 +18,8 @@ from domain.reports.structure import MonthStructure
 from domain.value.contribution import shift_period
 from domain.value.tiers import ValueTier
 
-
-def _in(categories: frozenset[Any]) -> str:
-    return ", ".join(f"'{c}'" for c in sorted(str(c) for c in categories))
-
-
-# The branch and every unit below it; empty for a bank-wide report (:branch null).
-_UNITS = """units AS (
-    SELECT id FROM branches WHERE id = :branch
-    UNION ALL
-    SELECT b.id FROM branches b JOIN units u ON b.parent_id = u.id
-)"""
-
 _LEAGUE = f"""
-WITH RECURSIVE {_UNITS},
+WITH RECURSIVE {UNITS_CTE},
 rms AS (
     SELECT m.id FROM relationship_managers m
     WHERE m.active AND (CAST(:branch AS bigint) IS NULL OR m.branch_id IN (SELECT id FROM units))
@@ -51,8 +39,8 @@ earned AS (
 ),
 balances AS (
     SELECT c.relationship_manager_id AS rm,
-        sum(h.balance) FILTER (WHERE p.category IN ({_in(DEPOSIT_CATEGORIES)})) AS deposits,
-        sum(h.balance) FILTER (WHERE p.category IN ({_in(LOAN_CATEGORIES)})) AS loans
+        sum(h.balance) FILTER (WHERE p.category IN ({sql_list(DEPOSIT_CATEGORIES)})) AS deposits,
+        sum(h.balance) FILTER (WHERE p.category IN ({sql_list(LOAN_CATEGORIES)})) AS loans
     FROM customers c
     JOIN holdings h ON h.customer_id = c.id AND h.status <> 'closed' AND h.currency = 'CNY'
     JOIN products p ON p.id = h.product_id
@@ -103,7 +91,7 @@ _GROUP_KEY = {
 def _satisfaction(grouping: SatisfactionGrouping) -> str:
     key = _GROUP_KEY[grouping]  # one of three constants, never input
     return f"""
-WITH RECURSIVE {_UNITS}
+WITH RECURSIVE {UNITS_CTE}
 SELECT {key} AS key, count(*) AS interactions, count(i.satisfaction) AS rated,
     round(avg(i.satisfaction), 2) AS average,
     count(*) FILTER (WHERE i.satisfaction >= 4) AS satisfied,
@@ -119,7 +107,7 @@ ORDER BY count(*) DESC, 1
 # A page of groups: parents (corporate, no parent, at least one subsidiary) in scope, then
 # every company below each; a chain that loops back is cut (CYCLE), never followed for ever.
 _GROUP_TREE = f"""
-WITH RECURSIVE {_UNITS},
+WITH RECURSIVE {UNITS_CTE},
 roots AS (
     SELECT c.id FROM customers c
     WHERE c.kind = 'corporate' AND c.parent_id IS NULL AND c.erased_at IS NULL
@@ -151,11 +139,11 @@ _GROUP_TOTALS = (
     _GROUP_TREE
     + f"""
 SELECT t.root, h.currency,
-    coalesce(sum(h.balance) FILTER (WHERE p.category IN ({_in(DEPOSIT_CATEGORIES)})), 0)
+    coalesce(sum(h.balance) FILTER (WHERE p.category IN ({sql_list(DEPOSIT_CATEGORIES)})), 0)
         AS deposits,
-    coalesce(sum(h.balance) FILTER (WHERE p.category IN ({_in(LOAN_CATEGORIES)})), 0) AS loans,
+    coalesce(sum(h.balance) FILTER (WHERE p.category IN ({sql_list(LOAN_CATEGORIES)})), 0) AS loans,
     coalesce(sum(greatest(h.balance, coalesce(h.credit_limit, 0)))
-        FILTER (WHERE p.category IN ({_in(LOAN_CATEGORIES)})), 0) AS exposure
+        FILTER (WHERE p.category IN ({sql_list(LOAN_CATEGORIES)})), 0) AS exposure
 FROM tree t
 JOIN holdings h ON h.customer_id = t.member AND h.status <> 'closed'
 JOIN products p ON p.id = h.product_id
@@ -167,7 +155,7 @@ GROUP BY t.root, h.currency ORDER BY t.root, h.currency
 # Scores of the months asked and the month before the first, for customers in scope; the
 # months compared are consecutive scored months (value_periods).
 _SCORED = f"""
-WITH RECURSIVE {_UNITS},
+WITH RECURSIVE {UNITS_CTE},
 months AS (
     SELECT period, CAST(period - interval '1 month' AS date) AS prev,
         EXISTS (SELECT 1 FROM value_periods p

@@ -7,7 +7,6 @@ never turns into SQL text and is never evaluated customer by customer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ColumnElement
 
+from api.db.branch_sql import branches_below
 from api.db.tables import (
     BranchRow,
     CustomerRow,
@@ -77,17 +77,6 @@ class Compiled:
 
 def _latest_period() -> Any:
     return select(func.max(ValuePeriodRow.__table__.c.period)).scalar_subquery()
-
-
-def _branches_below(ids: Sequence[int]) -> Any:
-    tree = (
-        select(BranchRow.__table__.c.id)
-        .where(BranchRow.__table__.c.id.in_(list(ids)))
-        .cte("tree", recursive=True)
-    )
-    child = BranchRow.__table__.alias("child")
-    tree = tree.union_all(select(child.c.id).where(child.c.parent_id == tree.c.id))
-    return select(tree.c.id)
 
 
 def _matching(clause: Clause) -> ColumnElement[bool]:
@@ -161,7 +150,7 @@ def compile_clause(clause: Clause) -> Compiled:
             return Compiled(used >= clause.min_interactions, used)
         case ClauseKind.BRANCH:
             return Compiled(
-                c.home_branch_id.in_(_branches_below(clause.branch_ids)), c.home_branch_id
+                c.home_branch_id.in_(branches_below(clause.branch_ids)), c.home_branch_id
             )
         case ClauseKind.REGION:
             city = select(b.c.city).where(b.c.id == c.home_branch_id).scalar_subquery()

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from api.db.branch_sql import UNITS_CTE
 from domain.interactions import Channel
 from domain.value.report import (
     PARETO_SHARES,
@@ -35,11 +36,9 @@ _IN_SCOPE = """(
     )"""
 _SCOPE = (
     """
-WITH RECURSIVE units AS (
-    SELECT id FROM branches WHERE id = :branch
-    UNION ALL
-    SELECT b.id FROM branches b JOIN units u ON b.parent_id = u.id
-), scope AS (
+WITH RECURSIVE """
+    + UNITS_CTE
+    + """, scope AS (
     SELECT v.* FROM customer_values v
     WHERE v.period = :period AND """
     + _IN_SCOPE.format(v="v")

@@ -130,7 +130,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             await self._view(scope, receive, send)
             return
         body = await read_body(receive)
-        media = negotiate(Request(scope).headers.get("accept"))
+        media = negotiate(
+            next((v.decode("latin-1") for k, v in scope["headers"] if k == b"accept"), None)
+        )
         status = 200
         payload = await self._refused_early(scope, body)
         if payload is not None and media == GRAPHQL_RESPONSE:

@@ -99,10 +99,16 @@ async def own_branch_id(info: Info) -> int | None:
     principal = info.context.principal
     if principal.role is not Role.BRANCH_MANAGER or principal.branch is None:
         return None
+    found = await branch_by_code(info, principal.branch)
+    return None if found is None else found.id
+
+
+async def branch_by_code(info: Info, code: str) -> BranchModel | None:
+    """The branch a sign-in's `branch` claim names (retired ones too), or None."""
     found = await info.context.reference.branches(
-        ReferenceQuery(code=principal.branch, include_retired=True), None, 1
+        ReferenceQuery(code=code, include_retired=True), None, 1
     )
-    return found[0].id if found else None
+    return found[0] if found else None
 
 
 async def load_relationship_manager(info: Info, pk: int | None) -> RelationshipManager | None:

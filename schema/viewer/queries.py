@@ -8,14 +8,18 @@ import strawberry
 
 from domain.access.principal import Principal, Role
 from domain.errors import DomainError
-from domain.reference_data import ReferenceQuery
 from domain.tasks import TaskStatus
 from schema.alerts.queries import alerts_page
 from schema.alerts.types import AlertConnection, AlertFilterInput
 from schema.core.access import may_use, require
 from schema.core.context import Info
 from schema.core.errors import UserFacingError
-from schema.organisation.types import Branch, RelationshipManager, load_relationship_manager
+from schema.organisation.types import (
+    Branch,
+    RelationshipManager,
+    branch_by_code,
+    load_relationship_manager,
+)
 from schema.relationships.queries import (
     ApprovalFilterInput,
     StateChangeProposalConnection,
@@ -44,10 +48,8 @@ class Viewer:
     async def branch(self, info: Info) -> Branch | None:
         if self.branch_code is None:
             return None
-        found = await info.context.reference.branches(
-            ReferenceQuery(code=self.branch_code, include_retired=True), None, 1
-        )
-        return Branch.from_domain(found[0]) if found else None
+        found = await branch_by_code(info, self.branch_code)
+        return None if found is None else Branch.from_domain(found)
 
     @strawberry.field(description="Their staff record, for a relationship manager.")
     async def relationship_manager(self, info: Info) -> RelationshipManager | None:
