@@ -24,6 +24,7 @@ from api.db.alerts import SqlAlertReader, SqlAlertUnitOfWork
 from api.db.assignment_uow import SqlAssignmentUnitOfWork
 from api.db.audit_log import SqlAuditLog
 from api.db.bulk_import import SqlBulkImport
+from api.db.campaign_runs import SqlCampaignRuns
 from api.db.campaigns import SqlCampaigns
 from api.db.completeness import SqlDataQuality
 from api.db.contact_uow import SqlContactUnitOfWork
@@ -197,6 +198,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         value_reports=SqlValueReports(engine),
         reports=SqlReports(engine),
         campaigns=SqlCampaigns(engine),
+        campaign_runs=SqlCampaignRuns(engine, on_commit=relay.wake),
         segments=SqlSegmentStore(engine),
         offers=SqlOfferSource(engine),
         assignments=lambda: SqlAssignmentUnitOfWork(engine, on_commit=relay.wake),

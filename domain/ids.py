@@ -60,6 +60,7 @@ ID_KEYS = {
     "holdingId": "Holding",
     "alertId": "Alert",
     "proposalId": "Proposal",
+    "campaignId": "Campaign",
 }
 
 

@@ -36,6 +36,7 @@ class InteractionOutcome(enum.StrEnum):
     ESCALATED = "escalated"
     DECLINED = "declined"
     NO_CONTACT = "no_contact"
+    ACCEPTED = "accepted"  # an offer taken up (a campaign contact's outcome)
 
 
 @dataclass(frozen=True, slots=True)

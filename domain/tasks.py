@@ -30,7 +30,9 @@ class OwnerKind(enum.StrEnum):
 
 
 CALL_CENTER_QUEUE = "call_center"
-QUEUES = frozenset({CALL_CENTER_QUEUE})
+# Offers a teller makes when the customer next comes to the counter (campaigns).
+COUNTER_QUEUE = "counter"
+QUEUES = frozenset({CALL_CENTER_QUEUE, COUNTER_QUEUE})
 # A staff owner is a token subject, which sign-in keeps to 100 characters.
 MAX_STAFF_OWNER = 100
 

@@ -40,6 +40,7 @@ EVENT_TYPES = frozenset(
         "customer.converted",
         "customer.merged",
         "customer.unmerged",
+        "campaign.contact",
     }
 )
 MAX_URL = 2000

@@ -23,6 +23,7 @@ from schema.alerts.queries import AlertQueries
 from schema.audit.queries import AccessQueries
 from schema.campaigns.mutations import CampaignMutations
 from schema.campaigns.queries import CampaignQueries
+from schema.campaigns.runs import CampaignRunMutations, CampaignRunQueries
 from schema.core.audit_fields import AuditFieldsExtension
 from schema.core.context import Context
 from schema.core.error_masking import masked
@@ -78,6 +79,7 @@ class Query(
     ReportQueries,
     GroupQueries,
     CampaignQueries,
+    CampaignRunQueries,
     NodeQueries,
     AccessQueries,
     TaskQueries,
@@ -101,6 +103,7 @@ class Query(
 class Mutation(
     CustomerMutations,
     CampaignMutations,
+    CampaignRunMutations,
     CustomerUpdateMutations,
     ContactPointMutations,
     DocumentMutations,

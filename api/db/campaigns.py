@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.db.tables import CampaignArmRow, CampaignRow, ProductRow, SegmentRow
-from domain.campaigns.lifecycle import Campaign
+from api.db.tables import CampaignArmRow, CampaignRow, InteractionRow, ProductRow, SegmentRow
+from domain.campaigns.lifecycle import Campaign, InteractionOffers
 from domain.campaigns.model import (
     Arm,
     CampaignKind,
@@ -78,12 +78,34 @@ class SqlCampaigns:
                     for n, arm in enumerate(plan.arms)
                 ],
             )
-            (found,) = await self._read(conn, [campaign_id])
+            (found,) = await self.read(conn, [campaign_id])
             return found
+
+    async def offers_by_interaction(
+        self, interaction_ids: Sequence[int]
+    ) -> dict[int, InteractionOffers]:
+        i = InteractionRow.__table__.c
+        query = (
+            select(i.id, i.offers, i.campaign_id, campaigns.c.name, arms.c.name.label("arm"))
+            .select_from(
+                InteractionRow.__table__.outerjoin(
+                    campaigns, campaigns.c.id == i.campaign_id
+                ).outerjoin(
+                    arms,
+                    (arms.c.campaign_id == i.campaign_id) & (arms.c.position == i.campaign_arm),
+                )
+            )
+            .where(i.id.in_(list(interaction_ids)))
+        )
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+            return {
+                r.id: InteractionOffers(tuple(r.offers), r.campaign_id, r.name, r.arm) for r in rows
+            }
 
     async def get(self, campaign_id: int) -> Campaign | None:
         async with self._engine.connect() as conn:
-            found = await self._read(conn, [campaign_id])
+            found = await self.read(conn, [campaign_id])
         return found[0] if found else None
 
     async def move(
@@ -108,7 +130,7 @@ class SqlCampaigns:
             )
             if moved is None:
                 return None
-            (found,) = await self._read(conn, [campaign_id])
+            (found,) = await self.read(conn, [campaign_id])
             return found
 
     async def page(
@@ -119,10 +141,10 @@ class SqlCampaigns:
             stmt = stmt.where(CampaignRow.status == status.value)
         async with self._engine.connect() as conn:
             ids = list(await conn.scalars(stmt.order_by(CampaignRow.id).limit(first)))
-            return await self._read(conn, ids)
+            return await self.read(conn, ids)
 
     @staticmethod
-    async def _read(conn: AsyncConnection, ids: Sequence[int]) -> list[Campaign]:
+    async def read(conn: AsyncConnection, ids: Sequence[int]) -> list[Campaign]:
         if not ids:
             return []
         rows = (await conn.execute(select(campaigns).where(campaigns.c.id.in_(list(ids))))).all()
@@ -168,6 +190,8 @@ class SqlCampaigns:
                 approved_by=r.approved_by,
                 approved_at=r.approved_at,
                 ended_at=r.ended_at,
+                launched_at=r.launched_at,
+                attributed_at=r.attributed_at,
             )
             for r in sorted(rows, key=lambda r: r.id)
         ]

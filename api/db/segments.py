@@ -7,6 +7,7 @@ never turns into SQL text and is never evaluated customer by customer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -200,6 +202,15 @@ def _where(rule: SegmentRule) -> tuple[list[Compiled], ColumnElement[bool]]:
     # A record merged into another is counted once, as its survivor.
     return compiled, and_(
         c.erased_at.is_(None), c.merged_into_id.is_(None), *(x.predicate for x in compiled)
+    )
+
+
+def targeted(rules: Sequence[SegmentRule]) -> ColumnElement[bool]:
+    """Customers in any of the segments, erased ones included: a campaign's launch keeps
+    them, out, with their reason (api/db/campaign_runs.py)."""
+    return and_(
+        c.merged_into_id.is_(None),
+        or_(*(and_(true(), *(compile_clause(x).predicate for x in r.clauses)) for r in rules)),
     )
 
 

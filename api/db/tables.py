@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     Numeric,
@@ -35,7 +36,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from domain.campaigns.model import CampaignKind, CampaignStatus, ContactChannel
+from domain.campaigns.eligibility import Reason
+from domain.campaigns.model import (
+    CampaignKind,
+    CampaignOutcome,
+    CampaignStatus,
+    ContactChannel,
+    ResponseKind,
+)
 from domain.customers.model import (
     AssetBand,
     BusinessScale,
@@ -333,6 +341,12 @@ class InteractionRow(Base):
             text("occurred_at DESC"),
             text("id DESC"),
         ),
+        # The contact-frequency cap counts marketing contacts made outside campaigns.
+        Index(
+            "ix_interactions_marketing_outside_campaigns",
+            "occurred_at",
+            postgresql_where=text("kind = 'marketing_contact' AND campaign_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -358,6 +372,9 @@ class InteractionRow(Base):
     source_hash: Mapped[str | None] = mapped_column(String(64))
     # Written for a record merged into this row's customer: where an unmerge sends it back.
     arrived_for: Mapped[int | None] = mapped_column(BigInteger)
+    # A campaign's contact: the campaign and the arm's position in it.
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    campaign_arm: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class RelationshipStateRow(Base):
@@ -518,6 +535,8 @@ class TaskRow(Base):
     arrived_for: Mapped[int | None] = mapped_column(BigInteger)
     # A contact task's planned method (domain/contact_planning.py); null for other tasks.
     planned_channel: Mapped[str | None] = mapped_column(String(20))
+    # The campaign a contact task was opened for.
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
 
 
 class OutboxRow(Base):
@@ -1133,6 +1152,9 @@ class CampaignRow(Base):
     approved_by: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Membership frozen (campaign_members); the attribution's last run.
+    launched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attributed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class CampaignArmRow(Base):
@@ -1150,3 +1172,80 @@ class CampaignArmRow(Base):
     channel: Mapped[str] = mapped_column(String(20))
     offer_product_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
     message: Mapped[str] = mapped_column(Text)
+
+
+class CampaignMemberRow(Base):
+    """A targeted customer of a launched campaign, frozen at launch: in (eligible) or out, and
+    why; the arm (a control customer's is the arm they would have been in); the response
+    score's inputs; then the contact, its outcome and the response attributed."""
+
+    __tablename__ = "campaign_members"
+    __table_args__ = (
+        one_of("reason", Reason),
+        one_of("outcome", CampaignOutcome),
+        one_of("response", ResponseKind),
+        Index(
+            "ix_campaign_members_priority",
+            "campaign_id",
+            "priority",
+            "customer_id",
+            postgresql_where=text("reason = 'eligible' AND NOT control"),
+        ),
+        Index(
+            "ix_campaign_members_treated",
+            "customer_id",
+            postgresql_where=text("reason = 'eligible' AND NOT control"),
+        ),
+    )
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    arm: Mapped[int] = mapped_column(SmallInteger)
+    control: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(20))
+    branch_id: Mapped[int | None] = mapped_column(BigInteger)
+    rm_id: Mapped[int | None] = mapped_column(BigInteger)
+    tier: Mapped[str | None] = mapped_column(String(10))
+    recency_days: Mapped[int | None] = mapped_column(Integer)
+    frequency: Mapped[int | None] = mapped_column(Integer)
+    monetary: Mapped[Decimal | None] = mapped_column(Numeric(20, 2))
+    past_contacts: Mapped[int | None] = mapped_column(Integer)
+    past_responses: Mapped[int | None] = mapped_column(Integer)
+    score: Mapped[int | None] = mapped_column(SmallInteger)
+    # The contact list's order, lowest first: the value tier's rank, then the score.
+    priority: Mapped[int | None] = mapped_column(Integer)
+    contribution_before: Mapped[Decimal | None] = mapped_column(Numeric(20, 2))
+    contribution_after: Mapped[Decimal | None] = mapped_column(Numeric(20, 2))
+    task_id: Mapped[int | None] = mapped_column(BigInteger)
+    interaction_id: Mapped[int | None] = mapped_column(BigInteger)
+    contacted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(10))
+    outcome_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    response: Mapped[str | None] = mapped_column(String(10))
+    response_holding_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ContactPolicyRow(Base):
+    """The contact-frequency cap, as data (domain/campaigns/eligibility.ContactPolicy)."""
+
+    __tablename__ = "contact_policies"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    max_contacts: Mapped[int] = mapped_column(SmallInteger)
+    window_days: Mapped[int] = mapped_column(SmallInteger)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = _now()
+
+
+class ContactSuppressionRow(Base):
+    """The do-not-contact list: no campaign reaches a customer on it."""
+
+    __tablename__ = "contact_suppressions"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[str] = mapped_column(String(200))
+    placed_at: Mapped[datetime] = _now()

@@ -679,6 +679,8 @@ _LEFT_TO_DEFAULTS = {
         "source_ref",
         "source_hash",
         "arrived_for",
+        "campaign_id",
+        "campaign_arm",
     },
     "relationship_states": set(),
     "relationship_state_changes": set(),

@@ -236,6 +236,8 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "branch": PUBLIC,
         "staffCode": INTERNAL,
         "cost": INTERNAL,
+        "offers": PUBLIC,
+        "campaign": INTERNAL,
     },
     # A movement's figures are the customer's: as an account number is shown (a customer their
     # own, an RM their portfolio's, a teller in session), hidden from other staff.

@@ -29,6 +29,18 @@ class Campaign:
     approved_by: str | None
     approved_at: datetime | None
     ended_at: datetime | None
+    launched_at: datetime | None = None  # membership frozen, contacts made
+    attributed_at: datetime | None = None  # responses last counted
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionOffers:
+    """What an interaction offered, and the campaign and arm it was a contact of."""
+
+    offers: tuple[str, ...]
+    campaign_id: int | None
+    campaign_name: str | None
+    arm: str | None
 
 
 class CampaignStore(Protocol):
@@ -41,6 +53,10 @@ class CampaignStore(Protocol):
         ...
 
     async def create(self, plan: CampaignPlan, actor: str) -> Campaign: ...
+
+    async def offers_by_interaction(
+        self, interaction_ids: Sequence[int]
+    ) -> dict[int, InteractionOffers]: ...
 
     async def get(self, campaign_id: int) -> Campaign | None: ...
 

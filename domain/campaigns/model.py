@@ -45,7 +45,24 @@ class ContactChannel(enum.StrEnum):
     EMAIL = "email"
 
 
+class CampaignOutcome(enum.StrEnum):
+    """How a contact ended, as the RM, agent, teller or channel system reports it."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    NO_ANSWER = "no_answer"
+
+
+class ResponseKind(enum.StrEnum):
+    """Why a member counts as responded (attribution)."""
+
+    OPENED = "opened"  # opened an offered product within the campaign's window
+    ACCEPTED = "accepted"  # said yes on the contact, whether or not a product followed yet
+
+
 DIGITAL = frozenset({ContactChannel.APP_PUSH, ContactChannel.SMS, ContactChannel.EMAIL})
+# The outbound event a digital contact is delivered by (webhooks to the channel systems).
+CONTACT_EVENT = "campaign.contact"
 
 
 class CampaignNotApproved(RuleViolation):

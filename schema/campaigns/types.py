@@ -57,6 +57,12 @@ class Campaign:
     approved_by: str | None = strawberry.field(description="The checker, once approved.")
     approved_at: datetime | None = strawberry.field(description="When it was approved.")
     ended_at: datetime | None = strawberry.field(description="When it completed or was cancelled.")
+    launched_at: datetime | None = strawberry.field(
+        description="When it was launched: membership frozen, contacts made."
+    )
+    attributed_at: datetime | None = strawberry.field(
+        description="When responses were last counted."
+    )
     pk: strawberry.Private[int]
 
     @classmethod
@@ -95,6 +101,8 @@ class Campaign:
             approved_by=c.approved_by,
             approved_at=c.approved_at,
             ended_at=c.ended_at,
+            launched_at=c.launched_at,
+            attributed_at=c.attributed_at,
             pk=c.id,
         )
 

@@ -206,8 +206,25 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
     **dict.fromkeys(("createCampaign", "cancelCampaign"), frozenset({Role.ANALYST, Role.ADMIN})),
     "approveCampaign": frozenset({Role.APPROVER}),
     **dict.fromkeys(
-        ("campaign", "campaigns", "campaignSampleSize"),
+        ("campaign", "campaigns", "campaignSampleSize", "campaignReport", "contactPolicy"),
         frozenset({Role.ANALYST, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN}),
+    ),
+    # Running one: its owners launch, count and complete it; who was targeted, with the
+    # customers through the row rule (masked, audited).
+    **dict.fromkeys(
+        ("launchCampaign", "attributeCampaign", "completeCampaign"),
+        frozenset({Role.ANALYST, Role.ADMIN}),
+    ),
+    "campaignMembers": frozenset({Role.ANALYST, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN}),
+    # The contacts' outcomes: whoever made the contact, or the channel system reporting back.
+    "recordCampaignOutcome": frozenset(
+        {Role.RELATIONSHIP_MANAGER, Role.AGENT, Role.TELLER, Role.INTEGRATION, Role.ADMIN}
+    ),
+    "updateContactPolicy": frozenset({Role.ADMIN}),
+    # The do-not-contact list: whoever may record the customer's consent.
+    **dict.fromkeys(
+        ("placeDoNotContact", "liftDoNotContact"),
+        frozenset({Role.CUSTOMER, Role.AGENT, Role.TELLER, Role.RELATIONSHIP_MANAGER}),
     ),
     "assignmentViolations": frozenset({Role.APPROVER, Role.ADMIN, Role.COMPLIANCE}),
     "ownershipConflicts": frozenset({Role.APPROVER, Role.ADMIN}),

@@ -18,7 +18,8 @@ from domain.access.principal import Principal
 from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
 from domain.assignment import AssignmentUnitOfWork, OwnershipReader, RmAssignment, TeamMember
-from domain.campaigns.lifecycle import CampaignStore
+from domain.campaigns.lifecycle import CampaignStore, InteractionOffers
+from domain.campaigns.runs import CampaignRuns
 from domain.customers.completeness import DataQuality
 from domain.customers.contact_changes import ContactUnitOfWork
 from domain.customers.corporate_contacts import CorporateContactUnitOfWork
@@ -96,8 +97,10 @@ class Loaders:
         values: ValueStore,
         ownership: OwnershipReader,
         reference: ReferenceReader,
+        campaigns: CampaignStore,
     ) -> None:
         self._reader = reader
+        self._campaigns = campaigns
         self._reference = reference
         self._consent_book = consent_book
         self._alerts = alerts
@@ -146,6 +149,10 @@ class Loaders:
     @cached_property
     def merged_ids_by_survivor(self) -> DataLoader[int, Sequence[int]]:
         return _many(self._reader.merged_ids_by_survivor)
+
+    @cached_property
+    def offers_by_interaction(self) -> DataLoader[int, InteractionOffers | None]:
+        return _one(self._campaigns.offers_by_interaction)
 
     @cached_property
     def branch_by_id(self) -> DataLoader[int, Branch | None]:
@@ -287,6 +294,7 @@ class Ports:
     value_reports: ValueReports
     reports: ManagementReports
     campaigns: CampaignStore
+    campaign_runs: CampaignRuns
     segments: SegmentStore
     offers: OfferSource
     assignments: Callable[[], AssignmentUnitOfWork]
@@ -350,6 +358,7 @@ class Context(Ports):
             self.values,
             self.ownership,
             self.reference,
+            self.campaigns,
         )
         self.audit = AuditCollector()
         self.sessions_checked = {}

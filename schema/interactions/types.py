@@ -37,6 +37,8 @@ class Interaction:
     summary: str | None = strawberry.field(description="What was said or done.")
     satisfaction: int | None = strawberry.field(description="Customer rating 1-5, if given.")
     branch_id: strawberry.Private[int | None]
+    pk: strawberry.Private[int]
+    shows_campaign: strawberry.Private[bool]
 
     @classmethod
     def from_domain(cls, interaction: InteractionModel, view: Visibility) -> Interaction:
@@ -51,11 +53,43 @@ class Interaction:
             summary=interaction.summary,
             satisfaction=interaction.satisfaction,
             branch_id=interaction.branch_id,
+            pk=interaction.id,
+            shows_campaign=view.shows("Interaction", "campaign"),
         )
 
     @strawberry.field(description="Branch or place where it happened, if any.")
     async def branch(self, info: Info) -> Branch | None:
         return await load_branch(info, self.branch_id)
+
+    @strawberry.field(
+        description="What was offered (product codes for a campaign contact), in order."
+    )
+    async def offers(self, info: Info) -> list[str]:
+        found = await info.context.loaders.offers_by_interaction.load(self.pk)
+        return [] if found is None else list(found.offers)
+
+    @strawberry.field(
+        description="The campaign this was a contact of, and its arm; null for other "
+        "interactions. Hidden from customers."
+    )
+    async def campaign(self, info: Info) -> InteractionCampaign | None:
+        if not self.shows_campaign:
+            return None
+        found = await info.context.loaders.offers_by_interaction.load(self.pk)
+        if found is None or found.campaign_id is None:
+            return None
+        return InteractionCampaign(
+            campaign_id=strawberry.ID(encode_id("Campaign", found.campaign_id)),
+            name=found.campaign_name or "",
+            arm=found.arm or "",
+        )
+
+
+@strawberry.type(description="The campaign and arm an interaction was a contact of.")
+class InteractionCampaign:
+    campaign_id: strawberry.ID = strawberry.field(description="The campaign's global id.")
+    name: str = strawberry.field(description="The campaign's name.")
+    arm: str = strawberry.field(description="The arm's name.")
 
 
 @strawberry.type(description="An interaction and its position in the timeline.")

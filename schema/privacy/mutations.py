@@ -28,6 +28,40 @@ from schema.privacy.types import (
 )
 
 
+async def consent_subject(info: Info, customer_id: strawberry.ID | None) -> int:
+    """The customer whose consent (or do-not-contact entry) the caller records: a customer
+    themselves; the call center for whoever calls (identified before the agent took the
+    call); a teller only inside a verified counter session; an RM for their own portfolio."""
+    principal = info.context.principal
+    if principal.role is Role.CUSTOMER:
+        assert principal.customer_id is not None
+        pk = principal.customer_id
+        if (
+            customer_id is not None
+            and decode_typed_id(customer_id, "Customer", field="customerId") != pk
+        ):
+            raise Forbidden("a customer changes only their own consents")
+    else:
+        if customer_id is None:
+            raise InvalidInput("customerId", "name the customer you record for")
+        pk = decode_typed_id(customer_id, "Customer", field="customerId")
+    customer = await info.context.loaders.customer_by_id.load(pk)
+    if customer is None:
+        raise NotFound("customer", str(customer_id or "me"))
+    if not may_record_consent(
+        principal.role,
+        is_own=principal.customer_id == pk,
+        is_portfolio=principal.rm_id is not None
+        and principal.rm_id == customer.relationship_manager_id,
+        in_counter_session=principal.role is Role.TELLER and await in_counter_session(info, pk),
+    ):
+        raise Forbidden(
+            "a teller records consent inside a verified counter session, an RM for "
+            "their own portfolio"
+        )
+    return pk
+
+
 @strawberry.type
 class PrivacyMutations:
     @strawberry.mutation(description="Give or withdraw consent for a purpose and channel.")
@@ -35,33 +69,7 @@ class PrivacyMutations:
         principal = info.context.principal
         try:
             require(info, "setConsent")
-            if principal.role is Role.CUSTOMER:
-                assert principal.customer_id is not None
-                pk = principal.customer_id
-                if (
-                    input.customer_id is not None
-                    and decode_typed_id(input.customer_id, "Customer", field="customerId") != pk
-                ):
-                    raise Forbidden("a customer changes only their own consents")
-            else:
-                if input.customer_id is None:
-                    raise InvalidInput("customerId", "name the customer you record for")
-                pk = decode_typed_id(input.customer_id, "Customer", field="customerId")
-            customer = await info.context.loaders.customer_by_id.load(pk)
-            if customer is None:
-                raise NotFound("customer", str(input.customer_id or "me"))
-            if not may_record_consent(
-                principal.role,
-                is_own=principal.customer_id == pk,
-                is_portfolio=principal.rm_id is not None
-                and principal.rm_id == customer.relationship_manager_id,
-                in_counter_session=principal.role is Role.TELLER
-                and await in_counter_session(info, pk),
-            ):
-                raise Forbidden(
-                    "a teller records consent inside a verified counter session, an RM for "
-                    "their own portfolio"
-                )
+            pk = await consent_subject(info, input.customer_id)
         except DomainError as exc:
             return error_type(exc)
         consent = await info.context.consent_book.record(

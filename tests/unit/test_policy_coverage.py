@@ -66,6 +66,9 @@ NOT_PERSONAL = {
     "CustomerMerge": "ids, field names, systems and rows moved (no values); the survivor "
     "through load_customer; stewards and admins only",
     "FieldLineage": "a field's name, a record's id, a system and a time (no value)",
+    "CampaignMember": "a reason, an arm, outcomes; tier and score only where the customer's "
+    "value shows; the customer through load_customer",
+    "DoNotContactChanged": "the customer's id and whether they are on the list",
 }
 
 
