@@ -117,7 +117,10 @@ def upgrade() -> None:
         sa.Column("window_days", sa.SmallInteger(), nullable=False),
         sa.Column("updated_by", sa.String(length=200), nullable=False),
         sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_contact_policies")),
     )
