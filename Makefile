@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock demo test lint typecheck contracts pytest js-deps schema bench bench-search-1m bench-detector bench-value bench-import bench-resolve bench-statements bench-refusals chaos clean
+.PHONY: install lock demo test lint typecheck contracts pytest js-deps schema bench bench-search-1m bench-detector bench-value bench-campaign bench-import bench-resolve bench-statements bench-refusals chaos clean
 
 $(UV): .ci/uv-requirements.txt
 	$(PYTHON) -m venv $(UV_VENV)
@@ -94,6 +94,9 @@ bench-detector: install
 
 bench-value: install
 	$(BIN)/python -m benchmarks.value $(BENCH_ARGS)
+
+bench-campaign: install
+	$(BIN)/python -m benchmarks.campaign $(BENCH_ARGS)
 
 bench-import: install
 	$(BIN)/python -m benchmarks.imports $(BENCH_ARGS)

@@ -13,6 +13,7 @@ IMPORT_RESULTS = Path(__file__).resolve().parent / "results" / "import.json"
 RESOLVE_RESULTS = Path(__file__).resolve().parent / "results" / "resolve.json"
 REFUSALS_RESULTS = Path(__file__).resolve().parent / "results" / "refusals.json"
 CHAOS_RESULTS = Path(__file__).resolve().parent / "results" / "chaos.json"
+CAMPAIGN_RESULTS = Path(__file__).resolve().parent / "results" / "campaign.json"
 
 HEADER = """# Benchmarks
 
@@ -158,6 +159,7 @@ def render(result: dict[str, Any]) -> str:
             + _search_at_scale()
             + _detector()
             + _value()
+            + _campaign()
             + _imports()
             + _resolve()
             + _refusals()
@@ -267,6 +269,38 @@ def _value() -> list[str]:
             f"{run['customers']:,} customers (goal: 1,000,000 in ≤ 300 s); tiers "
             + ", ".join(f"{t} {n:,}" for t, n in run["tiers"].items())
         )
+    return lines
+
+
+def _campaign() -> list[str]:
+    """Campaign launch, attribution and report (`make bench-campaign`), measured separately."""
+    if not CAMPAIGN_RESULTS.exists():
+        return []
+    r = json.loads(CAMPAIGN_RESULTS.read_text(encoding="utf-8"))
+    m, d = r["machine"], r["dataset"]
+    out = ", ".join(f"{k} {v:,}" for k, v in r["by_reason"].items())
+    lines = [
+        "",
+        "## Campaigns (`make bench-campaign`)",
+        "",
+        f"- measured {r['measured_at']} on {m['cpu']}, {m['cores']} cores; "
+        f"{d['customers']:,} customers, {d['holdings']:,} holdings, "
+        f"{d['interactions']:,} interactions; two arms (RM visit, SMS), 10 % holdout",
+        f"- targeted {r['targeted']:,}: {out} (eligible share {r['eligible_share']:.1%}); "
+        f"{r['treated']:,} treated, {r['control']:,} control; {r['tasks_opened']:,} tasks, "
+        f"{r['digital_sent']:,} SMS on the timeline and as events",
+    ]
+    for step, goal in (("launch", "≤ 60 s"), ("attribution", "≤ 60 s"), ("report", "≤ 1 s")):
+        f = r[step]
+        ratio = f["seconds"] / f["baseline"] if f["baseline"] else float("nan")
+        lines.append(
+            f"- {step}: **{f['seconds']:,} s** (goal {goal}); baseline in the same run "
+            f"{f['baseline']:,} s, ratio {ratio:,.1f}"
+        )
+    lines.append(
+        f"- attribution over {r['holdings_changes']:,} holdings opened in the month: "
+        f"{r['responded']:,} members responded"
+    )
     return lines
 
 

@@ -215,6 +215,8 @@ PROBED_ELSEWHERE = {
     ("ActivityEvent", "payload.direction"),
     # tests/e2e/test_access_paths.py: a done task's result (an open task has none)
     ("Task", "result"),
+    # tests/e2e/test_campaign_run.py: a campaign contact's campaign (the customer: hidden)
+    ("Interaction", "campaign"),
 }
 
 

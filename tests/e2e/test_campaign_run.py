@@ -29,7 +29,7 @@ from api.ops.seed import seed
 from api.settings import Settings
 from domain.access.principal import Role
 from domain.campaigns.assignment import assign
-from domain.campaigns.response_score import ScoreInputs, score
+from domain.campaigns.response_score import ScoreInputs, priority, score
 from domain.ids import decode_id, encode_id
 from domain.privacy.consents import Consent, ConsentChannel, ConsentPurpose, allows
 from tests.conftest import Minter
@@ -356,6 +356,13 @@ async def test_a_whole_campaign_from_plan_to_report(
         "eligible",
     } <= set(reasons)
     eligible = [m for m in members.values() if m.reason == "eligible"]
+    # The score the launch's SQL wrote is the documented formula of the inputs it kept.
+    for m in eligible:
+        inputs = ScoreInputs(
+            m.recency_days, m.frequency, m.monetary, m.past_contacts, m.past_responses
+        )
+        assert m.score == score(inputs).total, m.customer_id
+        assert m.priority == priority(m.tier, m.score)
     treated = [m for m in eligible if not m.control]
     assert launched["treated"] == len(treated)
     assert launched["control"] == len(eligible) - len(treated)
@@ -410,6 +417,13 @@ async def test_a_whole_campaign_from_plan_to_report(
     assert contact["kind"] == "MARKETING_CONTACT"
     assert contact["offers"] == [product_code]
     assert contact["campaign"] == {"name": "理财新品推介", "arm": "sms"}
+    # The customer reads what they were offered, not the bank's campaign bookkeeping.
+    own = mint(Role.CUSTOMER, "sms-customer", cid=sms_member.customer_id)
+    seen = await gql_data(
+        api, TIMELINE, {"id": encode_id("Customer", sms_member.customer_id)}, token=own
+    )
+    (own_contact, *_) = seen["customer"]["interactions"]["nodes"]
+    assert (own_contact["offers"], own_contact["campaign"]) == ([product_code], None)
 
     # Outcomes: some visits accepted, some declined; an SMS reported accepted by the gateway.
     accepted_visits = visits[: len(visits) // 3]
@@ -564,3 +578,78 @@ async def test_a_whole_campaign_from_plan_to_report(
 
     completed = (await gql_data(api, COMPLETE, {"id": campaign}, token=analyst))["completeCampaign"]
     assert completed["status"] == "COMPLETED"
+
+
+async def test_a_launch_refused_writes_nothing(
+    api: httpx.AsyncClient, bank: AsyncEngine, mint: Minter
+) -> None:
+    analyst = mint(Role.ANALYST, "analyst-refusals")
+    approver = mint(Role.APPROVER, "approver-refusals")
+    now = datetime.now(UTC)
+    async with bank.begin() as conn:
+        product_id = await conn.scalar(
+            text(
+                "INSERT INTO products (code, name, category, audience, currency) "
+                "VALUES ('CAMP-RET', '将停售', 'wealth', 'personal', 'CNY') RETURNING id"
+            )
+        )
+    segment = (
+        await gql_data(
+            api,
+            """mutation { createSegment(name: "将删除", rule: {clauses: [{customerKinds: [PERSONAL]}]})
+              { ... on Segment { id } } }""",
+            token=analyst,
+        )
+    )["createSegment"]["id"]
+
+    async def approved(segment_id: str, product: int) -> str:
+        plan = {
+            "name": "拒绝",
+            "segmentIds": [segment_id],
+            "arms": [
+                {
+                    "name": "a",
+                    "share": "1",
+                    "channel": "SMS",
+                    "offerProductIds": [encode_id("Product", product)],
+                }
+            ],
+            "budget": "1000",
+            "costPerContact": [{"channel": "SMS", "cost": "0.1"}],
+            "plannedContacts": 100,
+            "startsAt": (now + timedelta(minutes=1)).isoformat(),
+            "endsAt": (now + timedelta(days=10)).isoformat(),
+        }
+        made = (await gql_data(api, CREATE, {"input": plan}, token=analyst))["createCampaign"]
+        assert made["__typename"] == "Campaign", made
+        await gql_data(api, APPROVE, {"id": made["id"]}, token=approver)
+        return str(made["id"])
+
+    retired_offer = await approved(segment, product_id)
+    (on_sale,) = (
+        await _rows(
+            bank, "SELECT min(id) FROM products WHERE retired_at IS NULL AND id <> :p", p=product_id
+        )
+    )[0]
+    gone_segment = await approved(segment, on_sale)
+    async with bank.begin() as conn:
+        await conn.execute(
+            text("UPDATE products SET retired_at = now() WHERE id = :p"), {"p": product_id}
+        )
+    refused = (await gql_data(api, LAUNCH, {"id": retired_offer}, token=analyst))["launchCampaign"]
+    assert refused["code"] == "PRODUCT_RETIRED"
+    await gql_data(
+        api,
+        "mutation ($id: ID!) { deleteSegment(id: $id) { __typename } }",
+        {"id": segment},
+        token=analyst,
+    )
+    missing = (await gql_data(api, LAUNCH, {"id": gone_segment}, token=analyst))["launchCampaign"]
+    assert (missing["code"], segment in missing["message"]) == ("NOT_FOUND", True)
+    for campaign in (retired_offer, gone_segment):
+        pk = decode_id(campaign)[1]
+        assert not await _rows(bank, "SELECT 1 FROM campaign_members WHERE campaign_id = :c", c=pk)
+        assert not await _rows(bank, "SELECT 1 FROM tasks WHERE campaign_id = :c", c=pk)
+        assert not await _rows(bank, "SELECT 1 FROM interactions WHERE campaign_id = :c", c=pk)
+        status = await _rows(bank, "SELECT status FROM campaigns WHERE id = :c", c=pk)
+        assert status[0].status == "approved"
