@@ -643,7 +643,7 @@ class SqlCampaignRuns:
                 )
             )
             if arm.channel in DIGITAL and member.interaction_id is not None:
-                # The channel system reports back on the contact made at launch.
+                # The channel system reports back on the contact made (and announced) at launch.
                 interaction_id = member.interaction_id
                 await conn.execute(
                     text("UPDATE interactions SET outcome = :outcome WHERE id = :id"),
@@ -653,28 +653,28 @@ class SqlCampaignRuns:
                 interaction_id = await self._contact(
                     conn, campaign, member, offers, on_timeline, note, actor, now
                 )
-            await conn.execute(
-                text(
-                    "UPDATE campaign_members SET interaction_id = :interaction_id "
-                    "WHERE campaign_id = :campaign_id AND customer_id = :customer_id"
-                ),
-                {
-                    "interaction_id": interaction_id,
-                    "campaign_id": campaign.id,
-                    "customer_id": member.customer_id,
-                },
-            )
-            await self._emit(
-                conn,
-                member.customer_id,
-                "interaction.recorded",
-                {
-                    "interactionId": interaction_id,
-                    "channel": TIMELINE_CHANNEL[arm.channel].value,
-                    "kind": "marketing_contact",
-                    "occurredAt": now.isoformat(),
-                },
-            )
+                await conn.execute(
+                    text(
+                        "UPDATE campaign_members SET interaction_id = :interaction_id "
+                        "WHERE campaign_id = :campaign_id AND customer_id = :customer_id"
+                    ),
+                    {
+                        "interaction_id": interaction_id,
+                        "campaign_id": campaign.id,
+                        "customer_id": member.customer_id,
+                    },
+                )
+                await self._emit(
+                    conn,
+                    member.customer_id,
+                    "interaction.recorded",
+                    {
+                        "interactionId": interaction_id,
+                        "channel": TIMELINE_CHANNEL[arm.channel].value,
+                        "kind": "marketing_contact",
+                        "occurredAt": now.isoformat(),
+                    },
+                )
             if member.task_id is not None and outcome is not CampaignOutcome.NO_ANSWER:
                 done = await conn.scalar(
                     text(

@@ -30,6 +30,7 @@ from domain.campaigns.runs import (
 )
 from domain.errors import DomainError, Forbidden, InvalidInput, NotFound
 from domain.ids import decode_typed_id, encode_id
+from domain.value.segments import member_scope
 from schema.campaigns.run_types import (
     AttributionResult,
     CampaignAttribution,
@@ -142,6 +143,12 @@ class CampaignRunQueries:
             campaign = await info.context.campaigns.get(pk)
             if campaign is None:
                 raise NotFound("campaign", str(pk))
+            # Membership tells what the target rules read: listed only to those who may
+            # see it of every customer, as a segment's members (analysts: counts only).
+            for segment_id in campaign.plan.segment_ids:
+                segment = await info.context.segments.get(segment_id)
+                if segment is not None and member_scope(info.context.principal, segment.rule):
+                    raise Forbidden("the target rules read a field you see of some customers only")
             names = [a.name for a in campaign.plan.arms]
             given = filter or CampaignMemberFilter()
             if given.arm is not None and given.arm not in names:

@@ -215,7 +215,8 @@ ROOT_PERMISSIONS: dict[str, frozenset[Role]] = {
         ("launchCampaign", "attributeCampaign", "completeCampaign"),
         frozenset({Role.ANALYST, Role.ADMIN}),
     ),
-    "campaignMembers": frozenset({Role.ANALYST, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN}),
+    # Who is in or out, and why: as a segment's members (analysts see counts, never who).
+    "campaignMembers": frozenset({Role.APPROVER, Role.COMPLIANCE, Role.ADMIN}),
     # The contacts' outcomes: whoever made the contact, or the channel system reporting back.
     "recordCampaignOutcome": frozenset(
         {Role.RELATIONSHIP_MANAGER, Role.AGENT, Role.TELLER, Role.INTEGRATION, Role.ADMIN}

@@ -33,7 +33,7 @@ from domain.campaigns.response_score import ScoreInputs, priority, score
 from domain.ids import decode_id, encode_id
 from domain.privacy.consents import Consent, ConsentChannel, ConsentPurpose, allows
 from tests.conftest import Minter
-from tests.graphql import gql_data
+from tests.graphql import gql, gql_data
 from tests.scratch import scratch_database
 
 SEGMENT = """mutation { createSegment(name: "个人客户", rule: {clauses: [{customerKinds: [PERSONAL]}]})
@@ -369,6 +369,9 @@ async def test_a_whole_campaign_from_plan_to_report(
     assert launched["tasksOpened"] == sum(1 for m in treated if m.arm == 0)
     assert launched["digitalSent"] == sum(1 for m in treated if m.arm == 1)
 
+    # Analysts plan and read the report; who is in or out is not theirs to list.
+    denied = await gql(api, MEMBERS, {"id": campaign}, token=analyst)
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     # The score shown is the documented formula of the inputs kept.
     page = (await gql_data(api, MEMBERS, {"id": campaign}, token=admin))["campaignMembers"]
     shown = [n for n in page["nodes"] if n["responseScore"] is not None]
