@@ -308,10 +308,15 @@ async def test_a_whole_campaign_from_plan_to_report(
                      AND p.kind = 'phone') AS phones,
              (SELECT count(*) FROM interactions i WHERE i.customer_id = c.id
               AND i.kind = 'marketing_contact' AND i.campaign_id IS NULL
-              AND i.occurred_at >= :since) AS marketing
+              AND i.occurred_at >= :since)
+             + (SELECT count(*) FROM campaign_members m JOIN campaigns k ON k.id = m.campaign_id
+                WHERE m.customer_id = c.id AND m.campaign_id <> :campaign
+                AND k.launched_at >= :since AND m.reason = 'eligible' AND NOT m.control)
+               AS marketing
            FROM customers c LEFT JOIN relationship_states s ON s.customer_id = c.id
            WHERE c.kind = 'personal' AND c.merged_into_id IS NULL""",
         since=now - timedelta(days=30),
+        campaign=campaign_pk,
     )
     consent_rows = await _rows(bank, "SELECT * FROM consents")
     consents: dict[int, list[Consent]] = defaultdict(list)
@@ -656,3 +661,105 @@ async def test_a_launch_refused_writes_nothing(
         assert not await _rows(bank, "SELECT 1 FROM interactions WHERE campaign_id = :c", c=pk)
         status = await _rows(bank, "SELECT status FROM campaigns WHERE id = :c", c=pk)
         assert status[0].status == "approved"
+
+
+async def test_a_product_notice_to_holders_needs_no_marketing_consent(
+    api: httpx.AsyncClient, bank: AsyncEngine, mint: Minter
+) -> None:
+    analyst = mint(Role.ANALYST, "analyst-notice")
+    approver = mint(Role.APPROVER, "approver-notice")
+    admin = mint(Role.ADMIN, "admin-notice")
+    await gql_data(
+        api,
+        "mutation { updateContactPolicy(maxContacts: 100, windowDays: 30) { __typename } }",
+        token=admin,
+    )
+    now = datetime.now(UTC)
+    segment = (
+        await gql_data(
+            api,
+            """mutation { createSegment(name: "利率变动", rule: {clauses: [{customerKinds: [PERSONAL]}]})
+              { ... on Segment { id } } }""",
+            token=analyst,
+        )
+    )["createSegment"]["id"]
+    # The least held product on sale: a few hold it, most do not.
+    held = await _rows(
+        bank,
+        "SELECT p.id AS product_id FROM products p LEFT JOIN holdings h ON h.product_id = p.id "
+        "WHERE p.retired_at IS NULL AND p.audience <> 'corporate' "
+        "GROUP BY p.id ORDER BY count(h.id), p.id LIMIT 1",
+    )
+    product_id = held[0].product_id
+    # Some customers without marketing consent hold it (and many others do not).
+    async with bank.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO holdings (customer_id, product_id, account_number, currency, "
+                "balance, status, opened_on) SELECT c.id, :p, 'NOTICE' || c.id, 'CNY', 10, "
+                "'active', current_date - 100 FROM customers c WHERE c.kind = 'personal' "
+                "AND NOT EXISTS (SELECT 1 FROM consents k WHERE k.customer_id = c.id) "
+                "ORDER BY c.id LIMIT 8"
+            ),
+            {"p": product_id},
+        )
+    plan = {
+        "name": "存款利率调整通知",
+        "kind": "PRODUCT_NOTICE",
+        "segmentIds": [segment],
+        "arms": [
+            {
+                "name": "notice",
+                "share": "1",
+                "channel": "APP_PUSH",
+                "offerProductIds": [encode_id("Product", product_id)],
+            }
+        ],
+        "holdoutShare": "0",
+        "budget": "1000",
+        "costPerContact": [{"channel": "APP_PUSH", "cost": "0"}],
+        "plannedContacts": 100,
+        "startsAt": (now + timedelta(minutes=1)).isoformat(),
+        "endsAt": (now + timedelta(days=10)).isoformat(),
+    }
+    made = (await gql_data(api, CREATE, {"input": plan}, token=analyst))["createCampaign"]
+    await gql_data(api, APPROVE, {"id": made["id"]}, token=approver)
+    launched = (await gql_data(api, LAUNCH, {"id": made["id"]}, token=analyst))["launchCampaign"]
+    assert launched["__typename"] == "CampaignLaunch", launched
+    pk = decode_id(made["id"])[1]
+    rows = await _rows(
+        bank,
+        """SELECT m.reason, m.control,
+             EXISTS (SELECT 1 FROM holdings h WHERE h.customer_id = m.customer_id
+                     AND h.product_id = :p AND h.status <> 'closed') AS holds,
+             EXISTS (SELECT 1 FROM consents k WHERE k.customer_id = m.customer_id
+                     AND k.purpose = 'marketing' AND k.granted) AS consented
+           FROM campaign_members m WHERE m.campaign_id = :c""",
+        p=product_id,
+        c=pk,
+    )
+    assert not any(r.control for r in rows)  # no holdout: everyone eligible is told
+    holders_without_consent = [r for r in rows if r.holds and not r.consented]
+    others_without_consent = [r for r in rows if not r.holds and not r.consented]
+    assert holders_without_consent
+    assert others_without_consent, Counter((r.holds, r.consented, r.reason) for r in rows)
+    # A holder is told of their own product's change; a launch to anyone else is marketing.
+    assert {r.reason for r in holders_without_consent} <= {
+        "eligible",
+        "erased",
+        "legal_hold",
+        "doubtful",
+        "exit",
+        "open_complaint",
+        "do_not_contact",
+    }
+    assert "eligible" in {r.reason for r in holders_without_consent}
+    assert {r.reason for r in others_without_consent} <= {
+        "no_consent",
+        "erased",
+        "legal_hold",
+        "doubtful",
+        "exit",
+        "open_complaint",
+        "do_not_contact",
+    }
