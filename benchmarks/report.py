@@ -285,7 +285,8 @@ def _campaign() -> list[str]:
         "",
         f"- measured {r['measured_at']} on {m['cpu']}, {m['cores']} cores; "
         f"{d['customers']:,} customers, {d['holdings']:,} holdings, "
-        f"{d['interactions']:,} interactions; two arms (RM visit, SMS), 10 % holdout",
+        f"{d['interactions']:,} interactions, {d.get('consents', 0):,} consents (the bank before "
+        "the launch); two arms (RM visit, SMS), 10 % holdout",
         f"- targeted {r['targeted']:,}: {out} (eligible share {r['eligible_share']:.1%}); "
         f"{r['treated']:,} treated, {r['control']:,} control; {r['tasks_opened']:,} tasks, "
         f"{r['digital_sent']:,} SMS on the timeline and as events",

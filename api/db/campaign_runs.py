@@ -522,7 +522,12 @@ class SqlCampaignRuns:
                 ),
                 {"campaign_id": campaign.id},
             )
+            # Statistics first: a launch's rows are new to the planner (the working set has
+            # none, the members' table those of whatever was there before), and without them
+            # it joins a million rows as if they were a handful.
+            await conn.execute(text("ANALYZE campaign_launch"))
             await conn.execute(text(_members_sql(arms)), params)
+            await conn.execute(text("ANALYZE campaign_members"))
             await conn.execute(text(_SCORE_SQL), params)
             await conn.execute(text(_tasks_sql(arms)), params)
             await conn.execute(text(_digital_sql(arms)), params)

@@ -227,6 +227,25 @@ def _expected_reason(row: Any, consents: list[Consent], channel: str, capped: bo
     return "eligible"
 
 
+async def _outcome(
+    api: httpx.AsyncClient, campaign: str, customer_id: int, outcome: str, token: str
+) -> dict[str, Any]:
+    answer = await gql_data(
+        api,
+        OUTCOME,
+        {
+            "input": {
+                "campaignId": campaign,
+                "customerId": encode_id("Customer", customer_id),
+                "outcome": outcome,
+            }
+        },
+        token=token,
+    )
+    found: dict[str, Any] = answer["recordCampaignOutcome"]
+    return found
+
+
 def _mean_change(rows: list[Any]) -> Decimal:
     return sum((r.contribution_after - r.contribution_before for r in rows), Decimal(0)) / len(rows)
 
@@ -439,76 +458,43 @@ async def test_a_whole_campaign_from_plan_to_report(
     for m, outcome in [(m, "ACCEPTED") for m in accepted_visits] + [
         (m, "DECLINED") for m in declined_visits
     ]:
-        done = await gql_data(
-            api,
-            OUTCOME,
-            {
-                "input": {
-                    "campaignId": campaign,
-                    "customerId": encode_id("Customer", m.customer_id),
-                    "outcome": outcome,
-                }
-            },
-            token=agent,
-        )
-        assert done["recordCampaignOutcome"]["__typename"] == "CampaignContactRecorded", done
-    sms_accepted = await gql_data(
-        api,
-        OUTCOME,
-        {
-            "input": {
-                "campaignId": campaign,
-                "customerId": encode_id("Customer", sms_member.customer_id),
-                "outcome": "ACCEPTED",
-            }
-        },
-        token=integration,
-    )
-    assert sms_accepted["recordCampaignOutcome"]["__typename"] == "CampaignContactRecorded"
-    twice = await gql_data(
-        api,
-        OUTCOME,
-        {
-            "input": {
-                "campaignId": campaign,
-                "customerId": encode_id("Customer", accepted_visits[0].customer_id),
-                "outcome": "DECLINED",
-            }
-        },
-        token=agent,
-    )
-    assert twice["recordCampaignOutcome"]["code"] == "INVALID_CAMPAIGN_STATE"
+        done = await _outcome(api, campaign, m.customer_id, outcome, agent)
+        assert done["__typename"] == "CampaignContactRecorded", done
+    sms_accepted = await _outcome(api, campaign, sms_member.customer_id, "ACCEPTED", integration)
+    assert sms_accepted["__typename"] == "CampaignContactRecorded"
+    twice = await _outcome(api, campaign, accepted_visits[0].customer_id, "DECLINED", agent)
+    assert twice["code"] == "INVALID_CAMPAIGN_STATE"
     control = [m for m in eligible if m.control]
-    refused = await gql_data(
-        api,
-        OUTCOME,
-        {
-            "input": {
-                "campaignId": campaign,
-                "customerId": encode_id("Customer", control[0].customer_id),
-                "outcome": "ACCEPTED",
-            }
-        },
-        token=agent,
-    )
-    assert refused["recordCampaignOutcome"]["code"] == "NOT_A_CAMPAIGN_CONTACT"
+    refused = await _outcome(api, campaign, control[0].customer_id, "ACCEPTED", agent)
+    assert refused["code"] == "NOT_A_CAMPAIGN_CONTACT"
     done_tasks = await _rows(
         bank, "SELECT id FROM tasks WHERE campaign_id = :c AND status = 'done'", c=campaign_pk
     )
     assert len(done_tasks) == len(accepted_visits) + len(declined_visits)
 
-    # Holdings opened for some contacted and some control customers (and one too early, and
-    # one of another product: neither counts); a new month scored.
+    # Holdings opened for some contacted and some control customers; one of the offered
+    # product opened before the launch's day and one of another product: neither counts.
     openers = [m.customer_id for m in treated[::4]] + [m.customer_id for m in control[::3]]
+    too_early, other_product = [m.customer_id for m in treated[1::4][:2]]
+    opening = text(
+        "INSERT INTO holdings (customer_id, product_id, account_number, currency, "
+        "balance, status, opened_on) VALUES (:c, :p, :a, 'CNY', 1000, 'active', :d)"
+    )
     async with bank.begin() as conn:
         for n, cid in enumerate(openers):
             await conn.execute(
-                text(
-                    "INSERT INTO holdings (customer_id, product_id, account_number, currency, "
-                    "balance, status, opened_on) VALUES (:c, :p, :a, 'CNY', 1000, 'active', :d)"
-                ),
-                {"c": cid, "p": product_id, "a": f"CAMP{n:08d}", "d": now.date()},
+                opening, {"c": cid, "p": product_id, "a": f"CAMP{n:08d}", "d": now.date()}
             )
+        await conn.execute(
+            opening,
+            {"c": too_early, "p": product_id, "a": "EARLY", "d": now.date() - timedelta(days=1)},
+        )
+        another = await conn.scalar(
+            text("SELECT min(id) FROM products WHERE id <> :p"), {"p": product_id}
+        )
+        await conn.execute(
+            opening, {"c": other_product, "p": another, "a": "OTHER", "d": now.date()}
+        )
         after = date(now.year, now.month, 1)
         await conn.execute(text("DELETE FROM customer_values WHERE period = :p"), {"p": after})
         await conn.execute(text("DELETE FROM value_periods WHERE period = :p"), {"p": after})
@@ -539,6 +525,8 @@ async def test_a_whole_campaign_from_plan_to_report(
     assert set(openers) <= opened
     responders = {r.customer_id for r in rows if r.responded_at is not None}
     assert responders == ({r.customer_id for r in rows} & (opened | accepted_ids))
+    for cid in (too_early, other_product):
+        assert cid not in responders or cid in accepted_ids | opened
     assert attributed["responded"] == len(responders)
 
     report = (await gql_data(api, REPORT, {"id": campaign}, token=analyst))["campaignReport"]
