@@ -10,8 +10,15 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.db.tables import CampaignArmRow, CampaignRow, InteractionRow, ProductRow, SegmentRow
-from domain.campaigns.lifecycle import Campaign, InteractionOffers
+from api.db.tables import (
+    CampaignArmRow,
+    CampaignRow,
+    ContactSuppressionRow,
+    InteractionRow,
+    ProductRow,
+    SegmentRow,
+)
+from domain.campaigns.lifecycle import Campaign, DoNotContact, InteractionOffers
 from domain.campaigns.model import (
     Arm,
     CampaignKind,
@@ -80,6 +87,16 @@ class SqlCampaigns:
             )
             (found,) = await self.read(conn, [campaign_id])
             return found
+
+    async def do_not_contact(self, customer_ids: Sequence[int]) -> dict[int, DoNotContact]:
+        d = ContactSuppressionRow.__table__.c
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(d.customer_id, d.reason, d.placed_at).where(
+                    d.customer_id.in_(list(customer_ids))
+                )
+            )
+            return {r.customer_id: DoNotContact(r.customer_id, r.reason, r.placed_at) for r in rows}
 
     async def offers_by_interaction(
         self, interaction_ids: Sequence[int]

@@ -171,6 +171,7 @@ FIELD_POLICIES: dict[str, dict[str, FieldPolicy]] = {
         "interactions": PUBLIC,
         "fundMovements": PUBLIC,
         "consents": PUBLIC,
+        "doNotContact": PUBLIC,
         "channelMix": PUBLIC,
         "openTasks": PUBLIC,
         "alerts": INTERNAL,

@@ -43,6 +43,15 @@ class InteractionOffers:
     arm: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class DoNotContact:
+    """A customer on the do-not-contact list: no campaign reaches them."""
+
+    customer_id: int
+    reason: str
+    placed_at: datetime
+
+
 class CampaignStore(Protocol):
     async def segments_known(self, ids: Sequence[int]) -> list[int]:
         """Those of the ids that are saved segments."""
@@ -53,6 +62,8 @@ class CampaignStore(Protocol):
         ...
 
     async def create(self, plan: CampaignPlan, actor: str) -> Campaign: ...
+
+    async def do_not_contact(self, customer_ids: Sequence[int]) -> dict[int, DoNotContact]: ...
 
     async def offers_by_interaction(
         self, interaction_ids: Sequence[int]

@@ -18,7 +18,7 @@ from domain.access.principal import Principal
 from domain.access.rate_limits import RateLimiter
 from domain.activity import ActivityFeed
 from domain.assignment import AssignmentUnitOfWork, OwnershipReader, RmAssignment, TeamMember
-from domain.campaigns.lifecycle import CampaignStore, InteractionOffers
+from domain.campaigns.lifecycle import CampaignStore, DoNotContact, InteractionOffers
 from domain.campaigns.runs import CampaignRuns
 from domain.customers.completeness import DataQuality
 from domain.customers.contact_changes import ContactUnitOfWork
@@ -149,6 +149,10 @@ class Loaders:
     @cached_property
     def merged_ids_by_survivor(self) -> DataLoader[int, Sequence[int]]:
         return _many(self._reader.merged_ids_by_survivor)
+
+    @cached_property
+    def do_not_contact_by_customer(self) -> DataLoader[int, DoNotContact | None]:
+        return _one(self._campaigns.do_not_contact)
 
     @cached_property
     def offers_by_interaction(self) -> DataLoader[int, InteractionOffers | None]:

@@ -494,6 +494,18 @@ class Customer(Node):
     async def consents(self, info: Info) -> list[Consent]:
         return self.shown_consents(await info.context.loaders.consents_by_customer.load(self.pk))
 
+    @strawberry.field(
+        description="On the do-not-contact list (no campaign reaches them): why and since "
+        "when; null when not."
+    )
+    async def do_not_contact(self, info: Info) -> DoNotContactEntry | None:
+        found = await info.context.loaders.do_not_contact_by_customer.load(self.pk)
+        return (
+            None
+            if found is None
+            else DoNotContactEntry(reason=found.reason, placed_at=found.placed_at)
+        )
+
     @strawberry.field(description="The cross-channel timeline, newest first (ties by id).")
     async def interactions(
         self,
@@ -545,6 +557,12 @@ def interaction_connection(page: TimelinePage, view: Visibility) -> InteractionC
             start_cursor=edges[0].cursor if edges else None,
         ),
     )
+
+
+@strawberry.type(description="Why a customer is on the do-not-contact list, and since when.")
+class DoNotContactEntry:
+    reason: str = strawberry.field(description="As recorded (the customer's words or staff's).")
+    placed_at: datetime = strawberry.field(description="When it was placed.")
 
 
 async def present(info: Info, customer: CustomerModel) -> Customer | None:

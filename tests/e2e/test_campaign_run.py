@@ -265,6 +265,14 @@ async def test_a_whole_campaign_from_plan_to_report(
     dnc = encode_id("Customer", prepared["dnc"])
     placed = await gql_data(api, DO_NOT_CONTACT, {"c": dnc}, token=agent)
     assert placed["placeDoNotContact"] == {"__typename": "DoNotContactChanged", "onList": True}
+    # Front-line staff see it on the profile, so nobody pitches by hand either.
+    shown = await gql_data(
+        api,
+        "query ($c: ID!) { customer(id: $c) { ... on Customer { doNotContact { reason } } } }",
+        {"c": dnc},
+        token=agent,
+    )
+    assert shown["customer"]["doNotContact"] == {"reason": "客户要求"}
 
     segment = (await gql_data(api, SEGMENT, token=analyst))["createSegment"]["id"]
     (product_id, product_code) = (
@@ -574,6 +582,18 @@ async def test_a_whole_campaign_from_plan_to_report(
 
     completed = (await gql_data(api, COMPLETE, {"id": campaign}, token=analyst))["completeCampaign"]
     assert completed["status"] == "COMPLETED"
+
+    # The customer asks to be contacted again: off the list (whoever may record their consent).
+    asking = mint(Role.CUSTOMER, "dnc-customer", cid=prepared["dnc"])
+    lifted = await gql_data(
+        api,
+        "mutation { liftDoNotContact { __typename ... on DoNotContactChanged { onList } } }",
+        token=asking,
+    )
+    assert lifted["liftDoNotContact"] == {"__typename": "DoNotContactChanged", "onList": False}
+    assert not await _rows(
+        bank, "SELECT 1 FROM contact_suppressions WHERE customer_id = :c", c=prepared["dnc"]
+    )
 
 
 async def test_a_launch_refused_writes_nothing(
