@@ -266,13 +266,13 @@ async def test_a_whole_campaign_from_plan_to_report(
     placed = await gql_data(api, DO_NOT_CONTACT, {"c": dnc}, token=agent)
     assert placed["placeDoNotContact"] == {"__typename": "DoNotContactChanged", "onList": True}
     # Front-line staff see it on the profile, so nobody pitches by hand either.
-    shown = await gql_data(
+    profile = await gql_data(
         api,
         "query ($c: ID!) { customer(id: $c) { ... on Customer { doNotContact { reason } } } }",
         {"c": dnc},
         token=agent,
     )
-    assert shown["customer"]["doNotContact"] == {"reason": "客户要求"}
+    assert profile["customer"]["doNotContact"] == {"reason": "客户要求"}
 
     segment = (await gql_data(api, SEGMENT, token=analyst))["createSegment"]["id"]
     (product_id, product_code) = (
