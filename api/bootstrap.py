@@ -66,6 +66,7 @@ from api.worker.loop import Worker, WorkerParts
 from api.worker.outbox_relay import OutboxRelay
 from api.worker.receivers import SystemResolver
 from api.worker.webhooks import WebhookDispatcher
+from domain.campaigns.runs import campaign_upkeep
 from domain.detection.handling import DetectionReport, Event, detect_events, detect_scheduled
 from domain.webhooks import ReceiverRules
 from schema.core.context import Ports
@@ -263,6 +264,11 @@ def build_worker(
         if not settings.auto_merge.thresholds
         else functools.partial(
             auto_merge, background, SqlMerges(background, relay.wake), settings.auto_merge
+        ),
+        campaign_upkeep=functools.partial(
+            campaign_upkeep,
+            SqlCampaigns(background),
+            SqlCampaignRuns(background, on_commit=relay.wake),
         ),
         dispatcher=WebhookDispatcher(
             webhooks,

@@ -31,6 +31,7 @@ from api.redis.events import STREAM, from_stream
 from api.settings import Settings
 from api.worker.outbox_relay import OutboxRelay
 from api.worker.webhooks import WebhookDispatcher
+from domain.campaigns.runs import Upkeep
 from domain.detection.handling import DetectionReport, Event
 from domain.value.contribution import ValueStore
 from domain.value.scoring import rescore_events
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 GROUP = "detector"
 SCHEDULE_KEY = "qj:detect:done:{}"  # one scheduled run per day across all workers
+CAMPAIGN_KEY = "qj:campaigns:done:{}"  # one campaign pass per day across all workers
 
 
 class Detector(Protocol):
@@ -60,6 +62,8 @@ class WorkerParts:
     dispatcher: WebhookDispatcher
     # Identity resolution's auto-merge pass (None: QUANJING_AUTO_MERGE is not set).
     auto_merge: Callable[[], Awaitable[list[int]]] | None = None
+    # Campaigns' daily pass: attribution, and completion once a window closes.
+    campaign_upkeep: Callable[[datetime], Awaitable[Upkeep]] | None = None
 
 
 class Worker:
@@ -97,6 +101,7 @@ class Worker:
         self.values = parts.values
         self.dispatcher = parts.dispatcher
         self.auto_merge = parts.auto_merge
+        self.campaign_upkeep = parts.campaign_upkeep
         self._tasks: list[asyncio.Task[None]] = []
         self._group_ready = False
 
@@ -210,6 +215,21 @@ class Worker:
         log.info("scheduled detection for %s: %d alerts", today, len(report.alerts))
         return report
 
+    async def run_campaign_upkeep_if_due(self, now: datetime) -> Upkeep | None:
+        """Once a day across all workers, as scheduled detection."""
+        if self.campaign_upkeep is None:
+            return None
+        key = CAMPAIGN_KEY.format(now.date().isoformat())
+        if not await self.redis.set(key, self.consumer, nx=True, ex=3 * 24 * 3600):
+            return None
+        try:
+            done = await self.campaign_upkeep(now)
+        except BaseException:
+            await self.redis.delete(key)
+            raise
+        log.info("campaigns: %d attributed, %d completed", done.attributed, done.completed)
+        return done
+
     async def _loop(self, name: str, step: Any, pause: float) -> None:
         backoff = 0.2
         while True:
@@ -253,6 +273,7 @@ class Worker:
     async def _tick(self) -> bool:
         if self.schedule:
             await self.run_scheduled_if_due(datetime.now(UTC).date())
+            await self.run_campaign_upkeep_if_due(datetime.now(UTC))
         if self.auto_merge is not None:
             merged = await self.auto_merge()
             if merged:

@@ -204,3 +204,29 @@ async def complete_campaign(
     if completed is None:
         raise CampaignStateConflict("the campaign changed meanwhile; read it again")
     return completed
+
+
+@dataclass(frozen=True, slots=True)
+class Upkeep:
+    attributed: int  # running campaigns whose responses were counted again
+    completed: int  # campaigns whose window had closed, completed
+
+
+UPKEEP_ACTOR = "quanjing-worker"
+
+
+async def campaign_upkeep(store: CampaignStore, runs: CampaignRuns, now: datetime) -> Upkeep:
+    """The worker's daily pass: every running campaign's responses counted again (holdings
+    opened since yesterday), and campaigns whose window has closed completed."""
+    attributed = completed = 0
+    after: int | None = None
+    while page := await store.page(100, after, CampaignStatus.RUNNING):
+        for campaign in page:
+            if now >= campaign.plan.ends_at:
+                if await runs.complete(campaign, UPKEEP_ACTOR, now) is not None:
+                    completed += 1
+            else:
+                await runs.attribute(campaign, now)
+                attributed += 1
+        after = page[-1].id
+    return Upkeep(attributed=attributed, completed=completed)

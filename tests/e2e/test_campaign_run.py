@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from statsmodels.stats.proportion import proportion_confint
 
-from api.bootstrap import Resources
+from api.bootstrap import Resources, build_worker
 from api.cli import migrate
 from api.db.document_crypto import DocumentCrypto
 from api.db.engine import create_engine
@@ -27,6 +27,7 @@ from api.http.app import create_app
 from api.ops.embedded import Endpoints
 from api.ops.seed import seed
 from api.settings import Settings
+from api.worker.loop import CAMPAIGN_KEY
 from domain.access.principal import Role
 from domain.campaigns.assignment import assign
 from domain.campaigns.response_score import ScoreInputs, priority, score
@@ -771,3 +772,79 @@ async def test_a_product_notice_to_holders_needs_no_marketing_consent(
         "open_complaint",
         "do_not_contact",
     }
+
+
+async def test_the_workers_daily_pass_attributes_and_completes(
+    api: httpx.AsyncClient,
+    bank: AsyncEngine,
+    mint: Minter,
+    settings: Settings,
+    redis_client: aioredis.Redis,
+) -> None:
+    analyst = mint(Role.ANALYST, "analyst-upkeep")
+    approver = mint(Role.APPROVER, "approver-upkeep")
+    now = datetime.now(UTC)
+    segment = (
+        await gql_data(
+            api,
+            """mutation { createSegment(name: "日常", rule: {clauses: [{customerKinds: [PERSONAL]}]})
+              { ... on Segment { id } } }""",
+            token=analyst,
+        )
+    )["createSegment"]["id"]
+    (product,) = (await _rows(bank, "SELECT min(id) FROM products WHERE retired_at IS NULL"))[0]
+    launched = []
+    for name in ("结束", "进行"):
+        plan = {
+            "name": name,
+            "segmentIds": [segment],
+            "arms": [
+                {
+                    "name": "a",
+                    "share": "1",
+                    "channel": "EMAIL",
+                    "offerProductIds": [encode_id("Product", product)],
+                }
+            ],
+            "budget": "1000",
+            "costPerContact": [{"channel": "EMAIL", "cost": "0"}],
+            "plannedContacts": 10,
+            "startsAt": (now + timedelta(minutes=1)).isoformat(),
+            "endsAt": (now + timedelta(days=5)).isoformat(),
+        }
+        made = (await gql_data(api, CREATE, {"input": plan}, token=analyst))["createCampaign"]
+        await gql_data(api, APPROVE, {"id": made["id"]}, token=approver)
+        answer = (await gql_data(api, LAUNCH, {"id": made["id"]}, token=analyst))["launchCampaign"]
+        assert answer["__typename"] == "CampaignLaunch", answer
+        launched.append(decode_id(made["id"])[1])
+    ended, running = launched
+    async with bank.begin() as conn:
+        # The first one's window closed yesterday.
+        await conn.execute(
+            text(
+                "UPDATE campaigns SET starts_at = now() - interval '3 days', "
+                "ends_at = now() - interval '1 day' WHERE id = :c"
+            ),
+            {"c": ended},
+        )
+    async with httpx.AsyncClient() as http:
+        worker = build_worker(settings, bank, redis_client, http, consumer="upkeep")
+        day = datetime.now(UTC)
+        await redis_client.delete(CAMPAIGN_KEY.format(day.date().isoformat()))
+        done = await worker.run_campaign_upkeep_if_due(day)
+        again = await worker.run_campaign_upkeep_if_due(day)
+    assert done is not None
+    assert done.completed >= 1
+    assert done.attributed >= 1
+    assert again is None  # once a day across all workers
+    states = {
+        r.id: (r.status, r.attributed_at is not None)
+        for r in await _rows(
+            bank,
+            "SELECT id, status, attributed_at FROM campaigns WHERE id IN (:a, :b)",
+            a=ended,
+            b=running,
+        )
+    }
+    assert states == {ended: ("completed", True), running: ("running", True)}
+    await redis_client.delete(CAMPAIGN_KEY.format(day.date().isoformat()))
