@@ -288,11 +288,15 @@ def _tasks_sql(arms: str) -> str:
 WITH made AS (
   INSERT INTO tasks (customer_id, kind, status, title, owner_kind, owner_ref, due_at,
                      created_by, planned_channel, campaign_id)
-  SELECT m.customer_id, 'contact', 'open', a.title, a.owner_kind,
+  SELECT m.customer_id, 'contact', 'open',
+         left(a.title || ' (score ' || m.score || ')', 200), a.owner_kind,
          coalesce(a.owner_ref, m.rm_id::text),
+         -- Queues are worked by due time: the tier sets the day, the score the order within
+         -- it (a point a minute earlier), so the likeliest of the most valuable come first.
          CASE WHEN a.channel = 'counter' THEN CAST(:ends_at AS timestamptz)
               ELSE least(CAST(:ends_at AS timestamptz), CAST(:now AS timestamptz)
-                         + make_interval(days => :task_days) * ({_TIER_FACTOR}))
+                         + make_interval(days => :task_days) * ({_TIER_FACTOR})
+                         - make_interval(mins => m.score))
          END,
          CAST(:actor AS text), a.timeline, CAST(:campaign_id AS bigint)
   FROM campaign_members m JOIN {arms} ON a.position = m.arm

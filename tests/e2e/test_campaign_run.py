@@ -435,8 +435,17 @@ async def test_a_whole_campaign_from_plan_to_report(
     }
     assert set(tasks) == {m.customer_id for m in visits}
     rm_of = {f.id: f.relationship_manager_id for f in facts}
+    factor = {"high": 0.5, "potential": 1.0, "low": 1.5, "negative": 2.0}
+    launched_at = (
+        await _rows(bank, "SELECT launched_at FROM campaigns WHERE id = :c", c=campaign_pk)
+    )[0].launched_at
     for cid, t in tasks.items():
         assert (t.owner_kind, t.owner_ref) == ("rm", str(rm_of[cid]))
+        m = members[cid]
+        # Due by the tier's day, a minute earlier per score point; the score in the title.
+        due = launched_at + timedelta(days=7 * factor.get(m.tier, 1.0), minutes=-m.score)
+        assert abs((t.due_at - due).total_seconds()) < 1, (t.due_at, due)
+        assert t.title.endswith(f"(score {m.score})")
     events = await _rows(
         bank,
         "SELECT customer_id, payload FROM outbox WHERE topic = 'campaign.contact' "
