@@ -15,35 +15,39 @@ The launch, in one transaction:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
-    Column,
-    Integer,
-    MetaData,
-    Table,
-    Text,
-    bindparam,
     cast,
     delete,
     func,
     insert,
     literal,
-    literal_column,
     select,
     text,
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, BIT
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from api.db.campaign_sql import (
+    OUTCOME_ON_TIMELINE,
+    PLACED,
+    SCORE_SQL,
+    TASK_DAYS,
+    arms_values,
+    attribution_sql,
+    digital_sql,
+    figures_sql,
+    members_sql,
+    place_sql,
+    tasks_sql,
+)
 from api.db.campaigns import SqlCampaigns
 from api.db.segments import targeted
 from api.db.tables import (
@@ -57,347 +61,29 @@ from api.db.tables import (
 )
 from domain.campaigns.assignment import SHIFT, cuts
 from domain.campaigns.eligibility import (
-    CONSENT_FOR,
     DEFAULT_POLICY,
-    NEEDS,
     TIMELINE_CHANNEL,
     ContactPolicy,
     Reason,
 )
 from domain.campaigns.lifecycle import Campaign
 from domain.campaigns.model import (
-    CONTACT_EVENT,
     DIGITAL,
     CampaignKind,
     CampaignOutcome,
     CampaignStateConflict,
     CampaignStatus,
-    ContactChannel,
     ResponseKind,
 )
 from domain.campaigns.report import BreakdownFigures, Figures, GroupFigures
 from domain.campaigns.response_score import (
-    FREQUENCY_BANDS,
     FREQUENCY_DAYS,
-    MONETARY_BANDS,
-    PAST_POINTS,
-    RECENCY_BANDS,
-    TIER_RANK,
     ScoreInputs,
 )
 from domain.campaigns.runs import LAST, Launch, Member, MemberFilter
-from domain.contact_planning import TIER_FACTOR
-from domain.interactions import InteractionOutcome
-from domain.tasks import CALL_CENTER_QUEUE, COUNTER_QUEUE
 from domain.value.segments import from_json
 
 c = CustomerRow.__table__.c
-
-# The launch's working set: dropped at commit, so a failed launch leaves nothing behind.
-_scratch = MetaData()
-_placed = Table(
-    "campaign_launch",
-    _scratch,
-    Column("customer_id", BigInteger),
-    Column("slot", Integer),
-    Column("branch_id", BigInteger),
-    Column("rm_id", BigInteger),
-    Column("erased", Boolean),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
-)
-
-# How long a task contact is given, before the customer's value tier adjusts it.
-TASK_DAYS = 7
-# What a channel's owner is: the customer's RM, or a work queue.
-_OWNER = {
-    ContactChannel.RM_VISIT: ("rm", None),
-    ContactChannel.CALL_CENTER: ("queue", CALL_CENTER_QUEUE),
-    ContactChannel.COUNTER: ("queue", COUNTER_QUEUE),
-}
-_OUTCOME_ON_TIMELINE = {
-    CampaignOutcome.ACCEPTED: InteractionOutcome.ACCEPTED,
-    CampaignOutcome.DECLINED: InteractionOutcome.DECLINED,
-    CampaignOutcome.NO_ANSWER: InteractionOutcome.NO_CONTACT,
-}
-
-
-def _place() -> Any:
-    """The customer's place as PostgreSQL computes it: the first 8 bytes of the sha256 as a
-    bit string, the top bit flipped so the bigint compares in the unsigned order (SHIFT)."""
-    digest = func.encode(
-        func.sha256(
-            func.convert_to(
-                literal("campaign:")
-                + cast(bindparam("campaign_id", type_=BigInteger), Text)
-                + literal(":customer:")
-                + cast(c.id, Text),
-                literal("UTF8"),
-            )
-        ),
-        literal("hex"),
-    )
-    bits = cast(literal("x") + func.substr(digest, 1, 16), BIT(64))
-    return cast(bits.op("#")(literal_column("X'8000000000000000'")), BigInteger)
-
-
-def _arms_values(campaign: Campaign) -> tuple[str, dict[str, Any]]:
-    """The campaign's arms as a VALUES list the statements join on, with bound parameters."""
-    rows = []
-    params: dict[str, Any] = {}
-    plan = campaign.plan
-    for n, arm in enumerate(plan.arms):
-        owner_kind, owner_ref = _OWNER.get(arm.channel, (None, None))
-        rows.append(
-            f"({n}, CAST(:ch{n} AS text), CAST(:consent{n} AS text), CAST(:needs{n} AS text), "
-            f"CAST(:offers{n} AS bigint[]), CAST(:cost{n} AS numeric), CAST(:msg{n} AS text), "
-            f"CAST(:timeline{n} AS text), CAST(:owner_kind{n} AS text), "
-            f"CAST(:owner_ref{n} AS text), CAST(:title{n} AS text), CAST(:name{n} AS text))"
-        )
-        params |= {
-            f"ch{n}": arm.channel.value,
-            f"consent{n}": CONSENT_FOR[arm.channel].value,
-            f"needs{n}": NEEDS[arm.channel].value,
-            f"offers{n}": list(arm.offer_product_ids),
-            f"cost{n}": plan.cost_per_contact.get(arm.channel, Decimal(0)),
-            f"msg{n}": arm.message,
-            f"timeline{n}": TIMELINE_CHANNEL[arm.channel].value,
-            f"owner_kind{n}": owner_kind,
-            f"owner_ref{n}": owner_ref,
-            f"title{n}": f"Campaign {plan.name}: {arm.name}"[:200],
-            f"name{n}": arm.name,
-        }
-    columns = (
-        "position, channel, consent, needs, offers, cost, message, timeline, owner_kind, "
-        "owner_ref, title, name"
-    )
-    return f"(VALUES {', '.join(rows)}) AS a({columns})", params
-
-
-def _bands(column: str, bands: Sequence[tuple[Any, int]], test: str) -> str:
-    whens = " ".join(f"WHEN {column} {test} {limit} THEN {points}" for limit, points in bands)
-    return f"CASE WHEN {column} IS NULL THEN 0 {whens} ELSE 0 END"
-
-
-# The response score's points, generated from domain/campaigns/response_score.py's bands.
-_SCORE = (
-    f"({_bands('x.recency_days', RECENCY_BANDS, '<=')})"
-    f" + ({_bands('x.frequency', FREQUENCY_BANDS, '>=')})"
-    f" + ({_bands('x.monetary', MONETARY_BANDS, '>=')})"
-    f" + ((2 * {PAST_POINTS} * (x.past_responses + 1) + (x.past_contacts + 2))"
-    f" / (2 * (x.past_contacts + 2)))"
-)
-_TIER_RANK = (
-    "CASE x.tier "
-    + " ".join(f"WHEN '{tier}' THEN {rank}" for tier, rank in TIER_RANK.items() if tier is not None)
-    + f" ELSE {TIER_RANK[None]} END"
-)
-_TIER_FACTOR = (
-    "CASE m.tier "
-    + " ".join(f"WHEN '{tier.value}' THEN {factor}" for tier, factor in TIER_FACTOR.items())
-    + " ELSE 1.0 END"
-)
-
-
-def _members_sql(arms: str) -> str:
-    return f"""
-WITH recent AS (
-  SELECT customer_id, sum(n) AS n FROM (
-    SELECT m.customer_id, count(*) AS n
-    FROM campaign_members m JOIN campaigns k ON k.id = m.campaign_id
-    WHERE k.launched_at >= :since AND m.campaign_id <> :campaign_id
-      AND m.reason = 'eligible' AND NOT m.control
-    GROUP BY m.customer_id
-    UNION ALL
-    SELECT customer_id, count(*) FROM interactions
-    WHERE kind = 'marketing_contact' AND campaign_id IS NULL AND occurred_at >= :since
-    GROUP BY customer_id
-  ) counted GROUP BY customer_id
-)
-INSERT INTO campaign_members (campaign_id, customer_id, arm, control, reason, branch_id, rm_id)
-SELECT :campaign_id, t.customer_id, t.slot % :arms, t.slot < :arms,
-  CASE
-    WHEN t.erased THEN 'erased'
-    WHEN EXISTS (SELECT 1 FROM legal_holds h
-                 WHERE h.customer_id = t.customer_id AND h.until >= :today) THEN 'legal_hold'
-    WHEN s.state = 'doubtful' THEN 'doubtful'
-    WHEN s.state = 'exit' THEN 'exit'
-    WHEN EXISTS (SELECT 1 FROM tasks o WHERE o.customer_id = t.customer_id
-                 AND o.kind = 'complaint' AND o.status = 'open') THEN 'open_complaint'
-    WHEN EXISTS (SELECT 1 FROM contact_suppressions d
-                 WHERE d.customer_id = t.customer_id) THEN 'do_not_contact'
-    WHEN NOT (
-      (:notice AND EXISTS (SELECT 1 FROM holdings hd WHERE hd.customer_id = t.customer_id
-                           AND hd.status <> 'closed' AND hd.product_id = ANY (a.offers)))
-      OR coalesce(
-        (SELECT k.granted FROM consents k WHERE k.customer_id = t.customer_id
-          AND k.purpose = 'marketing' AND k.channel = a.consent ORDER BY k.version DESC LIMIT 1),
-        (SELECT k.granted FROM consents k WHERE k.customer_id = t.customer_id
-          AND k.purpose = 'marketing' AND k.channel = 'all' ORDER BY k.version DESC LIMIT 1),
-        false)
-    ) THEN 'no_consent'
-    WHEN (a.needs = 'rm' AND t.rm_id IS NULL)
-      OR (a.needs IN ('phone', 'email') AND NOT EXISTS (
-            SELECT 1 FROM contact_points p
-            WHERE p.customer_id = t.customer_id AND p.kind = a.needs)) THEN 'unreachable'
-    WHEN coalesce(r.n, 0) >= :max_contacts THEN 'frequency_cap'
-    ELSE 'eligible'
-  END,
-  t.branch_id, t.rm_id
-FROM campaign_launch t
-JOIN {arms} ON a.position = t.slot % :arms
-LEFT JOIN relationship_states s ON s.customer_id = t.customer_id
-LEFT JOIN recent r ON r.customer_id = t.customer_id
-"""
-
-
-_SCORE_SQL = f"""
-UPDATE campaign_members m
-SET tier = x.tier, monetary = x.monetary, contribution_before = x.monetary,
-    recency_days = x.recency_days, frequency = x.frequency,
-    past_contacts = x.past_contacts, past_responses = x.past_responses,
-    score = {_SCORE},
-    priority = ({_TIER_RANK}) * 1000 + 100 - ({_SCORE})
-FROM (
-  SELECT e.customer_id, v.tier, v.contribution AS monetary,
-    (:today - (SELECT max(i.occurred_at) FROM interactions i
-               WHERE i.customer_id = e.customer_id)::date) AS recency_days,
-    (SELECT count(*) FROM interactions i WHERE i.customer_id = e.customer_id
-       AND i.occurred_at >= :frequency_since)::int AS frequency,
-    coalesce(past.contacts, 0)::int AS past_contacts,
-    coalesce(past.responses, 0)::int AS past_responses
-  FROM campaign_members e
-  LEFT JOIN LATERAL (
-    SELECT cv.tier, cv.contribution FROM customer_values cv
-    WHERE cv.customer_id = e.customer_id ORDER BY cv.period DESC LIMIT 1
-  ) v ON true
-  LEFT JOIN LATERAL (
-    SELECT count(*) AS contacts, count(p.responded_at) AS responses
-    FROM campaign_members p
-    WHERE p.customer_id = e.customer_id AND p.campaign_id <> :campaign_id
-      AND p.reason = 'eligible' AND NOT p.control
-  ) past ON true
-  WHERE e.campaign_id = :campaign_id AND e.reason = 'eligible'
-) x
-WHERE m.campaign_id = :campaign_id AND m.customer_id = x.customer_id
-"""
-
-
-def _tasks_sql(arms: str) -> str:
-    return f"""
-WITH made AS (
-  INSERT INTO tasks (customer_id, kind, status, title, owner_kind, owner_ref, due_at,
-                     created_by, planned_channel, campaign_id)
-  SELECT m.customer_id, 'contact', 'open',
-         left(a.title || ' (score ' || m.score || ')', 200), a.owner_kind,
-         coalesce(a.owner_ref, m.rm_id::text),
-         -- Queues are worked by due time: the tier sets the day, the score the order within
-         -- it (a point a minute earlier), so the likeliest of the most valuable come first.
-         CASE WHEN a.channel = 'counter' THEN CAST(:ends_at AS timestamptz)
-              ELSE least(CAST(:ends_at AS timestamptz), CAST(:now AS timestamptz)
-                         + make_interval(days => :task_days) * ({_TIER_FACTOR})
-                         - make_interval(mins => m.score))
-         END,
-         CAST(:actor AS text), a.timeline, CAST(:campaign_id AS bigint)
-  FROM campaign_members m JOIN {arms} ON a.position = m.arm
-  WHERE m.campaign_id = :campaign_id AND m.reason = 'eligible' AND NOT m.control
-    AND a.owner_kind IS NOT NULL
-  ORDER BY m.priority, m.customer_id
-  RETURNING id, customer_id
-), linked AS (
-  UPDATE campaign_members m SET task_id = made.id
-  FROM made WHERE m.campaign_id = :campaign_id AND m.customer_id = made.customer_id
-)
-INSERT INTO outbox (customer_id, topic, payload)
-SELECT customer_id, 'task.opened', jsonb_build_object('taskId', id, 'kind', 'contact')
-FROM made
-"""
-
-
-def _digital_sql(arms: str) -> str:
-    return f"""
-WITH made AS (
-  INSERT INTO interactions (customer_id, channel, kind, occurred_at, cost, outcome, summary,
-                            offers, products_discussed, recorded_by, campaign_id, campaign_arm)
-  SELECT m.customer_id, a.timeline, 'marketing_contact', CAST(:now AS timestamptz), a.cost,
-         'pending', a.message,
-         ARRAY(SELECT p.code FROM products p WHERE p.id = ANY (a.offers) ORDER BY p.id),
-         a.offers, CAST(:actor AS text), CAST(:campaign_id AS bigint), m.arm
-  FROM campaign_members m JOIN {arms} ON a.position = m.arm
-  WHERE m.campaign_id = :campaign_id AND m.reason = 'eligible' AND NOT m.control
-    AND a.channel = ANY (CAST(:digital AS text[]))
-  RETURNING id, customer_id, campaign_arm, channel
-), linked AS (
-  UPDATE campaign_members m SET interaction_id = made.id,
-    contacted_at = CAST(:now AS timestamptz)
-  FROM made WHERE m.campaign_id = :campaign_id AND m.customer_id = made.customer_id
-)
-INSERT INTO outbox (customer_id, topic, payload)
-SELECT made.customer_id, e.topic, e.payload
-FROM made JOIN {arms} ON a.position = made.campaign_arm
-CROSS JOIN LATERAL (VALUES
-  ('{CONTACT_EVENT}', jsonb_build_object(
-     'campaignId', CAST(:campaign_id AS bigint), 'arm', a.name, 'channel', a.channel, 'message', a.message,
-     'offerProductIds', to_jsonb(a.offers), 'interactionId', made.id)),
-  ('interaction.recorded', jsonb_build_object(
-     'interactionId', made.id, 'channel', made.channel, 'kind', 'marketing_contact',
-     'occurredAt', CAST(:now_text AS text)))
-) AS e(topic, payload)
-"""
-
-
-def _attribution_sql(arms: str) -> str:
-    return f"""
-WITH opened AS (
-  SELECT DISTINCT ON (h.customer_id) h.customer_id, h.id, h.opened_on
-  FROM holdings h
-  JOIN campaign_members m ON m.campaign_id = :campaign_id AND m.customer_id = h.customer_id
-  JOIN {arms} ON a.position = m.arm
-  WHERE h.product_id = ANY (:all_offers) AND h.product_id = ANY (a.offers)
-    AND h.opened_on BETWEEN :opened_from AND :opened_to AND m.reason = 'eligible'
-  ORDER BY h.customer_id, h.opened_on, h.id
-), found AS (
-  SELECT e.customer_id, o.id AS holding_id, o.opened_on, e.outcome, e.outcome_at,
-    (SELECT cv.contribution FROM customer_values cv WHERE cv.customer_id = e.customer_id
-     ORDER BY cv.period DESC LIMIT 1) AS contribution
-  FROM campaign_members e LEFT JOIN opened o ON o.customer_id = e.customer_id
-  WHERE e.campaign_id = :campaign_id AND e.reason = 'eligible'
-)
-UPDATE campaign_members m
-SET response = CASE WHEN f.holding_id IS NOT NULL THEN 'opened'
-                    WHEN f.outcome = 'accepted' THEN 'accepted' END,
-    responded_at = CASE WHEN f.holding_id IS NOT NULL THEN f.opened_on::timestamptz
-                        WHEN f.outcome = 'accepted' THEN f.outcome_at END,
-    response_holding_id = f.holding_id,
-    contribution_after = f.contribution
-FROM found f
-WHERE m.campaign_id = :campaign_id AND m.customer_id = f.customer_id
-"""
-
-
-def _figures_sql(arms: str) -> str:
-    return f"""
-SELECT GROUPING(m.arm, m.control) AS not_group, GROUPING(a.channel) AS not_channel,
-       GROUPING(m.branch_id) AS not_branch,
-       m.arm, m.control, a.channel, m.branch_id, m.rm_id,
-       count(*) FILTER (WHERE NOT m.control) AS members,
-       count(m.contacted_at) FILTER (WHERE NOT m.control) AS contacted,
-       count(m.responded_at) FILTER (WHERE NOT m.control) AS responded,
-       count(*) FILTER (WHERE m.control) AS control_members,
-       count(m.responded_at) FILTER (WHERE m.control) AS control_responded,
-       coalesce(sum(a.cost) FILTER (WHERE NOT m.control AND m.contacted_at IS NOT NULL), 0)
-         AS cost,
-       count(*) FILTER (WHERE m.contribution_before IS NOT NULL
-                          AND m.contribution_after IS NOT NULL) AS valued,
-       coalesce(sum(m.contribution_after - m.contribution_before), 0) AS change,
-       count(*) FILTER (WHERE m.responded_at IS NOT NULL AND m.contribution_before IS NOT NULL
-                          AND m.contribution_after IS NOT NULL) AS responders_valued,
-       coalesce(sum(m.contribution_after - m.contribution_before)
-                FILTER (WHERE m.responded_at IS NOT NULL), 0) AS responders_change
-FROM campaign_members m JOIN {arms} ON a.position = m.arm
-WHERE m.campaign_id = :campaign_id AND m.reason = 'eligible'
-GROUP BY GROUPING SETS ((m.arm, m.control), (a.channel), (m.branch_id), (m.rm_id))
-"""
 
 
 def _breakdown(key: object, r: Any) -> BreakdownFigures:
@@ -475,7 +161,7 @@ class SqlCampaignRuns:
         self, campaign: Campaign, policy: ContactPolicy, actor: str, now: datetime
     ) -> Launch | None:
         plan = campaign.plan
-        arms, arm_params = _arms_values(campaign)
+        arms, arm_params = arms_values(campaign)
         params: dict[str, Any] = {
             **arm_params,
             "campaign_id": campaign.id,
@@ -511,10 +197,10 @@ class SqlCampaignRuns:
                     select(SegmentRow.rule).where(SegmentRow.id.in_(list(plan.segment_ids)))
                 )
             ]
-            await conn.run_sync(lambda sync: _placed.create(sync))
-            slot = func.width_bucket(_place(), cast(literal(inner), ARRAY(BigInteger)))
+            await conn.run_sync(lambda sync: PLACED.create(sync))
+            slot = func.width_bucket(place_sql(), cast(literal(inner), ARRAY(BigInteger)))
             await conn.execute(
-                insert(_placed).from_select(
+                insert(PLACED).from_select(
                     ["customer_id", "slot", "branch_id", "rm_id", "erased"],
                     select(
                         c.id,
@@ -530,11 +216,11 @@ class SqlCampaignRuns:
             # none, the members' table those of whatever was there before), and without them
             # it joins a million rows as if they were a handful.
             await conn.execute(text("ANALYZE campaign_launch"))
-            await conn.execute(text(_members_sql(arms)), params)
+            await conn.execute(text(members_sql(arms)), params)
             await conn.execute(text("ANALYZE campaign_members"))
-            await conn.execute(text(_SCORE_SQL), params)
-            await conn.execute(text(_tasks_sql(arms)), params)
-            await conn.execute(text(_digital_sql(arms)), params)
+            await conn.execute(text(SCORE_SQL), params)
+            await conn.execute(text(tasks_sql(arms)), params)
+            await conn.execute(text(digital_sql(arms)), params)
             launched = await self._launch_counts(conn, campaign.id)
         self._on_commit()
         return launched
@@ -625,7 +311,7 @@ class SqlCampaignRuns:
         now: datetime,
     ) -> int:
         arm = campaign.plan.arms[member.arm]
-        on_timeline = _OUTCOME_ON_TIMELINE[outcome].value
+        on_timeline = OUTCOME_ON_TIMELINE[outcome].value
         async with self._engine.begin() as conn:
             # Guarded: two reports of one contact cannot both make it final.
             claimed = await conn.scalar(
@@ -769,9 +455,9 @@ class SqlCampaignRuns:
             select(CampaignRow.launched_at).where(CampaignRow.id == campaign.id)
         )
         assert launched is not None
-        arms, arm_params = _arms_values(campaign)
+        arms, arm_params = arms_values(campaign)
         await conn.execute(
-            text(_attribution_sql(arms)),
+            text(attribution_sql(arms)),
             {
                 **arm_params,
                 "campaign_id": campaign.id,
@@ -810,11 +496,11 @@ class SqlCampaignRuns:
             return found
 
     async def figures(self, campaign: Campaign) -> Figures:
-        arms, arm_params = _arms_values(campaign)
+        arms, arm_params = arms_values(campaign)
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    text(_figures_sql(arms)), {**arm_params, "campaign_id": campaign.id}
+                    text(figures_sql(arms)), {**arm_params, "campaign_id": campaign.id}
                 )
             ).all()
         groups: dict[tuple[int, bool], GroupFigures] = {}
