@@ -228,6 +228,60 @@ def _expected_reason(row: Any, consents: list[Consent], channel: str, capped: bo
     return "eligible"
 
 
+async def _segment(api: httpx.AsyncClient, name: str, token: str) -> str:
+    """A saved segment of every personal customer."""
+    made = await gql_data(
+        api,
+        """mutation ($name: String!) { createSegment(name: $name,
+          rule: {clauses: [{customerKinds: [PERSONAL]}]}) { ... on Segment { id } } }""",
+        {"name": name},
+        token=token,
+    )
+    return str(made["createSegment"]["id"])
+
+
+async def _approved(
+    api: httpx.AsyncClient,
+    tokens: tuple[str, str],
+    segment: str,
+    product: int,
+    channel: str,
+    **plan: Any,
+) -> str:
+    """A one-arm campaign, created by the first token and approved by the second."""
+    now = datetime.now(UTC)
+    given = {
+        "name": "单臂",
+        "segmentIds": [segment],
+        "arms": [
+            {
+                "name": "a",
+                "share": "1",
+                "channel": channel,
+                "offerProductIds": [encode_id("Product", product)],
+            }
+        ],
+        "budget": "1000",
+        "costPerContact": [{"channel": channel, "cost": "0.1"}],
+        "plannedContacts": 100,
+        "startsAt": (now + timedelta(minutes=1)).isoformat(),
+        "endsAt": (now + timedelta(days=10)).isoformat(),
+        **plan,
+    }
+    maker, checker = tokens
+    made = (await gql_data(api, CREATE, {"input": given}, token=maker))["createCampaign"]
+    assert made["__typename"] == "Campaign", made
+    approved = await gql_data(api, APPROVE, {"id": made["id"]}, token=checker)
+    assert approved["approveCampaign"]["__typename"] == "Campaign"
+    return str(made["id"])
+
+
+async def _launched(api: httpx.AsyncClient, campaign: str, token: str) -> int:
+    answer = (await gql_data(api, LAUNCH, {"id": campaign}, token=token))["launchCampaign"]
+    assert answer["__typename"] == "CampaignLaunch", answer
+    return decode_id(campaign)[1]
+
+
 async def _outcome(
     api: httpx.AsyncClient, campaign: str, customer_id: int, outcome: str, token: str
 ) -> dict[str, Any]:
@@ -611,7 +665,6 @@ async def test_a_launch_refused_writes_nothing(
 ) -> None:
     analyst = mint(Role.ANALYST, "analyst-refusals")
     approver = mint(Role.APPROVER, "approver-refusals")
-    now = datetime.now(UTC)
     async with bank.begin() as conn:
         product_id = await conn.scalar(
             text(
@@ -619,37 +672,10 @@ async def test_a_launch_refused_writes_nothing(
                 "VALUES ('CAMP-RET', '将停售', 'wealth', 'personal', 'CNY') RETURNING id"
             )
         )
-    segment = (
-        await gql_data(
-            api,
-            """mutation { createSegment(name: "将删除", rule: {clauses: [{customerKinds: [PERSONAL]}]})
-              { ... on Segment { id } } }""",
-            token=analyst,
-        )
-    )["createSegment"]["id"]
+    segment = await _segment(api, "将删除", analyst)
 
     async def approved(segment_id: str, product: int) -> str:
-        plan = {
-            "name": "拒绝",
-            "segmentIds": [segment_id],
-            "arms": [
-                {
-                    "name": "a",
-                    "share": "1",
-                    "channel": "SMS",
-                    "offerProductIds": [encode_id("Product", product)],
-                }
-            ],
-            "budget": "1000",
-            "costPerContact": [{"channel": "SMS", "cost": "0.1"}],
-            "plannedContacts": 100,
-            "startsAt": (now + timedelta(minutes=1)).isoformat(),
-            "endsAt": (now + timedelta(days=10)).isoformat(),
-        }
-        made = (await gql_data(api, CREATE, {"input": plan}, token=analyst))["createCampaign"]
-        assert made["__typename"] == "Campaign", made
-        await gql_data(api, APPROVE, {"id": made["id"]}, token=approver)
-        return str(made["id"])
+        return await _approved(api, (analyst, approver), segment_id, product, "SMS")
 
     retired_offer = await approved(segment, product_id)
     (on_sale,) = (
@@ -692,15 +718,7 @@ async def test_a_product_notice_to_holders_needs_no_marketing_consent(
         "mutation { updateContactPolicy(maxContacts: 100, windowDays: 30) { __typename } }",
         token=admin,
     )
-    now = datetime.now(UTC)
-    segment = (
-        await gql_data(
-            api,
-            """mutation { createSegment(name: "利率变动", rule: {clauses: [{customerKinds: [PERSONAL]}]})
-              { ... on Segment { id } } }""",
-            token=analyst,
-        )
-    )["createSegment"]["id"]
+    segment = await _segment(api, "利率变动", analyst)
     # The least held product on sale: a few hold it, most do not.
     held = await _rows(
         bank,
@@ -721,30 +739,17 @@ async def test_a_product_notice_to_holders_needs_no_marketing_consent(
             ),
             {"p": product_id},
         )
-    plan = {
-        "name": "存款利率调整通知",
-        "kind": "PRODUCT_NOTICE",
-        "segmentIds": [segment],
-        "arms": [
-            {
-                "name": "notice",
-                "share": "1",
-                "channel": "APP_PUSH",
-                "offerProductIds": [encode_id("Product", product_id)],
-            }
-        ],
-        "holdoutShare": "0",
-        "budget": "1000",
-        "costPerContact": [{"channel": "APP_PUSH", "cost": "0"}],
-        "plannedContacts": 100,
-        "startsAt": (now + timedelta(minutes=1)).isoformat(),
-        "endsAt": (now + timedelta(days=10)).isoformat(),
-    }
-    made = (await gql_data(api, CREATE, {"input": plan}, token=analyst))["createCampaign"]
-    await gql_data(api, APPROVE, {"id": made["id"]}, token=approver)
-    launched = (await gql_data(api, LAUNCH, {"id": made["id"]}, token=analyst))["launchCampaign"]
-    assert launched["__typename"] == "CampaignLaunch", launched
-    pk = decode_id(made["id"])[1]
+    notice = await _approved(
+        api,
+        (analyst, approver),
+        segment,
+        product_id,
+        "APP_PUSH",
+        name="存款利率调整通知",
+        kind="PRODUCT_NOTICE",
+        holdoutShare="0",
+    )
+    pk = await _launched(api, notice, analyst)
     rows = await _rows(
         bank,
         """SELECT m.reason, m.control,
@@ -792,40 +797,16 @@ async def test_the_workers_daily_pass_attributes_and_completes(
 ) -> None:
     analyst = mint(Role.ANALYST, "analyst-upkeep")
     approver = mint(Role.APPROVER, "approver-upkeep")
-    now = datetime.now(UTC)
-    segment = (
-        await gql_data(
-            api,
-            """mutation { createSegment(name: "日常", rule: {clauses: [{customerKinds: [PERSONAL]}]})
-              { ... on Segment { id } } }""",
-            token=analyst,
-        )
-    )["createSegment"]["id"]
+    segment = await _segment(api, "日常", analyst)
     (product,) = (await _rows(bank, "SELECT min(id) FROM products WHERE retired_at IS NULL"))[0]
-    launched = []
-    for name in ("结束", "进行"):
-        plan = {
-            "name": name,
-            "segmentIds": [segment],
-            "arms": [
-                {
-                    "name": "a",
-                    "share": "1",
-                    "channel": "EMAIL",
-                    "offerProductIds": [encode_id("Product", product)],
-                }
-            ],
-            "budget": "1000",
-            "costPerContact": [{"channel": "EMAIL", "cost": "0"}],
-            "plannedContacts": 10,
-            "startsAt": (now + timedelta(minutes=1)).isoformat(),
-            "endsAt": (now + timedelta(days=5)).isoformat(),
-        }
-        made = (await gql_data(api, CREATE, {"input": plan}, token=analyst))["createCampaign"]
-        await gql_data(api, APPROVE, {"id": made["id"]}, token=approver)
-        answer = (await gql_data(api, LAUNCH, {"id": made["id"]}, token=analyst))["launchCampaign"]
-        assert answer["__typename"] == "CampaignLaunch", answer
-        launched.append(decode_id(made["id"])[1])
+    launched = [
+        await _launched(
+            api,
+            await _approved(api, (analyst, approver), segment, product, "EMAIL", name=name),
+            analyst,
+        )
+        for name in ("结束", "进行")
+    ]
     ended, running = launched
     async with bank.begin() as conn:
         # The first one's window closed yesterday.
