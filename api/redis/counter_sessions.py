@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from api.redis.keys import counter_failures, counter_session
 from domain.access.counter_sessions import (
     LOCKOUT_SECONDS,
     MAX_FAILED_VERIFICATIONS,
@@ -20,9 +21,6 @@ from domain.access.counter_sessions import (
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-PREFIX = "qj:counter-session"
-FAILURES = "qj:counter-failures"
 
 
 def _unknown_when_unreachable(
@@ -61,11 +59,11 @@ class RedisCounterSessionStore:
 
     @staticmethod
     def _key(teller: str, customer_id: int) -> str:
-        return f"{PREFIX}:{teller}:{customer_id}"
+        return counter_session(teller, customer_id)
 
     @staticmethod
     def _failures(teller: str, customer_id: int) -> str:
-        return f"{FAILURES}:{teller}:{customer_id}"
+        return counter_failures(teller, customer_id)
 
     def _session(
         self, teller: str, customer_id: int, opened: datetime, ends: datetime, now: datetime

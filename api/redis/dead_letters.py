@@ -17,9 +17,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from api.metrics import DEAD_LETTERS
-from api.redis.events import STREAM, STREAM_FIELD
+from api.redis.events import STREAM_FIELD
+from api.redis.keys import DEAD_STREAM, STREAM
 
-DEAD_STREAM = "qj:events:dead"
 MAX_DEAD = 100_000  # trimmed beyond this (approximately), oldest first
 
 

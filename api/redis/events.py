@@ -7,20 +7,28 @@ appended to one stream (the worker's consumer group), as the same JSON object.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import orjson
+import redis.asyncio as aioredis
 
+from api.redis.keys import LEGACY_STREAMS, STREAM, activity_channel
 from domain.activity import ActivityEvent
 
-STREAM = "qj:events"  # every event, for the worker
+# The stream and channel names live in api/redis/keys.py; re-exported for the readers here.
+__all__ = [
+    "STREAM",
+    "STREAM_FIELD",
+    "activity_channel",
+    "adopt_legacy_streams",
+    "decode",
+    "encode",
+    "from_stream",
+]
+
 STREAM_FIELD = b"event"  # the stream entry's one field
-
-
-def activity_channel(customer_id: int) -> str:
-    """The pub/sub channel of one customer's events."""
-    return f"qj:activity:{customer_id}"
 
 
 def encode(
@@ -51,3 +59,17 @@ def decode(data: bytes) -> ActivityEvent:
 def from_stream(fields: dict[bytes, bytes]) -> ActivityEvent:
     """The event of one stream entry."""
     return decode(fields[STREAM_FIELD])
+
+
+async def adopt_legacy_streams(
+    redis: aioredis.Redis, legacy: Mapping[str, str] = LEGACY_STREAMS
+) -> list[str]:
+    """Streams named before hash tags (api/redis/keys.py), renamed to their new names with
+    their consumer groups and pending entries, so an upgrade loses no event; the names moved.
+    On a single Redis only: a cluster deployment starts with the new names."""
+    moved = []
+    for old, new in legacy.items():
+        if await redis.exists(old) and not await redis.exists(new):
+            await redis.rename(old, new)
+            moved.append(old)
+    return moved

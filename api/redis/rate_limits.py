@@ -4,9 +4,11 @@ the same tokens (no read-then-write race). Falls back to in-process buckets when
 from __future__ import annotations
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from api.metrics import RATE_LIMITED
+from api.redis.keys import rate_bucket
 from domain.access.rate_limits import LocalTokenBuckets, RefusalMemory
 
 # KEYS[1] bucket; ARGV: capacity, refill per second, cost. Time comes from the Redis server,
@@ -44,15 +46,19 @@ class RedisTokenBuckets:
     def __init__(self, client: aioredis.Redis, capacity: float, refill_per_second: float) -> None:
         self.capacity = capacity
         self.refill = refill_per_second
+        self._client = client
         self._script = client.register_script(TOKEN_BUCKET)
         self._script_and_get = client.register_script(TOKEN_BUCKET_AND_GET)
         self._fallback = LocalTokenBuckets(capacity, refill_per_second)
+        # The bucket and a cached answer live in different hash slots: one script may read
+        # both on a single Redis, never on a cluster (api/redis/keys.py).
+        self._one_node = not isinstance(client, RedisCluster)
         self.refusals = RefusalMemory(refill_per_second)
 
     async def acquire(self, key: str, cost: float) -> float | None:
         try:
             raw = await self._script(
-                keys=[f"qj:rate:{key}"], args=[self.capacity, self.refill, cost]
+                keys=[rate_bucket(key)], args=[self.capacity, self.refill, cost]
             )
         except (RedisError, OSError):
             # In-process buckets meanwhile; the outage is logged once (api/outages.py).
@@ -69,10 +75,19 @@ class RedisTokenBuckets:
     async def acquire_and_get(
         self, key: str, cost: float, other: str
     ) -> tuple[float | None, bytes | None]:
-        """`acquire`, and the value at `other`, in one round trip."""
+        """`acquire`, and the value at `other`: in one round trip on a single Redis."""
+        if not self._one_node:
+            retry = await self.acquire(key, cost)
+            if retry is not None:
+                return retry, None
+            try:
+                value = await self._client.get(other)
+            except (RedisError, OSError):
+                return None, None
+            return None, value.encode() if isinstance(value, str) else value
         try:
             raw = await self._script_and_get(
-                keys=[f"qj:rate:{key}", other], args=[self.capacity, self.refill, cost]
+                keys=[rate_bucket(key), other], args=[self.capacity, self.refill, cost]
             )
         except (RedisError, OSError):
             # In-process buckets meanwhile; the outage is logged once (api/outages.py).

@@ -27,6 +27,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from api.redis.keys import cached_answer, cached_answers
 from domain.access.audit import AuditLog, StillCurrent
 from domain.access.counter_sessions import CounterSessionUnavailable
 from domain.access.policy import relation_inputs, session_decides
@@ -59,8 +60,9 @@ class ResponseCache:
         """Remove every cached answer about the customer (an erasure), then have Redis rewrite
         its append-only file, which would otherwise keep the removed answers until its next
         rewrite. A scan of the keyspace: erasures are rare, and the keys carry the id."""
-        async for key in self.redis.scan_iter(match=f"qj:rc:*:{customer_id}:*", count=1000):
-            await self.redis.unlink(key)
+        for pattern in cached_answers(customer_id):
+            async for key in self.redis.scan_iter(match=pattern, count=1000):
+                await self.redis.unlink(key)
         # A rewrite already running copies the data as it was when it began: wait for it to
         # end, then start one of our own.
         for _ in range(REWRITE_WAITS):
@@ -91,7 +93,7 @@ class ResponseCache:
         # own inputs to relation_of, so a new kind of relation cannot be missed here).
         scope = relation_inputs(principal, in_session)
         digest = hashlib.sha256(orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        return f"qj:rc:{operation}:{customer_id}:{digest[:32]}:{':'.join(scope)}"
+        return cached_answer(customer_id, operation, digest[:32], ":".join(scope))
 
     async def get(self, key: str) -> CachedAnswer | None:
         try:

@@ -27,7 +27,7 @@ from api.db.webhooks import SqlWebhookStore
 from api.metrics import STREAM_LAG, STREAM_PENDING, WORKER_BATCH_EVENTS, WORKER_BATCHES
 from api.outages import REDIS, dependency_of
 from api.redis.dead_letters import dead_letter
-from api.redis.events import STREAM, from_stream
+from api.redis.events import STREAM, adopt_legacy_streams, from_stream
 from api.settings import Settings
 from api.worker.outbox_relay import OutboxRelay
 from api.worker.webhooks import WebhookDispatcher
@@ -106,6 +106,7 @@ class Worker:
         self._group_ready = False
 
     async def ensure_group(self) -> None:
+        await adopt_legacy_streams(self.redis)
         try:
             await self.redis.xgroup_create(STREAM, self.group, id=self.start_id, mkstream=True)
         except ResponseError as exc:

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 
 from api.bootstrap import Resources
 from api.http.app import create_app
+from api.redis.keys import counter_session
 from api.settings import Settings
 from domain.access.principal import Role
 from domain.ids import encode_id
@@ -74,7 +75,7 @@ async def test_a_teller_sees_clear_data_only_inside_a_verified_session(
         # …but never its 5 s absolute limit: then it is gone from Redis.
         await asyncio.sleep(2.0)
         assert await _number(client, made, teller) != made.resident_id
-        assert await redis_client.keys(f"qj:counter-session:teller-1:{made.id}") == []
+        assert await redis_client.exists(counter_session("teller-1", made.id)) == 0
 
 
 async def test_an_idle_session_expires_and_a_closed_one_ends(

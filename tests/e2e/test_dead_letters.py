@@ -13,8 +13,9 @@ import httpx
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.redis.dead_letters import DEAD_STREAM, dead_letters, drop, requeue
-from api.redis.events import STREAM, encode
+from api.redis.dead_letters import dead_letters, drop, requeue
+from api.redis.events import STREAM, adopt_legacy_streams, encode
+from api.redis.keys import DEAD_STREAM
 from api.settings import Settings
 from api.worker.loop import Worker
 from domain.detection.handling import DetectionReport, Event
@@ -130,3 +131,24 @@ async def test_an_outage_is_retried_as_a_batch_without_counting_towards_the_dead
             raise AssertionError("an outage must reach the loop, which retries it")
     assert await redis_client.xlen(DEAD_STREAM) == 0
     assert await _pending(worker) == 1
+
+
+async def test_a_stream_named_before_hash_tags_is_adopted_with_its_group(
+    redis_client: aioredis.Redis,
+) -> None:
+    # As an upgraded deployment finds it: entries, a consumer group, one entry pending.
+    old, new = "qj:test-legacy-events", "qj:{test-legacy-events}"
+    await redis_client.delete(old, new)
+    await redis_client.xadd(old, {b"event": b"1"})
+    await redis_client.xgroup_create(old, "detector", id="0")
+    await redis_client.xreadgroup("detector", "c1", {old: ">"}, count=1)
+    await redis_client.xadd(old, {b"event": b"2"})
+    assert await adopt_legacy_streams(redis_client, {old: new}) == [old]
+    assert not await redis_client.exists(old)
+    assert await redis_client.xlen(new) == 2
+    pending: Any = await redis_client.xpending(new, "detector")
+    assert pending["pending"] == 1  # the unacknowledged entry is still owed to its consumer
+    # Once adopted, nothing moves again (a later worker start), and the new name is kept.
+    await redis_client.xadd(old, {b"event": b"3"})
+    assert await adopt_legacy_streams(redis_client, {old: new}) == []
+    await redis_client.delete(old, new)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.engine import asyncpg_dsn
 from api.ops.embedded import Endpoints
+from api.redis.keys import cached_answers
 from api.settings import Settings
 from domain.access.principal import Role
 from domain.ids import encode_id
@@ -281,7 +282,7 @@ async def test_an_erased_customer_is_nowhere_in_the_database_dump_or_redis(
         headers={"authorization": f"Bearer {agent}"},
     )
     assert "抹除测试钱学森" in cached.text
-    assert [k async for k in redis_client.scan_iter(match=f"qj:rc:*:{made.id}:*")]
+    assert [k async for k in redis_client.scan_iter(match=cached_answers(made.id)[0])]
     before = _dump(endpoints.database_url)
     assert all(s in before for s in secrets)  # the search can find them
 

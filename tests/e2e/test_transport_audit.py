@@ -20,6 +20,7 @@ from api.db.engine import asyncpg_dsn
 from api.ops.embedded import Endpoints
 from api.redis.activity_feed import RedisActivityFeed
 from api.redis.events import activity_channel
+from api.redis.keys import counter_session
 from domain.access.principal import Role
 from domain.ids import encode_id
 from schema.core.access import ROOT_PERMISSIONS
@@ -144,7 +145,7 @@ async def test_a_movements_figures_follow_the_field_policies(
         token=teller,
     )
     assert opened["openCounterSession"]["__typename"] == "CounterSession"
-    session_key = f"qj:counter-session:transport-teller:{made.id}"
+    session_key = counter_session("transport-teller", made.id)
     before = await redis_client.pttl(session_key)
     event = await _first_event(server, teller, made, redis_client)
     assert event["payload"]["amount"] == "8800.00"
