@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock demo test lint typecheck contracts pytest js-deps schema bench bench-search-1m bench-detector bench-value bench-campaign bench-import bench-resolve bench-statements bench-refusals chaos clean
+.PHONY: install lock demo test lint typecheck contracts pytest js-deps schema bench bench-search-1m bench-detector bench-value bench-campaign bench-cross-shard bench-import bench-resolve bench-statements bench-refusals chaos clean
 
 $(UV): .ci/uv-requirements.txt
 	$(PYTHON) -m venv $(UV_VENV)
@@ -97,6 +97,9 @@ bench-value: install
 
 bench-campaign: install
 	$(BIN)/python -m benchmarks.campaign $(BENCH_ARGS)
+
+bench-cross-shard: install
+	$(BIN)/python -m benchmarks.cross_shard $(BENCH_ARGS)
 
 bench-import: install
 	$(BIN)/python -m benchmarks.imports $(BENCH_ARGS)

@@ -93,11 +93,6 @@ async def _prepare(url: str, settings: Settings) -> dict[str, Any]:
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await conn.execute(_CONSENTS)
-        if not await conn.fetchval("SELECT count(*) FROM customer_values"):
-            engine = create_engine(url, replace(settings, db_statement_timeout_ms=3_600_000))
-            period = shift_period(datetime.now(UTC).date().replace(day=1), -1)
-            await SqlValueStore(engine).score(period, settings.high_value_share)
-            await engine.dispose()
         # Earlier runs' campaigns would cap this one's customers: each run starts clean.
         await conn.execute("DELETE FROM holdings WHERE account_number LIKE 'BENCH%'")
         await conn.execute("DELETE FROM outbox WHERE topic IN ('campaign.contact', 'task.opened')")
@@ -105,6 +100,16 @@ async def _prepare(url: str, settings: Settings) -> dict[str, Any]:
         await conn.execute("DELETE FROM interactions WHERE campaign_id IS NOT NULL")
         await conn.execute("DELETE FROM campaigns")
         await conn.execute("DELETE FROM segments WHERE name = $1", SEGMENT)
+        # Every customer scored for last month (the seeded ones come scored, the grown not).
+        scored = await conn.fetchval(
+            "SELECT count(*) FROM customer_values WHERE period = "
+            "(SELECT max(period) FROM value_periods)"
+        )
+        if scored < await conn.fetchval("SELECT count(*) FROM customers") * 0.9:
+            engine = create_engine(url, replace(settings, db_statement_timeout_ms=3_600_000))
+            period = shift_period(datetime.now(UTC).date().replace(day=1), -1)
+            await SqlValueStore(engine).score(period, settings.high_value_share)
+            await engine.dispose()
         segment = await conn.fetchval(
             "INSERT INTO segments (name, description, rule, created_by) VALUES ($1, 'bench', "
             """'{"clauses": [{"kind": "customer_kind", "kinds": ["personal", "corporate"]}]}',"""
@@ -138,10 +143,10 @@ SEED_CUSTOMERS = 2000
 _GROW = [
     """
 INSERT INTO customers (code, kind, display_name, home_branch_id, relationship_manager_id,
-    preferred_channel, gender, birth_date, income_band, asset_band, name_pinyin)
+    preferred_channel, gender, birth_date, income_band, asset_band, name_pinyin, created_at)
 SELECT 'B' || lpad(n::text, 9, '0'), s.kind, s.display_name || n, s.home_branch_id,
        s.relationship_manager_id, s.preferred_channel, s.gender, s.birth_date, s.income_band,
-       s.asset_band, coalesce(s.name_pinyin, '') || n
+       s.asset_band, coalesce(s.name_pinyin, '') || n, s.created_at
 FROM generate_series($1::bigint, $2::bigint) AS n
 JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS k, * FROM customers
       WHERE kind = 'personal' AND id <= $3) s ON s.k = n % $4

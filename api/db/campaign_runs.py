@@ -38,7 +38,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from api.db.campaign_sql import (
     OUTCOME_ON_TIMELINE,
     PLACED,
-    SCORE_SQL,
     TASK_DAYS,
     arms_values,
     attribution_sql,
@@ -216,9 +215,10 @@ class SqlCampaignRuns:
             # none, the members' table those of whatever was there before), and without them
             # it joins a million rows as if they were a handful.
             await conn.execute(text("ANALYZE campaign_launch"))
+            # Room to hash the lookups (a million customer ids) instead of probing them.
+            await conn.execute(text("SET LOCAL work_mem = '256MB'"))
             await conn.execute(text(members_sql(arms)), params)
             await conn.execute(text("ANALYZE campaign_members"))
-            await conn.execute(text(SCORE_SQL), params)
             await conn.execute(text(tasks_sql(arms)), params)
             await conn.execute(text(digital_sql(arms)), params)
             launched = await self._launch_counts(conn, campaign.id)

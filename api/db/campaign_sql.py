@@ -129,14 +129,14 @@ def _bands(column: str, bands: Sequence[tuple[Any, int]], test: str) -> str:
 
 
 # The response score's points, generated from domain/campaigns/response_score.py's bands.
-_SCORE = (
+SCORE = (
     f"({_bands('x.recency_days', RECENCY_BANDS, '<=')})"
     f" + ({_bands('x.frequency', FREQUENCY_BANDS, '>=')})"
     f" + ({_bands('x.monetary', MONETARY_BANDS, '>=')})"
     f" + ((2 * {PAST_POINTS} * (x.past_responses + 1) + (x.past_contacts + 2))"
     f" / (2 * (x.past_contacts + 2)))"
 )
-_TIER_RANK = (
+TIER_RANK_SQL = (
     "CASE x.tier "
     + " ".join(f"WHEN '{tier}' THEN {rank}" for tier, rank in TIER_RANK.items() if tier is not None)
     + f" ELSE {TIER_RANK[None]} END"
@@ -149,6 +149,12 @@ _TIER_FACTOR = (
 
 
 def members_sql(arms: str) -> str:
+    """Every targeted customer (the working set `campaign_launch`) frozen as a member: the
+    first reason they are out, or eligible with their score's inputs, in one INSERT.
+
+    The lookups a reason needs are hashed once (`IN` over a table's ids, the latest consents
+    joined) rather than probed a million times; the score's lookups run for eligible members
+    only (the lateral's filter on the reason)."""
     return f"""
 WITH recent AS (
   SELECT customer_id, sum(n) AS n FROM (
@@ -162,73 +168,69 @@ WITH recent AS (
     WHERE kind = 'marketing_contact' AND campaign_id IS NULL AND occurred_at >= :since
     GROUP BY customer_id
   ) counted GROUP BY customer_id
+), consent AS MATERIALIZED (
+  -- The latest marketing answer per channel (domain/privacy/consents.allows).
+  SELECT DISTINCT ON (customer_id, channel) customer_id, channel, granted
+  FROM consents WHERE purpose = 'marketing'
+  ORDER BY customer_id, channel, version DESC
+), placed AS (
+  SELECT t.customer_id, t.slot, t.branch_id, t.rm_id,
+    CASE
+      WHEN t.erased THEN 'erased'
+      WHEN t.customer_id IN (SELECT customer_id FROM legal_holds WHERE until >= :today)
+        THEN 'legal_hold'
+      WHEN s.state = 'doubtful' THEN 'doubtful'
+      WHEN s.state = 'exit' THEN 'exit'
+      WHEN t.customer_id IN (SELECT customer_id FROM tasks
+                             WHERE kind = 'complaint' AND status = 'open') THEN 'open_complaint'
+      WHEN t.customer_id IN (SELECT customer_id FROM contact_suppressions)
+        THEN 'do_not_contact'
+      WHEN NOT (
+        (:notice AND EXISTS (SELECT 1 FROM holdings hd WHERE hd.customer_id = t.customer_id
+                             AND hd.status <> 'closed' AND hd.product_id = ANY (a.offers)))
+        OR coalesce(specific.granted, general.granted, false)
+      ) THEN 'no_consent'
+      WHEN (a.needs = 'rm' AND t.rm_id IS NULL)
+        OR (a.needs = 'phone' AND t.customer_id NOT IN (
+              SELECT customer_id FROM contact_points WHERE kind = 'phone'))
+        OR (a.needs = 'email' AND t.customer_id NOT IN (
+              SELECT customer_id FROM contact_points WHERE kind = 'email')) THEN 'unreachable'
+      WHEN coalesce(r.n, 0) >= :max_contacts THEN 'frequency_cap'
+      ELSE 'eligible'
+    END AS reason
+  FROM campaign_launch t
+  JOIN {arms} ON a.position = t.slot % :arms
+  LEFT JOIN relationship_states s ON s.customer_id = t.customer_id
+  LEFT JOIN recent r ON r.customer_id = t.customer_id
+  LEFT JOIN consent specific
+    ON specific.customer_id = t.customer_id AND specific.channel = a.consent
+  LEFT JOIN consent general ON general.customer_id = t.customer_id AND general.channel = 'all'
 )
-INSERT INTO campaign_members (campaign_id, customer_id, arm, control, reason, branch_id, rm_id)
-SELECT :campaign_id, t.customer_id, t.slot % :arms, t.slot < :arms,
-  CASE
-    WHEN t.erased THEN 'erased'
-    WHEN EXISTS (SELECT 1 FROM legal_holds h
-                 WHERE h.customer_id = t.customer_id AND h.until >= :today) THEN 'legal_hold'
-    WHEN s.state = 'doubtful' THEN 'doubtful'
-    WHEN s.state = 'exit' THEN 'exit'
-    WHEN EXISTS (SELECT 1 FROM tasks o WHERE o.customer_id = t.customer_id
-                 AND o.kind = 'complaint' AND o.status = 'open') THEN 'open_complaint'
-    WHEN EXISTS (SELECT 1 FROM contact_suppressions d
-                 WHERE d.customer_id = t.customer_id) THEN 'do_not_contact'
-    WHEN NOT (
-      (:notice AND EXISTS (SELECT 1 FROM holdings hd WHERE hd.customer_id = t.customer_id
-                           AND hd.status <> 'closed' AND hd.product_id = ANY (a.offers)))
-      OR coalesce(
-        (SELECT k.granted FROM consents k WHERE k.customer_id = t.customer_id
-          AND k.purpose = 'marketing' AND k.channel = a.consent ORDER BY k.version DESC LIMIT 1),
-        (SELECT k.granted FROM consents k WHERE k.customer_id = t.customer_id
-          AND k.purpose = 'marketing' AND k.channel = 'all' ORDER BY k.version DESC LIMIT 1),
-        false)
-    ) THEN 'no_consent'
-    WHEN (a.needs = 'rm' AND t.rm_id IS NULL)
-      OR (a.needs IN ('phone', 'email') AND NOT EXISTS (
-            SELECT 1 FROM contact_points p
-            WHERE p.customer_id = t.customer_id AND p.kind = a.needs)) THEN 'unreachable'
-    WHEN coalesce(r.n, 0) >= :max_contacts THEN 'frequency_cap'
-    ELSE 'eligible'
-  END,
-  t.branch_id, t.rm_id
-FROM campaign_launch t
-JOIN {arms} ON a.position = t.slot % :arms
-LEFT JOIN relationship_states s ON s.customer_id = t.customer_id
-LEFT JOIN recent r ON r.customer_id = t.customer_id
-"""
-
-
-SCORE_SQL = f"""
-UPDATE campaign_members m
-SET tier = x.tier, monetary = x.monetary, contribution_before = x.monetary,
-    recency_days = x.recency_days, frequency = x.frequency,
-    past_contacts = x.past_contacts, past_responses = x.past_responses,
-    score = {_SCORE},
-    priority = ({_TIER_RANK}) * 1000 + 100 - ({_SCORE})
-FROM (
-  SELECT e.customer_id, v.tier, v.contribution AS monetary,
-    (:today - (SELECT max(i.occurred_at) FROM interactions i
-               WHERE i.customer_id = e.customer_id)::date) AS recency_days,
-    (SELECT count(*) FROM interactions i WHERE i.customer_id = e.customer_id
-       AND i.occurred_at >= :frequency_since)::int AS frequency,
-    coalesce(past.contacts, 0)::int AS past_contacts,
-    coalesce(past.responses, 0)::int AS past_responses
-  FROM campaign_members e
+INSERT INTO campaign_members (campaign_id, customer_id, arm, control, reason, branch_id, rm_id,
+    tier, monetary, contribution_before, recency_days, frequency, past_contacts,
+    past_responses, score, priority)
+SELECT :campaign_id, p.customer_id, p.slot % :arms, p.slot < :arms, p.reason, p.branch_id,
+       p.rm_id, x.tier, x.monetary, x.monetary, x.recency_days, x.frequency, x.past_contacts,
+       x.past_responses, {SCORE}, ({TIER_RANK_SQL}) * 1000 + 100 - ({SCORE})
+FROM placed p
+LEFT JOIN LATERAL (
+  SELECT v.tier, v.contribution AS monetary,
+         (CAST(:today AS date) - i.last::date) AS recency_days,
+         i.frequency::int AS frequency,
+         past.contacts::int AS past_contacts, past.responses::int AS past_responses
+  FROM (SELECT max(occurred_at) AS last,
+               count(*) FILTER (WHERE occurred_at >= :frequency_since) AS frequency
+        FROM interactions WHERE customer_id = p.customer_id) i
+  CROSS JOIN (SELECT count(*) AS contacts, count(responded_at) AS responses
+              FROM campaign_members
+              WHERE customer_id = p.customer_id AND campaign_id <> :campaign_id
+                AND reason = 'eligible' AND NOT control) past
   LEFT JOIN LATERAL (
     SELECT cv.tier, cv.contribution FROM customer_values cv
-    WHERE cv.customer_id = e.customer_id ORDER BY cv.period DESC LIMIT 1
+    WHERE cv.customer_id = p.customer_id ORDER BY cv.period DESC LIMIT 1
   ) v ON true
-  LEFT JOIN LATERAL (
-    SELECT count(*) AS contacts, count(p.responded_at) AS responses
-    FROM campaign_members p
-    WHERE p.customer_id = e.customer_id AND p.campaign_id <> :campaign_id
-      AND p.reason = 'eligible' AND NOT p.control
-  ) past ON true
-  WHERE e.campaign_id = :campaign_id AND e.reason = 'eligible'
-) x
-WHERE m.campaign_id = :campaign_id AND m.customer_id = x.customer_id
+  WHERE p.reason = 'eligible'
+) x ON true
 """
 
 
