@@ -1,0 +1,156 @@
+"""A schema ready to shard by customer (Citus), read from the live schema (issue 25).
+
+The rules, for every table:
+- **customer-owned** (it has `customer_id`; `customers` itself is keyed by `id`): the customer
+  key is in its primary key and in every unique constraint, so each row's shard is known and
+  uniqueness can be enforced within a shard;
+- **reference** (no customer key: catalogs, rules, rates): no foreign key from it to a
+  customer-owned table;
+- a foreign key between customer-owned tables carries the customer key on both sides
+  (co-located), never crossing customers through a bare row id.
+
+Today's schema breaks them in known places (BACKLOG, each with the change that fixes it — the
+migration belongs to the rest of issue 25). The test fails on any breach not listed, so a new
+table is born shardable, and on a listed one that was fixed, so the list stays true.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+# Tables keyed by customer that are not sharded with them: logs and queues read across
+# customers on purpose (each row may name several customers, or none).
+NOT_SHARDED = {
+    "audit_records": "an append-only log of reads, each naming any number of customers",
+    "outbox": "a queue relayed in id order across customers",
+    "alembic_version": "the migration tool's own",
+}
+
+_CONSTRAINTS = """
+SELECT tc.table_name, tc.constraint_name, tc.constraint_type,
+       array_agg(kcu.column_name::text ORDER BY kcu.ordinal_position) AS columns
+FROM information_schema.table_constraints tc
+JOIN information_schema.key_column_usage kcu
+  ON kcu.constraint_name = tc.constraint_name AND kcu.table_schema = tc.table_schema
+WHERE tc.table_schema = 'public' AND tc.constraint_type IN ('PRIMARY KEY', 'UNIQUE')
+GROUP BY tc.table_name, tc.constraint_name, tc.constraint_type
+"""
+# Unique indexes are constraints too (information_schema lists only declared ones).
+_UNIQUE_INDEXES = """
+SELECT t.relname AS table_name, i.relname AS index_name,
+       array_agg(a.attname::text) AS columns
+FROM pg_index x
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_class t ON t.oid = x.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = 'public'
+JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY (x.indkey)
+WHERE x.indisunique AND NOT x.indisprimary
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+GROUP BY t.relname, i.relname
+"""
+_FOREIGN_KEYS = """
+SELECT c.conrelid::regclass::text AS table_name, c.confrelid::regclass::text AS referenced,
+       c.conname AS name,
+       ARRAY(SELECT attname::text FROM pg_attribute
+             WHERE attrelid = c.conrelid AND attnum = ANY (c.conkey)) AS columns,
+       ARRAY(SELECT attname::text FROM pg_attribute
+             WHERE attrelid = c.confrelid AND attnum = ANY (c.confkey)) AS referenced_columns
+FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace AND n.nspname = 'public'
+WHERE c.contype = 'f'
+"""
+_TABLES = """
+SELECT table_name, array_agg(column_name::text) AS columns
+FROM information_schema.columns WHERE table_schema = 'public'
+GROUP BY table_name
+"""
+
+
+def _key(table: str) -> str:
+    return "id" if table == "customers" else "customer_id"
+
+
+async def _breaches(engine: AsyncEngine) -> dict[str, set[str]]:
+    async with engine.connect() as conn:
+        tables = {r.table_name: set(r.columns) for r in await conn.execute(text(_TABLES))}
+        uniques = [
+            (r.table_name, r.constraint_name, r.constraint_type, r.columns)
+            for r in await conn.execute(text(_CONSTRAINTS))
+        ] + [
+            (r.table_name, r.index_name, "UNIQUE INDEX", r.columns)
+            for r in await conn.execute(text(_UNIQUE_INDEXES))
+        ]
+        foreign = list(await conn.execute(text(_FOREIGN_KEYS)))
+    owned = {
+        t for t, columns in tables.items() if "customer_id" in columns or t == "customers"
+    } - set(NOT_SHARDED)
+    found: dict[str, set[str]] = defaultdict(set)
+    for table, name, kind, columns in uniques:
+        if table in owned and _key(table) not in columns:
+            found[table].add(f"{kind} {name} lacks {_key(table)}")
+    for fk in foreign:
+        source, target = fk.table_name, fk.referenced
+        if source in NOT_SHARDED or target in NOT_SHARDED:
+            continue
+        if source not in owned and target in owned:
+            found[source].add(f"reference table refers to {target} ({fk.name})")
+        if source in owned and target in owned:
+            pair = (_key(source), _key(target))
+            carried = any(
+                (s, t) == pair for s, t in zip(fk.columns, fk.referenced_columns, strict=True)
+            )
+            if not carried:
+                found[source].add(f"{fk.name} to {target} without the customer key")
+    return found
+
+
+# Known breaches, table by table, and the change that ends them (issue 25's migration).
+BACKLOG: dict[str, str] = {
+    # A row id alone as the primary key: the key becomes (customer_id, id), and every
+    # foreign key to the table carries customer_id.
+    **dict.fromkeys(
+        (
+            "consents",
+            "contact_points",
+            "customer_changes",
+            "legal_holds",
+            "ownership_claims",
+            "relationship_state_changes",
+            "rm_assignments",
+            "state_change_proposals",
+        ),
+        "primary key (customer_id, id)",
+    ),
+    "alerts": "primary key (customer_id, id); the dedupe key unique with customer_id (it "
+    "names the customer already); the task reference (customer_id, task_id)",
+    "tasks": "primary key (customer_id, id); interaction references (customer_id, …_id)",
+    "interactions": "primary key (customer_id, id); the source reference unique per system "
+    "through a lookup table distributed by the reference",
+    "holdings": "primary key (customer_id, id); the source reference through a lookup table",
+    "fund_movements": "primary key (customer_id, id); the external reference through a lookup "
+    "table; the holding reference (customer_id, holding_id)",
+    # Uniqueness across customers by nature: a lookup table distributed by the value itself
+    # (code → customer, document digest → customer, source key → customer), written in the
+    # same transaction as the customer's row.
+    "customers": "the code's uniqueness through a lookup table; parent, legal representative "
+    "and merge links cross customers: kept as ids, joined through the coordinator",
+    "identity_documents": "primary key (customer_id, id); the document digest's uniqueness "
+    "(one holder per document) through a lookup table distributed by the digest",
+    "customer_source_keys": "primary key (customer_id, id); (system, key) unique through a "
+    "lookup table distributed by the key",
+    # Relations between two customers: not co-located by construction.
+    "corporate_contacts": "distributed by the company (corporate_id); the person kept as an id",
+    "match_candidates": "a stewards' queue across customers: a reference-free table distributed "
+    "by its own id, both records read through the coordinator",
+    "customer_merges": "distributed by the survivor; the merged record kept as an id",
+}
+
+
+async def test_every_table_is_shardable_by_customer_or_listed(engine: AsyncEngine) -> None:
+    breaches = await _breaches(engine)
+    new = {t: sorted(b) for t, b in breaches.items() if t not in BACKLOG}
+    assert not new, f"tables that would not shard by customer (see the rules above): {new}"
+    fixed = set(BACKLOG) - set(breaches)
+    assert not fixed, f"listed in BACKLOG but shardable now: take them off: {fixed}"
