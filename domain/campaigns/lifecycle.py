@@ -100,7 +100,8 @@ async def create_campaign(
     return await store.create(plan, actor)
 
 
-async def _found(store: CampaignStore, campaign_id: int) -> Campaign:
+async def found_campaign(store: CampaignStore, campaign_id: int) -> Campaign:
+    """The campaign, or NOT_FOUND."""
     campaign = await store.get(campaign_id)
     if campaign is None:
         raise NotFound("campaign", str(campaign_id))
@@ -119,7 +120,7 @@ async def _moved(
 async def approve_campaign(
     store: CampaignStore, campaign_id: int, checker: str, now: datetime
 ) -> Campaign:
-    campaign = await _found(store, campaign_id)
+    campaign = await found_campaign(store, campaign_id)
     check_approval(campaign.status, campaign.created_by, checker)
     return await _moved(store, campaign, CampaignStatus.APPROVED, checker, now)
 
@@ -127,6 +128,6 @@ async def approve_campaign(
 async def cancel_campaign(
     store: CampaignStore, campaign_id: int, actor: str, now: datetime
 ) -> Campaign:
-    campaign = await _found(store, campaign_id)
+    campaign = await found_campaign(store, campaign_id)
     check_end(campaign.status, CampaignStatus.CANCELLED)
     return await _moved(store, campaign, CampaignStatus.CANCELLED, actor, now)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.campaigns.eligibility import ContactPolicy, Reason
-from domain.campaigns.lifecycle import Campaign, CampaignStore
+from domain.campaigns.lifecycle import Campaign, CampaignStore, found_campaign
 from domain.campaigns.model import (
     CampaignOutcome,
     CampaignStateConflict,
@@ -128,17 +128,10 @@ class CampaignRuns(Protocol):
         ...
 
 
-async def _campaign(store: CampaignStore, campaign_id: int) -> Campaign:
-    campaign = await store.get(campaign_id)
-    if campaign is None:
-        raise NotFound("campaign", str(campaign_id))
-    return campaign
-
-
 async def launch_campaign(
     store: CampaignStore, runs: CampaignRuns, campaign_id: int, actor: str, now: datetime
 ) -> tuple[Campaign, Launch]:
-    campaign = await _campaign(store, campaign_id)
+    campaign = await found_campaign(store, campaign_id)
     check_launch(campaign.status)
     if now >= campaign.plan.ends_at:
         raise CampaignStateConflict("the campaign's window has closed; it can no longer launch")
@@ -154,7 +147,7 @@ async def launch_campaign(
     launched = await runs.launch(campaign, await runs.policy(), actor, now)
     if launched is None:
         raise CampaignStateConflict("the campaign changed meanwhile; read it again")
-    return await _campaign(store, campaign_id), launched
+    return await found_campaign(store, campaign_id), launched
 
 
 async def record_campaign_outcome(
@@ -167,7 +160,7 @@ async def record_campaign_outcome(
     actor: str,
     now: datetime,
 ) -> int:
-    campaign = await _campaign(store, campaign_id)
+    campaign = await found_campaign(store, campaign_id)
     if campaign.status is not CampaignStatus.RUNNING:
         raise CampaignStateConflict(
             f"outcomes are recorded while a campaign runs; this one is {campaign.status.value}"
@@ -188,17 +181,17 @@ async def record_campaign_outcome(
 async def attribute_campaign(
     store: CampaignStore, runs: CampaignRuns, campaign_id: int, now: datetime
 ) -> tuple[Campaign, int]:
-    campaign = await _campaign(store, campaign_id)
+    campaign = await found_campaign(store, campaign_id)
     if campaign.status not in (CampaignStatus.RUNNING, CampaignStatus.COMPLETED):
         raise CampaignStateConflict("only a launched campaign has responses to attribute")
     responded = await runs.attribute(campaign, now)
-    return await _campaign(store, campaign_id), responded
+    return await found_campaign(store, campaign_id), responded
 
 
 async def complete_campaign(
     store: CampaignStore, runs: CampaignRuns, campaign_id: int, actor: str, now: datetime
 ) -> Campaign:
-    campaign = await _campaign(store, campaign_id)
+    campaign = await found_campaign(store, campaign_id)
     check_end(campaign.status, CampaignStatus.COMPLETED)
     completed = await runs.complete(campaign, actor, now)
     if completed is None:
