@@ -90,10 +90,12 @@ def _after(after: str | None) -> tuple[int, int] | None:
         return None
     raw = decode_cursor(after)
     try:
-        rank, customer = raw.split(":")
-        return int(rank), int(customer)
+        rank, customer = (int(part) for part in raw.split(":"))
     except ValueError as exc:
         raise InvalidInput("after", "not a cursor of this list") from exc
+    if not (0 <= rank <= LAST and 0 <= customer < 2**63):
+        raise InvalidInput("after", "not a cursor of this list")
+    return rank, customer
 
 
 async def _member_node(info: Info, member: Member, arm_names: list[str]) -> CampaignMember:

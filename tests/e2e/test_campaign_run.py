@@ -6,6 +6,7 @@ and a report whose every figure is recomputed here from the rows."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -838,3 +839,14 @@ async def test_the_workers_daily_pass_attributes_and_completes(
     }
     assert states == {ended: ("completed", True), running: ("running", True)}
     await redis_client.delete(CAMPAIGN_KEY.format(day.date().isoformat()))
+
+
+async def test_a_member_cursor_from_elsewhere_is_refused(
+    api: httpx.AsyncClient, mint: Minter
+) -> None:
+    admin = mint(Role.ADMIN, "admin-cursors")
+    campaign = encode_id("Campaign", 1)
+    for raw in ("99999999999:1", "1:-5", "a:b", "12"):
+        after = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        answer = await gql(api, MEMBERS, {"id": campaign, "after": after}, token=admin)
+        assert answer["errors"][0]["extensions"]["code"] == "INVALID_INPUT", (raw, answer)
