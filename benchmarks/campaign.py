@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -51,8 +50,8 @@ from api.db.value_store import SqlValueStore
 from api.ops.embedded import EmbeddedPostgres
 from api.ops.seed import seed
 from api.settings import Settings
-from benchmarks.report import CAMPAIGN_RESULTS, write_report
-from benchmarks.run import RESULTS, ROOT, machine
+from benchmarks.report import CAMPAIGN_RESULTS, save
+from benchmarks.run import ROOT, machine
 from domain.campaigns.lifecycle import approve_campaign, create_campaign
 from domain.campaigns.model import Arm, CampaignKind, CampaignPlan, ContactChannel
 from domain.campaigns.report import campaign_report
@@ -409,12 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": ids["dataset"],
         **figures,
     }
-    CAMPAIGN_RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    if RESULTS.exists():
-        write_report(
-            json.loads(RESULTS.read_text(encoding="utf-8")), ROOT / "docs" / "benchmarks.md"
-        )
-    print(json.dumps(result, indent=2))
+    save(result, CAMPAIGN_RESULTS)
     return 0
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import time
 from dataclasses import replace
@@ -35,8 +34,8 @@ from api.ops.embedded import EmbeddedPostgres, EmbeddedRedis
 from api.redis.events import STREAM, STREAM_FIELD, encode
 from api.settings import Settings
 from benchmarks.dataset import ensure
-from benchmarks.report import DETECTOR_RESULTS, write_report
-from benchmarks.run import RESULTS, ROOT, machine, postgres_cpu
+from benchmarks.report import DETECTOR_RESULTS, save
+from benchmarks.run import ROOT, machine, postgres_cpu
 
 _HISTORY = """
 INSERT INTO fund_movements (holding_id, customer_id, amount, currency, direction,
@@ -211,12 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "large_share": args.large_share,
         **measured,
     }
-    DETECTOR_RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    if RESULTS.exists():
-        write_report(
-            json.loads(RESULTS.read_text(encoding="utf-8")), ROOT / "docs" / "benchmarks.md"
-        )
-    print(json.dumps(result, indent=2))
+    save(result, DETECTOR_RESULTS)
     return 0
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
 import os
 import sys
 import time
@@ -46,8 +45,8 @@ from api.db.engine import asyncpg_dsn, create_engine
 from api.http.tokens import mint_development_token
 from api.ops.importer import ImportOptions, import_file
 from api.settings import Settings
-from benchmarks.report import IMPORT_RESULTS, write_report
-from benchmarks.run import RESULTS, ROOT, free_port, machine, on_embedded, server
+from benchmarks.report import IMPORT_RESULTS, save
+from benchmarks.run import free_port, machine, on_embedded, server
 from domain.access.principal import Role
 from domain.customers.contacts import normalize_phone
 from tests.import_files import customers as generated
@@ -350,12 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch_size": 2_000,
         "runs": runs,
     }
-    IMPORT_RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    if RESULTS.exists():
-        write_report(
-            json.loads(RESULTS.read_text(encoding="utf-8")), ROOT / "docs" / "benchmarks.md"
-        )
-    print(json.dumps(result, indent=2))
+    save(result, IMPORT_RESULTS)
     return 0
 
 

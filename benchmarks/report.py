@@ -460,6 +460,22 @@ def _chaos() -> list[str]:
     return lines
 
 
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def save(result: dict[str, Any], path: Path) -> None:
+    """A separately measured benchmark's result: written to `path`, docs/benchmarks.md
+    regenerated around it (from the latest `make bench` run, when there is one), printed."""
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
+    latest = _ROOT / "benchmarks" / "results" / "latest.json"
+    if latest.exists():
+        write_report(
+            json.loads(latest.read_text(encoding="utf-8")), _ROOT / "docs" / "benchmarks.md"
+        )
+    print(text)
+
+
 def write_report(result: dict[str, Any], path: Path) -> None:
     existing = path.read_text(encoding="utf-8") if path.exists() else ""
     marker = "<!-- notes: kept across runs -->"

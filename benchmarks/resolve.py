@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import statistics
 import time
 from datetime import UTC, date, datetime
@@ -44,8 +43,8 @@ from api.ops.seed import resident_id
 from api.settings import Settings
 from benchmarks.identity_data import generate, lines
 from benchmarks.imports import _fresh
-from benchmarks.report import RESOLVE_RESULTS, write_report
-from benchmarks.run import RESULTS, ROOT, machine, on_embedded
+from benchmarks.report import RESOLVE_RESULTS, save
+from benchmarks.run import machine, on_embedded
 from domain.customers.history import Author
 from domain.customers.model import ContactKind, CustomerKind, DocumentType
 from domain.customers.registration import (
@@ -298,12 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.customers != 1_000_000
         else RESOLVE_RESULTS.with_name("resolve-1m.json")
     )
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    if RESULTS.exists():
-        write_report(
-            json.loads(RESULTS.read_text(encoding="utf-8")), ROOT / "docs" / "benchmarks.md"
-        )
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+    save(result, out)
     return 0
 
 

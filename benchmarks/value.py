@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import time
 from dataclasses import replace
@@ -31,8 +30,8 @@ from api.ops.embedded import EmbeddedPostgres
 from api.settings import Settings
 from benchmarks.dataset import ensure
 from benchmarks.detector import _HISTORY
-from benchmarks.report import VALUE_RESULTS, write_report
-from benchmarks.run import RESULTS, ROOT, machine
+from benchmarks.report import VALUE_RESULTS, save
+from benchmarks.run import ROOT, machine
 from domain.value.contribution import format_period, parse_period, shift_period
 
 _FEES = """
@@ -124,12 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "high_share": str(Decimal(settings.high_value_share)),
         "runs": runs,
     }
-    VALUE_RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    if RESULTS.exists():
-        write_report(
-            json.loads(RESULTS.read_text(encoding="utf-8")), ROOT / "docs" / "benchmarks.md"
-        )
-    print(json.dumps(result, indent=2))
+    save(result, VALUE_RESULTS)
     return 0
 
 
