@@ -389,9 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.customers = 2000
     # Its own bank: `make bench`'s is reloaded whenever its size differs.
-    home = Path(
-        os.environ.get("QUANJING_BENCH_HOME") or ROOT / ".quanjing-bench-campaign"
-    ).resolve()
+    # A quick run keeps a bank of its own: the 1M one is not reloaded for a smoke test.
+    default = ".quanjing-bench-campaign-quick" if args.quick else ".quanjing-bench-campaign"
+    home = Path(os.environ.get("QUANJING_BENCH_HOME") or ROOT / default).resolve()
     settings = replace(Settings.from_env({}), home=home, log_level="WARNING", db_pool_size=2)
     postgres = EmbeddedPostgres(home)
     url = postgres.start()
