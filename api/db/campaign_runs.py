@@ -451,10 +451,8 @@ class SqlCampaignRuns:
     @staticmethod
     async def _attribute(conn: AsyncConnection, campaign: Campaign, now: datetime) -> int:
         plan = campaign.plan
-        launched = await conn.scalar(
-            select(CampaignRow.launched_at).where(CampaignRow.id == campaign.id)
-        )
-        assert launched is not None
+        launched = campaign.launched_at
+        assert launched is not None  # only a launched campaign is attributed (domain)
         arms, arm_params = arms_values(campaign)
         await conn.execute(
             text(attribution_sql(arms)),

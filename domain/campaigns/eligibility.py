@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from domain.campaigns.model import CampaignKind, ContactChannel
+from domain.campaigns.model import ContactChannel
 from domain.errors import InvalidInput
 from domain.interactions import Channel
 from domain.privacy.consents import ConsentChannel
@@ -27,7 +27,9 @@ class Reason(enum.StrEnum):
     EXIT = "exit"  # relationship state 退出: the bank runs its exit plan
     OPEN_COMPLAINT = "open_complaint"  # a complaint not yet answered
     DO_NOT_CONTACT = "do_not_contact"  # on the bank's do-not-contact list
-    NO_CONSENT = "no_consent"  # no marketing consent for the arm's channel
+    # No marketing consent for the arm's channel. A product notice to a customer holding an
+    # offered product (its rate changed, its terms) is service, not marketing: it needs none.
+    NO_CONSENT = "no_consent"
     UNREACHABLE = "unreachable"  # no RM for a visit, no phone for a call or SMS, no e-mail
     FREQUENCY_CAP = "frequency_cap"  # contacted as often as the contact policy allows
     ELIGIBLE = "eligible"
@@ -72,12 +74,6 @@ TIMELINE_CHANNEL = {
     ContactChannel.SMS: Channel.SMS,
     ContactChannel.EMAIL: Channel.EMAIL,
 }
-
-
-def consent_waived(kind: CampaignKind, holds_offered_product: bool) -> bool:
-    """A notice about a product the customer holds (its rate changed, its terms) is service,
-    not marketing: it needs no marketing consent. A launch told to non-holders is marketing."""
-    return kind is CampaignKind.PRODUCT_NOTICE and holds_offered_product
 
 
 @dataclass(frozen=True, slots=True)

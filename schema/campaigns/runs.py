@@ -18,6 +18,7 @@ from domain.campaigns.eligibility import (
     validate_policy,
     validate_suppression_reason,
 )
+from domain.campaigns.lifecycle import found_campaign
 from domain.campaigns.model import CampaignOutcome
 from domain.campaigns.runs import (
     LAST,
@@ -142,9 +143,7 @@ class CampaignRunQueries:
             check_first(first)
             pk = decode_typed_id(campaign_id, "Campaign", field="campaignId")
             position = _after(after)
-            campaign = await info.context.campaigns.get(pk)
-            if campaign is None:
-                raise NotFound("campaign", str(pk))
+            campaign = await found_campaign(info.context.campaigns, pk)
             # Membership tells what the target rules read: listed only to those who may
             # see it of every customer, as a segment's members (analysts: counts only).
             for segment_id in campaign.plan.segment_ids:

@@ -598,8 +598,13 @@ async def test_a_whole_campaign_from_plan_to_report(
     assert set(openers) <= opened
     responders = {r.customer_id for r in rows if r.responded_at is not None}
     assert responders == ({r.customer_id for r in rows} & (opened | accepted_ids))
-    for cid in (too_early, other_product):
-        assert cid not in responders or cid in accepted_ids | opened
+    # Neither the holding opened too early nor the other product's is anyone's response.
+    responses = {r.response_holding_id for r in rows} - {None}
+    ignored = await _rows(
+        bank, "SELECT id FROM holdings WHERE account_number IN ('EARLY', 'OTHER')"
+    )
+    assert len(ignored) == 2
+    assert not responses & {h.id for h in ignored}
     assert attributed["responded"] == len(responders)
 
     report = (await gql_data(api, REPORT, {"id": campaign}, token=analyst))["campaignReport"]
