@@ -47,6 +47,7 @@ from api.db.reference_reader import SqlReferenceData
 from api.db.reference_uow import SqlReferenceUnitOfWork
 from api.db.registration_uow import SqlRegistrationUnitOfWork
 from api.db.relationship_uow import SqlRelationshipUnitOfWork
+from api.db.replicas import Replicas, RoutedEngine
 from api.db.reports import SqlReports
 from api.db.segments import SqlSegmentStore
 from api.db.source_keys import SqlSourceKeys
@@ -60,6 +61,7 @@ from api.redis.activity_feed import RedisActivityFeed
 from api.redis.counter_sessions import RedisCounterSessionStore
 from api.redis.guarded import CircuitBreaker, background_client, request_client
 from api.redis.rate_limits import RedisTokenBuckets
+from api.redis.read_fences import ReadYourWrites
 from api.redis.response_cache import ResponseCache
 from api.settings import Settings
 from api.worker.loop import Worker, WorkerParts
@@ -83,6 +85,8 @@ class Resources:
     # Background work's client (the worker, the outbox relay, the activity feed); None: `redis`.
     background_redis: aioredis.Redis | None = None
     outages: Outages = field(default_factory=Outages)
+    # Streaming replicas for read-only operations (DATABASE_REPLICA_URLS); None: the primary.
+    replicas: Replicas | None = None
 
     @property
     def background(self) -> aioredis.Redis:
@@ -105,6 +109,16 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         background = background_client(endpoints.redis_url, settings.worker_redis_timeout_ms)
         http = httpx.AsyncClient()
         sampling = asyncio.create_task(sample_pool(engine), name="pool-metrics")
+        tasks = [sampling]
+        replicas = None
+        if settings.database_replica_urls:
+            replicas = Replicas(
+                engine,
+                [create_engine(url, settings) for url in settings.database_replica_urls],
+                settings.replica_max_lag_seconds,
+            )
+            await replicas.poll()  # the first reads know which replicas answer
+            tasks.append(asyncio.create_task(replicas.watch(), name="replica-health"))
         try:
             yield Resources(
                 engine=engine,
@@ -112,9 +126,12 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 http=http,
                 background_redis=background,
                 outages=outages,
+                replicas=replicas,
             )
         finally:
-            await stop_tasks([sampling], 5.0)
+            await stop_tasks(tasks, 5.0)
+            if replicas is not None:
+                await replicas.dispose()
             await outages.aclose()
             await http.aclose()
             await background.aclose()
@@ -160,8 +177,12 @@ class Wiring:
 
 def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring:
     engine, redis = resources.engine, resources.redis
+    # The readers of profiles, searches, lists and reports; a replica may answer them inside a
+    # read-only operation, the primary otherwise (api/db/replicas.py).
+    replicas = resources.replicas
+    reads = engine if replicas is None else RoutedEngine(replicas)
     crypto = DocumentCrypto.from_settings(settings)
-    reader = SqlProfileReader(engine, crypto)
+    reader = SqlProfileReader(reads, crypto)
     # One audit log: its group commit gathers the records of every concurrent request.
     audit_log = SqlAuditLog(engine)
     cache = (
@@ -171,15 +192,15 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
     )
     ports = Ports(
         reader=reader,
-        snapshots=SqlProfileSnapshots(engine, crypto),
+        snapshots=SqlProfileSnapshots(reads, crypto),
         bulk_import=SqlBulkImport(engine, crypto, on_commit=relay.wake),
         import_runs=SqlImportRuns(engine),
-        identity=SqlIdentityReview(engine),
+        identity=SqlIdentityReview(reads),
         merges=SqlMerges(engine, on_commit=relay.wake),
         recording=lambda: SqlRecordingUnitOfWork(engine, on_commit=relay.wake),
         relationships=lambda: SqlRelationshipUnitOfWork(engine, on_commit=relay.wake),
         detection_rules=SqlDetectionRuleStore(engine),
-        alerts=SqlAlertReader(engine),
+        alerts=SqlAlertReader(reads),
         alert_changes=lambda: SqlAlertUnitOfWork(engine, on_commit=relay.wake),
         webhooks=SqlWebhookStore(engine, crypto),
         webhook_receivers=receiver_rules(settings),
@@ -188,19 +209,19 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
         contacts=lambda: SqlContactUnitOfWork(engine, on_commit=relay.wake),
         updates=lambda: SqlUpdateUnitOfWork(engine, crypto, on_commit=relay.wake),
         corporate_contacts=lambda: SqlUpdateUnitOfWork(engine, crypto, on_commit=relay.wake),
-        history=SqlCustomerHistory(engine),
-        data_quality=SqlDataQuality(engine),
-        reference=SqlReferenceData(engine),
+        history=SqlCustomerHistory(reads),
+        data_quality=SqlDataQuality(reads),
+        reference=SqlReferenceData(reads),
         reference_changes=lambda: SqlReferenceUnitOfWork(engine, on_commit=relay.wake),
         document_changes=lambda: SqlDocumentUnitOfWork(engine, crypto, on_commit=relay.wake),
         activity=RedisActivityFeed(resources.background, settings.max_subscriptions_per_principal),
         values=SqlValueStore(engine),
-        ownership=SqlOwnershipReader(engine),
-        value_reports=SqlValueReports(engine),
-        reports=SqlReports(engine),
-        campaigns=SqlCampaigns(engine),
+        ownership=SqlOwnershipReader(reads),
+        value_reports=SqlValueReports(reads),
+        reports=SqlReports(reads),
+        campaigns=SqlCampaigns(reads),
         campaign_runs=SqlCampaignRuns(engine, on_commit=relay.wake),
-        segments=SqlSegmentStore(engine),
+        segments=SqlSegmentStore(reads),
         offers=SqlOfferSource(engine),
         assignments=lambda: SqlAssignmentUnitOfWork(engine, on_commit=relay.wake),
         min_rm_grade=settings.high_value_min_rm_grade,
@@ -219,6 +240,7 @@ def wire(settings: Settings, resources: Resources, relay: OutboxRelay) -> Wiring
             redis, settings.rate_capacity, settings.rate_refill_per_second
         ),
         outages=resources.outages.unavailable,
+        consistency=None if replicas is None else ReadYourWrites(replicas.primary_lsn, redis),
     )
     return Wiring(ports=ports, response_cache=cache)
 

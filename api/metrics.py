@@ -61,6 +61,23 @@ DB_POOL_WAITING = Gauge(
     "Requests waiting for a database connection.",
     multiprocess_mode="livesum",
 )
+REPLICA_LAG = Gauge(
+    "quanjing_replica_lag_seconds",
+    "How long ago the primary was in the state a read replica shows, at its last poll.",
+    ["replica"],
+    multiprocess_mode="livemax",
+)
+REPLICA_UP = Gauge(
+    "quanjing_replica_up",
+    "1 while a read replica answers its polls in recovery, 0 while reads skip it as down.",
+    ["replica"],
+    multiprocess_mode="livemin",
+)
+REPLICA_ROUTING = Counter(
+    "quanjing_replica_routing",
+    "Connections of the readers, by where they went: a replica, or the primary and why.",
+    ["decision"],
+)
 REDIS_FAILURES = Counter(
     "quanjing_redis_failures",
     "Redis calls on the request path that failed (timeouts, refused) or were failed fast.",

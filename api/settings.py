@@ -23,6 +23,7 @@ ASYMMETRIC = frozenset(
 
 
 T = TypeVar("T")
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
 
 
 class SettingsError(ValueError):
@@ -140,17 +141,27 @@ class _Reader:
 
     def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
         value = self.env.get(name) or None
-        if value is not None and urlsplit(value).scheme not in schemes:
-            self.problems.append(
-                f"{name} must be a URL of scheme {', '.join(schemes)}, got one of scheme "
-                f"{urlsplit(value).scheme or '(none)'!r}"
-            )
-        return value
+        return None if value is None else self.url_value(name, value, schemes)
 
     def keys(self, name: str, parse: Callable[[str], object]) -> str | None:
         value = self.env.get(name) or None
         if value is not None:
             self._checked(lambda: parse(value), None)
+        return value
+
+    def urls(self, name: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
+        found = []
+        for part in (self.env.get(name) or "").split(","):
+            if part.strip():
+                found.append(self.url_value(name, part.strip(), schemes))
+        return tuple(found)
+
+    def url_value(self, name: str, value: str, schemes: tuple[str, ...]) -> str:
+        if urlsplit(value).scheme not in schemes:
+            self.problems.append(
+                f"{name} must be a URL of scheme {', '.join(schemes)}, got one of scheme "
+                f"{urlsplit(value).scheme or '(none)'!r}"
+            )
         return value
 
     def origins(self, name: str) -> tuple[str, ...]:
@@ -221,6 +232,10 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
+    # Streaming replicas that serve read-only operations (api/db/replicas.py), and how far
+    # behind the primary one may fall before reads skip it.
+    database_replica_urls: tuple[str, ...] = ()
+    replica_max_lag_seconds: int = 5
 
     @property
     def is_production(self) -> bool:
@@ -261,7 +276,7 @@ class Settings:
         settings = cls(
             home=Path(env.get("QUANJING_HOME") or ".quanjing").expanduser().resolve(),
             environment=environment,  # type: ignore[arg-type]  # checked just above
-            database_url=read.url("DATABASE_URL", ("postgresql", "postgres", "postgresql+asyncpg")),
+            database_url=read.url("DATABASE_URL", POSTGRES_SCHEMES),
             redis_url=read.url("REDIS_URL", ("redis", "rediss", "unix")),
             log_level=log_level,
             # DataLoader batches of one request run concurrently, each on its own connection
@@ -352,7 +367,14 @@ class Settings:
             # /metrics on its own port (0: off) and address; never the public listener.
             metrics_port=read.int("QUANJING_METRICS_PORT", 0),
             metrics_host=env.get("QUANJING_METRICS_HOST") or "127.0.0.1",
+            # Comma-separated replica URLs: read-only operations go there (docs/scaling.md).
+            database_replica_urls=read.urls("DATABASE_REPLICA_URLS", POSTGRES_SCHEMES),
+            replica_max_lag_seconds=read.int("QUANJING_REPLICA_MAX_LAG_SECONDS", 5, minimum=1),
         )
+        if settings.database_replica_urls and settings.database_url is None:
+            read.problems.append(
+                "DATABASE_REPLICA_URLS needs DATABASE_URL: replicas follow an external primary"
+            )
         if read.problems:
             count = len(read.problems)
             raise SettingsError(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Protocol
 
@@ -168,4 +170,24 @@ class ProfileReader(Protocol):
         rm_scope: int | None = None,
     ) -> CustomerPage:
         """Customers matching any of the terms (all when None), by id, after the given id."""
+        ...
+
+
+# The read-your-writes fence of the running read-only operation (a WAL position its reads must
+# include); None outside one: every read goes to the primary. Set by the ReadConsistency
+# adapter, read by the routed engine (api/db/replicas.py).
+READ_FENCE: ContextVar[int | None] = ContextVar("quanjing_read_fence", default=None)
+
+
+class ReadConsistency(Protocol):
+    """Read-your-writes where read-only operations may be served by lagging replicas
+    (api/db/replicas.py): a caller's reads never see the state from before their own writes."""
+
+    def reading(self, caller: str) -> AbstractAsyncContextManager[None]:
+        """Around a read-only operation: inside it, reads may go to a replica that has
+        replayed the caller's last write."""
+        ...
+
+    async def written(self, caller: str) -> None:
+        """After a write operation: the caller's next reads must include it."""
         ...

@@ -30,6 +30,7 @@ from schema.core.error_masking import masked
 from schema.core.limits import DevelopmentOperationLimits, OperationLimits
 from schema.core.query_cost import RateLimitExtension
 from schema.core.read_audit import ReadAudit
+from schema.core.read_routing import ReadRouting
 from schema.core.text_inputs import TextInputCheck
 from schema.counter.mutations import AccessMutations
 from schema.customers.documents import DocumentMutations
@@ -189,6 +190,7 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
             *limits,
             TextInputCheck,  # before the charge: a refused request costs nothing
             RateLimitExtension,
+            ReadRouting,  # after the charge: a refused request asks Redis nothing more
             AuditFieldsExtension,
             ReadAudit,
         ],

@@ -164,7 +164,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         principal = scope.get("state", {}).get("principal", UNAUTHENTICATED)
         if limiter is None or principal is UNAUTHENTICATED:
             return None
-        bucket = f"{principal.role}:{principal.subject}"
+        bucket = principal.caller
         refusals = limiter.refusals
         if not refusals.has_refused(bucket):
             return None  # the common case: one dictionary lookup

@@ -10,6 +10,7 @@ exactly as it would have been.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -155,10 +156,17 @@ class ProfileLane:
         self, profile: RegisteredProfile, context: Context, customer_id: int, key: str | None
     ) -> bytes | None:
         assert self.ports.snapshots is not None
+        consistency = context.consistency
+        reading = (
+            contextlib.nullcontext()
+            if consistency is None
+            else consistency.reading(context.principal.caller)
+        )
         try:
-            snapshot = await self.ports.snapshots.profile_snapshot(
-                customer_id, profile.timeline_first, frozenset(profile.parts)
-            )
+            async with reading:  # a replica that has the caller's writes may answer
+                snapshot = await self.ports.snapshots.profile_snapshot(
+                    customer_id, profile.timeline_first, frozenset(profile.parts)
+                )
             rendered = await profile.render(context, snapshot, customer_id)
         except Exception as exc:
             # The view answers instead, with its masked error if the failure persists.
@@ -198,7 +206,7 @@ class ProfileLane:
         """(seconds to wait when the rate limit is reached, cached answer) — one Redis round
         trip when both live there."""
         limiter, cache = context.rate_limiter, self.cache
-        bucket = f"{context.principal.role}:{context.principal.subject}"
+        bucket = context.principal.caller
         if isinstance(limiter, RedisTokenBuckets) and cache is not None and key is not None:
             retry, raw = await limiter.acquire_and_get(bucket, cost, key)
             return retry, None if raw is None or retry is not None else cache.parse(raw)

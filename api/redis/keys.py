@@ -53,3 +53,9 @@ def counter_failures(teller: str, customer_id: int) -> str:
 
 def rate_bucket(caller: str) -> str:
     return f"qj:rate:{{{caller}}}"
+
+
+def written_fence(caller: str) -> str:
+    """The WAL position of the caller's last write (api/db/replicas.py), in the rate bucket's
+    slot."""
+    return f"qj:written:{{{caller}}}"

@@ -34,3 +34,9 @@ class Principal:
     # When the token expires (seconds since the epoch): a websocket authenticated by it is
     # closed then. None: a credential without an end (tests that build a Principal directly).
     expires_at: float | None = None
+
+    @property
+    def caller(self) -> str:
+        """Who is calling, as one key: the rate bucket's, the subscriptions' and the
+        read-your-writes fence's (a subject is unique within its role)."""
+        return f"{self.role}:{self.subject}"

@@ -44,7 +44,7 @@ class ActivitySubscriptions:
         if not await write_read_audit(context, returned=False, outcome="subscribed"):
             raise UserFacingError(AuditUnavailable(context.correlation_id))
         context.audit.reset()
-        holder = f"{context.principal.role}:{context.principal.subject}"
+        holder = context.principal.caller
         own = context.principal.role is Role.CUSTOMER
         try:
             async for event in context.activity.subscribe(pk, holder):

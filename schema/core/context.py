@@ -43,7 +43,7 @@ from domain.interactions import (
     TimelineRequest,
 )
 from domain.organisation import Branch, RelationshipManager
-from domain.ports import DocumentKey, ProfileReader
+from domain.ports import DocumentKey, ProfileReader, ReadConsistency
 from domain.privacy.consents import Consent, ConsentBook
 from domain.privacy.erasure import PrivacyStore
 from domain.products import Holding, Product
@@ -330,6 +330,9 @@ class Ports:
     # Which failures are a dependency's outage (api/outages.py): their clients get 503
     # SERVICE_UNAVAILABLE instead of INTERNAL_SERVER_ERROR, and no traceback is logged.
     outages: Callable[[BaseException | None], DependencyUnavailable | None] | None = None
+    # Read-your-writes when read-only operations may go to replicas (api/db/replicas.py);
+    # None without replicas.
+    consistency: ReadConsistency | None = None
 
 
 _PORT_NAMES = tuple(f.name for f in fields(Ports))  # read once: every request copies them

