@@ -37,12 +37,38 @@ def test_urls_and_home_are_read_from_the_environment(tmp_path: Path) -> None:
     assert settings.is_production
 
 
+def test_replica_urls_are_a_comma_separated_list() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://primary.example/quanjing",
+            "DATABASE_REPLICA_URLS": " postgresql://r1.example/quanjing, postgres://r2/quanjing ,",
+            "QUANJING_REPLICA_MAX_LAG_SECONDS": "3",
+        }
+    )
+    assert settings.database_replica_urls == (
+        "postgresql://r1.example/quanjing",
+        "postgres://r2/quanjing",
+    )
+    assert settings.replica_max_lag_seconds == 3
+    assert Settings.from_env({}).database_replica_urls == ()
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
         ({"QUANJING_ENV": "staging"}, "QUANJING_ENV"),
         ({"QUANJING_DB_POOL_SIZE": "many"}, "QUANJING_DB_POOL_SIZE"),
         ({"QUANJING_DB_POOL_SIZE": "0"}, "QUANJING_DB_POOL_SIZE"),
+        # Replicas follow an external primary; each is a PostgreSQL URL.
+        ({"DATABASE_REPLICA_URLS": "postgresql://r1/quanjing"}, "needs DATABASE_URL"),
+        (
+            {"DATABASE_URL": "postgresql://p/q", "DATABASE_REPLICA_URLS": "redis://r1/0"},
+            "DATABASE_REPLICA_URLS",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://p/q", "QUANJING_REPLICA_MAX_LAG_SECONDS": "0"},
+            "QUANJING_REPLICA_MAX_LAG_SECONDS",
+        ),
     ],
 )
 def test_a_malformed_setting_is_refused_by_name(env: dict[str, str], named: str) -> None:
