@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock demo test lint typecheck contracts pytest js-deps schema bench bench-search-1m bench-detector bench-value bench-campaign bench-cross-shard bench-import bench-resolve bench-statements bench-refusals chaos clean
+.PHONY: install lock demo test lint typecheck contracts pytest js-deps test-scale schema bench bench-search-1m bench-detector bench-value bench-campaign bench-cross-shard bench-import bench-resolve bench-statements bench-refusals chaos clean
 
 $(UV): .ci/uv-requirements.txt
 	$(PYTHON) -m venv $(UV_VENV)
@@ -69,6 +69,14 @@ js-deps: $(JS_DEPS)
 
 pytest: install $(JS_DEPS)
 	$(BIN)/pytest
+
+## The end-to-end suite again, with the app's engine behind PgBouncer in transaction mode
+## (Debian's package: installed here if missing, which needs root and Debian's registry).
+## The read-replica tests run in `make test` (tests/e2e/test_read_replicas.py).
+test-scale: install $(JS_DEPS)
+	command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; }
+	QUANJING_TEST_PGBOUNCER=1 $(BIN)/pytest tests/e2e
 
 ## Rewrite schema.graphql, apollo-cache.json and the generated tables of docs/security.md
 ## (tests fail while stale)

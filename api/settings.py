@@ -236,6 +236,8 @@ class Settings:
     # behind the primary one may fall before reads skip it.
     database_replica_urls: tuple[str, ...] = ()
     replica_max_lag_seconds: int = 5
+    # "pgbouncer": DATABASE_URL is PgBouncer in transaction mode (api/db/engine.py).
+    db_pooler: str = "none"
 
     @property
     def is_production(self) -> bool:
@@ -370,6 +372,7 @@ class Settings:
             # Comma-separated replica URLs: read-only operations go there (docs/scaling.md).
             database_replica_urls=read.urls("DATABASE_REPLICA_URLS", POSTGRES_SCHEMES),
             replica_max_lag_seconds=read.int("QUANJING_REPLICA_MAX_LAG_SECONDS", 5, minimum=1),
+            db_pooler=read.choice("QUANJING_DB_POOLER", "none", ("none", "pgbouncer")),
         )
         if settings.database_replica_urls and settings.database_url is None:
             read.problems.append(

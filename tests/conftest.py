@@ -27,7 +27,8 @@ from api.ops.embedded import Endpoints, Infrastructure
 from api.ops.seed import seed
 from api.settings import Settings
 from domain.access.principal import Role
-from tests import factories
+from tests import factories, pgbouncer
+from tests.pgbouncer import PgBouncer
 from tests.statements import StatementCounter
 
 SEEDED_CUSTOMERS = 300
@@ -76,9 +77,28 @@ async def seeded(endpoints: Endpoints, crypto: DocumentCrypto) -> int:
     return report.customers
 
 
+@pytest.fixture(scope="session")
+def pooler(endpoints: Endpoints) -> Iterator[PgBouncer | None]:
+    """PgBouncer in front of the server when QUANJING_TEST_PGBOUNCER=1 (`make test-scale`)."""
+    if not pgbouncer.ENABLED:
+        yield None
+        return
+    started = PgBouncer(endpoints.database_url)
+    started.start()
+    yield started
+    started.stop()
+
+
 @pytest_asyncio.fixture(scope="session")
-async def engine(endpoints: Endpoints, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    created = create_engine(endpoints.database_url, settings)
+async def engine(
+    endpoints: Endpoints, settings: Settings, pooler: PgBouncer | None
+) -> AsyncIterator[AsyncEngine]:
+    # The app's engine: through PgBouncer when one runs (migrations, the seeder and the
+    # tests' own asyncpg checks connect to the server directly).
+    if pooler is None:
+        created = create_engine(endpoints.database_url, settings)
+    else:
+        created = create_engine(pooler.url, replace(settings, db_pooler="pgbouncer"))
     yield created
     await created.dispose()
 

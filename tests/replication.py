@@ -40,7 +40,7 @@ def _as_server(args: list[str], timeout: float = 120) -> str:
     return done.stdout.strip()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -64,7 +64,7 @@ class StreamingReplica:
         self.socket_dir = folder / "socket"
         self.socket_dir.mkdir(exist_ok=True)
         _own(self.socket_dir)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgresql://postgres@/{DATABASE_NAME}?host={self.socket_dir}&port={self.port}"
 
     def create(self) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db.engine import autocommit
 from api.db.tables import AuditRecordRow
 from api.metrics import AUDIT_GROUP, AUDIT_QUEUE
 from api.outages import dependency_of
@@ -79,7 +80,7 @@ _Pending = tuple[AuditEntry, StillCurrent | None, "asyncio.Future[bool]"]
 class SqlAuditLog:
     def __init__(self, engine: AsyncEngine) -> None:
         # Each group commits on its own: the reads it documents are already done.
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._engine = autocommit(engine)
         self._pending: list[_Pending] = []
         # The running writer, if any (held: the loop keeps only weak references to tasks).
         self._writer: asyncio.Task[None] | None = None
@@ -155,7 +156,9 @@ class SqlAuditLog:
                     "reference": [None if c is None else c.reference_version for c in conditions],
                 },
             )
-            return {int(row[0]) for row in result}
+            written = {int(row[0]) for row in result}
+            await conn.commit()  # nothing to do on AUTOCOMMIT; behind PgBouncer, the COMMIT
+            return written
 
     async def trail(self, customer_id: int, first: int, before_id: int | None) -> AuditPage:
         stmt = select(records).where(records.c.customer_ids.contains([customer_id]))

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.db.branch_sql import branches_below
 from api.db.document_crypto import DocumentCrypto
+from api.db.engine import autocommit
 from api.db.rows import (
     branch_from_row,
     contact_point_from_row,
@@ -230,7 +231,7 @@ class SqlProfileReader:
     for). Reads run on an AUTOCOMMIT connection: a read pays for no BEGIN/COMMIT round trips."""
 
     def __init__(self, engine: AsyncEngine, crypto: DocumentCrypto) -> None:
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._engine = autocommit(engine)
         self._crypto = crypto
 
     async def _rows(

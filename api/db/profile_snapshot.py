@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db.document_crypto import DocumentCrypto
+from api.db.engine import autocommit
 from api.db.rows import (
     branch_from_row,
     consent_from_row,
@@ -144,7 +145,7 @@ class SqlProfileSnapshots:
     """Reads run on an AUTOCOMMIT connection: a read pays for no BEGIN/COMMIT round trips."""
 
     def __init__(self, engine: AsyncEngine, crypto: DocumentCrypto) -> None:
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._engine = autocommit(engine)
         self._crypto = crypto
 
     async def profile_snapshot(
