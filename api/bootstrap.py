@@ -105,8 +105,13 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             open_seconds=settings.redis_breaker_open_seconds,
             outages=outages,
         )
-        client = request_client(endpoints.redis_url, settings.redis_timeout_ms, breaker)
-        background = background_client(endpoints.redis_url, settings.worker_redis_timeout_ms)
+        cluster = settings.redis_cluster
+        client = request_client(
+            endpoints.redis_url, settings.redis_timeout_ms, breaker, cluster=cluster
+        )
+        background = background_client(
+            endpoints.redis_url, settings.worker_redis_timeout_ms, cluster=cluster
+        )
         http = httpx.AsyncClient()
         sampling = asyncio.create_task(sample_pool(engine), name="pool-metrics")
         tasks = [sampling]

@@ -395,12 +395,13 @@ def cmd_auto_merge(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
-    import redis.asyncio as aioredis
-
     from api.redis.dead_letters import dead_letters, drop, requeue
+    from api.redis.guarded import background_client
 
     async def run(redis_url: str) -> int:
-        client = aioredis.from_url(redis_url)
+        client = background_client(
+            redis_url, settings.worker_redis_timeout_ms, cluster=settings.redis_cluster
+        )
         try:
             letters = await dead_letters(client, limit=args.limit)
             if args.action == "list":

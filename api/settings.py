@@ -236,6 +236,8 @@ class Settings:
     # behind the primary one may fall before reads skip it.
     database_replica_urls: tuple[str, ...] = ()
     replica_max_lag_seconds: int = 5
+    # REDIS_URL names a node of a Redis Cluster (api/redis/guarded.py).
+    redis_cluster: bool = False
     # "pgbouncer": DATABASE_URL is PgBouncer in transaction mode (api/db/engine.py).
     db_pooler: str = "none"
 
@@ -373,7 +375,12 @@ class Settings:
             database_replica_urls=read.urls("DATABASE_REPLICA_URLS", POSTGRES_SCHEMES),
             replica_max_lag_seconds=read.int("QUANJING_REPLICA_MAX_LAG_SECONDS", 5, minimum=1),
             db_pooler=read.choice("QUANJING_DB_POOLER", "none", ("none", "pgbouncer")),
+            redis_cluster=env.get("QUANJING_REDIS_CLUSTER", "") in ("1", "true", "yes"),
         )
+        if settings.redis_cluster and settings.redis_url is None:
+            read.problems.append(
+                "QUANJING_REDIS_CLUSTER needs REDIS_URL: one node of the cluster to start from"
+            )
         if settings.database_replica_urls and settings.database_url is None:
             read.problems.append(
                 "DATABASE_REPLICA_URLS needs DATABASE_URL: replicas follow an external primary"

