@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock demo test lint typecheck contracts pytest js-deps test-scale schema bench bench-search-1m bench-detector bench-value bench-campaign bench-cross-shard bench-import bench-resolve bench-statements bench-refusals chaos clean
+.PHONY: install lock demo test lint typecheck contracts pytest js-deps pgbouncer test-scale schema bench bench-scale bench-search-1m bench-detector bench-value bench-campaign bench-cross-shard bench-import bench-resolve bench-statements bench-refusals chaos clean
 
 $(UV): .ci/uv-requirements.txt
 	$(PYTHON) -m venv $(UV_VENV)
@@ -70,13 +70,24 @@ js-deps: $(JS_DEPS)
 pytest: install $(JS_DEPS)
 	$(BIN)/pytest
 
+## Debian's PgBouncer, for test-scale and bench-scale (installing it needs root and Debian's registry).
+pgbouncer:
+	command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; }
+
 ## The end-to-end suite again, with the app's engine behind PgBouncer in transaction mode
 ## (Debian's package: installed here if missing, which needs root and Debian's registry).
 ## The read-replica tests run in `make test` (tests/e2e/test_read_replicas.py).
-test-scale: install $(JS_DEPS)
-	command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; }
+test-scale: install $(JS_DEPS) pgbouncer
 	QUANJING_TEST_PGBOUNCER=1 $(BIN)/pytest tests/e2e
+
+## What PgBouncer and a read replica cost (docs/scaling.md): the same ops against quanjing on the
+## primary alone, behind PgBouncer, and reading from a streaming replica, in one run.
+bench-scale: install pgbouncer
+	QUANJING_BENCH_HOME=$${QUANJING_BENCH_HOME:-.quanjing-bench-scale} $(BIN)/python -m benchmarks \
+		--customers 100000 --duration 5 --concurrency 1,8 --workers 1 \
+		--ops profile_fast,search,record,update --traced-ops "" --variants pgbouncer,replica \
+		--save-as scale
 
 ## Rewrite schema.graphql, apollo-cache.json and the generated tables of docs/security.md
 ## (tests fail while stale)

@@ -14,6 +14,7 @@ RESOLVE_RESULTS = Path(__file__).resolve().parent / "results" / "resolve.json"
 REFUSALS_RESULTS = Path(__file__).resolve().parent / "results" / "refusals.json"
 CHAOS_RESULTS = Path(__file__).resolve().parent / "results" / "chaos.json"
 CAMPAIGN_RESULTS = Path(__file__).resolve().parent / "results" / "campaign.json"
+SCALE_RESULTS = Path(__file__).resolve().parent / "results" / "scale.json"
 
 HEADER = """# Benchmarks
 
@@ -160,6 +161,7 @@ def render(result: dict[str, Any]) -> str:
             + _detector()
             + _value()
             + _campaign()
+            + _scale()
             + _imports()
             + _resolve()
             + _refusals()
@@ -194,6 +196,45 @@ def _tracing_overhead(runs: list[dict[str, Any]]) -> list[str]:
             f"{run['throughput'] / off['throughput']:.2f}× | "
             f"{off['server_cpu_ms_per_request']:.2f} → {run['server_cpu_ms_per_request']:.2f} | "
             f"{off['p99_ms']:.1f} → {run['p99_ms']:.1f} |"
+        )
+    return lines
+
+
+def _scale() -> list[str]:
+    """Past one box (`make bench-scale`): the same ops against quanjing on the primary alone,
+    behind PgBouncer in transaction mode, and reading from a streaming replica, this run."""
+    if not SCALE_RESULTS.exists():
+        return []
+    r = json.loads(SCALE_RESULTS.read_text(encoding="utf-8"))
+    m, d = r["machine"], r["dataset"]
+    direct = {
+        (run["op"], run["concurrency"]): run for run in r["runs"] if run["target"] == "quanjing"
+    }
+    lines = [
+        "",
+        "## Past one box: PgBouncer and a read replica (`make bench-scale`)",
+        "",
+        f"- measured {r['measured_at']} on {m['cpu']}, {m['cores']} cores; "
+        f"{d['customers']:,} customers, {d['interactions']:,} interactions; one serving worker; "
+        "PgBouncer 1.18 (transaction mode, 10 server connections) and the streaming replica on "
+        "the same machine as the primary, so this measures what each costs, not capacity",
+        "- PostgreSQL CPU counts the primary and the replica; statements are the primary's",
+        "",
+        "| operation | concurrency | target | req/s | ÷ primary alone | server CPU ms/req | "
+        "PostgreSQL CPU ms/req | PgBouncer CPU ms/req | statements/req (primary) | p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in r["runs"]:
+        if not run["target"].startswith("quanjing"):
+            continue
+        base = direct.get((run["op"], run["concurrency"]))
+        ratio = f"{run['throughput'] / base['throughput']:.2f}×" if base else "–"
+        lines.append(
+            f"| {run['op']} | {run['concurrency']} | {run['target']} | "
+            f"{run['throughput']:.0f} | {ratio} | {run['server_cpu_ms_per_request']:.2f} | "
+            f"{run['postgres_cpu_ms_per_request']:.2f} | "
+            f"{run.get('pooler_cpu_ms_per_request', 0):.2f} | "
+            f"{run['statements_per_request']:.2f} | {run['p99_ms']:.1f} |"
         )
     return lines
 

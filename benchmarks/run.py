@@ -20,6 +20,7 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -239,6 +240,24 @@ def on_embedded(
         postgres.stop()
 
 
+def variant(name: str, url: str, stack: contextlib.ExitStack) -> dict[str, str]:
+    """What a `--variants` server is started with: PgBouncer in transaction mode in front of
+    the bench's PostgreSQL, or a streaming replica of it — the suite's own setups
+    (tests/pgbouncer.py, tests/replication.py)."""
+    from tests.pgbouncer import PgBouncer
+    from tests.replication import StreamingReplica
+
+    if name == "pgbouncer":
+        pooler = PgBouncer(url)
+        pooler.start()
+        stack.callback(pooler.stop)
+        return {"DATABASE_URL": pooler.url, "QUANJING_DB_POOLER": "pgbouncer"}
+    replica = StreamingReplica(url, Path(tempfile.mkdtemp(prefix="qj-bench-replica-")))
+    replica.create()
+    stack.callback(replica.discard)
+    return {"DATABASE_REPLICA_URLS": replica.url}
+
+
 def serve_command(port: int, workers: int) -> list[str]:
     return [
         sys.executable,
@@ -308,6 +327,13 @@ def main(argv: list[str] | None = None) -> int:
         "in this process), to measure what traces cost; empty for none",
     )
     parser.add_argument(
+        "--variants",
+        default="",
+        help="pgbouncer,replica: every op also against a quanjing behind PgBouncer in "
+        "transaction mode, and one reading from a streaming replica of the bench's PostgreSQL "
+        "(docs/scaling.md), to measure what each costs; empty for none",
+    )
+    parser.add_argument(
         "--save-as",
         metavar="NAME",
         help="write benchmarks/results/NAME.json instead of latest.json (e.g. search_1m for the "
@@ -325,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     worker_counts = [int(w) for w in args.workers.split(",")]
     ops = args.ops.split(",")
     traced_ops = {op for op in args.traced_ops.split(",") if op}
+    variants = [v for v in args.variants.split(",") if v]
+    if set(variants) - {"pgbouncer", "replica"}:
+        parser.error("--variants takes pgbouncer and replica")
     sink = span_sink() if traced_ops else 0
 
     home = Path(os.environ.get("QUANJING_BENCH_HOME") or ROOT / ".quanjing-bench").resolve()
@@ -336,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         postgres.stop()
         url = postgres.start()
         asyncio.run(enable_statement_stats(url))
+    scale = contextlib.ExitStack()  # the --variants' PgBouncer and replica
     redis = EmbeddedRedis(home)
     redis_url = redis.start()
     try:
@@ -495,6 +525,7 @@ def main(argv: list[str] | None = None) -> int:
                 marker in payload for marker in (b'"errors"', b'Error"', b'"DUPLICATE_DOCUMENT"')
             )
 
+        variant_env = {f"quanjing+{v}": variant(v, url, scale) for v in variants}
         runs: list[dict[str, Any]] = []
         for workers in worker_counts:
             q_port, b_port, t_port = free_port(), free_port(), free_port()
@@ -535,6 +566,19 @@ def main(argv: list[str] | None = None) -> int:
                     if traced_ops
                     else None
                 )
+                varied = []
+                for target, changes in variant_env.items():
+                    v_port = free_port()
+                    v_env = {**env, **changes, "QUANJING_METRICS_PORT": str(free_port())}
+                    varied.append(
+                        (
+                            target,
+                            v_port,
+                            traced_servers.enter_context(
+                                server(serve_command(v_port, workers), v_env, v_port)
+                            ),
+                        )
+                    )
                 for concurrency in concurrencies:
                     plan = []
                     if {"profile", "profile_fast", "profile_cached"} & set(ops):
@@ -551,11 +595,14 @@ def main(argv: list[str] | None = None) -> int:
                         plan.append((op, "quanjing", q_port, quanjing, factories[op]))
                         if op in traced_ops and traced is not None:
                             plan.append((op, "quanjing+traces", t_port, traced, factories[op]))
+                        for target, v_port, v_process in varied:
+                            plan.append((op, target, v_port, v_process, factories[op]))
                     for op, target, port, process, factory in plan:
                         asyncio.run(drive("127.0.0.1", port, factory, concurrency, 1.0, ok))  # warm
                         asyncio.run(statements(url, reset=True))
                         cpu_before, pg_before = cpu_seconds(process), postgres_cpu()
                         driver_before, redis_before = time.process_time(), redis_cpu()
+                        pooler_before = _cpu_of("pgbouncer")
                         outcome, wall = asyncio.run(
                             drive("127.0.0.1", port, factory, concurrency, args.duration, ok)
                         )
@@ -563,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
                         pg_cpu = postgres_cpu() - pg_before
                         driver_cpu = time.process_time() - driver_before
                         rd_cpu = redis_cpu() - redis_before
+                        pooler_cpu = _cpu_of("pgbouncer") - pooler_before
                         sent = asyncio.run(statements(url, reset=False))
                         run = {
                             "op": op,
@@ -593,6 +641,9 @@ def main(argv: list[str] | None = None) -> int:
                             "redis_cpu_ms_per_request": round(
                                 rd_cpu * 1000 / max(1, outcome.requests), 2
                             ),
+                            "pooler_cpu_ms_per_request": round(
+                                pooler_cpu * 1000 / max(1, outcome.requests), 2
+                            ),
                         }
                         runs.append(run)
                         print(json.dumps(run), flush=True)
@@ -617,6 +668,7 @@ def main(argv: list[str] | None = None) -> int:
         write_report(latest, ROOT / "docs" / "benchmarks.md")
         print(f"wrote {saved.relative_to(ROOT)} and docs/benchmarks.md")
     finally:
+        scale.close()
         redis.stop()
         postgres.stop()
     return 0

@@ -60,6 +60,7 @@ class StreamingReplica:
         self.primary_socket, self.primary_port = query["host"][0], query["port"][0]
         folder.mkdir(parents=True, exist_ok=True)
         _own(folder)
+        self.folder = folder
         self.pgdata = folder / "data"
         self.socket_dir = folder / "socket"
         self.socket_dir.mkdir(exist_ok=True)
@@ -93,6 +94,11 @@ class StreamingReplica:
 
     def stop(self) -> None:
         _as_server([_bin("pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
+
+    def discard(self) -> None:
+        """Stop it and remove its folder."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def psql(self, sql: str) -> str:
         return _as_server(

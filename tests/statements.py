@@ -6,7 +6,11 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from api.worker.outbox_relay import BACKGROUND_COMPONENT as BACKGROUND
+from api.db.replicas import HEALTH_COMPONENT
+from api.worker.outbox_relay import BACKGROUND_COMPONENT
+
+# Background work on the same engine: the outbox relay, the replicas' health polls.
+BACKGROUND = {BACKGROUND_COMPONENT, HEALTH_COMPONENT}
 
 
 class StatementCounter:
@@ -22,8 +26,8 @@ class StatementCounter:
         context: Any,
         executemany: bool,
     ) -> None:
-        # The outbox relay works in the background on the same engine: not the request's cost.
-        if context is not None and context.execution_options.get("component") == BACKGROUND:
+        # Background work on the same engine is not the request's cost.
+        if context is not None and context.execution_options.get("component") in BACKGROUND:
             return
         if self.statements is not None:
             self.statements.append(statement)

@@ -49,6 +49,10 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         # timeouts are the database role's there (docs/scaling.md, "Connection pooler").
         server_settings.pop("statement_timeout")
         server_settings.pop("idle_in_transaction_session_timeout")
+        # Spelt as the server reports it: PgBouncer compares the client's startup value with
+        # each server connection's as strings, and asyncpg's "utf-8" against the server's
+        # "UTF8" cost a `SET client_encoding` before every transaction.
+        server_settings["client_encoding"] = "UTF8"
     return create_async_engine(
         target,
         pool_size=settings.db_pool_size,

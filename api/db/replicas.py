@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import time
@@ -42,12 +43,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from api.db.engine import autocommit
 from api.metrics import REPLICA_LAG, REPLICA_ROUTING, REPLICA_UP
 from domain.ports import READ_FENCE
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
+HEALTH_COMPONENT = "replica-health"  # the polls' statements, told apart from requests'
 POLL_TIMEOUT_SECONDS = 1.0
 
 _PRIMARY_LSN = text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
@@ -114,14 +117,26 @@ class Replicas:
         REPLICA_ROUTING.labels("replica").inc()
         return current[next(self._turn) % len(current)].engine
 
+    @functools.cached_property
+    def _lsn_reader(self) -> AsyncEngine:
+        # One statement, no BEGIN and ROLLBACK around it: it counts against every write.
+        return autocommit(self.primary)
+
     async def primary_lsn(self) -> int:
-        async with self.primary.connect() as conn:
+        return await self._lsn(self._lsn_reader)
+
+    @staticmethod
+    async def _lsn(engine: AsyncEngine) -> int:
+        async with engine.connect() as conn:
             return int((await conn.execute(_PRIMARY_LSN)).scalar_one())
 
     async def poll(self) -> None:
         """One health check: the primary's position, then each replica's."""
         try:
-            lsn = await asyncio.wait_for(self.primary_lsn(), POLL_TIMEOUT_SECONDS)
+            lsn = await asyncio.wait_for(
+                self._lsn(self._lsn_reader.execution_options(component=HEALTH_COMPONENT)),
+                POLL_TIMEOUT_SECONDS,
+            )
         except (TimeoutError, SQLAlchemyError, OSError):
             return  # the primary's own outage is the outage probe's business
         self._history.add(time.monotonic(), lsn)
@@ -129,7 +144,9 @@ class Replicas:
 
     async def _check(self, replica: Replica) -> None:
         try:
-            row = await asyncio.wait_for(self._state(replica.engine), POLL_TIMEOUT_SECONDS)
+            row = await asyncio.wait_for(
+                self._state(autocommit(replica.engine)), POLL_TIMEOUT_SECONDS
+            )
         except (TimeoutError, SQLAlchemyError, OSError) as exc:
             if replica.replayed >= 0:
                 log.warning("%s stopped answering; reads skip it: %s", replica.name, exc)

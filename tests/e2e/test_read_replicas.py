@@ -33,6 +33,7 @@ from tests.conftest import Minter
 from tests.factories import Made, make_customer
 from tests.graphql import gql_data
 from tests.replication import StreamingReplica
+from tests.statements import StatementCounter
 
 CALL_CENTER = next(op for op in registry().values() if op.name == "call_center_profile")
 DELAY_MS = 4000
@@ -49,7 +50,7 @@ def replica(endpoints: Endpoints) -> Iterator[StreamingReplica]:
     made = StreamingReplica(endpoints.database_url, folder)
     made.create()
     yield made
-    made.stop()
+    made.discard()
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -206,3 +207,39 @@ async def test_a_replica_down_or_too_far_behind_is_skipped(
         replica.delay(0)
     await _caught_up(engine, replica, replicas)
     assert REGISTRY.get_sample_value("quanjing_replica_lag_seconds", {"replica": "replica-0"}) == 0
+
+
+async def test_read_your_writes_costs_a_write_one_statement_and_a_read_none(
+    channel: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    replica: StreamingReplica,
+    replicas: Replicas,
+    statements: StatementCounter,
+    mint: Minter,
+) -> None:
+    made = await make_customer(engine)
+    await _caught_up(engine, replica, replicas)
+    rm = mint(Role.RELATIONSHIP_MANAGER, "rm1", rm=1)  # the `client` fixture's caller
+    sent: dict[str, list[str]] = {}
+    for name, through in (("primary only", client), ("with a replica", channel)):
+        for round_ in range(2):  # the second round is the one counted: caches are warm
+            with statements.capture() as captured:
+                update = {"customerId": encode_id("Customer", made.id)}
+                await gql_data(
+                    through,
+                    UPDATE,
+                    {"input": {**update, "displayName": f"计数{name}{round_}"}},
+                    token=rm,
+                )
+            sent[name] = captured
+    extra = [s for s in sent["with a replica"] if s not in sent["primary only"]]
+    assert len(sent["with a replica"]) == len(sent["primary only"]) + 1
+    assert len(extra) == 1
+    assert "pg_current_wal_lsn" in extra[0]
+    # A read the replica serves sends the primary only its audit record.
+    await _caught_up(engine, replica, replicas)
+    with statements.capture() as primary_only:
+        await _name(channel, mint(Role.RELATIONSHIP_MANAGER, "rm-counted", rm=1), made)
+    assert len(primary_only) == 1
+    assert primary_only[0].lstrip().upper().startswith(("INSERT", "WITH"))
