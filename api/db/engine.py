@@ -46,7 +46,7 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         target, pooled = behind_pgbouncer(target)
         connect_args.update(pooled)
         # PgBouncer passes application_name on and refuses other startup parameters; the
-        # timeouts are the database role's there (docs/scaling.md, "Connection pooler").
+        # timeouts are the database role's there (docs/scaling.md, stage 2).
         server_settings.pop("statement_timeout")
         server_settings.pop("idle_in_transaction_session_timeout")
         # Spelt as the server reports it: PgBouncer compares the client's startup value with
