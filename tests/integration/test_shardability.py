@@ -16,17 +16,29 @@ was fixed, so the list stays true.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-# Tables keyed by customer that are not sharded with them: logs and queues read across
-# customers on purpose (each row may name several customers, or none).
+# Tables kept on the coordinator: logs and queues read across customers on purpose (each row
+# may name several customers, or none), and busy operational records.
 NOT_SHARDED = {
     "audit_records": "an append-only log of reads, each naming any number of customers",
     "outbox": "a queue relayed in id order across customers",
     "alembic_version": "the migration tool's own",
+    # Operational records written often and read by their own key, never joined with one
+    # customer's rows on a worker: too busy to copy to every node as reference tables.
+    "idempotency_keys": "claimed by the client's key before the customer is known",
+    "import_runs": "one row per import run",
+    "import_pending": "an import's staged records, by run",
+    "import_refusals": "an import's refused records, by run",
+    "webhook_subscriptions": "the receivers",
+    "webhook_deliveries": "deliveries per subscription, across customers",
+    "webhook_attempts": "attempts per delivery",
+    "customer_merge_moves": "a merge's undo record, read by the undo alone",
 }
 
 _CONSTRAINTS = """
@@ -143,3 +155,32 @@ async def test_every_table_is_shardable_by_customer_or_listed(engine: AsyncEngin
     assert not new, f"tables that would not shard by customer (see the rules above): {new}"
     fixed = set(BACKLOG) - set(breaches)
     assert not fixed, f"listed in BACKLOG but shardable now: take them off: {fixed}"
+
+
+SCALING = Path(__file__).resolve().parents[2] / "docs" / "scaling.md"
+_PLAN = re.compile(r"<!-- distribution plan -->\n(.*?)<!-- end of the distribution plan -->", re.S)
+
+
+def _names(tables: set[str]) -> str:
+    return f"({len(tables)}): " + ", ".join(f"`{t}`" for t in sorted(tables))
+
+
+async def test_the_distribution_plan_in_docs_names_every_table(engine: AsyncEngine) -> None:
+    """docs/scaling.md's distribution plan is the live schema's: a new table appears there,
+    in its place, or this fails with the plan to paste."""
+    async with engine.connect() as conn:
+        tables = {r.table_name: set(r.columns) for r in await conn.execute(text(_TABLES))}
+    owned = {t for t, columns in tables.items() if "customer_id" in columns or t == "customers"}
+    local = set(NOT_SHARDED) & set(tables)
+    pending = set(BACKLOG)
+    ready = owned - local - pending
+    reference = set(tables) - owned - local - pending
+    plan = (
+        f"- **distributed by customer** {_names(ready)}\n"
+        f"- **distributed once the change `BACKLOG` names is made** {_names(pending)}\n"
+        f"- **reference tables**, a copy on every node {_names(reference)}\n"
+        f"- **on the coordinator only** {_names(local)}\n"
+    )
+    found = _PLAN.search(SCALING.read_text(encoding="utf-8"))
+    assert found is not None, "docs/scaling.md has no distribution plan block"
+    assert found.group(1) == plan, f"docs/scaling.md's distribution plan should read:\n{plan}"
