@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from api.ops.backups import SYSTEM_USER
 from api.ops.embedded import DATABASE_NAME
-from tests.replication import SERVER_USER
 from tests.websocket import free_port
 
 ENABLED = os.environ.get("QUANJING_TEST_PGBOUNCER", "") == "1"
@@ -64,13 +64,13 @@ pidfile = {self.folder / "pgbouncer.pid"}
         )
         if os.geteuid() == 0:  # PgBouncer refuses to run as root
             for path in (self.folder, users, self.config):
-                shutil.chown(path, SERVER_USER, SERVER_USER)
+                shutil.chown(path, SYSTEM_USER, SYSTEM_USER)
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self._process = subprocess.Popen(
             [binary(), str(self.config)],
-            user=SERVER_USER if os.geteuid() == 0 else None,
+            user=SYSTEM_USER if os.geteuid() == 0 else None,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

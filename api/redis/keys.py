@@ -18,6 +18,8 @@ is made only against a single Redis; against a cluster it is two calls
 
 from __future__ import annotations
 
+from datetime import date
+
 STREAM = "qj:{events}"  # every event, for the worker
 DEAD_STREAM = "qj:{events}:dead"  # events the worker gave up on
 # Before hash tags: renamed on a worker's start (api/worker/loop.py), consumer groups and all.
@@ -59,3 +61,8 @@ def written_fence(caller: str) -> str:
     """The WAL position of the caller's last write (api/db/replicas.py), in the rate bucket's
     slot."""
     return f"qj:written:{{{caller}}}"
+
+
+def daily_pass(job: str, day: date) -> str:
+    """Taken by the one worker that runs `job` (`detect`, `campaigns`) on `day`."""
+    return f"qj:{job}:done:{day.isoformat()}"

@@ -28,6 +28,7 @@ from api.metrics import STREAM_LAG, STREAM_PENDING, WORKER_BATCH_EVENTS, WORKER_
 from api.outages import REDIS, dependency_of
 from api.redis.dead_letters import dead_letter
 from api.redis.events import STREAM, adopt_legacy_streams, from_stream
+from api.redis.keys import daily_pass
 from api.settings import Settings
 from api.worker.outbox_relay import OutboxRelay
 from api.worker.webhooks import WebhookDispatcher
@@ -39,8 +40,6 @@ from domain.value.scoring import rescore_events
 log = logging.getLogger(__name__)
 
 GROUP = "detector"
-SCHEDULE_KEY = "qj:detect:done:{}"  # one scheduled run per day across all workers
-CAMPAIGN_KEY = "qj:campaigns:done:{}"  # one campaign pass per day across all workers
 
 
 class Detector(Protocol):
@@ -205,7 +204,7 @@ class Worker:
         return await self.handle(await self.read())
 
     async def run_scheduled_if_due(self, today: date) -> DetectionReport | None:
-        key = SCHEDULE_KEY.format(today.isoformat())
+        key = daily_pass("detect", today)  # one scheduled run per day across all workers
         if not await self.redis.set(key, self.consumer, nx=True, ex=3 * 24 * 3600):
             return None
         try:
@@ -220,7 +219,7 @@ class Worker:
         """Once a day across all workers, as scheduled detection."""
         if self.campaign_upkeep is None:
             return None
-        key = CAMPAIGN_KEY.format(now.date().isoformat())
+        key = daily_pass("campaigns", now.date())  # one pass per day across all workers
         if not await self.redis.set(key, self.consumer, nx=True, ex=3 * 24 * 3600):
             return None
         try:

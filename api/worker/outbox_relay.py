@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -67,34 +69,37 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            pipe = self.redis.pipeline(transaction=False)
-            announced: list[tuple[str, bytes]] = []
-            for row in rows:
-                message = events.encode(
-                    row.id, row.customer_id, row.topic, row.created_at, row.payload
-                )
-                channel = events.activity_channel(row.customer_id)
-                if self._cluster:
-                    announced.append((channel, message))
-                else:
-                    pipe.publish(channel, message)
-                pipe.xadd(
-                    events.STREAM,
-                    {events.STREAM_FIELD: message},
-                    maxlen=STREAM_MAXLEN,
-                    approximate=True,
-                )
-            await pipe.execute()
-            # A cluster's pipeline refuses PUBLISH (no key to route it by): one call each, in
-            # order, after the stream has them; the cluster broadcasts each to every node.
-            for channel, message in announced:
-                await self.redis.publish(channel, message)
+            await self.send(rows)
             await conn.execute(
                 update(OutboxRow)
                 .where(o.id == func.any(literal([r.id for r in rows], ARRAY(BigInteger))))
                 .values(published_at=datetime.now(UTC))
             )
         return len(rows)
+
+    async def send(self, rows: Sequence[Any]) -> None:
+        """Put outbox rows (id, customer_id, topic, payload, created_at) on the stream and
+        their customers' activity channels."""
+        pipe = self.redis.pipeline(transaction=False)
+        announced: list[tuple[str, bytes]] = []
+        for row in rows:
+            message = events.encode(row.id, row.customer_id, row.topic, row.created_at, row.payload)
+            channel = events.activity_channel(row.customer_id)
+            if self._cluster:
+                announced.append((channel, message))
+            else:
+                pipe.publish(channel, message)
+            pipe.xadd(
+                events.STREAM,
+                {events.STREAM_FIELD: message},
+                maxlen=STREAM_MAXLEN,
+                approximate=True,
+            )
+        await pipe.execute()
+        # A cluster's pipeline refuses PUBLISH (no key to route it by): one call each, in
+        # order, after the stream has them; the cluster broadcasts each to every node.
+        for channel, message in announced:
+            await self.redis.publish(channel, message)
 
     async def observe_backlog(self) -> None:
         """The events waiting and the oldest one's age, for the metrics (a count over the

@@ -27,8 +27,8 @@ from api.db.engine import create_engine
 from api.http.app import create_app
 from api.ops.embedded import Endpoints
 from api.ops.seed import seed
+from api.redis.keys import daily_pass
 from api.settings import Settings
-from api.worker.loop import CAMPAIGN_KEY
 from domain.access.principal import Role
 from domain.campaigns.assignment import assign
 from domain.campaigns.response_score import ScoreInputs, priority, score
@@ -826,7 +826,7 @@ async def test_the_workers_daily_pass_attributes_and_completes(
     async with httpx.AsyncClient() as http:
         worker = build_worker(settings, bank, redis_client, http, consumer="upkeep")
         day = datetime.now(UTC)
-        await redis_client.delete(CAMPAIGN_KEY.format(day.date().isoformat()))
+        await redis_client.delete(daily_pass("campaigns", day.date()))
         done = await worker.run_campaign_upkeep_if_due(day)
         again = await worker.run_campaign_upkeep_if_due(day)
     assert done is not None
@@ -843,7 +843,7 @@ async def test_the_workers_daily_pass_attributes_and_completes(
         )
     }
     assert states == {ended: ("completed", True), running: ("running", True)}
-    await redis_client.delete(CAMPAIGN_KEY.format(day.date().isoformat()))
+    await redis_client.delete(daily_pass("campaigns", day.date()))
 
 
 async def test_a_member_cursor_from_elsewhere_is_refused(
